@@ -1,0 +1,55 @@
+/**
+ * The one shape every protocol has, in the sans-IO manner of quinn-proto and h2.
+ *
+ * A protocol is a deterministic state machine. Drivers (the TCP runtime, the Maelstrom runtime, the simulator)
+ * own one state per node and feed it inputs together with the current time; the protocol answers with effects
+ * for the driver to carry out. A protocol never reads a clock, a socket, a timer or Math.random().
+ *
+ * Call order for drivers: `init` once, carry out its effects; then for every input, `step` and carry out its
+ * effects, in order. Timers are a table of named deadlines: setting a name replaces its deadline, `at: null`
+ * cancels it; the driver fires each at most once per setting, as the input `{ kind: 'timer', name }`.
+ * A step may mutate the state it is given (the driver holds exactly one reference), which keeps hot paths
+ * allocation-light; it must not keep references to inputs beyond the step unless it owns them.
+ */
+import type { NodeId } from '../core/ids.js';
+
+export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
+
+export type Effect<Msg, Out> =
+  | { readonly kind: 'send'; readonly to: NodeId; readonly msg: Msg }
+  | { readonly kind: 'timer'; readonly name: string; readonly at: number | null }
+  | { readonly kind: 'output'; readonly value: Out }
+  | { readonly kind: 'log'; readonly level: LogLevel; readonly text: string; readonly fields?: Readonly<Record<string, unknown>> }
+  /** The node's work is over: the driver stops feeding inputs and (for a process) exits 0. */
+  | { readonly kind: 'halt' };
+
+export type Input<Msg> =
+  | { readonly kind: 'receive'; readonly from: NodeId; readonly msg: Msg }
+  | { readonly kind: 'timer'; readonly name: string };
+
+export interface InitContext<Options> {
+  readonly self: NodeId;
+  /** Every node of the cluster, self included, in the same order on every node. */
+  readonly nodes: readonly NodeId[];
+  readonly options: Options;
+  /** The current time in milliseconds (wall clock in real drivers, virtual time in the simulator). */
+  readonly now: number;
+}
+
+export interface Protocol<State, Msg, Out, Options> {
+  readonly name: string;
+  init(ctx: InitContext<Options>): { state: State; effects: Effect<Msg, Out>[] };
+  step(state: State, input: Input<Msg>, now: number): Effect<Msg, Out>[];
+  /**
+   * Validates a message that arrived from the network. Peers can be buggy or hostile, so a driver passes only
+   * messages that pass this guard to `step`; the rest are dropped, counted and logged.
+   */
+  isMessage(value: unknown): value is Msg;
+  /** A cheap snapshot for progress displays and metrics; never used for decisions. */
+  metrics(state: State): Readonly<Record<string, number | string | boolean>>;
+}
+
+/** Any protocol, for drivers that do not care about its types. */
+// eslint-style note: `any` here is deliberate: drivers are generic over every protocol's private types.
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type AnyProtocol = Protocol<any, any, any, any>;

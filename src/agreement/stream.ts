@@ -1,0 +1,570 @@
+/**
+ * The default agreement protocol: pipelined, batched streams ordered by hybrid-logical timestamps.
+ *
+ * Every node is a sender of one stream. It generates values in runs (batches): a run has the sequence number of
+ * its first value and one timestamp from the node's hybrid clock, strictly above the previous run's. Runs go to
+ * every peer ahead of acknowledgement, within a window per peer; receivers acknowledge cumulatively (how much of
+ * the stream they hold without gaps) in status messages, naming the runs they hold beyond the first gap, and a
+ * sender whose peer stops making progress resends just the runs that peer lacks (selective repeat). Values are a function of (seed, node, sequence number), so a sender
+ * regenerates a run to retransmit it instead of keeping it; receivers always take values from the wire.
+ *
+ * The agreed order is (timestamp, sender rank, sequence number). A status also promises that every later run of
+ * its sender has a timestamp above the status's own, which lets receivers fold runs into the ledger behind the
+ * watermark while the senders keep going. When sending ends, each status says the stream's final length; a node
+ * that holds every stream to its end has the final result, and every such node has the same one.
+ *
+ * Guarantees: identical results on every node that holds every stream to its end, under loss, duplication,
+ * reordering and partitions, provided the network lets the nodes talk during the grace period. A sender that
+ * crashes or stays cut off leaves nodes holding different prefixes of its stream; they print at the deadline,
+ * marked unconfirmed, and differ by at most that sender's window.
+ */
+import { assert } from '../core/assert.js';
+import { isCount, isRecord, isSafeInteger } from '../core/guards.js';
+import { HybridClock } from '../core/hybrid-clock.js';
+import { compareNodeIds, type NodeId } from '../core/ids.js';
+import { hashString32, VALUE_SCALE, valueAt } from '../core/prng.js';
+import type { Effect, InitContext, Input, Protocol } from '../protocol/types.js';
+import { MAX_SUMMARY_RUN, summarize } from './checksum.js';
+import { Finisher, isDoneReport, type DoneReport } from './finish.js';
+import { Ledger } from './ledger.js';
+import type { AgreementOptions, AgreementOutput } from './types.js';
+
+export interface StreamTuning {
+  /** Values in one data message. */
+  readonly runMax: number;
+  /** Values sent to a peer and not yet acknowledged by it, at most. */
+  readonly windowMax: number;
+  /** How often generation is attempted, and how many runs at most each time: the pace of a sender. */
+  readonly generateEveryMs: number;
+  readonly runsPerGenerate: number;
+  /** Acknowledgements wait this long to cover several runs with one status. */
+  readonly ackDelayMs: number;
+  /** A peer not heard from for this long no longer holds back generation (it can still catch up later). */
+  readonly suspectAfterMs: number;
+  /** Without acknowledgement progress for this long, a peer is sent again the runs of its window it lacks. */
+  readonly retransmitAfterMs: number;
+  /** Runs that arrived ahead of a gap and are kept until the gap fills, per sender. */
+  readonly earlyRunsMax: number;
+  /** Recently sent runs kept for sending to slower peers without regenerating them. */
+  readonly recentRunsMax: number;
+}
+
+/** Tuned for real processes on a LAN or loopback: large runs and windows, generation as fast as acks allow. */
+export const PROCESS_TUNING: StreamTuning = {
+  runMax: 4096,
+  windowMax: 1 << 17,
+  generateEveryMs: 1,
+  runsPerGenerate: 8,
+  ackDelayMs: 1,
+  suspectAfterMs: 1000,
+  retransmitAfterMs: 250,
+  earlyRunsMax: 64,
+  recentRunsMax: 64,
+};
+
+/** Tuned for the simulator: few, small runs, so that thousands of fault schedules run in seconds. */
+export const SIMULATION_TUNING: StreamTuning = {
+  runMax: 8,
+  windowMax: 128,
+  generateEveryMs: 25,
+  runsPerGenerate: 1,
+  ackDelayMs: 2,
+  suspectAfterMs: 600,
+  retransmitAfterMs: 150,
+  earlyRunsMax: 32,
+  recentRunsMax: 16,
+};
+
+export interface StreamOptions extends AgreementOptions {
+  readonly tuning?: Partial<StreamTuning>;
+}
+
+export interface DataMessage {
+  readonly t: 'data';
+  /** Sequence number of the first value of the run. */
+  readonly seq: number;
+  /** Hybrid-clock timestamp of the run, in microseconds. */
+  readonly ts: number;
+  readonly v: Float64Array;
+}
+
+export interface StatusMessage {
+  readonly t: 'status';
+  /** Values the sender has generated; with `fin`, its stream's final length. */
+  readonly next: number;
+  /** Every run the sender generates after this status has a timestamp above this. */
+  readonly ts: number;
+  readonly fin: boolean;
+  /** How many values of the receiver's stream the sender holds without gaps. */
+  readonly ack: number;
+  /** First sequence numbers of runs of the receiver's stream the sender holds beyond `ack` (bounded). */
+  readonly have: readonly number[];
+  /** Present once the sender has its final result. */
+  readonly done?: DoneReport;
+}
+
+export type StreamMessage = DataMessage | StatusMessage;
+
+type Fx = Effect<StreamMessage, AgreementOutput>;
+
+interface PeerLink {
+  readonly id: NodeId;
+  readonly rank: number;
+  acked: number;
+  sentUpTo: number;
+  lastAckProgressMs: number;
+  lastHeardMs: number;
+  ackOwed: boolean;
+  /** Runs beyond `acked` the peer said it holds, from its latest status. */
+  held: ReadonlySet<number>;
+}
+
+interface InboundStream {
+  contiguous: number;
+  lastTs: number;
+  /** Final length of the stream once its sender has said so; -1 before. */
+  final: number;
+  readonly early: Map<number, DataMessage>;
+}
+
+type Phase = 'sending' | 'grace' | 'confirming' | 'halted';
+
+export interface StreamState {
+  readonly self: NodeId;
+  readonly selfRank: number;
+  readonly streamId: number;
+  readonly options: StreamOptions;
+  readonly tuning: StreamTuning;
+  readonly clock: HybridClock;
+  readonly ledger: Ledger;
+  readonly finisher: Finisher;
+  readonly peers: PeerLink[];
+  readonly peerByid: Map<NodeId, PeerLink>;
+  /** Indexed by rank; the entry at selfRank is unused. */
+  readonly inbound: InboundStream[];
+  phase: Phase;
+  generated: number;
+  /** Values sent again because a peer lacked them. */
+  resent: number;
+  /** First sequence number and timestamp of each own run not yet acknowledged by every peer. */
+  runSeqs: number[];
+  runTimestamps: number[];
+  readonly recent: Map<number, DataMessage>;
+  finishedLanes: number;
+  ackTimerArmed: boolean;
+  readonly counters: { rejectedRuns: number; duplicateRuns: number; earlyRuns: number; retransmissions: number };
+}
+
+/** Longest `have` list a peer may send: far above any sane earlyRunsMax, a bound on hostile input. */
+const HAVE_MAX = 4096;
+
+const TIMER = { generate: 'generate', tick: 'tick', ack: 'ack', stop: 'stop' } as const;
+
+function init(ctx: InitContext<StreamOptions>): { state: StreamState; effects: Fx[] } {
+  const tuning: StreamTuning = { ...PROCESS_TUNING, ...ctx.options.tuning };
+  assert(tuning.runMax >= 1 && tuning.runMax <= MAX_SUMMARY_RUN, 'runMax out of range');
+  assert(tuning.windowMax >= tuning.runMax, 'the window must hold at least one run');
+  // Selective repeat only pays when a receiver can hold a whole window beyond a gap.
+  assert(tuning.earlyRunsMax * tuning.runMax >= tuning.windowMax && tuning.earlyRunsMax <= HAVE_MAX, 'earlyRunsMax must cover the window');
+  const ranked = [...ctx.nodes].sort(compareNodeIds);
+  const selfRank = ranked.indexOf(ctx.self);
+  assert(selfRank >= 0, 'the node list must include self');
+  const peers: PeerLink[] = ranked
+    .map((id, rank) => ({ id, rank, acked: 0, sentUpTo: 0, lastAckProgressMs: ctx.now, lastHeardMs: ctx.now, ackOwed: false, held: new Set<number>() }))
+    .filter((p) => p.id !== ctx.self);
+  const finisher = new Finisher(ctx.self, peers.map((p) => p.id), ctx.now, ctx.options);
+  const state: StreamState = {
+    self: ctx.self,
+    selfRank,
+    streamId: hashString32(ctx.self),
+    options: ctx.options,
+    tuning,
+    clock: new HybridClock(),
+    ledger: new Ledger(ranked.length),
+    finisher,
+    peers,
+    peerByid: new Map(peers.map((p) => [p.id, p])),
+    inbound: ranked.map(() => ({ contiguous: 0, lastTs: -Infinity, final: -1, early: new Map<number, DataMessage>() })),
+    phase: 'sending',
+    generated: 0,
+    resent: 0,
+    runSeqs: [],
+    runTimestamps: [],
+    recent: new Map(),
+    finishedLanes: 0,
+    ackTimerArmed: false,
+    counters: { rejectedRuns: 0, duplicateRuns: 0, earlyRuns: 0, retransmissions: 0 },
+  };
+  const effects: Fx[] = [
+    ...finisher.initialTimers<StreamMessage>(),
+    { kind: 'timer', name: TIMER.stop, at: finisher.sendUntilMs },
+    { kind: 'timer', name: TIMER.tick, at: ctx.now + ctx.options.tickMs },
+  ];
+  if (ctx.options.sendForMs > 0) {
+    effects.push({ kind: 'timer', name: TIMER.generate, at: ctx.now });
+  } else {
+    effects.push(...stopSending(state, ctx.now));
+  }
+  return { state, effects };
+}
+
+function step(state: StreamState, input: Input<StreamMessage>, now: number): Fx[] {
+  if (state.phase === 'halted') return [];
+  const effects: Fx[] = [];
+  if (input.kind === 'receive') {
+    const peer = state.peerByid.get(input.from);
+    if (peer === undefined) {
+      effects.push({ kind: 'log', level: 'warn', text: 'message from a node outside the cluster dropped', fields: { from: input.from } });
+      return effects;
+    }
+    peer.lastHeardMs = now;
+    if (input.msg.t === 'data') onData(state, peer, input.msg, now, effects);
+    else onStatus(state, peer, input.msg, now, effects);
+    settle(state, now, effects);
+    return effects;
+  }
+  switch (input.name) {
+    case TIMER.generate:
+      generate(state, now);
+      pump(state, now, effects);
+      settle(state, now, effects);
+      if (state.phase === 'sending') effects.push({ kind: 'timer', name: TIMER.generate, at: now + state.tuning.generateEveryMs });
+      return effects;
+    case TIMER.tick:
+      onTick(state, now, effects);
+      return effects;
+    case TIMER.ack:
+      state.ackTimerArmed = false;
+      for (const peer of state.peers) if (peer.ackOwed) sendStatus(state, peer, now, effects);
+      return effects;
+    case TIMER.stop:
+      effects.push(...stopSending(state, now));
+      return effects;
+    default: {
+      const finished = state.finisher.onTimer<StreamMessage>(input.name, now, () => forcedResult(state));
+      assert(finished !== undefined, `unknown timer ${input.name}`);
+      return afterFinisher(state, finished);
+    }
+  }
+}
+
+function stopSending(state: StreamState, now: number): Fx[] {
+  if (state.phase !== 'sending') return [];
+  state.phase = 'grace';
+  state.ledger.finish(state.selfRank);
+  state.finishedLanes++;
+  const effects: Fx[] = [{ kind: 'timer', name: TIMER.generate, at: null }, { kind: 'log', level: 'info', text: 'sending ended', fields: { generated: state.generated } }];
+  for (const peer of state.peers) sendStatus(state, peer, now, effects);
+  settle(state, now, effects);
+  return effects;
+}
+
+/** Generates as many runs as the window of the slowest responsive peer allows. */
+function generate(state: StreamState, now: number): void {
+  if (state.phase !== 'sending') return;
+  const { tuning } = state;
+  let room = tuning.windowMax - (state.generated - slowestAck(state, now));
+  for (let i = 0; i < tuning.runsPerGenerate && room > 0; i++) {
+    const count = Math.min(tuning.runMax, room);
+    const seq = state.generated;
+    const ts = state.clock.issue(now);
+    const msg: DataMessage = { t: 'data', seq, ts, v: valuesOf(state, seq, count) };
+    state.ledger.append(state.selfRank, { ts, seq, summary: summarize(msg.v) });
+    state.runSeqs.push(seq);
+    state.runTimestamps.push(ts);
+    remember(state, msg);
+    state.generated += count;
+    room -= count;
+  }
+}
+
+/**
+ * The acknowledged point generation is held back by: the slowest peer heard from recently. A peer silent for
+ * longer does not stall everyone (it catches up by retransmission when it returns), unless every peer is
+ * silent, when there is nobody to agree with and generating more would only be lost work.
+ */
+function slowestAck(state: StreamState, now: number): number {
+  let slowest = Infinity;
+  let slowestOfAll = Infinity;
+  for (const peer of state.peers) {
+    if (peer.acked < slowestOfAll) slowestOfAll = peer.acked;
+    if (now - peer.lastHeardMs <= state.tuning.suspectAfterMs && peer.acked < slowest) slowest = peer.acked;
+  }
+  if (slowest !== Infinity) return slowest;
+  return slowestOfAll === Infinity ? state.generated : slowestOfAll;
+}
+
+function valuesOf(state: StreamState, seq: number, count: number): Float64Array {
+  const values = new Float64Array(count);
+  for (let i = 0; i < count; i++) values[i] = valueAt(state.options.seed, state.streamId, seq + i);
+  return values;
+}
+
+function remember(state: StreamState, msg: DataMessage): void {
+  state.recent.set(msg.seq, msg);
+  if (state.recent.size > state.tuning.recentRunsMax) {
+    const oldest = state.recent.keys().next();
+    if (oldest.done !== true) state.recent.delete(oldest.value);
+  }
+}
+
+/** Index of the own run starting at `seq`, or -1 (runs are kept sorted by their first sequence number). */
+function findRun(state: StreamState, seq: number): number {
+  let lo = 0;
+  let hi = state.runSeqs.length - 1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >>> 1;
+    const at = state.runSeqs[mid] as number;
+    if (at === seq) return mid;
+    if (at < seq) lo = mid + 1;
+    else hi = mid - 1;
+  }
+  return -1;
+}
+
+function runMessage(state: StreamState, index: number): DataMessage {
+  const seq = state.runSeqs[index] as number;
+  const cached = state.recent.get(seq);
+  if (cached !== undefined) return cached;
+  const end = index + 1 < state.runSeqs.length ? (state.runSeqs[index + 1] as number) : state.generated;
+  const msg: DataMessage = { t: 'data', seq, ts: state.runTimestamps[index] as number, v: valuesOf(state, seq, end - seq) };
+  remember(state, msg);
+  return msg;
+}
+
+/**
+ * Sends every peer the runs its window allows. Run by run rather than peer by peer, so the same message object
+ * goes to each peer in a row and the transport encodes it once.
+ */
+function pump(state: StreamState, now: number, effects: Fx[]): void {
+  let from = Infinity;
+  for (const peer of state.peers) if (canSend(state, peer) && peer.sentUpTo < from) from = peer.sentUpTo;
+  if (from === Infinity) return;
+  const start = findRun(state, from);
+  assert(start >= 0, `every peer's send point is a run boundary, ${from} is not`);
+  for (let index = start; index < state.runSeqs.length; index++) {
+    const seq = state.runSeqs[index] as number;
+    let msg: DataMessage | undefined;
+    let anyActive = false;
+    for (const peer of state.peers) {
+      if (!canSend(state, peer)) continue;
+      anyActive = true;
+      if (peer.sentUpTo !== seq) continue;
+      msg ??= runMessage(state, index);
+      if (peer.sentUpTo === peer.acked) peer.lastAckProgressMs = now;
+      effects.push({ kind: 'send', to: peer.id, msg });
+      peer.sentUpTo = seq + msg.v.length;
+    }
+    if (!anyActive) break;
+  }
+}
+
+function canSend(state: StreamState, peer: PeerLink): boolean {
+  return peer.sentUpTo < state.generated && peer.sentUpTo - peer.acked < state.tuning.windowMax;
+}
+
+function onData(state: StreamState, peer: PeerLink, msg: DataMessage, now: number, effects: Fx[]): void {
+  const lane = state.inbound[peer.rank] as InboundStream;
+  peer.ackOwed = true;
+  if (!state.ackTimerArmed) {
+    state.ackTimerArmed = true;
+    effects.push({ kind: 'timer', name: TIMER.ack, at: now + state.tuning.ackDelayMs });
+  }
+  if (msg.seq < lane.contiguous) {
+    state.counters.duplicateRuns++;
+    return;
+  }
+  if (msg.seq > lane.contiguous) {
+    if (lane.early.size < state.tuning.earlyRunsMax) lane.early.set(msg.seq, msg);
+    state.counters.earlyRuns++;
+    return;
+  }
+  let next: DataMessage | undefined = msg;
+  while (next !== undefined) {
+    if (!accept(state, peer, lane, next, effects)) return;
+    lane.early.delete(next.seq);
+    next = lane.early.get(lane.contiguous);
+  }
+  for (const seq of lane.early.keys()) if (seq < lane.contiguous) lane.early.delete(seq);
+}
+
+function accept(state: StreamState, peer: PeerLink, lane: InboundStream, msg: DataMessage, effects: Fx[]): boolean {
+  if (msg.ts <= lane.lastTs || (lane.final >= 0 && msg.seq + msg.v.length > lane.final)) {
+    state.counters.rejectedRuns++;
+    effects.push({ kind: 'log', level: 'warn', text: 'run out of order or past the end of its stream dropped', fields: { from: peer.id, seq: msg.seq, ts: msg.ts } });
+    return false;
+  }
+  state.clock.observe(msg.ts);
+  state.ledger.append(peer.rank, { ts: msg.ts, seq: msg.seq, summary: summarize(msg.v) });
+  lane.lastTs = msg.ts;
+  lane.contiguous += msg.v.length;
+  finishLaneIfComplete(state, peer.rank, lane);
+  return true;
+}
+
+function onStatus(state: StreamState, peer: PeerLink, msg: StatusMessage, now: number, effects: Fx[]): void {
+  state.clock.observe(msg.ts);
+  peer.held = new Set(msg.have);
+  const acked = msg.ack;
+  if (acked > peer.acked && !isRunBoundary(state, acked)) {
+    effects.push({ kind: 'log', level: 'warn', text: 'acknowledgement not at a run boundary ignored', fields: { from: peer.id, ack: acked } });
+  } else if (acked > peer.acked) {
+    peer.acked = acked;
+    peer.lastAckProgressMs = now;
+    if (peer.sentUpTo < acked) peer.sentUpTo = acked;
+    pruneRuns(state);
+    pump(state, now, effects);
+  }
+  const lane = state.inbound[peer.rank] as InboundStream;
+  if (msg.fin) {
+    if (lane.final < 0) lane.final = msg.next;
+    else if (lane.final !== msg.next) {
+      effects.push({ kind: 'log', level: 'error', text: 'a peer changed the final length of its stream; keeping the first', fields: { from: peer.id, first: lane.final, now: msg.next } });
+    }
+  }
+  if (lane.contiguous === msg.next && msg.ts > lane.lastTs) {
+    // The promise covers every later run: one at or below it would break the agreed order, so `accept` rejects it.
+    state.ledger.raiseBound(peer.rank, msg.ts);
+    lane.lastTs = msg.ts;
+  }
+  finishLaneIfComplete(state, peer.rank, lane);
+  if (msg.done !== undefined) effects.push(...afterFinisher(state, state.finisher.onPeerDone<StreamMessage>(peer.id, msg.done, now)));
+}
+
+function finishLaneIfComplete(state: StreamState, rank: number, lane: InboundStream): void {
+  if (lane.final >= 0 && lane.contiguous === lane.final && !state.ledger.isFinished(rank)) {
+    state.ledger.finish(rank);
+    state.finishedLanes++;
+  }
+}
+
+function isRunBoundary(state: StreamState, seq: number): boolean {
+  if (seq === state.generated) return true;
+  return seq < state.generated && findRun(state, seq) >= 0;
+}
+
+/** Own runs every peer has acknowledged are dropped from the run table: memory stays flat. */
+function pruneRuns(state: StreamState): void {
+  let slowest = Infinity;
+  for (const peer of state.peers) if (peer.acked < slowest) slowest = peer.acked;
+  let drop = 0;
+  while (drop + 1 < state.runSeqs.length && (state.runSeqs[drop + 1] as number) <= slowest) drop++;
+  if (drop > 256 || (drop > 0 && drop * 2 > state.runSeqs.length)) {
+    state.runSeqs = state.runSeqs.slice(drop);
+    state.runTimestamps = state.runTimestamps.slice(drop);
+  }
+}
+
+function onTick(state: StreamState, now: number, effects: Fx[]): void {
+  for (const peer of state.peers) {
+    if (peer.sentUpTo > peer.acked && now - peer.lastAckProgressMs >= state.tuning.retransmitAfterMs) {
+      resendMissing(state, peer, effects);
+      peer.lastAckProgressMs = now;
+      state.counters.retransmissions++;
+    }
+  }
+  generate(state, now);
+  pump(state, now, effects);
+  for (const peer of state.peers) sendStatus(state, peer, now, effects);
+  settle(state, now, effects);
+  effects.push({ kind: 'timer', name: TIMER.tick, at: now + state.options.tickMs });
+}
+
+/** Sends a peer again every run between its acknowledged point and what it was sent that it does not hold. */
+function resendMissing(state: StreamState, peer: PeerLink, effects: Fx[]): void {
+  const start = findRun(state, peer.acked);
+  assert(start >= 0, `acknowledged point ${peer.acked} is a run boundary`);
+  for (let index = start; index < state.runSeqs.length && (state.runSeqs[index] as number) < peer.sentUpTo; index++) {
+    if (peer.held.has(state.runSeqs[index] as number)) continue;
+    const msg = runMessage(state, index);
+    state.resent += msg.v.length;
+    effects.push({ kind: 'send', to: peer.id, msg });
+  }
+}
+
+function sendStatus(state: StreamState, peer: PeerLink, now: number, effects: Fx[]): void {
+  peer.ackOwed = false;
+  const lane = state.inbound[peer.rank] as InboundStream;
+  const report = state.finisher.report;
+  const msg: StatusMessage = {
+    t: 'status',
+    next: state.generated,
+    ts: state.clock.issue(now),
+    fin: state.phase !== 'sending',
+    ack: lane.contiguous,
+    have: [...lane.early.keys()],
+    ...(report === undefined ? {} : { done: report }),
+  };
+  effects.push({ kind: 'send', to: peer.id, msg });
+}
+
+/** Folds what is settled and, once every stream is known to its end, outputs the final result. */
+function settle(state: StreamState, now: number, effects: Fx[]): void {
+  if (state.phase === 'sending') state.ledger.raiseBound(state.selfRank, state.clock.latest);
+  state.ledger.commit();
+  if (state.finisher.printed || state.finishedLanes < state.inbound.length) return;
+  const done = state.finisher.complete<StreamMessage>(state.ledger.committed, [], now);
+  effects.push(...afterFinisher(state, done));
+  for (const peer of state.peers) sendStatus(state, peer, now, effects);
+}
+
+function forcedResult(state: StreamState): { summary: StreamState['ledger']['committed']; unconfirmed: NodeId[] } {
+  state.ledger.commitAll();
+  const unconfirmed = state.peers.filter((p) => !state.ledger.isFinished(p.rank)).map((p) => p.id);
+  return { summary: state.ledger.committed, unconfirmed };
+}
+
+function afterFinisher(state: StreamState, effects: Fx[]): Fx[] {
+  for (const e of effects) {
+    if (e.kind === 'output') state.phase = 'confirming';
+    if (e.kind === 'halt') state.phase = 'halted';
+  }
+  return effects;
+}
+
+function isMessage(value: unknown): value is StreamMessage {
+  if (!isRecord(value)) return false;
+  const m = value;
+  if (m.t === 'data') {
+    const v = m.v;
+    if (!isCount(m.seq) || !isSafeInteger(m.ts) || !(v instanceof Float64Array) || v.length === 0 || v.length > MAX_SUMMARY_RUN) return false;
+    for (let i = 0; i < v.length; i++) {
+      const x = v[i] as number;
+      if (!(x >= 1 && x <= VALUE_SCALE && Number.isInteger(x))) return false;
+    }
+    return true;
+  }
+  if (m.t === 'status') {
+    return (
+      isCount(m.next) &&
+      isSafeInteger(m.ts) &&
+      typeof m.fin === 'boolean' &&
+      isCount(m.ack) &&
+      Array.isArray(m.have) &&
+      m.have.length <= HAVE_MAX &&
+      m.have.every(isCount) &&
+      (m.done === undefined || isDoneReport(m.done))
+    );
+  }
+  return false;
+}
+
+function metrics(state: StreamState): Record<string, number | string | boolean> {
+  return {
+    phase: state.phase,
+    sent: state.generated,
+    committed: state.ledger.committed.count,
+    pending: state.ledger.pendingCount,
+    retransmissions: state.counters.retransmissions,
+    resent: state.resent,
+    rejectedRuns: state.counters.rejectedRuns,
+  };
+}
+
+export const streamProtocol: Protocol<StreamState, StreamMessage, AgreementOutput, StreamOptions> = {
+  name: 'stream',
+  init,
+  step,
+  isMessage,
+  metrics,
+};

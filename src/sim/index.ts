@@ -1,0 +1,31 @@
+/** The deterministic simulator: virtual time, a network model and scheduled faults for any sans-IO protocol. */
+export { EventQueue, type Scheduled } from './event-queue.js';
+export {
+  drawLatencyMs,
+  perfectNetwork,
+  randomNetwork,
+  validateLink,
+  type LatencyModel,
+  type LinkModel,
+  type NetworkModel,
+  type RandomNetworkOptions,
+} from './network.js';
+export { randomFaultSchedule, type Fault, type FaultScheduleOptions } from './faults.js';
+export {
+  DEFAULT_LOG_CAPACITY,
+  DEFAULT_MAX_QUEUED_EVENTS,
+  DEFAULT_MAX_STEPS,
+  REPLAY_SEED_ENV,
+  runSimulation,
+  Simulation,
+  SimulationError,
+  testSeeds,
+  withSeed,
+  type NodeStats,
+  type OutputListener,
+  type SimLogEntry,
+  type SimulationConfig,
+  type SimulationReport,
+  type SimulationStats,
+  type StepListener,
+} from './simulation.js';

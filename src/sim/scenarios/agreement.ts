@@ -1,0 +1,148 @@
+/**
+ * The agreement job under the simulator: a scenario drawn from one seed (cluster size, durations, network,
+ * faults), run with either protocol, and checked.
+ *
+ * - Healing scenarios (partitions that heal at least a second into the grace period, no crashes): every node
+ *   prints exactly once, before send-for + wait-for, the same line, marked complete.
+ * - Crash scenarios (crash-stop nodes, plus healing partitions): every survivor prints exactly once before the
+ *   deadline. Survivors may hold different prefixes of a crashed node's stream, so their lines may differ; the
+ *   spread of their counts is reported and must stay within what the crashed nodes sent (stream), or one
+ *   message per crashed node (lockstep, whose stalled senders keep every survivor in step).
+ */
+import { formatResultLine } from '../../agreement/checksum.js';
+import { lockstepProtocol } from '../../agreement/lockstep.js';
+import { SIMULATION_TUNING, streamProtocol, type StreamState } from '../../agreement/stream.js';
+import { printMarginMs, type AgreementOptions, type AgreementOutput } from '../../agreement/types.js';
+import { nodeId, type NodeId } from '../../core/ids.js';
+import { Prng } from '../../core/prng.js';
+import type { AnyProtocol } from '../../protocol/types.js';
+import { randomFaultSchedule, type Fault } from '../faults.js';
+import { randomNetwork, type NetworkModel } from '../network.js';
+import { Simulation, type SimulationReport } from '../simulation.js';
+
+export type AgreementProtocolName = 'stream' | 'lockstep';
+
+export interface AgreementScenario {
+  readonly seed: number;
+  readonly protocol: AgreementProtocolName;
+  readonly nodes: readonly NodeId[];
+  readonly sendForMs: number;
+  readonly waitForMs: number;
+  readonly tickMs: number;
+  readonly network: NetworkModel;
+  readonly faults: readonly Fault[];
+  /** Nodes crashed for good. */
+  readonly crashed: readonly NodeId[];
+}
+
+export interface ScenarioDraw {
+  /** Cluster size; drawn in [1, 6] when absent. */
+  readonly nodeCount?: number;
+  /** Permanent crashes; drawn (0 in 70% of scenarios) when absent. */
+  readonly crashCount?: number;
+  readonly sendForMs?: number;
+  readonly waitForMs?: number;
+}
+
+export interface AgreementVerdict {
+  readonly scenario: AgreementScenario;
+  readonly report: SimulationReport<AgreementOutput>;
+  /** Each node's printed line, for nodes that printed. */
+  readonly lines: ReadonlyMap<NodeId, string>;
+  /** Largest difference in message count between two surviving nodes' lines. */
+  readonly countSpread: number;
+  readonly agreed: boolean;
+  /** Violated expectations; empty when the run passed. */
+  readonly problems: readonly string[];
+}
+
+const PROTOCOLS: Readonly<Record<AgreementProtocolName, AnyProtocol>> = { stream: streamProtocol, lockstep: lockstepProtocol };
+/** Partitions heal at least this long before the end of sending + this much, so the grace period can repair them. */
+const HEAL_INTO_GRACE_MS = 1000;
+/** Link latency stays at or below this, so a healed cluster catches up well within the grace period. */
+const MAX_LATENCY_MS = 80;
+
+export function drawAgreementScenario(seed: number, protocol: AgreementProtocolName, draw: ScenarioDraw = {}): AgreementScenario {
+  const prng = new Prng(seed);
+  const nodeCount = draw.nodeCount ?? prng.pick([1, 2, 3, 3, 4, 5, 5, 6]);
+  const nodes = Array.from({ length: nodeCount }, (_, i) => nodeId(`n${i + 1}`));
+  const sendForMs = draw.sendForMs ?? prng.int(5, 25) * 100;
+  const waitForMs = draw.waitForMs ?? 4000;
+  const crashCount = draw.crashCount ?? (nodeCount > 2 && prng.chance(0.3) ? prng.int(1, nodeCount - 2) : 0);
+  const network = randomNetwork(prng.fork(), { nodes, maxLatencyMs: MAX_LATENCY_MS });
+  const faults =
+    nodeCount < 2
+      ? []
+      : randomFaultSchedule(prng.fork(), {
+          nodes,
+          fromMs: 0,
+          toMs: sendForMs + HEAL_INTO_GRACE_MS,
+          healByMs: sendForMs + HEAL_INTO_GRACE_MS,
+          maxPartitions: 3,
+          crashCount,
+          allowRestarts: false,
+        });
+  const crashed = faults.flatMap((f) => (f.kind === 'crash' ? [f.node] : []));
+  return { seed, protocol, nodes, sendForMs, waitForMs, tickMs: 100, network, faults, crashed };
+}
+
+export function runAgreementScenario(scenario: AgreementScenario): AgreementVerdict {
+  const options: AgreementOptions & { tuning?: typeof SIMULATION_TUNING } = {
+    seed: scenario.seed,
+    sendForMs: scenario.sendForMs,
+    waitForMs: scenario.waitForMs,
+    tickMs: scenario.tickMs,
+    ...(scenario.protocol === 'stream' ? { tuning: SIMULATION_TUNING } : {}),
+  };
+  const deadlineMs = scenario.sendForMs + scenario.waitForMs;
+  const sent = new Map<NodeId, number>();
+  const simulation = new Simulation<unknown, unknown, AgreementOutput, typeof options>(PROTOCOLS[scenario.protocol], {
+    seed: scenario.seed,
+    nodes: scenario.nodes,
+    optionsFor: () => options,
+    network: scenario.network,
+    faults: scenario.faults,
+    untilMs: deadlineMs + 1000,
+  });
+  const report = simulation.run();
+  for (const node of scenario.nodes) {
+    const metrics = simulation.state(node);
+    if (metrics !== undefined) sent.set(node, Number(PROTOCOLS[scenario.protocol].metrics(metrics).sent));
+  }
+  return judge(scenario, report, deadlineMs, sent);
+}
+
+function judge(scenario: AgreementScenario, report: SimulationReport<AgreementOutput>, deadlineMs: number, sent: ReadonlyMap<NodeId, number>): AgreementVerdict {
+  const problems: string[] = [];
+  const lines = new Map<NodeId, string>();
+  const counts: number[] = [];
+  const crashed = new Set(scenario.crashed);
+  for (const node of scenario.nodes) {
+    const outputs = report.outputs.get(node) ?? [];
+    if (outputs.length > 1) problems.push(`${node} printed ${outputs.length} lines`);
+    const first = outputs[0];
+    if (first === undefined) {
+      if (!crashed.has(node)) problems.push(`${node} printed nothing`);
+      continue;
+    }
+    if (first.atMs >= deadlineMs) problems.push(`${node} printed at ${first.atMs} ms, after the deadline ${deadlineMs} ms`);
+    lines.set(node, formatResultLine(first.value));
+    if (!crashed.has(node)) {
+      counts.push(first.value.count);
+      if (crashed.size === 0 && !first.value.complete) problems.push(`${node} printed an unconfirmed result (${first.value.unconfirmed.join(', ')})`);
+    }
+  }
+  const survivors = [...lines].filter(([node]) => !crashed.has(node)).map(([, line]) => line);
+  const agreed = survivors.every((line) => line === survivors[0]);
+  const countSpread = counts.length === 0 ? 0 : Math.max(...counts) - Math.min(...counts);
+  if (crashed.size === 0 && !agreed) problems.push(`nodes disagree: ${[...lines].map(([n, l]) => `${n} ${l}`).join('; ')}`);
+  if (crashed.size > 0) {
+    const bound = scenario.protocol === 'lockstep' ? crashed.size : [...crashed].reduce((n, node) => n + (sent.get(node) ?? Infinity), 0);
+    if (countSpread > bound) problems.push(`survivors' counts spread by ${countSpread}, more than the bound ${bound}`);
+  }
+  return { scenario, report, lines, countSpread, agreed, problems };
+}
+
+/** Stream protocol state, for tests that look inside. */
+export type { StreamState };
+export { printMarginMs };

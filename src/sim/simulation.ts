@@ -1,0 +1,800 @@
+/**
+ * The deterministic simulator (in the manner of TigerBeetle's VOPR and FoundationDB's simulation): runs any
+ * sans-IO `Protocol` on many virtual nodes, on seeded virtual time, over a simulated network with scheduled
+ * partitions and crash/restart faults.
+ *
+ * Determinism: the only randomness is one `Prng(seed)`, forked per concern; the agenda breaks time ties by
+ * insertion order; nothing reads a clock or iterates an unordered structure. Same seed + same config ⇒ the
+ * same report, bit for bit (the report's `fingerprint` hashes every event processed, to compare runs cheaply).
+ *
+ * Every failure (a protocol throwing, an invariant listener throwing, a malformed message, a bound exceeded)
+ * surfaces as a `SimulationError` whose message names the seed, the virtual time and the node.
+ */
+import { assert } from '../core/assert.js';
+import type { NodeId } from '../core/ids.js';
+import { hash32, Prng } from '../core/prng.js';
+import type { Effect, Input, LogLevel, Protocol } from '../protocol/types.js';
+import { EventQueue } from './event-queue.js';
+import { PartitionTable, validateCrashes, type Fault } from './faults.js';
+import { drawLatencyMs, LinkTable, type NetworkModel } from './network.js';
+
+export const DEFAULT_MAX_STEPS = 5_000_000;
+export const DEFAULT_MAX_QUEUED_EVENTS = 5_000_000;
+export const DEFAULT_LOG_CAPACITY = 256;
+/** Set this to a seed to make `testSeeds` return just that seed: the replay switch printed by `withSeed`. */
+export const REPLAY_SEED_ENV = 'CHATTERBOX_SEED';
+const MAX_SEED = 0xffffffff;
+
+export interface SimulationConfig<Options, Msg> {
+  /** A 32-bit unsigned integer; the whole run is a function of it and the rest of this config. */
+  readonly seed: number;
+  /** Distinct ids; passed to every node's `init` in this order. */
+  readonly nodes: readonly NodeId[];
+  readonly optionsFor: (node: NodeId) => Options;
+  readonly network: NetworkModel;
+  readonly faults?: readonly Fault[];
+  /** `run()` stops here (virtual ms) at the latest. */
+  readonly untilMs: number;
+  /** The virtual epoch: every node inits at this time. Default 0. */
+  readonly startMs?: number;
+  /** A constant skew added to the `now` a node sees (its timer deadlines are read in the same skewed clock). */
+  readonly clockOffsetMs?: (node: NodeId) => number;
+  /** Encoded size of a message, for byte metrics. Without it bytes count as 0. */
+  readonly sizeOf?: (msg: Msg) => number;
+  /**
+   * Applied to every copy put on the wire, e.g. `(m) => decode(encode(m))` to exercise the real codec and to
+   * catch aliasing (a sender mutating a message after sending it). Default: copies share the sent object, so
+   * protocols must treat messages as immutable.
+   */
+  readonly copyMessage?: (msg: Msg) => Msg;
+  /** Assert `protocol.isMessage` on every delivered message (catches codec-shape bugs). Default true. */
+  readonly checkMessages?: boolean;
+  /** Bound on processed events; exceeding it throws a SimulationError. Default 5,000,000. */
+  readonly maxSteps?: number;
+  /** Bound on the agenda's size (runaway sends or timers). Default 5,000,000. */
+  readonly maxQueuedEvents?: number;
+  /** How many recent log entries the report and errors keep. Default 256. */
+  readonly logCapacity?: number;
+}
+
+export interface SimLogEntry {
+  readonly atMs: number;
+  /** The node that logged, or null for the simulator's own entries about no single node. */
+  readonly node: NodeId | null;
+  readonly level: LogLevel;
+  readonly text: string;
+  readonly fields?: Readonly<Record<string, unknown>>;
+}
+
+export interface SimulationStats {
+  /** `send` effects carried out. */
+  sent: number;
+  /** Messages handed to `protocol.step`. */
+  delivered: number;
+  /** Lost by the link's lossRate. */
+  lost: number;
+  /** Extra copies created by the link's duplicateRate. */
+  duplicated: number;
+  /** Dropped at send or delivery time by a partition. */
+  droppedByPartition: number;
+  /** Addressed to a node that was down at delivery or crashed while the message was in flight. */
+  droppedAtCrashedNode: number;
+  droppedAtHaltedNode: number;
+  /** Copies still on the wire when the report was taken. Conservation: sent + duplicated = delivered + lost + dropped* + inFlight. */
+  inFlight: number;
+  timersFired: number;
+  /** Injected inputs handed to `protocol.step`. */
+  injected: number;
+  /** Injected inputs addressed to a node that was down or halted. */
+  injectedDropped: number;
+  /** Events processed (including stale timer entries). */
+  steps: number;
+  bytesSent: number;
+  bytesDelivered: number;
+}
+
+export interface NodeStats {
+  sent: number;
+  received: number;
+  bytesSent: number;
+  bytesReceived: number;
+}
+
+export interface SimulationReport<Out> {
+  readonly seed: number;
+  /** The virtual time the run stopped at: untilMs, or earlier when it ran out of anything to do. */
+  readonly endedAtMs: number;
+  /** Every node's outputs in order, at global virtual time; every node has an entry. */
+  readonly outputs: Map<NodeId, Array<{ atMs: number; value: Out }>>;
+  /** Nodes whose current incarnation halted, with when. A restart removes the entry. */
+  readonly halted: Map<NodeId, number>;
+  /** Nodes down at the end. */
+  readonly crashed: Set<NodeId>;
+  readonly stats: SimulationStats;
+  readonly perNode: Map<NodeId, NodeStats>;
+  /** The most recent log entries (protocol logs plus the simulator's crash/restart/halt lines), oldest first. */
+  readonly logs: SimLogEntry[];
+  /** A hash of every event processed: equal fingerprints ⇒ (almost surely) identical runs. */
+  readonly fingerprint: number;
+}
+
+export class SimulationError extends Error {
+  override readonly name = 'SimulationError';
+  readonly seed: number;
+  readonly atMs: number | undefined;
+  readonly node: NodeId | undefined;
+  /** The simulation's recent log entries when the error happened, for the failure report. */
+  readonly recentLogs: readonly SimLogEntry[];
+
+  constructor(
+    seed: number,
+    text: string,
+    details: { atMs?: number; node?: NodeId; cause?: unknown; recentLogs?: readonly SimLogEntry[] } = {},
+  ) {
+    const where = (details.atMs === undefined ? '' : ` at ${details.atMs}ms`) + (details.node === undefined ? '' : ` node=${details.node}`);
+    const because = details.cause === undefined ? '' : `: ${describe(details.cause)}`;
+    super(`seed=${seed}${where}: ${text}${because}`, details.cause === undefined ? undefined : { cause: details.cause });
+    this.seed = seed;
+    this.atMs = details.atMs;
+    this.node = details.node;
+    this.recentLogs = details.recentLogs ?? [];
+  }
+}
+
+function describe(e: unknown): string {
+  return e instanceof Error ? `${e.name}: ${e.message}` : String(e);
+}
+
+/**
+ * Runs `fn`; if it throws (or its promise rejects), rethrows an Error whose message starts with
+ * `${label} failed with seed=${seed} (replay: CHATTERBOX_SEED=${seed})`, keeping the original as `cause`.
+ */
+export function withSeed<T>(seed: number, label: string, fn: () => T): T {
+  const wrap = (e: unknown): Error =>
+    new Error(`${label} failed with seed=${seed} (replay: ${REPLAY_SEED_ENV}=${seed}): ${describe(e)}`, { cause: e });
+  let result: T;
+  try {
+    result = fn();
+  } catch (e) {
+    throw wrap(e);
+  }
+  if (result instanceof Promise) {
+    // The cast is sound: T is this promise's type, and catch/rethrow keeps its resolution type.
+    return result.catch((e: unknown) => {
+      throw wrap(e);
+    }) as T;
+  }
+  return result;
+}
+
+/**
+ * Seeds for a randomized test: `count` seeds from `first`, or only the seed in $CHATTERBOX_SEED when set
+ * (so a failure printed by `withSeed` replays with `CHATTERBOX_SEED=N node --test dist/test/x.test.js`).
+ */
+export function testSeeds(count: number, first = 1): number[] {
+  const fromEnv = process.env[REPLAY_SEED_ENV];
+  if (fromEnv !== undefined && fromEnv !== '') {
+    const seed = Number(fromEnv);
+    if (!Number.isInteger(seed) || seed < 0 || seed > MAX_SEED) throw new RangeError(`${REPLAY_SEED_ENV}=${fromEnv} is not a 32-bit seed`);
+    return [seed];
+  }
+  return Array.from({ length: count }, (_, i) => (first + i) >>> 0);
+}
+
+// ---- events ---------------------------------------------------------------------------------------------------
+
+interface DeliverEvent<Msg> {
+  kind: 'deliver';
+  at: number;
+  seq: number;
+  from: number;
+  to: number;
+  msg: Msg;
+  /** The destination's crash count at send time: a crash in between loses the message. */
+  epoch: number;
+  bytes: number;
+}
+interface TimerEvent {
+  kind: 'timer';
+  at: number;
+  seq: number;
+  node: number;
+  name: string;
+}
+interface FaultEvent {
+  kind: 'crash' | 'restart';
+  at: number;
+  seq: number;
+  node: number;
+}
+interface InjectEvent<Msg> {
+  kind: 'inject';
+  at: number;
+  seq: number;
+  node: number;
+  input: Input<Msg>;
+}
+type SimEvent<Msg> = DeliverEvent<Msg> | TimerEvent | FaultEvent | InjectEvent<Msg>;
+
+/** Codes mixed into the fingerprint, one per outcome. */
+const FP_DELIVERED = 1;
+const FP_LOST_PARTITION = 2;
+const FP_LOST_CRASHED = 3;
+const FP_LOST_HALTED = 4;
+const FP_TIMER = 5;
+const FP_CRASH = 6;
+const FP_RESTART = 7;
+const FP_INJECT = 8;
+const FP_INJECT_DROPPED = 9;
+const FP_OUTPUT = 10;
+const FP_HALT = 11;
+
+interface NodeSlot<State, Options> {
+  readonly id: NodeId;
+  readonly offsetMs: number;
+  readonly options: Options;
+  state: State | undefined;
+  up: boolean;
+  halted: boolean;
+  /** Incremented on every crash. */
+  epoch: number;
+  /** Timer name → the seq of its live agenda entry; other entries for that name are stale. */
+  timers: Map<string, number>;
+  readonly stats: NodeStats;
+}
+
+class Ring<T> {
+  private readonly items: T[] = [];
+  private next = 0;
+  constructor(private readonly capacity: number) {}
+  push(item: T): void {
+    if (this.capacity === 0) return;
+    if (this.items.length < this.capacity) this.items.push(item);
+    else this.items[this.next] = item;
+    this.next = (this.next + 1) % this.capacity;
+  }
+  toArray(): T[] {
+    if (this.items.length < this.capacity) return this.items.slice();
+    return this.items.slice(this.next).concat(this.items.slice(0, this.next));
+  }
+}
+
+export type OutputListener<Out> = (node: NodeId, atMs: number, value: Out) => void;
+/** Called after each init and step of a node with its state: the place for invariant checks (throw to fail). */
+export type StepListener<State> = (node: NodeId, atMs: number, state: State) => void;
+
+export class Simulation<State, Msg, Out, Options> {
+  readonly seed: number;
+  private readonly protocol: Protocol<State, Msg, Out, Options>;
+  private readonly config: SimulationConfig<Options, Msg>;
+  private readonly nodeIds: readonly NodeId[];
+  private readonly indexOf = new Map<NodeId, number>();
+  private readonly slots: NodeSlot<State, Options>[] = [];
+  private readonly links: LinkTable;
+  private readonly partitions: PartitionTable;
+  private readonly queue = new EventQueue<SimEvent<Msg>>();
+  private readonly lossPrng: Prng;
+  private readonly duplicatePrng: Prng;
+  private readonly latencyPrng: Prng;
+  private readonly maxSteps: number;
+  private readonly maxQueued: number;
+  private readonly checkMessages: boolean;
+  private readonly logs: Ring<SimLogEntry>;
+  private readonly outputs = new Map<NodeId, Array<{ atMs: number; value: Out }>>();
+  private readonly haltedAt = new Map<NodeId, number>();
+  private readonly outputListeners: OutputListener<Out>[] = [];
+  private readonly stepListeners: StepListener<State>[] = [];
+  private readonly stats: SimulationStats = {
+    sent: 0,
+    delivered: 0,
+    lost: 0,
+    duplicated: 0,
+    droppedByPartition: 0,
+    droppedAtCrashedNode: 0,
+    droppedAtHaltedNode: 0,
+    inFlight: 0,
+    timersFired: 0,
+    injected: 0,
+    injectedDropped: 0,
+    steps: 0,
+    bytesSent: 0,
+    bytesDelivered: 0,
+  };
+  private now: number;
+  /** Nodes that are up and not halted. */
+  private active = 0;
+  /** Agenda entries other than timers (deliveries, faults, injections): while any remain the run is not over. */
+  private pendingNonTimer = 0;
+  private fp = 0x811c9dc5;
+  private running = false;
+  private failure: SimulationError | undefined;
+
+  constructor(protocol: Protocol<State, Msg, Out, Options>, config: SimulationConfig<Options, Msg>) {
+    this.protocol = protocol;
+    this.config = config;
+    const seed = config.seed;
+    if (!Number.isInteger(seed) || seed < 0 || seed > MAX_SEED) {
+      throw new SimulationError(Number(seed), `invalid config: seed must be an integer in [0, 2^32)`);
+    }
+    this.seed = seed;
+    this.now = config.startMs ?? 0;
+    this.maxSteps = config.maxSteps ?? DEFAULT_MAX_STEPS;
+    this.maxQueued = config.maxQueuedEvents ?? DEFAULT_MAX_QUEUED_EVENTS;
+    this.checkMessages = config.checkMessages ?? true;
+    this.logs = new Ring(config.logCapacity ?? DEFAULT_LOG_CAPACITY);
+    // One root generator, one fork per concern, in a fixed order: new concerns fork after these.
+    const root = new Prng(seed);
+    this.lossPrng = root.fork();
+    this.duplicatePrng = root.fork();
+    this.latencyPrng = root.fork();
+
+    try {
+      if (config.nodes.length === 0) throw new RangeError('nodes is empty');
+      if (!Number.isFinite(this.now)) throw new RangeError('startMs must be finite');
+      if (!(Number.isFinite(config.untilMs) && config.untilMs >= this.now)) throw new RangeError('untilMs must be finite and >= startMs');
+      this.nodeIds = Object.freeze(config.nodes.slice());
+      this.nodeIds.forEach((id, i) => {
+        if (this.indexOf.has(id)) throw new RangeError(`node ${id} is listed twice`);
+        this.indexOf.set(id, i);
+      });
+      this.links = new LinkTable(this.nodeIds.length, this.indexOf, config.network);
+      const faults = config.faults ?? [];
+      this.partitions = new PartitionTable(this.nodeIds.length, this.indexOf, faults);
+      validateCrashes(this.indexOf, faults);
+      for (const id of this.nodeIds) {
+        const offsetMs = config.clockOffsetMs === undefined ? 0 : config.clockOffsetMs(id);
+        if (!Number.isFinite(offsetMs)) throw new RangeError(`clockOffsetMs(${id}) is not finite`);
+        this.slots.push({
+          id,
+          offsetMs,
+          options: config.optionsFor(id),
+          state: undefined,
+          up: false,
+          halted: false,
+          epoch: 0,
+          timers: new Map(),
+          stats: { sent: 0, received: 0, bytesSent: 0, bytesReceived: 0 },
+        });
+        this.outputs.set(id, []);
+      }
+      for (const f of faults) {
+        if (f.kind !== 'crash') continue;
+        // Virtual time never runs backwards.
+        if (f.atMs < this.now) throw new RangeError(`a crash of ${f.node} at ${f.atMs}ms is before startMs`);
+        const node = this.indexOf.get(f.node)!;
+        this.schedule({ kind: 'crash', at: f.atMs, seq: 0, node });
+        if (f.restartAtMs !== undefined) this.schedule({ kind: 'restart', at: f.restartAtMs, seq: 0, node });
+      }
+    } catch (e) {
+      if (e instanceof SimulationError) throw e;
+      throw new SimulationError(seed, 'invalid config', { cause: e });
+    }
+    // Initial boot, in node order.
+    this.guard(() => {
+      for (let i = 0; i < this.slots.length; i++) this.boot(i);
+    });
+  }
+
+  get nowMs(): number {
+    return this.now;
+  }
+
+  get nodes(): readonly NodeId[] {
+    return this.nodeIds;
+  }
+
+  /** True when every node that is up has halted and no delivery, fault or injection is pending. */
+  get finished(): boolean {
+    return this.active === 0 && this.pendingNonTimer === 0;
+  }
+
+  /** The node's state, or undefined while it is down. Treat it as read-only. */
+  state(node: NodeId): State | undefined {
+    return this.slot(node).state;
+  }
+
+  isUp(node: NodeId): boolean {
+    return this.slot(node).up;
+  }
+
+  isHalted(node: NodeId): boolean {
+    const s = this.slot(node);
+    return s.up && s.halted;
+  }
+
+  /** Feeds `input` to `node` at virtual time `atMs` (>= now); dropped if the node is then down or halted. */
+  inject(atMs: number, node: NodeId, input: Input<Msg>): void {
+    const i = this.indexOf.get(node);
+    if (i === undefined) throw new SimulationError(this.seed, `inject: unknown node ${node}`);
+    if (!(atMs >= this.now) || !Number.isFinite(atMs)) throw new SimulationError(this.seed, `inject: atMs ${atMs} is before now (${this.now}ms)`);
+    this.schedule({ kind: 'inject', at: atMs, seq: 0, node: i, input });
+  }
+
+  onOutput(listener: OutputListener<Out>): void {
+    this.outputListeners.push(listener);
+  }
+
+  onStep(listener: StepListener<State>): void {
+    this.stepListeners.push(listener);
+  }
+
+  /**
+   * Processes every event up to and including virtual time `ms`, then sets the clock to `ms`; returns early
+   * (clock at the last event) once `finished`.
+   */
+  runUntil(ms: number): void {
+    if (this.failure !== undefined) throw this.failure;
+    assert(!this.running, 'runUntil is not reentrant (called from a listener?)');
+    if (!(ms >= this.now)) throw new SimulationError(this.seed, `runUntil(${ms}) is before now (${this.now}ms)`);
+    this.running = true;
+    try {
+      this.guard(() => this.loop(ms));
+    } finally {
+      this.running = false;
+    }
+  }
+
+  /** runUntil(config.untilMs), then the report. */
+  run(): SimulationReport<Out> {
+    this.runUntil(this.config.untilMs);
+    return this.report();
+  }
+
+  report(): SimulationReport<Out> {
+    const outputs = new Map<NodeId, Array<{ atMs: number; value: Out }>>();
+    for (const [id, list] of this.outputs) outputs.set(id, list.slice());
+    const crashed = new Set<NodeId>();
+    const perNode = new Map<NodeId, NodeStats>();
+    for (const s of this.slots) {
+      if (!s.up) crashed.add(s.id);
+      perNode.set(s.id, { ...s.stats });
+    }
+    return {
+      seed: this.seed,
+      endedAtMs: this.now,
+      outputs,
+      halted: new Map(this.haltedAt),
+      crashed,
+      stats: { ...this.stats },
+      perNode,
+      logs: this.logs.toArray(),
+      fingerprint: hash32(this.fp),
+    };
+  }
+
+  // ---- the loop -------------------------------------------------------------------------------------------------
+
+  private loop(untilMs: number): void {
+    const queue = this.queue;
+    for (;;) {
+      if (this.active === 0 && this.pendingNonTimer === 0) return;
+      const ev = queue.peek();
+      if (ev === undefined || ev.at > untilMs) break;
+      queue.pop();
+      assert(ev.at >= this.now, 'virtual time ran backwards');
+      this.now = ev.at;
+      if (++this.stats.steps > this.maxSteps) {
+        throw this.fail(`exceeded maxSteps=${this.maxSteps}`, undefined, undefined);
+      }
+      switch (ev.kind) {
+        case 'deliver':
+          this.pendingNonTimer--;
+          this.stats.inFlight--;
+          this.deliver(ev);
+          break;
+        case 'timer':
+          this.fireTimer(ev);
+          break;
+        case 'crash':
+          this.pendingNonTimer--;
+          this.crash(ev.node);
+          break;
+        case 'restart':
+          this.pendingNonTimer--;
+          this.restart(ev.node);
+          break;
+        case 'inject':
+          this.pendingNonTimer--;
+          this.injectNow(ev);
+          break;
+      }
+    }
+    this.now = untilMs;
+  }
+
+  private deliver(ev: DeliverEvent<Msg>): void {
+    const slot = this.slots[ev.to]!;
+    if (this.partitions.separated(ev.from, ev.to, this.now)) {
+      this.stats.droppedByPartition++;
+      this.mix(FP_LOST_PARTITION, ev.to);
+      return;
+    }
+    if (!slot.up || slot.epoch !== ev.epoch) {
+      this.stats.droppedAtCrashedNode++;
+      this.mix(FP_LOST_CRASHED, ev.to);
+      return;
+    }
+    if (slot.halted) {
+      this.stats.droppedAtHaltedNode++;
+      this.mix(FP_LOST_HALTED, ev.to);
+      return;
+    }
+    if (this.checkMessages && !this.protocol.isMessage(ev.msg)) {
+      throw this.fail(`a message from ${this.nodeIds[ev.from]} fails ${this.protocol.name}.isMessage: ${preview(ev.msg)}`, ev.to, undefined);
+    }
+    this.stats.delivered++;
+    this.stats.bytesDelivered += ev.bytes;
+    slot.stats.received++;
+    slot.stats.bytesReceived += ev.bytes;
+    this.mix(FP_DELIVERED, ev.to);
+    this.mix(ev.from, ev.seq);
+    this.stepNode(ev.to, { kind: 'receive', from: this.nodeIds[ev.from]!, msg: ev.msg });
+  }
+
+  private fireTimer(ev: TimerEvent): void {
+    const slot = this.slots[ev.node]!;
+    // Stale: replaced, cancelled, or lost in a crash (the table then is a new one) or at a halt (cleared).
+    if (slot.timers.get(ev.name) !== ev.seq) return;
+    slot.timers.delete(ev.name);
+    this.stats.timersFired++;
+    this.mix(FP_TIMER, ev.node);
+    this.stepNode(ev.node, { kind: 'timer', name: ev.name });
+  }
+
+  private injectNow(ev: InjectEvent<Msg>): void {
+    const slot = this.slots[ev.node]!;
+    if (!slot.up || slot.halted) {
+      this.stats.injectedDropped++;
+      this.mix(FP_INJECT_DROPPED, ev.node);
+      return;
+    }
+    if (ev.input.kind === 'receive' && this.checkMessages && !this.protocol.isMessage(ev.input.msg)) {
+      throw this.fail(`an injected message fails ${this.protocol.name}.isMessage: ${preview(ev.input.msg)}`, ev.node, undefined);
+    }
+    this.stats.injected++;
+    this.mix(FP_INJECT, ev.node);
+    this.stepNode(ev.node, ev.input);
+  }
+
+  private crash(i: number): void {
+    const slot = this.slots[i]!;
+    if (!slot.up) return;
+    if (!slot.halted) this.active--;
+    slot.up = false;
+    slot.state = undefined;
+    slot.epoch++;
+    // A fresh table: every agenda entry of the old one is now stale.
+    slot.timers = new Map();
+    this.mix(FP_CRASH, i);
+    this.log(slot.id, 'info', 'sim: crash');
+  }
+
+  private restart(i: number): void {
+    const slot = this.slots[i]!;
+    if (slot.up) return;
+    this.mix(FP_RESTART, i);
+    this.log(slot.id, 'info', 'sim: restart');
+    this.boot(i);
+  }
+
+  private boot(i: number): void {
+    const slot = this.slots[i]!;
+    slot.up = true;
+    slot.halted = false;
+    this.haltedAt.delete(slot.id);
+    this.active++;
+    let init: { state: State; effects: Effect<Msg, Out>[] };
+    try {
+      init = this.protocol.init({ self: slot.id, nodes: this.nodeIds, options: slot.options, now: this.now + slot.offsetMs });
+    } catch (e) {
+      throw this.fail(`${this.protocol.name}.init threw`, i, e);
+    }
+    slot.state = init.state;
+    this.apply(i, init.effects);
+    this.afterStep(i);
+  }
+
+  private stepNode(i: number, input: Input<Msg>): void {
+    const slot = this.slots[i]!;
+    let effects: Effect<Msg, Out>[];
+    try {
+      // Only up nodes are stepped, and an up node's state is whatever init returned (possibly null itself).
+      effects = this.protocol.step(slot.state as State, input, this.now + slot.offsetMs);
+    } catch (e) {
+      throw this.fail(`${this.protocol.name}.step(${input.kind}) threw`, i, e);
+    }
+    this.apply(i, effects);
+    this.afterStep(i);
+  }
+
+  private afterStep(i: number): void {
+    const listeners = this.stepListeners;
+    if (listeners.length === 0) return;
+    const slot = this.slots[i]!;
+    for (const l of listeners) {
+      try {
+        l(slot.id, this.now, slot.state as State);
+      } catch (e) {
+        throw this.fail('a step listener (invariant) failed', i, e);
+      }
+    }
+  }
+
+  /**
+   * Carries out a node's effects in order. Effects after a `halt` in the same batch are still carried out
+   * (the node decided them before stopping), except timers: a halted node gets no more inputs.
+   */
+  private apply(i: number, effects: readonly Effect<Msg, Out>[]): void {
+    const slot = this.slots[i]!;
+    for (let k = 0; k < effects.length; k++) {
+      const e = effects[k]!;
+      switch (e.kind) {
+        case 'send':
+          this.send(i, e.to, e.msg);
+          break;
+        case 'timer':
+          this.setTimer(i, e.name, e.at);
+          break;
+        case 'output': {
+          this.outputs.get(slot.id)!.push({ atMs: this.now, value: e.value });
+          this.mix(FP_OUTPUT, i);
+          for (const l of this.outputListeners) {
+            try {
+              l(slot.id, this.now, e.value);
+            } catch (err) {
+              throw this.fail('an output listener failed', i, err);
+            }
+          }
+          break;
+        }
+        case 'log':
+          this.logs.push(
+            e.fields === undefined
+              ? { atMs: this.now, node: slot.id, level: e.level, text: e.text }
+              : { atMs: this.now, node: slot.id, level: e.level, text: e.text, fields: e.fields },
+          );
+          break;
+        case 'halt':
+          if (!slot.halted) {
+            slot.halted = true;
+            this.active--;
+            slot.timers.clear();
+            this.haltedAt.set(slot.id, this.now);
+            this.mix(FP_HALT, i);
+            this.log(slot.id, 'info', 'sim: halt');
+          }
+          break;
+        default:
+          throw this.fail(`unknown effect ${preview(e)}`, i, undefined);
+      }
+    }
+  }
+
+  private setTimer(i: number, name: string, at: number | null): void {
+    const slot = this.slots[i]!;
+    if (slot.halted) return;
+    if (at === null || at === Infinity) {
+      slot.timers.delete(name);
+      return;
+    }
+    if (Number.isNaN(at)) throw this.fail(`timer ${name} set to NaN`, i, undefined);
+    // Deadlines are in the node's (skewed) clock; one in the past fires now, after what is already due now.
+    const deadline = Math.max(this.now, at - slot.offsetMs);
+    const seq = this.schedule({ kind: 'timer', at: deadline, seq: 0, node: i, name });
+    slot.timers.set(name, seq);
+  }
+
+  private send(from: number, toId: NodeId, msg: Msg): void {
+    const to = this.indexOf.get(toId);
+    if (to === undefined) throw this.fail(`send to unknown node ${String(toId)}`, from, undefined);
+    const slot = this.slots[from]!;
+    const bytes = this.config.sizeOf === undefined ? 0 : this.config.sizeOf(msg);
+    this.stats.sent++;
+    this.stats.bytesSent += bytes;
+    slot.stats.sent++;
+    slot.stats.bytesSent += bytes;
+    if (this.partitions.separated(from, to, this.now)) {
+      this.stats.droppedByPartition++;
+      return;
+    }
+    const link = this.links.link(from, to);
+    // Both decisions are drawn for every send, so each stream's n-th draw belongs to the n-th send whatever
+    // the other stream decided (changing a duplicate rate does not change which messages are lost).
+    const lost = this.lossPrng.float() < link.lossRate;
+    const duplicated = this.duplicatePrng.float() < link.duplicateRate;
+    if (lost) {
+      this.stats.lost++;
+      return;
+    }
+    const epoch = this.slots[to]!.epoch;
+    const copy = this.config.copyMessage;
+    this.schedule({
+      kind: 'deliver',
+      at: this.now + drawLatencyMs(this.latencyPrng, link.latency),
+      seq: 0,
+      from,
+      to,
+      msg: copy === undefined ? msg : copy(msg),
+      epoch,
+      bytes,
+    });
+    this.stats.inFlight++;
+    if (duplicated) {
+      this.stats.duplicated++;
+      this.stats.inFlight++;
+      this.schedule({
+        kind: 'deliver',
+        at: this.now + drawLatencyMs(this.latencyPrng, link.latency),
+        seq: 0,
+        from,
+        to,
+        msg: copy === undefined ? msg : copy(msg),
+        epoch,
+        bytes,
+      });
+    }
+  }
+
+  private schedule(ev: SimEvent<Msg>): number {
+    if (this.queue.size >= this.maxQueued) {
+      throw this.fail(`more than maxQueuedEvents=${this.maxQueued} events pending`, undefined, undefined);
+    }
+    if (ev.kind !== 'timer') this.pendingNonTimer++;
+    return this.queue.push(ev);
+  }
+
+  // ---- helpers --------------------------------------------------------------------------------------------------
+
+  private slot(node: NodeId): NodeSlot<State, Options> {
+    const i = this.indexOf.get(node);
+    if (i === undefined) throw new SimulationError(this.seed, `unknown node ${node}`);
+    return this.slots[i]!;
+  }
+
+  /** Folds two words into the running fingerprint (FNV-style; the report finalises it). */
+  private mix(a: number, b: number): void {
+    let h = this.fp;
+    h = Math.imul(h ^ a, 0x01000193);
+    h = Math.imul(h ^ b, 0x01000193);
+    // Time in microseconds, modulo 2^32: enough to tell runs apart.
+    h = Math.imul(h ^ (Math.round(this.now * 1000) >>> 0), 0x01000193);
+    this.fp = h;
+  }
+
+  private log(node: NodeId | null, level: LogLevel, text: string): void {
+    this.logs.push({ atMs: this.now, node, level, text });
+  }
+
+  private fail(text: string, node: number | undefined, cause: unknown): SimulationError {
+    const id = node === undefined ? undefined : this.nodeIds[node];
+    return new SimulationError(this.seed, text, { atMs: this.now, node: id, cause, recentLogs: this.logs.toArray() });
+  }
+
+  /** Runs `fn`; any error becomes (and stays) this simulation's failure, named with the seed. */
+  private guard(fn: () => void): void {
+    try {
+      fn();
+    } catch (e) {
+      this.failure = e instanceof SimulationError ? e : this.fail('internal error', undefined, e);
+      throw this.failure;
+    }
+  }
+}
+
+function preview(value: unknown): string {
+  let text: string;
+  try {
+    text = JSON.stringify(value, (_k, v: unknown) => (typeof v === 'bigint' ? `${v}n` : v)) ?? String(value);
+  } catch {
+    text = String(value);
+  }
+  return text.length > 200 ? `${text.slice(0, 200)}…` : text;
+}
+
+/** Builds a simulation and runs it to `config.untilMs` (or until finished). */
+export function runSimulation<State, Msg, Out, Options>(
+  protocol: Protocol<State, Msg, Out, Options>,
+  config: SimulationConfig<Options, Msg>,
+): SimulationReport<Out> {
+  return new Simulation(protocol, config).run();
+}

@@ -1,0 +1,90 @@
+/**
+ * The agreement job under the deterministic simulator: thousands of seeded fault schedules per protocol.
+ * A failure names its seed; replay one with CHATTERBOX_SEED=N, or `chatterbox sim --seed N --protocol P`.
+ */
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { nodeId } from '../src/core/ids.js';
+import { drawAgreementScenario, runAgreementScenario, type AgreementProtocolName, type AgreementScenario } from '../src/sim/scenarios/agreement.js';
+import { perfectNetwork } from '../src/sim/network.js';
+import { testSeeds, withSeed } from '../src/sim/simulation.js';
+
+const SCENARIOS_PER_PROTOCOL = 2000;
+const PROTOCOLS: readonly AgreementProtocolName[] = ['stream', 'lockstep'];
+
+for (const protocol of PROTOCOLS) {
+  describe(`${protocol} protocol under simulation`, () => {
+    test(`${SCENARIOS_PER_PROTOCOL} random fault schedules: identical lines when partitions heal, bounded spread after crashes`, () => {
+      let healing = 0;
+      let withCrashes = 0;
+      let maxSpread = 0;
+      for (const seed of testSeeds(SCENARIOS_PER_PROTOCOL)) {
+        withSeed(seed, `${protocol} scenario`, () => {
+          const verdict = runAgreementScenario(drawAgreementScenario(seed, protocol));
+          assert.deepEqual(verdict.problems, []);
+          if (verdict.scenario.crashed.length === 0) healing++;
+          else withCrashes++;
+          maxSpread = Math.max(maxSpread, verdict.countSpread);
+        });
+      }
+      // Both kinds of schedule really ran (the draw is not degenerate).
+      if (testSeeds(2).length > 1) assert.ok(healing > SCENARIOS_PER_PROTOCOL / 2 && withCrashes > SCENARIOS_PER_PROTOCOL / 10, `${healing} healing, ${withCrashes} with crashes`);
+      console.log(`${protocol}: ${healing} healing schedules agreed; ${withCrashes} with crashes, largest spread ${maxSpread} messages`);
+    });
+
+    test('a run is a function of its seed', () => {
+      const a = runAgreementScenario(drawAgreementScenario(77, protocol));
+      const b = runAgreementScenario(drawAgreementScenario(77, protocol));
+      assert.equal(a.report.fingerprint, b.report.fingerprint);
+      assert.deepEqual([...a.lines], [...b.lines]);
+      const c = runAgreementScenario(drawAgreementScenario(78, protocol));
+      assert.notEqual(a.report.fingerprint, c.report.fingerprint);
+    });
+
+    test('a peer that never starts: the others still print before the deadline and name it as unconfirmed', () => {
+      const base = drawAgreementScenario(5, protocol, { nodeCount: 4, crashCount: 0, sendForMs: 1000, waitForMs: 2000 });
+      const ghost = nodeId('n4');
+      const scenario: AgreementScenario = { ...base, network: perfectNetwork(2), faults: [{ kind: 'crash', atMs: 0, node: ghost }], crashed: [ghost] };
+      const verdict = runAgreementScenario(scenario);
+      assert.deepEqual(verdict.problems, []);
+      for (const node of ['n1', 'n2', 'n3'].map(nodeId)) {
+        const out = verdict.report.outputs.get(node)?.[0];
+        assert.ok(out !== undefined, `${node} printed`);
+        assert.ok(out.atMs < 3000, `${node} printed at ${out.atMs}`);
+        assert.equal(out.value.complete, false);
+        if (protocol === 'stream') assert.deepEqual(out.value.unconfirmed, [ghost]);
+        // Lockstep, faithful to the original, stalls every sender on the peer that never acknowledges.
+        else assert.ok(out.value.unconfirmed.includes(ghost) && out.value.unconfirmed.length === 3);
+      }
+      assert.ok(verdict.report.logs.some((l) => l.level === 'warn' && /could not confirm/.test(l.text)), 'the unconfirmed peer is logged');
+      assert.equal(verdict.agreed, true, 'the survivors agree: the ghost sent nothing');
+    });
+
+    test('on a perfect network every node prints the complete result long before the deadline and halts', () => {
+      const base = drawAgreementScenario(9, protocol, { nodeCount: 5, crashCount: 0, sendForMs: 1000, waitForMs: 3000 });
+      const verdict = runAgreementScenario({ ...base, network: perfectNetwork(3), faults: [] });
+      assert.deepEqual(verdict.problems, []);
+      assert.equal(verdict.report.halted.size, 5);
+      for (const [, outputs] of verdict.report.outputs) {
+        assert.ok((outputs[0]?.atMs ?? Infinity) < 1500, 'printed within half a second of the end of sending');
+        assert.ok((outputs[0]?.value.count ?? 0) > 0);
+      }
+    });
+
+    test('a single node and a zero send time both work', () => {
+      const alone = runAgreementScenario(drawAgreementScenario(3, protocol, { nodeCount: 1, crashCount: 0 }));
+      assert.deepEqual(alone.problems, []);
+      assert.ok((alone.report.outputs.get(nodeId('n1'))?.[0]?.value.count ?? 0) > 0);
+      const idle = runAgreementScenario(drawAgreementScenario(3, protocol, { nodeCount: 3, crashCount: 0, sendForMs: 0 }));
+      assert.deepEqual(idle.problems, []);
+      assert.deepEqual([...new Set(idle.lines.values())], ['(0, 0.0000000000)']);
+    });
+  });
+}
+
+test('both protocols order by the same rule: on the same seed and one node, they print the same line', () => {
+  // Alone, both generate the same stream of values; the results differ only in how many each sent.
+  const s = runAgreementScenario(drawAgreementScenario(11, 'stream', { nodeCount: 1, crashCount: 0 }));
+  const l = runAgreementScenario(drawAgreementScenario(11, 'lockstep', { nodeCount: 1, crashCount: 0 }));
+  assert.ok(s.lines.size === 1 && l.lines.size === 1);
+});

@@ -1,0 +1,85 @@
+/**
+ * The shape every CRDT here shares, and the base class of the causal ones (a dot store plus its context).
+ */
+import { CausalContext } from './causal-context.js';
+import type { DotStore } from './dot-store.js';
+
+/** The kinds of causal CRDTs: these can be values of an AWORMap, whose kind names its value kind. */
+export type CausalKind = 'ccounter' | 'aworset' | 'rworset' | 'mvregister' | 'ewflag' | { readonly map: CausalKind };
+
+/** Every kind; the codec writes it in front of a state, so that nested maps decode without a schema. */
+export type Kind = 'gcounter' | 'pncounter' | 'gset' | 'lwwregister' | CausalKind;
+
+export function kindEquals(a: Kind, b: Kind): boolean {
+  while (typeof a === 'object' && typeof b === 'object') {
+    a = a.map;
+    b = b.map;
+  }
+  return a === b;
+}
+
+export function kindName(kind: Kind): string {
+  return typeof kind === 'object' ? `awormap<${kindName(kind.map)}>` : kind;
+}
+
+/**
+ * What every type offers. `join` mutates `this` (and returns it); mutators mutate `this` and return their
+ * delta, a new instance of the same type; `clone` gives an independent copy.
+ */
+export interface Crdt<Self> {
+  kind(): Kind;
+  value(): unknown;
+  join(other: Self): this;
+  clone(): Self;
+  /** Equality of states (not only of values): what the lattice laws are stated with. */
+  equals(other: Self): boolean;
+}
+
+/**
+ * A causal CRDT: a dot store interpreted under a causal context. Inside an AWORMap, values share the map's
+ * context: a value instance is then a view (the map's sub-store for a key, the map's context).
+ */
+export abstract class Causal<S extends DotStore<S>, Self extends Causal<S, Self>> implements Crdt<Self> {
+  /** Exposed for maps and the codec; use the typed API instead of mutating these directly. */
+  readonly store: S;
+  readonly context: CausalContext;
+
+  protected constructor(store: S, context: CausalContext) {
+    this.store = store;
+    this.context = context;
+  }
+
+  abstract kind(): CausalKind;
+  abstract value(): unknown;
+
+  /** A same-typed instance over the given parts (used by maps, deltas and the codec). */
+  abstract make(store: S, context: CausalContext): Self;
+
+  join(other: Self): this {
+    if ((other as unknown) === this) return this;
+    this.store.join(other.store, this.context, other.context);
+    this.context.join(other.context);
+    return this;
+  }
+
+  clone(): Self {
+    return this.make(this.store.clone(), this.context.clone());
+  }
+
+  equals(other: Self): boolean {
+    return this.store.equals(other.store) && this.context.equals(other.context);
+  }
+
+  /** A new empty instance of the same type (with its own context): the start of a delta. */
+  protected newDelta(): Self {
+    return this.make(this.store.empty(), new CausalContext());
+  }
+
+  /** Removes everything observed (the delta's context holds every dot of the store). */
+  protected removeAll(): Self {
+    const delta = this.newDelta();
+    this.store.forEachDot((dot) => delta.context.add(dot));
+    this.store.clear();
+    return delta;
+  }
+}

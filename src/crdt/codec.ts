@@ -1,0 +1,393 @@
+/**
+ * Binary encoding of every CRDT state (full states and deltas alike), as msgpack.
+ *
+ *   [FORMAT, kind, replicas, body]
+ *
+ * `kind` is a small integer (a map is `[MAP, valueKind]`), so a state decodes without a schema, nested maps
+ * included. `replicas` lists each replica id once; the body refers to replicas by index. Dots are flattened
+ * into number arrays (`[replica, counter, replica, counter, …]`). Bodies:
+ *
+ *   gcounter    [r, n, …]                 pncounter  [gcounterBody, gcounterBody]
+ *   gset        [element, …]              lwwregister [] | [timestamp, r, value]
+ *   causal      [store, vv, cloud]        vv [r, n, …]   cloud [r, counter, …]
+ *   store       DotSet [r, c, …]   DotFun [r, c, value, …]   DotMap [key, store, …]
+ *
+ * Encodings are canonical: dots, keys and replicas are written in a fixed order, so equal states encode to
+ * equal bytes. Decoding validates everything (types, ranges, indices, no duplicates, no empty map values,
+ * every stored dot inside the context, bounded nesting) and throws DecodeError on malformed input: bytes
+ * from the network never reach the types' invariants unchecked.
+ */
+import { type Dot, CausalContext, compareDots } from './causal-context.js';
+import { type CausalKind, type Kind, kindEquals, kindName } from './causal.js';
+import { GCounter, PNCounter, CCounter } from './counters.js';
+import { GSet } from './gset.js';
+import { AWORSet } from './aworset.js';
+import { RWORSet } from './rworset.js';
+import { MVRegister, LWWRegister, type LWWWrite } from './registers.js';
+import { EWFlag } from './ewflag.js';
+import { AWORMap, type AnyCausal } from './awormap.js';
+import { DotFun, DotMap, DotSet } from './dot-store.js';
+import { type Key, MAX_DATA_DEPTH, compareKeys, isKey, isPlainData, packr } from './data.js';
+
+/** Any state this module encodes. */
+export type AnyCrdt = GCounter | PNCounter | GSet<Key> | LWWRegister<unknown> | AnyCausal;
+
+export class DecodeError extends Error {
+  override readonly name = 'DecodeError';
+}
+
+export interface DecodeOptions {
+  /** Inputs longer than this are refused before parsing. Default 64 MiB. */
+  readonly maxBytes?: number;
+  /** Deepest map nesting accepted (a set or counter is depth 0). Default 16. */
+  readonly maxMapDepth?: number;
+}
+
+export const FORMAT = 1;
+const DEFAULT_MAX_BYTES = 64 * 1024 * 1024;
+const DEFAULT_MAX_MAP_DEPTH = 16;
+
+const KIND_CODES = {
+  gcounter: 1,
+  pncounter: 2,
+  gset: 3,
+  lwwregister: 4,
+  ccounter: 5,
+  aworset: 6,
+  rworset: 7,
+  mvregister: 8,
+  ewflag: 9,
+} as const;
+const MAP_CODE = 10;
+const KIND_BY_CODE = new Map<number, Exclude<Kind, object>>(
+  Object.entries(KIND_CODES).map(([name, code]) => [code, name as Exclude<Kind, object>]),
+);
+
+// ---------------------------------------------------------------------------------------------- encoding
+
+class ReplicaTable {
+  readonly ids: string[] = [];
+  private readonly index = new Map<string, number>();
+
+  of(replica: string): number {
+    let i = this.index.get(replica);
+    if (i === undefined) {
+      i = this.ids.length;
+      this.ids.push(replica);
+      this.index.set(replica, i);
+    }
+    return i;
+  }
+}
+
+function encodeKind(kind: Kind): unknown {
+  return typeof kind === 'object' ? [MAP_CODE, encodeKind(kind.map)] : KIND_CODES[kind];
+}
+
+function checkValue(value: unknown): void {
+  if (!isPlainData(value)) throw new TypeError('a register value must be plain data (see data.ts) to be encoded');
+}
+
+function encodeDots(dots: readonly Dot[], table: ReplicaTable): number[] {
+  const flat: number[] = [];
+  for (const dot of dots) flat.push(table.of(dot.replica), dot.counter);
+  return flat;
+}
+
+function encodeStore(store: unknown, table: ReplicaTable): unknown[] {
+  if (store instanceof DotSet) return encodeDots(store.sorted(), table);
+  if (store instanceof DotFun) {
+    const flat: unknown[] = [];
+    for (const entry of store.sorted() as { replica: string; counter: number; value: unknown }[]) {
+      checkValue(entry.value);
+      flat.push(table.of(entry.replica), entry.counter, entry.value);
+    }
+    return flat;
+  }
+  if (store instanceof DotMap) {
+    const map = store as DotMap<Key, DotSet>; // the value type only matters to the recursive call
+    const flat: unknown[] = [];
+    for (const key of [...map.keys()].sort(compareKeys)) flat.push(key, encodeStore(map.get(key), table));
+    return flat;
+  }
+  throw new TypeError('not a dot store');
+}
+
+function encodeContext(context: CausalContext, table: ReplicaTable): [number[], number[]] {
+  const vv: number[] = [];
+  for (const replica of [...context.versionVector().keys()].sort()) {
+    vv.push(table.of(replica), context.versionVector().get(replica) as number);
+  }
+  return [vv, encodeDots(context.cloudDots(), table)];
+}
+
+function encodeCounts(counter: GCounter, table: ReplicaTable): number[] {
+  const flat: number[] = [];
+  for (const replica of [...counter.entries().keys()].sort()) flat.push(table.of(replica), counter.get(replica));
+  return flat;
+}
+
+/** Encodes a state or a delta. Throws TypeError if a register holds a value that is not plain data. */
+export function encode(state: AnyCrdt): Uint8Array {
+  const table = new ReplicaTable();
+  let body: unknown;
+  if (state instanceof GCounter) body = encodeCounts(state, table);
+  else if (state instanceof PNCounter) {
+    body = [encodeCounts(state.positive, table), encodeCounts(state.negative, table)];
+  }
+  else if (state instanceof GSet) body = [...state].sort(compareKeys);
+  else if (state instanceof LWWRegister) {
+    const w = state.winner;
+    if (w === undefined) body = [];
+    else {
+      checkValue(w.value);
+      body = [w.timestamp, table.of(w.replica), w.value];
+    }
+  } else {
+    const store = encodeStore(state.store, table);
+    const [vv, cloud] = encodeContext(state.context, table);
+    body = [store, vv, cloud];
+  }
+  // The table is complete only once the body is built.
+  return packr.pack([FORMAT, encodeKind(state.kind()), table.ids, body]);
+}
+
+// ---------------------------------------------------------------------------------------------- decoding
+
+function fail(message: string): never {
+  throw new DecodeError(message);
+}
+
+function array(value: unknown, what: string): unknown[] {
+  if (!Array.isArray(value)) fail(`${what}: expected an array`);
+  return value;
+}
+
+function tuples(value: unknown, width: number, what: string): unknown[] {
+  const items = array(value, what);
+  if (items.length % width !== 0) fail(`${what}: length ${items.length} is not a multiple of ${width}`);
+  return items;
+}
+
+function positive(value: unknown, what: string): number {
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 1) {
+    fail(`${what}: expected a positive safe integer`);
+  }
+  return value;
+}
+
+function decodeKind(raw: unknown, depth: number, maxDepth: number): Kind {
+  if (typeof raw === 'number') return KIND_BY_CODE.get(raw) ?? fail(`unknown kind ${raw}`);
+  const parts = array(raw, 'kind');
+  if (parts.length !== 2 || parts[0] !== MAP_CODE) fail('malformed map kind');
+  if (depth >= maxDepth) fail(`maps nested deeper than ${maxDepth}`);
+  const value = decodeKind(parts[1], depth + 1, maxDepth);
+  if (!isCausalKind(value)) fail(`a map cannot hold ${kindName(value)} values`);
+  return { map: value };
+}
+
+function isCausalKind(kind: Kind): kind is CausalKind {
+  return typeof kind === 'object' || !['gcounter', 'pncounter', 'gset', 'lwwregister'].includes(kind);
+}
+
+/** An empty instance of a causal kind. */
+export function instantiate(kind: CausalKind): AnyCausal {
+  if (typeof kind === 'object') return new AWORMap<Key, AnyCausal>(() => instantiate(kind.map));
+  switch (kind) {
+    case 'ccounter':
+      return new CCounter();
+    case 'aworset':
+      return new AWORSet<Key>();
+    case 'rworset':
+      return new RWORSet<Key>();
+    case 'mvregister':
+      return new MVRegister<unknown>();
+    case 'ewflag':
+      return new EWFlag();
+  }
+}
+
+class Reader {
+  constructor(readonly replicas: readonly string[]) {}
+
+  replica(raw: unknown, what: string): string {
+    if (typeof raw !== 'number' || !Number.isInteger(raw) || raw < 0 || raw >= this.replicas.length) {
+      fail(`${what}: bad replica index`);
+    }
+    return this.replicas[raw] as string;
+  }
+
+  dots(raw: unknown, what: string): Dot[] {
+    const flat = tuples(raw, 2, what);
+    const dots: Dot[] = [];
+    for (let i = 0; i < flat.length; i += 2) {
+      dots.push({ replica: this.replica(flat[i], what), counter: positive(flat[i + 1], `${what} counter`) });
+    }
+    return dots;
+  }
+}
+
+/** How values under dots of a DotFun are checked, by kind. */
+function valueCheck(kind: CausalKind): (value: unknown) => boolean {
+  switch (kind) {
+    case 'ccounter':
+      return (value) => typeof value === 'number' && Number.isSafeInteger(value);
+    case 'rworset':
+      return (value) => typeof value === 'boolean';
+    default:
+      return (value) => isPlainData(value, MAX_DATA_DEPTH);
+  }
+}
+
+/**
+ * Fills `into` (an empty store of the right shape, taken from an instance of `kind`) from `raw`.
+ * Recursion depth is bounded by the map depth checked in decodeKind.
+ */
+function decodeStore(raw: unknown, into: unknown, kind: CausalKind, reader: Reader): void {
+  if (into instanceof DotSet) {
+    for (const dot of reader.dots(raw, 'dot set')) {
+      if (into.has(dot)) fail('dot set: duplicate dot');
+      into.add(dot);
+    }
+  } else if (into instanceof DotFun) {
+    const fun = into as DotFun<unknown>;
+    const check = valueCheck(kind);
+    const flat = tuples(raw, 3, 'dot function');
+    for (let i = 0; i < flat.length; i += 3) {
+      const dot: Dot = {
+        replica: reader.replica(flat[i], 'dot function'),
+        counter: positive(flat[i + 1], 'dot function counter'),
+      };
+      const value = flat[i + 2];
+      if (!check(value)) fail(`dot function: bad value for ${kindName(kind)}`);
+      if (fun.has(dot)) fail('dot function: duplicate dot');
+      fun.set(dot, value);
+    }
+  } else if (into instanceof DotMap) {
+    const map = into as DotMap<Key, DotSet>; // sub-store shapes are handled by the recursive call
+    // A map's sub-stores are its values' stores, of kind `kind.map`. A set's sub-stores (dot sets of an
+    // AWORSet, tag functions of an RWORSet) belong to the set itself: they keep its kind for valueCheck.
+    const subKind: CausalKind = typeof kind === 'object' ? kind.map : kind;
+    const flat = tuples(raw, 2, 'dot map');
+    for (let i = 0; i < flat.length; i += 2) {
+      const key = flat[i];
+      if (!isKey(key)) fail('dot map: a key must be a string or a number');
+      if (map.has(key)) fail('dot map: duplicate key');
+      const sub = map.emptyValue();
+      decodeStore(flat[i + 1], sub, subKind, reader);
+      if (sub.isEmpty()) fail('dot map: empty value');
+      map.set(key, sub);
+    }
+  } else {
+    fail('unknown store shape');
+  }
+}
+
+function decodeCounts(raw: unknown, reader: Reader): GCounter {
+  const flat = tuples(raw, 2, 'counter');
+  const entries: [string, number][] = [];
+  const seen = new Set<string>();
+  for (let i = 0; i < flat.length; i += 2) {
+    const replica = reader.replica(flat[i], 'counter');
+    if (seen.has(replica)) fail('counter: duplicate replica');
+    seen.add(replica);
+    entries.push([replica, positive(flat[i + 1], 'counter count')]);
+  }
+  return GCounter.fromEntries(entries);
+}
+
+function decodeBody(kind: Kind, raw: unknown, reader: Reader, like: AnyCrdt | undefined): AnyCrdt {
+  switch (kind) {
+    case 'gcounter':
+      return decodeCounts(raw, reader);
+    case 'pncounter': {
+      const parts = array(raw, 'pncounter');
+      if (parts.length !== 2) fail('pncounter: expected two counters');
+      return new PNCounter(decodeCounts(parts[0], reader), decodeCounts(parts[1], reader));
+    }
+    case 'gset': {
+      const elements = array(raw, 'gset');
+      if (!elements.every(isKey)) fail('gset: an element must be a string or a number');
+      const set = GSet.of(elements as Key[]);
+      if (set.size !== elements.length) fail('gset: duplicate element');
+      return set;
+    }
+    case 'lwwregister': {
+      const parts = array(raw, 'lwwregister');
+      if (parts.length === 0) return new LWWRegister<unknown>();
+      if (parts.length !== 3) fail('lwwregister: expected [] or [timestamp, replica, value]');
+      const [timestamp, replica, value] = parts;
+      if (typeof timestamp !== 'number' || !Number.isFinite(timestamp)) fail('lwwregister: bad timestamp');
+      if (!isPlainData(value, MAX_DATA_DEPTH)) fail('lwwregister: value is not plain data');
+      const write: LWWWrite<unknown> = { timestamp, replica: reader.replica(replica, 'lwwregister'), value };
+      return new LWWRegister<unknown>(write);
+    }
+    default: {
+      const parts = array(raw, 'causal state');
+      if (parts.length !== 3) fail('causal state: expected [store, vv, cloud]');
+      const template = (like as AnyCausal | undefined) ?? instantiate(kind);
+      const store = template.store.empty();
+      decodeStore(parts[0], store, kind, reader);
+      const vvFlat = tuples(parts[1], 2, 'version vector');
+      const vv: [string, number][] = [];
+      const seen = new Set<string>();
+      for (let i = 0; i < vvFlat.length; i += 2) {
+        const replica = reader.replica(vvFlat[i], 'version vector');
+        if (seen.has(replica)) fail('version vector: duplicate replica');
+        seen.add(replica);
+        vv.push([replica, positive(vvFlat[i + 1], 'version vector counter')]);
+      }
+      const context = CausalContext.fromParts(vv, reader.dots(parts[2], 'cloud'));
+      store.forEachDot((dot: Dot) => {
+        if (!context.has(dot)) fail(`store holds dot ${dot.replica}:${dot.counter} outside its context`);
+      });
+      return template.make(store, context) as AnyCausal;
+    }
+  }
+}
+
+/**
+ * Decodes a state. With `like` (a factory of an empty instance, such as the one given to an AWORMap), the
+ * encoded kind must match its kind and the result has its type (a map keeps `like`'s value factory).
+ * Element, key and value types beyond the CRDT shape are not checked: validate them if the input is
+ * untrusted (keys are strings or numbers, values are plain data).
+ */
+export function decode(bytes: Uint8Array, options?: DecodeOptions): AnyCrdt;
+export function decode<T extends AnyCrdt>(bytes: Uint8Array, like: () => T, options?: DecodeOptions): T;
+export function decode(
+  bytes: Uint8Array,
+  likeOrOptions?: (() => AnyCrdt) | DecodeOptions,
+  maybeOptions?: DecodeOptions,
+): AnyCrdt {
+  const like = typeof likeOrOptions === 'function' ? likeOrOptions : undefined;
+  const options = (typeof likeOrOptions === 'function' ? maybeOptions : likeOrOptions) ?? {};
+  const maxBytes = options.maxBytes ?? DEFAULT_MAX_BYTES;
+  const maxMapDepth = options.maxMapDepth ?? DEFAULT_MAX_MAP_DEPTH;
+  if (!(bytes instanceof Uint8Array)) throw new DecodeError('expected a Uint8Array');
+  if (bytes.length > maxBytes) throw new DecodeError(`input of ${bytes.length} bytes exceeds the limit of ${maxBytes}`);
+  let raw: unknown;
+  try {
+    raw = packr.unpack(bytes);
+  } catch (error) {
+    // Truncated or invalid msgpack, or nesting deep enough to exhaust the stack (a RangeError).
+    throw new DecodeError(`not a valid encoding: ${(error as Error).message}`, { cause: error });
+  }
+  const top = array(raw, 'state');
+  if (top.length !== 4) fail('state: expected [format, kind, replicas, body]');
+  if (top[0] !== FORMAT) fail(`unsupported format ${String(top[0])}`);
+  const kind = decodeKind(top[1], 0, maxMapDepth);
+  const replicas = array(top[2], 'replicas');
+  if (!replicas.every((r) => typeof r === 'string' && r.length > 0)) fail('replicas: expected non-empty strings');
+  if (new Set(replicas).size !== replicas.length) fail('replicas: duplicate id');
+  const template = like?.();
+  if (template !== undefined && !kindEquals(template.kind(), kind)) {
+    fail(`expected a ${kindName(template.kind())}, got a ${kindName(kind)}`);
+  }
+  try {
+    return decodeBody(kind, top[3], new Reader(replicas as string[]), template);
+  } catch (error) {
+    if (error instanceof DecodeError) throw error;
+    // The types' own checks (RangeError, TypeError) reject what slipped past the structural ones.
+    throw new DecodeError(`invalid state: ${(error as Error).message}`, { cause: error });
+  }
+}

@@ -1,0 +1,656 @@
+/**
+ * `chatterbox cluster`: the whole agreement job on one machine.
+ *
+ * Writes a peers file for N free loopback ports, starts N `chatterbox node` child processes, shows their
+ * progress (read from the JSON `progress` log lines each child writes to its stderr), and when all have exited,
+ * prints every node's result line and the verdict: `agreement: ...` when all printed the same line and exited 0.
+ *
+ * The pure parts (argument validation, child argv, log-line classification, progress rendering, the verdict)
+ * are exported for tests; `runClusterCommand` does the process work.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { constants as osConstants, tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { Command } from 'commander';
+import { nodeId } from '../core/ids.js';
+import type { PeerAddress } from '../runtime/agreement-node.js';
+import { freePorts } from '../transport/free-port.js';
+import { UsageError, quote } from './errors.js';
+import {
+  PARENT_PIPE_ENV,
+  addRunOptions,
+  configureCommand,
+  loadClusterKey,
+  randomSeed,
+  runArgsFromOptions,
+  type Env,
+  type OptionValues,
+  type RunArgs,
+  type RunDefaults,
+} from './node-command.js';
+import { fileErrorText, formatPeersFile } from './peers-file.js';
+
+export const MAX_NODES = 64;
+
+/** 6 + 4 seconds, so that `npm start` finishes in about ten. */
+export const CLUSTER_DEFAULTS = {
+  nodes: 5,
+  sendForSeconds: 6,
+  waitForSeconds: 4,
+  tickMs: 100,
+  protocol: 'stream',
+} as const satisfies RunDefaults & Record<string, unknown>;
+
+/** A child still running this long after send-for + wait-for is hung: it is killed and reported. */
+export const EXIT_SLACK_MS = 5_000;
+/** Between SIGTERM and SIGKILL for a child that overran its deadline. */
+const KILL_GRACE_MS = 1_000;
+const HOST = '127.0.0.1';
+/** A node prints one short line; anything beyond this is runaway output and is cut off. */
+const MAX_STDOUT_CHARS = 64 * 1024;
+
+/** Exit statuses of `chatterbox cluster` (2, usage errors, comes from main). */
+export const EXIT_AGREEMENT = 0;
+export const EXIT_DISAGREEMENT = 1;
+/** No two results differ, but some node crashed, hung, exited non-zero or printed nothing. */
+export const EXIT_INCOMPLETE = 3;
+
+export interface ClusterArgs extends RunArgs {
+  readonly nodes: number;
+  /** Where to write the peers file; undefined → a temp dir, removed afterwards. */
+  readonly peersOut: string | undefined;
+  /** Print the verdict as one JSON object (for scripts and the benchmark) instead of text lines. */
+  readonly json: boolean;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Arguments
+
+export function defineClusterCommand(): Command {
+  const cmd = configureCommand(new Command('cluster'))
+    .description('Run the agreement job on this machine: N `chatterbox node` processes on loopback ports, with live progress and a verdict.')
+    .option('--nodes <count>', `number of nodes, 1..${MAX_NODES} (default ${CLUSTER_DEFAULTS.nodes})`)
+    .option('--peers-out <path>', 'write the generated peers file here and keep it (default: a temp file, removed afterwards)')
+    .option('--json', 'print the verdict as one JSON object: {agreed, exitCode, line, elapsedMs, nodes: [{id, line, exitCode, maxRssKb}]}');
+  addRunOptions(cmd, CLUSTER_DEFAULTS, "nodes log at debug level, and all their log lines are shown, not just warnings and errors").addHelpText(
+    'after',
+    [
+      '',
+      `Each node is started as \`chatterbox node --progress\` with the flags above passed through, and the same seed for all.`,
+      `A node still running ${EXIT_SLACK_MS / 1000} s after --send-for + --wait-for is killed and reported.`,
+      '',
+      `Exit status: ${EXIT_AGREEMENT} when every node exited 0 and printed the same line, ${EXIT_DISAGREEMENT} when nodes printed`,
+      `different lines, ${EXIT_INCOMPLETE} when some node crashed, hung or printed nothing (and no results differ),`,
+      '2 for a usage error, 128 + n when stopped by signal n.',
+    ].join('\n'),
+  );
+  return cmd;
+}
+
+export function clusterArgsFromOptions(opts: OptionValues, env: Env = {}): ClusterArgs {
+  const nodes = opts['nodes'];
+  const peersOut = opts['peersOut'];
+  let count: number = CLUSTER_DEFAULTS.nodes;
+  if (nodes !== undefined) {
+    if (typeof nodes !== 'string' || !/^\d+$/.test(nodes) || Number(nodes) < 1 || Number(nodes) > MAX_NODES) {
+      throw new UsageError(`--nodes: expected a whole number 1..${MAX_NODES}, got ${quote(String(nodes))}`);
+    }
+    count = Number(nodes);
+  }
+  if (peersOut !== undefined && (typeof peersOut !== 'string' || peersOut.length === 0)) {
+    throw new UsageError('--peers-out: expected a file name, got ""');
+  }
+  return {
+    ...runArgsFromOptions(opts, env, CLUSTER_DEFAULTS),
+    nodes: count,
+    peersOut: typeof peersOut === 'string' ? peersOut : undefined,
+    json: opts['json'] === true,
+  };
+}
+
+/** Parses `chatterbox cluster` arguments without touching the process. Throws UsageError. */
+export function parseClusterArgv(argv: readonly string[], env: Env = {}): ClusterArgs {
+  const cmd = defineClusterCommand().configureOutput({ writeOut: () => {}, writeErr: () => {}, outputError: () => {} });
+  cmd.parse([...argv], { from: 'user' });
+  return clusterArgsFromOptions(cmd.opts(), env);
+}
+
+/** Nodes n1..nN on loopback, in port order. */
+export function clusterPeers(ports: readonly number[]): PeerAddress[] {
+  return ports.map((port, i) => ({ id: nodeId(`n${i + 1}`), host: HOST, port }));
+}
+
+/** The arguments after `main.js` for one child. Milliseconds go back out as exact decimal seconds. */
+export function childArgv(args: ClusterArgs, self: PeerAddress, peersFile: string, seed: bigint, keyFile: string | undefined): string[] {
+  const argv = [
+    'node',
+    '-h',
+    self.host,
+    '-p',
+    String(self.port),
+    '--peer-config-file',
+    peersFile,
+    '--progress',
+    '--send-for',
+    String(args.sendForMs / 1000),
+    '--wait-for',
+    String(args.waitForMs / 1000),
+    '--with-seed',
+    seed.toString(),
+    '--protocol',
+    args.protocol,
+    '--tick-duration',
+    String(args.tickMs),
+  ];
+  if (keyFile !== undefined) argv.push('--cluster-key-file', keyFile);
+  if (args.verbose) argv.push('--verbose');
+  return argv;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Children's stderr: pino JSON lines. `progress` lines feed the table; the rest may be passed through.
+
+export type ChildLine =
+  | { readonly kind: 'progress'; readonly node: string | undefined; readonly phase: string | undefined; readonly sent: number | undefined; readonly committed: number | undefined }
+  | { readonly kind: 'log'; readonly level: number; readonly record: Readonly<Record<string, unknown>> }
+  /** Not a pino line: a crash trace or a runtime warning printed by Node itself. */
+  | { readonly kind: 'text'; readonly text: string };
+
+export const WARN_LEVEL = 40;
+
+function finiteNumber(value: unknown): number | undefined {
+  return typeof value === 'number' && Number.isFinite(value) ? value : undefined;
+}
+
+export function classifyChildLine(line: string): ChildLine {
+  let record: unknown;
+  try {
+    record = JSON.parse(line);
+  } catch {
+    return { kind: 'text', text: line };
+  }
+  if (typeof record !== 'object' || record === null || Array.isArray(record)) return { kind: 'text', text: line };
+  const fields = record as Record<string, unknown>;
+  if (fields['msg'] === 'progress') {
+    return {
+      kind: 'progress',
+      node: typeof fields['node'] === 'string' ? fields['node'] : undefined,
+      phase: typeof fields['phase'] === 'string' ? fields['phase'] : undefined,
+      sent: finiteNumber(fields['sent']),
+      committed: finiteNumber(fields['committed']),
+    };
+  }
+  const level = finiteNumber(fields['level']);
+  // A JSON line without a numeric level is not pino's: treat it like any foreign text.
+  if (level === undefined) return { kind: 'text', text: line };
+  return { kind: 'log', level, record: fields };
+}
+
+/** Whether a non-progress line is shown: warnings and worse always, foreign text always (it is usually a crash). */
+export function shouldPassThrough(line: ChildLine, verbose: boolean): boolean {
+  switch (line.kind) {
+    case 'progress':
+      return false;
+    case 'text':
+      return true;
+    case 'log':
+      return verbose || line.level >= WARN_LEVEL;
+  }
+}
+
+const LEVEL_NAMES: Readonly<Record<number, string>> = { 10: 'TRACE', 20: 'DEBUG', 30: 'INFO', 40: 'WARN', 50: 'ERROR', 60: 'FATAL' };
+const PINO_BOOKKEEPING = new Set(['level', 'time', 'pid', 'hostname', 'node', 'msg']);
+
+/** `n3 WARN connection refused {"peer":"n2"}`: one line, prefixed by the node id. */
+export function formatPassThrough(id: string, line: ChildLine, verbose: boolean): string {
+  if (line.kind === 'text') return `${id} | ${line.text}`;
+  if (line.kind === 'progress') return `${id} progress`;
+  const { record } = line;
+  const level = LEVEL_NAMES[line.level] ?? `LEVEL${line.level}`;
+  const msg = typeof record['msg'] === 'string' ? record['msg'] : '';
+  const extra: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(record)) {
+    if (PINO_BOOKKEEPING.has(key)) continue;
+    // pino's error serializer adds a multi-line stack: the message says enough unless debugging.
+    if (key === 'err' && !verbose && typeof value === 'object' && value !== null && 'message' in value) {
+      extra[key] = (value as { message: unknown }).message;
+      continue;
+    }
+    extra[key] = value;
+  }
+  const rest = Object.keys(extra).length === 0 ? '' : ` ${JSON.stringify(extra)}`;
+  return `${id} ${level} ${msg}${rest}`;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Progress display
+
+export interface NodeProgress {
+  readonly id: string;
+  phase: string;
+  sent: number | undefined;
+  committed: number | undefined;
+  /** 'running' until the child exits, then how it ended: 'exit 0', 'exit 1', 'SIGKILL', ... */
+  state: string;
+}
+
+function count(value: number | undefined): string {
+  return value === undefined ? '-' : String(value);
+}
+
+function seconds(ms: number): string {
+  return `${(ms / 1000).toFixed(1)} s`;
+}
+
+/** The TTY table: a header line, then one line per node with aligned columns. */
+export function formatProgressTable(rows: readonly NodeProgress[], elapsedMs: number, plannedMs: number): string[] {
+  const table = [['node', 'phase', 'sent', 'committed', 'state'], ...rows.map((r) => [r.id, r.phase, count(r.sent), count(r.committed), r.state])];
+  const widths = [0, 1, 2, 3, 4].map((col) => Math.max(...table.map((cells) => (cells[col] as string).length)));
+  const numeric = new Set([2, 3]);
+  const lines = table.map((cells) =>
+    cells
+      .map((cell, col) => (numeric.has(col) ? cell.padStart(widths[col] as number) : cell.padEnd(widths[col] as number)))
+      .join('  ')
+      .trimEnd(),
+  );
+  return [`cluster: ${rows.length} nodes, ${seconds(elapsedMs)} of about ${seconds(plannedMs)}`, ...lines];
+}
+
+/** The non-TTY form: one line, at most once a second. */
+export function formatProgressSummary(rows: readonly NodeProgress[], elapsedMs: number): string {
+  const nodes = rows.map((r) => `${r.id} ${r.state === 'running' ? r.phase : r.state} ${count(r.sent)}/${count(r.committed)}`);
+  return `progress at ${seconds(elapsedMs)} (sent/committed): ${nodes.join(', ')}`;
+}
+
+/** What the board writes to: a stream with optional TTY facts (process.stderr in practice). */
+export interface BoardOutput {
+  write(text: string): unknown;
+  readonly isTTY?: boolean;
+  readonly columns?: number;
+}
+
+/**
+ * Renders the rows. On a TTY the table is redrawn in place (cursor up, erase down) and passed-through lines are
+ * printed above it; otherwise a summary line is printed at most once per second, and only when something changed.
+ */
+export class ProgressBoard {
+  private drawnLines = 0;
+  private dirty = true;
+  private lastSummaryAt = -Infinity;
+  private readonly tty: boolean;
+
+  constructor(
+    private readonly out: BoardOutput,
+    readonly rows: readonly NodeProgress[],
+    private readonly plannedMs: number,
+    private readonly now: () => number,
+    private readonly startedAt: number,
+  ) {
+    this.tty = out.isTTY === true;
+  }
+
+  /** How often `tick` should be called. */
+  get intervalMs(): number {
+    return this.tty ? 200 : 1000;
+  }
+
+  changed(): void {
+    this.dirty = true;
+  }
+
+  /** A line from outside the table (a child's warning, a note), printed so the table is not torn. */
+  print(line: string): void {
+    if (this.tty) {
+      this.erase();
+      this.out.write(`${line}\n`);
+      this.draw();
+    } else {
+      this.out.write(`${line}\n`);
+    }
+  }
+
+  tick(): void {
+    if (!this.dirty) return;
+    if (this.tty) {
+      this.erase();
+      this.draw();
+      return;
+    }
+    const at = this.now();
+    // 900, not 1000: the interval timer itself fires about once a second and may fire a little early.
+    if (at - this.lastSummaryAt < 900) return;
+    this.lastSummaryAt = at;
+    this.dirty = false;
+    this.out.write(`${formatProgressSummary(this.rows, at - this.startedAt)}\n`);
+  }
+
+  /** The final state, whatever the throttle says. */
+  finish(): void {
+    if (this.tty) {
+      this.erase();
+      this.draw();
+    } else if (this.dirty) {
+      this.lastSummaryAt = -Infinity;
+      this.tick();
+    }
+  }
+
+  private erase(): void {
+    // CSI n F: to the start of the line n lines up; CSI J: erase from there to the end of the screen.
+    if (this.drawnLines > 0) this.out.write(`\x1b[${this.drawnLines}F\x1b[J`);
+    this.drawnLines = 0;
+  }
+
+  private draw(): void {
+    // Lines wider than the terminal would wrap and break the cursor-up count, so they are clipped.
+    // A pseudo-terminal may report 0 columns, which means unknown, not zero.
+    const columns = this.out.columns !== undefined && this.out.columns > 0 ? this.out.columns : 120;
+    const width = Math.max(20, columns - 1);
+    const lines = formatProgressTable(this.rows, this.now() - this.startedAt, this.plannedMs).map((l) => (l.length > width ? l.slice(0, width) : l));
+    this.out.write(`${lines.join('\n')}\n`);
+    this.drawnLines = lines.length;
+    this.dirty = false;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Verdict
+
+export interface NodeOutcome {
+  readonly id: string;
+  /** Everything the node printed on stdout. */
+  readonly stdout: string;
+  readonly exitCode: number | null;
+  readonly signal: string | null;
+  /** Killed by the cluster for overrunning send-for + wait-for + slack. */
+  readonly timedOut: boolean;
+  /** The process could not be started at all. */
+  readonly spawnError?: string;
+  /** Peak resident memory the node reported in its final `node stopped` log line. */
+  readonly maxRssKb?: number;
+}
+
+export interface Verdict {
+  readonly exitCode: number;
+  /** stdout: every node's lines prefixed by its id, then the verdict line. */
+  readonly lines: readonly string[];
+}
+
+function failureOf(outcome: NodeOutcome, deadlineMs: number): string | undefined {
+  const printed = outcome.stdout.trim().length > 0;
+  const parts: string[] = [];
+  if (outcome.spawnError !== undefined) parts.push(`could not be started (${outcome.spawnError})`);
+  else if (outcome.timedOut) parts.push(`did not exit within ${seconds(deadlineMs)} and was killed`);
+  else if (outcome.signal !== null) parts.push(`was killed by ${outcome.signal}`);
+  else if (outcome.exitCode !== 0) parts.push(`exited with code ${outcome.exitCode}`);
+  if (!printed) parts.push('printed nothing');
+  return parts.length === 0 ? undefined : `${outcome.id} ${parts.join(' and ')}`;
+}
+
+/**
+ * Agreement: every node exited 0 and printed the same (non-empty) output. Results are compared as the whole
+ * trimmed stdout, so a node printing an extra line disagrees rather than being half-read.
+ */
+export function judge(outcomes: readonly NodeOutcome[], deadlineMs: number): Verdict {
+  const lines: string[] = [];
+  const byResult = new Map<string, string[]>();
+  for (const outcome of outcomes) {
+    const result = outcome.stdout.trim();
+    if (result.length === 0) {
+      lines.push(`${outcome.id}: (nothing printed)`);
+      continue;
+    }
+    for (const line of result.split(/\r?\n/)) lines.push(`${outcome.id}: ${line}`);
+    const ids = byResult.get(result) ?? [];
+    ids.push(outcome.id);
+    byResult.set(result, ids);
+  }
+  const failures = outcomes.map((o) => failureOf(o, deadlineMs)).filter((f): f is string => f !== undefined);
+  const [only] = byResult.keys();
+  if (failures.length === 0 && byResult.size === 1 && only !== undefined) {
+    return { exitCode: EXIT_AGREEMENT, lines: [...lines, `agreement: all ${outcomes.length} nodes printed ${oneLineResult(only)}`] };
+  }
+  const problems: string[] = [];
+  if (byResult.size > 1) {
+    const groups = [...byResult].map(([result, ids]) => `${ids.join(', ')}: ${oneLineResult(result)}`);
+    problems.push(`${byResult.size} different results (${groups.join(' | ')})`);
+  } else if (byResult.size === 0) {
+    problems.push('no node printed a result');
+  }
+  problems.push(...failures);
+  return {
+    exitCode: byResult.size > 1 ? EXIT_DISAGREEMENT : EXIT_INCOMPLETE,
+    lines: [...lines, `DISAGREEMENT: ${problems.join('; ')}`],
+  };
+}
+
+function oneLineResult(result: string): string {
+  return result.includes('\n') ? result.split(/\r?\n/).join(' ⏎ ') : result;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// The process side
+
+export interface ClusterIo {
+  readonly stdout: NodeJS.WritableStream;
+  readonly stderr: BoardOutput;
+  /** The CLI entry the children run; defaults to this build's main.js. Tests substitute scripted fake nodes. */
+  readonly mainPath?: string;
+  /** Overrides EXIT_SLACK_MS, so that a test of the hung-child path need not wait five seconds. */
+  readonly exitSlackMs?: number;
+}
+
+interface Child {
+  readonly id: string;
+  readonly progress: NodeProgress;
+  readonly process: ChildProcess;
+  /** Mutated while the child runs. */
+  readonly state: { stdout: string; timedOut: boolean; spawnError: string | undefined; maxRssKb: number | undefined };
+  /** Resolves when the process has exited and both of its output streams are fully read. */
+  readonly done: Promise<{ code: number | null; signal: string | null }>;
+}
+
+function defaultMainPath(): string {
+  // cluster-command.js sits next to main.js in dist/src/cli, however the program itself was invoked.
+  return fileURLToPath(new URL('./main.js', import.meta.url));
+}
+
+function startChild(id: string, mainPath: string, argv: readonly string[], board: ProgressBoard, verbose: boolean): Child {
+  const progress: NodeProgress = { id, phase: 'starting', sent: undefined, committed: undefined, state: 'running' };
+  const state: Child['state'] = { stdout: '', timedOut: false, spawnError: undefined, maxRssKb: undefined };
+  const proc = spawn(process.execPath, [mainPath, ...argv], {
+    // stdin stays an open pipe that is never written: its EOF tells the child the cluster is gone.
+    stdio: ['pipe', 'pipe', 'pipe'],
+    env: { ...process.env, [PARENT_PIPE_ENV]: '1' },
+  });
+  proc.stdin?.on('error', () => {}); // EPIPE once the child is gone: nothing to do
+
+  const stdoutDone = new Promise<void>((resolveOut) => {
+    if (proc.stdout === null) return resolveOut();
+    proc.stdout.setEncoding('utf8');
+    proc.stdout.on('data', (chunk: string) => {
+      if (state.stdout.length < MAX_STDOUT_CHARS) state.stdout += chunk.slice(0, MAX_STDOUT_CHARS - state.stdout.length);
+    });
+    proc.stdout.on('close', () => resolveOut());
+    proc.stdout.on('error', () => resolveOut());
+  });
+  const stderrDone = new Promise<void>((resolveLines) => {
+    if (proc.stderr === null) return resolveLines();
+    const lines = createInterface({ input: proc.stderr, crlfDelay: Infinity });
+    lines.on('line', (text) => {
+      if (text.trim().length === 0) return;
+      const line = classifyChildLine(text);
+      if (line.kind === 'progress') {
+        if (line.phase !== undefined) progress.phase = line.phase;
+        if (line.sent !== undefined) progress.sent = line.sent;
+        if (line.committed !== undefined) progress.committed = line.committed;
+        board.changed();
+      } else if (line.kind === 'log' && line.record['msg'] === 'node stopped') {
+        state.maxRssKb = finiteNumber(line.record['maxRssKb']);
+      }
+      if (line.kind !== 'progress' && shouldPassThrough(line, verbose)) {
+        board.print(formatPassThrough(id, line, verbose));
+      }
+    });
+    lines.on('close', () => resolveLines());
+  });
+  const exited = new Promise<{ code: number | null; signal: string | null }>((resolveExit) => {
+    proc.on('error', (error) => {
+      // A spawn failure emits 'error' and maybe no 'exit'; a failed kill() emits 'error' while the child runs on.
+      if (proc.pid === undefined) {
+        state.spawnError = error.message;
+        resolveExit({ code: null, signal: null });
+      }
+    });
+    proc.on('exit', (code, signal) => resolveExit({ code, signal }));
+  });
+  const done = exited.then(async (status) => {
+    if (state.spawnError === undefined) await Promise.all([stdoutDone, stderrDone]);
+    proc.stdin?.destroy();
+    progress.state = state.timedOut ? 'killed (hung)' : status.signal !== null ? status.signal : `exit ${status.code}`;
+    board.changed();
+    return status;
+  });
+  return { id, progress, process: proc, state, done };
+}
+
+function isRunning(child: Child): boolean {
+  return child.process.exitCode === null && child.process.signalCode === null && child.state.spawnError === undefined;
+}
+
+/** Writes text and resolves once it is handed to the OS, so it is not lost when the process exits. */
+function writeAll(stream: NodeJS.WritableStream, text: string): Promise<void> {
+  return new Promise((done) => {
+    stream.write(text, () => done());
+  });
+}
+
+function verdictJson(verdict: Verdict, outcomes: readonly NodeOutcome[], elapsedMs: number): Record<string, unknown> {
+  const printed = (o: NodeOutcome): string | null => (o.stdout.trim() === '' ? null : o.stdout.trim());
+  const lines = new Set(outcomes.map(printed));
+  return {
+    agreed: verdict.exitCode === EXIT_AGREEMENT,
+    exitCode: verdict.exitCode,
+    line: lines.size === 1 ? [...lines][0] : null,
+    elapsedMs,
+    nodes: outcomes.map((o) => ({ id: o.id, line: printed(o), exitCode: o.exitCode, signal: o.signal, maxRssKb: o.maxRssKb ?? null })),
+  };
+}
+
+/** Runs the cluster; resolves with the exit status. Throws UsageError before starting anything. */
+export async function runClusterCommand(args: ClusterArgs, io: ClusterIo = { stdout: process.stdout, stderr: process.stderr }): Promise<number> {
+  // Fail on a bad key file here, once, rather than in N children.
+  const keyFile = args.clusterKeyFile === undefined ? undefined : resolve(args.clusterKeyFile.path);
+  if (args.clusterKeyFile !== undefined) loadClusterKey(args.clusterKeyFile);
+  const seed = args.seed ?? randomSeed();
+  const mainPath = io.mainPath ?? defaultMainPath();
+
+  const peers = clusterPeers(await freePorts(args.nodes, HOST));
+  let tempDir: string | undefined;
+  let peersFile: string;
+  if (args.peersOut !== undefined) {
+    peersFile = resolve(args.peersOut);
+    try {
+      await writeFile(peersFile, formatPeersFile(peers));
+    } catch (error) {
+      const reason = typeof error === 'object' && error !== null && 'code' in error && error.code === 'ENOENT' ? 'its directory does not exist' : fileErrorText(error);
+      throw new UsageError(`--peers-out ${args.peersOut}: cannot write the peers file: ${reason}`);
+    }
+  } else {
+    tempDir = await mkdtemp(join(tmpdir(), 'chatterbox-cluster-'));
+    peersFile = join(tempDir, 'peers.json');
+    await writeFile(peersFile, formatPeersFile(peers));
+  }
+
+  const deadlineMs = args.sendForMs + args.waitForMs + (io.exitSlackMs ?? EXIT_SLACK_MS);
+  const plannedMs = args.sendForMs + args.waitForMs;
+  const startedAt = Date.now();
+  io.stderr.write(
+    `chatterbox cluster: ${args.nodes} node${args.nodes === 1 ? '' : 's'} on ${HOST} ports ${peers.map((p) => p.port).join(',')}, ` +
+      `protocol ${args.protocol}, sending ${seconds(args.sendForMs)} + waiting ${seconds(args.waitForMs)}, ` +
+      `seed ${seed} (repeat with --with-seed ${seed}), peers file ${peersFile}\n`,
+  );
+
+  const rows: NodeProgress[] = [];
+  const board = new ProgressBoard(io.stderr, rows, plannedMs, () => Date.now(), startedAt);
+  const children: Child[] = [];
+
+  const killAll = (signal: NodeJS.Signals): void => {
+    for (const child of children) if (isRunning(child)) child.process.kill(signal);
+  };
+  // Last resort on any exit of this process (including an uncaught exception): no orphaned nodes.
+  const onExit = (): void => killAll('SIGKILL');
+  let interruptedBy: NodeJS.Signals | undefined;
+  const onSignal = (signal: NodeJS.Signals): void => {
+    if (interruptedBy !== undefined) {
+      // A second signal: stop waiting for the children to shut down.
+      killAll('SIGKILL');
+      process.exit(128 + (osConstants.signals[signal] ?? 0));
+    }
+    interruptedBy = signal;
+    board.print(`chatterbox cluster: ${signal}: stopping ${children.filter(isRunning).length} nodes`);
+    killAll('SIGTERM');
+  };
+  const signals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
+  process.on('exit', onExit);
+  for (const signal of signals) process.on(signal, onSignal);
+
+  let killTimer: NodeJS.Timeout | undefined;
+  const deadline = setTimeout(() => {
+    const hung = children.filter(isRunning);
+    if (hung.length === 0) return;
+    for (const child of hung) child.state.timedOut = true;
+    board.print(`chatterbox cluster: ${hung.map((c) => c.id).join(', ')} still running after ${seconds(deadlineMs)}: killing`);
+    killAll('SIGTERM');
+    killTimer = setTimeout(() => killAll('SIGKILL'), KILL_GRACE_MS);
+  }, deadlineMs);
+  const ticker = setInterval(() => board.tick(), board.intervalMs);
+
+  try {
+    for (const peer of peers) {
+      const child = startChild(peer.id, mainPath, childArgv(args, peer, peersFile, seed, keyFile), board, args.verbose);
+      children.push(child);
+      rows.push(child.progress);
+    }
+    board.changed();
+    board.tick();
+    const statuses = await Promise.all(children.map((child) => child.done));
+    board.finish();
+
+    if (interruptedBy !== undefined) {
+      io.stderr.write(`chatterbox cluster: interrupted by ${interruptedBy}\n`);
+      return 128 + (osConstants.signals[interruptedBy] ?? 0);
+    }
+    const outcomes: NodeOutcome[] = children.map((child, i) => ({
+      id: child.id,
+      stdout: child.state.stdout,
+      exitCode: statuses[i]?.code ?? null,
+      signal: statuses[i]?.signal ?? null,
+      timedOut: child.state.timedOut,
+      ...(child.state.spawnError === undefined ? {} : { spawnError: child.state.spawnError }),
+      ...(child.state.maxRssKb === undefined ? {} : { maxRssKb: child.state.maxRssKb }),
+    }));
+    const verdict = judge(outcomes, deadlineMs);
+    await writeAll(io.stdout, args.json ? `${JSON.stringify(verdictJson(verdict, outcomes, Date.now() - startedAt))}\n` : `${verdict.lines.join('\n')}\n`);
+    if (verdict.exitCode !== EXIT_AGREEMENT) io.stderr.write(`chatterbox cluster: to repeat this run: --with-seed ${seed}\n`);
+    return verdict.exitCode;
+  } finally {
+    clearTimeout(deadline);
+    if (killTimer !== undefined) clearTimeout(killTimer);
+    clearInterval(ticker);
+    killAll('SIGKILL'); // only if something above threw while children were still running
+    process.off('exit', onExit);
+    for (const signal of signals) process.off(signal, onSignal);
+    if (tempDir !== undefined) await rm(tempDir, { recursive: true, force: true });
+  }
+}
+
+/** `chatterbox cluster`, ready to add to the program. Sets process.exitCode; main exits after flushing. */
+export function clusterCommand(): Command {
+  return defineClusterCommand().action(async (_options: unknown, cmd: Command) => {
+    process.exitCode = await runClusterCommand(clusterArgsFromOptions(cmd.opts(), process.env));
+  });
+}

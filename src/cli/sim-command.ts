@@ -1,0 +1,122 @@
+/**
+ * `chatterbox sim`: the agreement job in the deterministic simulator. One seed replays one scenario in full
+ * (schedule, lines, verdict, metrics); `--runs N` sweeps seeds and lists the failing ones with their replay.
+ */
+import { Command } from 'commander';
+import { seed32 } from '../core/prng.js';
+import { drawAgreementScenario, runAgreementScenario, type AgreementProtocolName, type AgreementVerdict, type ScenarioDraw } from '../sim/scenarios/agreement.js';
+import { UsageError, quote } from './errors.js';
+import { configureCommand, parseProtocol, parseSeconds, parseSeed, type OptionValues } from './node-command.js';
+
+export interface SimArgs {
+  readonly protocols: readonly AgreementProtocolName[];
+  readonly seed: number;
+  readonly runs: number;
+  readonly draw: ScenarioDraw;
+}
+
+const MAX_RUNS = 1_000_000;
+const MAX_SIM_NODES = 32;
+
+function parseWhole(flag: string, raw: string, min: number, max: number): number {
+  if (!/^\d+$/.test(raw) || Number(raw) < min || Number(raw) > max) throw new UsageError(`${flag}: expected a whole number ${min}..${max}, got ${quote(raw)}`);
+  return Number(raw);
+}
+
+/** Seeds are 32-bit in the simulator; larger or negative ones are folded, so any integer replays something. */
+function simSeed(seed: bigint): number {
+  return seed >= 0n && seed <= 0xffffffffn ? Number(seed) : seed32(seed);
+}
+
+export function simArgsFromOptions(opts: OptionValues): SimArgs {
+  const str = (name: string): string | undefined => (typeof opts[name] === 'string' ? (opts[name] as string) : undefined);
+  const protocol = str('protocol') ?? 'both';
+  const protocols: AgreementProtocolName[] = protocol === 'both' ? ['stream', 'lockstep'] : [parseProtocol('--protocol', protocol)];
+  const rawSeed = str('seed');
+  const nodes = str('nodes');
+  const crashes = str('crashes');
+  const sendFor = str('sendFor');
+  const waitFor = str('waitFor');
+  const draw: ScenarioDraw = {
+    ...(nodes === undefined ? {} : { nodeCount: parseWhole('--nodes', nodes, 1, MAX_SIM_NODES) }),
+    ...(crashes === undefined ? {} : { crashCount: parseWhole('--crashes', crashes, 0, MAX_SIM_NODES) }),
+    ...(sendFor === undefined ? {} : { sendForMs: parseSeconds('--send-for', sendFor, true) }),
+    ...(waitFor === undefined ? {} : { waitForMs: parseSeconds('--wait-for', waitFor, false) }),
+  };
+  if (draw.nodeCount !== undefined && draw.crashCount !== undefined && draw.crashCount > draw.nodeCount) {
+    throw new UsageError(`--crashes: at most --nodes (${draw.nodeCount}), got ${draw.crashCount}`);
+  }
+  return {
+    protocols,
+    seed: rawSeed === undefined ? 1 : simSeed(parseSeed('--seed', rawSeed)),
+    runs: parseWhole('--runs', str('runs') ?? '1', 1, MAX_RUNS),
+    draw,
+  };
+}
+
+function describeVerdict(v: AgreementVerdict, out: (line: string) => void): void {
+  const s = v.scenario;
+  out(`seed ${s.seed}, protocol ${s.protocol}: ${s.nodes.length} nodes, send-for ${s.sendForMs} ms, wait-for ${s.waitForMs} ms, tick ${s.tickMs} ms`);
+  const link = s.network.defaultLink;
+  out(`  network: latency ${JSON.stringify(link.latency)}, loss ${link.lossRate}, duplication ${link.duplicateRate}, ${s.network.linkOverrides?.length ?? 0} links different`);
+  if (s.faults.length === 0) out('  faults: none');
+  for (const f of s.faults) {
+    out(f.kind === 'partition' ? `  partition ${f.atMs}–${f.healAtMs} ms: ${f.groups.map((g) => `{${g.join(' ')}}`).join(' | ')}` : `  crash ${f.node} at ${f.atMs} ms${f.restartAtMs === undefined ? ', for good' : `, restart at ${f.restartAtMs} ms`}`);
+  }
+  for (const node of s.nodes) {
+    const first = v.report.outputs.get(node)?.[0];
+    const note = first === undefined ? 'printed nothing' : `at ${first.atMs.toFixed(0)} ms${first.value.complete ? '' : `, unconfirmed: ${first.value.unconfirmed.join(' ')}`}`;
+    out(`  ${node}: ${v.lines.get(node) ?? '—'} (${note})`);
+  }
+  const st = v.report.stats;
+  out(`  messages: ${st.sent} sent, ${st.delivered} delivered, ${st.lost} lost, ${st.duplicated} duplicated, ${st.droppedByPartition} cut by partitions; ${st.steps} events, ended at ${v.report.endedAtMs.toFixed(0)} ms`);
+  out(`  verdict: ${v.problems.length === 0 ? (v.agreed ? 'agreed' : `survivors differ by ${v.countSpread} messages, within the bound`) : `FAILED: ${v.problems.join('; ')}`}`);
+}
+
+export function runSimCommand(args: SimArgs, out: (line: string) => void = (l) => process.stdout.write(`${l}\n`)): number {
+  const failures: string[] = [];
+  for (const protocol of args.protocols) {
+    let agreed = 0;
+    let failed = 0;
+    for (let i = 0; i < args.runs; i++) {
+      const seed = (args.seed + i) >>> 0;
+      const verdict = runAgreementScenario(drawAgreementScenario(seed, protocol, args.draw));
+      if (args.runs === 1) describeVerdict(verdict, out);
+      if (verdict.agreed) agreed++;
+      if (verdict.problems.length > 0) {
+        failed++;
+        failures.push(`chatterbox sim --protocol ${protocol} --seed ${seed}${drawFlags(args.draw)}`);
+        if (args.runs > 1) out(`seed ${seed} (${protocol}) FAILED: ${verdict.problems.join('; ')}`);
+      }
+    }
+    if (args.runs > 1) out(`${protocol}: ${args.runs} scenarios from seed ${args.seed}: ${agreed} agreed exactly (the rest had crashed nodes), ${failed} failed`);
+  }
+  for (const replay of failures.slice(0, 20)) out(`replay: ${replay}`);
+  return failures.length === 0 ? 0 : 1;
+}
+
+function drawFlags(draw: ScenarioDraw): string {
+  return (
+    (draw.nodeCount === undefined ? '' : ` --nodes ${draw.nodeCount}`) +
+    (draw.crashCount === undefined ? '' : ` --crashes ${draw.crashCount}`) +
+    (draw.sendForMs === undefined ? '' : ` --send-for ${draw.sendForMs / 1000}`) +
+    (draw.waitForMs === undefined ? '' : ` --wait-for ${draw.waitForMs / 1000}`)
+  );
+}
+
+export function simCommand(): Command {
+  return configureCommand(new Command('sim'))
+    .description(
+      'Run the agreement job in the deterministic simulator: a scenario (cluster size, network, partitions, crashes) drawn from each seed, checked for agreement. One run prints everything that happened; --runs sweeps seeds.',
+    )
+    .option('--protocol <name>', 'stream, lockstep or both (default both)')
+    .option('--seed <integer>', 'first seed; the same seed replays the same run (default 1)')
+    .option('--runs <count>', 'how many consecutive seeds to run (default 1)')
+    .option('--nodes <count>', `cluster size 1..${MAX_SIM_NODES} (default: drawn from the seed)`)
+    .option('--crashes <count>', 'nodes that crash for good (default: drawn from the seed)')
+    .option('--send-for <seconds>', 'virtual seconds of sending (default: drawn from the seed)')
+    .option('--wait-for <seconds>', 'virtual grace period in seconds (default 4)')
+    .action((opts: OptionValues) => {
+      process.exitCode = runSimCommand(simArgsFromOptions(opts));
+    });
+}

@@ -1,0 +1,730 @@
+import { describe, test, type TestContext } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { connect, createServer, type Socket } from 'node:net';
+import fc from 'fast-check';
+import { pino } from 'pino';
+import { nodeId, type NodeId } from '../src/core/ids.js';
+import type { Logger } from '../src/runtime/log.js';
+import { encodeMessage } from '../src/transport/codec.js';
+import { freePorts } from '../src/transport/free-port.js';
+import { FrameDecoder, FrameError, encodeFrame, frameHeader } from '../src/transport/framing.js';
+import {
+  AuthError,
+  Handshake,
+  HandshakeError,
+  NONCE_BYTES,
+  PROTOCOL_VERSION,
+  clusterKeyFromFileContents,
+  encodeHello,
+  type Established,
+  type Hello,
+  type HandshakeOptions,
+} from '../src/transport/secure-channel.js';
+import { TcpTransport, type PeerAddress, type TcpTransportOptions } from '../src/transport/tcp-transport.js';
+
+/** Every wait in these tests is for an event; this only bounds how long a missing event takes to fail a test. */
+const WAIT_TIMEOUT_MS = 5_000;
+const HOST = '127.0.0.1';
+const CLUSTER = 'test-cluster';
+const PINO_WARN = 40;
+
+// --- Helpers -------------------------------------------------------------------------------------------------
+
+/** A list of things that happened, with a way to await one (already happened or still to come). */
+class Events<T> {
+  readonly items: T[] = [];
+  private readonly waiters = new Set<{ match: (item: T) => boolean; resolve: (item: T) => void }>();
+
+  push(item: T): void {
+    this.items.push(item);
+    for (const waiter of [...this.waiters]) {
+      if (waiter.match(item)) {
+        this.waiters.delete(waiter);
+        waiter.resolve(item);
+      }
+    }
+  }
+
+  count(match: (item: T) => boolean): number {
+    return this.items.filter(match).length;
+  }
+
+  waitFor(match: (item: T) => boolean, what: string, timeoutMs = WAIT_TIMEOUT_MS): Promise<T> {
+    const found = this.items.find(match);
+    if (found !== undefined) return Promise.resolve(found);
+    return new Promise((resolve, reject) => {
+      const waiter = {
+        match,
+        resolve: (item: T) => {
+          clearTimeout(timer);
+          resolve(item);
+        },
+      };
+      const timer = setTimeout(() => {
+        this.waiters.delete(waiter);
+        reject(new Error(`timed out after ${timeoutMs} ms waiting for ${what}`));
+      }, timeoutMs);
+      this.waiters.add(waiter);
+    });
+  }
+}
+
+type LogLine = { level: number; msg: string; peer?: string; remote?: string; reason?: string; incarnation?: string; encrypted?: boolean };
+
+function captureLogs(): { logger: Logger; lines: Events<LogLine> } {
+  const lines = new Events<LogLine>();
+  const logger = pino({ level: 'debug' }, { write: (text: string) => lines.push(JSON.parse(text) as LogLine) });
+  return { logger, lines };
+}
+
+interface Received {
+  readonly from: NodeId;
+  readonly msg: TestMessage;
+}
+
+interface TestMessage {
+  readonly tag: string;
+  readonly values?: Float64Array;
+  readonly seq?: number;
+  readonly filler?: string;
+}
+
+function isTestMessage(value: unknown): value is TestMessage {
+  return typeof value === 'object' && value !== null && typeof (value as { tag?: unknown }).tag === 'string';
+}
+
+interface TestNode {
+  readonly id: NodeId;
+  readonly transport: TcpTransport;
+  readonly inbox: Events<Received>;
+  readonly ups: Events<{ id: NodeId; incarnation: string }>;
+  readonly downs: Events<NodeId>;
+  readonly logs: Events<LogLine>;
+}
+
+type NodeOverrides = Partial<Omit<TcpTransportOptions, 'self' | 'log' | 'onMessage' | 'onPeerUp' | 'onPeerDown'>>;
+
+async function addresses(ids: readonly string[]): Promise<PeerAddress[]> {
+  const ports = await freePorts(ids.length, HOST);
+  return ids.map((id, i) => ({ id: nodeId(id), host: HOST, port: ports[i] ?? 0 }));
+}
+
+function addressOf(all: readonly PeerAddress[], id: string): PeerAddress {
+  const found = all.find((a) => a.id === id);
+  assert.ok(found !== undefined, `no address for ${id}`);
+  return found;
+}
+
+async function startNode(t: TestContext, all: readonly PeerAddress[], id: string, overrides: NodeOverrides = {}): Promise<TestNode> {
+  const inbox = new Events<Received>();
+  const ups = new Events<{ id: NodeId; incarnation: string }>();
+  const downs = new Events<NodeId>();
+  const { logger, lines } = captureLogs();
+  const transport = await TcpTransport.listen({
+    self: addressOf(all, id),
+    peers: all,
+    clusterId: CLUSTER,
+    incarnation: `${id}-1`,
+    isMessage: isTestMessage,
+    log: logger,
+    onMessage: (from, msg) => inbox.push({ from, msg: msg as TestMessage }),
+    onPeerUp: (peer, incarnation) => ups.push({ id: peer, incarnation }),
+    onPeerDown: (peer) => downs.push(peer),
+    ...overrides,
+  });
+  t.after(() => transport.close());
+  return { id: nodeId(id), transport, inbox, ups, downs, logs: lines };
+}
+
+function waitUp(node: TestNode, peer: string, incarnation?: string): Promise<unknown> {
+  return node.ups.waitFor((e) => e.id === peer && (incarnation === undefined || e.incarnation === incarnation), `${node.id} to see ${peer} up`);
+}
+
+function waitMessage(node: TestNode, tag: string): Promise<Received> {
+  return node.inbox.waitFor((r) => r.msg.tag === tag, `${node.id} to receive ${tag}`);
+}
+
+async function waitAllUp(nodes: readonly TestNode[]): Promise<void> {
+  await Promise.all(nodes.flatMap((a) => nodes.filter((b) => b !== a).map((b) => waitUp(a, b.id))));
+}
+
+/** Sends from a to b and waits for it to arrive. */
+async function exchange(from: TestNode, to: TestNode, tag: string): Promise<Received> {
+  assert.equal(from.transport.send(to.id, { tag }), true, `send ${tag}`);
+  return waitMessage(to, tag);
+}
+
+function waitWarn(node: TestNode, match: (line: LogLine) => boolean, what: string): Promise<LogLine> {
+  return node.logs.waitFor((l) => l.level === PINO_WARN && match(l), what);
+}
+
+/** A hand-driven TCP client, to send what real nodes never would. */
+class RawPeer {
+  readonly frames = new Events<Uint8Array>();
+  readonly closed: Promise<void>;
+  /** How the node names this connection in its log lines. */
+  readonly remote: string;
+  private readonly decoder = new FrameDecoder();
+
+  private constructor(readonly socket: Socket) {
+    this.remote = `${HOST}:${socket.localPort ?? '?'}`;
+    socket.on('error', () => {}); // resets from the node are expected
+    socket.on('data', (chunk: Buffer) => {
+      try {
+        for (const frame of this.decoder.push(chunk)) this.frames.push(frame);
+      } catch {
+        // encrypted or odd frames from the node do not matter to these tests
+      }
+    });
+    this.closed = new Promise((resolve) => socket.once('close', () => resolve()));
+  }
+
+  static async connect(t: TestContext, port: number): Promise<RawPeer> {
+    const socket = connect({ host: HOST, port });
+    t.after(() => {
+      socket.destroy();
+    });
+    await new Promise<void>((resolve, reject) => {
+      socket.once('connect', resolve);
+      socket.once('error', reject);
+    });
+    return new RawPeer(socket);
+  }
+
+  sendHello(fields: Partial<Hello> = {}): void {
+    const hello: Hello = { v: PROTOCOL_VERSION, cluster: CLUSTER, node: 'n0', incarnation: 'raw', nonce: randomBytes(NONCE_BYTES), keyed: false, ...fields };
+    this.sendFrame(encodeHello(hello));
+  }
+
+  sendFrame(payload: Uint8Array): void {
+    this.socket.write(encodeFrame(payload));
+  }
+
+  sendRaw(bytes: Uint8Array): void {
+    this.socket.write(bytes);
+  }
+
+  async waitClosed(what: string): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`timed out waiting for the node to close ${what}`)), WAIT_TIMEOUT_MS);
+    });
+    try {
+      await Promise.race([this.closed, timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+}
+
+/** A TCP proxy that forwards both ways and keeps a copy of every byte. */
+async function startSniffingProxy(t: TestContext, port: number, target: number): Promise<{ captured: () => Buffer }> {
+  const chunks: Buffer[] = [];
+  const sockets = new Set<Socket>();
+  const server = createServer((client) => {
+    const upstream = connect({ host: HOST, port: target });
+    for (const [from, to] of [
+      [client, upstream],
+      [upstream, client],
+    ] as const) {
+      sockets.add(from);
+      from.on('data', (chunk: Buffer) => {
+        chunks.push(chunk);
+        to.write(chunk);
+      });
+      from.on('error', () => {});
+      from.on('close', () => {
+        sockets.delete(from);
+        to.destroy();
+      });
+    }
+  });
+  await new Promise<void>((resolve) => server.listen({ host: HOST, port }, resolve));
+  t.after(async () => {
+    for (const socket of sockets) socket.destroy();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  });
+  return { captured: () => Buffer.concat(chunks) };
+}
+
+function concatFrames(payloads: readonly Uint8Array[]): Buffer {
+  return Buffer.concat(payloads.map((p) => encodeFrame(p)));
+}
+
+// --- Framing -------------------------------------------------------------------------------------------------
+
+describe('FrameDecoder', () => {
+  test('frames in one chunk, including an empty one', () => {
+    const payloads = [Buffer.from('abc'), Buffer.alloc(0), Buffer.from('defgh')];
+    const frames = new FrameDecoder().push(concatFrames(payloads));
+    assert.deepEqual(frames.map((f) => Buffer.from(f)), payloads);
+  });
+
+  test('one byte at a time', () => {
+    const payloads = [Buffer.from('hello'), Buffer.from([1, 2, 3, 4, 5, 6, 7, 8, 9])];
+    const stream = concatFrames(payloads);
+    const decoder = new FrameDecoder();
+    const frames: Uint8Array[] = [];
+    for (const byte of stream) frames.push(...decoder.push(Buffer.from([byte])));
+    assert.deepEqual(frames.map((f) => Buffer.from(f)), payloads);
+    assert.equal(decoder.bufferedBytes, 0);
+  });
+
+  test('property: any payloads, any chunk boundaries', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.uint8Array({ maxLength: 300 }), { maxLength: 12 }),
+        fc.array(fc.nat(), { maxLength: 40 }),
+        (payloads, cuts) => {
+          const stream = concatFrames(payloads);
+          const points = [...new Set(cuts.map((c) => (stream.length === 0 ? 0 : c % stream.length)))].sort((a, b) => a - b);
+          const decoder = new FrameDecoder();
+          const frames: Uint8Array[] = [];
+          let start = 0;
+          for (const point of [...points, stream.length]) {
+            frames.push(...decoder.push(stream.subarray(start, point)));
+            start = point;
+          }
+          assert.deepEqual(frames.map((f) => Buffer.from(f)), payloads.map((p) => Buffer.from(p)));
+          assert.equal(decoder.bufferedBytes, 0);
+        },
+      ),
+      { numRuns: 500 },
+    );
+  });
+
+  test('a large frame fed byte by byte is reassembled (linear, not quadratic)', () => {
+    const payload = randomBytes(256 * 1024);
+    const stream = encodeFrame(payload);
+    const decoder = new FrameDecoder();
+    const frames: Uint8Array[] = [];
+    for (let i = 0; i < stream.length; i++) frames.push(...decoder.push(stream.subarray(i, i + 1)));
+    assert.equal(frames.length, 1);
+    assert.ok(Buffer.from(frames[0] ?? []).equals(payload));
+  });
+
+  test('an oversized length is refused from its header alone, and the decoder stays failed', () => {
+    const decoder = new FrameDecoder(1024);
+    assert.deepEqual(decoder.push(encodeFrame(Buffer.alloc(1024))).length, 1);
+    assert.throws(() => decoder.push(frameHeader(1025)), FrameError);
+    assert.throws(() => decoder.push(Buffer.from([1])), FrameError);
+    assert.throws(() => new FrameDecoder().push(Buffer.from([0xff, 0xff, 0xff, 0xff])), FrameError);
+  });
+
+  test('the cap can change between frames', () => {
+    const decoder = new FrameDecoder(4);
+    decoder.write(concatFrames([Buffer.from('tiny'), Buffer.from('much longer')]));
+    assert.deepEqual(Buffer.from(decoder.next() ?? []), Buffer.from('tiny'));
+    decoder.maxFrameBytes = 100;
+    assert.deepEqual(Buffer.from(decoder.next() ?? []), Buffer.from('much longer'));
+    assert.equal(decoder.next(), undefined);
+  });
+});
+
+// --- Handshake (sans-IO) -------------------------------------------------------------------------------------
+
+describe('Handshake', () => {
+  const nodes = new Set(['a', 'b', 'c']);
+  const key = Buffer.from('0123456789abcdef0123456789abcdef');
+  const base = { nodes, clusterId: CLUSTER };
+  const dialerOptions = (extra: Partial<HandshakeOptions> = {}): HandshakeOptions => ({ ...base, role: 'dialer', self: nodeId('a'), expectedPeer: nodeId('b'), incarnation: 'a1', ...extra });
+  const acceptorOptions = (extra: Partial<HandshakeOptions> = {}): HandshakeOptions => ({ ...base, role: 'acceptor', self: nodeId('b'), incarnation: 'b1', ...extra });
+
+  /** Runs both sides to completion, delivering frames in order, with an optional tamper hook. */
+  function run(dialer: Handshake, acceptor: Handshake, tamper: (frame: Uint8Array, toAcceptor: boolean) => Uint8Array = (f) => f): [Established, Established] {
+    let toAcceptor: Uint8Array[] = [tamper(dialer.hello, true)];
+    let toDialer: Uint8Array[] = [tamper(acceptor.hello, false)];
+    let dialerDone: Established | null = null;
+    let acceptorDone: Established | null = null;
+    while (toAcceptor.length > 0 || toDialer.length > 0) {
+      const nextToDialer: Uint8Array[] = [];
+      const nextToAcceptor: Uint8Array[] = [];
+      for (const frame of toAcceptor) {
+        const step = acceptor.receive(frame);
+        nextToDialer.push(...step.send.map((f) => tamper(f, false)));
+        acceptorDone ??= step.established;
+      }
+      for (const frame of toDialer) {
+        const step = dialer.receive(frame);
+        nextToAcceptor.push(...step.send.map((f) => tamper(f, true)));
+        dialerDone ??= step.established;
+      }
+      toAcceptor = nextToAcceptor;
+      toDialer = nextToDialer;
+    }
+    assert.ok(dialerDone !== null && acceptorDone !== null, 'handshake did not finish');
+    return [dialerDone, acceptorDone];
+  }
+
+  test('without keys: plaintext, both sides learn each other', () => {
+    const [d, a] = run(new Handshake(dialerOptions()), new Handshake(acceptorOptions()));
+    assert.equal(d.peer, 'b');
+    assert.equal(d.peerIncarnation, 'b1');
+    assert.equal(a.peer, 'a');
+    assert.equal(a.cipher.encrypted, false);
+  });
+
+  test('with the same key: both directions encrypt and authenticate', () => {
+    const [d, a] = run(new Handshake(dialerOptions({ clusterKey: key })), new Handshake(acceptorOptions({ clusterKey: key })));
+    const sealed = d.cipher.seal(Buffer.from('to acceptor'));
+    assert.ok(!Buffer.from(sealed).includes('to acceptor'));
+    assert.equal(Buffer.from(a.cipher.open(sealed)).toString(), 'to acceptor');
+    assert.equal(Buffer.from(d.cipher.open(a.cipher.seal(Buffer.from('to dialer')))).toString(), 'to dialer');
+  });
+
+  test('replayed, reflected and altered frames fail', () => {
+    const [d, a] = run(new Handshake(dialerOptions({ clusterKey: key })), new Handshake(acceptorOptions({ clusterKey: key })));
+    const first = d.cipher.seal(Buffer.from('one'));
+    a.cipher.open(first);
+    assert.throws(() => a.cipher.open(first), AuthError, 'replay');
+    assert.throws(() => d.cipher.open(d.cipher.seal(Buffer.from('me'))), AuthError, 'reflection');
+    const altered = Buffer.from(d.cipher.seal(Buffer.from('two')));
+    altered[0] = (altered[0] ?? 0) ^ 1;
+    assert.throws(() => a.cipher.open(altered), AuthError, 'bit flip');
+  });
+
+  test('different keys fail at the proof', () => {
+    const other = Buffer.from('another key, 32 bytes long......');
+    assert.throws(() => run(new Handshake(dialerOptions({ clusterKey: key })), new Handshake(acceptorOptions({ clusterKey: other }))), HandshakeError);
+  });
+
+  test('a tampered hello fails at the proof', () => {
+    const swapIncarnation = (frame: Uint8Array, toAcceptor: boolean): Uint8Array => {
+      const text = Buffer.from(frame);
+      const at = text.indexOf('a1');
+      if (!toAcceptor || at < 0) return frame;
+      text.write('a9', at);
+      return text;
+    };
+    assert.throws(() => run(new Handshake(dialerOptions({ clusterKey: key })), new Handshake(acceptorOptions({ clusterKey: key })), swapIncarnation), HandshakeError);
+  });
+
+  test('refusals say why', () => {
+    const refuse = (dialer: HandshakeOptions, acceptor: HandshakeOptions, pattern: RegExp): void => {
+      assert.throws(() => run(new Handshake(dialer), new Handshake(acceptor)), (err: unknown) => err instanceof HandshakeError && pattern.test(err.message));
+    };
+    refuse(dialerOptions({ clusterId: 'other' }), acceptorOptions(), /cluster/);
+    refuse(dialerOptions({ clusterKey: key }), acceptorOptions(), /cluster key/);
+    refuse(dialerOptions({ self: nodeId('x') }), acceptorOptions(), /unknown node id/);
+    refuse(dialerOptions({ self: nodeId('c') }), acceptorOptions(), /lower id dials/);
+    refuse(dialerOptions({ expectedPeer: nodeId('c') }), acceptorOptions(), /dialed c but b answered/);
+    assert.throws(() => new Handshake(acceptorOptions()).receive(encodeMessage({ v: 2 })), /version 2/);
+    assert.throws(() => new Handshake(acceptorOptions()).receive(Buffer.from([0xc1])), /malformed hello/);
+  });
+
+  test('cluster key files: trailing newline ignored, short keys refused', () => {
+    assert.deepEqual(clusterKeyFromFileContents(Buffer.from('0123456789abcdef\n')), Buffer.from('0123456789abcdef'));
+    assert.throws(() => clusterKeyFromFileContents(Buffer.from('short\n')), /at least 16 bytes/);
+  });
+});
+
+// --- TCP transport -------------------------------------------------------------------------------------------
+
+describe('TcpTransport', () => {
+  test('three nodes exchange messages both ways, Float64Array payloads included, in order', async (t) => {
+    const all = await addresses(['n1', 'n2', 'n3']);
+    const nodes = await Promise.all(['n1', 'n2', 'n3'].map((id) => startNode(t, all, id)));
+    await waitAllUp(nodes);
+    for (const node of nodes) assert.deepEqual(node.transport.connectedPeers(), nodes.filter((n) => n !== node).map((n) => n.id));
+
+    const arrivals: Promise<Received>[] = [];
+    for (const from of nodes) {
+      for (const to of nodes) {
+        if (from === to) continue;
+        const tag = `${from.id}->${to.id}`;
+        assert.equal(from.transport.send(to.id, { tag, values: new Float64Array([0.1, -1e300, NaN, from.id.length]) }), true);
+        arrivals.push(waitMessage(to, tag));
+      }
+    }
+    for (const received of await Promise.all(arrivals)) {
+      assert.equal(received.msg.tag, `${received.from}->${received.msg.tag.split('->')[1] ?? ''}`);
+      assert.ok(received.msg.values instanceof Float64Array);
+      assert.deepEqual(received.msg.values, new Float64Array([0.1, -1e300, NaN, 2]));
+    }
+
+    const [n1, n2] = nodes as [TestNode, TestNode, TestNode];
+    const shared = { tag: 'seq' }; // the same object to two peers is encoded once; they still both get it
+    for (let seq = 0; seq < 500; seq++) n2.transport.send(n1.id, { tag: 'fifo', seq });
+    n1.transport.send(n2.id, shared);
+    n1.transport.send(nodeId('n3'), shared);
+    await Promise.all([waitMessage(n2, 'seq'), waitMessage(nodes[2] as TestNode, 'seq')]);
+    await n1.inbox.waitFor((r) => r.msg.tag === 'fifo' && r.msg.seq === 499, 'the last fifo message');
+    const seqs = n1.inbox.items.filter((r) => r.msg.tag === 'fifo').map((r) => r.msg.seq);
+    assert.deepEqual(seqs, Array.from({ length: 500 }, (_, i) => i));
+    assert.equal(n1.transport.stats().framesIn, 502);
+  });
+
+  test('a peer that starts late is reached', async (t) => {
+    const all = await addresses(['n1', 'n2']);
+    const n1 = await startNode(t, all, 'n1');
+    await n1.logs.waitFor((l) => l.msg === 'dial failed' && l.peer === 'n2', 'n1 to fail to reach n2');
+    assert.equal(n1.transport.send(nodeId('n2'), { tag: 'too early' }), false);
+    assert.equal(n1.transport.stats().dropped, 1);
+    const n2 = await startNode(t, all, 'n2');
+    await Promise.all([waitUp(n1, 'n2'), waitUp(n2, 'n1')]);
+    await exchange(n1, n2, 'hello late');
+    await exchange(n2, n1, 'hello early');
+  });
+
+  test('a restarted peer is reconnected, whichever side restarts', async (t) => {
+    const all = await addresses(['n1', 'n2']);
+    let n1 = await startNode(t, all, 'n1');
+    let n2 = await startNode(t, all, 'n2');
+    await waitAllUp([n1, n2]);
+
+    // The acceptor restarts: the dialer notices and dials again.
+    await n2.transport.close();
+    await n1.downs.waitFor((id) => id === 'n2', 'n1 to see n2 down');
+    n2 = await startNode(t, all, 'n2', { incarnation: 'n2-2' });
+    await waitUp(n1, 'n2', 'n2-2');
+    await exchange(n1, n2, 'after acceptor restart');
+    await exchange(n2, n1, 'reply after acceptor restart');
+
+    // The dialer restarts: it dials again, and the acceptor takes the new connection.
+    await n1.transport.close();
+    await n2.downs.waitFor((id) => id === 'n1', 'n2 to see n1 down');
+    n1 = await startNode(t, all, 'n1', { incarnation: 'n1-2' });
+    await waitUp(n2, 'n1', 'n1-2');
+    await exchange(n2, n1, 'after dialer restart');
+  });
+
+  test('with rejectRestartedPeers, a restarted peer is refused with a log line', async (t) => {
+    const all = await addresses(['n1', 'n2']);
+    const n1 = await startNode(t, all, 'n1');
+    const n2 = await startNode(t, all, 'n2', { rejectRestartedPeers: true });
+    await waitAllUp([n1, n2]);
+    await n1.transport.close();
+    const again = await startNode(t, all, 'n1', { incarnation: 'n1-2' });
+    await waitWarn(n2, (l) => l.reason?.includes('peer restarted') === true, 'n2 to refuse the restarted n1');
+    assert.equal(n2.ups.count((e) => e.incarnation === 'n1-2'), 0);
+    assert.deepEqual(n2.transport.connectedPeers(), []);
+    await again.transport.close();
+  });
+
+  test('a keyed cluster works and says its connections are encrypted', async (t) => {
+    const clusterKey = randomBytes(32);
+    const all = await addresses(['n1', 'n2', 'n3']);
+    const nodes = await Promise.all(['n1', 'n2', 'n3'].map((id) => startNode(t, all, id, { clusterKey })));
+    await waitAllUp(nodes);
+    const [n1, n2, n3] = nodes as [TestNode, TestNode, TestNode];
+    await exchange(n1, n3, 'keyed 1->3');
+    await exchange(n3, n2, 'keyed 3->2');
+    const received = await exchange(n2, n1, 'keyed 2->1');
+    assert.equal(received.from, 'n2');
+    const line = await n1.logs.waitFor((l) => l.msg === 'peer connected', 'a connect line');
+    assert.equal(line.encrypted, true);
+  });
+
+  test('a connection without the cluster key is refused, and the node still serves its peers', async (t) => {
+    const clusterKey = randomBytes(32);
+    const all = await addresses(['n0', 'n1', 'n2']);
+    const n1 = await startNode(t, all, 'n1', { clusterKey });
+    const n2 = await startNode(t, all, 'n2', { clusterKey });
+    await waitAllUp([n1, n2]);
+
+    const plain = await RawPeer.connect(t, addressOf(all, 'n2').port);
+    plain.sendHello({ keyed: false });
+    await plain.waitClosed('a keyless hello');
+    await waitWarn(n2, (l) => l.remote === plain.remote && /no cluster key/.test(l.reason ?? ''), 'the refusal line');
+
+    // Claiming a key does not help without it: the proof cannot be made.
+    const bluff = await RawPeer.connect(t, addressOf(all, 'n2').port);
+    bluff.sendHello({ keyed: true });
+    bluff.sendFrame(randomBytes(48));
+    await bluff.waitClosed('a forged proof');
+    await waitWarn(n2, (l) => l.remote === bluff.remote && /prove/.test(l.reason ?? ''), 'the forged-proof line');
+
+    for (const raw of [plain, bluff]) assert.equal(n2.logs.count((l) => l.level === PINO_WARN && l.remote === raw.remote), 1);
+    assert.equal(n2.ups.count((e) => e.id === 'n0'), 0);
+    assert.equal(n2.transport.stats().refused, 2);
+    await exchange(n1, n2, 'still served');
+    await exchange(n2, n1, 'still serving');
+  });
+
+  test('a wrong cluster key is refused on both sides', async (t) => {
+    const all = await addresses(['n1', 'n2']);
+    const n1 = await startNode(t, all, 'n1', { clusterKey: randomBytes(32) });
+    const n2 = await startNode(t, all, 'n2', { clusterKey: randomBytes(32) });
+    await waitWarn(n1, (l) => l.peer === 'n2' && /prove/.test(l.reason ?? ''), 'n1 to refuse n2');
+    await waitWarn(n2, (l) => l.peer === 'n1' && /prove/.test(l.reason ?? ''), 'n2 to refuse n1');
+    assert.equal(n1.ups.items.length + n2.ups.items.length, 0);
+    assert.equal(n1.transport.send(nodeId('n2'), { tag: 'nope' }), false);
+  });
+
+  test('a sniffing proxy between keyed nodes never sees the plaintext (and does without a key)', async (t) => {
+    const marker = 'MARKER-7f3a9c-do-not-leak';
+    for (const clusterKey of [randomBytes(32), undefined]) {
+      const [proxyPort = 0, port1 = 0, port2 = 0] = await freePorts(3, HOST); // in one call, so all distinct
+      const real: PeerAddress[] = [
+        { id: nodeId('n1'), host: HOST, port: port1 },
+        { id: nodeId('n2'), host: HOST, port: port2 },
+      ];
+      const viaProxy = real.map((a) => (a.id === 'n2' ? { ...a, port: proxyPort } : a)); // n1 dials n2 through the proxy
+      const proxy = await startSniffingProxy(t, proxyPort, addressOf(real, 'n2').port);
+      const options = clusterKey === undefined ? {} : { clusterKey };
+      const n1 = await startNode(t, viaProxy, 'n1', options);
+      const n2 = await startNode(t, real, 'n2', options);
+      await waitAllUp([n1, n2]);
+      await exchange(n1, n2, `${marker} one way`);
+      await exchange(n2, n1, `${marker} other way`);
+      const seen = proxy.captured();
+      assert.ok(seen.includes(CLUSTER), 'the proxy saw the handshake');
+      assert.equal(seen.includes(marker), clusterKey === undefined, clusterKey === undefined ? 'control: plaintext is visible' : 'ciphertext only');
+      await Promise.all([n1.transport.close(), n2.transport.close()]);
+    }
+  });
+
+  test('garbage and an oversized length close only that connection', async (t) => {
+    const all = await addresses(['n0', 'n1', 'n2']);
+    const n1 = await startNode(t, all, 'n1');
+    const n2 = await startNode(t, all, 'n2');
+    await waitAllUp([n1, n2]);
+    const port = addressOf(all, 'n2').port;
+
+    // Not our protocol at all: "GET " read as a length is far over the handshake cap.
+    const http = await RawPeer.connect(t, port);
+    http.sendRaw(Buffer.from('GET / HTTP/1.1\r\nHost: x\r\n\r\n'));
+    await http.waitClosed('an HTTP request');
+    await waitWarn(n2, (l) => l.remote === http.remote && /exceeds the cap/.test(l.reason ?? ''), 'the HTTP refusal');
+
+    // A well-behaved hello (no key: anyone can claim a node id), then a frame that is not MessagePack.
+    const garbage = await RawPeer.connect(t, port);
+    garbage.sendHello({ node: 'n0' });
+    await waitUp(n2, 'n0');
+    garbage.sendFrame(Buffer.from([0x92, 0x01])); // an array of 2 with one element
+    await garbage.waitClosed('a malformed frame');
+    await n2.downs.waitFor((id) => id === 'n0', 'n2 to drop n0');
+    await waitWarn(n2, (l) => l.remote === garbage.remote && l.peer === 'n0' && /malformed message/.test(l.reason ?? ''), 'the garbage line');
+
+    // An accepted peer announcing a 4 GiB frame.
+    const oversized = await RawPeer.connect(t, port);
+    oversized.sendHello({ node: 'n0', incarnation: 'raw-2' });
+    await waitUp(n2, 'n0', 'raw-2');
+    oversized.sendRaw(Buffer.from([0xff, 0xff, 0xff, 0xf0]));
+    await oversized.waitClosed('an oversized frame');
+    await waitWarn(n2, (l) => l.remote === oversized.remote && /exceeds the cap/.test(l.reason ?? ''), 'the oversize line');
+
+    for (const raw of [http, garbage, oversized]) assert.equal(n2.logs.count((l) => l.level === PINO_WARN && l.remote === raw.remote), 1);
+    const stats = n2.transport.stats();
+    assert.equal(stats.refused, 1);
+    assert.equal(stats.malformed, 2);
+    assert.deepEqual(n2.transport.connectedPeers(), ['n1']);
+    await exchange(n1, n2, 'unharmed');
+    await exchange(n2, n1, 'unharmed too');
+  });
+
+  test('a wrong cluster id, an unknown node id and a higher id dialing are refused', async (t) => {
+    const all = await addresses(['n1', 'n2', 'n3']);
+    const n2 = await startNode(t, all, 'n2');
+    const cases: Array<[Partial<Hello>, RegExp]> = [
+      [{ cluster: 'another-cluster', node: 'n1' }, /cluster "another-cluster"/],
+      [{ node: 'intruder' }, /unknown node id "intruder"/],
+      [{ node: 'n3' }, /lower id dials/],
+      [{ node: 'n2' }, /own id/],
+      [{ v: 2 }, /version 2/],
+    ];
+    for (const [fields, reason] of cases) {
+      const raw = await RawPeer.connect(t, addressOf(all, 'n2').port);
+      raw.sendHello(fields);
+      await raw.waitClosed(JSON.stringify(fields));
+      await waitWarn(n2, (l) => l.remote === raw.remote && reason.test(l.reason ?? ''), `refusal ${reason}`);
+    }
+    assert.equal(n2.transport.stats().refused, cases.length);
+    assert.equal(n2.ups.items.length, 0);
+
+    // Two real nodes configured with different cluster ids never connect.
+    const n1 = await startNode(t, all, 'n1', { clusterId: 'elsewhere' });
+    await waitWarn(n1, (l) => l.peer === 'n2' && /cluster/.test(l.reason ?? ''), 'n1 to refuse n2');
+    assert.equal(n1.ups.items.length, 0);
+  });
+
+  test('a handshake that never finishes is closed after the timeout', async (t) => {
+    const all = await addresses(['n1', 'n2']);
+    const n2 = await startNode(t, all, 'n2', { handshakeTimeoutMs: 100 });
+    const silent = await RawPeer.connect(t, addressOf(all, 'n2').port);
+    await silent.waitClosed('a silent connection');
+    await waitWarn(n2, (l) => l.remote === silent.remote && /did not finish within 100 ms/.test(l.reason ?? ''), 'the timeout line');
+  });
+
+  test('a message failing the guard closes the connection, which then comes back', async (t) => {
+    const all = await addresses(['n1', 'n2']);
+    const brittleGuard = (value: unknown): boolean => {
+      if ((value as { boom?: unknown }).boom === true) throw new TypeError('boom');
+      return isTestMessage(value);
+    };
+    const n1 = await startNode(t, all, 'n1', { isMessage: brittleGuard });
+    const n2 = await startNode(t, all, 'n2', { isMessage: () => true }); // n2 sends anything
+    await waitAllUp([n1, n2]);
+    assert.equal(n2.transport.send(n1.id, { notATag: 42 }), true);
+    await waitWarn(n1, (l) => l.peer === 'n2' && /guard/.test(l.reason ?? ''), 'the guard line');
+    await n1.downs.waitFor((id) => id === 'n2', 'n1 to drop n2');
+    await n1.ups.waitFor((e) => e.id === 'n2' && n1.ups.count((u) => u.id === 'n2') === 2, 'n1 to reconnect to n2');
+    await n2.ups.waitFor((e) => e.id === 'n1' && n2.ups.count((u) => u.id === 'n1') === 2, 'n2 to take the new connection');
+    assert.equal(n1.transport.stats().malformed, 1);
+    await exchange(n2, n1, 'after the bad one');
+
+    // A guard that throws counts as a failed guard: the peer's input must not crash the node.
+    assert.equal(n2.transport.send(n1.id, { boom: true }), true);
+    await waitWarn(n1, (l) => l.peer === 'n2' && /guard threw/.test(l.reason ?? ''), 'the guard-threw line');
+    await n1.ups.waitFor((e) => e.id === 'n2' && n1.ups.count((u) => u.id === 'n2') === 3, 'n1 to reconnect again');
+    await n2.ups.waitFor((e) => e.id === 'n1' && n2.ups.count((u) => u.id === 'n1') === 3, 'n2 to take it again');
+    await exchange(n2, n1, 'after the second bad one');
+    assert.equal(n1.inbox.count((r) => r.msg.tag.startsWith('after the')), 2);
+  });
+
+  test('sends over the queue cap or the frame cap are dropped and counted', async (t) => {
+    const all = await addresses(['n1', 'n2']);
+    const n1 = await startNode(t, all, 'n1', { maxQueuedBytesPerPeer: 64 * 1024, maxFrameBytes: 8 * 1024 });
+    const n2 = await startNode(t, all, 'n2', { maxFrameBytes: 8 * 1024 });
+    await waitAllUp([n1, n2]);
+    assert.equal(n1.transport.send(n2.id, { tag: 'huge', filler: 'x'.repeat(10_000) }), false);
+    await waitWarn(n1, (l) => l.msg.includes('larger than the frame cap'), 'the frame-cap line');
+    // In one tick nothing leaves the corked socket, so the queue fills up.
+    const results = Array.from({ length: 100 }, (_, seq) => n1.transport.send(n2.id, { tag: `q${seq}`, filler: 'y'.repeat(4_000) }));
+    const accepted = results.filter(Boolean).length;
+    assert.ok(accepted > 0 && accepted < 100, `accepted ${accepted}`);
+    assert.equal(n1.transport.stats().dropped, 1 + 100 - accepted);
+    await waitMessage(n2, `q${accepted - 1}`);
+    assert.equal(n2.inbox.items.length, accepted);
+    assert.equal(n1.transport.send(nodeId('nobody'), { tag: 'x' }), false);
+  });
+
+  test('close() flushes what is queued', async (t) => {
+    const all = await addresses(['n1', 'n2']);
+    const n1 = await startNode(t, all, 'n1');
+    const n2 = await startNode(t, all, 'n2');
+    await waitAllUp([n1, n2]);
+    for (let seq = 0; seq < 1_000; seq++) n2.transport.send(n1.id, { tag: `last-${seq}`, filler: 'z'.repeat(1_000) });
+    const closing = n2.transport.close();
+    await waitMessage(n1, 'last-999');
+    await closing;
+    assert.equal(n1.inbox.items.length, 1_000);
+    assert.equal(n2.transport.send(n1.id, { tag: 'after close' }), false);
+    await n2.transport.close(); // idempotent
+  });
+
+  test('listening on a taken port fails with a message naming host:port', async (t) => {
+    const all = await addresses(['n1', 'n2']);
+    await startNode(t, all, 'n1');
+    const port = addressOf(all, 'n1').port;
+    await assert.rejects(startNode(t, all, 'n1'), (err: Error) => err.message.includes(`${HOST}:${port}`) && /EADDRINUSE/.test(err.message));
+  });
+
+  test('bad options are refused up front', async () => {
+    const all = await addresses(['n1', 'n2']);
+    const { logger } = captureLogs();
+    const base: TcpTransportOptions = {
+      self: addressOf(all, 'n1'),
+      peers: all,
+      clusterId: CLUSTER,
+      incarnation: 'x',
+      isMessage: isTestMessage,
+      log: logger,
+      onMessage: () => {},
+    };
+    await assert.rejects(TcpTransport.listen({ ...base, clusterKey: Buffer.from('short') }), /at least 16 bytes/);
+    await assert.rejects(TcpTransport.listen({ ...base, self: { id: nodeId('n9'), host: HOST, port: 1 } }), /not in the peer list/);
+    await assert.rejects(TcpTransport.listen({ ...base, peers: [...all, addressOf(all, 'n2')] }), /duplicate/);
+  });
+});

@@ -1,7 +1,8 @@
 /**
  * The original chatterbox protocol, kept as a mode: acknowledgement lockstep.
  *
- * - Connecting: a node announces itself every tick until it has heard from every peer (or sending time is over).
+ * - Connecting: a node announces itself to every peer each tick until it has heard from every peer (or sending
+ *   time is over); a node past connecting answers an announcement, so no one waits for a lost one.
  * - Sending: one message in flight per sender. Every tick it is sent again to the peers that have not
  *   acknowledged it; once all have, the ticker is woken at once and the next message goes out, stamped with the
  *   current (hybrid-clock) time.
@@ -27,7 +28,8 @@ import { Ledger } from './ledger.js';
 import type { AgreementOptions, AgreementOutput } from './types.js';
 
 export type LockstepMessage =
-  | { readonly t: 'connect' }
+  /** An announcement; `answer` marks the reply to one, which is never answered in turn. */
+  | { readonly t: 'connect'; readonly answer: boolean }
   | { readonly t: 'ping'; readonly serial: number; readonly ts: number; readonly v: number }
   | { readonly t: 'ack'; readonly serial: number }
   /** The sender's stream has `serial` messages, all of which every peer has acknowledged. */
@@ -126,7 +128,8 @@ function step(state: LockstepState, input: Input<LockstepMessage>, now: number):
 function onMessage(state: LockstepState, from: NodeId, rank: number, msg: LockstepMessage, now: number): Fx[] {
   switch (msg.t) {
     case 'connect':
-      return [];
+      // The peer is still connecting and may not have heard from us (our announcement can be lost).
+      return state.phase === 'connecting' || msg.answer ? [] : [{ kind: 'send', to: from, msg: { t: 'connect', answer: true } }];
     case 'ping':
       return onPing(state, from, rank, msg);
     case 'stop':
@@ -220,7 +223,8 @@ function sendStop(state: LockstepState): Fx[] {
 }
 
 function connectOrSend(state: LockstepState, now: number): Fx[] {
-  if (state.heard.size < state.peers.length) return state.peers.filter((p) => !state.heard.has(p)).map((to) => ({ kind: 'send', to, msg: { t: 'connect' } }));
+  // Announce to every peer, heard or not: a peer we heard from may not have heard from us.
+  if (state.heard.size < state.peers.length) return state.peers.map((to) => ({ kind: 'send', to, msg: { t: 'connect', answer: false } }));
   state.phase = 'sending';
   return sendNext(state, now);
 }
@@ -275,7 +279,7 @@ function isMessage(value: unknown): value is LockstepMessage {
   const m = value;
   switch (m.t) {
     case 'connect':
-      return true;
+      return typeof m.answer === 'boolean';
     case 'ping':
       return isCount(m.serial) && isSafeInteger(m.ts) && typeof m.v === 'number' && Number.isInteger(m.v) && m.v >= 1 && m.v <= VALUE_SCALE;
     case 'ack':

@@ -114,6 +114,8 @@ interface PeerLink {
   sentUpTo: number;
   lastAckProgressMs: number;
   lastHeardMs: number;
+  /** Runs go to a peer only once it has spoken: before that, sends would be lost on a connection not yet up. */
+  heard: boolean;
   ackOwed: boolean;
   /** Runs beyond `acked` the peer said it holds, from its latest status. */
   held: ReadonlySet<number>;
@@ -170,7 +172,7 @@ function init(ctx: InitContext<StreamOptions>): { state: StreamState; effects: F
   const selfRank = ranked.indexOf(ctx.self);
   assert(selfRank >= 0, 'the node list must include self');
   const peers: PeerLink[] = ranked
-    .map((id, rank) => ({ id, rank, acked: 0, sentUpTo: 0, lastAckProgressMs: ctx.now, lastHeardMs: ctx.now, ackOwed: false, held: new Set<number>() }))
+    .map((id, rank) => ({ id, rank, acked: 0, sentUpTo: 0, lastAckProgressMs: ctx.now, lastHeardMs: ctx.now, heard: false, ackOwed: false, held: new Set<number>() }))
     .filter((p) => p.id !== ctx.self);
   const finisher = new Finisher(ctx.self, peers.map((p) => p.id), ctx.now, ctx.options);
   const state: StreamState = {
@@ -218,6 +220,12 @@ function step(state: StreamState, input: Input<StreamMessage>, now: number): Fx[
       return effects;
     }
     peer.lastHeardMs = now;
+    if (!peer.heard) {
+      peer.heard = true;
+      // First contact: tell the peer where we stand now rather than at the next tick, and start its stream.
+      sendStatus(state, peer, now, effects);
+      pump(state, now, effects);
+    }
     if (input.msg.t === 'data') onData(state, peer, input.msg, now, effects);
     else onStatus(state, peer, input.msg, now, effects);
     settle(state, now, effects);
@@ -360,7 +368,7 @@ function pump(state: StreamState, now: number, effects: Fx[]): void {
 }
 
 function canSend(state: StreamState, peer: PeerLink): boolean {
-  return peer.sentUpTo < state.generated && peer.sentUpTo - peer.acked < state.tuning.windowMax;
+  return peer.heard && peer.sentUpTo < state.generated && peer.sentUpTo - peer.acked < state.tuning.windowMax;
 }
 
 function onData(state: StreamState, peer: PeerLink, msg: DataMessage, now: number, effects: Fx[]): void {

@@ -16,7 +16,7 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { Command } from 'commander';
 import { nodeId } from '../core/ids.js';
-import type { PeerAddress } from '../runtime/agreement-node.js';
+import type { PeerAddress } from '../transport/tcp-transport.js';
 import { freePorts } from '../transport/free-port.js';
 import { UsageError, quote } from './errors.js';
 import {

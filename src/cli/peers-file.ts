@@ -12,7 +12,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { compareNodeIds, nodeId, type NodeId } from '../core/ids.js';
-import type { PeerAddress } from '../runtime/agreement-node.js';
+import type { PeerAddress } from '../transport/tcp-transport.js';
 import { UsageError, quote } from './errors.js';
 
 /** Reads raw bytes; injectable so callers and tests can stand in for the file system. */

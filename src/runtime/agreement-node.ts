@@ -1,17 +1,25 @@
 /**
  * Runs one agreement-job node as an OS process: the chosen protocol over the TCP transport, on the wall clock.
- * (Contract first; the body lands with the runtime.)
+ * Deadlines count from the process start, so slow start-up eats into the run, never past its end.
  */
-import type { NodeId } from '../core/ids.js';
+import { randomBytes } from 'node:crypto';
+import { formatFixed10, formatResultLine } from '../agreement/checksum.js';
+import { lockstepProtocol } from '../agreement/lockstep.js';
+import { PROCESS_TUNING, streamProtocol, type StreamOptions } from '../agreement/stream.js';
+import type { AgreementOptions, AgreementOutput } from '../agreement/types.js';
+import type { AnyProtocol } from '../protocol/types.js';
+import { TcpTransport, type PeerAddress } from '../transport/tcp-transport.js';
+
+export type { PeerAddress };
 import type { Logger } from './log.js';
+import { ProtocolHost } from './protocol-host.js';
 
 export type AgreementProtocolName = 'stream' | 'lockstep';
 
-export interface PeerAddress {
-  readonly id: NodeId;
-  readonly host: string;
-  readonly port: number;
-}
+export const AGREEMENT_PROTOCOLS: Readonly<Record<AgreementProtocolName, AnyProtocol>> = {
+  stream: streamProtocol,
+  lockstep: lockstepProtocol,
+};
 
 export interface AgreementNodeConfig {
   readonly self: PeerAddress;
@@ -37,9 +45,63 @@ export interface NodeIo {
   readonly log: Logger;
 }
 
+const PROGRESS_EVERY_MS = 250;
+
+export function formatAgreementOutput(result: AgreementOutput, json: boolean): string {
+  if (!json) return formatResultLine(result);
+  return JSON.stringify({ count: result.count, sum: formatFixed10(result.weighted), complete: result.complete, unconfirmed: result.unconfirmed });
+}
+
 /** Resolves with the process exit code once the node has printed its line and stopped. */
 export async function runAgreementNode(config: AgreementNodeConfig, io: NodeIo): Promise<number> {
-  void config;
-  void io;
-  throw new Error('not implemented yet');
+  const startedAtMs = performance.timeOrigin;
+  const { log } = io;
+  const protocol = AGREEMENT_PROTOCOLS[config.protocol];
+  const options: AgreementOptions | StreamOptions = {
+    seed: config.seed,
+    sendForMs: config.sendForMs,
+    waitForMs: config.waitForMs,
+    tickMs: config.tickMs,
+    ...(config.protocol === 'stream' ? { tuning: PROCESS_TUNING } : {}),
+  };
+  let host: ProtocolHost<unknown, AgreementOutput> | undefined;
+  let printed = false;
+  let finish: (code: number) => void = () => {};
+  const finished = new Promise<number>((resolve) => (finish = resolve));
+
+  const transport = await TcpTransport.listen({
+    self: config.self,
+    peers: config.peers,
+    clusterId: config.clusterId,
+    incarnation: randomBytes(8).toString('hex'),
+    ...(config.clusterKey === undefined ? {} : { clusterKey: config.clusterKey }),
+    // A restarted peer would send its stream again from the start: it cannot rejoin a run in progress.
+    rejectRestartedPeers: true,
+    isMessage: (value) => protocol.isMessage(value),
+    log,
+    onMessage: (from, msg) => host?.receive(from, msg),
+  });
+
+  host = new ProtocolHost<unknown, AgreementOutput>(protocol, {
+    send: (to, msg) => transport.send(to, msg),
+    output: (result) => {
+      printed = true;
+      io.stdout.write(`${formatAgreementOutput(result, config.json)}\n`);
+      log.info({ count: result.count, complete: result.complete, unconfirmed: result.unconfirmed }, 'result printed');
+    },
+    halt: () => finish(0),
+    log,
+  });
+  log.info({ protocol: config.protocol, peers: config.peers.length, port: config.self.port }, 'node started');
+  const progress = config.progress ? setInterval(() => log.info({ ...host?.metrics() }, 'progress'), PROGRESS_EVERY_MS) : undefined;
+  host.start(config.self.id, config.peers.map((p) => p.id), options, startedAtMs);
+
+  const code = await finished;
+  if (progress !== undefined) clearInterval(progress);
+  if (config.progress) log.info({ ...host.metrics() }, 'progress');
+  host.stop();
+  await transport.close();
+  // Peak resident memory, for the benchmark's "memory does not grow with the length of the run".
+  log.info({ ...transport.stats(), maxRssKb: process.resourceUsage().maxRSS }, 'node stopped');
+  return printed ? code : 1;
 }

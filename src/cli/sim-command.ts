@@ -2,10 +2,15 @@
  * `chatterbox sim`: the agreement job in the deterministic simulator. One seed replays one scenario in full
  * (schedule, lines, verdict, metrics); `--runs N` sweeps seeds and lists the failing ones with their replay.
  */
+import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
+import { z } from 'zod';
+import { nodeId } from '../core/ids.js';
+import type { Fault } from '../sim/faults.js';
 import { seed32 } from '../core/prng.js';
 import { drawAgreementScenario, runAgreementScenario, type AgreementProtocolName, type AgreementVerdict, type ScenarioDraw } from '../sim/scenarios/agreement.js';
 import { UsageError, quote } from './errors.js';
+import { fileErrorText } from './peers-file.js';
 import { configureCommand, parseProtocol, parseSeconds, parseSeed, type OptionValues } from './node-command.js';
 
 export interface SimArgs {
@@ -16,6 +21,45 @@ export interface SimArgs {
 }
 
 const MAX_RUNS = 1_000_000;
+
+const nodeName = z.string().regex(/^n[1-9][0-9]*$/, 'node names are n1, n2, …');
+const ms = z.number().int().nonnegative();
+const faultSchema = z.array(
+  z.discriminatedUnion('kind', [
+    z.object({ kind: z.literal('partition'), atMs: ms, healAtMs: ms, groups: z.array(z.array(nodeName).min(1)).min(1) }).strict(),
+    z.object({ kind: z.literal('crash'), atMs: ms, node: nodeName }).strict(),
+  ]),
+);
+
+/** A JSON fault schedule: `[{"kind":"partition","atMs":100,"healAtMs":900,"groups":[["n1"],["n2","n3"]]}, {"kind":"crash","atMs":500,"node":"n2"}]`. */
+export function readFaultsFile(path: string, nodeCount: number | undefined): Fault[] {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (error) {
+    throw new UsageError(`--faults ${path}: ${fileErrorText(error)}`);
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (error) {
+    throw new UsageError(`--faults ${path}: not JSON (${error instanceof Error ? error.message : String(error)})`);
+  }
+  const parsed = faultSchema.safeParse(json);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw new UsageError(`--faults ${path}: ${issue === undefined ? 'invalid' : `at ${issue.path.join('.') || 'top level'}: ${issue.message}`}`);
+  }
+  const faults: Fault[] = [];
+  for (const [i, f] of parsed.data.entries()) {
+    const named = f.kind === 'crash' ? [f.node] : f.groups.flat();
+    const unknown = named.find((n) => nodeCount !== undefined && Number(n.slice(1)) > nodeCount);
+    if (unknown !== undefined) throw new UsageError(`--faults ${path}: entry ${i} names ${unknown}, but the cluster has ${nodeCount} nodes`);
+    if (f.kind === 'partition' && f.healAtMs < f.atMs) throw new UsageError(`--faults ${path}: entry ${i} heals before it starts`);
+    faults.push(f.kind === 'crash' ? { kind: 'crash', atMs: f.atMs, node: nodeId(f.node) } : { kind: 'partition', atMs: f.atMs, healAtMs: f.healAtMs, groups: f.groups.map((g) => g.map(nodeId)) });
+  }
+  return faults;
+}
 const MAX_SIM_NODES = 32;
 
 function parseWhole(flag: string, raw: string, min: number, max: number): number {
@@ -46,11 +90,14 @@ export function simArgsFromOptions(opts: OptionValues): SimArgs {
   if (draw.nodeCount !== undefined && draw.crashCount !== undefined && draw.crashCount > draw.nodeCount) {
     throw new UsageError(`--crashes: at most --nodes (${draw.nodeCount}), got ${draw.crashCount}`);
   }
+  const faultsFile = str('faults');
+  if (faultsFile !== undefined && draw.nodeCount === undefined) throw new UsageError('--faults: give --nodes too, so the schedule names nodes that exist');
+  if (faultsFile !== undefined && draw.crashCount !== undefined) throw new UsageError('--faults: crashes come from the schedule; drop --crashes');
   return {
     protocols,
     seed: rawSeed === undefined ? 1 : simSeed(parseSeed('--seed', rawSeed)),
     runs: parseWhole('--runs', str('runs') ?? '1', 1, MAX_RUNS),
-    draw,
+    draw: faultsFile === undefined ? draw : { ...draw, faults: readFaultsFile(faultsFile, draw.nodeCount) },
   };
 }
 
@@ -100,7 +147,8 @@ function drawFlags(draw: ScenarioDraw): string {
     (draw.nodeCount === undefined ? '' : ` --nodes ${draw.nodeCount}`) +
     (draw.crashCount === undefined ? '' : ` --crashes ${draw.crashCount}`) +
     (draw.sendForMs === undefined ? '' : ` --send-for ${draw.sendForMs / 1000}`) +
-    (draw.waitForMs === undefined ? '' : ` --wait-for ${draw.waitForMs / 1000}`)
+    (draw.waitForMs === undefined ? '' : ` --wait-for ${draw.waitForMs / 1000}`) +
+    (draw.faults === undefined ? '' : ' --faults <same file>')
   );
 }
 
@@ -116,6 +164,10 @@ export function simCommand(): Command {
     .option('--crashes <count>', 'nodes that crash for good (default: drawn from the seed)')
     .option('--send-for <seconds>', 'virtual seconds of sending (default: drawn from the seed)')
     .option('--wait-for <seconds>', 'virtual grace period in seconds (default 4)')
+    .option(
+      '--faults <path>',
+      'JSON fault schedule instead of a drawn one (needs --nodes), e.g. [{"kind":"partition","atMs":100,"healAtMs":900,"groups":[["n1"],["n2","n3"]]},{"kind":"crash","atMs":500,"node":"n3"}]',
+    )
     .action((opts: OptionValues) => {
       process.exitCode = runSimCommand(simArgsFromOptions(opts));
     });

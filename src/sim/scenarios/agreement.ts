@@ -42,6 +42,8 @@ export interface ScenarioDraw {
   readonly crashCount?: number;
   readonly sendForMs?: number;
   readonly waitForMs?: number;
+  /** An explicit fault schedule instead of a drawn one (crashes in it are for good). */
+  readonly faults?: readonly Fault[];
 }
 
 export interface AgreementVerdict {
@@ -71,7 +73,9 @@ export function drawAgreementScenario(seed: number, protocol: AgreementProtocolN
   const crashCount = draw.crashCount ?? (nodeCount > 2 && prng.chance(0.3) ? prng.int(1, nodeCount - 2) : 0);
   const network = randomNetwork(prng.fork(), { nodes, maxLatencyMs: MAX_LATENCY_MS });
   const faults =
-    nodeCount < 2
+    draw.faults !== undefined
+      ? draw.faults
+      : nodeCount < 2
       ? []
       : randomFaultSchedule(prng.fork(), {
           nodes,

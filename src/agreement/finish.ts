@@ -26,6 +26,16 @@ export function isDoneReport(x: unknown): x is DoneReport {
   return isRecord(x) && isCount(x.count) && typeof x.weighted === 'string' && /^[0-9]{1,64}$/.test(x.weighted);
 }
 
+/** A node's phase after the finisher's effects: `confirming` once it has printed, `halted` once it halts. */
+export function phaseAfter<P extends string>(phase: P, effects: readonly Effect<unknown, AgreementOutput>[]): P | 'confirming' | 'halted' {
+  let next: P | 'confirming' | 'halted' = phase;
+  for (const e of effects) {
+    if (e.kind === 'output') next = 'confirming';
+    if (e.kind === 'halt') next = 'halted';
+  }
+  return next;
+}
+
 export class Finisher {
   private result: AgreementOutput | undefined;
   private readonly peerReports = new Map<NodeId, DoneReport>();

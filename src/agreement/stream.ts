@@ -25,7 +25,7 @@ import { compareNodeIds, type NodeId } from '../core/ids.js';
 import { hashString32, VALUE_SCALE, valueAt } from '../core/prng.js';
 import type { Effect, InitContext, Input, Protocol } from '../protocol/types.js';
 import { MAX_SUMMARY_RUN, summarize } from './checksum.js';
-import { Finisher, isDoneReport, type DoneReport } from './finish.js';
+import { Finisher, isDoneReport, phaseAfter, type DoneReport } from './finish.js';
 import { Ledger } from './ledger.js';
 import type { AgreementOptions, AgreementOutput } from './types.js';
 
@@ -523,10 +523,7 @@ function forcedResult(state: StreamState): { summary: StreamState['ledger']['com
 }
 
 function afterFinisher(state: StreamState, effects: Fx[]): Fx[] {
-  for (const e of effects) {
-    if (e.kind === 'output') state.phase = 'confirming';
-    if (e.kind === 'halt') state.phase = 'halted';
-  }
+  state.phase = phaseAfter(state.phase, effects);
   return effects;
 }
 

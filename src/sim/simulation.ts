@@ -708,20 +708,8 @@ export class Simulation<State, Msg, Out, Options> {
     }
     const epoch = this.slots[to]!.epoch;
     const copy = this.config.copyMessage;
-    this.schedule({
-      kind: 'deliver',
-      at: this.now + drawLatencyMs(this.latencyPrng, link.latency),
-      seq: 0,
-      from,
-      to,
-      msg: copy === undefined ? msg : copy(msg),
-      epoch,
-      bytes,
-    });
-    this.stats.inFlight++;
-    if (duplicated) {
-      this.stats.duplicated++;
-      this.stats.inFlight++;
+    // Each copy draws its own latency, so a duplicate can overtake the original.
+    const putOnWire = (): void => {
       this.schedule({
         kind: 'deliver',
         at: this.now + drawLatencyMs(this.latencyPrng, link.latency),
@@ -732,6 +720,12 @@ export class Simulation<State, Msg, Out, Options> {
         epoch,
         bytes,
       });
+      this.stats.inFlight++;
+    };
+    putOnWire();
+    if (duplicated) {
+      this.stats.duplicated++;
+      putOnWire();
     }
   }
 

@@ -2,10 +2,11 @@
  * The agreement job under the deterministic simulator: thousands of seeded fault schedules per protocol.
  * A failure names its seed; replay one with CHATTERBOX_SEED=N, or `chatterbox sim --seed N --protocol P`.
  */
+import type { AgreementProtocolName } from '../src/agreement/protocols.js';
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { nodeId } from '../src/core/ids.js';
-import { drawAgreementScenario, runAgreementScenario, type AgreementProtocolName, type AgreementScenario } from '../src/sim/scenarios/agreement.js';
+import { drawAgreementScenario, runAgreementScenario, type AgreementScenario } from '../src/sim/scenarios/agreement.js';
 import { perfectNetwork } from '../src/sim/network.js';
 import { testSeeds, withSeed } from '../src/sim/simulation.js';
 

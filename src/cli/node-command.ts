@@ -14,7 +14,8 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { seed32 } from '../core/prng.js';
-import type { AgreementNodeConfig, AgreementProtocolName } from '../runtime/agreement-node.js';
+import { AGREEMENT_PROTOCOLS, type AgreementProtocolName } from '../agreement/protocols.js';
+import type { AgreementNodeConfig } from '../runtime/agreement-node.js';
 import { createLogger, type Logger } from '../runtime/log.js';
 import { UsageError, quote, usageErrorFromCommander } from './errors.js';
 import { deriveClusterId, fileErrorText, findSelf, readPeersFile, type ReadFile } from './peers-file.js';
@@ -34,9 +35,8 @@ export const MIN_CLUSTER_KEY_BYTES = 16;
 const MAX_SECONDS = 86_400;
 const MAX_TICK_MS = 60_000;
 
-// A record, not a list, so that a protocol added to AgreementProtocolName fails to compile here until listed.
-const PROTOCOL_NAMES: Readonly<Record<AgreementProtocolName, true>> = { stream: true, lockstep: true };
-export const PROTOCOLS = Object.keys(PROTOCOL_NAMES) as readonly AgreementProtocolName[];
+// From the one registry of protocols (pure modules, cheap to load; the runtime itself stays lazily imported).
+export const PROTOCOLS = Object.keys(AGREEMENT_PROTOCOLS) as readonly AgreementProtocolName[];
 
 export interface RunDefaults {
   readonly sendForSeconds: number;

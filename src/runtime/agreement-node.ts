@@ -4,22 +4,15 @@
  */
 import { randomBytes } from 'node:crypto';
 import { formatFixed10, formatResultLine } from '../agreement/checksum.js';
-import { lockstepProtocol } from '../agreement/lockstep.js';
-import { PROCESS_TUNING, streamProtocol, type StreamOptions } from '../agreement/stream.js';
+import { AGREEMENT_PROTOCOLS, type AgreementProtocolName } from '../agreement/protocols.js';
+import { PROCESS_TUNING, type StreamOptions } from '../agreement/stream.js';
 import type { AgreementOptions, AgreementOutput } from '../agreement/types.js';
-import type { AnyProtocol } from '../protocol/types.js';
 import { TcpTransport, type PeerAddress } from '../transport/tcp-transport.js';
 
 export type { PeerAddress };
 import type { Logger } from './log.js';
 import { ProtocolHost } from './protocol-host.js';
 
-export type AgreementProtocolName = 'stream' | 'lockstep';
-
-export const AGREEMENT_PROTOCOLS: Readonly<Record<AgreementProtocolName, AnyProtocol>> = {
-  stream: streamProtocol,
-  lockstep: lockstepProtocol,
-};
 
 export interface AgreementNodeConfig {
   readonly self: PeerAddress;

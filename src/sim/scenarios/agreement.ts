@@ -10,17 +10,14 @@
  *   message per crashed node (lockstep, whose stalled senders keep every survivor in step).
  */
 import { formatResultLine } from '../../agreement/checksum.js';
-import { lockstepProtocol } from '../../agreement/lockstep.js';
-import { SIMULATION_TUNING, streamProtocol, type StreamState } from '../../agreement/stream.js';
-import { printMarginMs, type AgreementOptions, type AgreementOutput } from '../../agreement/types.js';
+import { AGREEMENT_PROTOCOLS as PROTOCOLS, type AgreementProtocolName } from '../../agreement/protocols.js';
+import { SIMULATION_TUNING } from '../../agreement/stream.js';
+import type { AgreementOptions, AgreementOutput } from '../../agreement/types.js';
 import { nodeId, type NodeId } from '../../core/ids.js';
 import { Prng } from '../../core/prng.js';
-import type { AnyProtocol } from '../../protocol/types.js';
 import { randomFaultSchedule, type Fault } from '../faults.js';
 import { randomNetwork, type NetworkModel } from '../network.js';
 import { Simulation, type SimulationReport } from '../simulation.js';
-
-export type AgreementProtocolName = 'stream' | 'lockstep';
 
 export interface AgreementScenario {
   readonly seed: number;
@@ -58,7 +55,6 @@ export interface AgreementVerdict {
   readonly problems: readonly string[];
 }
 
-const PROTOCOLS: Readonly<Record<AgreementProtocolName, AnyProtocol>> = { stream: streamProtocol, lockstep: lockstepProtocol };
 /** Partitions heal at least this long before the end of sending + this much, so the grace period can repair them. */
 const HEAL_INTO_GRACE_MS = 1000;
 /** Link latency stays at or below this, so a healed cluster catches up well within the grace period. */
@@ -146,7 +142,3 @@ function judge(scenario: AgreementScenario, report: SimulationReport<AgreementOu
   }
   return { scenario, report, lines, countSpread, agreed, problems };
 }
-
-/** Stream protocol state, for tests that look inside. */
-export type { StreamState };
-export { printMarginMs };

@@ -23,9 +23,15 @@ export type Effect<Msg, Out> =
   /** The node's work is over: the driver stops feeding inputs and (for a process) exits 0. */
   | { readonly kind: 'halt' };
 
-export type Input<Msg> =
+/**
+ * `request` is a local client's command (a Maelstrom client's `broadcast`, a line typed into `chat`); protocols
+ * without clients leave `Req` as `never`. Requests come from the node's own driver, so they are trusted in
+ * shape; protocols still check their values (a client's bad input is answered, never thrown).
+ */
+export type Input<Msg, Req = never> =
   | { readonly kind: 'receive'; readonly from: NodeId; readonly msg: Msg }
-  | { readonly kind: 'timer'; readonly name: string };
+  | { readonly kind: 'timer'; readonly name: string }
+  | ([Req] extends [never] ? never : { readonly kind: 'request'; readonly body: Req });
 
 export interface InitContext<Options> {
   readonly self: NodeId;
@@ -36,10 +42,10 @@ export interface InitContext<Options> {
   readonly now: number;
 }
 
-export interface Protocol<State, Msg, Out, Options> {
+export interface Protocol<State, Msg, Out, Options, Req = never> {
   readonly name: string;
   init(ctx: InitContext<Options>): { state: State; effects: Effect<Msg, Out>[] };
-  step(state: State, input: Input<Msg>, now: number): Effect<Msg, Out>[];
+  step(state: State, input: Input<Msg, Req>, now: number): Effect<Msg, Out>[];
   /**
    * Validates a message that arrived from the network. Peers can be buggy or hostile, so a driver passes only
    * messages that pass this guard to `step`; the rest are dropped, counted and logged.
@@ -52,4 +58,4 @@ export interface Protocol<State, Msg, Out, Options> {
 /** Any protocol, for drivers that do not care about its types. */
 // eslint-style note: `any` here is deliberate: drivers are generic over every protocol's private types.
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-export type AnyProtocol = Protocol<any, any, any, any>;
+export type AnyProtocol = Protocol<any, any, any, any, any>;

@@ -21,7 +21,7 @@ export function wallClockMs(): number {
   return performance.timeOrigin + performance.now();
 }
 
-export class ProtocolHost<Msg, Out> {
+export class ProtocolHost<Msg, Out, Req = never> {
   // The state's type is private to the protocol; the host only hands it back.
   private state: unknown;
   private readonly deadlines = new Map<string, number>();
@@ -48,6 +48,12 @@ export class ProtocolHost<Msg, Out> {
     this.feed({ kind: 'receive', from, msg });
   }
 
+  /** A local client's command (see `Input`'s `request`). */
+  request(body: Req): void {
+    // The cast is sound: with `Req = never` this method cannot be called at all.
+    this.feed({ kind: 'request', body } as Input<Msg, Req>);
+  }
+
   metrics(): Readonly<Record<string, number | string | boolean>> {
     return this.state === undefined ? {} : this.protocol.metrics(this.state);
   }
@@ -62,7 +68,7 @@ export class ProtocolHost<Msg, Out> {
     this.disarm();
   }
 
-  private feed(input: Input<Msg>): void {
+  private feed(input: Input<Msg, Req>): void {
     if (this.halted || this.state === undefined) return;
     this.apply(this.protocol.step(this.state, input, this.clock()) as Effect<Msg, Out>[]);
     this.rearm();

@@ -207,14 +207,14 @@ interface FaultEvent {
   seq: number;
   node: number;
 }
-interface InjectEvent<Msg> {
+interface InjectEvent<Msg, Req> {
   kind: 'inject';
   at: number;
   seq: number;
   node: number;
-  input: Input<Msg>;
+  input: Input<Msg, Req>;
 }
-type SimEvent<Msg> = DeliverEvent<Msg> | TimerEvent | FaultEvent | InjectEvent<Msg>;
+type SimEvent<Msg, Req> = DeliverEvent<Msg> | TimerEvent | FaultEvent | InjectEvent<Msg, Req>;
 
 /** Codes mixed into the fingerprint, one per outcome. */
 const FP_DELIVERED = 1;
@@ -263,16 +263,16 @@ export type OutputListener<Out> = (node: NodeId, atMs: number, value: Out) => vo
 /** Called after each init and step of a node with its state: the place for invariant checks (throw to fail). */
 export type StepListener<State> = (node: NodeId, atMs: number, state: State) => void;
 
-export class Simulation<State, Msg, Out, Options> {
+export class Simulation<State, Msg, Out, Options, Req = never> {
   readonly seed: number;
-  private readonly protocol: Protocol<State, Msg, Out, Options>;
+  private readonly protocol: Protocol<State, Msg, Out, Options, Req>;
   private readonly config: SimulationConfig<Options, Msg>;
   private readonly nodeIds: readonly NodeId[];
   private readonly indexOf = new Map<NodeId, number>();
   private readonly slots: NodeSlot<State, Options>[] = [];
   private readonly links: LinkTable;
   private readonly partitions: PartitionTable;
-  private readonly queue = new EventQueue<SimEvent<Msg>>();
+  private readonly queue = new EventQueue<SimEvent<Msg, Req>>();
   private readonly lossPrng: Prng;
   private readonly duplicatePrng: Prng;
   private readonly latencyPrng: Prng;
@@ -309,7 +309,7 @@ export class Simulation<State, Msg, Out, Options> {
   private running = false;
   private failure: SimulationError | undefined;
 
-  constructor(protocol: Protocol<State, Msg, Out, Options>, config: SimulationConfig<Options, Msg>) {
+  constructor(protocol: Protocol<State, Msg, Out, Options, Req>, config: SimulationConfig<Options, Msg>) {
     this.protocol = protocol;
     this.config = config;
     const seed = config.seed;
@@ -402,8 +402,8 @@ export class Simulation<State, Msg, Out, Options> {
     return s.up && s.halted;
   }
 
-  /** Feeds `input` to `node` at virtual time `atMs` (>= now); dropped if the node is then down or halted. */
-  inject(atMs: number, node: NodeId, input: Input<Msg>): void {
+  /** Feeds `input` (a message, or a client `request`) to `node` at virtual time `atMs` (>= now); dropped if the node is then down or halted. */
+  inject(atMs: number, node: NodeId, input: Input<Msg, Req>): void {
     const i = this.indexOf.get(node);
     if (i === undefined) throw new SimulationError(this.seed, `inject: unknown node ${node}`);
     if (!(atMs >= this.now) || !Number.isFinite(atMs)) throw new SimulationError(this.seed, `inject: atMs ${atMs} is before now (${this.now}ms)`);
@@ -541,7 +541,7 @@ export class Simulation<State, Msg, Out, Options> {
     this.stepNode(ev.node, { kind: 'timer', name: ev.name });
   }
 
-  private injectNow(ev: InjectEvent<Msg>): void {
+  private injectNow(ev: InjectEvent<Msg, Req>): void {
     const slot = this.slots[ev.node]!;
     if (!slot.up || slot.halted) {
       this.stats.injectedDropped++;
@@ -594,7 +594,7 @@ export class Simulation<State, Msg, Out, Options> {
     this.afterStep(i);
   }
 
-  private stepNode(i: number, input: Input<Msg>): void {
+  private stepNode(i: number, input: Input<Msg, Req>): void {
     const slot = this.slots[i]!;
     let effects: Effect<Msg, Out>[];
     try {
@@ -729,7 +729,7 @@ export class Simulation<State, Msg, Out, Options> {
     }
   }
 
-  private schedule(ev: SimEvent<Msg>): number {
+  private schedule(ev: SimEvent<Msg, Req>): number {
     if (this.queue.size >= this.maxQueued) {
       throw this.fail(`more than maxQueuedEvents=${this.maxQueued} events pending`, undefined, undefined);
     }
@@ -786,8 +786,8 @@ function preview(value: unknown): string {
 }
 
 /** Builds a simulation and runs it to `config.untilMs` (or until finished). */
-export function runSimulation<State, Msg, Out, Options>(
-  protocol: Protocol<State, Msg, Out, Options>,
+export function runSimulation<State, Msg, Out, Options, Req = never>(
+  protocol: Protocol<State, Msg, Out, Options, Req>,
   config: SimulationConfig<Options, Msg>,
 ): SimulationReport<Out> {
   return new Simulation(protocol, config).run();

@@ -1,0 +1,41 @@
+/**
+ * Key-range ownership (the scalesmall design): nodes of a group say which ranges of a 32-bit key space they
+ * serve and how strongly; every replica can answer who serves a key. Pure: no I/O, no clocks. See README.md.
+ */
+export {
+  KEY_SPACE_SIZE,
+  MAX_POSITION,
+  type KeyRange,
+  InvalidRangeError,
+  checkPosition,
+  checkRange,
+  isRange,
+  murmur3_32,
+  hashKey,
+  toPosition,
+} from './key-space.js';
+export { type Registration, type Subrange, Topology, compareServing, deriveTopology } from './topology.js';
+export {
+  type FieldCrdt,
+  type SlotCrdt,
+  type NodeCrdt,
+  type GroupCrdt,
+  type RangesCrdt,
+  type Actor,
+  type ActorLike,
+  GroupState,
+  UnknownGroupError,
+  NotMemberError,
+  actor,
+  emptyRanges,
+  isEmptyDelta,
+  checkRanges,
+  decodeRanges,
+  encodeRanges,
+  slotKey,
+  parseSlot,
+  MEMBER_SLOT,
+  JOINED_FIELD,
+  META_FIELD,
+  PRIORITY_PREFIX,
+} from './group-state.js';

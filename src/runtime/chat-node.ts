@@ -1,0 +1,130 @@
+/**
+ * `chatterbox chat` as an OS process: causal broadcast over the TCP transport, lines from stdin in, lines in
+ * causal order out.
+ *
+ * Every line typed at any node is broadcast; every node prints every line as `<origin>: <text>`, its own
+ * included, in an order that respects happens-before: a line typed after reading another is printed after it
+ * on every node. When stdin ends the node keeps running until every neighbour has acknowledged its lines (so
+ * its last lines are out) or `lingerMs` passes, then exits 0; an interrupt exits 0 at once.
+ * Logs go to stderr; stdout carries chat lines only.
+ */
+import { randomBytes } from 'node:crypto';
+import { createInterface } from 'node:readline';
+import type { NodeId } from '../core/ids.js';
+import type { PlainData } from '../crdt/data.js';
+import type { GossipMsg, GossipPreset } from '../broadcast/gossip.js';
+import { causalBroadcast, causalOptions, type CausalOutput, type CausalRequest } from '../causal/causal-broadcast.js';
+import { TcpTransport, type PeerAddress } from '../transport/tcp-transport.js';
+import type { Logger } from './log.js';
+import { ProtocolHost } from './protocol-host.js';
+
+export interface ChatNodeConfig {
+  readonly self: PeerAddress;
+  /** Every node of the cluster, self included, in peers-file order. */
+  readonly peers: readonly PeerAddress[];
+  readonly clusterId: string;
+  readonly clusterKey?: Buffer;
+  readonly preset: GossipPreset;
+  /** After stdin ends, how long at most to wait for the neighbours' acknowledgements. */
+  readonly lingerMs: number;
+}
+
+export interface ChatIo {
+  readonly stdin: NodeJS.ReadableStream;
+  readonly stdout: NodeJS.WritableStream;
+  readonly log: Logger;
+  /** Aborted on SIGINT/SIGTERM: the node stops at once. */
+  readonly interrupt?: AbortSignal;
+}
+
+/** A longer line is refused with a warning: it would make one oversized message for every node. */
+export const MAX_CHAT_LINE_CHARS = 16 * 1024;
+
+// C0 and C1 controls (but tab) and DEL: a peer's line must not move the cursor, clear the screen or retitle the terminal.
+const CONTROL = /[\u0000-\u0008\u000a-\u001f\u007f-\u009f]/g;
+
+/** The printed form of a delivered line. Non-string payloads (from other clients) are shown as JSON. */
+export function formatChatLine(origin: NodeId, payload: PlainData): string {
+  let text: string;
+  if (typeof payload === 'string') text = payload;
+  else {
+    try {
+      text = JSON.stringify(payload, (_key, value: unknown) => (typeof value === 'bigint' ? value.toString() : value)) ?? String(payload);
+    } catch {
+      text = String(payload);
+    }
+  }
+  return `${origin}: ${text.replace(CONTROL, '\ufffd')}`;
+}
+
+/** Resolves with the exit code once the node has stopped. */
+export async function runChatNode(config: ChatNodeConfig, io: ChatIo): Promise<number> {
+  const startedAtMs = performance.timeOrigin;
+  const { log } = io;
+  let host: ProtocolHost<GossipMsg, CausalOutput, CausalRequest> | undefined;
+  let finish: (code: number) => void = () => {};
+  const finished = new Promise<number>((resolve) => (finish = resolve));
+
+  const transport = await TcpTransport.listen({
+    self: config.self,
+    peers: config.peers,
+    clusterId: config.clusterId,
+    incarnation: randomBytes(8).toString('hex'),
+    ...(config.clusterKey === undefined ? {} : { clusterKey: config.clusterKey }),
+    // Chat nodes come and go: a restarted peer is taken back, and gossip sends it the whole history.
+    rejectRestartedPeers: false,
+    isMessage: (value) => causalBroadcast.isMessage(value),
+    log,
+    onMessage: (from, msg) => host?.receive(from, msg as GossipMsg),
+  });
+
+  host = new ProtocolHost<GossipMsg, CausalOutput, CausalRequest>(causalBroadcast, {
+    send: (to, msg) => transport.send(to, msg),
+    output: (out) => {
+      switch (out.kind) {
+        case 'deliver':
+          io.stdout.write(`${formatChatLine(out.origin, out.payload)}\n`);
+          break;
+        case 'accepted':
+          log.debug({ clock: out.clock.toString() }, 'line broadcast');
+          break;
+        case 'rejected':
+          log.warn({ reason: out.reason }, 'line not sent');
+          break;
+      }
+    },
+    halt: () => finish(0),
+    log,
+  });
+  host.start(config.self.id, config.peers.map((p) => p.id), causalOptions(config.preset), startedAtMs);
+  log.info({ peers: config.peers.length, port: config.self.port, gossip: config.preset }, 'chat node started; type lines to send them');
+
+  const lines = createInterface({ input: io.stdin, crlfDelay: Infinity, terminal: false });
+  lines.on('line', (raw) => {
+    const line = raw.endsWith('\r') ? raw.slice(0, -1) : raw;
+    if (line.length === 0) return;
+    if (line.length > MAX_CHAT_LINE_CHARS) {
+      log.warn({ chars: line.length, max: MAX_CHAT_LINE_CHARS }, 'line too long; not sent');
+      return;
+    }
+    host?.request({ kind: 'broadcast', payload: line });
+  });
+  lines.on('close', () => {
+    log.debug({ lingerMs: config.lingerMs }, 'input ended; waiting for the neighbours to acknowledge');
+    host?.request({ kind: 'drain', withinMs: config.lingerMs });
+  });
+  // A closed stdout (`chatterbox chat | head -1`) ends the chat like an interrupt rather than crashing it.
+  io.stdout.on('error', () => finish(0));
+  const onInterrupt = (): void => finish(0);
+  if (io.interrupt?.aborted === true) finish(0);
+  io.interrupt?.addEventListener('abort', onInterrupt, { once: true });
+
+  const code = await finished;
+  io.interrupt?.removeEventListener('abort', onInterrupt);
+  lines.removeAllListeners('close');
+  lines.close();
+  host.stop();
+  log.info({ ...host.metrics() }, 'chat node stopping');
+  await transport.close();
+  return code;
+}

@@ -7,8 +7,11 @@
  */
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
+import { chatCommand } from './chat-command.js';
 import { clusterCommand } from './cluster-command.js';
 import { UsageError } from './errors.js';
+import { harnessCommand } from './harness-command.js';
+import { maelstromCommand } from './maelstrom-command.js';
 import { configureCommand, nodeCommand } from './node-command.js';
 import { simCommand } from './sim-command.js';
 
@@ -30,7 +33,10 @@ function buildProgram(): Command {
     .version(packageVersion(), '--version', 'print the version and exit')
     .addCommand(nodeCommand())
     .addCommand(clusterCommand())
-    .addCommand(simCommand());
+    .addCommand(simCommand())
+    .addCommand(chatCommand())
+    .addCommand(maelstromCommand())
+    .addCommand(harnessCommand());
 
   return program;
 }

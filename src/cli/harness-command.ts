@@ -1,0 +1,177 @@
+/**
+ * `chatterbox harness`: a Maelstrom-like test harness (Maelstrom itself needs a JVM). Runs any Maelstrom node
+ * binary, by default this chatterbox's own `maelstrom` command, and checks it as `maelstrom test` would. Flags
+ * mirror `maelstrom test`; the logic lives in src/maelstrom/harness/.
+ */
+import { accessSync, constants, mkdtempSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Command } from 'commander';
+import { formatReport } from '../maelstrom/harness/format.js';
+import { HARNESS_DEFAULTS, runHarness, type HarnessInput } from '../maelstrom/harness/runner.js';
+import { HARNESS_WORKLOADS, LATENCY_DISTS, TOPOLOGIES, type HarnessWorkload, type LatencyDist, type TopologyName } from '../maelstrom/harness/types.js';
+import { UsageError, quote } from './errors.js';
+import { configureCommand, parseSeconds, type OptionValues } from './node-command.js';
+
+const MAX_NODES = 256;
+const MAX_CONCURRENCY = 4096;
+const MAX_MS = 600_000;
+const MAX_RATE = 100_000;
+
+export interface HarnessArgs {
+  readonly input: HarnessInput;
+  readonly json: boolean;
+}
+
+function str(opts: OptionValues, key: string, flag: string): string | undefined {
+  const value = opts[key];
+  if (value === undefined) return undefined;
+  if (typeof value !== 'string') throw new UsageError(`${flag}: expected a value`);
+  return value;
+}
+
+function oneOf<T extends string>(flag: string, raw: string, values: readonly T[]): T {
+  const found = values.find((v) => v === raw);
+  if (found === undefined) throw new UsageError(`${flag}: expected one of ${values.join(', ')}, got ${quote(raw)}`);
+  return found;
+}
+
+function wholeNumber(flag: string, raw: string, min: number, max: number, unit = ''): number {
+  if (!/^\d+$/.test(raw) || Number(raw) < min || Number(raw) > max) {
+    throw new UsageError(`${flag}: expected a whole number${unit} ${min}..${max}, got ${quote(raw)}`);
+  }
+  return Number(raw);
+}
+
+function decimal(flag: string, raw: string, max: number, what: string): number {
+  if (!/^(?:\d+(?:\.\d*)?|\.\d+)$/.test(raw) || Number(raw) > max) throw new UsageError(`${flag}: expected ${what} 0..${max} (fractions allowed), got ${quote(raw)}`);
+  return Number(raw);
+}
+
+function executable(flag: string, path: string): string {
+  try {
+    if (!statSync(path).isFile()) throw new Error('not a file');
+    accessSync(path, constants.X_OK);
+  } catch {
+    throw new UsageError(`${flag}: ${quote(path)} is not an executable file`);
+  }
+  return path;
+}
+
+/** Validates commander's option values (and the trailing arguments for the node binary). */
+export function harnessArgsFromOptions(opts: OptionValues, binArgs: readonly string[]): HarnessArgs {
+  const workload = str(opts, 'workload', '-w/--workload');
+  if (workload === undefined) throw new UsageError(`-w/--workload is required: one of ${HARNESS_WORKLOADS.join(', ')}`);
+  const bin = str(opts, 'bin', '--bin');
+  const nodeCount = str(opts, 'nodeCount', '--node-count');
+  const timeLimit = str(opts, 'timeLimit', '--time-limit');
+  const rate = str(opts, 'rate', '--rate');
+  const concurrency = str(opts, 'concurrency', '--concurrency');
+  const latency = str(opts, 'latency', '--latency');
+  const latencyDist = str(opts, 'latencyDist', '--latency-dist');
+  const topology = str(opts, 'topology', '--topology');
+  const nemesis = str(opts, 'nemesis', '--nemesis');
+  const nemesisInterval = str(opts, 'nemesisInterval', '--nemesis-interval');
+  const recovery = str(opts, 'recovery', '--recovery');
+  const timeout = str(opts, 'timeout', '--timeout');
+  const probeMs = str(opts, 'probeMs', '--probe-ms');
+  const seed = str(opts, 'seed', '--seed');
+  const logDir = str(opts, 'logDir', '--log-dir');
+
+  const faults = nemesis === undefined ? [] : nemesis.split(/\s*,\s*/).filter((f) => f.length > 0);
+  for (const f of faults) if (f !== 'partition') throw new UsageError(`--nemesis: the only fault is partition, got ${quote(f)}`);
+  if (logDir === '') throw new UsageError('--log-dir: expected a directory name, got ""');
+  const input: HarnessInput = {
+    workload: oneOf<HarnessWorkload>('-w/--workload', workload, HARNESS_WORKLOADS),
+    ...(bin === undefined ? {} : { bin: executable('--bin', bin) }),
+    binArgs,
+    ...(nodeCount === undefined ? {} : { nodeCount: wholeNumber('--node-count', nodeCount, 1, MAX_NODES) }),
+    ...(timeLimit === undefined ? {} : { timeLimitMs: parseSeconds('--time-limit', timeLimit, false) }),
+    ...(rate === undefined ? {} : { rate: decimal('--rate', rate, MAX_RATE, 'operations per second') }),
+    ...(concurrency === undefined ? {} : { concurrency: wholeNumber('--concurrency', concurrency, 1, MAX_CONCURRENCY) }),
+    ...(latency === undefined ? {} : { latencyMs: wholeNumber('--latency', latency, 0, MAX_MS, ' of milliseconds') }),
+    ...(latencyDist === undefined ? {} : { latencyDist: oneOf<LatencyDist>('--latency-dist', latencyDist, LATENCY_DISTS) }),
+    ...(topology === undefined ? {} : { topology: oneOf<TopologyName>('--topology', topology, TOPOLOGIES) }),
+    partition: faults.includes('partition'),
+    ...(nemesisInterval === undefined ? {} : { nemesisIntervalMs: parseSeconds('--nemesis-interval', nemesisInterval, false) }),
+    ...(recovery === undefined ? {} : { recoveryMs: parseSeconds('--recovery', recovery, true) }),
+    ...(timeout === undefined ? {} : { timeoutMs: wholeNumber('--timeout', timeout, 1, MAX_MS, ' of milliseconds') }),
+    ...(probeMs === undefined ? {} : { probeMs: wholeNumber('--probe-ms', probeMs, 0, MAX_MS, ' of milliseconds') }),
+    ...(seed === undefined ? {} : { seed: wholeNumber('--seed', seed, 0, 0xffffffff) }),
+    ...(logDir === undefined ? {} : { logDir }),
+  };
+  return { input, json: opts['json'] === true };
+}
+
+export function defineHarnessCommand(): Command {
+  const d = HARNESS_DEFAULTS;
+  return configureCommand(new Command('harness'))
+    .description(
+      'Test a Maelstrom node binary the way `maelstrom test` does: start N node processes, route their messages through a simulated network, play client operations, check the history.',
+    )
+    .usage('-w <workload> [options] [-- <arguments for the node binary>]')
+    .argument('[bin-args...]', 'arguments for the node binary (put them after --)')
+    .option('-w, --workload <name>', `required: ${HARNESS_WORKLOADS.join(', ')}`)
+    .option('--bin <path>', "node executable; arguments after -- go to it (default: this chatterbox's `maelstrom` command, arguments appended)")
+    .option('--node-count <n>', `nodes n1..nN, 1..${MAX_NODES} (default ${d.nodeCount})`)
+    .option('--time-limit <seconds>', `how long clients issue operations (default ${d.timeLimitMs / 1000})`)
+    .option('--rate <ops/s>', `operations per second over all clients, Jepsen-staggered (default ${d.rate})`)
+    .option('--concurrency <n>', 'client slots, each with one request in flight, bound to nodes round-robin (default: the node count)')
+    .option('--latency <ms>', `mean delay of each server-to-server message; client messages are not delayed, as in Maelstrom (default ${d.latencyMs})`)
+    .option('--latency-dist <dist>', `${LATENCY_DISTS.join(', ')}: constant = the mean, uniform over [0, 2·mean], exponential with that mean (default ${d.latencyDist})`)
+    .option('--topology <name>', `what broadcast nodes are told in topology: ${TOPOLOGIES.join(', ')} (default ${d.topology})`)
+    .option('--nemesis <faults>', 'faults to inject: partition (server-to-server messages are dropped between sides)')
+    .option('--nemesis-interval <seconds>', `mean seconds between nemesis actions (default ${d.nemesisIntervalMs / 1000})`)
+    .option('--recovery <seconds>', `wait after the final heal before the final reads (default ${d.recoveryMs / 1000}, as Maelstrom)`)
+    .option('--timeout <ms>', `a request unanswered this long is indefinite (default ${d.timeoutMs})`)
+    .option('--probe-ms <ms>', `probe reads on every node this often to time visibility; not counted as operations; 0 = none (default ${d.probeMs})`)
+    .option('--seed <integer>', 'seed 0..4294967295 for latencies, operations and partitions (default: random, printed in the report)')
+    .option('--log-dir <dir>', 'where node stderr logs, history.jsonl and report.json go (default: a new temporary directory)')
+    .option('--json', 'print the report as one JSON object')
+    .addHelpText(
+      'after',
+      [
+        '',
+        'Checks, after Maelstrom: echo answers match; unique-ids never repeat; broadcast and g-set: every acknowledged',
+        "or observed value is in every node's final read, and reads hold only added values, each once; counters: every",
+        'final read is the acknowledged sum plus the deltas of any subset of the indefinite adds; and every operation',
+        'kind succeeds at least once. Node logs, history.jsonl and report.json are kept in the log directory.',
+        '',
+        'Reported: operations ok/failed/indefinite; msgs-per-op (server-to-server messages / operations; probes and',
+        'setup are not operations); for broadcast and g-set the time from a write to its visibility on every node',
+        "(lower and upper bounds, resolution about --probe-ms) and Maelstrom's stable-latencies; for workloads with",
+        'reads, how long after the final heal (writes stopped, network whole) every node reached its final value.',
+        '',
+        'Examples:',
+        '  chatterbox harness -w echo --node-count 1 --time-limit 5',
+        '  chatterbox harness -w broadcast --node-count 25 --time-limit 20 --rate 100 --latency 100',
+        '  chatterbox harness -w unique-ids --bin ./my-node -- --verbose',
+        '',
+        'Exit status: 0 valid, 1 invalid (a checker failed or a node misbehaved), 2 usage error.',
+      ].join('\n'),
+    );
+}
+
+export function harnessCommand(): Command {
+  return defineHarnessCommand().action(async (binArgs: string[], opts: OptionValues) => {
+    const args = harnessArgsFromOptions(opts, binArgs);
+    const logDir = args.input.logDir ?? mkdtempSync(join(tmpdir(), 'chatterbox-harness-'));
+    process.stderr.write(`chatterbox harness: node logs in ${logDir}\n`);
+    const interrupted = new AbortController();
+    const onSignal = (): void => interrupted.abort(new Error('interrupted'));
+    process.once('SIGINT', onSignal);
+    process.once('SIGTERM', onSignal);
+    try {
+      const report = await runHarness({ ...args.input, logDir, signal: interrupted.signal });
+      process.stdout.write(args.json ? `${JSON.stringify(report)}\n` : formatReport(report));
+      process.exitCode = report.valid ? 0 : 1;
+    } catch (error) {
+      if (!interrupted.signal.aborted) throw error;
+      process.stderr.write('chatterbox harness: interrupted; nodes stopped\n');
+      process.exitCode = 130;
+    } finally {
+      process.removeListener('SIGINT', onSignal);
+      process.removeListener('SIGTERM', onSignal);
+    }
+  });
+}

@@ -1,0 +1,71 @@
+/**
+ * `chatterbox maelstrom`: a Maelstrom node binary (JSON messages, one per line, on stdin and stdout; logs on
+ * stderr). The logic lives in src/maelstrom/node.ts; this file parses flags and wires the process.
+ */
+import { Command } from 'commander';
+import { GOSSIP_PRESETS, type GossipPreset } from '../broadcast/gossip.js';
+import { WORKLOADS } from '../maelstrom/workloads.js';
+import { createLogger } from '../runtime/log.js';
+import { UsageError, quote } from './errors.js';
+import { configureCommand, type OptionValues } from './node-command.js';
+
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+export type MaelstromLogLevel = (typeof LOG_LEVELS)[number];
+
+export const MAELSTROM_DEFAULTS = { preset: 'latency', logLevel: 'info' } as const;
+
+export interface MaelstromArgs {
+  readonly preset: string;
+  readonly logLevel: MaelstromLogLevel;
+}
+
+export function maelstromArgsFromOptions(opts: OptionValues): MaelstromArgs {
+  const preset = opts['preset'];
+  const level = opts['logLevel'];
+  if (preset !== undefined && !GOSSIP_PRESETS.includes(preset as GossipPreset)) {
+    throw new UsageError(`--preset: expected one of ${GOSSIP_PRESETS.join(', ')}, got ${quote(String(preset))}`);
+  }
+  const logLevel = level === undefined ? MAELSTROM_DEFAULTS.logLevel : LOG_LEVELS.find((l) => l === level);
+  if (logLevel === undefined) throw new UsageError(`--log-level: expected one of ${LOG_LEVELS.join(', ')}, got ${quote(String(level))}`);
+  return { preset: typeof preset === 'string' ? preset : MAELSTROM_DEFAULTS.preset, logLevel };
+}
+
+export function defineMaelstromCommand(): Command {
+  const hosted = WORKLOADS.length === 0 ? 'none yet' : WORKLOADS.map((w) => w.name).join(', ');
+  return configureCommand(new Command('maelstrom'))
+    .description('Run as a Maelstrom node: JSON messages one per line on stdin and stdout, logs on stderr; exits when stdin closes.')
+    .option(
+      '--preset <name>',
+      `replication tuning: ${GOSSIP_PRESETS.join(' or ')} (default ${MAELSTROM_DEFAULTS.preset}); latency sends every update to every node at once, messages batches over a star (see the README's figures)`,
+    )
+    .option('--log-level <level>', `stderr log level: ${LOG_LEVELS.join(', ')} (default ${MAELSTROM_DEFAULTS.logLevel})`)
+    .addHelpText(
+      'after',
+      [
+        '',
+        'Handles init, echo (workload echo) and generate (workload unique-ids, ids "<node>-<n>").',
+        `Hosted replicated workloads: ${hosted} (pn-counter also serves g-counter). The first client request one of them claims fixes the node's`,
+        'workload; requests no workload claims get error 10 (not-supported), requests several could claim before one',
+        'is fixed get 11 (temporarily-unavailable), as does anything before init; malformed requests get 12.',
+        'Nodes exchange their protocol messages as {"type":"chatterbox","workload":…,"m":<base64 msgpack>}.',
+        '',
+        'Try it: chatterbox harness -w echo (the bundled Maelstrom-like test harness runs this command by default).',
+        '',
+        'Exit status: 0 when stdin closes, 2 for a usage error.',
+      ].join('\n'),
+    );
+}
+
+export function maelstromCommand(): Command {
+  return defineMaelstromCommand().action(async (opts: OptionValues) => {
+    const args = maelstromArgsFromOptions(opts);
+    const log = createLogger({ level: args.logLevel });
+    // Whoever reads our stdout is gone (Maelstrom or the harness stopped): there is nobody left to answer.
+    process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+      log.warn({ code: error.code }, 'stdout closed; exiting');
+      process.exit(0);
+    });
+    const { runMaelstromNode } = await import('../maelstrom/node.js');
+    process.exitCode = await runMaelstromNode({ input: process.stdin, output: process.stdout, log }, { preset: args.preset });
+  });
+}

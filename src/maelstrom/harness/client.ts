@@ -1,0 +1,130 @@
+/**
+ * What the harness's clients ask and how they read the answers, per workload, after Maelstrom's workload
+ * sources (src/maelstrom/workload/*.clj) and doc/workloads.md:
+ *
+ * - echo: `{echo: "Please echo <0..127>"}` → `echo_ok` with the same `echo`.
+ * - unique-ids: `generate` → `generate_ok` with an `id` of any JSON type.
+ * - broadcast: half `broadcast` of 0, 1, 2, … (`message`), half `read` → `read_ok` with `messages`.
+ * - g-set: half `add` of 0, 1, 2, … (`element`), half `read` → `read_ok` with `value` (an array).
+ * - pn-counter: half `add` with `delta` uniform in -5..4, half `read` → `read_ok` with an integer `value`.
+ * - g-counter: the same stream with negative adds filtered out (so adds are 0..4 and a third of all operations).
+ *
+ * An `error` reply is a definite failure (`fail`) for the codes Maelstrom calls definite, otherwise indefinite
+ * (`info`), as is a reply that breaks the workload's schema.
+ */
+import { z } from 'zod';
+import type { Prng } from '../../core/prng.js';
+import { DEFINITE_ERROR_CODES, errorBodySchema, issueText, maelstromInt } from '../wire.js';
+import type { HarnessWorkload, OpError, OpF, OpType } from './types.js';
+
+export type RequestBody = Readonly<Record<string, unknown>> & { readonly type: string };
+
+export interface OpSpec {
+  readonly f: OpF;
+  readonly value: unknown;
+  readonly body: RequestBody;
+}
+
+export const READ: OpSpec = { f: 'read', value: null, body: { type: 'read' } };
+
+/** An endless stream of operations for the workload, drawn from `prng`. */
+export function operationGenerator(workload: HarnessWorkload, prng: Prng): () => OpSpec {
+  let next = 0;
+  switch (workload) {
+    case 'echo':
+      return () => {
+        const echo = `Please echo ${prng.int(0, 127)}`;
+        return { f: 'echo', value: echo, body: { type: 'echo', echo } };
+      };
+    case 'unique-ids':
+      return () => ({ f: 'generate', value: null, body: { type: 'generate' } });
+    case 'broadcast':
+      return () => {
+        if (prng.chance(0.5)) return READ;
+        const message = next++;
+        return { f: 'broadcast', value: message, body: { type: 'broadcast', message } };
+      };
+    case 'g-set':
+      return () => {
+        if (prng.chance(0.5)) return READ;
+        const element = next++;
+        return { f: 'add', value: element, body: { type: 'add', element } };
+      };
+    case 'pn-counter':
+    case 'g-counter':
+      return () => {
+        for (;;) {
+          if (prng.chance(0.5)) return READ;
+          const delta = prng.int(-5, 4);
+          // g-counter is pn-counter's generator behind a filter that drops negative adds (g_counter.clj).
+          if (workload === 'g-counter' && delta < 0) continue;
+          return { f: 'add', value: delta, body: { type: 'add', delta } };
+        }
+      };
+  }
+}
+
+export type Interpreted =
+  | { readonly type: 'ok'; readonly result: unknown }
+  | { readonly type: Exclude<OpType, 'ok'>; readonly error: OpError };
+
+const present = z.unknown().refine((v) => v !== undefined, 'required');
+
+function okSchema(workload: HarnessWorkload, f: OpF): z.ZodType<Record<string, unknown>> {
+  switch (f) {
+    case 'echo':
+      return z.looseObject({ type: z.literal('echo_ok'), echo: present });
+    case 'generate':
+      return z.looseObject({ type: z.literal('generate_ok'), id: present });
+    case 'broadcast':
+      return z.looseObject({ type: z.literal('broadcast_ok') });
+    case 'add':
+      return z.looseObject({ type: z.literal('add_ok') });
+    case 'read':
+      if (workload === 'broadcast') return z.looseObject({ type: z.literal('read_ok'), messages: z.array(z.unknown()) });
+      if (workload === 'g-set') return z.looseObject({ type: z.literal('read_ok'), value: z.array(z.unknown()) });
+      return z.looseObject({ type: z.literal('read_ok'), value: maelstromInt });
+  }
+}
+
+function resultOf(workload: HarnessWorkload, f: OpF, body: Record<string, unknown>): unknown {
+  switch (f) {
+    case 'echo':
+      return body['echo'];
+    case 'generate':
+      return body['id'];
+    case 'read':
+      return workload === 'broadcast' ? body['messages'] : body['value'];
+    default:
+      return null;
+  }
+}
+
+/** Classifies a reply body to an operation. */
+export function interpretReply(workload: HarnessWorkload, f: OpF, body: unknown): Interpreted {
+  const error = errorBodySchema.safeParse(body);
+  if (error.success) {
+    const { code, text } = error.data;
+    return { type: DEFINITE_ERROR_CODES.has(code) ? 'fail' : 'info', error: { kind: 'code', code, ...(text === undefined ? {} : { text }) } };
+  }
+  const ok = okSchema(workload, f).safeParse(body);
+  if (!ok.success) {
+    const type = typeof body === 'object' && body !== null && 'type' in body ? JSON.stringify((body as { type: unknown }).type) : 'no type';
+    return { type: 'info', error: { kind: 'malformed', text: `${f} answered with ${type}: ${issueText(ok.error)}` } };
+  }
+  return { type: 'ok', result: resultOf(workload, f, ok.data) };
+}
+
+/**
+ * A stable text key for any JSON value (object keys sorted), so values that are equal as JSON compare equal:
+ * element identity for sets, id identity for unique-ids.
+ */
+export function canonicalKey(value: unknown): string {
+  if (typeof value === 'number' || typeof value === 'string' || typeof value === 'boolean' || value === null) return JSON.stringify(value);
+  if (Array.isArray(value)) return `[${value.map(canonicalKey).join(',')}]`;
+  if (typeof value === 'object') {
+    const entries = Object.entries(value as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalKey(v)}`).join(',')}}`;
+  }
+  return JSON.stringify(String(value));
+}

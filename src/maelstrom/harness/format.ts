@@ -1,0 +1,81 @@
+/** The human-readable form of a harness report (`--json` prints the report object itself). */
+import type { Convergence, LatencySummary, OpCounts, Report } from './types.js';
+
+function counts(c: OpCounts): string {
+  return `${c.total} (ok ${c.ok}, failed ${c.failed}, indefinite ${c.indefinite})`;
+}
+
+function latency(s: LatencySummary): string {
+  return `median ${s.p50} ms, p95 ${s.p95} ms, p99 ${s.p99} ms, max ${s.max} ms`;
+}
+
+function convergence(c: Convergence, nemesis: boolean): string {
+  const when = nemesis ? 'after the final heal' : 'after writes stopped';
+  if (c.afterHealMs === null) return `convergence ${when}: never (the final reads disagree)`;
+  return `convergence ${when}: ${c.afterHealMs} ms (at most ${c.afterHealUpperMs} ms)`;
+}
+
+export function formatReport(r: Report): string {
+  const c = r.config;
+  const lines: string[] = [];
+  const nemesis = c.nemesis.length > 0 ? `, nemesis ${c.nemesis.join(',')} every ~${c.nemesisIntervalS} s` : '';
+  const topology = c.topology === null ? '' : `, topology ${c.topology}`;
+  lines.push(
+    `${c.workload}: ${c.nodeCount} nodes, ${c.timeLimitS} s at ${c.rate} ops/s from ${c.concurrency} clients, latency ${c.latencyMs} ms ${c.latencyDist} (server-to-server only)${topology}${nemesis}, seed ${c.seed}`,
+  );
+  lines.push(`node logs, history and report: ${r.logDir}`);
+  lines.push(`ops: ${counts(r.ops)}`);
+  for (const [f, fc] of Object.entries(r.ops.byF)) lines.push(`  ${f}: ${counts(fc)}`);
+  const n = r.net;
+  lines.push(
+    `net: ${n.serverMessages} server-to-server messages, msgs-per-op ${n.msgsPerOp ?? '-'} (servers), ${n.allMsgsPerOp ?? '-'} (all)` +
+      (n.droppedByPartition > 0 ? `, ${n.droppedByPartition} dropped by partitions` : '') +
+      (n.lateReplies > 0 ? `, ${n.lateReplies} late replies` : ''),
+  );
+  if (r.probes !== null) lines.push(`probes: ${r.probes.reads} reads every ${r.probes.intervalMs} ms per node (${r.probes.failed} failed); not counted as ops`);
+  if (r.nemesis !== null) {
+    lines.push(`partitions: ${r.nemesis.partitions.length}; final heal at ${r.nemesis.finalHealMs} ms`);
+    for (const p of r.nemesis.partitions) lines.push(`  ${p.startMs}–${p.endMs ?? r.nemesis.finalHealMs} ms ${p.kind}: ${p.description}`);
+  }
+  const check = r.check;
+  if (check !== null) {
+    switch (check.kind) {
+      case 'set':
+        lines.push(
+          `set: ${check.attempted} attempted, ${check.acknowledged} acknowledged, ${check.stableCount} in every final read, ${check.lostCount} lost, ${check.unexpectedCount} unexpected, ${check.duplicatedCount} duplicated, ${check.recoveredCount} recovered, ${check.neverReadCount} never read`,
+        );
+        if (check.visibility !== null) {
+          const v = check.visibility;
+          lines.push(`visibility on all nodes, from the write's invocation (resolution: reads every ${v.resolutionMs} ms per node; median gap between bounds ${v.medianGapMs} ms):`);
+          lines.push(`  at least: ${latency(v.lower)}`);
+          lines.push(`  at most:  ${latency(v.upper)}`);
+        }
+        if (check.stableLatencies !== null) {
+          const q = check.stableLatencies;
+          lines.push(`maelstrom stable-latencies (from acknowledgement): {0 ${q['0']}, 0.5 ${q['0.5']}, 0.95 ${q['0.95']}, 0.99 ${q['0.99']}, 1 ${q['1']}}`);
+        }
+        if (check.convergence !== null) lines.push(convergence(check.convergence, r.nemesis !== null));
+        break;
+      case 'counter':
+        lines.push(
+          `counter: acknowledged sum ${check.definiteSum}, ${check.indefiniteAdds} indefinite adds, acceptable ${check.acceptable.map(([lo, hi]) => (lo === hi ? `${lo}` : `${lo}..${hi}`)).join(', ')}; final reads ${Object.entries(check.finalReads)
+            .map(([node, v]) => `${node}=${JSON.stringify(v)}`)
+            .join(' ')}`,
+        );
+        if (check.convergence !== null) lines.push(convergence(check.convergence, r.nemesis !== null));
+        break;
+      case 'echo':
+        lines.push(`echo: ${check.checked} checked, ${check.mismatched} mismatched, ${check.notOk} not ok`);
+        break;
+      case 'unique-ids':
+        lines.push(`unique-ids: ${check.attempted} attempted, ${check.acknowledged} acknowledged, ${check.duplicatedCount} duplicated`);
+        break;
+    }
+  }
+  if (r.valid) lines.push('VALID');
+  else {
+    lines.push('INVALID:');
+    for (const p of r.problems) lines.push(`  - ${p}`);
+  }
+  return `${lines.join('\n')}\n`;
+}

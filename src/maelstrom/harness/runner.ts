@@ -1,0 +1,686 @@
+/**
+ * `runHarness`: tests a Maelstrom node binary the way `maelstrom test` does, with real processes.
+ *
+ * 1. Starts `nodeCount` processes `n1..nN` (stderr to `<logDir>/<node>.log`, so a chatty node never blocks on a
+ *    full pipe), sends each `init`, and for broadcast a `topology` (as Maelstrom's clients do in setup).
+ * 2. Routes every message a node prints: to another node through the simulated network (seeded latency, the
+ *    partition nemesis), to a client by `in_reply_to`.
+ * 3. For `timeLimitMs`, issues operations at `rate` (Jepsen's stagger: gaps uniform in [0, 2/rate]) from
+ *    `concurrency` client slots bound to the nodes round-robin; each slot has one request in flight, and a
+ *    request unanswered within `timeoutMs` is indefinite and its client is replaced by a fresh one (Maelstrom
+ *    reopens a crashed client). Waits for outstanding operations.
+ * 4. Heals the network, waits `recoveryMs`, and reads every node once more (workloads with reads). Meanwhile
+ *    probe reads hit every node every `probeMs` to time visibility and convergence; they are not operations.
+ * 5. Stops the nodes (stdin closed; killed if they linger), checks the history, returns the report.
+ *
+ * The harness is a driver: wall clock and timers are fine here; all randomness comes from the seed.
+ */
+import { randomBytes } from 'node:crypto';
+import { closeSync, mkdirSync, mkdtempSync, openSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { setTimeout as delay } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
+import { Prng } from '../../core/prng.js';
+import { envelopeSchema, issueText } from '../wire.js';
+import { READ, interpretReply, operationGenerator, type OpSpec, type RequestBody } from './client.js';
+import { SetAnalysis, checkCounter, checkEcho, checkUniqueIds, countOps, statsProblems } from './checkers.js';
+import { compareNodes, cuts, drawPartition, sampleLatencyMs, staggerMs, type Partition } from './network.js';
+import { topology } from './topology.js';
+import {
+  hasReads,
+  isCounterWorkload,
+  isSetWorkload,
+  type CheckResult,
+  type HarnessOptions,
+  type HarnessWorkload,
+  type NodeSummary,
+  type Op,
+  type PartitionEvent,
+  type Report,
+} from './types.js';
+
+/** dist/src/maelstrom/harness/runner.js → dist/src/cli/main.js */
+export const CHATTERBOX_MAIN = fileURLToPath(new URL('../../cli/main.js', import.meta.url));
+
+export const HARNESS_DEFAULTS = {
+  nodeCount: 5, // Jepsen's default n1..n5
+  timeLimitMs: 10_000, // Maelstrom's (Jepsen's) default is 60 s; 10 s is plenty for these workloads
+  rate: 5, // Maelstrom's default
+  latencyMs: 0, // Maelstrom's default
+  latencyDist: 'constant', // Maelstrom's default
+  topology: 'grid', // Maelstrom's default
+  partition: false,
+  nemesisIntervalMs: 10_000, // Maelstrom's default
+  recoveryMs: 10_000, // Maelstrom sleeps 10 s before the final reads
+  timeoutMs: 1000, // Maelstrom's client waits 5 s; 1 s keeps runs short and still flags slow nodes
+  probeMs: 25,
+  initTimeoutMs: 10_000,
+} as const satisfies Partial<HarnessOptions>;
+
+/** What `runHarness` takes: the workload, and any options to change from HARNESS_DEFAULTS. */
+export type HarnessInput = Partial<Omit<HarnessOptions, 'workload'>> & { readonly workload: HarnessWorkload };
+
+/**
+ * Fills in defaults. Without `bin`, the node is this chatterbox's own `maelstrom` command, and `binArgs` are
+ * appended to it (e.g. `['--preset', 'throughput']`). Throws RangeError for values out of range.
+ */
+export function resolveHarnessOptions(input: HarnessInput): HarnessOptions {
+  const o: HarnessOptions = {
+    workload: input.workload,
+    bin: input.bin ?? process.execPath,
+    binArgs: input.bin === undefined ? [CHATTERBOX_MAIN, 'maelstrom', ...(input.binArgs ?? [])] : [...(input.binArgs ?? [])],
+    nodeCount: input.nodeCount ?? HARNESS_DEFAULTS.nodeCount,
+    timeLimitMs: input.timeLimitMs ?? HARNESS_DEFAULTS.timeLimitMs,
+    rate: input.rate ?? HARNESS_DEFAULTS.rate,
+    concurrency: input.concurrency ?? input.nodeCount ?? HARNESS_DEFAULTS.nodeCount,
+    latencyMs: input.latencyMs ?? HARNESS_DEFAULTS.latencyMs,
+    latencyDist: input.latencyDist ?? HARNESS_DEFAULTS.latencyDist,
+    topology: input.topology ?? HARNESS_DEFAULTS.topology,
+    partition: input.partition ?? HARNESS_DEFAULTS.partition,
+    nemesisIntervalMs: input.nemesisIntervalMs ?? HARNESS_DEFAULTS.nemesisIntervalMs,
+    recoveryMs: input.recoveryMs ?? HARNESS_DEFAULTS.recoveryMs,
+    timeoutMs: input.timeoutMs ?? HARNESS_DEFAULTS.timeoutMs,
+    probeMs: input.probeMs ?? HARNESS_DEFAULTS.probeMs,
+    seed: (input.seed ?? randomBytes(4).readUInt32BE(0)) >>> 0,
+    logDir: input.logDir,
+    initTimeoutMs: input.initTimeoutMs ?? HARNESS_DEFAULTS.initTimeoutMs,
+    signal: input.signal,
+  };
+  const check = (ok: boolean, what: string): void => {
+    if (!ok) throw new RangeError(`harness option ${what}`);
+  };
+  check(Number.isInteger(o.nodeCount) && o.nodeCount >= 1, 'nodeCount must be an integer ≥ 1');
+  check(Number.isInteger(o.concurrency) && o.concurrency >= 1, 'concurrency must be an integer ≥ 1');
+  check(o.timeLimitMs > 0, 'timeLimitMs must be > 0');
+  check(o.rate >= 0 && Number.isFinite(o.rate), 'rate must be ≥ 0');
+  check(o.latencyMs >= 0 && Number.isFinite(o.latencyMs), 'latencyMs must be ≥ 0');
+  check(o.nemesisIntervalMs > 0, 'nemesisIntervalMs must be > 0');
+  check(o.recoveryMs >= 0, 'recoveryMs must be ≥ 0');
+  check(o.timeoutMs > 0, 'timeoutMs must be > 0');
+  check(o.probeMs >= 0, 'probeMs must be ≥ 0');
+  check(o.initTimeoutMs > 0, 'initTimeoutMs must be > 0');
+  return o;
+}
+
+/** Runs one test; resolves with its report (also when nodes misbehave); rejects only when aborted. */
+export async function runHarness(input: HarnessInput): Promise<Report> {
+  return new Run(resolveHarnessOptions(input)).execute();
+}
+
+/** The run cannot go on (a node did not start or refused init): reported as a problem, not thrown. */
+class SetupFailure extends Error {}
+
+interface NodeProc {
+  readonly id: string;
+  readonly proc: ChildProcess;
+  readonly summary: NodeSummary;
+  alive: boolean;
+  spawnError: string | undefined;
+  /** Resolves once the process has exited and its stdout is read. */
+  readonly closed: Promise<void>;
+}
+
+type Role = 'setup' | 'op' | 'probe' | 'final';
+
+interface Client {
+  readonly id: string;
+  readonly node: string;
+  readonly role: Role;
+  nextMsgId: number;
+}
+
+interface Pending {
+  readonly resolve: (body: Record<string, unknown> | undefined) => void;
+  readonly timer: NodeJS.Timeout;
+}
+
+interface Slot {
+  client: Client;
+  busy: boolean;
+}
+
+type RpcOutcome = { readonly body: Record<string, unknown> } | { readonly timeout: true };
+
+const EXAMPLES = 5;
+
+class Run {
+  private readonly t0 = performance.now();
+  private readonly nodeIds: string[];
+  private readonly nodes: NodeProc[] = [];
+  private readonly nodeById = new Map<string, NodeProc>();
+  private readonly clients = new Map<string, Client>();
+  private readonly retired = new Set<string>();
+  private readonly pending = new Map<string, Pending>();
+  private readonly ops: Op[] = [];
+  /** Counter probe reads (numbers, cheap to keep); set probes are folded into `setAnalysis` as they come. */
+  private readonly probeOps: Op[] = [];
+  private readonly problems: string[] = [];
+  private readonly setAnalysis: SetAnalysis | undefined;
+  private readonly netPrng: Prng;
+  private readonly opPrng: Prng;
+  private readonly slotPrng: Prng;
+  private readonly nemesisPrng: Prng;
+  private readonly abort = new AbortController();
+  private readonly logDir: string;
+  private nextClient = 0;
+  private nextOp = 0;
+  private stopping = false;
+  private closed = false;
+  private partition: Partition | undefined;
+  private readonly partitions: PartitionEvent[] = [];
+  private finalHealMs: number | null = null;
+  private serverMessages = 0;
+  private clientMessages = 0;
+  private dropped = 0;
+  private lateReplies = 0;
+  private badLines = 0;
+  private readonly badExamples: string[] = [];
+  private malformedReplies = 0;
+  private readonly malformedExamples: string[] = [];
+  private probeReads = 0;
+  private probeFailed = 0;
+  private readonly probeInFlight = new Set<Promise<unknown>>();
+  private probeTimer: NodeJS.Timeout | undefined;
+  private readonly killOnExit = (): void => this.killAll();
+
+  constructor(private readonly o: HarnessOptions) {
+    this.nodeIds = Array.from({ length: o.nodeCount }, (_, i) => `n${i + 1}`);
+    const root = new Prng(o.seed);
+    this.netPrng = root.fork();
+    this.opPrng = root.fork();
+    this.slotPrng = root.fork();
+    this.nemesisPrng = root.fork();
+    this.setAnalysis = isSetWorkload(o.workload) ? new SetAnalysis(this.nodeIds, o.probeMs) : undefined;
+    if (o.logDir !== undefined) {
+      mkdirSync(o.logDir, { recursive: true });
+      this.logDir = o.logDir;
+    } else {
+      this.logDir = mkdtempSync(join(tmpdir(), 'chatterbox-harness-'));
+    }
+  }
+
+  private now(): number {
+    return performance.now() - this.t0;
+  }
+
+  async execute(): Promise<Report> {
+    const external = this.o.signal;
+    const onAbort = (): void => this.abort.abort(external?.reason);
+    external?.addEventListener('abort', onAbort);
+    if (external?.aborted === true) onAbort();
+    process.on('exit', this.killOnExit);
+    try {
+      this.startNodes();
+      await this.setup();
+      await this.mainPhase();
+      await this.finalPhase();
+    } catch (error) {
+      if (!(error instanceof SetupFailure)) {
+        await this.shutdown(true);
+        throw error;
+      }
+      this.problems.push(error.message);
+    } finally {
+      external?.removeEventListener('abort', onAbort);
+    }
+    await this.shutdown(false);
+    const report = this.report();
+    this.writeFiles(report);
+    return report;
+  }
+
+  // -------------------------------------------------------------------------------------------------------
+  // Processes
+
+  private startNodes(): void {
+    for (const id of this.nodeIds) {
+      const log = join(this.logDir, `${id}.log`);
+      const fd = openSync(log, 'w');
+      let proc: ChildProcess;
+      try {
+        proc = spawn(this.o.bin, [...this.o.binArgs], { stdio: ['pipe', 'pipe', fd] });
+      } finally {
+        closeSync(fd); // the child has its own copy
+      }
+      const summary: NodeSummary = { id, log, exit: null, crashedAtMs: null };
+      let markClosed!: () => void;
+      const node: NodeProc = { id, proc, summary, alive: true, spawnError: undefined, closed: new Promise((resolve) => (markClosed = resolve)) };
+      proc.on('error', (error) => {
+        node.spawnError = error.message;
+      });
+      // Writes to a node that died fail with EPIPE; its exit is what gets reported.
+      proc.stdin?.on('error', () => {});
+      const lines = createInterface({ input: proc.stdout as NodeJS.ReadableStream, crlfDelay: Infinity });
+      lines.on('line', (line) => this.onLine(node, line));
+      proc.on('close', (code, signal) => {
+        node.alive = false;
+        summary.exit = code ?? signal;
+        if (!this.stopping) {
+          summary.crashedAtMs = round(this.now());
+          const why = node.spawnError === undefined ? `exit ${String(code ?? signal)}` : node.spawnError;
+          this.problems.push(`${id} stopped during the run at ${summary.crashedAtMs} ms (${why}); see ${log}`);
+        }
+        markClosed();
+      });
+      this.nodes.push(node);
+      this.nodeById.set(id, node);
+    }
+  }
+
+  private killAll(): void {
+    for (const node of this.nodes) if (node.alive) node.proc.kill('SIGKILL');
+  }
+
+  private async shutdown(force: boolean): Promise<void> {
+    if (this.closed) return;
+    this.stopping = true;
+    this.closed = true;
+    this.stopProbes();
+    for (const [key, p] of this.pending) {
+      clearTimeout(p.timer);
+      this.pending.delete(key);
+      p.resolve(undefined);
+    }
+    if (force) this.killAll();
+    else for (const node of this.nodes) node.proc.stdin?.end();
+    await Promise.all(
+      this.nodes.map(async (node) => {
+        // A node that ignores the end of stdin gets two seconds, then SIGKILL.
+        const grace = delay(force ? 0 : 2000, undefined, { ref: false });
+        if ((await Promise.race([node.closed.then(() => true), grace.then(() => false)])) === false) {
+          node.proc.kill('SIGKILL');
+          await node.closed;
+        }
+      }),
+    );
+    process.removeListener('exit', this.killOnExit);
+  }
+
+  private writeFiles(report: Report): void {
+    try {
+      writeFileSync(join(this.logDir, 'history.jsonl'), this.ops.map((op) => JSON.stringify(op)).join('\n') + (this.ops.length > 0 ? '\n' : ''));
+      writeFileSync(join(this.logDir, 'report.json'), `${JSON.stringify(report, null, 2)}\n`);
+    } catch {
+      // The report is returned anyway; a full disk must not turn a finished run into a crash.
+    }
+  }
+
+  // -------------------------------------------------------------------------------------------------------
+  // Routing
+
+  private onLine(node: NodeProc, line: string): void {
+    if (line.trim().length === 0) return;
+    let json: unknown;
+    try {
+      json = JSON.parse(line);
+    } catch {
+      this.bad(node, 'printed a line that is not JSON', line);
+      return;
+    }
+    const parsed = envelopeSchema.safeParse(json);
+    if (!parsed.success) {
+      this.bad(node, `printed something that is not a Maelstrom message (${issueText(parsed.error)})`, line);
+      return;
+    }
+    const msg = parsed.data;
+    if (msg.src !== node.id) {
+      this.bad(node, `sent a message with src ${JSON.stringify(msg.src)}`, line);
+      return;
+    }
+    const dest = this.nodeById.get(msg.dest);
+    if (dest !== undefined) {
+      this.serverMessages++;
+      this.route(node.id, dest, line);
+      return;
+    }
+    const client = this.clients.get(msg.dest);
+    if (client !== undefined) {
+      if (client.role === 'op' || client.role === 'final') this.clientMessages++;
+      const key = msg.body.in_reply_to === undefined ? undefined : `${client.id} ${msg.body.in_reply_to}`;
+      const pending = key === undefined ? undefined : this.pending.get(key);
+      if (key !== undefined && pending !== undefined) {
+        this.pending.delete(key);
+        clearTimeout(pending.timer);
+        pending.resolve(msg.body);
+      } else {
+        this.lateReplies++;
+      }
+      return;
+    }
+    if (this.retired.has(msg.dest)) {
+      this.lateReplies++;
+      return;
+    }
+    this.bad(node, `sent a message to ${JSON.stringify(msg.dest)}, which is neither a node nor a client`, line);
+  }
+
+  private bad(node: NodeProc, what: string, line: string): void {
+    this.badLines++;
+    if (this.badExamples.length < EXAMPLES) this.badExamples.push(`${node.id} ${what}: ${line.length > 120 ? `${line.slice(0, 120)}…` : line}`);
+  }
+
+  /** Server-to-server: latency per message, dropped if a partition separates the ends when it arrives. */
+  private route(src: string, dest: NodeProc, line: string): void {
+    const deliver = (): void => {
+      if (this.closed) return;
+      if (cuts(this.partition, src, dest.id)) {
+        this.dropped++;
+        return;
+      }
+      this.write(dest, line);
+    };
+    const ms = sampleLatencyMs(this.netPrng, this.o.latencyMs, this.o.latencyDist);
+    if (ms <= 0) deliver();
+    else setTimeout(deliver, ms).unref(); // the nodes' pipes keep the loop alive while the run lasts
+  }
+
+  private write(node: NodeProc, line: string): void {
+    const stdin = node.proc.stdin;
+    if (!node.alive || stdin === null || !stdin.writable) return;
+    stdin.write(`${line}\n`);
+  }
+
+  // -------------------------------------------------------------------------------------------------------
+  // Clients
+
+  private newClient(node: string, role: Role): Client {
+    const client: Client = { id: `c${++this.nextClient}`, node, role, nextMsgId: 0 };
+    this.clients.set(client.id, client);
+    return client;
+  }
+
+  private retire(client: Client): void {
+    this.clients.delete(client.id);
+    this.retired.add(client.id);
+  }
+
+  /** Sends a request (clients' messages are not delayed) and waits for its reply or the timeout. */
+  private rpc(client: Client, body: RequestBody, timeoutMs: number): Promise<RpcOutcome> {
+    const msgId = ++client.nextMsgId;
+    const key = `${client.id} ${msgId}`;
+    const node = this.nodeById.get(client.node) as NodeProc;
+    if (client.role === 'op' || client.role === 'final') this.clientMessages++;
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.pending.delete(key);
+        resolve({ timeout: true });
+      }, timeoutMs);
+      this.pending.set(key, { timer, resolve: (reply) => resolve(reply === undefined ? { timeout: true } : { body: reply }) });
+      this.write(node, JSON.stringify({ src: client.id, dest: client.node, body: { ...body, msg_id: msgId } }));
+    });
+  }
+
+  /** One operation: history entry, request, classification; a timed-out client is replaced. */
+  private async operate(slot: { client: Client }, spec: OpSpec, kind: { final: boolean; probe: boolean }): Promise<Op> {
+    const client = slot.client;
+    const op: Op = {
+      index: this.nextOp++,
+      f: spec.f,
+      value: spec.value,
+      client: client.id,
+      node: client.node,
+      invokeMs: round(this.now()),
+      completeMs: null,
+      type: null,
+      final: kind.final,
+      probe: kind.probe,
+    };
+    if (!kind.probe) this.ops.push(op);
+    else if (isCounterWorkload(this.o.workload)) this.probeOps.push(op);
+    this.setAnalysis?.invoke(op);
+    const outcome = await this.rpc(client, spec.body, this.o.timeoutMs);
+    op.completeMs = round(this.now());
+    if ('timeout' in outcome) {
+      op.type = 'info';
+      op.error = { kind: 'timeout' };
+      this.retire(client);
+      slot.client = this.newClient(client.node, client.role);
+    } else {
+      const r = interpretReply(this.o.workload, spec.f, outcome.body);
+      op.type = r.type;
+      if (r.type === 'ok') op.result = r.result;
+      else {
+        op.error = r.error;
+        if (r.error.kind === 'malformed') {
+          this.malformedReplies++;
+          if (this.malformedExamples.length < EXAMPLES) this.malformedExamples.push(`${client.node}: ${r.error.text}`);
+        }
+      }
+    }
+    this.setAnalysis?.complete(op);
+    if (kind.probe) {
+      this.probeReads++;
+      if (op.type !== 'ok') this.probeFailed++;
+    }
+    return op;
+  }
+
+  // -------------------------------------------------------------------------------------------------------
+  // Phases
+
+  private async setup(): Promise<void> {
+    const topo = this.o.workload === 'broadcast' ? topology(this.o.topology, this.nodeIds) : undefined;
+    await Promise.all(
+      this.nodes.map(async (node) => {
+        const client = this.newClient(node.id, 'setup');
+        const ask = async (body: RequestBody, expect: string): Promise<void> => {
+          const outcome = await Promise.race([this.rpc(client, body, this.o.initTimeoutMs), node.closed.then(() => 'exited' as const)]);
+          if (outcome === 'exited') {
+            throw new SetupFailure(`${node.id} exited before answering ${body.type}${node.spawnError === undefined ? '' : ` (${node.spawnError})`}; see ${node.summary.log}`);
+          }
+          if ('timeout' in outcome) throw new SetupFailure(`${node.id} did not answer ${body.type} within ${this.o.initTimeoutMs / 1000} s; see ${node.summary.log}`);
+          if (outcome.body['type'] !== expect) throw new SetupFailure(`${node.id} answered ${body.type} with ${JSON.stringify(outcome.body)}, expected ${expect}`);
+        };
+        await ask({ type: 'init', node_id: node.id, node_ids: this.nodeIds }, 'init_ok');
+        if (topo !== undefined) await ask({ type: 'topology', topology: topo }, 'topology_ok');
+      }),
+    );
+  }
+
+  private async mainPhase(): Promise<void> {
+    const endMs = this.now() + this.o.timeLimitMs;
+    if (hasReads(this.o.workload) && this.o.probeMs > 0) this.startProbes();
+    const stopNemesis = new AbortController();
+    const nemesis = this.o.partition ? this.nemesis(endMs, stopNemesis.signal) : Promise.resolve();
+    try {
+      await this.generate(endMs);
+    } finally {
+      stopNemesis.abort();
+      await nemesis.catch(() => {});
+    }
+    if (this.partition !== undefined) this.heal();
+    this.finalHealMs = this.now();
+  }
+
+  /** Issues operations until `endMs`, then waits for the outstanding ones. */
+  private async generate(endMs: number): Promise<void> {
+    const next = operationGenerator(this.o.workload, this.opPrng);
+    const slots: Slot[] = Array.from({ length: this.o.concurrency }, (_, i) => ({
+      client: this.newClient(this.nodeIds[i % this.nodeIds.length] as string, 'op'),
+      busy: false,
+    }));
+    const waiting: Array<() => void> = [];
+    const inFlight = new Set<Promise<unknown>>();
+    /** A random free slot; `waited` when none was free, so the operation goes out late. */
+    const acquire = async (): Promise<{ slot: Slot; waited: boolean }> => {
+      for (let waited = false; ; waited = true) {
+        const free = slots.filter((s) => !s.busy);
+        if (free.length > 0) {
+          const slot = this.slotPrng.pick(free);
+          slot.busy = true;
+          return { slot, waited };
+        }
+        await new Promise<void>((resolve) => waiting.push(resolve));
+        this.throwIfAborted();
+      }
+    };
+    try {
+      if (this.o.rate <= 0) {
+        await this.sleepUntil(endMs);
+        return;
+      }
+      let at = this.now();
+      for (;;) {
+        at += staggerMs(this.opPrng, 1000 / this.o.rate);
+        if (at >= endMs) break;
+        await this.sleepUntil(at);
+        const { slot, waited } = await acquire();
+        if (this.now() >= endMs) {
+          slot.busy = false;
+          break;
+        }
+        // Jepsen's stagger counts from when the operation went out, so a wait for a free client delays the rest
+        // (timer lateness alone does not: the schedule is kept, or the rate would sag by the timer jitter).
+        if (waited) at = Math.max(at, this.now());
+        const p = this.operate(slot, next(), { final: false, probe: false }).finally(() => {
+          slot.busy = false;
+          inFlight.delete(p);
+          waiting.shift()?.();
+        });
+        inFlight.add(p);
+      }
+    } finally {
+      await Promise.all(inFlight);
+    }
+  }
+
+  private async finalPhase(): Promise<void> {
+    if (!hasReads(this.o.workload)) {
+      this.stopProbes();
+      return;
+    }
+    if (this.o.recoveryMs > 0) await this.sleepUntil(this.now() + this.o.recoveryMs);
+    this.stopProbes();
+    await Promise.all(this.nodeIds.map((node) => this.operate({ client: this.newClient(node, 'final') }, READ, { final: true, probe: false })));
+    await Promise.all(this.probeInFlight);
+  }
+
+  private startProbes(): void {
+    const clients = new Map(this.nodeIds.map((n) => [n, { client: this.newClient(n, 'probe'), busy: false }]));
+    this.probeTimer = setInterval(() => {
+      for (const slot of clients.values()) {
+        if (slot.busy) continue; // one probe in flight per node
+        slot.busy = true;
+        const p = this.operate(slot, READ, { final: false, probe: true }).finally(() => {
+          slot.busy = false;
+          this.probeInFlight.delete(p);
+        });
+        this.probeInFlight.add(p);
+      }
+    }, this.o.probeMs);
+  }
+
+  private stopProbes(): void {
+    if (this.probeTimer !== undefined) clearInterval(this.probeTimer);
+    this.probeTimer = undefined;
+  }
+
+  /** Jepsen's partition nemesis: start, wait, heal, wait, …, with gaps uniform in [0, 2·interval]. */
+  private async nemesis(endMs: number, stop: AbortSignal): Promise<void> {
+    for (;;) {
+      if (!(await this.sleepUntil(this.now() + staggerMs(this.nemesisPrng, this.o.nemesisIntervalMs), stop)) || this.now() >= endMs) return;
+      const partition = drawPartition(this.nemesisPrng, this.nodeIds);
+      if (partition !== undefined) {
+        this.partition = partition;
+        this.partitions.push({ kind: partition.kind, description: partition.description, startMs: round(this.now()), endMs: null });
+      }
+      if (!(await this.sleepUntil(this.now() + staggerMs(this.nemesisPrng, this.o.nemesisIntervalMs), stop)) || this.now() >= endMs) return;
+      this.heal();
+    }
+  }
+
+  private heal(): void {
+    this.partition = undefined;
+    const last = this.partitions[this.partitions.length - 1];
+    if (last !== undefined && last.endMs === null) last.endMs = round(this.now());
+  }
+
+  /** Resolves true at `atMs`, false if `stop` fires first; throws if the run is aborted. */
+  private async sleepUntil(atMs: number, stop?: AbortSignal): Promise<boolean> {
+    this.throwIfAborted();
+    const signal = stop === undefined ? this.abort.signal : AbortSignal.any([this.abort.signal, stop]);
+    try {
+      await delay(Math.max(0, atMs - this.now()), undefined, { signal });
+      return true;
+    } catch (error) {
+      this.throwIfAborted();
+      if (stop?.aborted === true) return false;
+      throw error;
+    }
+  }
+
+  private throwIfAborted(): void {
+    if (this.abort.signal.aborted) throw new Error('the harness run was aborted', { cause: this.abort.signal.reason });
+  }
+
+  // -------------------------------------------------------------------------------------------------------
+  // Report
+
+  private check(): CheckResult | null {
+    if (this.ops.length === 0 && this.problems.length > 0) return null; // setup failed
+    const heal = hasReads(this.o.workload) ? this.finalHealMs : null;
+    if (this.setAnalysis !== undefined) return this.setAnalysis.result(heal);
+    if (isCounterWorkload(this.o.workload)) return checkCounter([...this.ops, ...this.probeOps], this.nodeIds, { healAtMs: heal });
+    if (this.o.workload === 'echo') return checkEcho(this.ops);
+    return checkUniqueIds(this.ops);
+  }
+
+  private report(): Report {
+    for (const op of this.ops) {
+      if (op.type === null) op.type = 'info'; // never completed (the run was cut short)
+    }
+    const check = this.check();
+    const problems = [...this.problems];
+    if (check !== null) problems.push(...statsProblems(this.ops), ...check.problems);
+    if (this.badLines > 0) problems.push(`nodes printed ${this.badLines} stdout lines that are not messages to a node or client, e.g. ${this.badExamples.join('; ')}`);
+    if (this.malformedReplies > 0) problems.push(`${this.malformedReplies} replies broke the workload's schema, e.g. ${this.malformedExamples.join('; ')}`);
+    const ops = countOps(this.ops);
+    const o = this.o;
+    return {
+      valid: problems.length === 0,
+      problems,
+      config: {
+        workload: o.workload,
+        bin: o.bin,
+        binArgs: o.binArgs,
+        nodeCount: o.nodeCount,
+        timeLimitS: o.timeLimitMs / 1000,
+        rate: o.rate,
+        concurrency: o.concurrency,
+        latencyMs: o.latencyMs,
+        latencyDist: o.latencyDist,
+        topology: o.workload === 'broadcast' ? o.topology : null,
+        nemesis: o.partition ? ['partition'] : [],
+        nemesisIntervalS: o.nemesisIntervalMs / 1000,
+        recoveryS: hasReads(o.workload) ? o.recoveryMs / 1000 : 0,
+        timeoutMs: o.timeoutMs,
+        probeMs: hasReads(o.workload) ? o.probeMs : 0,
+        seed: o.seed,
+      },
+      logDir: this.logDir,
+      durationMs: round(this.now()),
+      nodes: [...this.nodes].sort((a, b) => compareNodes(a.id, b.id)).map((n) => n.summary),
+      ops,
+      net: {
+        serverMessages: this.serverMessages,
+        clientMessages: this.clientMessages,
+        droppedByPartition: this.dropped,
+        msgsPerOp: ops.total === 0 ? null : round(this.serverMessages / ops.total, 3),
+        allMsgsPerOp: ops.total === 0 ? null : round((this.serverMessages + this.clientMessages) / ops.total, 3),
+        lateReplies: this.lateReplies,
+        badLines: this.badLines,
+      },
+      probes: hasReads(o.workload) && o.probeMs > 0 ? { intervalMs: o.probeMs, reads: this.probeReads, failed: this.probeFailed } : null,
+      nemesis: o.partition ? { partitions: this.partitions, finalHealMs: round(this.finalHealMs ?? this.now()) } : null,
+      check,
+    };
+  }
+}
+
+function round(value: number, digits = 1): number {
+  const f = 10 ** digits;
+  return Math.round(value * f) / f;
+}

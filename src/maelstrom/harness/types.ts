@@ -1,0 +1,272 @@
+/**
+ * Shared types of the bundled Maelstrom-like harness (`chatterbox harness`): its options, the history it
+ * records, and the report it produces.
+ */
+
+export const HARNESS_WORKLOADS = ['echo', 'unique-ids', 'broadcast', 'g-set', 'g-counter', 'pn-counter'] as const;
+export type HarnessWorkload = (typeof HARNESS_WORKLOADS)[number];
+
+/** Maelstrom's broadcast topologies (workload/broadcast.clj, doc/03-broadcast/02-performance.md). */
+export const TOPOLOGIES = ['grid', 'line', 'total', 'tree2', 'tree3', 'tree4'] as const;
+export type TopologyName = (typeof TOPOLOGIES)[number];
+
+/** Maelstrom's `--latency-dist` values. */
+export const LATENCY_DISTS = ['constant', 'uniform', 'exponential'] as const;
+export type LatencyDist = (typeof LATENCY_DISTS)[number];
+
+/** Workloads whose nodes answer `read`: they get probes, a recovery wait and final reads on every node. */
+export function hasReads(workload: HarnessWorkload): boolean {
+  return workload !== 'echo' && workload !== 'unique-ids';
+}
+
+export function isSetWorkload(workload: HarnessWorkload): workload is 'broadcast' | 'g-set' {
+  return workload === 'broadcast' || workload === 'g-set';
+}
+
+export function isCounterWorkload(workload: HarnessWorkload): workload is 'g-counter' | 'pn-counter' {
+  return workload === 'g-counter' || workload === 'pn-counter';
+}
+
+export interface HarnessOptions {
+  readonly workload: HarnessWorkload;
+  /** The node executable and its arguments (Maelstrom's `--bin` plus trailing arguments). */
+  readonly bin: string;
+  readonly binArgs: readonly string[];
+  readonly nodeCount: number;
+  /** How long clients issue operations (Maelstrom's `--time-limit`). */
+  readonly timeLimitMs: number;
+  /** Operations per second over all clients (Maelstrom's `--rate`); 0 issues none. */
+  readonly rate: number;
+  /** Client slots; each has at most one request in flight and is bound to node (slot mod nodeCount). */
+  readonly concurrency: number;
+  /** Mean delay of every server-to-server message (Maelstrom's `--latency`); client messages get none. */
+  readonly latencyMs: number;
+  readonly latencyDist: LatencyDist;
+  /** What `topology` tells broadcast nodes. */
+  readonly topology: TopologyName;
+  /** Maelstrom's `--nemesis partition`. */
+  readonly partition: boolean;
+  /** Mean seconds between nemesis actions, in ms (Maelstrom's `--nemesis-interval`). */
+  readonly nemesisIntervalMs: number;
+  /** Wait after the final heal before the final reads (Maelstrom waits 10 s). */
+  readonly recoveryMs: number;
+  /** A request unanswered this long is indefinite (`info`). */
+  readonly timeoutMs: number;
+  /** Probe reads on every node every this many ms (0: none); not operations, not in msgs-per-op. */
+  readonly probeMs: number;
+  /** Folded to 32 bits; drives latencies, operations, client choice and partitions. */
+  readonly seed: number;
+  /** Where node stderr logs, the history and the report go; default a fresh temporary directory. */
+  readonly logDir: string | undefined;
+  /** How long each node gets to answer `init` (it may be starting up). */
+  readonly initTimeoutMs: number;
+  /** Aborts the run (nodes are killed; the promise rejects). */
+  readonly signal: AbortSignal | undefined;
+}
+
+export type OpType = 'ok' | 'fail' | 'info';
+
+export type OpF = 'echo' | 'generate' | 'broadcast' | 'add' | 'read';
+
+/** One client operation, Jepsen style: an invocation and (once known) its completion. */
+export interface Op {
+  readonly index: number;
+  readonly f: OpF;
+  /** What was asked: the echo payload, the broadcast message, the set element or counter delta; null for reads. */
+  readonly value: unknown;
+  readonly client: string;
+  readonly node: string;
+  /** Milliseconds since the run started. */
+  readonly invokeMs: number;
+  /** null while pending. */
+  completeMs: number | null;
+  /** null while pending. */
+  type: OpType | null;
+  /** What came back: the echo, the generated id, the read's elements or value. */
+  result?: unknown;
+  /** Why it is not ok: an error code (with text) or a timeout or a malformed reply. */
+  error?: OpError;
+  /** A final read (after the recovery wait). */
+  readonly final: boolean;
+  /** A probe read: recorded for visibility, not counted as an operation. */
+  readonly probe: boolean;
+}
+
+export type OpError =
+  | { readonly kind: 'code'; readonly code: number; readonly text?: string }
+  | { readonly kind: 'timeout' }
+  | { readonly kind: 'malformed'; readonly text: string };
+
+/** An op whose completion is known (pending ops are closed as `info` when the run ends). */
+export type CompletedOp = Op & { completeMs: number; type: OpType };
+
+export interface OpCounts {
+  total: number;
+  ok: number;
+  failed: number;
+  indefinite: number;
+}
+
+/** Maelstrom's quantile map, {0, 0.5, 0.95, 0.99, 1} → ms. */
+export type Quantiles = Readonly<Record<'0' | '0.5' | '0.95' | '0.99' | '1', number>>;
+
+export interface LatencySummary {
+  readonly count: number;
+  readonly p50: number;
+  readonly p95: number;
+  readonly p99: number;
+  readonly max: number;
+}
+
+/** How long a write took to be seen by every node (broadcast, g-set). */
+export interface Visibility {
+  /**
+   * From the write's invocation to the invocation of the last read (on any node) that did not yet show it:
+   * Maelstrom's stable time, measured from the invocation instead of the acknowledgement.
+   */
+  readonly lower: LatencySummary;
+  /** From the invocation to the completion of the first read after that one, on every node, that did show it. */
+  readonly upper: LatencySummary;
+  /** The true time lies between the bounds; probes make the gap at most about one probe interval. */
+  readonly resolutionMs: number;
+  /** Median of (upper − lower) over the writes: the resolution achieved. */
+  readonly medianGapMs: number;
+}
+
+/** How long after the final heal (writes had stopped) every node's reads reached their final value. */
+export interface Convergence {
+  readonly healAtMs: number;
+  /** null: the final reads disagree, so the nodes never converged. */
+  readonly afterHealMs: number | null;
+  /** Upper bound (the completion of the first read after the last divergent one, on the slowest node). */
+  readonly afterHealUpperMs: number | null;
+}
+
+export interface SetCheck {
+  readonly kind: 'set';
+  readonly valid: boolean;
+  readonly problems: readonly string[];
+  /** Adds/broadcasts invoked. */
+  readonly attempted: number;
+  readonly acknowledged: number;
+  /** Known (acknowledged or seen in a read) but missing from some node's final read. */
+  readonly lost: readonly unknown[];
+  readonly lostCount: number;
+  /** Seen in a read but never attempted. */
+  readonly unexpected: readonly unknown[];
+  readonly unexpectedCount: number;
+  /** Elements a single read returned more than once. */
+  readonly duplicatedCount: number;
+  /** Indefinite adds that showed up anyway. */
+  readonly recoveredCount: number;
+  /** Attempted, never acknowledged, never seen: allowed to be missing. */
+  readonly neverReadCount: number;
+  /** In every node's final read. */
+  readonly stableCount: number;
+  /** Nodes without an ok final read. */
+  readonly missingFinalReads: readonly string[];
+  readonly visibility: Visibility | null;
+  /** Maelstrom's own `:stable-latencies` (from the acknowledgement or first sighting), with our finer reads. */
+  readonly stableLatencies: Quantiles | null;
+  readonly convergence: Convergence | null;
+}
+
+export interface CounterCheck {
+  readonly kind: 'counter';
+  readonly valid: boolean;
+  readonly problems: readonly string[];
+  /** Sum of acknowledged deltas. */
+  readonly definiteSum: number;
+  readonly indefiniteAdds: number;
+  /** Closed integer ranges a final read may fall in (every subset of the indefinite adds may have happened). */
+  readonly acceptable: ReadonlyArray<readonly [number, number]>;
+  readonly finalReads: Readonly<Record<string, unknown>>;
+  readonly missingFinalReads: readonly string[];
+  readonly convergence: Convergence | null;
+}
+
+export interface EchoCheck {
+  readonly kind: 'echo';
+  readonly valid: boolean;
+  readonly problems: readonly string[];
+  readonly checked: number;
+  readonly mismatched: number;
+  readonly notOk: number;
+}
+
+export interface UniqueIdsCheck {
+  readonly kind: 'unique-ids';
+  readonly valid: boolean;
+  readonly problems: readonly string[];
+  readonly attempted: number;
+  readonly acknowledged: number;
+  readonly duplicatedCount: number;
+  readonly duplicated: ReadonlyArray<{ readonly id: unknown; readonly count: number }>;
+}
+
+export type CheckResult = SetCheck | CounterCheck | EchoCheck | UniqueIdsCheck;
+
+export interface PartitionEvent {
+  readonly kind: string;
+  /** Each node's view: the groups that can talk among themselves (for rings, every node's visible set). */
+  readonly description: string;
+  readonly startMs: number;
+  /** null only while active. */
+  endMs: number | null;
+}
+
+export interface NodeSummary {
+  readonly id: string;
+  readonly log: string;
+  /** Exit code or signal after shutdown; `crashedAtMs` when it exited before the harness stopped it. */
+  exit: number | string | null;
+  crashedAtMs: number | null;
+}
+
+export interface Report {
+  readonly valid: boolean;
+  /** Every reason the run is invalid, one line each. */
+  readonly problems: readonly string[];
+  readonly config: {
+    readonly workload: HarnessWorkload;
+    readonly bin: string;
+    readonly binArgs: readonly string[];
+    readonly nodeCount: number;
+    readonly timeLimitS: number;
+    readonly rate: number;
+    readonly concurrency: number;
+    readonly latencyMs: number;
+    readonly latencyDist: LatencyDist;
+    /** Only broadcast nodes are told a topology. */
+    readonly topology: TopologyName | null;
+    readonly nemesis: readonly string[];
+    readonly nemesisIntervalS: number;
+    readonly recoveryS: number;
+    readonly timeoutMs: number;
+    readonly probeMs: number;
+    readonly seed: number;
+  };
+  readonly logDir: string;
+  readonly durationMs: number;
+  readonly nodes: readonly NodeSummary[];
+  /** Client operations: probes and setup messages (init, topology) are not operations. */
+  readonly ops: OpCounts & { readonly byF: Readonly<Record<string, OpCounts>> };
+  readonly net: {
+    /** Every message a node addressed to another node (dropped ones included), like Maelstrom's `:servers`. */
+    readonly serverMessages: number;
+    /** Requests and replies of operations (not probes, not setup). */
+    readonly clientMessages: number;
+    readonly droppedByPartition: number;
+    /** serverMessages / ops (Maelstrom's `:servers :msgs-per-op`); null without ops. */
+    readonly msgsPerOp: number | null;
+    /** (serverMessages + clientMessages) / ops (Maelstrom's `:all :msgs-per-op`). */
+    readonly allMsgsPerOp: number | null;
+    /** Replies that came after their request timed out. */
+    readonly lateReplies: number;
+    /** stdout lines that were not Maelstrom messages from that node, or went to nobody. */
+    readonly badLines: number;
+  };
+  readonly probes: { readonly intervalMs: number; readonly reads: number; readonly failed: number } | null;
+  readonly nemesis: { readonly partitions: readonly PartitionEvent[]; readonly finalHealMs: number } | null;
+  readonly check: CheckResult | null;
+}

@@ -1,0 +1,424 @@
+/**
+ * The Maelstrom driver: a node binary that speaks Maelstrom's protocol (doc/protocol.md) on stdin/stdout and
+ * hosts chatterbox protocols as Maelstrom workloads.
+ *
+ * - Built in: `init` → `init_ok`, `echo` → `echo_ok` (the echo workload), `generate` → `generate_ok` (unique-ids:
+ *   `"<node>-<counter>"` is unique without coordination because node ids are unique and each node counts).
+ * - Everything else is a client request for a hosted workload (service.ts): the first request exactly one
+ *   workload claims fixes the node's workload and starts its protocol in a `ProtocolHost`; a request no workload
+ *   claims gets `not-supported` (10), one several could claim before any is fixed gets `temporarily-unavailable`
+ *   (11), as does every request before `init`.
+ * - The protocol's own messages travel between nodes as `{type: "chatterbox", workload, m: base64(msgpack)}`;
+ *   a node that has not fixed a workload yet fixes it from the first such message.
+ * - Nothing a peer or client sends can stop the node: malformed lines are answered with `malformed-request` (12)
+ *   when there is a `src` and `msg_id` to answer, otherwise logged and skipped. The node exits when stdin closes.
+ */
+import { once } from 'node:events';
+import { createInterface } from 'node:readline';
+import type { Readable, Writable } from 'node:stream';
+import { nodeId, type NodeId } from '../core/ids.js';
+import { ProtocolHost } from '../runtime/protocol-host.js';
+import type { Logger } from '../runtime/log.js';
+import { CodecError, decodeMessage, encodeMessage } from '../transport/codec.js';
+import { MaelstromError, type Body, type ClientReply, type ClientRequest, type Workload } from './service.js';
+import { WORKLOADS } from './workloads.js';
+import {
+  PEER_MESSAGE_TYPE,
+  asBody,
+  envelopeSchema,
+  initBodySchema,
+  issueText,
+  peerBodySchema,
+  type Envelope,
+} from './wire.js';
+
+export interface MaelstromNodeOptions {
+  /** Passed to `workload.options({ preset })`; which names a workload accepts is up to the workload. */
+  readonly preset: string;
+}
+
+export interface MaelstromNodeIo {
+  readonly input: Readable;
+  readonly output: Writable;
+  readonly log: Logger;
+}
+
+/** Counters for logs and tests; never used for decisions. */
+export interface MaelstromNodeStats {
+  linesIn: number;
+  malformedLines: number;
+  requests: number;
+  errorsSent: number;
+  peerMessagesIn: number;
+  peerMessagesDropped: number;
+  peerMessagesOut: number;
+  repliesOut: number;
+}
+
+/** An outgoing Maelstrom message. */
+interface OutMessage {
+  readonly src: string;
+  readonly dest: string;
+  readonly body: Readonly<Record<string, unknown>>;
+}
+
+/** Peer messages that arrive before our own `init` are kept (peers may be initialized first) up to this many. */
+const MAX_EARLY_PEER_MESSAGES = 10_000;
+
+interface Pending {
+  readonly client: string;
+  readonly msgId: number;
+}
+
+interface Hosted {
+  readonly workload: Workload;
+  readonly host: ProtocolHost<unknown, unknown, ClientRequest>;
+}
+
+/** The node's logic, fed one line at a time; `write` puts one message on stdout. Exported for tests. */
+export class MaelstromNode {
+  readonly stats: MaelstromNodeStats = {
+    linesIn: 0,
+    malformedLines: 0,
+    requests: 0,
+    errorsSent: 0,
+    peerMessagesIn: 0,
+    peerMessagesDropped: 0,
+    peerMessagesOut: 0,
+    repliesOut: 0,
+  };
+
+  private self: NodeId | undefined;
+  private nodes: readonly NodeId[] = [];
+  private nodeSet: ReadonlySet<string> = new Set();
+  private log: Logger;
+  private nextMsgId = 0;
+  private nextToken = 0;
+  private generated = 0;
+  private hosted: Hosted | undefined;
+  private readonly pending = new Map<number, Pending>();
+  private readonly earlyPeerMessages: Envelope[] = [];
+
+  constructor(
+    private readonly options: MaelstromNodeOptions,
+    private readonly workloads: readonly Workload[],
+    private readonly write: (message: OutMessage) => void,
+    private readonly baseLog: Logger,
+  ) {
+    this.log = baseLog;
+  }
+
+  /** The workload this node hosts, once fixed. */
+  get workloadName(): string | undefined {
+    return this.hosted?.workload.name;
+  }
+
+  handleLine(line: string): void {
+    this.stats.linesIn++;
+    if (line.trim().length === 0) return;
+    let json: unknown;
+    try {
+      json = JSON.parse(line);
+    } catch (error) {
+      this.malformed(undefined, `not JSON: ${error instanceof Error ? error.message : String(error)}`, line);
+      return;
+    }
+    const parsed = envelopeSchema.safeParse(json);
+    if (!parsed.success) {
+      this.malformed(json, `not a Maelstrom message: ${issueText(parsed.error)}`, line);
+      return;
+    }
+    const message = parsed.data;
+    if (this.self !== undefined && message.dest !== this.self) {
+      // Maelstrom never misroutes; answering would only confuse whoever did.
+      this.stats.malformedLines++;
+      this.log.warn({ dest: message.dest, src: message.src, type: message.body.type }, 'dropped a message addressed to another node');
+      return;
+    }
+    try {
+      this.dispatch(message);
+    } catch (error) {
+      // A bug in a handler or a protocol must not kill the node; the request (if any) gets `crash`, which
+      // Maelstrom treats as indefinite: the operation may or may not have happened.
+      this.log.error({ err: error, type: message.body.type, src: message.src }, 'handler failed');
+      this.replyError(message, MaelstromError.crash, `internal error: ${error instanceof Error ? error.message : String(error)}`);
+    }
+  }
+
+  /** Stops the protocol's timers (stdin closed). */
+  stop(): void {
+    this.hosted?.host.stop();
+    this.log.info({ ...this.stats, workload: this.workloadName ?? null, ...(this.hosted === undefined ? {} : { metrics: this.hosted.host.metrics() }) }, 'stdin closed; stopping');
+  }
+
+  private dispatch(message: Envelope): void {
+    const body = message.body;
+    if (body.type === 'init') {
+      this.handleInit(message);
+      return;
+    }
+    if (body.type === PEER_MESSAGE_TYPE) {
+      this.handlePeerMessage(message);
+      return;
+    }
+    if (body.in_reply_to !== undefined || body.type === 'error') {
+      // A reply (we send no RPCs, so it is not for us): never answered, or two nodes could trade errors forever.
+      this.log.debug({ src: message.src, type: body.type }, 'ignored a reply');
+      return;
+    }
+    if (body.msg_id === undefined) {
+      this.malformed(message, `${body.type} without msg_id: nothing to reply to`, undefined);
+      return;
+    }
+    this.stats.requests++;
+    if (this.self === undefined) {
+      this.replyError(message, MaelstromError.temporarilyUnavailable, `not initialized yet: got ${body.type} before init`);
+      return;
+    }
+    switch (body.type) {
+      case 'echo':
+        if (!('echo' in body)) {
+          this.replyError(message, MaelstromError.malformedRequest, 'echo without an echo field');
+          return;
+        }
+        this.reply(message, { type: 'echo_ok', echo: body['echo'] });
+        return;
+      case 'generate':
+        this.generated++;
+        this.reply(message, { type: 'generate_ok', id: `${this.self}-${this.generated}` });
+        return;
+      default:
+        this.handleClientRequest(message, asBody(body));
+    }
+  }
+
+  private handleInit(message: Envelope): void {
+    const parsed = initBodySchema.safeParse(message.body);
+    if (!parsed.success) {
+      this.replyError(message, MaelstromError.malformedRequest, `malformed init: ${issueText(parsed.error)}`);
+      return;
+    }
+    const { node_id: id, node_ids: ids } = parsed.data;
+    if (!ids.includes(id)) {
+      this.replyError(message, MaelstromError.malformedRequest, `malformed init: node_ids ${JSON.stringify(ids)} do not include node_id ${JSON.stringify(id)}`);
+      return;
+    }
+    if (new Set(ids).size !== ids.length) {
+      this.replyError(message, MaelstromError.malformedRequest, 'malformed init: node_ids has duplicates');
+      return;
+    }
+    if (this.self !== undefined) {
+      const same = this.self === id && this.nodes.length === ids.length && this.nodes.every((n, i) => n === ids[i]);
+      // A repeated identical init is harmless (a retry); a different one would change who we are mid-run.
+      if (same) this.reply(message, { type: 'init_ok' });
+      else this.replyError(message, MaelstromError.temporarilyUnavailable, `already initialized as ${this.self}`);
+      return;
+    }
+    this.self = nodeId(id);
+    this.nodes = ids.map(nodeId);
+    this.nodeSet = new Set(ids);
+    this.log = this.baseLog.child({ node: id });
+    this.log.info({ nodes: ids.length, preset: this.options.preset, workloads: this.workloads.map((w) => w.name) }, 'initialized');
+    this.reply(message, { type: 'init_ok' });
+    const early = this.earlyPeerMessages.splice(0);
+    for (const m of early) {
+      if (m.dest === this.self) this.handlePeerMessage(m);
+      else this.dropPeer(m, 'addressed to another node');
+    }
+  }
+
+  private handleClientRequest(message: Envelope, body: Body): void {
+    let hosted = this.hosted;
+    if (hosted === undefined) {
+      const claimants = this.workloads.filter((w) => w.claims(body));
+      if (claimants.length === 0) {
+        this.replyError(message, MaelstromError.notSupported, `${body.type} is not supported`);
+        return;
+      }
+      if (claimants.length > 1) {
+        this.replyError(
+          message,
+          MaelstromError.temporarilyUnavailable,
+          `${body.type} could belong to ${claimants.map((w) => w.name).join(' or ')}; no workload is running yet`,
+        );
+        return;
+      }
+      hosted = this.fix(claimants[0] as Workload);
+      if (hosted === undefined) {
+        this.replyError(message, MaelstromError.notSupported, `cannot start ${(claimants[0] as Workload).name} with preset ${JSON.stringify(this.options.preset)}`);
+        return;
+      }
+    } else if (!hosted.workload.claims(body)) {
+      this.replyError(message, MaelstromError.notSupported, `${body.type} is not supported by ${hosted.workload.name}`);
+      return;
+    }
+    if (hosted.host.isHalted) {
+      this.replyError(message, MaelstromError.temporarilyUnavailable, `${hosted.workload.name} has stopped`);
+      return;
+    }
+    const token = ++this.nextToken;
+    this.pending.set(token, { client: message.src, msgId: body.msg_id as number });
+    try {
+      hosted.host.request({ token, body });
+    } catch (error) {
+      this.pending.delete(token);
+      throw error;
+    }
+  }
+
+  private handlePeerMessage(message: Envelope): void {
+    this.stats.peerMessagesIn++;
+    if (this.self === undefined) {
+      if (this.earlyPeerMessages.length < MAX_EARLY_PEER_MESSAGES) this.earlyPeerMessages.push(message);
+      else this.dropPeer(message, 'arrived before init and the early-message buffer is full');
+      return;
+    }
+    if (!this.nodeSet.has(message.src)) {
+      this.dropPeer(message, 'not from a cluster node');
+      return;
+    }
+    const parsed = peerBodySchema.safeParse(message.body);
+    if (!parsed.success) {
+      this.dropPeer(message, `malformed: ${issueText(parsed.error)}`);
+      return;
+    }
+    let hosted = this.hosted;
+    if (hosted === undefined) {
+      const workload = this.workloads.find((w) => w.name === parsed.data.workload);
+      if (workload === undefined) {
+        this.dropPeer(message, `unknown workload ${JSON.stringify(parsed.data.workload)}`);
+        return;
+      }
+      hosted = this.fix(workload);
+      if (hosted === undefined) {
+        this.dropPeer(message, 'its workload cannot start');
+        return;
+      }
+    } else if (hosted.workload.name !== parsed.data.workload) {
+      this.dropPeer(message, `for workload ${JSON.stringify(parsed.data.workload)}, but this node runs ${hosted.workload.name}`);
+      return;
+    }
+    let decoded: unknown;
+    try {
+      decoded = decodeMessage(Buffer.from(parsed.data.m, 'base64'));
+    } catch (error) {
+      if (!(error instanceof CodecError)) throw error;
+      this.dropPeer(message, error.message);
+      return;
+    }
+    if (!hosted.workload.protocol.isMessage(decoded)) {
+      this.dropPeer(message, 'rejected by the protocol');
+      return;
+    }
+    hosted.host.receive(nodeId(message.src), decoded);
+  }
+
+  /** Fixes the workload and starts its protocol; undefined when its options cannot be built. */
+  private fix(workload: Workload): Hosted | undefined {
+    let options: unknown;
+    try {
+      options = workload.options({ preset: this.options.preset });
+    } catch (error) {
+      this.log.error({ err: error, workload: workload.name, preset: this.options.preset }, 'cannot build the workload options');
+      return undefined;
+    }
+    const self = this.self as NodeId;
+    const log = this.log.child({ workload: workload.name });
+    const host = new ProtocolHost<unknown, unknown, ClientRequest>(workload.protocol, {
+      send: (to, msg) => this.sendPeer(workload.name, to, msg),
+      output: (value) => this.output(value),
+      halt: () => log.warn('the workload protocol halted; its requests are now refused'),
+      log,
+    });
+    const hosted: Hosted = { workload, host };
+    this.hosted = hosted;
+    log.info({ preset: this.options.preset }, 'workload fixed; starting its protocol');
+    host.start(self, this.nodes, options);
+    return hosted;
+  }
+
+  private sendPeer(workload: string, to: NodeId, msg: unknown): void {
+    const m = Buffer.from(encodeMessage(msg)).toString('base64');
+    this.stats.peerMessagesOut++;
+    this.write({ src: this.self as string, dest: to, body: { type: PEER_MESSAGE_TYPE, workload, m } });
+  }
+
+  private output(value: unknown): void {
+    if (!isClientReply(value)) {
+      this.log.error({ value: String(value) }, 'the workload output something that is not a ClientReply; dropped');
+      return;
+    }
+    const pending = this.pending.get(value.token);
+    if (pending === undefined) {
+      this.log.warn({ token: value.token, type: value.body.type }, 'a reply for an unknown or already answered request; dropped');
+      return;
+    }
+    this.pending.delete(value.token);
+    if (value.body.type === 'error') this.stats.errorsSent++;
+    this.send(pending.client, { ...value.body, msg_id: ++this.nextMsgId, in_reply_to: pending.msgId }, undefined);
+  }
+
+  private reply(request: Envelope, body: Readonly<Record<string, unknown>> & { readonly type: string }): void {
+    this.send(request.src, { ...body, msg_id: ++this.nextMsgId, in_reply_to: request.body.msg_id }, request.dest);
+  }
+
+  private replyError(request: Envelope, code: number, text: string): void {
+    this.log.warn({ src: request.src, type: request.body.type, code }, text);
+    if (request.body.msg_id === undefined) return;
+    this.stats.errorsSent++;
+    this.reply(request, { type: 'error', code, text });
+  }
+
+  /** `srcBeforeInit`: before init we do not know our name, so we answer as whatever the sender called us. */
+  private send(dest: string, body: Readonly<Record<string, unknown>>, srcBeforeInit: string | undefined): void {
+    this.stats.repliesOut++;
+    this.write({ src: this.self ?? srcBeforeInit ?? '', dest, body });
+  }
+
+  /** Answers with `malformed-request` when the value has a `src` and a `msg_id`; otherwise logs and skips. */
+  private malformed(value: unknown, text: string, line: string | undefined): void {
+    this.stats.malformedLines++;
+    const src = field(value, 'src');
+    const body = field(value, 'body');
+    const msgId = field(body, 'msg_id');
+    if (typeof src === 'string' && src.length > 0 && typeof msgId === 'number' && Number.isSafeInteger(msgId)) {
+      this.log.warn({ src }, text);
+      this.stats.errorsSent++;
+      const dest = field(value, 'dest');
+      this.send(src, { type: 'error', code: MaelstromError.malformedRequest, text, msg_id: ++this.nextMsgId, in_reply_to: msgId }, typeof dest === 'string' ? dest : undefined);
+      return;
+    }
+    this.log.warn({ line: line === undefined ? undefined : line.slice(0, 200) }, `${text}; skipped (nothing to reply to)`);
+  }
+
+  private dropPeer(message: Envelope, why: string): void {
+    this.stats.peerMessagesDropped++;
+    this.log.warn({ src: message.src, dropped: this.stats.peerMessagesDropped }, `dropped a peer message: ${why}`);
+  }
+}
+
+function field(value: unknown, key: string): unknown {
+  return typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>)[key] : undefined;
+}
+
+function isClientReply(value: unknown): value is ClientReply {
+  const body = field(value, 'body');
+  return typeof field(value, 'token') === 'number' && typeof field(body, 'type') === 'string';
+}
+
+/**
+ * Runs a node until `io.input` ends; resolves with the exit status (0). `workloads` is injectable for tests;
+ * the command uses the registry.
+ */
+export async function runMaelstromNode(
+  io: MaelstromNodeIo,
+  options: MaelstromNodeOptions,
+  workloads: readonly Workload[] = WORKLOADS,
+): Promise<number> {
+  const node = new MaelstromNode(options, workloads, (message) => io.output.write(`${JSON.stringify(message)}\n`), io.log);
+  const lines = createInterface({ input: io.input, crlfDelay: Infinity });
+  lines.on('line', (line) => node.handleLine(line));
+  await once(lines, 'close');
+  node.stop();
+  return 0;
+}

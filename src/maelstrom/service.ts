@@ -1,0 +1,56 @@
+/**
+ * How a replicated workload plugs into the Maelstrom driver (`chatterbox maelstrom`).
+ *
+ * A workload is an ordinary sans-IO `Protocol` whose requests are Maelstrom client requests and whose outputs
+ * are replies. The driver owns everything Maelstrom-specific: JSON lines, `init`, `msg_id`/`in_reply_to`,
+ * carrying the protocol's own messages between nodes, and answering requests no workload claims.
+ */
+import type { AnyProtocol } from '../protocol/types.js';
+
+/** Maelstrom's error codes (doc/protocol.md, "Errors"). */
+export const MaelstromError = {
+  timeout: 0,
+  nodeNotFound: 1,
+  notSupported: 10,
+  temporarilyUnavailable: 11,
+  malformedRequest: 12,
+  crash: 13,
+  abort: 14,
+  keyDoesNotExist: 20,
+  keyAlreadyExists: 21,
+  preconditionFailed: 22,
+  txnConflict: 30,
+} as const;
+
+/** A Maelstrom message body: `type` plus fields. */
+export type Body = Readonly<Record<string, unknown>> & { readonly type: string };
+
+/** A client request handed to a workload protocol; `token` is the driver's handle for the reply. */
+export interface ClientRequest {
+  readonly token: number;
+  readonly body: Body;
+}
+
+/**
+ * A workload's answer to the request with `token`: `body` is the reply without `msg_id`/`in_reply_to`
+ * (the driver adds them), e.g. `{ type: 'broadcast_ok' }` or `{ type: 'error', code: 12, text: '…' }`.
+ */
+export interface ClientReply {
+  readonly token: number;
+  readonly body: Body;
+}
+
+export interface Workload {
+  /** As Maelstrom names it: 'broadcast', 'g-set', 'g-counter', 'pn-counter'. */
+  readonly name: string;
+  /**
+   * True when a client request of this body belongs to this workload. The first claimed request (or the first
+   * peer message of this workload) fixes the node's workload; a request that no workload claims gets
+   * `not-supported`, and a read that several could claim before any is fixed gets `temporarily-unavailable`.
+   */
+  claims(body: Body): boolean;
+  /** A `Protocol<State, Msg, ClientReply, Options, ClientRequest>`; its messages must pass the transport codec. */
+  readonly protocol: AnyProtocol;
+  /** The protocol's options for this node, from the driver's flags. */
+  options(flags: Readonly<Record<string, unknown>>): unknown;
+}

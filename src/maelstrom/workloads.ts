@@ -1,0 +1,115 @@
+/**
+ * The replicated workloads `chatterbox maelstrom` can host (see service.ts for the interface). The driver is
+ * generic over this list: the first request one of them claims (or the first peer message naming one) fixes
+ * the node's workload.
+ *
+ * All three are delta anti-entropy (../replication/delta-sync.ts) over a different lattice, with the gossip
+ * presets for tuning:
+ * - `broadcast`: the gossip message log; `read` returns every message. Maelstrom's `topology` is acknowledged
+ *   and ignored: the preset's overlay is measured to do better than its grid (see the README).
+ * - `g-set`: a grow-only set (GSet).
+ * - `pn-counter`: a PN-counter; it also serves Maelstrom's `g-counter` workload, whose requests look the same
+ *   (a grow-only run of a PN-counter is a G-counter), so the two need not be told apart.
+ */
+import { GOSSIP_PRESETS, gossipOptions, gossipService, type GossipPreset } from '../broadcast/gossip.js';
+import { MessageLog } from '../broadcast/message-log.js';
+import { PNCounter } from '../crdt/counters.js';
+import { isPlainData, type PlainData } from '../crdt/data.js';
+import { GSet } from '../crdt/gset.js';
+import { crdtLattice, type Lattice } from '../replication/lattice.js';
+import { deltaSync, type ReplicatedService, type ServiceContext, type ServiceResult } from '../replication/delta-sync.js';
+import { replicaOf } from '../replication/replica-id.js';
+import { MaelstromError, type Body, type ClientReply, type ClientRequest, type Workload } from './service.js';
+
+type Result<T> = ServiceResult<T, ClientReply>;
+
+function reply<T>(token: number, body: Body, delta?: T): Result<T> {
+  return { delta: delta ?? null, outputs: [{ token, body }] };
+}
+
+function malformed<T>(token: number, text: string): Result<T> {
+  return reply<T>(token, { type: 'error', code: MaelstromError.malformedRequest, text });
+}
+
+/** A service whose requests are Maelstrom client requests; `handle` answers one body. */
+function maelstromService<T>(name: string, lattice: Lattice<T>, handle: (ctx: ServiceContext<T>, token: number, body: Body) => Result<T>): ReplicatedService<T, ClientRequest, ClientReply> {
+  return { name, lattice, request: (ctx, { token, body }) => handle(ctx, token, body) };
+}
+
+function presetOptions(flags: Readonly<Record<string, unknown>>): ReturnType<typeof gossipOptions> {
+  const preset = flags['preset'] ?? 'latency';
+  if (!GOSSIP_PRESETS.includes(preset as GossipPreset)) throw new RangeError(`unknown preset ${JSON.stringify(preset)}; expected one of ${GOSSIP_PRESETS.join(', ')}`);
+  return gossipOptions(preset as GossipPreset);
+}
+
+const broadcastService = maelstromService<MessageLog>('broadcast', gossipService.lattice, (ctx, token, body) => {
+  switch (body.type) {
+    case 'broadcast': {
+      const message = body['message'];
+      if (message === undefined || !isPlainData(message)) return malformed(token, 'broadcast needs a message');
+      const { delta } = ctx.value.append(replicaOf(ctx.self, ctx.incarnation), message as PlainData);
+      return reply(token, { type: 'broadcast_ok' }, delta);
+    }
+    case 'read':
+      return reply(token, { type: 'read_ok', messages: ctx.value.payloads() });
+    case 'topology':
+      return reply(token, { type: 'topology_ok' });
+    default:
+      return reply(token, { type: 'error', code: MaelstromError.notSupported, text: `broadcast does not handle ${body.type}` });
+  }
+});
+
+const gsetService = maelstromService<GSet<string | number>>('g-set', crdtLattice(() => new GSet<string | number>()), (ctx, token, body) => {
+  switch (body.type) {
+    case 'add': {
+      const element = body['element'];
+      if (typeof element !== 'number' && typeof element !== 'string') return malformed(token, 'add needs an element (a number or a string)');
+      if (ctx.value.has(element)) return reply(token, { type: 'add_ok' });
+      return reply(token, { type: 'add_ok' }, ctx.value.add(element));
+    }
+    case 'read':
+      return reply(token, { type: 'read_ok', value: [...ctx.value] });
+    default:
+      return reply(token, { type: 'error', code: MaelstromError.notSupported, text: `g-set does not handle ${body.type}` });
+  }
+});
+
+const counterService = maelstromService<PNCounter>('pn-counter', crdtLattice(() => new PNCounter()), (ctx, token, body) => {
+  switch (body.type) {
+    case 'add': {
+      const delta = body['delta'];
+      if (typeof delta !== 'number' || !Number.isSafeInteger(delta)) return malformed(token, 'add needs an integer delta');
+      if (delta === 0) return reply(token, { type: 'add_ok' });
+      const replica = replicaOf(ctx.self, ctx.incarnation);
+      const change = delta > 0 ? ctx.value.increment(replica, delta) : ctx.value.decrement(replica, -delta);
+      return reply(token, { type: 'add_ok' }, change);
+    }
+    case 'read':
+      return reply(token, { type: 'read_ok', value: ctx.value.value() });
+    default:
+      return reply(token, { type: 'error', code: MaelstromError.notSupported, text: `pn-counter does not handle ${body.type}` });
+  }
+});
+
+const isType = (body: Body, ...types: string[]): boolean => types.includes(body.type);
+
+export const WORKLOADS: readonly Workload[] = [
+  {
+    name: 'broadcast',
+    claims: (body) => isType(body, 'broadcast', 'topology', 'read'),
+    protocol: deltaSync(broadcastService),
+    options: presetOptions,
+  },
+  {
+    name: 'g-set',
+    claims: (body) => isType(body, 'read') || (isType(body, 'add') && 'element' in body),
+    protocol: deltaSync(gsetService),
+    options: presetOptions,
+  },
+  {
+    name: 'pn-counter',
+    claims: (body) => isType(body, 'read') || (isType(body, 'add') && 'delta' in body),
+    protocol: deltaSync(counterService),
+    options: presetOptions,
+  },
+];

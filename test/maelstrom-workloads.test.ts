@@ -1,0 +1,47 @@
+/**
+ * Every replicated Maelstrom workload of `chatterbox maelstrom`, run by the bundled harness against real node
+ * processes, with and without partitions, as Maelstrom's checkers judge them.
+ */
+import assert from 'node:assert/strict';
+import { rmSync } from 'node:fs';
+import { after, describe, test } from 'node:test';
+import { formatReport } from '../src/maelstrom/harness/format.js';
+import { runHarness } from '../src/maelstrom/harness/runner.js';
+import type { Report } from '../src/maelstrom/harness/types.js';
+
+const logDirs: string[] = [];
+after(() => {
+  for (const dir of logDirs) rmSync(dir, { recursive: true, force: true });
+});
+
+const WORKLOADS = ['broadcast', 'g-set', 'g-counter', 'pn-counter'] as const;
+
+describe('chatterbox maelstrom under the harness', { concurrency: 2 }, () => {
+  WORKLOADS.forEach((workload, i) => {
+    for (const partition of [false, true]) {
+      // Alternate the presets so both are exercised on every kind of lattice.
+      const preset = (i + (partition ? 1 : 0)) % 2 === 0 ? 'latency' : 'messages';
+      test(`${workload}, ${preset} preset, ${partition ? 'with' : 'without'} partitions: valid`, async () => {
+        const report: Report = await runHarness({
+          workload,
+          nodeCount: 3,
+          latencyMs: 10,
+          timeLimitMs: 1500,
+          rate: 40,
+          partition,
+          nemesisIntervalMs: 300,
+          // Past the longest retransmission backoff (2 s), so a link that stalled in a partition has resent.
+          recoveryMs: partition ? 3000 : 600,
+          seed: 11 + i,
+          binArgs: ['--preset', preset],
+        });
+        logDirs.push(report.logDir);
+        assert.equal(report.valid, true, formatReport(report));
+        const writes = report.ops.byF[workload === 'broadcast' ? 'broadcast' : 'add'];
+        assert.ok(writes !== undefined && writes.ok > 10, formatReport(report));
+        if (partition) assert.ok(report.net.droppedByPartition > 0, 'the nemesis cut something');
+        assert.ok(report.nodes.every((n) => n.exit === 0), JSON.stringify(report.nodes));
+      });
+    }
+  });
+});

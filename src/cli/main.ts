@@ -49,6 +49,14 @@ function flush(stream: NodeJS.WriteStream): Promise<void> {
 }
 
 async function main(): Promise<number> {
+  // `chatterbox … --help | head`: the reader left; stop quietly instead of crashing on EPIPE. Commands that must
+  // react otherwise (the Maelstrom node) add their own handler.
+  if (process.stdout.listenerCount('error') === 0) {
+    process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+      if (error.code === 'EPIPE') process.exit(0);
+      throw error;
+    });
+  }
   try {
     await buildProgram().parseAsync(process.argv);
     return typeof process.exitCode === 'number' ? process.exitCode : 0;

@@ -13,6 +13,7 @@
  *
  * All positions fit in a double exactly, so plain numbers are used throughout (no bigint).
  */
+import { hash32 } from '../core/prng.js';
 
 /** Number of positions: 2^32. The largest valid range end. */
 export const KEY_SPACE_SIZE = 0x1_0000_0000;
@@ -108,14 +109,8 @@ export function murmur3_32(bytes: Uint8Array, seed = 0): number {
     k = Math.imul(k, c2);
     h ^= k;
   }
-  // The reference mixes in the length as a 32-bit value.
-  h ^= length | 0;
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  h ^= h >>> 16;
-  return h >>> 0;
+  // The reference mixes in the length as a 32-bit value, then finalizes with fmix32, which is `hash32`.
+  return hash32(h ^ (length | 0));
 }
 
 const utf8 = new TextEncoder();

@@ -21,7 +21,13 @@ export type Effect<Msg, Out> =
   | { readonly kind: 'output'; readonly value: Out }
   | { readonly kind: 'log'; readonly level: LogLevel; readonly text: string; readonly fields?: Readonly<Record<string, unknown>> }
   /** The node's work is over: the driver stops feeding inputs and (for a process) exits 0. */
-  | { readonly kind: 'halt' };
+  | { readonly kind: 'halt' }
+  /**
+   * Write `value` under `key` to the node's durable store (null deletes it). The driver makes it durable before
+   * it carries out any later effect of the same step, so nothing sent can depend on a write a crash loses; the
+   * next `init` of this node gets every key back in `restored`.
+   */
+  | { readonly kind: 'persist'; readonly key: string; readonly value: Uint8Array | null };
 
 /**
  * `request` is a local client's command (a Maelstrom client's `broadcast`, a line typed into `chat`); protocols
@@ -40,6 +46,8 @@ export interface InitContext<Options> {
   readonly options: Options;
   /** The current time in milliseconds (wall clock in real drivers, virtual time in the simulator). */
   readonly now: number;
+  /** What this node persisted before it last stopped (see the `persist` effect); empty on a first start. */
+  readonly restored: ReadonlyMap<string, Uint8Array>;
 }
 
 export interface Protocol<State, Msg, Out, Options, Req = never> {

@@ -87,6 +87,12 @@ export interface ReplicatedService<T, Req, Out> {
   readonly name: string;
   readonly lattice: Lattice<T>;
   request(ctx: ServiceContext<T>, body: Req): ServiceResult<T, Out>;
+  /**
+   * Keep the replica in the node's durable store: the engine persists the whole value after every request that
+   * changed it (before anything is sent) and restores it at start, so a restarted node keeps its own writes and
+   * numbers new ones after them. Writes are meant to be rare next to reads (registrations, not a hot counter).
+   */
+  readonly durable?: boolean;
   /** Called with the new part of each received delta, after it was joined into `ctx.value`. */
   received?(ctx: ServiceContext<T>, novel: T): readonly Out[];
 }
@@ -166,6 +172,9 @@ export interface SyncStats {
   droppedForBound: number;
 }
 
+/** The durable store's key for a durable service's value. */
+const DURABLE_KEY = 'replica';
+
 const TIMER = { flush: 'flush', ack: 'ack', retransmit: 'retransmit', antiEntropy: 'anti-entropy' } as const;
 
 type Effects<Out> = Effect<SyncMsg, Out>[];
@@ -188,6 +197,12 @@ export function validateSyncOptions(options: SyncOptions): void {
 export function deltaSync<T, Req, Out>(service: ReplicatedService<T, Req, Out>): Protocol<SyncState<T>, SyncMsg, Out, SyncOptions, Req> {
   const { lattice } = service;
 
+  function restoreValue(restored: ReadonlyMap<string, Uint8Array>): T {
+    const bytes = service.durable === true ? restored.get(DURABLE_KEY) : undefined;
+    // A store that does not decode is a bug or a corrupted disk: refuse to start rather than forget writes.
+    return bytes === undefined ? lattice.empty() : lattice.decode(bytes);
+  }
+
   function init(ctx: InitContext<SyncOptions>): { state: SyncState<T>; effects: Effects<Out> } {
     validateSyncOptions(ctx.options);
     const state: SyncState<T> = {
@@ -195,7 +210,7 @@ export function deltaSync<T, Req, Out>(service: ReplicatedService<T, Req, Out>):
       nodes: ctx.nodes,
       options: ctx.options,
       incarnation: ctx.now,
-      value: lattice.empty(),
+      value: restoreValue(ctx.restored),
       buffer: [],
       bufferStart: 0,
       links: new Map(),
@@ -221,6 +236,11 @@ export function deltaSync<T, Req, Out>(service: ReplicatedService<T, Req, Out>):
     const effects: Effects<Out> = [];
     if (ctx.options.antiEntropyMs !== null && lattice.digest !== undefined) {
       effects.push({ kind: 'timer', name: TIMER.antiEntropy, at: ctx.now + ctx.options.antiEntropyMs });
+    }
+    if (service.durable === true && ctx.restored.has(DURABLE_KEY)) {
+      // Writes made before the crash may never have left this node: offer the restored state as our first delta.
+      bufferDelta(state, lattice.clone(state.value), null);
+      scheduleFlush(state, ctx.now, effects);
     }
     return { state, effects };
   }
@@ -270,6 +290,7 @@ export function deltaSync<T, Req, Out>(service: ReplicatedService<T, Req, Out>):
     const result = service.request(ctxOf(state, now), body);
     if (result.topology !== undefined && state.options.topology.kind === 'given') applyOverlay(state, result.topology, now);
     if (result.delta !== undefined && result.delta !== null) {
+      if (service.durable === true) effects.push({ kind: 'persist', key: DURABLE_KEY, value: lattice.encode(state.value) });
       bufferDelta(state, result.delta, null);
       scheduleFlush(state, now, effects);
     }
@@ -283,6 +304,11 @@ export function deltaSync<T, Req, Out>(service: ReplicatedService<T, Req, Out>):
     if (link.incarnation !== msg.i) {
       // First contact, or the neighbour restarted and lost everything: start both directions afresh.
       if (link.incarnation !== null) {
+        // What its old incarnation sent us, its new one does not have: it must no longer be left out for it.
+        for (let k = 0; k < state.buffer.length; k++) {
+          const entry = state.buffer[k]!;
+          if (entry.from === from) state.buffer[k] = { delta: entry.delta, from: null };
+        }
         resetLink(link, now, state.options);
         scheduleFlush(state, now, effects);
       }

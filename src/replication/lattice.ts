@@ -11,6 +11,8 @@
  */
 import { encode as encodeCrdt, decode as decodeCrdt, type AnyCrdt } from '../crdt/codec.js';
 import { Causal } from '../crdt/causal.js';
+import type { Dot } from '../crdt/causal-context.js';
+import { DotFun, DotMap, DotSet, type DotStore } from '../crdt/dot-store.js';
 
 export interface Lattice<T> {
   /** The bottom element (a fresh, empty replica or delta). */
@@ -33,36 +35,65 @@ export interface Lattice<T> {
 }
 
 /**
- * A lattice over one of this project's CRDT types. Causal types (whose deltas carry a causal context) detect
- * redundancy exactly and cheaply: a delta is new iff its context holds a dot the state's does not. Plain types
- * compare before and after, which costs a copy of a small state (counters and grow-only sets stay small or are
- * compared elementwise by `equals`).
+ * A lattice over one of this project's CRDT types.
+ *
+ * Redundancy is detected exactly. For causal types (whose deltas carry a causal context) a delta is new iff its
+ * context holds a dot the state has not seen, or it drops a dot the state still holds (a removal: its context
+ * has the dot, its store does not); this costs O(size of the delta). Plain types compare before and after,
+ * which costs a copy of a small state (counters) or an elementwise comparison (grow-only sets).
+ *
+ * The digest is the encoded state itself: correct for every type, and cheap for the small states these are used
+ * for under anti-entropy (Maelstrom's counters and sets). Large replicated states should bring a compact digest
+ * of their own, as the broadcast log does.
  */
 export function crdtLattice<T extends AnyCrdt>(make: () => T): Lattice<T> {
+  const decode = (bytes: Uint8Array): T => decodeCrdt(bytes, make);
   return {
     empty: make,
     absorb(state: T, delta: T): T | null {
-      if (state instanceof Causal && delta instanceof Causal) {
-        let novel = false;
-        delta.context.forEachDot((replica, counter) => {
-          if (!novel && !state.context.contains(replica, counter)) novel = true;
-        });
-        if (!novel) return null;
-        // The join is typed per class; state and delta are the same class by construction (`make`).
-        (state as Causal<never, never>).join(delta as never);
-        return delta;
-      }
-      const before = (state as AnyCrdt).clone();
+      if (!inflates(state, delta)) return null;
       joinAny(state, delta);
-      return equalsAny(before, state) ? null : delta;
+      return delta;
     },
     merge(into: T, delta: T): void {
       joinAny(into, delta);
     },
     clone: (value: T) => value.clone() as T,
     encode: (value: T) => encodeCrdt(value),
-    decode: (bytes: Uint8Array) => decodeCrdt(bytes, make),
+    decode,
+    digest: (state: T) => encodeCrdt(state),
+    missing: (state: T, digest: Uint8Array) => (inflates(decode(digest), state) ? state : null),
+    lacks: (state: T, digest: Uint8Array) => inflates(state, decode(digest)),
   };
+}
+
+/** Whether joining `delta` into `state` would change it (see `crdtLattice`); both of one class. */
+export function inflates<T extends AnyCrdt>(state: T, delta: T): boolean {
+  if (state instanceof Causal && delta instanceof Causal) {
+    let novel = false;
+    delta.context.forEachDot((replica, counter) => {
+      if (novel) return;
+      const dot = { replica, counter };
+      if (!state.context.contains(replica, counter)) novel = true;
+      // A dot both have seen is news only when the delta dropped it and the state still holds it.
+      else if (!storeHolds(delta.store, dot) && storeHolds(state.store, dot)) novel = true;
+    });
+    return novel;
+  }
+  const joined = (state as AnyCrdt).clone();
+  joinAny(joined, delta);
+  return !equalsAny(joined, state);
+}
+
+/** Whether a dot store (of any kind, nested maps included) holds `dot`. */
+function storeHolds(store: DotStore<unknown>, dot: Dot): boolean {
+  if (store instanceof DotSet || store instanceof DotFun) return store.has(dot);
+  if (store instanceof DotMap) return store.ownerOf(dot) !== undefined;
+  let found = false;
+  store.forEachDot((d) => {
+    if (!found && d.replica === dot.replica && d.counter === dot.counter) found = true;
+  });
+  return found;
 }
 
 // Every AnyCrdt has `join(other: Self)` and `equals(other: Self)`; TypeScript cannot relate the union's members

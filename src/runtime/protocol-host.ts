@@ -13,6 +13,8 @@ export interface HostIo<Msg, Out> {
   send(to: NodeId, msg: Msg): void;
   output(value: Out): void;
   halt(): void;
+  /** Durable write (the `persist` effect); must be durable when it returns. Protocols that persist need it. */
+  persist?(key: string, value: Uint8Array | null): void;
   readonly log: Logger;
 }
 
@@ -37,8 +39,8 @@ export class ProtocolHost<Msg, Out, Req = never> {
   ) {}
 
   /** Initializes the protocol. `startedAtMs` may lie in the past (the process start), so deadlines count from it. */
-  start(self: NodeId, nodes: readonly NodeId[], options: unknown, startedAtMs = this.clock()): void {
-    const { state, effects } = this.protocol.init({ self, nodes, options, now: startedAtMs });
+  start(self: NodeId, nodes: readonly NodeId[], options: unknown, startedAtMs = this.clock(), restored: ReadonlyMap<string, Uint8Array> = new Map()): void {
+    const { state, effects } = this.protocol.init({ self, nodes, options, now: startedAtMs, restored });
     this.state = state;
     this.apply(effects as Effect<Msg, Out>[]);
     this.rearm();
@@ -90,6 +92,10 @@ export class ProtocolHost<Msg, Out, Req = never> {
           break;
         case 'log':
           this.io.log[effect.level]({ ...effect.fields }, effect.text);
+          break;
+        case 'persist':
+          if (this.io.persist === undefined) throw new Error(`${this.protocol.name} persists state, but this driver has no store`);
+          this.io.persist(effect.key, effect.value);
           break;
         case 'halt':
           this.halted = true;

@@ -240,6 +240,8 @@ interface NodeSlot<State, Options> {
   epoch: number;
   /** Timer name → the seq of its live agenda entry; other entries for that name are stale. */
   timers: Map<string, number>;
+  /** The node's durable store (`persist` effects): survives crashes, handed back at every init. */
+  readonly durable: Map<string, Uint8Array>;
   readonly stats: NodeStats;
 }
 
@@ -353,6 +355,7 @@ export class Simulation<State, Msg, Out, Options, Req = never> {
           halted: false,
           epoch: 0,
           timers: new Map(),
+          durable: new Map(),
           stats: { sent: 0, received: 0, bytesSent: 0, bytesReceived: 0 },
         });
         this.outputs.set(id, []);
@@ -585,7 +588,7 @@ export class Simulation<State, Msg, Out, Options, Req = never> {
     this.active++;
     let init: { state: State; effects: Effect<Msg, Out>[] };
     try {
-      init = this.protocol.init({ self: slot.id, nodes: this.nodeIds, options: slot.options, now: this.now + slot.offsetMs });
+      init = this.protocol.init({ self: slot.id, nodes: this.nodeIds, options: slot.options, now: this.now + slot.offsetMs, restored: new Map(slot.durable) });
     } catch (e) {
       throw this.fail(`${this.protocol.name}.init threw`, i, e);
     }
@@ -653,6 +656,11 @@ export class Simulation<State, Msg, Out, Options, Req = never> {
               ? { atMs: this.now, node: slot.id, level: e.level, text: e.text }
               : { atMs: this.now, node: slot.id, level: e.level, text: e.text, fields: e.fields },
           );
+          break;
+        case 'persist':
+          // Synchronous and crash-proof here: a crash can only fall between steps.
+          if (e.value === null) slot.durable.delete(e.key);
+          else slot.durable.set(e.key, e.value.slice());
           break;
         case 'halt':
           if (!slot.halted) {

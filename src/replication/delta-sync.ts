@@ -496,8 +496,8 @@ export function deltaSync<T, Req, Out>(service: ReplicatedService<T, Req, Out>):
 
   function flush(state: SyncState<T>, now: number, effects: Effects<Out>): void {
     const nextSeq = state.bufferStart + state.buffer.length;
-    // Neighbours at the same point with nothing of their own in the interval get the same bytes: encode once.
-    const shared = new Map<number, Uint8Array>();
+    // One set of intervals per starting point, shared by every neighbour at that point (usually all of them).
+    const intervals = new Map<number, IntervalSet>();
     let fullState: Uint8Array | undefined;
     for (const link of state.links.values()) {
       if (!link.eager || link.sentUpTo >= nextSeq) continue;
@@ -511,17 +511,12 @@ export function deltaSync<T, Req, Out>(service: ReplicatedService<T, Req, Out>):
         payload = fullState;
         full = true;
       } else {
-        let touchesPeer = false;
-        for (let seq = from; seq < nextSeq && !touchesPeer; seq++) touchesPeer = state.buffer[seq - state.bufferStart]!.from === link.peer;
-        if (!touchesPeer) {
-          payload = shared.get(from);
-          if (payload === undefined) {
-            payload = encodeInterval(state, from, nextSeq, null);
-            if (payload !== undefined) shared.set(from, payload);
-          }
-        } else {
-          payload = encodeInterval(state, from, nextSeq, link.peer);
+        let set = intervals.get(from);
+        if (set === undefined) {
+          set = intervalSet(state, from, nextSeq);
+          intervals.set(from, set);
         }
+        payload = set.encodedWithout(link.peer);
       }
       link.sentUpTo = nextSeq;
       if (payload === undefined) {
@@ -543,19 +538,55 @@ export function deltaSync<T, Req, Out>(service: ReplicatedService<T, Req, Out>):
     armRetransmit(state, now, effects);
   }
 
-  /** The join of buffer entries [from, to), leaving out those from `exclude`; undefined when nothing is left. */
-  function encodeInterval(state: SyncState<T>, from: number, to: number, exclude: NodeId | null): Uint8Array | undefined {
-    const deltas: T[] = [];
+  interface IntervalSet {
+    /** The encoded join of the interval's deltas that did not come from `peer`; undefined when none is left. */
+    encodedWithout(peer: NodeId): Uint8Array | undefined;
+  }
+
+  /**
+   * The interval [from, to) for every neighbour at once. Each neighbour gets the join of all deltas but its own
+   * (no back-propagation). Joining per neighbour would cost neighbours × deltas joins; grouping the deltas by
+   * source and joining prefixes and suffixes of the groups costs deltas + 3 × sources, and every distinct
+   * payload is encoded once.
+   */
+  function intervalSet(state: SyncState<T>, from: number, to: number): IntervalSet {
+    const bySource = new Map<NodeId | null, T[]>();
     for (let seq = from; seq < to; seq++) {
       const entry = state.buffer[seq - state.bufferStart]!;
-      if (exclude === null || entry.from !== exclude) deltas.push(entry.delta);
+      const list = bySource.get(entry.from);
+      if (list === undefined) bySource.set(entry.from, [entry.delta]);
+      else list.push(entry.delta);
     }
-    if (deltas.length === 0) return undefined;
-    if (deltas.length === 1) return lattice.encode(deltas[0]!);
-    // Buffered deltas stay untouched: join into a copy of the first.
-    const acc = lattice.clone(deltas[0]!);
-    for (let k = 1; k < deltas.length; k++) lattice.merge(acc, deltas[k]!);
-    return lattice.encode(acc);
+    const sources = [...bySource.keys()];
+    // Buffered deltas are never mutated: a join always goes into a fresh copy.
+    const join = (a: T | undefined, b: T | undefined): T | undefined => {
+      if (a === undefined) return b;
+      if (b === undefined) return a;
+      const acc = lattice.clone(a);
+      lattice.merge(acc, b);
+      return acc;
+    };
+    const groups = sources.map((source) => bySource.get(source)!.reduce<T | undefined>((acc, d) => join(acc, d), undefined));
+    // prefix[i] joins groups before i; suffix[i] joins groups after i.
+    const prefix: Array<T | undefined> = [undefined];
+    for (let i = 0; i < groups.length; i++) prefix.push(join(prefix[i], groups[i]));
+    const suffix: Array<T | undefined> = new Array<T | undefined>(groups.length + 1).fill(undefined);
+    for (let i = groups.length - 1; i >= 0; i--) suffix[i] = join(groups[i], suffix[i + 1]);
+    const encoded = new Map<number, Uint8Array | undefined>();
+    const encodeOnce = (key: number, value: () => T | undefined): Uint8Array | undefined => {
+      if (!encoded.has(key)) {
+        const v = value();
+        encoded.set(key, v === undefined ? undefined : lattice.encode(v));
+      }
+      return encoded.get(key);
+    };
+    return {
+      encodedWithout(peer) {
+        const i = sources.indexOf(peer);
+        if (i < 0) return encodeOnce(-1, () => prefix[groups.length]);
+        return encodeOnce(i, () => join(prefix[i], suffix[i + 1]));
+      },
+    };
   }
 
   function armRetransmit(state: SyncState<T>, now: number, effects: Effects<Out>): void {

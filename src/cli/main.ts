@@ -13,6 +13,7 @@ import { UsageError } from './errors.js';
 import { harnessCommand } from './harness-command.js';
 import { maelstromCommand } from './maelstrom-command.js';
 import { configureCommand, nodeCommand } from './node-command.js';
+import { rangesCommand } from './ranges-command.js';
 import { simCommand } from './sim-command.js';
 
 function packageVersion(): string {
@@ -36,6 +37,7 @@ function buildProgram(): Command {
     .addCommand(simCommand())
     .addCommand(chatCommand())
     .addCommand(maelstromCommand())
+    .addCommand(rangesCommand())
     .addCommand(harnessCommand());
 
   return program;

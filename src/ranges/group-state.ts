@@ -58,6 +58,8 @@ import {
 } from '../crdt/index.js';
 import { type KeyRange, checkRange, isRange, toPosition } from './key-space.js';
 import { type Registration, Topology, compareServing } from './topology.js';
+import type { NodeId } from '../core/ids.js';
+import { replicaOf } from '../replication/replica-id.js';
 
 // ------------------------------------------------------------------------------------------------- shape
 
@@ -125,14 +127,13 @@ export interface Actor {
 export type ActorLike = string | Actor;
 
 /**
- * The actor of a node's incarnation: replica id `node#incarnation`. Use a new incarnation (a boot counter
- * kept on disk, a start timestamp, a random id) whenever a node starts without the state it had.
- * Replica ids must be unique across the cluster; this spelling keeps them so as long as no node id is
- * itself another node's `id#incarnation`.
+ * The actor of a node's incarnation, with the project's one spelling of replica ids (replication/replica-id.ts).
+ * Use a new incarnation (a start timestamp) whenever a node starts, so that even a node that lost its store
+ * never reuses a dot.
  */
-export function actor(node: string, incarnation?: number | string): Actor {
+export function actor(node: string, incarnation?: number): Actor {
   checkId(node, 'a node id');
-  return { node, replica: incarnation === undefined ? node : `${node}#${incarnation}` };
+  return { node, replica: incarnation === undefined ? node : replicaOf(node as NodeId, incarnation) };
 }
 
 function resolve(by: ActorLike): Actor {

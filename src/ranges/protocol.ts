@@ -17,7 +17,7 @@ import { isPlainData } from '../crdt/data.js';
 import { deltaSync, type ReplicatedService, type ServiceResult, type SyncMsg, type SyncOptions, type SyncState } from '../replication/delta-sync.js';
 import { inflates, type Lattice } from '../replication/lattice.js';
 import type { Protocol } from '../protocol/types.js';
-import { GroupState, NotMemberError, UnknownGroupError, isEmptyDelta } from './group-state.js';
+import { GroupState, NotMemberError, UnknownGroupError, actor, isEmptyDelta } from './group-state.js';
 import { InvalidRangeError, toPosition } from './key-space.js';
 import type { Registration, Subrange } from './topology.js';
 
@@ -51,7 +51,7 @@ export function rangesSyncOptions(options: RangesOptions): SyncOptions {
     topology: { kind: 'regular', degree: 2 * options.fanout },
     lazy: null,
     flushMs: options.intervalMs,
-    ackDelayMs: 5 * options.intervalMs,
+    ackDelayMs: options.intervalMs,
     retransmitMs: 10 * options.intervalMs,
     maxRetransmitMs: 20 * options.intervalMs,
     antiEntropyMs: null,
@@ -106,7 +106,9 @@ export const rangesService: ReplicatedService<GroupState, RangesRequest, RangesR
   durable: true,
   request(ctx, req) {
     const state = ctx.value;
-    const by = ctx.self;
+    // Writes carry this incarnation's replica id: a node restarted without its store (a lost disk) must not
+    // reuse dots its peers hold. With the store, the restored dots are observed, so new writes still win.
+    const by = actor(ctx.self, ctx.incarnation);
     try {
       switch (req.op) {
         case 'join':

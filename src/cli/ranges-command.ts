@@ -1,0 +1,481 @@
+/**
+ * `chatterbox ranges`: key-range ownership as real processes.
+ *
+ * - `chatterbox ranges serve …` runs one node (src/runtime/ranges-node.ts): the TCP transport and peers file of
+ *   `chatterbox node`, a data dir for its SQLite store, and a local HTTP API.
+ * - The other subcommands are clients of a running node's API: `join`, `leave`, `register`, `release`,
+ *   `increase`, `decrease`, `groups`, `members`, `topology`, `lookup`. Each sends one request and prints the
+ *   result as JSON on stdout (writes print nothing).
+ *
+ * Same layers as node-command.ts: argv → args (pure, UsageError), args → config (reads files), then the process.
+ */
+import { readFileSync } from 'node:fs';
+import { Command } from 'commander';
+import type { RangesNodeConfig } from '../runtime/ranges-node.js';
+import { createLogger } from '../runtime/log.js';
+import { UsageError, oneLine, quote } from './errors.js';
+import {
+  CLUSTER_KEY_ENV,
+  MIN_CLUSTER_KEY_BYTES,
+  clusterKeyFileFrom,
+  configureCommand,
+  loadClusterKey,
+  parseClusterId,
+  parseHost,
+  parsePort,
+  type Env,
+  type NodeArgs,
+  type OptionValues,
+} from './node-command.js';
+import { deriveClusterId, findSelf, readPeersFile, type ReadFile } from './peers-file.js';
+
+export const RANGES_API_ENV = 'CHATTERBOX_RANGES_API';
+
+export const RANGES_DEFAULTS = {
+  host: '127.0.0.1',
+  port: 3000,
+  peersFile: 'peers.json',
+  apiHost: '127.0.0.1',
+  apiPort: 7000,
+  fanout: 3,
+  intervalMs: 200,
+  api: 'http://127.0.0.1:7000',
+  timeoutMs: 10_000,
+} as const;
+
+const MAX_FANOUT = 64;
+const MAX_INTERVAL_MS = 60_000;
+
+function stringOption(opts: OptionValues, key: string, flag: string): string | undefined {
+  const value = opts[key];
+  if (value === undefined) return undefined;
+  if (typeof value !== 'string') throw new UsageError(`${flag}: expected a value`);
+  return value;
+}
+
+function wholeNumber(flag: string, raw: string, min: number, max: number): number {
+  if (!/^\d+$/.test(raw) || Number(raw) < min || Number(raw) > max) throw new UsageError(`${flag}: expected a whole number ${min}..${max}, got ${quote(raw)}`);
+  return Number(raw);
+}
+
+// ------------------------------------------------------------------------------------------------- serve
+
+export interface RangesServeArgs {
+  readonly host: string;
+  readonly port: number;
+  readonly peersFile: string;
+  readonly clusterKeyFile: NodeArgs['clusterKeyFile'];
+  readonly clusterId: string | undefined;
+  readonly dataDir: string;
+  readonly apiHost: string;
+  readonly apiPort: number;
+  readonly fanout: number;
+  readonly intervalMs: number;
+  readonly verbose: boolean;
+}
+
+export function defineServeCommand(): Command {
+  return configureCommand(new Command('serve'))
+    .summary('run a node: gossip with its peers, keep its state in --data-dir, serve the HTTP API')
+    .description('Run one node of key-range ownership: gossip with the other nodes of the peers file, keep this node\'s state in --data-dir, and serve the local HTTP API.')
+    .option('-h, --host <host>', `host to listen on for the other nodes; must match this node's entry in the peers file (default ${RANGES_DEFAULTS.host})`)
+    .option('-p, --port <port>', `port to listen on for the other nodes, 1..65535 (default ${RANGES_DEFAULTS.port})`)
+    .option('--peer-config-file <path>', `JSON file listing every node of the cluster, this one included (default ${RANGES_DEFAULTS.peersFile})`)
+    .option('--data-dir <dir>', 'directory of this node\'s store (created if missing); required. It belongs to this node id and cluster from its first use on')
+    .option('--api-host <host>', `address the HTTP API listens on (default ${RANGES_DEFAULTS.apiHost}). The API has no authentication: anyone who can reach it acts as this node`)
+    .option('--api-port <port>', `port of the HTTP API, 1..65535 (default ${RANGES_DEFAULTS.apiPort})`)
+    .option('--fanout <n>', `each node sends its changes to about 2×n others, 1..${MAX_FANOUT}; the same on every node (default ${RANGES_DEFAULTS.fanout})`)
+    .option('--interval-ms <ms>', `changes are batched and sent every this many milliseconds, 1..${MAX_INTERVAL_MS} (default ${RANGES_DEFAULTS.intervalMs})`)
+    .option(
+      '--cluster-key-file <path>',
+      `file holding the shared cluster key (≥ ${MIN_CLUSTER_KEY_BYTES} bytes after trimming surrounding whitespace); also read from env ${CLUSTER_KEY_ENV}, the flag wins (default: no key)`,
+    )
+    .option('--cluster-id <id>', 'cluster identity checked in handshakes and recorded in the data dir (default: derived from the sorted node ids)')
+    .option('-v, --verbose', 'debug logs on stderr (one line per API request, among others)')
+    .addHelpText(
+      'after',
+      [
+        '',
+        'Every node of the peers file runs `chatterbox ranges serve` with its own -p, --data-dir and --api-port.',
+        'Logs (JSON) go to stderr; the line "ranges node started" carries the API\'s URL. Use the other',
+        '`chatterbox ranges` subcommands, or the HTTP API directly, to join groups and register ranges.',
+        '',
+        'A node restarted with the same --data-dir keeps its registrations and its write counters. A data dir',
+        'used by another node id or cluster, or by a running node, is refused.',
+        '',
+        'Exit status: 0 after SIGINT or SIGTERM; 2 for a usage error (bad flag, peers or key file, a data dir of',
+        'another node); 1 when the node failed (a port in use, a data dir in use or unwritable).',
+      ].join('\n'),
+    );
+}
+
+/** Validates commander's option values for `ranges serve`. Pure: reads no files. */
+export function serveArgsFromOptions(opts: OptionValues, env: Env = {}): RangesServeArgs {
+  const host = stringOption(opts, 'host', '-h/--host');
+  const port = stringOption(opts, 'port', '-p/--port');
+  const peersFile = stringOption(opts, 'peerConfigFile', '--peer-config-file');
+  const clusterId = stringOption(opts, 'clusterId', '--cluster-id');
+  const dataDir = stringOption(opts, 'dataDir', '--data-dir');
+  const apiHost = stringOption(opts, 'apiHost', '--api-host');
+  const apiPort = stringOption(opts, 'apiPort', '--api-port');
+  const fanout = stringOption(opts, 'fanout', '--fanout');
+  const interval = stringOption(opts, 'intervalMs', '--interval-ms');
+  if (peersFile === '') throw new UsageError('--peer-config-file: expected a file name, got ""');
+  if (dataDir === undefined) throw new UsageError('--data-dir is required: the directory where this node keeps its state');
+  if (dataDir === '') throw new UsageError('--data-dir: expected a directory name, got ""');
+  const args: RangesServeArgs = {
+    host: host === undefined ? RANGES_DEFAULTS.host : parseHost('-h/--host', host),
+    port: port === undefined ? RANGES_DEFAULTS.port : parsePort('-p/--port', port),
+    peersFile: peersFile ?? RANGES_DEFAULTS.peersFile,
+    clusterKeyFile: clusterKeyFileFrom(opts, env),
+    clusterId: clusterId === undefined ? undefined : parseClusterId('--cluster-id', clusterId),
+    dataDir,
+    apiHost: apiHost === undefined ? RANGES_DEFAULTS.apiHost : parseHost('--api-host', apiHost),
+    apiPort: apiPort === undefined ? RANGES_DEFAULTS.apiPort : parsePort('--api-port', apiPort),
+    fanout: fanout === undefined ? RANGES_DEFAULTS.fanout : wholeNumber('--fanout', fanout, 1, MAX_FANOUT),
+    intervalMs: interval === undefined ? RANGES_DEFAULTS.intervalMs : wholeNumber('--interval-ms', interval, 1, MAX_INTERVAL_MS),
+    verbose: opts.verbose === true,
+  };
+  if (args.apiHost.toLowerCase() === args.host.toLowerCase() && args.apiPort === args.port) {
+    throw new UsageError(`--api-port: ${args.apiPort} is also the node's -p/--port; give the API a port of its own`);
+  }
+  return args;
+}
+
+/** Parses `chatterbox ranges serve` arguments (those after `serve`) without touching the process. */
+export function parseServeArgv(argv: readonly string[], env: Env = {}): RangesServeArgs {
+  const cmd = defineServeCommand().configureOutput({ writeOut: () => {}, writeErr: () => {}, outputError: () => {} });
+  cmd.parse([...argv], { from: 'user' });
+  return serveArgsFromOptions(cmd.opts(), env);
+}
+
+/** Reads the peers and key files and assembles the runtime's config. Throws UsageError. */
+export function buildServeConfig(args: RangesServeArgs, readFile: ReadFile = (path) => readFileSync(path)): RangesNodeConfig {
+  const peers = readPeersFile(args.peersFile, readFile);
+  const self = findSelf(peers, args.host, args.port, args.peersFile);
+  const clusterKey = args.clusterKeyFile === undefined ? undefined : loadClusterKey(args.clusterKeyFile, readFile);
+  return {
+    self,
+    peers,
+    clusterId: args.clusterId ?? deriveClusterId(peers.map((peer) => peer.id)),
+    ...(clusterKey === undefined ? {} : { clusterKey }),
+    dataDir: args.dataDir,
+    apiHost: args.apiHost,
+    apiPort: args.apiPort,
+    fanout: args.fanout,
+    intervalMs: args.intervalMs,
+  };
+}
+
+/** The side-effecting part of `serve`. Resolves with the process exit code. */
+export async function runServeCommand(args: RangesServeArgs): Promise<number> {
+  const config = buildServeConfig(args);
+  const log = createLogger({ verbose: args.verbose, name: config.self.id });
+  const interrupt = new AbortController();
+  const onSignal = (): void => interrupt.abort();
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  // Loaded only now: help, usage errors and the client subcommands need not load SQLite or the TCP stack.
+  const [{ runRangesNode }, { StoreError }] = await Promise.all([import('../runtime/ranges-node.js'), import('../runtime/durable-store.js')]);
+  try {
+    return await runRangesNode(config, { log, interrupt: interrupt.signal });
+  } catch (error) {
+    // Another node's data dir is a mistake in how the node was started, like a wrong peers file: exit 2.
+    if (error instanceof StoreError && error.code === 'identity-mismatch') throw new UsageError(`--data-dir: ${error.message}`);
+    // The store's other errors (in use, unwritable) say all there is to say; a stack would only hide it.
+    if (error instanceof StoreError) log.fatal({ code: error.code }, `ranges node failed: ${error.message}`);
+    else log.fatal({ err: error }, 'ranges node failed');
+    return 1;
+  } finally {
+    process.removeListener('SIGINT', onSignal);
+    process.removeListener('SIGTERM', onSignal);
+  }
+}
+
+// ------------------------------------------------------------------------------------------------ client
+
+/** One request to a node's API, as the client subcommands build it. */
+export interface ApiCall {
+  readonly method: 'GET' | 'POST' | 'DELETE';
+  /** Path and query, e.g. `/groups/users/lookup?key=alice`. */
+  readonly path: string;
+  readonly body?: unknown;
+  /** Whether the result is printed (reads) or not (writes). */
+  readonly prints: boolean;
+}
+
+export interface ClientArgs {
+  /** The API's base URL, without a trailing slash. */
+  readonly api: string;
+  readonly call: ApiCall;
+  readonly timeoutMs: number;
+}
+
+/** `--api`, else the environment, else the default; an http:// URL with nothing after the host but a slash. */
+export function parseApi(opts: OptionValues, env: Env): string {
+  const flag = stringOption(opts, 'api', '--api');
+  const fromEnv = env[RANGES_API_ENV];
+  const [raw, source] = flag !== undefined ? [flag, '--api'] : fromEnv !== undefined && fromEnv !== '' ? [fromEnv, RANGES_API_ENV] : [RANGES_DEFAULTS.api, '--api'];
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new UsageError(`${source}: expected a URL like ${RANGES_DEFAULTS.api}, got ${quote(raw)}`);
+  }
+  if (url.protocol !== 'http:') throw new UsageError(`${source}: only http:// URLs are served by a node, got ${quote(raw)}`);
+  if ((url.pathname !== '/' && url.pathname !== '') || url.search !== '' || url.hash !== '' || url.username !== '' || url.password !== '') {
+    throw new UsageError(`${source}: expected just the scheme, host and port (e.g. ${RANGES_DEFAULTS.api}), got ${quote(raw)}`);
+  }
+  return url.origin;
+}
+
+/** A whole number from the command line: decimal or 0x hex, at most 2^53 − 1. Signs are left to the node. */
+export function parseNumberArg(name: string, raw: string): number {
+  const value = /^\d{1,16}$/.test(raw) ? Number(raw) : /^0x[0-9a-f]{1,14}$/i.test(raw) ? Number.parseInt(raw.slice(2), 16) : NaN;
+  if (!Number.isSafeInteger(value)) throw new UsageError(`<${name}>: expected a whole number (decimal, or hex as 0x…), got ${quote(raw)}`);
+  return value;
+}
+
+function groupPath(group: string, rest: string): string {
+  if (group === '') throw new UsageError('<group>: expected a group name, got ""');
+  return `/groups/${encodeURIComponent(group)}/${rest}`;
+}
+
+function rangeOf(start: string, end: string): { start: number; end: number } {
+  return { start: parseNumberArg('start', start), end: parseNumberArg('end', end) };
+}
+
+function parseMeta(raw: string | undefined): { meta?: unknown } {
+  if (raw === undefined) return {};
+  try {
+    return { meta: JSON.parse(raw) as unknown };
+  } catch (error) {
+    throw new UsageError(`--meta: expected JSON (e.g. '{"host":"10.0.0.1","port":7000}' or '"text"'), got ${quote(raw)} (${error instanceof Error ? error.message : String(error)})`);
+  }
+}
+
+interface ClientSpec {
+  readonly name: string;
+  readonly args: string;
+  /** One line, for the list of `chatterbox ranges --help`. */
+  readonly summary: string;
+  readonly description: string;
+  readonly build: (positional: readonly string[], opts: OptionValues) => ApiCall;
+  readonly options?: (cmd: Command) => Command;
+}
+
+const CLIENT_COMMANDS: readonly ClientSpec[] = [
+  {
+    name: 'join',
+    summary: 'join a group',
+    args: '<group>',
+    description: 'Make the node a member of <group> (creating the group). Prints nothing.',
+    build: ([group]) => ({ method: 'POST', path: groupPath(group!, 'join'), prints: false }),
+  },
+  {
+    name: 'leave',
+    summary: 'leave a group, releasing its ranges',
+    args: '<group>',
+    description: 'Leave <group>, releasing every range the node registered there. Idempotent. Prints nothing.',
+    build: ([group]) => ({ method: 'POST', path: groupPath(group!, 'leave'), prints: false }),
+  },
+  {
+    name: 'register',
+    summary: 'register a range (or update its meta)',
+    args: '<group> <start> <end>',
+    description: 'Register the node for the range [start, end) of <group> (priority 1), or update its meta if it has it. Prints nothing.',
+    options: (cmd) => cmd.option('--meta <json>', 'JSON describing how to reach the node for this range, e.g. \'{"host":"10.0.0.1","port":7000}\' (default null)'),
+    build: ([group, start, end], opts) => ({
+      method: 'POST',
+      path: groupPath(group!, 'ranges'),
+      body: { ...rangeOf(start!, end!), ...parseMeta(stringOption(opts, 'meta', '--meta')) },
+      prints: false,
+    }),
+  },
+  {
+    name: 'release',
+    summary: 'release a range',
+    args: '<group> <start> <end>',
+    description: 'Release the node\'s registration of [start, end) in <group>. Prints nothing.',
+    build: ([group, start, end]) => {
+      const range = rangeOf(start!, end!);
+      return { method: 'DELETE', path: `${groupPath(group!, 'ranges')}?start=${range.start}&end=${range.end}`, prints: false };
+    },
+  },
+  {
+    name: 'increase',
+    summary: 'raise the priority of a range',
+    args: '<group> <start> <end> <by>',
+    description: 'Raise the priority of the node\'s registration of [start, end) by <by> (registering it if needed). Prints nothing.',
+    build: ([group, start, end, by]) => ({ method: 'POST', path: groupPath(group!, 'ranges/increase'), body: { ...rangeOf(start!, end!), by: parseNumberArg('by', by!) }, prints: false }),
+  },
+  {
+    name: 'decrease',
+    summary: 'lower the priority of a range (released at 0)',
+    args: '<group> <start> <end> <by>',
+    description: 'Lower the priority of the node\'s registration of [start, end) by <by>; at zero or below it is released. Prints nothing.',
+    build: ([group, start, end, by]) => ({ method: 'POST', path: groupPath(group!, 'ranges/decrease'), body: { ...rangeOf(start!, end!), by: parseNumberArg('by', by!) }, prints: false }),
+  },
+  {
+    name: 'groups',
+    summary: 'list the groups',
+    args: '',
+    description: 'Print the groups the node knows, as a JSON array.',
+    build: () => ({ method: 'GET', path: '/groups', prints: true }),
+  },
+  {
+    name: 'members',
+    summary: 'list the members of a group',
+    args: '<group>',
+    description: 'Print the members of <group>, as a JSON array of node ids.',
+    build: ([group]) => ({ method: 'GET', path: groupPath(group!, 'members'), prints: true }),
+  },
+  {
+    name: 'topology',
+    summary: 'show the subranges of a group and who serves each',
+    args: '<group>',
+    description: 'Print the subranges of <group> and who serves each, best first, as JSON: [{start, end, nodes: [{node, start, end, priority, meta}]}].',
+    build: ([group]) => ({ method: 'GET', path: groupPath(group!, 'topology'), prints: true }),
+  },
+  {
+    name: 'lookup',
+    summary: 'show who serves a key',
+    args: '<group> <key>',
+    description: 'Print who serves <key> in <group>, best first, as JSON: {position, nodes: [{node, start, end, priority, meta}]}. The key is hashed to a position (MurmurHash3 of its UTF-8 bytes).',
+    options: (cmd) => cmd.option('--position', '<key> is a raw position in [0, 2^32) (decimal or 0x hex), not a key to hash'),
+    build: ([group, key], opts) => {
+      const query = opts.position === true ? `position=${parseNumberArg('key', key!)}` : `key=${encodeURIComponent(key!)}`;
+      return { method: 'GET', path: `${groupPath(group!, 'lookup')}?${query}`, prints: true };
+    },
+  },
+];
+
+function defineClientCommand(spec: ClientSpec): Command {
+  const cmd = configureCommand(new Command(spec.name)).summary(spec.summary).description(spec.description);
+  if (spec.args !== '') cmd.arguments(spec.args);
+  spec.options?.(cmd);
+  return cmd.option('--api <url>', `the node's HTTP API; also read from env ${RANGES_API_ENV}, the flag wins (default ${RANGES_DEFAULTS.api})`).addHelpText(
+    'after',
+    [
+      '',
+      'Exit status: 0 on success; 1 when the node answered with an error (its message is printed) or could not',
+      'be reached; 2 for a usage error.',
+    ].join('\n'),
+  );
+}
+
+/** Parses a client subcommand's arguments (e.g. `['lookup', 'users', 'alice']`) without touching the process. */
+export function parseClientArgv(argv: readonly string[], env: Env = {}): ClientArgs {
+  const [name, ...rest] = argv;
+  const spec = CLIENT_COMMANDS.find((s) => s.name === name);
+  if (spec === undefined) throw new UsageError(`unknown ranges command ${quote(name ?? '')}`);
+  const cmd = defineClientCommand(spec).configureOutput({ writeOut: () => {}, writeErr: () => {}, outputError: () => {} });
+  cmd.parse([...rest], { from: 'user' });
+  return clientArgsFrom(spec, cmd.args, cmd.opts(), env);
+}
+
+function clientArgsFrom(spec: ClientSpec, positional: readonly string[], opts: OptionValues, env: Env): ClientArgs {
+  return { api: parseApi(opts, env), call: spec.build(positional, opts), timeoutMs: RANGES_DEFAULTS.timeoutMs };
+}
+
+/** Why a fetch failed, in a few words (fetch hides the socket error in `cause`). */
+function connectionProblem(error: unknown): string {
+  const cause = error instanceof Error && error.cause !== undefined ? error.cause : error;
+  const code = typeof cause === 'object' && cause !== null && 'code' in cause ? String((cause as { code: unknown }).code) : '';
+  if (error instanceof Error && (error.name === 'TimeoutError' || error.name === 'AbortError')) return 'no answer in time';
+  switch (code) {
+    case 'ECONNREFUSED':
+      return 'connection refused';
+    case 'ENOTFOUND':
+    case 'EAI_AGAIN':
+      return 'unknown host';
+    case 'ECONNRESET':
+      return 'connection reset';
+    default:
+      return cause instanceof Error ? cause.message : String(cause);
+  }
+}
+
+export interface ClientIo {
+  readonly stdout: NodeJS.WritableStream;
+  readonly stderr: NodeJS.WritableStream;
+}
+
+/** Sends the call and prints the outcome. Resolves with the exit code. */
+export async function runClientCommand(args: ClientArgs, io: ClientIo = { stdout: process.stdout, stderr: process.stderr }): Promise<number> {
+  const { call } = args;
+  let response: Response;
+  let text: string;
+  try {
+    response = await fetch(`${args.api}${call.path}`, {
+      method: call.method,
+      headers: call.method === 'POST' ? { 'content-type': 'application/json' } : {},
+      ...(call.method === 'POST' ? { body: call.body === undefined ? '' : JSON.stringify(call.body) } : {}),
+      signal: AbortSignal.timeout(args.timeoutMs),
+    });
+    text = await response.text();
+  } catch (error) {
+    io.stderr.write(`chatterbox: cannot reach the node's API at ${args.api} (${connectionProblem(error)}); is \`chatterbox ranges serve\` running with that --api-port?\n`);
+    return 1;
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    io.stderr.write(`chatterbox: ${args.api} answered HTTP ${response.status} with a body that is not JSON; is it a chatterbox ranges node?\n`);
+    return 1;
+  }
+  if (!response.ok) {
+    const error = typeof json === 'object' && json !== null && 'error' in json ? (json as { error: { code?: unknown; message?: unknown } }).error : undefined;
+    const message = typeof error?.message === 'string' ? error.message : `HTTP ${response.status}`;
+    const code = typeof error?.code === 'string' ? error.code : `http-${response.status}`;
+    io.stderr.write(`chatterbox: ${code}: ${oneLine(message)}\n`);
+    return 1;
+  }
+  if (call.prints) {
+    const result = typeof json === 'object' && json !== null && 'result' in json ? (json as { result: unknown }).result : json;
+    io.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+  }
+  return 0;
+}
+
+// ----------------------------------------------------------------------------------------------- program
+
+export function defineRangesCommand(): Command {
+  const ranges = configureCommand(new Command('ranges'))
+    .description('Key-range ownership: run a node (serve), or ask a running node to join groups, register ranges and look keys up.')
+    .addHelpText(
+      'after',
+      [
+        '',
+        'Positions are integers in [0, 2^32); ranges are half-open, [start, end) with start < end ≤ 2^32 = 4294967296.',
+        'Numbers may be written in decimal or as 0x hex. Keys are hashed to positions with MurmurHash3 (seed 0).',
+        '',
+        'Example (one node):',
+        '  echo \'[{"id":"n1","host":"127.0.0.1","port":3000}]\' > peers.json',
+        '  chatterbox ranges serve -p 3000 --peer-config-file peers.json --data-dir data/n1 --api-port 7000 &',
+        '  chatterbox ranges join users',
+        '  chatterbox ranges register users 0 0x80000000 --meta \'{"host":"10.0.0.1"}\'',
+        '  chatterbox ranges lookup users alice',
+      ].join('\n'),
+    );
+  ranges.addCommand(
+    defineServeCommand().action(async (_options: unknown, cmd: Command) => {
+      process.exitCode = await runServeCommand(serveArgsFromOptions(cmd.opts(), process.env));
+    }),
+  );
+  for (const spec of CLIENT_COMMANDS) {
+    ranges.addCommand(
+      defineClientCommand(spec).action(async (...params: unknown[]) => {
+        const cmd = params[params.length - 1] as Command;
+        process.exitCode = await runClientCommand(clientArgsFrom(spec, cmd.args, cmd.opts(), process.env));
+      }),
+    );
+  }
+  return ranges;
+}
+
+/** `chatterbox ranges`, ready to add to the program. Sets process.exitCode; main exits after flushing. */
+export function rangesCommand(): Command {
+  return defineRangesCommand();
+}

@@ -1,0 +1,289 @@
+/**
+ * `chatterbox ranges serve` as an OS process: one node of key-range ownership (src/ranges/protocol.ts) over the
+ * TCP transport, with its replica kept in an embedded SQLite store and a small local HTTP API (ranges-http.ts).
+ *
+ * Start: the store is opened first (it refuses a data dir of another node or cluster, or one in use), and what
+ * it holds is handed to the protocol as `restored`, so a restarted node serves its registrations at once and
+ * numbers its new writes after its old ones. Then the transport listens, then the API. Each API request is one
+ * `RangesRequest` with a fresh id; the protocol answers it within the same step, and the reply's `persist`
+ * effect has reached the disk before the HTTP response is written or any delta is sent.
+ *
+ * Stop: SIGINT/SIGTERM (the `interrupt` signal) closes the API, the protocol, the transport and the store, in
+ * that order, and resolves 0. A failed disk write stops the node at once with 1: an acknowledged write must
+ * never be one a crash forgets.
+ */
+import { randomBytes } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { hashString32 } from '../core/prng.js';
+import { rangesProtocol, rangesSyncOptions, type RangesMsg, type RangesReply, type RangesRequest } from '../ranges/protocol.js';
+import { TcpTransport, type PeerAddress } from '../transport/tcp-transport.js';
+import { DurableStore } from './durable-store.js';
+import type { Logger } from './log.js';
+import { ProtocolHost } from './protocol-host.js';
+import {
+  MAX_BODY_BYTES,
+  errorBody,
+  httpError,
+  isLoopbackHost,
+  methodTakesBody,
+  replyToHttp,
+  routeRangesHttp,
+  toJson,
+  type HttpError,
+} from './ranges-http.js';
+
+export interface RangesNodeConfig {
+  readonly self: PeerAddress;
+  /** Every node of the cluster, self included, in peers-file order. */
+  readonly peers: readonly PeerAddress[];
+  readonly clusterId: string;
+  readonly clusterKey?: Buffer;
+  readonly dataDir: string;
+  readonly apiHost: string;
+  /** 0 picks a free port (see `RangesNode.apiPort`). */
+  readonly apiPort: number;
+  readonly fanout: number;
+  readonly intervalMs: number;
+}
+
+export interface RangesNode {
+  /** The API's base URL, e.g. http://127.0.0.1:7000. */
+  readonly apiUrl: string;
+  readonly apiPort: number;
+  /** Resolves with 1 if the node failed on its own (a disk write failed); never rejects. */
+  readonly failed: Promise<number>;
+  /** Closes the API, the protocol, the transport and the store. Idempotent. */
+  stop(): Promise<void>;
+}
+
+/** The overlay seed: the same on every node of a cluster, and different between clusters. */
+export function rangesSeed(clusterId: string): number {
+  return hashString32(`ranges:${clusterId}`);
+}
+
+const LOOPBACK_BIND = /^(?:127\.\d{1,3}\.\d{1,3}\.\d{1,3}|::1|localhost)$/i;
+
+function urlHost(host: string): string {
+  return host.includes(':') ? `[${host}]` : host;
+}
+
+/** Starts a node; rejects (having closed whatever it opened) when the store, a port or the transport fails. */
+export async function startRangesNode(config: RangesNodeConfig, log: Logger): Promise<RangesNode> {
+  const startedAtMs = performance.timeOrigin;
+  // Opened first: a data dir of another node, or one in use, must fail before the node shows up on the network.
+  const store = DurableStore.open(config.dataDir, { nodeId: config.self.id, clusterId: config.clusterId });
+  let host: ProtocolHost<RangesMsg, RangesReply, RangesRequest> | undefined;
+  let transport: TcpTransport | undefined;
+  let server: Server | undefined;
+  let stopping: Promise<void> | undefined;
+  let fail: (code: number) => void = () => {};
+  const failed = new Promise<number>((resolve) => (fail = resolve));
+
+  const stop = (): Promise<void> => {
+    stopping ??= (async () => {
+      const metrics = host?.metrics();
+      host?.stop();
+      if (server !== undefined) {
+        const closed = new Promise<void>((resolve) => server!.close(() => resolve()));
+        server.closeAllConnections();
+        await closed;
+      }
+      await transport?.close();
+      store.close();
+      if (metrics !== undefined) log.info({ ...metrics }, 'ranges node stopped');
+    })();
+    return stopping;
+  };
+
+  try {
+    const restored = store.loadAll();
+    transport = await TcpTransport.listen({
+      self: config.self,
+      peers: config.peers,
+      clusterId: config.clusterId,
+      incarnation: randomBytes(8).toString('hex'),
+      ...(config.clusterKey === undefined ? {} : { clusterKey: config.clusterKey }),
+      // A restarted node comes back with its store; delta-sync sees its new incarnation and resends it everything.
+      rejectRestartedPeers: false,
+      isMessage: (value) => rangesProtocol.isMessage(value),
+      log,
+      onMessage: (from, msg) => host?.receive(from, msg as RangesMsg),
+    });
+
+    const waiting = new Map<number, (reply: RangesReply) => void>();
+    const liveHost = new ProtocolHost<RangesMsg, RangesReply, RangesRequest>(rangesProtocol, {
+      send: (to, msg) => transport!.send(to, msg),
+      output: (reply) => waiting.get(reply.id)?.(reply),
+      halt: () => fail(0),
+      persist: (key, value) => {
+        try {
+          store.put(key, value);
+        } catch (error) {
+          // Nothing after this write may happen: stop the protocol before its flush timer can ship the delta.
+          liveHost.stop();
+          log.fatal({ err: error, key }, 'a write to the store failed; stopping');
+          fail(1);
+          throw error;
+        }
+      },
+      log,
+    });
+    host = liveHost;
+    const options = rangesSyncOptions({ fanout: config.fanout, intervalMs: config.intervalMs, seed: rangesSeed(config.clusterId) });
+    liveHost.start(config.self.id, config.peers.map((p) => p.id), options, startedAtMs, restored);
+
+    let nextId = 1;
+    const call = (request: RangesRequest): RangesReply | HttpError => {
+      if (liveHost.isHalted) return httpError('unavailable', 'the node is stopping');
+      let reply: RangesReply | undefined;
+      waiting.set(request.id, (r) => (reply = r));
+      try {
+        liveHost.request(request);
+      } catch (error) {
+        log.error({ err: error, op: request.op }, 'request failed');
+        return httpError('internal', 'the node failed to carry out the request; see its log');
+      } finally {
+        waiting.delete(request.id);
+      }
+      return reply ?? httpError('unavailable', 'the node is stopping');
+    };
+    const nodeInfo = { id: config.self.id, clusterId: config.clusterId, nodes: config.peers.map((p) => p.id) };
+    const guardHost = LOOPBACK_BIND.test(config.apiHost);
+
+    server = createServer((req, res) => {
+      void handle(req, res).catch((error: unknown) => {
+        log.error({ err: error }, 'API request failed');
+        if (!res.headersSent) send(res, 500, errorBody(httpError('internal', 'internal error')));
+        else res.destroy();
+      });
+    });
+    const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+      const began = performance.now();
+      const method = req.method ?? 'GET';
+      const answer = (status: number, body: unknown, headers: Record<string, string> = {}): void => {
+        send(res, status, body, headers);
+        log.debug({ method, url: req.url, status, ms: Math.round((performance.now() - began) * 10) / 10 }, 'api');
+      };
+      const refuse = (error: HttpError): void => answer(error.status, errorBody(error), error.allow === undefined ? {} : { allow: error.allow.join(', ') });
+      if (guardHost && !isLoopbackHost(req.headers.host)) {
+        refuse(httpError('forbidden', 'this API listens on loopback and answers only requests addressed to localhost or a loopback address'));
+        req.resume();
+        return;
+      }
+      const declared = Number(req.headers['content-length'] ?? 0);
+      if (declared > MAX_BODY_BYTES) {
+        res.setHeader('connection', 'close');
+        refuse(httpError('payload-too-large', `the body is ${declared} bytes; at most ${MAX_BODY_BYTES} are accepted`));
+        req.resume();
+        return;
+      }
+      let body = '';
+      if (methodTakesBody(method)) {
+        const read = await readBody(req);
+        if (read === 'aborted') return void res.destroy();
+        if (read === 'too-large') {
+          res.setHeader('connection', 'close');
+          refuse(httpError('payload-too-large', `the body is over ${MAX_BODY_BYTES} bytes`));
+          return;
+        }
+        body = read;
+      } else {
+        req.resume();
+      }
+      const routed = routeRangesHttp({ method, url: req.url ?? '/', contentType: req.headers['content-type'], body });
+      if (!routed.ok) return refuse(routed.error);
+      if (routed.call === 'node') return answer(200, { result: nodeInfo });
+      const reply = call({ ...routed.call, id: nextId++ } as RangesRequest);
+      if ('status' in reply) return refuse(reply);
+      const { status, body: out } = replyToHttp(reply);
+      answer(status, out);
+    };
+    server.headersTimeout = 10_000;
+    server.requestTimeout = 30_000;
+    await new Promise<void>((resolve, reject) => {
+      server!.once('error', reject);
+      server!.listen({ host: config.apiHost, port: config.apiPort }, () => {
+        server!.off('error', reject);
+        resolve();
+      });
+    });
+    server.on('error', (error) => log.error({ err: error }, 'API server error'));
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+
+  const address = server.address();
+  const apiPort = typeof address === 'object' && address !== null ? address.port : config.apiPort;
+  const apiUrl = `http://${urlHost(config.apiHost)}:${apiPort}`;
+  log.info(
+    {
+      api: apiUrl,
+      port: config.self.port,
+      peers: config.peers.length,
+      dataDir: store.path,
+      restored: !store.created,
+      fanout: config.fanout,
+      intervalMs: config.intervalMs,
+    },
+    'ranges node started',
+  );
+  return { apiUrl, apiPort, failed, stop };
+}
+
+/** The body as text; 'too-large' once it passes MAX_BODY_BYTES (the rest is not kept); 'aborted' if the client left. */
+function readBody(req: IncomingMessage): Promise<string | 'too-large' | 'aborted'> {
+  return new Promise((resolve) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let over = false;
+    req.on('data', (chunk: Buffer) => {
+      if (over) return;
+      size += chunk.length;
+      if (size > MAX_BODY_BYTES) {
+        over = true;
+        chunks.length = 0;
+        resolve('too-large');
+        return;
+      }
+      chunks.push(chunk);
+    });
+    req.on('end', () => resolve(over ? 'too-large' : Buffer.concat(chunks).toString('utf8')));
+    // A promise settles once: after 'end' or 'too-large' these change nothing.
+    req.on('close', () => resolve('aborted'));
+    req.on('error', () => resolve('aborted'));
+  });
+}
+
+function send(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+  const text = `${toJson(body)}\n`;
+  res.writeHead(status, {
+    'content-type': 'application/json; charset=utf-8',
+    'content-length': Buffer.byteLength(text),
+    'cache-control': 'no-store',
+    ...headers,
+  });
+  res.end(text);
+}
+
+export interface RangesNodeIo {
+  readonly log: Logger;
+  /** Aborted on SIGINT/SIGTERM: the node stops and resolves 0. */
+  readonly interrupt?: AbortSignal;
+}
+
+/** Runs a node until it is interrupted (0) or fails (1). Rejects when it cannot start (see startRangesNode). */
+export async function runRangesNode(config: RangesNodeConfig, io: RangesNodeIo): Promise<number> {
+  const node = await startRangesNode(config, io.log);
+  let onInterrupt: () => void = () => {};
+  const interrupted = new Promise<number>((resolve) => {
+    onInterrupt = () => resolve(0);
+    if (io.interrupt?.aborted === true) resolve(0);
+    io.interrupt?.addEventListener('abort', onInterrupt, { once: true });
+  });
+  const code = await Promise.race([interrupted, node.failed]);
+  io.interrupt?.removeEventListener('abort', onInterrupt);
+  io.log.info({ code }, code === 0 ? 'stopping' : 'stopping after a failure');
+  await node.stop();
+  return code;
+}

@@ -656,10 +656,11 @@ describe('chatterbox cluster with fake nodes', () => {
   });
 
   test('a node that never exits is killed at send-for + wait-for + slack and reported', async () => {
-    const run = await fakeCluster(fakeNode('hang', { n2: 'hang' }), ['--nodes', '2', '--with-seed', '1', '--send-for', '0', '--wait-for', '0.1'], 200);
+    // A second of grace: a loaded machine can take most of it just to start the fake node.
+    const run = await fakeCluster(fakeNode('hang', { n2: 'hang' }), ['--nodes', '2', '--with-seed', '1', '--send-for', '0', '--wait-for', '1'], 200);
     assert.equal(run.code, EXIT_INCOMPLETE);
     assert.match(run.stdout, /^n2: \(1, stream\)$/m, 'what it printed before hanging is still shown');
-    assert.match(run.stdout, /^DISAGREEMENT: n2 did not exit within 0\.3 s and was killed$/m);
-    assert.match(run.stderr, /n2 still running after 0\.3 s: killing/);
+    assert.match(run.stdout, /^DISAGREEMENT: n2 did not exit within 1\.2 s and was killed$/m);
+    assert.match(run.stderr, /n2 still running after 1\.2 s: killing/);
   });
 });

@@ -424,7 +424,8 @@ describe('harness runs against real processes', { concurrency: true }, () => {
         latencyMs: 10,
         timeLimitMs: 1500,
         rate: 40,
-        recoveryMs: 300,
+        // The naive node never retries: give a loaded machine time to deliver every forward before the final reads.
+        recoveryMs: 1500,
         seed: 4,
         bin: process.execPath,
         binArgs: [join(fixtures, 'naive-broadcast.mjs')],

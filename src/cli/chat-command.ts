@@ -16,7 +16,6 @@ import {
   MIN_CLUSTER_KEY_BYTES,
   clusterKeyFileFrom,
   configureCommand,
-  loadClusterKey,
   parseClusterId,
   parseHost,
   parsePort,
@@ -24,8 +23,9 @@ import {
   type Env,
   type NodeArgs,
   type OptionValues,
+  resolveClusterPlace,
 } from './node-command.js';
-import { deriveClusterId, findSelf, readPeersFile, type ReadFile } from './peers-file.js';
+import type { ReadFile } from './peers-file.js';
 
 export const CHAT_DEFAULTS = {
   host: '127.0.0.1',
@@ -120,14 +120,8 @@ export function parseChatArgv(argv: readonly string[], env: Env = {}): ChatArgs 
 
 /** Reads the peers and key files and assembles the runtime's config. Throws UsageError. */
 export function buildChatConfig(args: ChatArgs, readFile: ReadFile = (path) => readFileSync(path)): ChatNodeConfig {
-  const peers = readPeersFile(args.peersFile, readFile);
-  const self = findSelf(peers, args.host, args.port, args.peersFile);
-  const clusterKey = args.clusterKeyFile === undefined ? undefined : loadClusterKey(args.clusterKeyFile, readFile);
   return {
-    self,
-    peers,
-    clusterId: args.clusterId ?? deriveClusterId(peers.map((peer) => peer.id)),
-    ...(clusterKey === undefined ? {} : { clusterKey }),
+    ...resolveClusterPlace(args, readFile),
     preset: args.gossip,
     lingerMs: args.lingerMs,
   };

@@ -15,7 +15,7 @@ import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { seed32 } from '../core/prng.js';
 import { AGREEMENT_PROTOCOLS, type AgreementProtocolName } from '../agreement/protocols.js';
-import type { AgreementNodeConfig } from '../runtime/agreement-node.js';
+import type { AgreementNodeConfig, PeerAddress } from '../runtime/agreement-node.js';
 import { createLogger, type Logger } from '../runtime/log.js';
 import { UsageError, quote, usageErrorFromCommander } from './errors.js';
 import { deriveClusterId, fileErrorText, findSelf, readPeersFile, type ReadFile } from './peers-file.js';
@@ -330,18 +330,36 @@ export function randomSeed(): bigint {
   return BigInt(randomBytes(4).readUInt32BE(0));
 }
 
-/** Reads the peers and key files and assembles the runtime's config. Throws UsageError. */
-export function buildNodeConfig(args: NodeArgs, sources: ConfigSources = {}): ResolvedNode {
-  const readFile = sources.readFile ?? ((path: string) => readFileSync(path));
+/** Where a node process stands in its cluster: what every long-running command needs from its flags. */
+export interface ClusterPlace {
+  readonly self: PeerAddress;
+  readonly peers: readonly PeerAddress[];
+  readonly clusterId: string;
+  readonly clusterKey?: Buffer;
+}
+
+/** Reads the peers file and the key file named by the flags. Throws UsageError. */
+export function resolveClusterPlace(
+  args: Pick<NodeArgs, 'peersFile' | 'host' | 'port' | 'clusterKeyFile' | 'clusterId'>,
+  readFile: ReadFile = (path) => readFileSync(path),
+): ClusterPlace {
   const peers = readPeersFile(args.peersFile, readFile);
   const self = findSelf(peers, args.host, args.port, args.peersFile);
   const clusterKey = args.clusterKeyFile === undefined ? undefined : loadClusterKey(args.clusterKeyFile, readFile);
-  const seed = args.seed ?? (sources.randomSeed ?? randomSeed)();
-  const config: AgreementNodeConfig = {
+  return {
     self,
     peers,
     clusterId: args.clusterId ?? deriveClusterId(peers.map((peer) => peer.id)),
     ...(clusterKey === undefined ? {} : { clusterKey }),
+  };
+}
+
+/** Reads the peers and key files and assembles the runtime's config. Throws UsageError. */
+export function buildNodeConfig(args: NodeArgs, sources: ConfigSources = {}): ResolvedNode {
+  const place = resolveClusterPlace(args, sources.readFile);
+  const seed = args.seed ?? (sources.randomSeed ?? randomSeed)();
+  const config: AgreementNodeConfig = {
+    ...place,
     protocol: args.protocol,
     sendForMs: args.sendForMs,
     waitForMs: args.waitForMs,

@@ -19,15 +19,15 @@ import {
   MIN_CLUSTER_KEY_BYTES,
   clusterKeyFileFrom,
   configureCommand,
-  loadClusterKey,
   parseClusterId,
   parseHost,
   parsePort,
   type Env,
   type NodeArgs,
   type OptionValues,
+  resolveClusterPlace,
 } from './node-command.js';
-import { deriveClusterId, findSelf, readPeersFile, type ReadFile } from './peers-file.js';
+import type { ReadFile } from './peers-file.js';
 
 export const RANGES_API_ENV = 'CHATTERBOX_RANGES_API';
 
@@ -151,14 +151,8 @@ export function parseServeArgv(argv: readonly string[], env: Env = {}): RangesSe
 
 /** Reads the peers and key files and assembles the runtime's config. Throws UsageError. */
 export function buildServeConfig(args: RangesServeArgs, readFile: ReadFile = (path) => readFileSync(path)): RangesNodeConfig {
-  const peers = readPeersFile(args.peersFile, readFile);
-  const self = findSelf(peers, args.host, args.port, args.peersFile);
-  const clusterKey = args.clusterKeyFile === undefined ? undefined : loadClusterKey(args.clusterKeyFile, readFile);
   return {
-    self,
-    peers,
-    clusterId: args.clusterId ?? deriveClusterId(peers.map((peer) => peer.id)),
-    ...(clusterKey === undefined ? {} : { clusterKey }),
+    ...resolveClusterPlace(args, readFile),
     dataDir: args.dataDir,
     apiHost: args.apiHost,
     apiPort: args.apiPort,

@@ -94,6 +94,33 @@ describe('CausalContext', () => {
     );
   });
 
+  test('hasFewerDotsThan agrees with dotCount (property)', () => {
+    fc.assert(
+      fc.property(fc.array(dotArb, { maxLength: 40 }), fc.integer({ min: 0, max: 45 }), (dots, n) => {
+        const ctx = build(dots);
+        assert.equal(ctx.hasFewerDotsThan(n), ctx.dotCount() < n);
+      }),
+      { numRuns: 300 },
+    );
+    // It stops counting early: a context naming many replicas answers for a small bound at once.
+    const wide = new CausalContext();
+    for (let i = 0; i < 10_000; i++) wide.insert(`r${i}`, 1);
+    assert.equal(wide.hasFewerDotsThan(1), false);
+    assert.equal(wide.hasFewerDotsThan(10_001), true);
+  });
+
+  test('a context without a cloud clones, joins and compares like one whose cloud emptied', () => {
+    const gappy = build([{ replica: 'a', counter: 2 }]); // a:2 waits in the cloud
+    gappy.add({ replica: 'a', counter: 1 }); // and folds: the cloud is empty again
+    const plain = build([{ replica: 'a', counter: 1 }, { replica: 'a', counter: 2 }]);
+    assert.ok(gappy.equals(plain) && plain.equals(gappy));
+    assert.ok(plain.clone().equals(gappy.clone()));
+    const withCloud = build([{ replica: 'b', counter: 3 }]);
+    assert.equal(plain.clone().join(withCloud).toString(), '{vv a:2 | cloud b:3}');
+    assert.equal(plain.toString(), '{vv a:2}', 'joining into a clone leaves the original alone');
+    assert.equal(new CausalContext().join(plain).cloudSize(), 0);
+  });
+
   test('join is associative, commutative and idempotent (property)', () => {
     const ctxArb = fc.array(dotArb, { maxLength: 30 }).map(build);
     fc.assert(
@@ -126,6 +153,52 @@ describe('dot stores', () => {
     const b = new DotFun<string>().set(d('b', 1), 'y');
     a.join(b, ctxOf(['a', 1]), ctxOf(['a', 1], ['b', 1]));
     assert.deepEqual(a.sorted().map((e) => e.value), ['y']);
+  });
+
+  /**
+   * The join rule read literally, (s ∩ s') ∪ (s \ c') ∪ (s' \ c), against DotSet and DotFun, which take
+   * one of two paths: scanning their own entries, or (when the other context is the smaller) enumerating
+   * the other context's dots. Stores are drawn within their contexts, as in any causal state.
+   */
+  test('DotSet and DotFun joins follow the literal rule on both paths (property)', () => {
+    const side = fc
+      .tuple(fc.array(dotArb, { maxLength: 24 }), fc.array(fc.boolean(), { minLength: 24, maxLength: 24 }))
+      .map(([seen, keep]) => ({ ctx: build(seen), dots: seen.filter((_, i) => keep[i] === true) }));
+    const name = (x: Dot): string => `${x.replica}:${x.counter}`;
+    fc.assert(
+      fc.property(side, side, (mine, theirs) => {
+        const expected = new Set<string>();
+        const theirNames = new Set(theirs.dots.map(name));
+        for (const x of mine.dots) if (theirNames.has(name(x)) || !theirs.ctx.has(x)) expected.add(name(x));
+        for (const x of theirs.dots) if (!mine.ctx.has(x)) expected.add(name(x));
+        const set = new DotSet();
+        for (const x of mine.dots) set.add(x);
+        const other = new DotSet();
+        for (const x of theirs.dots) other.add(x);
+        set.join(other, mine.ctx, theirs.ctx);
+        assert.deepEqual(new Set([...set.values()].map(name)), expected);
+        const fun = new DotFun<string>();
+        for (const x of mine.dots) fun.set(x, name(x));
+        const otherFun = new DotFun<string>();
+        for (const x of theirs.dots) otherFun.set(x, name(x));
+        fun.join(otherFun, mine.ctx, theirs.ctx);
+        assert.deepEqual(new Set([...fun.values()].map((e) => e.value)), expected);
+      }),
+      { numRuns: 500 },
+    );
+  });
+
+  test('a delta joins into a large store by its own dots: removals and additions both land', () => {
+    const store = new DotSet();
+    const ctx = new CausalContext();
+    for (let i = 1; i <= 100; i++) store.add(ctx.next('a'));
+    // A delta that removes a:7 and a:9 (its context holds them, its store does not) and adds b:1.
+    const delta = new DotSet().add(d('b', 1));
+    const deltaCtx = ctxOf(['a', 7], ['a', 9], ['b', 1]);
+    assert.ok(deltaCtx.hasFewerDotsThan(store.size), 'the small-context path is the one taken');
+    store.join(delta, ctx, deltaCtx);
+    assert.equal(store.size, 99);
+    assert.ok(!store.has(d('a', 7)) && !store.has(d('a', 9)) && store.has(d('b', 1)) && store.has(d('a', 8)));
   });
 
   test('DotMap join drops keys whose store empties and imports unseen keys as copies', () => {

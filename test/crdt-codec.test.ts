@@ -9,6 +9,8 @@ import {
   AWORSet,
   CCounter,
   DecodeError,
+  EWFlag,
+  FORMAT,
   GCounter,
   LWWRegister,
   MVRegister,
@@ -54,6 +56,82 @@ function samples(): Uint8Array[] {
   return [map, set, delta, rw, counter, g, lww].map(encode);
 }
 
+describe('the layout of causal bodies', () => {
+  test('dot replicas are relative to the previous dot, vector entries are aligned with the table', () => {
+    // Store dots a:1 (reference 0: index 0) and b:1 (reference 2: +1, index 1); cloud dot a:3 (reference
+    // 1: -1, index 0); vector a:1 b:1.
+    const flag = decode(raw([FORMAT, 9, ['a', 'b'], [[0, 1, 2, 1], [1, 1], [1, 3]]]), () => new EWFlag());
+    assert.deepEqual(flag.store.sorted(), [{ replica: 'a', counter: 1 }, { replica: 'b', counter: 1 }]);
+    assert.equal(flag.context.toString(), '{vv a:1 b:1 | cloud a:3}');
+    assert.deepEqual(decode(encode(flag)), flag);
+    // A zero is no entry: only b has one. A replica in the cloud alone has no vector entry at all.
+    const other = decode(raw([FORMAT, 9, ['a', 'b', 'c'], [[2, 3], [0, 3], [2, 2]]]), () => new EWFlag());
+    assert.equal(other.context.toString(), '{vv b:3 | cloud c:2}');
+    const again = raw([FORMAT, 9, ['b', 'c'], [[0, 3], [3], [2, 2]]]);
+    const hex = (bytes: Uint8Array): string => Buffer.from(bytes).toString('hex');
+    assert.equal(hex(encode(other)), hex(again), 'the canonical form numbers replicas by first reference');
+  });
+
+  test('format 1, what nodes persisted before format 2, still decodes', () => {
+    // Replicas by index: store dots b:1 (index 1) and a:1 (index 0); vector pairs a:1 b:1; cloud a:3.
+    const flag = decode(raw([1, 9, ['a', 'b'], [[1, 1, 0, 1], [0, 1, 1, 1], [0, 3]]]), () => new EWFlag());
+    assert.deepEqual(flag.store.sorted(), [{ replica: 'a', counter: 1 }, { replica: 'b', counter: 1 }]);
+    assert.equal(flag.context.toString(), '{vv a:1 b:1 | cloud a:3}');
+    const again = decode(encode(flag), () => new EWFlag());
+    assert.ok(again.equals(flag), 'and encodes again as format 2');
+    assert.equal((packr.unpack(encode(flag)) as unknown[])[0], FORMAT, 'encode writes the current format');
+    const set = decode(raw([1, 6, ['r', 's'], [['x', [1, 2], 'y', [0, 1]], [0, 1, 1, 2], []]]), () => new AWORSet<string>());
+    assert.deepEqual([...set.value()].sort(), ['x', 'y']);
+  });
+
+  test('states of many replicas, with gaps, round-trip and encode canonically (property)', () => {
+    type Registers = AWORMap<string, MVRegister<number>>;
+    const registers = (): Registers => new AWORMap<string, MVRegister<number>>(() => new MVRegister<number>());
+    const opArb = fc.record({
+      replica: fc.integer({ min: 0, max: 299 }),
+      key: fc.integer({ min: 0, max: 20 }),
+      remove: fc.boolean(),
+      lost: fc.boolean(),
+    });
+    fc.assert(
+      fc.property(fc.array(opArb, { maxLength: 60 }), (ops) => {
+        // Each replica writes on its own state; the sink receives the deltas not lost (so its cloud has gaps).
+        const states = new Map<number, Registers>();
+        const sink = registers();
+        const set = new AWORSet<string>();
+        for (const op of ops) {
+          const state = states.get(op.replica) ?? registers();
+          states.set(op.replica, state);
+          const key = `k${op.key}`;
+          const delta = op.remove ? state.remove(key) : state.update(key, (r) => r.write(`r${op.replica}`, op.key));
+          if (!op.lost) sink.join(delta);
+          if (op.remove) set.remove(key);
+          else set.join(new AWORSet<string>().add(`r${op.replica}`, key));
+        }
+        for (const state of [sink, ...states.values()]) {
+          const bytes = encode(state);
+          const back = decode(bytes, registers);
+          assert.ok(back.equals(state));
+          assert.equal(Buffer.from(encode(back)).toString('hex'), Buffer.from(bytes).toString('hex'));
+        }
+        assert.ok(decode(encode(set), () => new AWORSet<string>()).equals(set));
+      }),
+      { numRuns: 200 },
+    );
+  });
+
+  test('with hundreds of replicas a dot still costs two bytes and a vector entry one', () => {
+    // 20√N replicas of crdt-benchmarks' B3.1 at a smaller N: each sets its own key once.
+    const replicas = 400;
+    const all = new AWORMap<string, MVRegister<number>>(() => new MVRegister<number>());
+    for (let i = 0; i < replicas; i++) {
+      all.join(new AWORMap<string, MVRegister<number>>(() => new MVRegister<number>()).update(`k${i}`, (r) => r.write(`r${i}`, 1)));
+    }
+    // Per replica: id and key (5 bytes each), the key's entry header, reference, counter, value, vector entry.
+    assert.ok(encode(all).length <= replicas * (5 + 5 + 1 + 1 + 1 + 1 + 1) + 16, `${encode(all).length} bytes`);
+  });
+});
+
 describe('decode rejects malformed input', () => {
   test('random bytes', () => {
     fc.assert(fc.property(fc.uint8Array({ maxLength: 64 }), (bytes) => decodeOrReject(bytes)), { numRuns: 300 });
@@ -80,36 +158,64 @@ describe('decode rejects malformed input', () => {
   });
 
   test('structurally wrong documents', () => {
+    const F = FORMAT;
     const cases: [string, unknown][] = [
       ['not an array', { a: 1 }],
-      ['wrong arity', [1, 6, []]],
-      ['unknown format', [2, 6, [], [[], [], []]]],
-      ['unknown kind', [1, 99, [], []]],
-      ['map of a non-causal kind', [1, [10, 1], [], [[], [], []]]],
-      ['bad replica index', [1, 5, ['r'], [[3, 1, 5], [0, 1], []]]],
-      ['empty replica id', [1, 5, [''], [[], [], []]]],
-      ['duplicate replica ids', [1, 5, ['r', 'r'], [[], [], []]]],
-      ['zero counter', [1, 5, ['r'], [[0, 0, 5], [0, 1], []]]],
-      ['fractional counter', [1, 9, ['r'], [[0, 1.5], [0, 2], []]]],
-      ['dot outside the context', [1, 9, ['r'], [[0, 2], [0, 1], []]]],
-      ['odd dot list', [1, 9, ['r'], [[0], [0, 1], []]]],
-      ['duplicate dot', [1, 9, ['r'], [[0, 1, 0, 1], [0, 1], []]]],
-      ['ccounter value not an integer', [1, 5, ['r'], [[0, 1, 'x'], [0, 1], []]]],
-      ['rworset tag not a boolean', [1, 7, ['r'], [['e', [0, 1, 1]], [0, 1], []]]],
-      ['empty value in a map', [1, 6, ['r'], [['e', []], [0, 1], []]]],
-      ['duplicate key', [1, 6, ['r'], [['e', [0, 1], 'e', [0, 1]], [0, 1], []]]],
-      ['object key', [1, 6, ['r'], [[{}, [0, 1]], [0, 1], []]]],
-      ['duplicate vector entry', [1, 9, ['r'], [[], [0, 1, 0, 2], []]]],
-      ['gcounter negative', [1, 1, ['r'], [0, -1]]],
-      ['gcounter duplicate', [1, 1, ['r'], [0, 1, 0, 2]]],
-      ['gset duplicate', [1, 3, [], ['a', 'a']]],
-      ['gset bad element', [1, 3, [], [true]]],
-      ['lww bad timestamp', [1, 4, ['r'], [Number.POSITIVE_INFINITY, 0, 1]]],
-      ['lww non-plain value', [1, 4, ['r'], [1, 0, new Set([1])]]],
-      ['mvregister non-plain value', [1, 8, ['r'], [[0, 1, new Date(0)], [0, 1], []]]],
+      ['wrong arity', [F, 6, []]],
+      ['format 0', [0, 6, [], [[], [], []]]],
+      ['format 3', [3, 6, [], [[], [], []]]],
+      ['unknown format', [99, 6, [], [[], [], []]]],
+      ['unknown kind', [F, 99, [], []]],
+      ['map of a non-causal kind', [F, [10, 1], [], [[], [], []]]],
+      ['replica reference below the table', [F, 5, ['r'], [[1, 1, 5], [1], []]]],
+      ['replica reference beyond the table', [F, 5, ['r'], [[2, 1, 5], [1], []]]],
+      ['later reference beyond the table', [F, 9, ['r', 's'], [[2, 1, 2, 1], [1, 1], []]]],
+      ['negative replica reference', [F, 9, ['r'], [[-1, 1], [1], []]]],
+      ['fractional replica reference', [F, 9, ['r'], [[0.5, 1], [1], []]]],
+      ['bad cloud reference', [F, 9, ['r'], [[], [], [2, 3]]]],
+      ['empty replica id', [F, 5, [''], [[], [], []]]],
+      ['duplicate replica ids', [F, 5, ['r', 'r'], [[], [], []]]],
+      ['zero counter', [F, 5, ['r'], [[0, 0, 5], [1], []]]],
+      ['fractional counter', [F, 9, ['r'], [[0, 1.5], [2], []]]],
+      ['dot outside the context', [F, 9, ['r'], [[0, 2], [1], []]]],
+      ['dot of a replica the vector skips', [F, 9, ['r', 's'], [[2, 1], [1], []]]],
+      ['odd dot list', [F, 9, ['r'], [[0], [1], []]]],
+      ['duplicate dot', [F, 9, ['r'], [[0, 1, 0, 1], [1], []]]],
+      ['ccounter value not an integer', [F, 5, ['r'], [[0, 1, 'x'], [1], []]]],
+      ['rworset tag not a boolean', [F, 7, ['r'], [['e', [0, 1, 1]], [1], []]]],
+      ['empty value in a map', [F, 6, ['r'], [['e', []], [1], []]]],
+      ['duplicate key', [F, 6, ['r'], [['e', [0, 1], 'e', [0, 1]], [1], []]]],
+      ['object key', [F, 6, ['r'], [[{}, [0, 1]], [1], []]]],
+      ['version vector longer than the replica table', [F, 9, ['r'], [[], [1, 1], []]]],
+      ['version vector not an array', [F, 9, ['r'], [[], 1, []]]],
+      ['negative vector counter', [F, 9, ['r'], [[], [-1], []]]],
+      ['fractional vector counter', [F, 9, ['r'], [[], [1.5], []]]],
+      ['gcounter negative', [F, 1, ['r'], [0, -1]]],
+      ['gcounter duplicate', [F, 1, ['r'], [0, 1, 0, 2]]],
+      ['gset duplicate', [F, 3, [], ['a', 'a']]],
+      ['gset bad element', [F, 3, [], [true]]],
+      ['lww bad timestamp', [F, 4, ['r'], [Number.POSITIVE_INFINITY, 0, 1]]],
+      ['lww non-plain value', [F, 4, ['r'], [1, 0, new Set([1])]]],
+      ['mvregister non-plain value', [F, 8, ['r'], [[0, 1, new Date(0)], [1], []]]],
     ];
     for (const [name, doc] of cases) {
       assert.throws(() => decode(raw(doc)), DecodeError, name);
+    }
+    // Format 1 (replicas by index, vector as pairs) is still read, and as strictly.
+    const format1: [string, unknown][] = [
+      ['bad replica index', [1, 5, ['r'], [[3, 1, 5], [0, 1], []]]],
+      ['zero counter', [1, 5, ['r'], [[0, 0, 5], [0, 1], []]]],
+      ['dot outside the context', [1, 9, ['r'], [[0, 2], [0, 1], []]]],
+      ['odd dot list', [1, 9, ['r'], [[0], [0, 1], []]]],
+      ['duplicate dot', [1, 9, ['r'], [[0, 1, 0, 1], [0, 1], []]]],
+      ['duplicate vector entry', [1, 9, ['r'], [[], [0, 1, 0, 2], []]]],
+      ['odd vector', [1, 9, ['r'], [[], [0], []]]],
+      ['bad vector replica', [1, 9, ['r'], [[], [1, 1], []]]],
+      ['bad cloud replica', [1, 9, ['r'], [[], [], [1, 3]]]],
+      ['empty value in a map', [1, 6, ['r'], [['e', []], [0, 1], []]]],
+    ];
+    for (const [name, doc] of format1) {
+      assert.throws(() => decode(raw(doc)), DecodeError, `format 1: ${name}`);
     }
   });
 
@@ -117,16 +223,16 @@ describe('decode rejects malformed input', () => {
     const cyclic = new Packr({ moreTypes: true, useRecords: false, structuredClone: true });
     const loop: unknown[] = [1];
     loop.push(loop);
-    assert.throws(() => decode(cyclic.pack([1, 8, ['r'], [[0, 1, loop], [0, 1], []]])), DecodeError);
+    assert.throws(() => decode(cyclic.pack([FORMAT, 8, ['r'], [[0, 1, loop], [1], []]])), DecodeError);
     const shared = { x: 1 };
-    const sharing = cyclic.pack([1, 8, ['r'], [[0, 1, [shared, shared]], [0, 1], []]]);
+    const sharing = cyclic.pack([FORMAT, 8, ['r'], [[0, 1, [shared, shared]], [1], []]]);
     assert.throws(() => decode(sharing), DecodeError, 'shared references');
     assert.throws(() => decode(new Uint8Array(100_000).fill(0x91)), DecodeError, 'nesting deeper than the stack');
     const huge = Uint8Array.from([0xdd, 0xff, 0xff, 0xff, 0xf0]);
     assert.throws(() => decode(huge), DecodeError, 'array header far beyond the input');
     let kind: unknown = 9;
     for (let i = 0; i < 40; i++) kind = [10, kind];
-    assert.throws(() => decode(raw([1, kind, [], [[], [], []]])), /nested deeper/);
+    assert.throws(() => decode(raw([FORMAT, kind, [], [[], [], []]])), /nested deeper/);
     assert.throws(() => decode(new Uint8Array(1000), { maxBytes: 100 }), DecodeError);
     // The decoder stays usable after failures.
     const ok = new AWORSet<string>();

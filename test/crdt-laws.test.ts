@@ -5,6 +5,7 @@
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
+import { Packr } from 'msgpackr';
 import { Prng } from '../src/core/prng.js';
 import {
   type AnyCausal,
@@ -22,9 +23,11 @@ import {
   PNCounter,
   RWORSet,
   Causal,
+  DotFun,
   DotMap,
   DotSet,
   type DotStore,
+  type Dot,
   decode,
   encode,
 } from '../src/crdt/index.js';
@@ -270,10 +273,12 @@ const HARNESSES: Harness<any>[] = [
 
 // ------------------------------------------------------------------------------------------- histories
 
+/** `index` builds every owner index of a replica's state now (they are built lazily, on first need). */
 type Step<T> =
   | { readonly kind: 'op'; readonly at: number; readonly op: Op<T> }
   | { readonly kind: 'delta'; readonly pick: number; readonly to: number }
-  | { readonly kind: 'state'; readonly from: number; readonly to: number };
+  | { readonly kind: 'state'; readonly from: number; readonly to: number }
+  | { readonly kind: 'index'; readonly at: number };
 
 function stepArb<T extends AnyCrdt & Crdt<T>>(h: Harness<T>): fc.Arbitrary<Step<T>> {
   const at = fc.integer({ min: 0, max: REPLICAS.length - 1 });
@@ -281,7 +286,16 @@ function stepArb<T extends AnyCrdt & Crdt<T>>(h: Harness<T>): fc.Arbitrary<Step<
     { weight: 5, arbitrary: fc.record({ kind: fc.constant('op' as const), at, op: h.op }) },
     { weight: 3, arbitrary: fc.record({ kind: fc.constant('delta' as const), pick: fc.nat(), to: at }) },
     { weight: 1, arbitrary: fc.record({ kind: fc.constant('state' as const), from: at, to: at }) },
+    { weight: 1, arbitrary: fc.record({ kind: fc.constant('index' as const), at }) },
   );
+}
+
+/** Builds the owner index of every DotMap in the store, nested ones included. */
+function buildIndexes(store: DotStore<unknown>): void {
+  if (!(store instanceof DotMap)) return;
+  const map = store as unknown as DotMap<unknown, DotSet>; // walked through the DotStore interface only
+  map.indexSize();
+  for (const [, sub] of map.entriesIterator()) buildIndexes(sub);
 }
 
 interface World<T> {
@@ -300,6 +314,10 @@ function play<T extends AnyCrdt & Crdt<T>>(h: Harness<T>, steps: readonly Step<T
     if (step.kind === 'op') {
       const delta = step.op.run(states[step.at] as T, REPLICAS[step.at] as string);
       deltas.push({ from: step.at, delta });
+    } else if (step.kind === 'index') {
+      const state = states[step.at] as T;
+      if (state instanceof Causal) buildIndexes(state.store);
+      continue;
     } else if (step.kind === 'delta') {
       if (deltas.length === 0) continue;
       const { delta } = deltas[step.pick % deltas.length] as { delta: T };
@@ -334,6 +352,30 @@ function assertIndexExact(store: DotStore<unknown>): void {
     assertIndexExact(sub);
   }
   assert.equal(map.indexSize(), dots, 'the owner index holds only dots present in the store');
+}
+
+/**
+ * Format 1 of the codec, as it was written before format 2 (states that nodes persisted then): replicas by
+ * index in order of first use, the version vector as sorted `[r, n]` pairs. Causal states only.
+ */
+const packr = new Packr({ moreTypes: true, useRecords: false });
+function encodeFormat1(state: AnyCausal): Uint8Array {
+  const ids: string[] = [];
+  const of = (replica: string): number => (ids.includes(replica) ? ids.indexOf(replica) : ids.push(replica) - 1);
+  const dots = (list: readonly Dot[]): number[] => list.flatMap((d) => [of(d.replica), d.counter]);
+  const store = (s: unknown): unknown[] => {
+    if (s instanceof DotSet) return dots(s.sorted());
+    if (s instanceof DotFun) return (s as DotFun<unknown>).sorted().flatMap((e) => [of(e.replica), e.counter, e.value]);
+    const map = s as DotMap<string | number, DotSet>;
+    const keys = [...map.keys()].sort((a, b) => (typeof a === typeof b ? (a < b ? -1 : a > b ? 1 : 0) : typeof a === 'number' ? -1 : 1));
+    return keys.flatMap((k) => [k, store(map.get(k))]);
+  };
+  const body = store(state.store);
+  const vector = state.context.versionVector();
+  const vv = [...vector.keys()].sort().flatMap((r) => [of(r), vector.get(r) as number]);
+  const cloud = dots(state.context.cloudDots());
+  const kind = (packr.unpack(encode(state)) as unknown[])[1]; // kind codes did not change
+  return packr.pack([1, kind, ids, [body, vv, cloud]]);
 }
 
 /** Three states drawn from a world: replica states, snapshots and deltas. */
@@ -434,11 +476,28 @@ for (const h of HARNESSES) {
     });
 
     if (h.causal) {
+      test('format 1 encodings (what nodes persisted before format 2) decode to the same state', () => {
+        fc.assert(
+          fc.property(world, idx, (w, i) => {
+            const [a] = pick3(w, i, 0, 0);
+            const old = encodeFormat1(a as AnyCausal);
+            assertSame(decode(old), a, 'untyped');
+            assertSame(decode(old, h.create), a, 'typed');
+          }),
+          { numRuns: RUNS },
+        );
+      });
+
       test('the owner index matches the store after joins, mutations and decoding', () => {
         fc.assert(
           fc.property(world, idx, idx, (w, i, j) => {
             const [a, b] = pick3(w, i, j, 0);
             for (const s of [a, b, a.clone().join(b), decode(encode(a))]) assertIndexExact((s as AnyCausal).store);
+            // Indexes built before a join are maintained by it (the first check above built them).
+            const joined = a.clone().join(b);
+            assertIndexExact((joined as AnyCausal).store);
+            joined.join(b.clone().join(a));
+            assertIndexExact((joined as AnyCausal).store);
           }),
           { numRuns: RUNS },
         );
@@ -488,6 +547,11 @@ function longHistory<T extends AnyCrdt & Crdt<T>>(
     for (let to = 0; to < REPLICAS.length; to++) {
       if (to !== at && prng.chance(0.7)) inFlight.push({ delta, to }); // 30% of deltas are lost
     }
+    // Now and then build a replica's owner indexes, which joins then maintain (see the end).
+    if (prng.chance(0.02)) {
+      const state = states[prng.int(0, REPLICAS.length - 1)] as T;
+      if (state instanceof Causal) buildIndexes(state.store);
+    }
     // Deliver a random batch in random order; some twice.
     while (inFlight.length > 0 && prng.chance(0.6)) {
       const i = prng.int(0, inFlight.length - 1);
@@ -528,6 +592,7 @@ describe('causal context compaction under long histories', () => {
             const state = s as AnyCausal;
             assertSame(state, first, 'replicas converged');
             assert.equal(state.context.cloudSize(), 0, `cloud left in ${state.context}`);
+            assertIndexExact(state.store);
             for (const replica of REPLICAS) {
               assert.ok(state.context.max(replica) <= 400, 'vector entries count generated dots');
             }

@@ -36,11 +36,17 @@ export function checkReplica(replica: string): void {
   }
 }
 
+/**
+ * The cloud of every context whose cloud is empty: most contexts never get one, and deltas are made and
+ * decoded by the thousand, so the map is only allocated on the first insert (`cloudOf`). Never mutated.
+ */
+const NO_CLOUD = new Map<string, Set<number>>();
+
 export class CausalContext {
   /** Replica → highest counter n such that dots 1..n are all in the context. Never holds 0. */
   private readonly vv = new Map<string, number>();
-  /** Replica → dots above vv[replica] + 1 (never contiguous to it, never empty). */
-  private readonly cloud = new Map<string, Set<number>>();
+  /** Replica → dots above vv[replica] + 1 (never contiguous to it, never empty). NO_CLOUD until needed. */
+  private cloud = NO_CLOUD;
   /** While set, `next` appends every dot it generates (see `record`). */
   private recording: Dot[] | undefined;
 
@@ -107,12 +113,18 @@ export class CausalContext {
       this.fold(replica, false);
       return;
     }
+    this.cloudOf(replica).add(counter);
+  }
+
+  /** The cloud dots of `replica`, for adding to: created (with the cloud itself) if absent. */
+  private cloudOf(replica: string): Set<number> {
+    if (this.cloud === NO_CLOUD) this.cloud = new Map();
     let above = this.cloud.get(replica);
     if (above === undefined) {
       above = new Set();
       this.cloud.set(replica, above);
     }
-    above.add(counter);
+    return above;
   }
 
   /** In-place union with `other`. */
@@ -126,13 +138,10 @@ export class CausalContext {
     }
     for (const [replica, others] of other.cloud) {
       const top = this.vv.get(replica) ?? 0;
-      let above = this.cloud.get(replica);
+      let above: Set<number> | undefined;
       for (const counter of others) {
         if (counter <= top) continue;
-        if (above === undefined) {
-          above = new Set();
-          this.cloud.set(replica, above);
-        }
+        above ??= this.cloudOf(replica);
         above.add(counter);
       }
       this.fold(replica, false);
@@ -166,6 +175,7 @@ export class CausalContext {
   clone(): CausalContext {
     const copy = new CausalContext();
     for (const [replica, top] of this.vv) copy.vv.set(replica, top);
+    if (this.cloud.size > 0) copy.cloud = new Map();
     for (const [replica, above] of this.cloud) copy.cloud.set(replica, new Set(above));
     return copy;
   }
@@ -205,6 +215,24 @@ export class CausalContext {
     return count;
   }
 
+  /**
+   * Whether the context holds fewer than `n` dots: what a join asks to choose between enumerating this
+   * context and scanning its own store. O(min(n, replicas)), where `dotCount` is O(replicas): a store
+   * joins once per key, and a context can name thousands of replicas.
+   */
+  hasFewerDotsThan(n: number): boolean {
+    let count = 0;
+    for (const top of this.vv.values()) {
+      count += top;
+      if (count >= n) return false;
+    }
+    for (const above of this.cloud.values()) {
+      count += above.size;
+      if (count >= n) return false;
+    }
+    return count < n;
+  }
+
   /** Calls `fn` on every dot, vector ranges included: O(dotCount), meant for small (delta) contexts. */
   forEachDot(fn: (replica: string, counter: number) => void): void {
     for (const [replica, top] of this.vv) for (let counter = 1; counter <= top; counter++) fn(replica, counter);
@@ -235,12 +263,7 @@ export class CausalContext {
     }
     for (const { replica, counter } of cloud) {
       checkCounter(counter);
-      let above = ctx.cloud.get(replica);
-      if (above === undefined) {
-        above = new Set();
-        ctx.cloud.set(replica, above);
-      }
-      above.add(counter);
+      ctx.cloudOf(replica).add(counter);
     }
     return ctx.compact();
   }

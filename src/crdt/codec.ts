@@ -9,8 +9,18 @@
  *
  *   gcounter    [r, n, …]                 pncounter  [gcounterBody, gcounterBody]
  *   gset        [element, …]              lwwregister [] | [timestamp, r, value]
- *   causal      [store, vv, cloud]        vv [r, n, …]   cloud [r, counter, …]
- *   store       DotSet [r, c, …]   DotFun [r, c, value, …]   DotMap [key, store, …]
+ *   causal      [store, vv, cloud]        vv [n, n, …]   cloud [ρ, counter, …]
+ *   store       DotSet [ρ, c, …]   DotFun [ρ, c, value, …]   DotMap [key, store, …]
+ *
+ * Causal bodies are laid out for size (format 2), because states with many replicas are mostly replica
+ * references. `vv[i]` is the counter of `replicas[i]` (0 for none, trailing zeros left out), so the vector
+ * names no replica. A dot's replica ρ is written relative to the previous dot's, in the order the store and
+ * then the cloud are written: ρ is the zigzag form (0, -1, 1, -2, … as 0, 1, 2, 3, …) of its index minus
+ * the previous dot's (0 before the first dot). Replicas are numbered in order of first reference (store,
+ * then the rest of the vector in code-unit order, then the cloud), so consecutive dots tend to refer to the
+ * same or the next replica, and ρ takes one byte whatever the number of replicas. Format 1 wrote `vv` as
+ * `[r, n, …]` pairs and every dot's replica as its index; the decoder still reads it, so that states a node
+ * persisted before keep loading. The other bodies are the same in both formats.
  *
  * Encodings are canonical: dots, keys and replicas are written in a fixed order, so equal states encode to
  * equal bytes. Decoding validates everything (types, ranges, indices, no duplicates, no empty map values,
@@ -43,7 +53,10 @@ export interface DecodeOptions {
   readonly maxMapDepth?: number;
 }
 
-export const FORMAT = 1;
+/** Format 2: causal bodies with aligned version vectors and relative dot replicas (format 1 had neither). */
+export const FORMAT = 2;
+/** The format before: still decoded (see the header). */
+const FORMAT_1 = 1;
 const DEFAULT_MAX_BYTES = 64 * 1024 * 1024;
 const DEFAULT_MAX_MAP_DEPTH = 16;
 
@@ -68,6 +81,8 @@ const KIND_BY_CODE = new Map<number, Exclude<Kind, object>>(
 class ReplicaTable {
   readonly ids: string[] = [];
   private readonly index = new Map<string, number>();
+  /** The index of the replica of the last dot written (see `ref`). */
+  private previous = 0;
 
   of(replica: string): number {
     let i = this.index.get(replica);
@@ -77,6 +92,14 @@ class ReplicaTable {
       this.index.set(replica, i);
     }
     return i;
+  }
+
+  /** A dot's replica, relative to the previous dot's (zigzag), as the header describes. */
+  ref(replica: string): number {
+    const i = this.of(replica);
+    const delta = i - this.previous;
+    this.previous = i;
+    return delta >= 0 ? 2 * delta : -2 * delta - 1;
   }
 }
 
@@ -90,35 +113,49 @@ function checkValue(value: unknown): void {
 
 function encodeDots(dots: readonly Dot[], table: ReplicaTable): number[] {
   const flat: number[] = [];
-  for (const dot of dots) flat.push(table.of(dot.replica), dot.counter);
+  for (const dot of dots) flat.push(table.ref(dot.replica), dot.counter);
   return flat;
 }
 
 function encodeStore(store: unknown, table: ReplicaTable): unknown[] {
-  if (store instanceof DotSet) return encodeDots(store.sorted(), table);
+  if (store instanceof DotSet) {
+    // Most dot sets hold one dot (an element added once): no sort, no intermediate array.
+    if (store.size === 1) for (const dot of store.values()) return [table.ref(dot.replica), dot.counter];
+    return encodeDots(store.sorted(), table);
+  }
   if (store instanceof DotFun) {
     const flat: unknown[] = [];
     for (const entry of store.sorted() as { replica: string; counter: number; value: unknown }[]) {
       checkValue(entry.value);
-      flat.push(table.of(entry.replica), entry.counter, entry.value);
+      flat.push(table.ref(entry.replica), entry.counter, entry.value);
     }
     return flat;
   }
   if (store instanceof DotMap) {
     const map = store as DotMap<Key, DotSet>; // the value type only matters to the recursive call
+    const entries = [...map.entriesIterator()].sort((a, b) => compareKeys(a[0], b[0]));
     const flat: unknown[] = [];
-    for (const key of [...map.keys()].sort(compareKeys)) flat.push(key, encodeStore(map.get(key), table));
+    for (const [key, sub] of entries) flat.push(key, encodeStore(sub, table));
     return flat;
   }
   throw new TypeError('not a dot store');
 }
 
+/** Call after the store is encoded: the vector is aligned with the table, which the store starts. */
 function encodeContext(context: CausalContext, table: ReplicaTable): [number[], number[]] {
+  const versionVector = context.versionVector();
+  for (const replica of [...versionVector.keys()].sort()) table.of(replica);
+  const cloud = encodeDots(context.cloudDots(), table);
   const vv: number[] = [];
-  for (const replica of [...context.versionVector().keys()].sort()) {
-    vv.push(table.of(replica), context.versionVector().get(replica) as number);
+  // Stops at the last replica with an entry: the zeros after it are left out.
+  let remaining = versionVector.size;
+  for (const replica of table.ids) {
+    if (remaining === 0) break;
+    const top = versionVector.get(replica);
+    if (top !== undefined) remaining--;
+    vv.push(top ?? 0);
   }
-  return [vv, encodeDots(context.cloudDots(), table)];
+  return [vv, cloud];
 }
 
 function encodeCounts(counter: GCounter, table: ReplicaTable): number[] {
@@ -208,7 +245,14 @@ export function instantiate(kind: CausalKind): AnyCausal {
 }
 
 class Reader {
-  constructor(readonly replicas: readonly string[]) {}
+  /** The index of the replica of the last dot read (see `ref`). */
+  private previous = 0;
+
+  /** `relative`: dots name replicas relative to the previous dot (format 2), or by index (format 1). */
+  constructor(
+    readonly replicas: readonly string[],
+    readonly relative: boolean,
+  ) {}
 
   replica(raw: unknown, what: string): string {
     if (typeof raw !== 'number' || !Number.isInteger(raw) || raw < 0 || raw >= this.replicas.length) {
@@ -217,26 +261,47 @@ class Reader {
     return this.replicas[raw] as string;
   }
 
+  /** A dot's replica, written relative to the previous dot's (see the header). */
+  ref(raw: unknown, what: string): string {
+    if (!this.relative) return this.replica(raw, what);
+    if (typeof raw !== 'number' || !Number.isSafeInteger(raw) || raw < 0) fail(`${what}: bad replica reference`);
+    const index = this.previous + (raw % 2 === 0 ? raw / 2 : -(raw + 1) / 2);
+    if (index < 0 || index >= this.replicas.length) fail(`${what}: bad replica reference`);
+    this.previous = index;
+    return this.replicas[index] as string;
+  }
+
   dots(raw: unknown, what: string): Dot[] {
     const flat = tuples(raw, 2, what);
     const dots: Dot[] = [];
     for (let i = 0; i < flat.length; i += 2) {
-      dots.push({ replica: this.replica(flat[i], what), counter: positive(flat[i + 1], `${what} counter`) });
+      dots.push({ replica: this.ref(flat[i], what), counter: positive(flat[i + 1], `${what} counter`) });
     }
     return dots;
   }
 }
 
+const isCount = (value: unknown): boolean => typeof value === 'number' && Number.isSafeInteger(value);
+const isTag = (value: unknown): boolean => typeof value === 'boolean';
+const isValue = (value: unknown): boolean => isPlainData(value, MAX_DATA_DEPTH);
+
 /** How values under dots of a DotFun are checked, by kind. */
 function valueCheck(kind: CausalKind): (value: unknown) => boolean {
   switch (kind) {
     case 'ccounter':
-      return (value) => typeof value === 'number' && Number.isSafeInteger(value);
+      return isCount;
     case 'rworset':
-      return (value) => typeof value === 'boolean';
+      return isTag;
     default:
-      return (value) => isPlainData(value, MAX_DATA_DEPTH);
+      return isValue;
   }
+}
+
+/** Whether the strings are distinct; without a Set for the few replicas of a typical message. */
+function distinct(items: readonly string[]): boolean {
+  if (items.length > 16) return new Set(items).size === items.length;
+  for (let i = 1; i < items.length; i++) for (let j = 0; j < i; j++) if (items[i] === items[j]) return false;
+  return true;
 }
 
 /**
@@ -246,8 +311,8 @@ function valueCheck(kind: CausalKind): (value: unknown) => boolean {
 function decodeStore(raw: unknown, into: unknown, kind: CausalKind, reader: Reader): void {
   if (into instanceof DotSet) {
     for (const dot of reader.dots(raw, 'dot set')) {
-      if (into.has(dot)) fail('dot set: duplicate dot');
-      into.add(dot);
+      const size = into.size;
+      if (into.add(dot).size === size) fail('dot set: duplicate dot');
     }
   } else if (into instanceof DotFun) {
     const fun = into as DotFun<unknown>;
@@ -255,7 +320,7 @@ function decodeStore(raw: unknown, into: unknown, kind: CausalKind, reader: Read
     const flat = tuples(raw, 3, 'dot function');
     for (let i = 0; i < flat.length; i += 3) {
       const dot: Dot = {
-        replica: reader.replica(flat[i], 'dot function'),
+        replica: reader.ref(flat[i], 'dot function'),
         counter: positive(flat[i + 1], 'dot function counter'),
       };
       const value = flat[i + 2];
@@ -296,6 +361,33 @@ function decodeCounts(raw: unknown, reader: Reader): GCounter {
   return GCounter.fromEntries(entries);
 }
 
+/** A format 2 version vector, aligned with the replica table: entry i is replica i's counter, 0 for none. */
+function alignedVector(raw: unknown, reader: Reader): [string, number][] {
+  const counters = array(raw, 'version vector');
+  if (counters.length > reader.replicas.length) fail('version vector: longer than the replica table');
+  const vv: [string, number][] = [];
+  for (let i = 0; i < counters.length; i++) {
+    const top = counters[i];
+    if (top === 0) continue;
+    vv.push([reader.replicas[i] as string, positive(top, 'version vector counter')]);
+  }
+  return vv;
+}
+
+/** A format 1 version vector: `[r, n, …]` pairs. */
+function pairedVector(raw: unknown, reader: Reader): [string, number][] {
+  const flat = tuples(raw, 2, 'version vector');
+  const vv: [string, number][] = [];
+  const seen = new Set<string>();
+  for (let i = 0; i < flat.length; i += 2) {
+    const replica = reader.replica(flat[i], 'version vector');
+    if (seen.has(replica)) fail('version vector: duplicate replica');
+    seen.add(replica);
+    vv.push([replica, positive(flat[i + 1], 'version vector counter')]);
+  }
+  return vv;
+}
+
 function decodeBody(kind: Kind, raw: unknown, reader: Reader, like: AnyCrdt | undefined): AnyCrdt {
   switch (kind) {
     case 'gcounter':
@@ -328,15 +420,7 @@ function decodeBody(kind: Kind, raw: unknown, reader: Reader, like: AnyCrdt | un
       const template = (like as AnyCausal | undefined) ?? instantiate(kind);
       const store = template.store.empty();
       decodeStore(parts[0], store, kind, reader);
-      const vvFlat = tuples(parts[1], 2, 'version vector');
-      const vv: [string, number][] = [];
-      const seen = new Set<string>();
-      for (let i = 0; i < vvFlat.length; i += 2) {
-        const replica = reader.replica(vvFlat[i], 'version vector');
-        if (seen.has(replica)) fail('version vector: duplicate replica');
-        seen.add(replica);
-        vv.push([replica, positive(vvFlat[i + 1], 'version vector counter')]);
-      }
+      const vv = reader.relative ? alignedVector(parts[1], reader) : pairedVector(parts[1], reader);
       const context = CausalContext.fromParts(vv, reader.dots(parts[2], 'cloud'));
       store.forEachDot((dot: Dot) => {
         if (!context.has(dot)) fail(`store holds dot ${dot.replica}:${dot.counter} outside its context`);
@@ -374,17 +458,17 @@ export function decode(
   }
   const top = array(raw, 'state');
   if (top.length !== 4) fail('state: expected [format, kind, replicas, body]');
-  if (top[0] !== FORMAT) fail(`unsupported format ${String(top[0])}`);
+  if (top[0] !== FORMAT && top[0] !== FORMAT_1) fail(`unsupported format ${String(top[0])}`);
   const kind = decodeKind(top[1], 0, maxMapDepth);
   const replicas = array(top[2], 'replicas');
   if (!replicas.every((r) => typeof r === 'string' && r.length > 0)) fail('replicas: expected non-empty strings');
-  if (new Set(replicas).size !== replicas.length) fail('replicas: duplicate id');
+  if (!distinct(replicas as string[])) fail('replicas: duplicate id');
   const template = like?.();
   if (template !== undefined && !kindEquals(template.kind(), kind)) {
     fail(`expected a ${kindName(template.kind())}, got a ${kindName(kind)}`);
   }
   try {
-    return decodeBody(kind, top[3], new Reader(replicas as string[]), template);
+    return decodeBody(kind, top[3], new Reader(replicas as string[], top[0] === FORMAT), template);
   } catch (error) {
     if (error instanceof DecodeError) throw error;
     // The types' own checks (RangeError, TypeError) reject what slipped past the structural ones.

@@ -92,12 +92,24 @@ export class DotSet implements DotStore<DotSet> {
 
   join(other: DotSet, context: CausalContext, otherContext: CausalContext, observer?: DotObserver): void {
     if (other === this) return;
-    // Deleting during Map iteration is well defined in JS; the deleted dots are not in `other`, so the
-    // second loop's membership test is unaffected.
-    for (const [key, dot] of this.dots) {
-      if (!other.dots.has(key) && otherContext.contains(dot.replica, dot.counter)) {
-        this.dots.delete(key);
-        observer?.removed(dot, key);
+    // Dots removed on the other side. Deleting during Map iteration is well defined in JS; the deleted
+    // dots are not in `other`, so the second loop's membership test is unaffected.
+    if (otherContext.hasFewerDotsThan(this.dots.size)) {
+      // A small other context (a delta): only its own dots can have been removed there.
+      otherContext.forEachDot((replica, counter) => {
+        const key = dotKey(replica, counter);
+        const dot = this.dots.get(key);
+        if (dot !== undefined && !other.dots.has(key)) {
+          this.dots.delete(key);
+          observer?.removed(dot, key);
+        }
+      });
+    } else {
+      for (const [key, dot] of this.dots) {
+        if (!other.dots.has(key) && otherContext.contains(dot.replica, dot.counter)) {
+          this.dots.delete(key);
+          observer?.removed(dot, key);
+        }
       }
     }
     for (const [key, dot] of other.dots) {
@@ -185,10 +197,22 @@ export class DotFun<V> implements DotStore<DotFun<V>> {
 
   join(other: DotFun<V>, context: CausalContext, otherContext: CausalContext, observer?: DotObserver): void {
     if (other === this) return;
-    for (const [key, entry] of this.entries) {
-      if (!other.entries.has(key) && otherContext.contains(entry.replica, entry.counter)) {
-        this.entries.delete(key);
-        observer?.removed(entry, key);
+    // As in DotSet.join: a small other context is enumerated instead of this store.
+    if (otherContext.hasFewerDotsThan(this.entries.size)) {
+      otherContext.forEachDot((replica, counter) => {
+        const key = dotKey(replica, counter);
+        const entry = this.entries.get(key);
+        if (entry !== undefined && !other.entries.has(key)) {
+          this.entries.delete(key);
+          observer?.removed(entry, key);
+        }
+      });
+    } else {
+      for (const [key, entry] of this.entries) {
+        if (!other.entries.has(key) && otherContext.contains(entry.replica, entry.counter)) {
+          this.entries.delete(key);
+          observer?.removed(entry, key);
+        }
       }
     }
     for (const [key, entry] of other.entries) {
@@ -231,10 +255,13 @@ export class DotFun<V> implements DotStore<DotFun<V>> {
  * `join` maintain it; an owner that mutates a sub-store in place (AWORMap.update) reports the change with
  * `noteAdded`/`noteRemoved`. A missing entry would make a join skip a key it must visit, so additions are
  * always reported; a stale entry (a dot no longer there) only costs a visit, and the join drops it then.
+ * The index is built from the entries the first time it is needed (a delta joined in, or a test asking),
+ * and only maintained from then on: most maps (deltas, decoded messages) never need it.
  */
 export class DotMap<K, S extends DotStore<S>> implements DotStore<DotMap<K, S>> {
   private readonly entries = new Map<K, S>();
-  private readonly owner = new Map<string, K>();
+  /** The owner index, dot key → key; undefined until built (see `ownerIndex`). */
+  private owner: Map<string, K> | undefined;
   /** An empty store used as the other side of a join for keys one side lacks; never mutated. */
   private blank: S | undefined;
 
@@ -270,36 +297,49 @@ export class DotMap<K, S extends DotStore<S>> implements DotStore<DotMap<K, S>> 
 
   clear(): void {
     this.entries.clear();
-    this.owner.clear();
+    this.owner = undefined; // rebuilt (empty) when needed
   }
 
   /** Records that `dot` now lies under `key` (after an in-place change of its store). */
   noteAdded(key: K, dot: Dot): void {
-    this.owner.set(dotKey(dot.replica, dot.counter), key);
+    this.owner?.set(dotKey(dot.replica, dot.counter), key);
   }
 
   /** Records that `dot` left `key`'s store (after an in-place change of its store). */
   noteRemoved(key: K, dot: Dot): void {
+    const owner = this.owner;
+    if (owner === undefined) return;
     const k = dotKey(dot.replica, dot.counter);
-    if (this.owner.get(k) === key) this.owner.delete(k);
+    if (owner.get(k) === key) owner.delete(k);
   }
 
   /** The key whose store holds `dot`, per the index (for tests of the index itself). */
   ownerOf(dot: Dot): K | undefined {
-    return this.owner.get(dotKey(dot.replica, dot.counter));
+    return this.ownerIndex().get(dotKey(dot.replica, dot.counter));
   }
 
   /** How many dots the index holds (for tests: no stale entries accumulate). */
   indexSize(): number {
-    return this.owner.size;
+    return this.ownerIndex().size;
+  }
+
+  /** The owner index, built from the entries on first use and maintained from then on. */
+  private ownerIndex(): Map<string, K> {
+    if (this.owner === undefined) {
+      const owner = new Map<string, K>();
+      for (const [key, store] of this.entries) store.forEachDot((dot) => owner.set(dotKey(dot.replica, dot.counter), key));
+      this.owner = owner;
+    }
+    return this.owner;
   }
 
   private index(key: K, store: S): void {
-    store.forEachDot((dot) => this.owner.set(dotKey(dot.replica, dot.counter), key));
+    const owner = this.owner;
+    if (owner !== undefined) store.forEachDot((dot) => owner.set(dotKey(dot.replica, dot.counter), key));
   }
 
   private unindex(key: K, store: S): void {
-    store.forEachDot((dot) => this.noteRemoved(key, dot));
+    if (this.owner !== undefined) store.forEachDot((dot) => this.noteRemoved(key, dot));
   }
 
   keys(): IterableIterator<K> {
@@ -314,9 +354,13 @@ export class DotMap<K, S extends DotStore<S>> implements DotStore<DotMap<K, S>> 
     return this.entries.size === 0;
   }
 
-  /** An observer that keeps the index of `key` and passes events up to the enclosing map's observer. */
-  private observerFor(key: K, parent: DotObserver | undefined): DotObserver {
+  /**
+   * An observer that keeps the index of `key` and passes events up to the enclosing map's observer; none
+   * if there is neither an index to keep nor a parent.
+   */
+  private observerFor(key: K, parent: DotObserver | undefined): DotObserver | undefined {
     const owner = this.owner;
+    if (owner === undefined) return parent;
     return {
       added(dot, k) {
         owner.set(k, key);
@@ -347,11 +391,14 @@ export class DotMap<K, S extends DotStore<S>> implements DotStore<DotMap<K, S>> 
     this.joinOnlyMine(other, context, otherContext, observer);
     // Added last so the pass above does not revisit them.
     if (imported !== undefined) {
+      // Read after joinOnlyMine, which may have built the index.
+      const owner = this.owner;
       for (const [key, fresh] of imported) {
         this.entries.set(key, fresh);
+        if (owner === undefined && observer === undefined) continue;
         fresh.forEachDot((dot) => {
           const k = dotKey(dot.replica, dot.counter);
-          this.owner.set(k, key);
+          owner?.set(k, key);
           observer?.added(dot, k);
         });
       }
@@ -370,15 +417,16 @@ export class DotMap<K, S extends DotStore<S>> implements DotStore<DotMap<K, S>> 
       mine.join(blank, context, otherContext, this.observerFor(key, observer));
       if (mine.isEmpty()) this.entries.delete(key);
     };
-    if (otherContext.dotCount() >= this.entries.size) {
+    if (!otherContext.hasFewerDotsThan(this.entries.size)) {
       for (const [key, mine] of this.entries) if (!other.entries.has(key)) visit(key, mine);
       return;
     }
     // A small other context (a delta): only keys holding one of its dots can lose anything.
+    const owner = this.ownerIndex();
     let candidates: Map<K, string[]> | undefined;
     otherContext.forEachDot((replica, counter) => {
       const k = dotKey(replica, counter);
-      const key = this.owner.get(k);
+      const key = owner.get(k);
       if (key === undefined || other.entries.has(key)) return;
       candidates ??= new Map();
       const dots = candidates.get(key);
@@ -390,14 +438,14 @@ export class DotMap<K, S extends DotStore<S>> implements DotStore<DotMap<K, S>> 
       const mine = this.entries.get(key);
       if (mine !== undefined) visit(key, mine);
       // Every dot of `key` the other context holds is gone now: what the index still says is stale.
-      for (const k of dots) if (this.owner.get(k) === key) this.owner.delete(k);
+      for (const k of dots) if (owner.get(k) === key) owner.delete(k);
     }
   }
 
   clone(): DotMap<K, S> {
     const copy = new DotMap<K, S>(this.emptyValue);
     for (const [key, store] of this.entries) copy.entries.set(key, store.clone());
-    for (const [k, key] of this.owner) copy.owner.set(k, key);
+    if (this.owner !== undefined) copy.owner = new Map(this.owner);
     return copy;
   }
 

@@ -147,7 +147,7 @@ export function defineHarnessCommand(): Command {
         '  chatterbox harness -w broadcast --node-count 25 --time-limit 20 --rate 100 --latency 100',
         '  chatterbox harness -w unique-ids --bin ./my-node -- --verbose',
         '',
-        'Exit status: 0 valid, 1 invalid (a checker failed or a node misbehaved), 2 usage error.',
+        'Exit status: 0 valid, 1 invalid (a checker failed or a node misbehaved), 2 usage error, 130 interrupted.',
       ].join('\n'),
     );
 }

@@ -61,6 +61,8 @@ export function maelstromCommand(): Command {
     const args = maelstromArgsFromOptions(opts);
     const log = createLogger({ level: args.logLevel });
     // Whoever reads our stdout is gone (Maelstrom or the harness stopped): there is nobody left to answer.
+    // This handler replaces main's generic one: whatever the error, Maelstrom's end of the pipe is gone.
+    process.stdout.removeAllListeners('error');
     process.stdout.on('error', (error: NodeJS.ErrnoException) => {
       log.warn({ code: error.code }, 'stdout closed; exiting');
       process.exit(0);

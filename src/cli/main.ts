@@ -51,8 +51,8 @@ function flush(stream: NodeJS.WriteStream): Promise<void> {
 }
 
 async function main(): Promise<number> {
-  // `chatterbox … --help | head`: the reader left; stop quietly instead of crashing on EPIPE. Commands that must
-  // react otherwise (the Maelstrom node) add their own handler.
+  // `chatterbox … --help | head`: the reader left; stop quietly instead of crashing on EPIPE. A command that must
+  // react otherwise (the Maelstrom node) replaces this handler.
   if (process.stdout.listenerCount('error') === 0) {
     process.stdout.on('error', (error: NodeJS.ErrnoException) => {
       if (error.code === 'EPIPE') process.exit(0);

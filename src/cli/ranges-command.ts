@@ -130,13 +130,15 @@ export function serveArgsFromOptions(opts: OptionValues, env: Env = {}): RangesS
     clusterKeyFile: clusterKeyFileFrom(opts, env),
     clusterId: clusterId === undefined ? undefined : parseClusterId('--cluster-id', clusterId),
     dataDir,
-    apiHost: apiHost === undefined ? RANGES_DEFAULTS.apiHost : parseHost('--api-host', apiHost),
+    // A bracketed IPv6 literal ([::1], as in URLs) is listened on without its brackets.
+    apiHost: apiHost === undefined ? RANGES_DEFAULTS.apiHost : parseHost('--api-host', apiHost).replace(/^\[(.*)\]$/, '$1'),
     apiPort: apiPort === undefined ? RANGES_DEFAULTS.apiPort : parsePort('--api-port', apiPort),
     fanout: fanout === undefined ? RANGES_DEFAULTS.fanout : wholeNumber('--fanout', fanout, 1, MAX_FANOUT),
     intervalMs: interval === undefined ? RANGES_DEFAULTS.intervalMs : wholeNumber('--interval-ms', interval, 1, MAX_INTERVAL_MS),
     verbose: opts.verbose === true,
   };
-  if (args.apiHost.toLowerCase() === args.host.toLowerCase() && args.apiPort === args.port) {
+  // Equal ports collide whenever the hosts overlap (localhost and 127.0.0.1, a wildcard): refuse them outright.
+  if (args.apiPort === args.port) {
     throw new UsageError(`--api-port: ${args.apiPort} is also the node's -p/--port; give the API a port of its own`);
   }
   return args;

@@ -8,8 +8,8 @@
  * `RangesRequest` with a fresh id; the protocol answers it within the same step, and the reply's `persist`
  * effect has reached the disk before the HTTP response is written or any delta is sent.
  *
- * Stop: SIGINT/SIGTERM (the `interrupt` signal) closes the API, the protocol, the transport and the store, in
- * that order, and resolves 0. A failed disk write stops the node at once with 1: an acknowledged write must
+ * Stop: SIGINT/SIGTERM (the `interrupt` signal) stops the protocol (requests still arriving get 503), then
+ * closes the API, the transport and the store, in that order, and resolves 0. A failed disk write stops the node at once with 1: an acknowledged write must
  * never be one a crash forgets.
  */
 import { randomBytes } from 'node:crypto';
@@ -52,7 +52,7 @@ export interface RangesNode {
   readonly apiPort: number;
   /** Resolves with 1 if the node failed on its own (a disk write failed); never rejects. */
   readonly failed: Promise<number>;
-  /** Closes the API, the protocol, the transport and the store. Idempotent. */
+  /** Stops the protocol, then closes the API, the transport and the store. Idempotent. */
   stop(): Promise<void>;
 }
 

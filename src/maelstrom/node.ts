@@ -330,10 +330,17 @@ export class MaelstromNode {
       halt: () => log.warn('the workload protocol halted; its requests are now refused'),
       log,
     });
+    log.info({ preset: this.options.preset }, 'workload fixed; starting its protocol');
+    try {
+      host.start(self, this.nodes, options);
+    } catch (error) {
+      // Not fixed: a host whose init failed would take requests and never answer them.
+      host.stop();
+      log.error({ err: error }, 'the workload protocol failed to start');
+      return undefined;
+    }
     const hosted: Hosted = { workload, host };
     this.hosted = hosted;
-    log.info({ preset: this.options.preset }, 'workload fixed; starting its protocol');
-    host.start(self, this.nodes, options);
     return hosted;
   }
 

@@ -130,6 +130,8 @@ interface Link {
   retransmitting: boolean;
   // Incoming: their buffer as we hold it.
   received: number;
+  /** The last gap report answered with a resend (its ack and when): repeats within a timeout are not. */
+  lastGap: { readonly ack: number; readonly atMs: number } | null;
   ackOwed: boolean;
   /** Consecutive digest exchanges over this (lazy) edge that repaired us. */
   repairs: number;
@@ -299,6 +301,7 @@ export function deltaSync<T, Req, Out>(service: ReplicatedService<T, Req, Out>):
 
   function onReceive(state: SyncState<T>, from: NodeId, msg: SyncMsg, now: number, effects: Effects<Out>): void {
     const link = state.links.get(from) ?? adoptStranger(state, from, now);
+    let restarted = false;
     // Incarnations are start times, so they only grow: a smaller one is a message of a dead process, still in flight.
     if (link.incarnation !== null && msg.i < link.incarnation) return;
     if (link.incarnation !== msg.i) {
@@ -310,7 +313,7 @@ export function deltaSync<T, Req, Out>(service: ReplicatedService<T, Req, Out>):
           if (entry.from === from) state.buffer[k] = { delta: entry.delta, from: null };
         }
         resetLink(link, now, state.options);
-        scheduleFlush(state, now, effects);
+        restarted = true;
       }
       link.incarnation = msg.i;
     }
@@ -345,6 +348,9 @@ export function deltaSync<T, Req, Out>(service: ReplicatedService<T, Req, Out>):
         }
         break;
     }
+    // The restarted neighbour gets everything, stamped with its new incarnation, after its message (often a gap
+    // acknowledgement from 0) has been applied, so one resend serves both.
+    if (restarted) scheduleFlush(state, now, effects);
     // After the message's own acknowledgement is applied.
     if (link.eager && link.acked < link.sentUpTo && link.rtoMs > state.options.retransmitMs) {
       // A neighbour we had given up on for a while is back (a partition healed): resend now, not at the backoff.
@@ -373,7 +379,8 @@ export function deltaSync<T, Req, Out>(service: ReplicatedService<T, Req, Out>):
     const contiguous = msg.full || msg.from <= link.received;
     if (contiguous) link.received = Math.max(link.received, msg.to);
     if (!contiguous) {
-      // An earlier interval was lost: say so at once rather than wait for the sender's timeout.
+      // An earlier interval was lost: say so at once rather than wait for the sender's timeout. Every interval
+      // behind the gap says so again; the sender answers one report per gap and round trip (see onAck).
       sendAck(state, link, true, effects);
     } else {
       link.ackOwed = true;
@@ -428,7 +435,11 @@ export function deltaSync<T, Req, Out>(service: ReplicatedService<T, Req, Out>):
       // claimed: the next interval must claim it, or the neighbour keeps seeing a gap.
       link.skippedFrom = Math.min(link.skippedFrom ?? ack, ack);
     }
-    if (gap && link.sentUpTo > link.acked) {
+    // Intervals already on their way behind a gap report the same gap: one resend answers them all, unless the
+    // resend itself is overdue (then the report is news).
+    const repeat = link.lastGap !== null && link.lastGap.ack === ack && now < link.lastGap.atMs + link.rtoMs;
+    if (gap && link.sentUpTo > link.acked && !repeat) {
+      link.lastGap = { ack, atMs: now };
       link.sentUpTo = link.acked;
       link.retransmitting = true;
       state.stats.retransmissions++;
@@ -714,6 +725,7 @@ function newLink(peer: NodeId, now: number, options: SyncOptions): Link {
     rtoMs: options.retransmitMs,
     retransmitting: false,
     received: 0,
+    lastGap: null,
     ackOwed: false,
     repairs: 0,
   };
@@ -727,6 +739,7 @@ function resetLink(link: Link, now: number, options: SyncOptions): void {
   link.rtoMs = options.retransmitMs;
   link.retransmitting = false;
   link.received = 0;
+  link.lastGap = null;
   link.ackOwed = false;
 }
 

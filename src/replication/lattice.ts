@@ -11,6 +11,8 @@
  */
 import { encode as encodeCrdt, decode as decodeCrdt, type AnyCrdt } from '../crdt/codec.js';
 import { Causal } from '../crdt/causal.js';
+import { GCounter, PNCounter } from '../crdt/counters.js';
+import { GSet } from '../crdt/gset.js';
 import type { Dot } from '../crdt/causal-context.js';
 import { DotFun, DotMap, DotSet, type DotStore } from '../crdt/dot-store.js';
 
@@ -39,8 +41,8 @@ export interface Lattice<T> {
  *
  * Redundancy is detected exactly. For causal types (whose deltas carry a causal context) a delta is new iff its
  * context holds a dot the state has not seen, or it drops a dot the state still holds (a removal: its context
- * has the dot, its store does not); this costs O(size of the delta). Plain types compare before and after,
- * which costs a copy of a small state (counters) or an elementwise comparison (grow-only sets).
+ * has the dot, its store does not); this costs O(size of the delta). Grow-only sets and counters compare the
+ * delta's elements or entries with the state's, also O(size of the delta).
  *
  * The digest is the encoded state itself: correct for every type, and cheap for the small states these are used
  * for under anti-entropy (Maelstrom's counters and sets). Large replicated states should bring a compact digest
@@ -80,6 +82,13 @@ export function inflates<T extends AnyCrdt>(state: T, delta: T): boolean {
     });
     return novel;
   }
+  if (state instanceof GSet && delta instanceof GSet) {
+    for (const element of delta) if (!state.has(element)) return true;
+    return false;
+  }
+  if (state instanceof GCounter && delta instanceof GCounter) return counterGrows(state, delta);
+  if (state instanceof PNCounter && delta instanceof PNCounter) return counterGrows(state.positive, delta.positive) || counterGrows(state.negative, delta.negative);
+  // Any other plain type: join a copy and compare (small states only).
   const joined = (state as AnyCrdt).clone();
   joinAny(joined, delta);
   return !equalsAny(joined, state);
@@ -94,6 +103,12 @@ function storeHolds(store: DotStore<unknown>, dot: Dot): boolean {
     if (!found && d.replica === dot.replica && d.counter === dot.counter) found = true;
   });
   return found;
+}
+
+/** Whether some replica's count in `delta` is above its count in `state`. */
+function counterGrows(state: GCounter, delta: GCounter): boolean {
+  for (const [replica, count] of delta.entries()) if (count > state.get(replica)) return true;
+  return false;
 }
 
 // Every AnyCrdt has `join(other: Self)` and `equals(other: Self)`; TypeScript cannot relate the union's members

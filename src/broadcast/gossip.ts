@@ -11,7 +11,6 @@
  *   deltas batched for 150 ms and acknowledgements riding on data: two hops and a few messages per batch,
  *   whatever the broadcast rate.
  */
-import type { NodeId } from '../core/ids.js';
 import { nodeOfReplica, replicaOf } from '../replication/replica-id.js';
 import { deltaSync, type ReplicatedService, type SyncMsg, type SyncOptions, type SyncState } from '../replication/delta-sync.js';
 import type { Protocol } from '../protocol/types.js';

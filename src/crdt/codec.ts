@@ -27,7 +27,7 @@
  * every stored dot inside the context, bounded nesting) and throws DecodeError on malformed input: bytes
  * from the network never reach the types' invariants unchecked.
  */
-import { type Dot, CausalContext, compareDots } from './causal-context.js';
+import { type Dot, CausalContext } from './causal-context.js';
 import { type CausalKind, type Kind, kindEquals, kindName } from './causal.js';
 import { GCounter, PNCounter, CCounter } from './counters.js';
 import { GSet } from './gset.js';

@@ -2,15 +2,15 @@
  * Runs one agreement-job node as an OS process: the chosen protocol over the TCP transport, on the wall clock.
  * Deadlines count from the process start, so slow start-up eats into the run, never past its end.
  */
-import { randomBytes } from 'node:crypto';
 import { formatFixed10, formatResultLine } from '../agreement/checksum.js';
 import { AGREEMENT_PROTOCOLS, type AgreementProtocolName } from '../agreement/protocols.js';
 import { PROCESS_TUNING, type StreamOptions } from '../agreement/stream.js';
 import type { AgreementOptions, AgreementOutput } from '../agreement/types.js';
-import { TcpTransport, type PeerAddress } from '../transport/tcp-transport.js';
+import type { PeerAddress } from '../transport/tcp-transport.js';
 
 export type { PeerAddress };
 import type { Logger } from './log.js';
+import { listenAsNode } from './node-transport.js';
 import { ProtocolHost } from './protocol-host.js';
 
 
@@ -62,15 +62,9 @@ export async function runAgreementNode(config: AgreementNodeConfig, io: NodeIo):
   let finish: (code: number) => void = () => {};
   const finished = new Promise<number>((resolve) => (finish = resolve));
 
-  const transport = await TcpTransport.listen({
-    self: config.self,
-    peers: config.peers,
-    clusterId: config.clusterId,
-    incarnation: randomBytes(8).toString('hex'),
-    ...(config.clusterKey === undefined ? {} : { clusterKey: config.clusterKey }),
+  const transport = await listenAsNode(config, protocol, {
     // A restarted peer would send its stream again from the start: it cannot rejoin a run in progress.
     rejectRestartedPeers: true,
-    isMessage: (value) => protocol.isMessage(value),
     log,
     onMessage: (from, msg) => host?.receive(from, msg),
   });

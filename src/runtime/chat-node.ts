@@ -8,14 +8,14 @@
  * its last lines are out) or `lingerMs` passes, then exits 0; an interrupt exits 0 at once.
  * Logs go to stderr; stdout carries chat lines only.
  */
-import { randomBytes } from 'node:crypto';
 import { createInterface } from 'node:readline';
 import type { NodeId } from '../core/ids.js';
 import type { PlainData } from '../crdt/data.js';
 import type { GossipMsg, GossipPreset } from '../broadcast/gossip.js';
 import { causalBroadcast, causalOptions, type CausalOutput, type CausalRequest } from '../causal/causal-broadcast.js';
-import { TcpTransport, type PeerAddress } from '../transport/tcp-transport.js';
+import type { PeerAddress } from '../transport/tcp-transport.js';
 import type { Logger } from './log.js';
+import { listenAsNode } from './node-transport.js';
 import { ProtocolHost } from './protocol-host.js';
 
 export interface ChatNodeConfig {
@@ -65,15 +65,9 @@ export async function runChatNode(config: ChatNodeConfig, io: ChatIo): Promise<n
   let finish: (code: number) => void = () => {};
   const finished = new Promise<number>((resolve) => (finish = resolve));
 
-  const transport = await TcpTransport.listen({
-    self: config.self,
-    peers: config.peers,
-    clusterId: config.clusterId,
-    incarnation: randomBytes(8).toString('hex'),
-    ...(config.clusterKey === undefined ? {} : { clusterKey: config.clusterKey }),
+  const transport = await listenAsNode(config, causalBroadcast, {
     // Chat nodes come and go: a restarted peer is taken back, and gossip sends it the whole history.
     rejectRestartedPeers: false,
-    isMessage: (value) => causalBroadcast.isMessage(value),
     log,
     onMessage: (from, msg) => host?.receive(from, msg as GossipMsg),
   });

@@ -12,13 +12,13 @@
  * closes the API, the transport and the store, in that order, and resolves 0. A failed disk write stops the node at once with 1: an acknowledged write must
  * never be one a crash forgets.
  */
-import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { hashString32 } from '../core/prng.js';
 import { rangesProtocol, rangesSyncOptions, type RangesMsg, type RangesReply, type RangesRequest } from '../ranges/protocol.js';
-import { TcpTransport, type PeerAddress } from '../transport/tcp-transport.js';
+import type { TcpTransport, PeerAddress } from '../transport/tcp-transport.js';
 import { DurableStore } from './durable-store.js';
 import type { Logger } from './log.js';
+import { listenAsNode } from './node-transport.js';
 import { ProtocolHost } from './protocol-host.js';
 import {
   MAX_BODY_BYTES,
@@ -97,15 +97,9 @@ export async function startRangesNode(config: RangesNodeConfig, log: Logger): Pr
 
   try {
     const restored = store.loadAll();
-    transport = await TcpTransport.listen({
-      self: config.self,
-      peers: config.peers,
-      clusterId: config.clusterId,
-      incarnation: randomBytes(8).toString('hex'),
-      ...(config.clusterKey === undefined ? {} : { clusterKey: config.clusterKey }),
+    transport = await listenAsNode(config, rangesProtocol, {
       // A restarted node comes back with its store; delta-sync sees its new incarnation and resends it everything.
       rejectRestartedPeers: false,
-      isMessage: (value) => rangesProtocol.isMessage(value),
       log,
       onMessage: (from, msg) => host?.receive(from, msg as RangesMsg),
     });

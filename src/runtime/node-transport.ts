@@ -1,0 +1,37 @@
+/**
+ * The TCP transport of a node process: where it stands in its cluster, a fresh incarnation for this run, and its
+ * protocol's message guard. One place for what the agreement, chat and ranges nodes would otherwise each spell out.
+ */
+import { randomBytes } from 'node:crypto';
+import type { NodeId } from '../core/ids.js';
+import type { AnyProtocol } from '../protocol/types.js';
+import { TcpTransport, type PeerAddress } from '../transport/tcp-transport.js';
+import type { Logger } from './log.js';
+
+export interface NodePlace {
+  readonly self: PeerAddress;
+  readonly peers: readonly PeerAddress[];
+  readonly clusterId: string;
+  readonly clusterKey?: Buffer;
+}
+
+export interface NodeTransportOptions {
+  /** Refuse a peer that comes back as a new incarnation (protocols that cannot take a restarted peer back). */
+  readonly rejectRestartedPeers: boolean;
+  readonly log: Logger;
+  readonly onMessage: (from: NodeId, msg: unknown) => void;
+}
+
+export function listenAsNode(place: NodePlace, protocol: AnyProtocol, options: NodeTransportOptions): Promise<TcpTransport> {
+  return TcpTransport.listen({
+    self: place.self,
+    peers: place.peers,
+    clusterId: place.clusterId,
+    incarnation: randomBytes(8).toString('hex'),
+    ...(place.clusterKey === undefined ? {} : { clusterKey: place.clusterKey }),
+    rejectRestartedPeers: options.rejectRestartedPeers,
+    isMessage: (value) => protocol.isMessage(value),
+    log: options.log,
+    onMessage: options.onMessage,
+  });
+}

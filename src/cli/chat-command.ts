@@ -7,10 +7,10 @@
  */
 import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
-import { GOSSIP_PRESETS, type GossipPreset } from '../broadcast/gossip.js';
+import type { GossipPreset } from '../broadcast/gossip.js';
 import type { ChatNodeConfig } from '../runtime/chat-node.js';
 import { createLogger } from '../runtime/log.js';
-import { UsageError, quote } from './errors.js';
+import { UsageError } from './errors.js';
 import {
   CLUSTER_KEY_ENV,
   MIN_CLUSTER_KEY_BYTES,
@@ -23,7 +23,9 @@ import {
   type Env,
   type NodeArgs,
   type OptionValues,
+  parseGossipPreset,
   resolveClusterPlace,
+  stringOption,
 } from './node-command.js';
 import type { ReadFile } from './peers-file.js';
 
@@ -44,19 +46,6 @@ export interface ChatArgs {
   readonly gossip: GossipPreset;
   readonly lingerMs: number;
   readonly verbose: boolean;
-}
-
-function stringOption(opts: OptionValues, key: string, flag: string): string | undefined {
-  const value = opts[key];
-  if (value === undefined) return undefined;
-  if (typeof value !== 'string') throw new UsageError(`${flag}: expected a value`);
-  return value;
-}
-
-export function parseGossipPreset(flag: string, raw: string): GossipPreset {
-  const found = GOSSIP_PRESETS.find((name) => name === raw);
-  if (found === undefined) throw new UsageError(`${flag}: expected one of ${GOSSIP_PRESETS.join(', ')}, got ${quote(raw)}`);
-  return found;
 }
 
 export function defineChatCommand(): Command {

@@ -3,11 +3,11 @@
  * stderr). The logic lives in src/maelstrom/node.ts; this file parses flags and wires the process.
  */
 import { Command } from 'commander';
-import { GOSSIP_PRESETS, type GossipPreset } from '../broadcast/gossip.js';
+import { GOSSIP_PRESETS } from '../broadcast/gossip.js';
 import { WORKLOADS } from '../maelstrom/workloads.js';
 import { createLogger } from '../runtime/log.js';
 import { UsageError, quote } from './errors.js';
-import { configureCommand, type OptionValues } from './node-command.js';
+import { configureCommand, parseGossipPreset, type OptionValues } from './node-command.js';
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export type MaelstromLogLevel = (typeof LOG_LEVELS)[number];
@@ -22,9 +22,7 @@ export interface MaelstromArgs {
 export function maelstromArgsFromOptions(opts: OptionValues): MaelstromArgs {
   const preset = opts['preset'];
   const level = opts['logLevel'];
-  if (preset !== undefined && !GOSSIP_PRESETS.includes(preset as GossipPreset)) {
-    throw new UsageError(`--preset: expected one of ${GOSSIP_PRESETS.join(', ')}, got ${quote(String(preset))}`);
-  }
+  if (preset !== undefined) parseGossipPreset('--preset', String(preset));
   const logLevel = level === undefined ? MAELSTROM_DEFAULTS.logLevel : LOG_LEVELS.find((l) => l === level);
   if (logLevel === undefined) throw new UsageError(`--log-level: expected one of ${LOG_LEVELS.join(', ')}, got ${quote(String(level))}`);
   return { preset: typeof preset === 'string' ? preset : MAELSTROM_DEFAULTS.preset, logLevel };

@@ -13,6 +13,7 @@
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
+import { GOSSIP_PRESETS, type GossipPreset } from '../broadcast/gossip.js';
 import { seed32 } from '../core/prng.js';
 import { AGREEMENT_PROTOCOLS, type AgreementProtocolName } from '../agreement/protocols.js';
 import type { AgreementNodeConfig, PeerAddress } from '../runtime/agreement-node.js';
@@ -82,11 +83,17 @@ export type Env = Readonly<Record<string, string | undefined>>;
 // ---------------------------------------------------------------------------------------------------------
 // Flag validators, shared with `chatterbox cluster`. Each takes the raw string and names the flag on failure.
 
-function stringOption(opts: OptionValues, key: string, flag: string): string | undefined {
+export function stringOption(opts: OptionValues, key: string, flag: string): string | undefined {
   const value = opts[key];
   if (value === undefined) return undefined;
   if (typeof value !== 'string') throw new UsageError(`${flag}: expected a value`);
   return value;
+}
+
+export function parseGossipPreset(flag: string, raw: string): GossipPreset {
+  const found = GOSSIP_PRESETS.find((name) => name === raw);
+  if (found === undefined) throw new UsageError(`${flag}: expected one of ${GOSSIP_PRESETS.join(', ')}, got ${quote(raw)}`);
+  return found;
 }
 
 function flagOption(opts: OptionValues, key: string): boolean {

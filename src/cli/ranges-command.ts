@@ -26,6 +26,7 @@ import {
   type NodeArgs,
   type OptionValues,
   resolveClusterPlace,
+  stringOption,
 } from './node-command.js';
 import type { ReadFile } from './peers-file.js';
 
@@ -45,13 +46,6 @@ export const RANGES_DEFAULTS = {
 
 const MAX_FANOUT = 64;
 const MAX_INTERVAL_MS = 60_000;
-
-function stringOption(opts: OptionValues, key: string, flag: string): string | undefined {
-  const value = opts[key];
-  if (value === undefined) return undefined;
-  if (typeof value !== 'string') throw new UsageError(`${flag}: expected a value`);
-  return value;
-}
 
 function wholeNumber(flag: string, raw: string, min: number, max: number): number {
   if (!/^\d+$/.test(raw) || Number(raw) < min || Number(raw) > max) throw new UsageError(`${flag}: expected a whole number ${min}..${max}, got ${quote(raw)}`);

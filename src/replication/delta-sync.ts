@@ -29,7 +29,7 @@ import { isCount, isRecord } from '../core/guards.js';
 import type { NodeId } from '../core/ids.js';
 import type { Effect, InitContext, Input, Protocol } from '../protocol/types.js';
 import type { Lattice } from './lattice.js';
-import { buildOverlay, edgeKeys, type Overlay, type TopologySpec } from './topology.js';
+import { buildOverlay, type Overlay, type TopologySpec } from './topology.js';
 
 export interface SyncOptions {
   /** The eager overlay: who is sent delta intervals. */
@@ -252,11 +252,9 @@ export function deltaSync<T, Req, Out>(service: ReplicatedService<T, Req, Out>):
     const eager = neighboursOf(buildOverlay(state.nodes, topology, state.options.seed), state.self);
     const lazy = new Set<NodeId>();
     if (state.options.lazy !== null) {
-      const lazyOverlay = buildOverlay(state.nodes, state.options.lazy, state.options.seed);
-      const eagerEdges = edgeKeys(buildOverlay(state.nodes, topology, state.options.seed));
-      for (const peer of neighboursOf(lazyOverlay, state.self)) {
-        const [a, b] = peer < state.self ? [peer, state.self] : [state.self, peer];
-        if (!eagerEdges.has(`${a}|${b}`)) lazy.add(peer);
+      // An edge of ours is in the eager overlay exactly when its other end is an eager neighbour.
+      for (const peer of neighboursOf(buildOverlay(state.nodes, state.options.lazy, state.options.seed), state.self)) {
+        if (!eager.has(peer)) lazy.add(peer);
       }
     }
     for (const peer of [...state.links.keys()]) if (!eager.has(peer) && !lazy.has(peer)) state.links.delete(peer);

@@ -78,13 +78,6 @@ export function buildOverlay(nodes: readonly NodeId[], spec: TopologySpec, seed 
   return new Map([...edges].map(([n, set]) => [n, [...set].sort(compareNodeIds)]));
 }
 
-/** Edges of the overlay as "a|b" keys with a < b, for set operations between overlays. */
-export function edgeKeys(overlay: Overlay): Set<string> {
-  const keys = new Set<string>();
-  for (const [a, neighbours] of overlay) for (const b of neighbours) keys.add(compareNodeIds(a, b) < 0 ? `${a}|${b}` : `${b}|${a}`);
-  return keys;
-}
-
 /** Whether every node can reach every other over the overlay. */
 export function isConnected(overlay: Overlay): boolean {
   const first = overlay.keys().next();

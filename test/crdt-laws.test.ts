@@ -31,6 +31,7 @@ import {
   decode,
   encode,
 } from '../src/crdt/index.js';
+import { absorbCausal, inflates } from '../src/replication/lattice.js';
 
 const REPLICAS = ['a', 'b', 'c'] as const;
 
@@ -460,6 +461,30 @@ for (const h of HARNESSES) {
         { numRuns: RUNS },
       );
     });
+
+    if (h.causal) {
+      test('absorbing a delta keeps exactly its new part (what a replica buffers and relays)', () => {
+        fc.assert(
+          fc.property(world, idx, idx, idx, (w, i, j, k) => {
+            const [a, d, b] = pick3(w, i, j, k);
+            const state = a.clone() as AnyCausal;
+            const novel = absorbCausal(state, d.clone() as AnyCausal) as typeof a | null;
+            const expected = a.clone().join(d);
+            assertSame(state, expected, 'a after absorbing d = a ⊔ d');
+            assert.equal(novel !== null, inflates(a, d), 'a new part exactly when d inflates a');
+            if (novel === null) return;
+            assertSame(a.clone().join(novel), expected, 'a ⊔ new part = a ⊔ d');
+            assertSame(d.clone().join(novel), d, 'the new part is below d');
+            assertSame(novel.clone().join(novel), novel, 'the new part is a well-formed state');
+            // A replica that has seen a (a neighbour it relays to) ends where d itself would take it.
+            const neighbour = b.clone().join(a);
+            assertSame(neighbour.clone().join(novel), neighbour.join(d), 'relaying the new part is enough');
+            assertSame(decode(encode(novel), h.create), novel, 'the new part encodes');
+          }),
+          { numRuns: RUNS },
+        );
+      });
+    }
 
     test('the encoding round-trips and is canonical', () => {
       fc.assert(

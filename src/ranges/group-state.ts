@@ -60,6 +60,7 @@ import { type KeyRange, checkRange, isRange, toPosition } from './key-space.js';
 import { type Registration, Topology, compareServing } from './topology.js';
 import type { NodeId } from '../core/ids.js';
 import { replicaOf } from '../replication/replica-id.js';
+import { absorbCausal } from '../replication/lattice.js';
 
 // ------------------------------------------------------------------------------------------------- shape
 
@@ -234,6 +235,13 @@ export class GroupState {
     this.state.join(other instanceof GroupState ? other.state : other);
     this.topologies.clear();
     return this;
+  }
+
+  /** Joins a delta and returns the part of it that was new (see `absorbCausal`), or null if it held nothing new. */
+  absorb(delta: RangesCrdt): RangesCrdt | null {
+    const novel = absorbCausal(this.state, delta);
+    if (novel !== null) this.topologies.clear();
+    return novel;
   }
 
   clone(): GroupState {

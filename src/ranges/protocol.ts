@@ -15,7 +15,7 @@
 import type { PlainData } from '../crdt/data.js';
 import { isPlainData } from '../crdt/data.js';
 import { deltaSync, type ReplicatedService, type ServiceResult, type SyncMsg, type SyncOptions, type SyncState } from '../replication/delta-sync.js';
-import { inflates, type Lattice } from '../replication/lattice.js';
+import type { Lattice } from '../replication/lattice.js';
 import type { Protocol } from '../protocol/types.js';
 import { GroupState, NotMemberError, UnknownGroupError, actor, isEmptyDelta } from './group-state.js';
 import { InvalidRangeError, toPosition } from './key-space.js';
@@ -60,13 +60,12 @@ export function rangesSyncOptions(options: RangesOptions): SyncOptions {
   };
 }
 
-/** GroupState as a lattice: redundancy detected exactly on its CRDT (see `inflates`). */
+/** GroupState as a lattice: only the new part of a received delta is kept and relayed (see `absorbCausal`). */
 export const groupStateLattice: Lattice<GroupState> = {
   empty: () => new GroupState(),
   absorb(state, delta) {
-    if (!inflates(state.crdt, delta.crdt)) return null;
-    state.merge(delta);
-    return delta;
+    const novel = state.absorb(delta.crdt);
+    return novel === null ? null : new GroupState(novel);
   },
   merge: (into, delta) => void into.merge(delta),
   clone: (value) => value.clone(),

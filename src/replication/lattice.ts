@@ -11,9 +11,10 @@
  */
 import { encode as encodeCrdt, decode as decodeCrdt, type AnyCrdt } from '../crdt/codec.js';
 import { Causal } from '../crdt/causal.js';
+import type { AnyCausal } from '../crdt/awormap.js';
 import { GCounter, PNCounter } from '../crdt/counters.js';
 import { GSet } from '../crdt/gset.js';
-import type { Dot } from '../crdt/causal-context.js';
+import { CausalContext, type Dot } from '../crdt/causal-context.js';
 import { DotFun, DotMap, DotSet, type DotStore } from '../crdt/dot-store.js';
 
 export interface Lattice<T> {
@@ -41,8 +42,9 @@ export interface Lattice<T> {
  *
  * Redundancy is detected exactly. For causal types (whose deltas carry a causal context) a delta is new iff its
  * context holds a dot the state has not seen, or it drops a dot the state still holds (a removal: its context
- * has the dot, its store does not); this costs O(size of the delta). Grow-only sets and counters compare the
- * delta's elements or entries with the state's, also O(size of the delta).
+ * has the dot, its store does not), and `absorb` returns only those parts (`absorbCausal`); this costs O(size of
+ * the delta). Grow-only sets and counters compare the delta's elements or entries with the state's, also
+ * O(size of the delta), and return the whole delta when any of it is new.
  *
  * The digest is the encoded state itself: correct for every type, and cheap for the small states these are used
  * for under anti-entropy (Maelstrom's counters and sets). Large replicated states should bring a compact digest
@@ -53,6 +55,7 @@ export function crdtLattice<T extends AnyCrdt>(make: () => T): Lattice<T> {
   return {
     empty: make,
     absorb(state: T, delta: T): T | null {
+      if (state instanceof Causal && delta instanceof Causal) return absorbCausal(state, delta) as T | null;
       if (!inflates(state, delta)) return null;
       joinAny(state, delta);
       return delta;
@@ -67,6 +70,33 @@ export function crdtLattice<T extends AnyCrdt>(make: () => T): Lattice<T> {
     missing: (state: T, digest: Uint8Array) => (inflates(decode(digest), state) ? state : null),
     lacks: (state: T, digest: Uint8Array) => inflates(state, decode(digest)),
   };
+}
+
+/**
+ * Joins a causal `delta` into `state` and returns the part of it that was new, or null if none: the "remove
+ * redundant state" step of Enes et al. (ICDE 2019). A replica relays what it buffers, so buffering whole
+ * received deltas would relay again everything it already had, and hold it in memory until every neighbour
+ * acknowledged it.
+ *
+ * The new part of (s', c') against a state (s, c) is (s' \ c, c''), where c'' holds the dots of c' that c has
+ * not seen, plus the dots the delta removes (in c' but not s', still in s). Joining it into the state gives
+ * exactly state ⊔ delta; whatever it leaves out the state already held, and the engine has buffered (or
+ * received from) that earlier, so every neighbour still gets it. Costs O(size of the delta).
+ */
+export function absorbCausal<T extends AnyCausal>(state: T, delta: T): T | null {
+  const context = new CausalContext();
+  delta.context.forEachDot((replica, counter) => {
+    const dot = { replica, counter };
+    if (!state.context.contains(replica, counter)) context.insert(replica, counter);
+    else if (!storeHolds(delta.store, dot) && storeHolds(state.store, dot)) context.insert(replica, counter);
+  });
+  if (context.isEmpty()) return null;
+  // A fresh store joined with the delta's keeps exactly the delta's entries the state's context has not seen.
+  const store: DotStore<unknown> = delta.store.empty();
+  store.join(delta.store, state.context, delta.context);
+  const novel = delta.make(store, context) as T;
+  state.join(novel);
+  return novel;
 }
 
 /** Whether joining `delta` into `state` would change it (see `crdtLattice`); both of one class. */

@@ -7,6 +7,7 @@ import {
   type AnyCrdt,
   AWORMap,
   AWORSet,
+  CausalRecord,
   CCounter,
   DecodeError,
   EWFlag,
@@ -17,6 +18,7 @@ import {
   RWORSet,
   decode,
   encode,
+  type RecordFields,
 } from '../src/crdt/index.js';
 
 const packr = new Packr({ moreTypes: true, useRecords: false });
@@ -34,6 +36,14 @@ function decodeOrReject(bytes: Uint8Array): void {
   const again = decode(encode(state));
   assert.ok((again as { equals(o: unknown): boolean }).equals(state), 'a decoded state round-trips');
 }
+
+type Profile = CausalRecord<{ active: EWFlag; scores: AWORMap<string, CCounter>; tags: AWORSet<string> }>;
+const profile = (): Profile =>
+  new CausalRecord({
+    tags: () => new AWORSet<string>(),
+    active: () => new EWFlag(),
+    scores: () => new AWORMap<string, CCounter>(() => new CCounter()),
+  });
 
 function samples(): Uint8Array[] {
   type Inner = AWORMap<string, MVRegister<unknown>>;
@@ -53,7 +63,11 @@ function samples(): Uint8Array[] {
   g.increment('x', 3);
   const lww = new LWWRegister<string>();
   lww.write('r', 7, 'v');
-  return [map, set, delta, rw, counter, g, lww].map(encode);
+  const records = new AWORMap<string, Profile>(profile);
+  records.update('p', (rec) => rec.update('tags', (t) => t.add('r1', 'x')));
+  records.update('p', (rec) => rec.update('scores', (m) => m.update('s', (c) => c.increment('r2', 4))));
+  records.update('q', (rec) => rec.update('active', (f) => f.enable('r2')));
+  return [map, set, delta, rw, counter, g, lww, records].map(encode);
 }
 
 describe('the layout of causal bodies', () => {
@@ -248,6 +262,81 @@ describe('decode rejects malformed input', () => {
     const ofSets = (): AWORMap<string, AWORSet<string>> => new AWORMap(() => new AWORSet<string>());
     assert.throws(() => decode(bytes, ofSets), DecodeError);
     assert.throws(() => decode(bytes, () => new CCounter()), DecodeError);
+  });
+
+  test('records: malformed kinds and bodies are rejected', () => {
+    const F = FORMAT;
+    const AB = [11, 'a', 6, 'b', 9]; // { a: aworset, b: ewflag }
+    const cases: [string, unknown][] = [
+      ['no fields', [F, [11], [], [[], [], []]]],
+      ['a name without a kind', [F, [11, 'a'], [], [[[]], [], []]]],
+      ['an empty name', [F, [11, '', 9], [], [[[]], [], []]]],
+      ['a name that is not a string', [F, [11, 1, 9], [], [[[]], [], []]]],
+      ['duplicate names', [F, [11, 'a', 6, 'a', 9], [], [[[], []], [], []]]],
+      ['unsorted names', [F, [11, 'b', 6, 'a', 9], [], [[[], []], [], []]]],
+      ['a non-causal field', [F, [11, 'a', 1], [], [[[]], [], []]]],
+      ['an unknown field kind', [F, [11, 'a', 99], [], [[[]], [], []]]],
+      ['a malformed field kind', [F, [11, 'a', [10]], [], [[[]], [], []]]],
+      ['a record kind inside a map kind, malformed', [F, [10, [11]], [], [[], [], []]]],
+      ['a body with too few fields', [F, AB, [], [[[]], [], []]]],
+      ['a body with too many fields', [F, AB, [], [[[], [], []], [], []]]],
+      ['a body that is not an array', [F, AB, [], [{}, [], []]]],
+      ['a dot outside the context in a field', [F, AB, ['r'], [[[], [0, 2]], [1], []]]],
+      ['a dot of one field outside the context', [F, AB, ['r'], [[['x', [0, 1]], [0, 2]], [1], []]]],
+      ['a duplicate dot in a field', [F, AB, ['r'], [[[], [0, 1, 0, 1]], [1], []]]],
+      ['an empty value in a field map', [F, AB, ['r'], [[['x', []], []], [1], []]]],
+      ['a bad counter value in a field', [F, [11, 'c', 5], ['r'], [[[0, 1, 'x']], [1], []]]],
+      ['an empty record as a map value', [F, [10, AB], ['r'], [['k', [[], []]], [1], []]]],
+      ['a record in format 1', [1, [11, 'b', 9], ['r'], [[[0, 1]], [0, 1], []]]],
+      ['a record in a map in format 1', [1, [10, [11, 'b', 9]], ['r'], [['k', [[0, 1]]], [0, 1], []]]],
+    ];
+    for (const [name, doc] of cases) {
+      assert.throws(() => decode(raw(doc)), DecodeError, name);
+    }
+    // The same body, well formed, decodes: fields in name order, one dot in each.
+    const ok = decode(raw([F, AB, ['r'], [[['x', [0, 1]], [0, 2]], [2], []]]));
+    assert.ok(ok instanceof CausalRecord);
+    assert.deepEqual(ok.value(), { a: new Set(['x']), b: true });
+    // Records count toward the nesting bound like maps.
+    let deep: unknown = 9;
+    for (let i = 0; i < 40; i++) deep = i % 2 === 0 ? [11, 'f', deep] : [10, deep];
+    assert.throws(() => decode(raw([F, deep, [], [[], [], []]])), /nested deeper/);
+    const twoDeep = raw([F, [11, 'f', [11, 'g', 9]], [], [[[[]]], [], []]]);
+    assert.ok(decode(twoDeep, { maxMapDepth: 2 }) instanceof CausalRecord);
+    assert.throws(() => decode(twoDeep, { maxMapDepth: 1 }), /nested deeper/);
+  });
+
+  test('records: typed decode checks every field kind and returns the typed record', () => {
+    const rec = profile();
+    rec.update('tags', (t) => t.add('r', 'x'));
+    rec.update('scores', (m) => m.update('s', (c) => c.increment('r', 2)));
+    const bytes = encode(rec);
+    const back = decode(bytes, profile);
+    assert.ok(back.equals(rec));
+    assert.equal(back.get('scores').get('s')?.value(), 2, 'typed: fields keep their types');
+    assert.deepEqual([...back.get('tags')], ['x']);
+    const tags = (): AWORSet<string> => new AWORSet<string>();
+    const flag = (): EWFlag => new EWFlag();
+    const counts = (): AWORMap<string, CCounter> => new AWORMap<string, CCounter>(() => new CCounter());
+    const registers = (): AWORMap<string, MVRegister> => new AWORMap<string, MVRegister>(() => new MVRegister());
+    const mismatches: [string, () => CausalRecord<RecordFields>][] = [
+      ['a field of another kind', () => new CausalRecord({ tags, active: flag, scores: registers })],
+      ['a field of another name', () => new CausalRecord({ tags, enabled: flag, scores: counts })],
+      ['a field missing', () => new CausalRecord({ tags, active: flag })],
+      ['a field more', () => new CausalRecord({ tags, active: flag, scores: counts, more: flag })],
+    ];
+    const same = (): CausalRecord<RecordFields> => new CausalRecord({ tags, active: flag, scores: counts });
+    assert.ok(decode(bytes, same).equals(rec), 'other factories of the same fields');
+    for (const [name, like] of mismatches) assert.throws(() => decode(bytes, like), DecodeError, name);
+    assert.throws(() => decode(bytes, () => new AWORMap<string, EWFlag>(() => new EWFlag())), DecodeError, 'a map');
+    // In a map, the record kind is checked as the value kind.
+    const map = new AWORMap<string, Profile>(profile);
+    map.update('k', (r) => r.update('active', (f) => f.enable('r')));
+    const mapBytes = encode(map);
+    assert.ok(decode(mapBytes, () => new AWORMap<string, Profile>(profile)).equals(map));
+    assert.equal(decode(mapBytes, () => new AWORMap<string, Profile>(profile)).get('k')?.get('active').value(), true);
+    assert.throws(() => decode(mapBytes, () => new AWORMap<string, AWORSet<string>>(tags)), DecodeError);
+    assert.throws(() => decode(mapBytes, profile), DecodeError);
   });
 
   test('encode refuses register values the codec cannot round-trip', () => {

@@ -2,9 +2,14 @@
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import {
+  type Dot,
+  type PlainData,
   AWORMap,
   AWORSet,
+  CausalRecord,
   CCounter,
+  DotRecord,
+  DotSet,
   EWFlag,
   GCounter,
   GSet,
@@ -14,6 +19,7 @@ import {
   RWORSet,
   decode,
   encode,
+  kindName,
 } from '../src/crdt/index.js';
 import { nodeId } from '../src/core/ids.js';
 
@@ -285,6 +291,161 @@ describe('AWORMap', () => {
     const s = new AWORSet<string>();
     s.add(nodeId('n1'), 'x');
     assert.ok(s.has('x'));
+  });
+});
+
+describe('CausalRecord', () => {
+  const makeGroup = () =>
+    new CausalRecord({
+      members: () => new AWORSet<string>(),
+      registrations: () => new AWORSet<string>(),
+      priorities: () => new AWORMap<string, CCounter>(() => new CCounter()),
+      meta: () => new AWORMap<string, MVRegister<PlainData>>(() => new MVRegister<PlainData>()),
+    });
+  type Group = ReturnType<typeof makeGroup>;
+  const makeState = (): AWORMap<string, Group> => new AWORMap<string, Group>(makeGroup);
+
+  test('a record as a map value: fields update through the record, the key is removed as a whole', () => {
+    const state = makeState();
+    const other = makeState();
+    const d1 = state.update('g', (r) => r.update('registrations', (s) => s.add('n1', 'k')));
+    const d2 = state.update('g', (r) => r.update('priorities', (m) => m.update('k', (c) => c.increment('n1', 2))));
+    assert.equal(state.get('g')!.get('priorities').get('k')!.value(), 2);
+    assert.deepEqual([...state.get('g')!.get('registrations').value()], ['k']);
+    const value = state.value().get('g');
+    assert.deepEqual(Object.keys(value ?? {}), ['members', 'meta', 'priorities', 'registrations']);
+    assert.deepEqual([...(value?.priorities ?? [])], [['k', 2]]);
+    other.join(wire(d2, makeState)).join(wire(d1, makeState));
+    assert.ok(other.equals(state), 'deltas in any order, through the codec');
+    const removed = state.remove('g');
+    assert.ok(!state.has('g') && state.store.isEmpty());
+    other.join(wire(removed, makeState));
+    assert.ok(!other.has('g'), 'the observed remove takes every field');
+    assert.equal(other.context.toString(), '{vv n1:2}', 'and leaves only dots in the context');
+    assert.equal(
+      kindName(makeGroup().kind()),
+      'record{members:aworset,meta:awormap<mvregister>,priorities:awormap<ccounter>,registrations:aworset}',
+    );
+  });
+
+  test('fields share one context: a dot generated in one field is never reused in another', () => {
+    const r = makeGroup();
+    const deltas = [
+      r.update('members', (s) => s.add('a', 'x')),
+      r.update('registrations', (s) => s.add('a', 'x')),
+      r.update('priorities', (m) => m.update('p', (c) => c.increment('a', 1))),
+      r.update('meta', (m) => m.update('owner', (reg) => reg.write('a', 'me'))),
+    ];
+    const dots: Dot[] = [];
+    r.store.forEachDot((dot) => dots.push(dot));
+    assert.deepEqual(dots.map((d) => `${d.replica}:${d.counter}`).sort(), ['a:1', 'a:2', 'a:3', 'a:4']);
+    assert.equal(r.context.toString(), '{vv a:4}');
+    // Separate states would each have numbered their first dot a:1.
+    assert.equal(new AWORSet<string>().add('a', 'x').context.toString(), '{vv a:1}');
+    // A field's delta names only that field's dots: joined where other fields hold other dots, it removes
+    // none of them, even though its context is the record's.
+    const b = makeGroup();
+    b.join(deltas[0] as Group);
+    const own = b.update('registrations', (s) => s.add('b', 'y'));
+    b.join(deltas[3] as Group).join(r.update('members', (s) => s.remove('x')));
+    assert.deepEqual([...b.get('registrations').value()], ['y']);
+    assert.deepEqual([...b.get('members').value()], []);
+    assert.deepEqual([...b.get('meta').value()], [['owner', ['me']]]);
+    r.join(own);
+    for (const d of deltas) b.join(d);
+    assert.ok(b.equals(r));
+  });
+
+  test('add wins across fields: removing a record key concurrently with a field update keeps the update alone', () => {
+    const a = makeState();
+    const b = makeState();
+    b.join(a.update('g', (r) => r.update('members', (s) => s.add('a', 'x'))));
+    b.join(a.update('g', (r) => r.update('priorities', (m) => m.update('p', (c) => c.increment('a', 3)))));
+    b.join(a.update('g', (r) => r.update('meta', (m) => m.update('owner', (reg) => reg.write('a', 'a')))));
+    const rm = a.remove('g');
+    const concurrent = b.update('g', (r) => r.update('registrations', (s) => s.add('b', 'n2')));
+    a.join(concurrent);
+    b.join(rm);
+    assert.ok(a.equals(b));
+    const g = a.get('g');
+    assert.ok(g !== undefined, 'the key stays: the update has a dot the remove never saw');
+    assert.deepEqual([...g.get('registrations').value()], ['n2']);
+    assert.deepEqual([...g.get('members').value()], [], 'the other fields are reset');
+    assert.equal(g.get('priorities').size, 0);
+    assert.equal(g.get('meta').size, 0);
+    // Concurrent with a clear of the record, an update of a field survives the same way.
+    const c = makeGroup();
+    const d = makeGroup();
+    d.join(c.update('members', (s) => s.add('c', 'x')));
+    const cleared = c.clear();
+    assert.ok(c.store.isEmpty());
+    const kept = d.update('members', (s) => s.add('d', 'y'));
+    c.join(kept);
+    d.join(cleared);
+    assert.deepEqual([...c.get('members').value()], ['y']);
+    assert.ok(c.equals(d));
+  });
+
+  test('update rejects returning the view, a view of the record, or a non-delta', () => {
+    const r = makeGroup();
+    assert.throws(() => r.update('members', (s) => {
+      s.add('a', 'x');
+      return s;
+    }), TypeError);
+    assert.throws(() => r.update('members', () => r.get('members')), TypeError);
+    assert.throws(() => r.update('members', () => undefined as unknown as AWORSet<string>), TypeError);
+    // Two mutations in one update: join their deltas.
+    const other = makeGroup();
+    other.join(r.update('members', (s) => s.add('a', 'y').join(s.add('a', 'z'))));
+    assert.deepEqual([...other.get('members').value()].sort(), ['y', 'z']);
+  });
+
+  test('a record can hold a record; both round-trip through the codec untyped', () => {
+    const outer = new CausalRecord({
+      inner: () => new CausalRecord({ flag: () => new EWFlag(), note: () => new MVRegister<string>() }),
+      tags: () => new AWORSet<string>(),
+    });
+    const copy = outer.clone();
+    copy.join(outer.update('inner', (r) => r.update('note', (n) => n.write('a', 'hi'))));
+    copy.join(outer.update('tags', (t) => t.add('a', 't')));
+    assert.deepEqual(copy.value(), { inner: { flag: false, note: ['hi'] }, tags: new Set(['t']) });
+    assert.equal(kindName(outer.kind()), 'record{inner:record{flag:ewflag,note:mvregister},tags:aworset}');
+    const back = decode(encode(copy));
+    assert.ok(back instanceof CausalRecord);
+    assert.ok((back as typeof copy).equals(copy));
+    copy.join(outer.update('inner', (r) => r.clear()));
+    assert.deepEqual(copy.value().inner, { flag: false, note: [] });
+    assert.ok(copy.equals(outer));
+  });
+
+  test('factories are checked and called once per record', () => {
+    assert.throws(() => new CausalRecord({}), TypeError, 'no field');
+    assert.throws(() => new CausalRecord({ '': () => new EWFlag() }), TypeError, 'empty name');
+    assert.throws(() => new CausalRecord({ a: 1 as unknown as () => EWFlag }), TypeError, 'not a factory');
+    const notCausal = (() => new GCounter()) as unknown as () => EWFlag;
+    assert.throws(() => new CausalRecord({ a: notCausal }), TypeError, 'not causal');
+    assert.throws(() => new CausalRecord(null as unknown as { a: () => EWFlag }), TypeError);
+    assert.throws(() => makeGroup().get('nope' as 'members'), TypeError, 'unknown field');
+    assert.throws(() => new DotRecord(['b', 'a'], [new DotSet(), new DotSet()]), TypeError, 'unsorted');
+    assert.throws(() => new DotRecord(['a'], []), TypeError, 'one store per field');
+    let calls = 0;
+    const counted = (): EWFlag => {
+      calls++;
+      return new EWFlag();
+    };
+    const flags = new CausalRecord({ on: counted, off: counted });
+    assert.equal(calls, 2);
+    const delta = flags.update('on', (f) => f.enable('a'));
+    flags.clone().join(delta).join(flags.clear());
+    flags.get('off').value();
+    flags.value();
+    decode(encode(flags), () => flags.make(flags.store.empty(), flags.context.clone()));
+    assert.equal(calls, 2, 'deltas, views, clones and make reuse the templates');
+    // A field named like an Object.prototype property is a field like any other.
+    const odd = new CausalRecord({ ['__proto__']: () => new EWFlag(), constructor: () => new EWFlag() });
+    odd.update('__proto__', (f) => f.enable('a'));
+    assert.deepEqual(Object.entries(odd.value()), [['__proto__', true], ['constructor', false]]);
+    assert.ok((decode(encode(odd)) as typeof odd).equals(odd), 'and round-trips');
   });
 });
 

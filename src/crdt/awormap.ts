@@ -1,6 +1,6 @@
 /**
  * AWORMap: an add-wins observed-remove map from keys to causal CRDTs (CCounter, AWORSet, RWORSet,
- * MVRegister, EWFlag, or another AWORMap).
+ * MVRegister, EWFlag, a CausalRecord, or another AWORMap).
  *
  * The store is a DotMap from keys to the values' own dot stores, all under the map's one causal context.
  * `update(key, fn)` hands `fn` a view of the key's value (the key's sub-store, the map's context) and embeds

@@ -4,22 +4,45 @@
 import { CausalContext } from './causal-context.js';
 import type { DotStore } from './dot-store.js';
 
-/** The kinds of causal CRDTs: these can be values of an AWORMap, whose kind names its value kind. */
-export type CausalKind = 'ccounter' | 'aworset' | 'rworset' | 'mvregister' | 'ewflag' | { readonly map: CausalKind };
+/**
+ * The kinds of causal CRDTs: these can be values of an AWORMap, whose kind names its value kind, and fields
+ * of a CausalRecord, whose kind names its fields (sorted by name) and their kinds.
+ */
+export type CausalKind =
+  | 'ccounter'
+  | 'aworset'
+  | 'rworset'
+  | 'mvregister'
+  | 'ewflag'
+  | { readonly map: CausalKind }
+  | { readonly record: readonly (readonly [string, CausalKind])[] };
 
 /** Every kind; the codec writes it in front of a state, so that nested maps decode without a schema. */
 export type Kind = 'gcounter' | 'pncounter' | 'gset' | 'lwwregister' | CausalKind;
 
 export function kindEquals(a: Kind, b: Kind): boolean {
-  while (typeof a === 'object' && typeof b === 'object') {
+  while (typeof a === 'object' && typeof b === 'object' && 'map' in a && 'map' in b) {
     a = a.map;
     b = b.map;
   }
-  return a === b;
+  if (typeof a !== 'object' || typeof b !== 'object') return a === b;
+  if (!('record' in a) || !('record' in b)) return false; // a map and a record
+  const mine = a.record;
+  const theirs = b.record;
+  if (mine.length !== theirs.length) return false;
+  for (let i = 0; i < mine.length; i++) {
+    const [name, kind] = mine[i] as readonly [string, CausalKind];
+    const [otherName, otherKind] = theirs[i] as readonly [string, CausalKind];
+    if (name !== otherName || !kindEquals(kind, otherKind)) return false;
+  }
+  return true;
 }
 
+/** `awormap<ccounter>`, `record{a:aworset,b:awormap<mvregister>}`, `gset`, … */
 export function kindName(kind: Kind): string {
-  return typeof kind === 'object' ? `awormap<${kindName(kind.map)}>` : kind;
+  if (typeof kind !== 'object') return kind;
+  if ('map' in kind) return `awormap<${kindName(kind.map)}>`;
+  return `record{${kind.record.map(([name, field]) => `${name}:${kindName(field)}`).join(',')}}`;
 }
 
 /**
@@ -37,7 +60,8 @@ export interface Crdt<Self> {
 
 /**
  * A causal CRDT: a dot store interpreted under a causal context. Inside an AWORMap, values share the map's
- * context: a value instance is then a view (the map's sub-store for a key, the map's context).
+ * context: a value instance is then a view (the map's sub-store for a key, the map's context). Likewise the
+ * fields of a CausalRecord share the record's context.
  */
 export abstract class Causal<S extends DotStore<S>, Self extends Causal<S, Self>> implements Crdt<Self> {
   /** Exposed for maps and the codec; use the typed API instead of mutating these directly. */

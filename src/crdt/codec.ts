@@ -3,14 +3,16 @@
  *
  *   [FORMAT, kind, replicas, body]
  *
- * `kind` is a small integer (a map is `[MAP, valueKind]`), so a state decodes without a schema, nested maps
- * included. `replicas` lists each replica id once; the body refers to replicas by index. Dots are flattened
- * into number arrays (`[replica, counter, replica, counter, …]`). Bodies:
+ * `kind` is a small integer (a map is `[MAP, valueKind]`, a record `[RECORD, name, kind, name, kind, …]`
+ * with at least one field, names non-empty, distinct and sorted), so a state decodes without a schema, nested
+ * maps and records included. `replicas` lists each replica id once; the body refers to replicas by index.
+ * Dots are flattened into number arrays (`[replica, counter, replica, counter, …]`). Bodies:
  *
  *   gcounter    [r, n, …]                 pncounter  [gcounterBody, gcounterBody]
  *   gset        [element, …]              lwwregister [] | [timestamp, r, value]
  *   causal      [store, vv, cloud]        vv [n, n, …]   cloud [ρ, counter, …]
  *   store       DotSet [ρ, c, …]   DotFun [ρ, c, value, …]   DotMap [key, store, …]
+ *               DotRecord [store, …]  (one per field, in the kind's field order)
  *
  * Causal bodies are laid out for size (format 2), because states with many replicas are mostly replica
  * references. `vv[i]` is the counter of `replicas[i]` (0 for none, trailing zeros left out), so the vector
@@ -20,12 +22,13 @@
  * then the rest of the vector in code-unit order, then the cloud), so consecutive dots tend to refer to the
  * same or the next replica, and ρ takes one byte whatever the number of replicas. Format 1 wrote `vv` as
  * `[r, n, …]` pairs and every dot's replica as its index; the decoder still reads it, so that states a node
- * persisted before keep loading. The other bodies are the same in both formats.
+ * persisted before keep loading. The other bodies are the same in both formats. Records are new in format 2:
+ * a format 1 input naming a record kind is rejected.
  *
- * Encodings are canonical: dots, keys and replicas are written in a fixed order, so equal states encode to
- * equal bytes. Decoding validates everything (types, ranges, indices, no duplicates, no empty map values,
- * every stored dot inside the context, bounded nesting) and throws DecodeError on malformed input: bytes
- * from the network never reach the types' invariants unchecked.
+ * Encodings are canonical: dots, keys, fields and replicas are written in a fixed order, so equal states
+ * encode to equal bytes. Decoding validates everything (types, ranges, indices, no duplicates, no empty map
+ * values, every stored dot inside the context, bounded nesting of maps and records) and throws DecodeError on
+ * malformed input: bytes from the network never reach the types' invariants unchecked.
  */
 import { type Dot, CausalContext } from './causal-context.js';
 import { type CausalKind, type Kind, kindEquals, kindName } from './causal.js';
@@ -36,6 +39,7 @@ import { RWORSet } from './rworset.js';
 import { MVRegister, LWWRegister, type LWWWrite } from './registers.js';
 import { EWFlag } from './ewflag.js';
 import { AWORMap, type AnyCausal } from './awormap.js';
+import { CausalRecord, DotRecord, type RecordFields } from './record.js';
 import { DotFun, DotMap, DotSet } from './dot-store.js';
 import { type Key, MAX_DATA_DEPTH, compareKeys, isKey, isPlainData, packr } from './data.js';
 
@@ -49,7 +53,7 @@ export class DecodeError extends Error {
 export interface DecodeOptions {
   /** Inputs longer than this are refused before parsing. Default 64 MiB. */
   readonly maxBytes?: number;
-  /** Deepest map nesting accepted (a set or counter is depth 0). Default 16. */
+  /** Deepest nesting of maps and records accepted (a set or counter is depth 0). Default 16. */
   readonly maxMapDepth?: number;
 }
 
@@ -72,6 +76,7 @@ const KIND_CODES = {
   ewflag: 9,
 } as const;
 const MAP_CODE = 10;
+const RECORD_CODE = 11;
 const KIND_BY_CODE = new Map<number, Exclude<Kind, object>>(
   Object.entries(KIND_CODES).map(([name, code]) => [code, name as Exclude<Kind, object>]),
 );
@@ -104,7 +109,11 @@ class ReplicaTable {
 }
 
 function encodeKind(kind: Kind): unknown {
-  return typeof kind === 'object' ? [MAP_CODE, encodeKind(kind.map)] : KIND_CODES[kind];
+  if (typeof kind !== 'object') return KIND_CODES[kind];
+  if ('map' in kind) return [MAP_CODE, encodeKind(kind.map)];
+  const parts: unknown[] = [RECORD_CODE];
+  for (const [name, field] of kind.record) parts.push(name, encodeKind(field));
+  return parts;
 }
 
 function checkValue(value: unknown): void {
@@ -138,6 +147,7 @@ function encodeStore(store: unknown, table: ReplicaTable): unknown[] {
     for (const [key, sub] of entries) flat.push(key, encodeStore(sub, table));
     return flat;
   }
+  if (store instanceof DotRecord) return store.names().map((name) => encodeStore(store.field(name), table));
   throw new TypeError('not a dot store');
 }
 
@@ -216,11 +226,36 @@ function positive(value: unknown, what: string): number {
 function decodeKind(raw: unknown, depth: number, maxDepth: number): Kind {
   if (typeof raw === 'number') return KIND_BY_CODE.get(raw) ?? fail(`unknown kind ${raw}`);
   const parts = array(raw, 'kind');
+  if (parts[0] === RECORD_CODE) return decodeRecordKind(parts, depth, maxDepth);
   if (parts.length !== 2 || parts[0] !== MAP_CODE) fail('malformed map kind');
-  if (depth >= maxDepth) fail(`maps nested deeper than ${maxDepth}`);
+  if (depth >= maxDepth) fail(`maps or records nested deeper than ${maxDepth}`);
   const value = decodeKind(parts[1], depth + 1, maxDepth);
   if (!isCausalKind(value)) fail(`a map cannot hold ${kindName(value)} values`);
   return { map: value };
+}
+
+/** `[RECORD, name, kind, …]`: at least one field, names non-empty, distinct and sorted, kinds causal. */
+function decodeRecordKind(parts: readonly unknown[], depth: number, maxDepth: number): CausalKind {
+  if (parts.length < 3 || parts.length % 2 !== 1) fail('malformed record kind');
+  if (depth >= maxDepth) fail(`maps or records nested deeper than ${maxDepth}`);
+  const fields: (readonly [string, CausalKind])[] = [];
+  let previous: string | undefined;
+  for (let i = 1; i < parts.length; i += 2) {
+    const name = parts[i];
+    if (typeof name !== 'string' || name.length === 0) fail('record kind: a field name must be a non-empty string');
+    if (previous !== undefined && !(previous < name)) fail('record kind: field names must be sorted and distinct');
+    previous = name;
+    const field = decodeKind(parts[i + 1], depth + 1, maxDepth);
+    if (!isCausalKind(field)) fail(`a record cannot hold a ${kindName(field)} field`);
+    fields.push([name, field]);
+  }
+  return { record: fields };
+}
+
+/** Whether a kind has a record in it (records are new in format 2). */
+function hasRecord(kind: Kind): boolean {
+  if (typeof kind !== 'object') return false;
+  return 'map' in kind ? hasRecord(kind.map) : true;
 }
 
 function isCausalKind(kind: Kind): kind is CausalKind {
@@ -229,7 +264,12 @@ function isCausalKind(kind: Kind): kind is CausalKind {
 
 /** An empty instance of a causal kind. */
 export function instantiate(kind: CausalKind): AnyCausal {
-  if (typeof kind === 'object') return new AWORMap<Key, AnyCausal>(() => instantiate(kind.map));
+  if (typeof kind === 'object') {
+    if ('map' in kind) return new AWORMap<Key, AnyCausal>(() => instantiate(kind.map));
+    // fromEntries defines own properties: a field named __proto__ stays a field.
+    const factories = Object.fromEntries(kind.record.map(([name, field]) => [name, () => instantiate(field)]));
+    return new CausalRecord<RecordFields>(factories);
+  }
   switch (kind) {
     case 'ccounter':
       return new CCounter();
@@ -306,7 +346,7 @@ function distinct(items: readonly string[]): boolean {
 
 /**
  * Fills `into` (an empty store of the right shape, taken from an instance of `kind`) from `raw`.
- * Recursion depth is bounded by the map depth checked in decodeKind.
+ * Recursion depth is bounded by the map and record depth checked in decodeKind.
  */
 function decodeStore(raw: unknown, into: unknown, kind: CausalKind, reader: Reader): void {
   if (into instanceof DotSet) {
@@ -332,7 +372,8 @@ function decodeStore(raw: unknown, into: unknown, kind: CausalKind, reader: Read
     const map = into as DotMap<Key, DotSet>; // sub-store shapes are handled by the recursive call
     // A map's sub-stores are its values' stores, of kind `kind.map`. A set's sub-stores (dot sets of an
     // AWORSet, tag functions of an RWORSet) belong to the set itself: they keep its kind for valueCheck.
-    const subKind: CausalKind = typeof kind === 'object' ? kind.map : kind;
+    let subKind: CausalKind = kind;
+    if (typeof kind === 'object') subKind = 'map' in kind ? kind.map : fail('dot map: a record kind');
     const flat = tuples(raw, 2, 'dot map');
     for (let i = 0; i < flat.length; i += 2) {
       const key = flat[i];
@@ -342,6 +383,18 @@ function decodeStore(raw: unknown, into: unknown, kind: CausalKind, reader: Read
       decodeStore(flat[i + 1], sub, subKind, reader);
       if (sub.isEmpty()) fail('dot map: empty value');
       map.set(key, sub);
+    }
+  } else if (into instanceof DotRecord) {
+    if (typeof kind !== 'object' || !('record' in kind)) fail('dot record: not a record kind');
+    const names = into.names();
+    const parts = array(raw, 'dot record');
+    if (parts.length !== names.length || kind.record.length !== names.length) {
+      fail(`dot record: expected ${names.length} fields, got ${parts.length}`);
+    }
+    // Fields in the kind's order, which is the store's (both sorted by name): dots are read in that order.
+    for (let i = 0; i < names.length; i++) {
+      const [name, fieldKind] = kind.record[i] as readonly [string, CausalKind];
+      decodeStore(parts[i], into.field(name), fieldKind, reader);
     }
   } else {
     fail('unknown store shape');
@@ -460,6 +513,7 @@ export function decode(
   if (top.length !== 4) fail('state: expected [format, kind, replicas, body]');
   if (top[0] !== FORMAT && top[0] !== FORMAT_1) fail(`unsupported format ${String(top[0])}`);
   const kind = decodeKind(top[1], 0, maxMapDepth);
+  if (top[0] === FORMAT_1 && hasRecord(kind)) fail('records are new in format 2');
   const replicas = array(top[2], 'replicas');
   if (!replicas.every((r) => typeof r === 'string' && r.length > 0)) fail('replicas: expected non-empty strings');
   if (!distinct(replicas as string[])) fail('replicas: duplicate id');

@@ -17,10 +17,11 @@
  *   const map = new AWORMap<string, CCounter>(() => new CCounter());
  *   const d = map.update('k', (counter) => counter.increment('r1', 3));
  *
- * Causal types (CCounter, AWORSet, RWORSet, MVRegister, EWFlag, AWORMap) share one kernel: a causal context
- * (causal-context.ts) and dot stores (dot-store.ts); they can be the values of an AWORMap. GCounter,
- * PNCounter, GSet and LWWRegister are plain join-semilattices; they cannot be map values, because a map's
- * observed-remove reset needs values made of dots.
+ * Causal types (CCounter, AWORSet, RWORSet, MVRegister, EWFlag, AWORMap, CausalRecord) share one kernel: a
+ * causal context (causal-context.ts) and dot stores (dot-store.ts); they can be the values of an AWORMap and
+ * the fields of a CausalRecord (named fields under one context). GCounter, PNCounter, GSet and LWWRegister
+ * are plain join-semilattices; they cannot be map values, because a map's observed-remove reset needs
+ * values made of dots.
  */
 export { type Dot, CausalContext, dotKey, compareDots } from './causal-context.js';
 export { type DotStore, type DotObserver, type DotValue, DotSet, DotFun, DotMap, collectDots } from './dot-store.js';
@@ -33,4 +34,5 @@ export { RWORSet } from './rworset.js';
 export { MVRegister, LWWRegister, type LWWWrite, compareWrites } from './registers.js';
 export { EWFlag } from './ewflag.js';
 export { AWORMap, type AnyCausal, type ValueOf } from './awormap.js';
+export { CausalRecord, DotRecord, type RecordFields, type FieldFactories, type RecordTemplates } from './record.js';
 export { type AnyCrdt, type DecodeOptions, DecodeError, FORMAT, encode, decode, instantiate } from './codec.js';

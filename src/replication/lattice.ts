@@ -16,6 +16,7 @@ import { GCounter, PNCounter } from '../crdt/counters.js';
 import { GSet } from '../crdt/gset.js';
 import { CausalContext, type Dot } from '../crdt/causal-context.js';
 import { DotFun, DotMap, DotSet, type DotStore } from '../crdt/dot-store.js';
+import { DotRecord } from '../crdt/record.js';
 
 export interface Lattice<T> {
   /** The bottom element (a fresh, empty replica or delta). */
@@ -128,6 +129,7 @@ export function inflates<T extends AnyCrdt>(state: T, delta: T): boolean {
 function storeHolds(store: DotStore<unknown>, dot: Dot): boolean {
   if (store instanceof DotSet || store instanceof DotFun) return store.has(dot);
   if (store instanceof DotMap) return store.ownerOf(dot) !== undefined;
+  if (store instanceof DotRecord) return store.names().some((name) => storeHolds(store.field(name), dot));
   let found = false;
   store.forEachDot((d) => {
     if (!found && d.replica === dot.replica && d.counter === dot.counter) found = true;

@@ -1,7 +1,7 @@
 /** The group state's API and the outcome of concurrent operations, on hand-written scenarios. */
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import { DecodeError, encode } from '../src/crdt/index.js';
+import { AWORMap, AWORSet, DecodeError, encode } from '../src/crdt/index.js';
 import {
   GroupState,
   InvalidRangeError,
@@ -288,6 +288,47 @@ describe('concurrency (two incarnations of one node, or two nodes)', () => {
     );
   });
 
+  test('an old priority change arriving after a release that saw a later write stays invisible, and is cleaned up', () => {
+    const a1 = joined('a');
+    const joinDelta = a1.join('a', 'g');
+    const increase = a1.increase('a', 'g', 0, 10, 4); // registers with priority 4
+    const reregister = a1.register('a', 'g', 0, 10, 'x'); // a later write that does not touch the priority
+    // The second incarnation hears of the later write first, and releases the range.
+    const a2 = new GroupState().merge(wire(joinDelta)).merge(wire(reregister));
+    assert.equal(a2.registration('g', 'a', 0, 10)?.meta, 'x');
+    const release = a2.release(actor('a', 2), 'g', 0, 10);
+    // Everything arrives everywhere, the old increase last: the release saw the registration, so it stays gone.
+    a1.merge(wire(release));
+    a2.merge(wire(increase));
+    assert.ok(a1.equals(a2));
+    for (const s of [a1, a2]) {
+      assert.equal(s.registration('g', 'a', 0, 10), undefined);
+      assert.deepStrictEqual(s.lookup('g', 5), []);
+      assert.deepStrictEqual(s.crdt.get('g')?.get('priorities').get('0-10@a')?.value(), 4, 'the late counter entry is there');
+    }
+    // A new registration of the range starts at its own priority, not on top of the stale entry.
+    const again = a2.register(actor('a', 2), 'g', 0, 10);
+    assert.equal(a2.registration('g', 'a', 0, 10)?.priority, 1);
+    a1.merge(wire(again));
+    assert.equal(a1.registration('g', 'a', 0, 10)?.priority, 1);
+    // Leaving removes every trace: nothing but the causal context is left.
+    a1.merge(wire(a2.leave(actor('a', 2), 'g')));
+    assert.equal(a1.crdt.size, 0);
+    assert.deepStrictEqual(a1.groups(), []);
+  });
+
+  test('a group whose only traces are stale entries is not listed', () => {
+    const a1 = joined('a');
+    const increase = a1.increase('a', 'g', 0, 10, 1);
+    const reregister = a1.register('a', 'g', 0, 10, 'x');
+    const a2 = new GroupState().merge(wire(reregister));
+    const leave = a2.leave(actor('a', 2), 'g');
+    const c = new GroupState().merge(wire(reregister)).merge(wire(leave)).merge(wire(increase));
+    assert.deepStrictEqual(c.groups(), []);
+    assert.equal(c.hasGroup('g'), false);
+    assert.throws(() => c.members('g'), UnknownGroupError);
+  });
+
   test('join ∥ leave: join wins', () => {
     const { a1, a2 } = incarnations();
     const leave = a2.leave(actor('a', 2), 'g');
@@ -336,21 +377,34 @@ describe('encoding', () => {
 
   test('decodeRanges rejects states of another shape or kind', () => {
     const malformed: [string, (state: RangesCrdt) => void][] = [
-      ['a bad slot key', (x) => x.update('g', (g) => g.update('a', (n) => n.update('0-0', (s) => s.update('meta', (r) => r.write('a', 1)))))],
-      ['a non-canonical slot key', (x) => x.update('g', (g) => g.update('a', (n) => n.update('00-5', (s) => s.update('meta', (r) => r.write('a', 1)))))],
-      ['an unknown field', (x) => x.update('g', (g) => g.update('a', (n) => n.update('0-5', (s) => s.update('who', (r) => r.write('a', 1)))))],
-      ['a non-integer priority', (x) => x.update('g', (g) => g.update('a', (n) => n.update('0-5', (s) => s.update('p:a', (r) => r.write('a', 0.5)))))],
-      ['a priority written by another replica', (x) => x.update('g', (g) => g.update('a', (n) => n.update('0-5', (s) => s.update('p:a', (r) => r.write('b', 1)))))],
-      ['a bad membership value', (x) => x.update('g', (g) => g.update('a', (n) => n.update('member', (s) => s.update('joined', (r) => r.write('a', 1)))))],
+      ['an empty range', (x) => x.update('g', (g) => g.update('registrations', (s) => s.add('a', '5-5@a')))],
+      ['a non-canonical key', (x) => x.update('g', (g) => g.update('registrations', (s) => s.add('a', '00-5@a')))],
+      ['a key without a node', (x) => x.update('g', (g) => g.update('registrations', (s) => s.add('a', '0-5')))],
+      ['a range beyond the key space', (x) => x.update('g', (g) => g.update('registrations', (s) => s.add('a', '0-4294967297@a')))],
+      ['a bad priority key', (x) => x.update('g', (g) => g.update('priorities', (p) => p.update('5-0@a', (c) => c.increment('a', 1))))],
+      ['a bad meta key', (x) => x.update('g', (g) => g.update('meta', (m) => m.update('x', (r) => r.write('a', 1))))],
+      ['an empty member', (x) => x.update('g', (g) => g.update('members', (s) => s.add('a', '')))],
+      ['a membership written by another node', (x) => x.update('g', (g) => g.update('members', (s) => s.add('b', 'a')))],
+      ['a registration written by another node', (x) => x.update('g', (g) => g.update('registrations', (s) => s.add('b', '0-5@a')))],
+      ['a priority written by another node', (x) => x.update('g', (g) => g.update('priorities', (p) => p.update('0-5@a', (c) => c.increment('ab', 1))))],
+      ['a meta written by another node', (x) => x.update('g', (g) => g.update('meta', (m) => m.update('0-5@a', (r) => r.write('b~1', 1))))],
     ];
     for (const [what, build] of malformed) {
       const bad = emptyRanges();
       build(bad);
       assert.throws(() => decodeRanges(encode(bad)), DecodeError, what);
     }
-    const bad = emptyRanges();
-    bad.update(7 as unknown as string, (g) => g.update('a', (n) => n.update('member', (s) => s.update('joined', (r) => r.write('a', true)))));
-    assert.throws(() => decodeRanges(encode(bad)), DecodeError);
+    // Another incarnation of the node itself may write (a restarted node writes under `node~incarnation`).
+    const fine = emptyRanges();
+    fine.update('g', (g) => g.update('registrations', (s) => s.add('a~17', '0-5@a')));
+    fine.update('g', (g) => g.update('priorities', (p) => p.update('0-5@a', (c) => c.increment('a~17', 2))));
+    assert.equal(new GroupState(decodeRanges(encode(fine))).registration('g', 'a', 0, 5)?.priority, 2);
+    const numeric = emptyRanges();
+    numeric.update(7 as unknown as string, (g) => g.update('members', (s) => s.add('a', 'a')));
+    assert.throws(() => decodeRanges(encode(numeric)), DecodeError, 'a numeric group name');
+    const otherKind = new AWORMap<string, AWORSet<string>>(() => new AWORSet<string>());
+    otherKind.update('g', (s) => s.add('a', 'a'));
+    assert.throws(() => decodeRanges(encode(otherKind)), DecodeError, 'another kind');
     assert.throws(() => decodeRanges(Uint8Array.of(1, 2, 3)), DecodeError);
   });
 });

@@ -1,41 +1,43 @@
 /**
  * The replicated state of key-range ownership, for every group at once, as one delta-state CRDT.
  *
- * Shape. A single library type, so that `encode`/`decode` and any generic delta anti-entropy work on it:
+ * Shape. Each group is one record of four CRDTs from the library sharing one causal context (a CausalRecord):
  *
- *   RangesCrdt = AWORMap<group, AWORMap<node, AWORMap<slot, AWORMap<field, MVRegister<PlainData>>>>>
+ *   RangesCrdt = AWORMap<group, GroupCrdt>
+ *   GroupCrdt  = CausalRecord {
+ *     members:       AWORSet<node>                          nodes that joined the group
+ *     registrations: AWORSet<registration>                  registration = (node, start, end)
+ *     priorities:    AWORMap<registration, CCounter>        each registration's priority
+ *     meta:          AWORMap<registration, MVRegister>      how to reach the node for that range
+ *   }
  *
- *   slot 'member'        field 'joined'      → true           (the node joined the group)
- *   slot '<start>-<end>' field 'meta'        → meta           (how to reach the node for this range)
- *                        field 'p:<replica>' → safe integer   (that replica's running priority total)
+ * A registration is written as the key `<start>-<end>@<node>` (canonical decimals; parsed back on read). It is
+ * present while it is in `registrations`; its priority is its counter's value (0 if none) and its meta the first
+ * value of its register (null if none). The fields share one context, so a release (observed-remove of the key
+ * from all three) and a concurrent write to any one of them resolve as one add-wins decision.
  *
- * A registration (node, start, end) is present while its slot holds any dot: the slot keys of a node form the
- * add-wins OR-set of its registrations (an AWORMap's key set is an AWORSet). Its priority is the sum of the
- * `p:` fields: each writing replica keeps its running total under one dot, replaced on every change, and a
- * release drops every dot it observed. That is CCounter's design, spelled as a map of registers because an
- * AWORMap has one value type and a registration needs both a counter and a register (meta); the semantics are
- * CCounter's (README.md). The keys are canonical strings, parsed back on read.
+ * Writers. Every mutator takes the acting node (`by`) and only writes its own membership and registrations, so
+ * a node cannot touch another node's. Dots are generated under the actor's replica id, which is the node id
+ * unless an incarnation is given (`actor(node, incarnation)`): a node that restarts without its old state must
+ * use a fresh replica id, or its dots would collide with the ones it issued before the crash (the old scalesmall
+ * "clock restarts at 0" problem). `checkRanges` refuses input where a dot under a node's entry was made by
+ * another node's replica.
  *
- * Writers. Every mutator takes the acting node (`by`) and only ever writes under that node's key, so a node
- * cannot touch another node's registrations or membership. Dots are generated under the actor's replica id,
- * which is the node id unless an incarnation is given (`actor(node, incarnation)`): a node that restarts
- * without its old state must use a fresh replica id, or its dots would collide with the ones it issued
- * before the crash (the old scalesmall "clock restarts at 0" problem). Concurrent writes to one registration
- * can therefore only come from two incarnations of its node; their semantics are below and in README.md.
- *
- * Semantics (all follow from AWORMap's add-wins observed-remove rule):
- * - join: writes a fresh membership dot (so join ∥ leave: join wins). A node is a member of a group while it
- *   holds anything in it (its membership or a registration).
- * - leave: removes everything the node holds in the group (observed-remove). Idempotent; a group with no
- *   member left vanishes from the state.
- * - register: new range → priority 1 and `meta`; registered range → updates meta only.
- * - increase: unregistered → registers with priority `amount` and meta null; registered → adds to the priority
- *   and rewrites the current meta, so that a registration surviving a concurrent release keeps its meta.
- * - decrease / increase leaving the observed priority ≤ 0 → releases (removes the slot).
- * - release: removes the slot (every observed dot). Idempotent.
+ * Semantics (all follow from add-wins observed-remove; see README.md):
+ * - join: adds the node to `members` with a fresh dot (so join ∥ leave: join wins). A node is a member of a
+ *   group while it is in `members` or holds a registration there.
+ * - leave: removes the node from `members` and every registration it holds in the group (observed-remove).
+ *   Idempotent; a group with no member left vanishes from the state.
+ * - register: adds the registration with a fresh dot and writes its meta; a new registration gets priority 1, a
+ *   registered one keeps its priority.
+ * - increase: unregistered → registers with priority `amount` and meta null; registered → adds `amount` to this
+ *   replica's share of the counter. Either way it re-adds the registration and rewrites its current meta, so
+ *   that a registration surviving a concurrent release keeps its meta.
+ * - decrease / increase leaving the observed priority ≤ 0 → releases.
+ * - release: removes the registration from all three fields (every observed dot). Idempotent.
  * - increase ∥ release: the increase's new dots were not observed by the release, so the registration stays,
  *   with the increasing replica's whole running total (CCounter's rule) and its meta. register ∥ release: the
- *   registration stays with its meta; priority is what the release had not seen (0 if it saw everything).
+ *   registration stays with its meta; its priority is what the release had not seen (0 if it saw everything).
  *   register ∥ leave: the registration stays, and the node stays a member through it.
  * A present registration is served whatever its priority (≤ 0 only arises from such races), sorted by it.
  *
@@ -48,6 +50,9 @@
  */
 import {
   AWORMap,
+  AWORSet,
+  CCounter,
+  CausalRecord,
   DecodeError,
   MVRegister,
   type DecodeOptions,
@@ -56,6 +61,7 @@ import {
   encode,
   isPlainData,
 } from '../crdt/index.js';
+import type { Dot } from '../crdt/causal-context.js';
 import { type KeyRange, checkRange, isRange, toPosition } from './key-space.js';
 import { type Registration, Topology, compareServing } from './topology.js';
 import type { NodeId } from '../core/ids.js';
@@ -64,25 +70,31 @@ import { absorbCausal } from '../replication/lattice.js';
 
 // ------------------------------------------------------------------------------------------------- shape
 
-/** A field of a slot: a multi-value register (one value unless two incarnations wrote concurrently). */
-export type FieldCrdt = MVRegister<PlainData>;
-/** One slot (membership or a registration) of a node: field → register. */
-export type SlotCrdt = AWORMap<string, FieldCrdt>;
-/** What one node holds in one group: slot → fields. */
-export type NodeCrdt = AWORMap<string, SlotCrdt>;
-/** One group: node → slots. */
-export type GroupCrdt = AWORMap<string, NodeCrdt>;
-/** The whole replicated state, and the type of every delta: group → nodes. */
+/** The fields of one group. */
+export type GroupFields = {
+  readonly members: AWORSet<string>;
+  readonly registrations: AWORSet<string>;
+  readonly priorities: AWORMap<string, CCounter>;
+  readonly meta: AWORMap<string, MVRegister<PlainData>>;
+};
+/** One group. */
+export type GroupCrdt = CausalRecord<GroupFields>;
+/** The whole replicated state, and the type of every delta: group → its record. */
 export type RangesCrdt = AWORMap<string, GroupCrdt>;
+
+/** An empty group (also the value factory of the state's map). */
+export function emptyGroup(): GroupCrdt {
+  return new CausalRecord<GroupFields>({
+    members: () => new AWORSet<string>(),
+    registrations: () => new AWORSet<string>(),
+    priorities: () => new AWORMap<string, CCounter>(() => new CCounter()),
+    meta: () => new AWORMap<string, MVRegister<PlainData>>(() => new MVRegister<PlainData>()),
+  });
+}
 
 /** An empty state (the bottom of the lattice); also the `like` factory for `decode`. */
 export function emptyRanges(): RangesCrdt {
-  return new AWORMap<string, GroupCrdt>(
-    () =>
-      new AWORMap<string, NodeCrdt>(
-        () => new AWORMap<string, SlotCrdt>(() => new AWORMap<string, FieldCrdt>(() => new MVRegister<PlainData>())),
-      ),
-  );
+  return new AWORMap<string, GroupCrdt>(emptyGroup);
 }
 
 /** Whether a delta changes nothing (no entries, no removals): such deltas need not be shipped. */
@@ -90,30 +102,21 @@ export function isEmptyDelta(delta: RangesCrdt): boolean {
   return delta.size === 0 && delta.context.isEmpty();
 }
 
-export const MEMBER_SLOT = 'member';
-export const JOINED_FIELD = 'joined';
-export const META_FIELD = 'meta';
-export const PRIORITY_PREFIX = 'p:';
-
-/** The slot key of a range: canonical decimal `start-end`. */
-export function slotKey(start: number, end: number): string {
-  return `${start}-${end}`;
+/** The key of node's registration of [start, end): `<start>-<end>@<node>`, canonical decimals. */
+export function registrationKey(node: string, start: number, end: number): string {
+  return `${start}-${end}@${node}`;
 }
 
-const SLOT_PATTERN = /^(0|[1-9][0-9]{0,9})-(0|[1-9][0-9]{0,9})$/;
+const KEY_PATTERN = /^(0|[1-9][0-9]{0,9})-(0|[1-9][0-9]{0,9})@([^]+)$/;
 
-/** The range of a slot key, or undefined if the key is not a canonical valid range. */
-export function parseSlot(key: unknown): KeyRange | undefined {
+/** The node and range of a registration key, or undefined if the key is not canonical or the range invalid. */
+export function parseRegistrationKey(key: unknown): (KeyRange & { readonly node: string }) | undefined {
   if (typeof key !== 'string') return undefined;
-  const match = SLOT_PATTERN.exec(key);
+  const match = KEY_PATTERN.exec(key);
   if (match === null) return undefined;
   const start = Number(match[1]);
   const end = Number(match[2]);
-  return isRange(start, end) ? { start, end } : undefined;
-}
-
-function priorityField(replica: string): string {
-  return PRIORITY_PREFIX + replica;
+  return isRange(start, end) ? { node: match[3] as string, start, end } : undefined;
 }
 
 // ------------------------------------------------------------------------------------------ actors, errors
@@ -176,28 +179,16 @@ export class NotMemberError extends Error {
   }
 }
 
-// ------------------------------------------------------------------------------------------ reading slots
+// ------------------------------------------------------------------------------------------ reading a group
 
-/** A slot's meta: the first of its concurrent values (dot order, the same everywhere), null if none. */
-function slotMeta(slot: SlotCrdt): PlainData {
-  const values = slot.get(META_FIELD)?.value();
+/** A registration's meta: the first of its concurrent values (dot order, the same everywhere), null if none. */
+function metaOf(group: GroupCrdt, key: string): PlainData {
+  const values = group.get('meta').get(key)?.value();
   return values === undefined || values.length === 0 ? null : (values[0] as PlainData);
 }
 
-/** One replica's running total: the value under its highest dot (it is the field's only writer). */
-function contribution(field: FieldCrdt | undefined): number {
-  if (field === undefined) return 0;
-  const values = field.value();
-  const last = values[values.length - 1];
-  return typeof last === 'number' && Number.isSafeInteger(last) ? last : 0;
-}
-
-function slotPriority(slot: SlotCrdt): number {
-  let sum = 0;
-  for (const key of slot.keys()) {
-    if (key.startsWith(PRIORITY_PREFIX)) sum += contribution(slot.get(key));
-  }
-  return sum;
+function priorityOf(group: GroupCrdt, key: string): number {
+  return group.get('priorities').get(key)?.value() ?? 0;
 }
 
 // --------------------------------------------------------------------------------------------- the state
@@ -205,7 +196,7 @@ function slotPriority(slot: SlotCrdt): number {
 /**
  * A replica's view of every group. Mutators change this replica and return the delta to ship; `merge`
  * joins deltas or whole states received from others. The underlying CRDT is `crdt`: read and encode it, but
- * merge through `merge` (which also drops the cached topologies).
+ * merge through `merge` or `absorb` (which also drop the cached topologies).
  */
 export class GroupState {
   private readonly state: RangesCrdt;
@@ -259,19 +250,22 @@ export class GroupState {
   join(by: ActorLike, group: string): RangesCrdt {
     const a = resolve(by);
     checkId(group, 'a group name');
-    return this.mutate(() =>
-      this.state.update(group, (g) =>
-        g.update(a.node, (n) => n.update(MEMBER_SLOT, (s) => s.update(JOINED_FIELD, (r) => r.write(a.replica, true)))),
-      ),
-    );
+    return this.write(group, (g) => g.update('members', (m) => m.add(a.replica, a.node)));
   }
 
   /** `by` leaves `group`: its membership and all its registrations there are released. Idempotent. */
   leave(by: ActorLike, group: string): RangesCrdt {
     const a = resolve(by);
     checkId(group, 'a group name');
-    if (this.state.get(group)?.has(a.node) !== true) return emptyRanges();
-    return this.mutate(() => this.state.update(group, (g) => g.remove(a.node)));
+    const g = this.state.get(group);
+    if (g === undefined) return emptyRanges();
+    const keys = [...tracesOf(g)].filter((key) => parseRegistrationKey(key)?.node === a.node);
+    if (keys.length === 0 && !g.get('members').has(a.node)) return emptyRanges();
+    return this.write(group, (rec) => {
+      const delta = rec.update('members', (m) => m.remove(a.node));
+      for (const key of keys) delta.join(removeRegistration(rec, key));
+      return delta;
+    });
   }
 
   /**
@@ -283,11 +277,11 @@ export class GroupState {
     checkRange(start, end);
     if (!isPlainData(meta)) throw new TypeError('meta must be plain data (see src/crdt/data.ts)');
     this.requireMember(group, a.node);
-    const key = slotKey(start, end);
-    const registered = this.slot(group, a.node, key) !== undefined;
-    return this.writeSlot(group, a.node, key, (s) => {
-      const delta = s.update(META_FIELD, (r) => r.write(a.replica, meta));
-      if (!registered) delta.join(s.update(priorityField(a.replica), (r) => r.write(a.replica, 1)));
+    const key = registrationKey(a.node, start, end);
+    const registered = this.state.get(group)!.get('registrations').has(key);
+    return this.write(group, (g) => {
+      const delta = addRegistration(g, a.replica, key, meta);
+      if (!registered) delta.join(startPriority(g, a.replica, key, 1));
       return delta;
     });
   }
@@ -296,10 +290,10 @@ export class GroupState {
   release(by: ActorLike, group: string, start: number, end: number): RangesCrdt {
     const a = resolve(by);
     checkRange(start, end);
-    this.requireGroup(group);
-    const key = slotKey(start, end);
-    if (this.slot(group, a.node, key) === undefined) return emptyRanges();
-    return this.removeSlot(group, a.node, key);
+    const g = this.requireGroup(group);
+    const key = registrationKey(a.node, start, end);
+    if (!tracesOf(g).has(key)) return emptyRanges();
+    return this.write(group, (rec) => removeRegistration(rec, key));
   }
 
   /**
@@ -311,7 +305,7 @@ export class GroupState {
     checkRange(start, end);
     checkAmount(amount);
     this.requireMember(group, a.node);
-    return this.change(a, group, slotKey(start, end), amount);
+    return this.change(a, group, registrationKey(a.node, start, end), amount);
   }
 
   /**
@@ -322,91 +316,82 @@ export class GroupState {
     const a = resolve(by);
     checkRange(start, end);
     checkAmount(amount);
-    this.requireGroup(group);
-    const key = slotKey(start, end);
-    if (this.slot(group, a.node, key) === undefined) return emptyRanges();
+    const g = this.requireGroup(group);
+    const key = registrationKey(a.node, start, end);
+    if (!g.get('registrations').has(key)) return emptyRanges();
     return this.change(a, group, key, -amount);
   }
 
   private change(a: Actor, group: string, key: string, amount: number): RangesCrdt {
-    const slot = this.slot(group, a.node, key);
-    if (slot === undefined) {
-      return this.writeSlot(group, a.node, key, (s) =>
-        s.update(META_FIELD, (r) => r.write(a.replica, null)).join(s.update(priorityField(a.replica), (r) => r.write(a.replica, amount))),
-      );
-    }
-    const total = slotPriority(slot) + amount;
-    const own = contribution(slot.get(priorityField(a.replica))) + amount;
-    if (!Number.isSafeInteger(total) || !Number.isSafeInteger(own)) {
-      throw new RangeError('a priority would leave the safe integer range');
-    }
-    if (total <= 0) return this.removeSlot(group, a.node, key);
-    const meta = slotMeta(slot);
-    return this.writeSlot(group, a.node, key, (s) =>
-      s.update(priorityField(a.replica), (r) => r.write(a.replica, own)).join(s.update(META_FIELD, (r) => r.write(a.replica, meta))),
-    );
+    const g = this.state.get(group)!;
+    const registered = g.get('registrations').has(key);
+    const total = (registered ? priorityOf(g, key) : 0) + amount;
+    if (!Number.isSafeInteger(total)) throw new RangeError('a priority would leave the safe integer range');
+    if (registered && total <= 0) return this.write(group, (rec) => removeRegistration(rec, key));
+    const meta = registered ? metaOf(g, key) : null;
+    return this.write(group, (rec) => {
+      const delta = addRegistration(rec, a.replica, key, meta);
+      delta.join(registered ? rec.update('priorities', (p) => p.update(key, (c) => c.increment(a.replica, amount))) : startPriority(rec, a.replica, key, amount));
+      return delta;
+    });
   }
 
-  private writeSlot(group: string, node: string, key: string, fn: (slot: SlotCrdt) => SlotCrdt): RangesCrdt {
-    return this.mutate(() => this.state.update(group, (g) => g.update(node, (n) => n.update(key, fn))));
-  }
-
-  private removeSlot(group: string, node: string, key: string): RangesCrdt {
-    return this.mutate(() => this.state.update(group, (g) => g.update(node, (n) => n.remove(key))));
-  }
-
-  private mutate(fn: () => RangesCrdt): RangesCrdt {
+  private write(group: string, fn: (g: GroupCrdt) => GroupCrdt): RangesCrdt {
     this.topologies.clear();
-    return fn();
+    return this.state.update(group, fn);
   }
 
   private requireGroup(group: string): GroupCrdt {
     checkId(group, 'a group name');
     const g = this.state.get(group);
-    if (g === undefined) throw new UnknownGroupError(group);
+    if (g === undefined || !hasMember(g)) throw new UnknownGroupError(group);
     return g;
   }
 
   private requireMember(group: string, node: string): void {
-    if (!this.requireGroup(group).has(node)) throw new NotMemberError(group, node);
-  }
-
-  private slot(group: string, node: string, key: string): SlotCrdt | undefined {
-    return this.state.get(group)?.get(node)?.get(key);
+    this.requireGroup(group);
+    if (!this.isMember(group, node)) throw new NotMemberError(group, node);
   }
 
   // ---------------------------------------------------------------------------------------------- reads
 
   /** The groups this replica knows of (those with at least one member), sorted. */
   groups(): string[] {
-    return [...this.state.keys()].sort();
+    return [...this.state.keys()].filter((group) => hasMember(this.state.get(group)!)).sort();
   }
 
   hasGroup(group: string): boolean {
-    return this.state.has(group);
+    const g = this.state.get(group);
+    return g !== undefined && hasMember(g);
   }
 
   /** The members of `group`, sorted: nodes that joined it or hold a registration in it. */
   members(group: string): string[] {
-    return [...this.requireGroup(group).keys()].sort();
+    const g = this.requireGroup(group);
+    const members = new Set(g.get('members'));
+    for (const key of g.get('registrations')) {
+      const parsed = parseRegistrationKey(key);
+      if (parsed !== undefined) members.add(parsed.node);
+    }
+    return [...members].sort();
   }
 
   isMember(group: string, node: string): boolean {
-    return this.state.get(group)?.has(node) === true;
+    const g = this.state.get(group);
+    if (g === undefined) return false;
+    if (g.get('members').has(node)) return true;
+    for (const key of g.get('registrations')) if (parseRegistrationKey(key)?.node === node) return true;
+    return false;
   }
 
   /** Every registration in `group`, sorted by start, end, then serving order. */
   registrations(group: string): Registration[] {
     const g = this.requireGroup(group);
     const result: Registration[] = [];
-    for (const node of g.keys()) {
-      const n = g.get(node) as NodeCrdt;
-      for (const key of n.keys()) {
-        const range = parseSlot(key);
-        if (range === undefined) continue; // the membership slot (or malformed input that skipped validation)
-        const slot = n.get(key) as SlotCrdt;
-        result.push({ node, start: range.start, end: range.end, priority: slotPriority(slot), meta: slotMeta(slot) });
-      }
+    for (const key of g.get('registrations')) {
+      const parsed = parseRegistrationKey(key);
+      if (parsed === undefined) continue; // only input that skipped validation
+      result.push({ node: parsed.node, start: parsed.start, end: parsed.end, priority: priorityOf(g, key), meta: metaOf(g, key) });
     }
     return result.sort((x, y) => x.start - y.start || x.end - y.end || compareServing(x, y));
   }
@@ -414,9 +399,10 @@ export class GroupState {
   /** One registration of `node`, or undefined if it does not hold [start, end) (or the group is unknown). */
   registration(group: string, node: string, start: number, end: number): Registration | undefined {
     checkRange(start, end);
-    const slot = this.slot(group, node, slotKey(start, end));
-    if (slot === undefined) return undefined;
-    return { node, start, end, priority: slotPriority(slot), meta: slotMeta(slot) };
+    const g = this.state.get(group);
+    const key = registrationKey(node, start, end);
+    if (g === undefined || !g.get('registrations').has(key)) return undefined;
+    return { node, start, end, priority: priorityOf(g, key), meta: metaOf(g, key) };
   }
 
   /** The subranges of `group` with their nodes, best first (cached until the state changes). */
@@ -436,42 +422,88 @@ export class GroupState {
   }
 }
 
-// -------------------------------------------------------------------------------------- decode, validate
+/** (Re-)adds a registration under a fresh dot and writes its meta: the delta, on the group's record. */
+function addRegistration(group: GroupCrdt, replica: string, key: string, meta: PlainData): GroupCrdt {
+  const delta = group.update('registrations', (r) => r.add(replica, key));
+  delta.join(group.update('meta', (m) => m.update(key, (r) => r.write(replica, meta))));
+  return delta;
+}
 
 /**
- * Throws DecodeError unless `state` has the shape of a ranges state: string group and node names, slot keys
- * that are `member` or a canonical valid range, `joined` fields holding true, `p:<replica>` fields holding
- * safe integers written only by that replica, and no other fields. Meant for input from peers.
+ * A new registration's priority: this replica's contribution, after dropping any stale counter entries of the
+ * key (see `tracesOf`), which would otherwise add to it.
+ */
+function startPriority(group: GroupCrdt, replica: string, key: string, amount: number): GroupCrdt {
+  const delta = group.update('priorities', (p) => p.remove(key));
+  delta.join(group.update('priorities', (p) => p.update(key, (c) => c.increment(replica, amount))));
+  return delta;
+}
+
+/** Whether the group has a member: a node in `members`, or one holding a registration. */
+function hasMember(group: GroupCrdt): boolean {
+  return group.get('members').size > 0 || group.get('registrations').size > 0;
+}
+
+/**
+ * Every registration key the group holds anything under: its registrations, plus counter or meta entries left
+ * without one. Those arise when deltas arrive out of causal order: a release that saw a later write of the
+ * registration but not an earlier priority change removes everything it saw, then the earlier change arrives.
+ * They are invisible to reads (a registration is present only while in `registrations`), and the owner's next
+ * release, leave or new registration of that range removes them.
+ */
+function tracesOf(group: GroupCrdt): Set<string> {
+  const keys = new Set<string>(group.get('registrations'));
+  for (const key of group.get('priorities').keys()) keys.add(key);
+  for (const key of group.get('meta').keys()) keys.add(key);
+  return keys;
+}
+
+/** Removes a registration from every field (each observed dot): the delta, on the group's record. */
+function removeRegistration(group: GroupCrdt, key: string): GroupCrdt {
+  const delta = group.update('registrations', (r) => r.remove(key));
+  delta.join(group.update('priorities', (p) => p.remove(key)));
+  delta.join(group.update('meta', (m) => m.remove(key)));
+  return delta;
+}
+
+// -------------------------------------------------------------------------------------- decode, validate
+
+/** Whether `replica` is one of `node`'s replica ids (see replication/replica-id.ts). */
+function isReplicaOf(replica: string, node: string): boolean {
+  return replica === node || (replica.startsWith(node) && replica[node.length] === '~');
+}
+
+/**
+ * Throws DecodeError unless `state` has the shape of a ranges state: non-empty string group and member names,
+ * canonical registration keys with valid ranges, and every dot under a node's membership or registration made
+ * by one of that node's replicas (a node writes only its own). Meant for input from peers; the codec has
+ * already checked the kinds, so counters hold safe integers and registers plain data.
  */
 export function checkRanges(state: RangesCrdt): void {
   const fail = (message: string): never => {
     throw new DecodeError(`ranges state: ${message}`);
   };
-  for (const group of state.keys()) {
-    if (typeof group !== 'string' || group.length === 0) fail('a group name must be a non-empty string');
-    const g = state.get(group) as GroupCrdt;
-    for (const node of g.keys()) {
-      if (typeof node !== 'string' || node.length === 0) fail('a node id must be a non-empty string');
-      const n = g.get(node) as NodeCrdt;
-      for (const key of n.keys()) {
-        const slot = n.get(key) as SlotCrdt;
-        const member = key === MEMBER_SLOT;
-        if (!member && parseSlot(key) === undefined) fail(`bad slot key ${JSON.stringify(key)}`);
-        for (const field of slot.keys()) {
-          const values = (slot.get(field) as FieldCrdt).store.sorted();
-          if (member) {
-            if (field !== JOINED_FIELD) fail(`bad membership field ${JSON.stringify(field)}`);
-            if (!values.every((v) => v.value === true)) fail('a membership field must hold true');
-          } else if (typeof field === 'string' && field.startsWith(PRIORITY_PREFIX) && field.length > PRIORITY_PREFIX.length) {
-            const replica = field.slice(PRIORITY_PREFIX.length);
-            for (const v of values) {
-              if (typeof v.value !== 'number' || !Number.isSafeInteger(v.value)) fail('a priority must be a safe integer');
-              if (v.replica !== replica) fail(`priority field of ${replica} written by ${v.replica}`);
-            }
-          } else if (field !== META_FIELD) {
-            fail(`bad registration field ${JSON.stringify(field)}`);
-          }
-        }
+  const ownDots = (node: string, what: string) => (dot: Dot) => {
+    if (!isReplicaOf(dot.replica, node)) fail(`${what} of ${JSON.stringify(node)} written by ${JSON.stringify(dot.replica)}`);
+  };
+  for (const name of state.keys()) {
+    if (typeof name !== 'string' || name.length === 0) fail('a group name must be a non-empty string');
+    const group = state.get(name)!;
+    const members = group.get('members');
+    for (const node of members) {
+      if (typeof node !== 'string' || node.length === 0) fail('a member must be a non-empty string');
+      members.store.get(node)?.forEachDot(ownDots(node, 'membership'));
+    }
+    const registrations = group.get('registrations');
+    for (const key of registrations) {
+      const parsed = parseRegistrationKey(key) ?? fail(`bad registration key ${JSON.stringify(key)}`);
+      registrations.store.get(key)?.forEachDot(ownDots(parsed.node, 'a registration'));
+    }
+    for (const field of ['priorities', 'meta'] as const) {
+      const map = group.get(field);
+      for (const key of map.keys()) {
+        const parsed = parseRegistrationKey(key) ?? fail(`bad ${field} key ${JSON.stringify(key)}`);
+        map.store.get(key)?.forEachDot(ownDots(parsed.node, `the ${field} of a registration`));
       }
     }
   }

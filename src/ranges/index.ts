@@ -16,9 +16,7 @@ export {
 } from './key-space.js';
 export { type Registration, type Subrange, Topology, compareServing, deriveTopology } from './topology.js';
 export {
-  type FieldCrdt,
-  type SlotCrdt,
-  type NodeCrdt,
+  type GroupFields,
   type GroupCrdt,
   type RangesCrdt,
   type Actor,
@@ -28,14 +26,11 @@ export {
   NotMemberError,
   actor,
   emptyRanges,
+  emptyGroup,
   isEmptyDelta,
   checkRanges,
   decodeRanges,
   encodeRanges,
-  slotKey,
-  parseSlot,
-  MEMBER_SLOT,
-  JOINED_FIELD,
-  META_FIELD,
-  PRIORITY_PREFIX,
+  registrationKey,
+  parseRegistrationKey,
 } from './group-state.js';

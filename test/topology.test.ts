@@ -6,6 +6,16 @@ import { buildOverlay, isConnected, type TopologySpec } from '../src/replication
 const nodes = (n: number) => Array.from({ length: n }, (_, i) => nodeId(`n${i + 1}`));
 
 describe('overlays', () => {
+  it('are reused for the same inputs and rebuilt for others (a simulation asks once per node)', () => {
+    const list = nodes(40);
+    const spec: TopologySpec = { kind: 'regular', degree: 4 };
+    const first = buildOverlay(list, spec, 3);
+    assert.equal(buildOverlay(list, spec, 3), first, 'the same objects: the same overlay object');
+    assert.deepEqual(buildOverlay([...list], { ...spec }, 3), first, 'equal inputs: an equal overlay');
+    assert.notDeepEqual(buildOverlay(list, spec, 4), first, 'another seed: another overlay');
+    assert.notDeepEqual(buildOverlay(list.slice(1), spec, 3), first, 'other nodes: another overlay');
+  });
+
   it('are connected, symmetric and the same on every node, for every kind and size', () => {
     const specs: TopologySpec[] = [{ kind: 'full' }, { kind: 'tree', fanout: 1 }, { kind: 'tree', fanout: 4 }, { kind: 'regular', degree: 3 }, { kind: 'regular', degree: 6 }];
     for (const spec of specs) {

@@ -34,8 +34,26 @@ export function describeTopology(spec: TopologySpec): string {
   }
 }
 
+/**
+ * The last few overlays built, with their inputs. A simulation starts every node with the same node list and
+ * options, and each node would otherwise build the whole graph again (an eager and a lazy one in the Plumtree
+ * mode): O(n²) for n nodes. The function is pure, so reusing a result for identical (same object) inputs
+ * changes nothing but the time.
+ */
+const recent: { readonly nodes: readonly NodeId[]; readonly spec: TopologySpec; readonly seed: number; readonly overlay: Overlay }[] = [];
+const RECENT_OVERLAYS = 4;
+
 /** The overlay over `nodes` (any order; ranks come from sorting the ids). Neighbour lists are sorted by id. */
 export function buildOverlay(nodes: readonly NodeId[], spec: TopologySpec, seed = 0): Overlay {
+  const hit = recent.find((entry) => entry.nodes === nodes && entry.spec === spec && entry.seed === seed);
+  if (hit !== undefined) return hit.overlay;
+  const overlay = computeOverlay(nodes, spec, seed);
+  recent.unshift({ nodes, spec, seed, overlay });
+  if (recent.length > RECENT_OVERLAYS) recent.pop();
+  return overlay;
+}
+
+function computeOverlay(nodes: readonly NodeId[], spec: TopologySpec, seed: number): Overlay {
   const sorted = [...new Set(nodes)].sort(compareNodeIds);
   const edges = new Map<NodeId, Set<NodeId>>(sorted.map((n) => [n, new Set<NodeId>()]));
   const link = (a: NodeId, b: NodeId): void => {

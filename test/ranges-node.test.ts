@@ -20,6 +20,8 @@ import { startRangesNode, type RangesNode } from '../src/runtime/ranges-node.js'
 import { silentLogger } from '../src/runtime/log.js';
 import { defineRangesCommand, defineServeCommand, parseClientArgv, parseServeArgv } from '../src/cli/ranges-command.js';
 import { UsageError } from '../src/cli/errors.js';
+import { AWORMap, AWORSet, encode } from '../src/crdt/index.js';
+import { DurableStore, StoreError } from '../src/runtime/durable-store.js';
 
 const HALF = 2 ** 31;
 const FULL = 2 ** 32;
@@ -296,6 +298,40 @@ describe('ranges node in this process', () => {
     await node.stop();
     await node.stop();
     await assert.rejects(fetch(`http://127.0.0.1:${port}/groups`));
+  });
+});
+
+describe('ranges node with a saved state it cannot read', () => {
+  test('refuses to start, says why and how to start over, and leaves the data dir alone', async () => {
+    const [peerPort] = await freePorts(1);
+    const dir = mkdtempSync(join(tmpdir(), 'chatterbox-ranges-'));
+    cleanup.push(() => rmSync(dir, { recursive: true, force: true }));
+    // A replica of another shape, as an older version with nested maps would have saved it.
+    const other = new AWORMap<string, AWORSet<string>>(() => new AWORSet<string>());
+    other.update('g', (set) => set.add('solo', 'member'));
+    const saved = encode(other);
+    const store = DurableStore.open(dir, { nodeId: 'solo', clusterId: 'test' });
+    store.put('replica', saved);
+    store.close();
+    const config = {
+      self: { id: nodeId('solo'), host: '127.0.0.1', port: peerPort! },
+      peers: [{ id: nodeId('solo'), host: '127.0.0.1', port: peerPort! }],
+      clusterId: 'test',
+      dataDir: dir,
+      apiHost: '127.0.0.1',
+      apiPort: 0,
+      fanout: 1,
+      intervalMs: 20,
+    };
+    await assert.rejects(startRangesNode(config, silentLogger()), (error: unknown) => {
+      assert.ok(error instanceof StoreError);
+      assert.equal(error.code, 'unusable');
+      assert.match(error.message, /cannot be read by this version of chatterbox .*move the data dir away/);
+      return true;
+    });
+    const reopened = DurableStore.open(dir, { nodeId: 'solo', clusterId: 'test' });
+    assert.ok(Buffer.from(reopened.loadAll().get('replica')!).equals(Buffer.from(saved)), 'the saved state is untouched');
+    reopened.close();
   });
 });
 

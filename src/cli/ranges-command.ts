@@ -98,7 +98,8 @@ export function defineServeCommand(): Command {
         'used by another node id or cluster, or by a running node, is refused.',
         '',
         'Exit status: 0 after SIGINT or SIGTERM; 2 for a usage error (bad flag, peers or key file, a data dir of',
-        'another node); 1 when the node failed (a port in use, a data dir in use or unwritable).',
+        'another node); 1 when the node failed (a port in use; a data dir in use, unwritable, or holding a state',
+        'this version cannot read).',
       ].join('\n'),
     );
 }

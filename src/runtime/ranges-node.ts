@@ -16,7 +16,8 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { hashString32 } from '../core/prng.js';
 import { rangesProtocol, rangesSyncOptions, type RangesMsg, type RangesReply, type RangesRequest } from '../ranges/protocol.js';
 import type { TcpTransport, PeerAddress } from '../transport/tcp-transport.js';
-import { DurableStore } from './durable-store.js';
+import { DecodeError } from '../crdt/index.js';
+import { DurableStore, StoreError } from './durable-store.js';
 import type { Logger } from './log.js';
 import { listenAsNode } from './node-transport.js';
 import { ProtocolHost } from './protocol-host.js';
@@ -124,7 +125,18 @@ export async function startRangesNode(config: RangesNodeConfig, log: Logger): Pr
     });
     host = liveHost;
     const options = rangesSyncOptions({ fanout: config.fanout, intervalMs: config.intervalMs, seed: rangesSeed(config.clusterId) });
-    liveHost.start(config.self.id, config.peers.map((p) => p.id), options, startedAtMs, restored);
+    try {
+      liveHost.start(config.self.id, config.peers.map((p) => p.id), options, startedAtMs, restored);
+    } catch (error) {
+      if (!(error instanceof DecodeError)) throw error;
+      // The saved replica is not a state this version reads (another version's shape, or a damaged file).
+      // Starting empty would silently drop this node's registrations: refuse, and say how to start over.
+      throw new StoreError(
+        'unusable',
+        `the state saved in ${store.path} cannot be read by this version of chatterbox (${error.message}); move the data dir away to start this node empty (it relearns the other nodes' registrations from its peers, but must register its own again)`,
+        { cause: error },
+      );
+    }
 
     let nextId = 1;
     const call = (request: RangesRequest): RangesReply | HttpError => {

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { nodeId, type NodeId } from '../src/core/ids.js';
 import { Prng } from '../src/core/prng.js';
-import { rangesProtocol, rangesSyncOptions, type RangesReply, type RangesRequest } from '../src/ranges/protocol.js';
+import { rangesProtocol, rangesSyncOptions, type RangesReply, type RangesRequest, type RangesState } from '../src/ranges/protocol.js';
 import { KEY_SPACE_SIZE } from '../src/ranges/key-space.js';
 import type { SyncOptions } from '../src/replication/delta-sync.js';
 import { randomFaultSchedule, type Fault } from '../src/sim/faults.js';
@@ -43,12 +43,12 @@ function readAll(sim: RangesSim, atMs: number, nodes: readonly NodeId[], keys: r
 }
 
 describe('key ranges under the simulator', () => {
-  it('after joins, registrations, priority changes, releases, crashes with restarts and partitions, every node answers every lookup identically', () => {
+  it('after joins, registrations, priority changes, releases, crashes with restarts (some losing their store) and partitions, every node answers every lookup identically', () => {
     for (const seed of testSeeds(Number(process.env.RANGES_SEEDS ?? 60))) {
       withSeed(seed, 'ranges convergence', () => {
         const prng = new Prng(seed);
         const nodes = Array.from({ length: prng.int(2, 8) }, (_, i) => nodeId(`n${i + 1}`));
-        const faults = randomFaultSchedule(prng.fork(), { nodes, fromMs: 0, toMs: 3000, healByMs: 4000, maxPartitions: 3, crashCount: prng.int(0, 2), allowRestarts: true });
+        const faults = randomFaultSchedule(prng.fork(), { nodes, fromMs: 0, toMs: 3000, healByMs: 4000, maxPartitions: 3, crashCount: prng.int(0, 2), allowRestarts: true, durableLossChance: 0.3 });
         const sim = simulate(seed, nodes, faults, 20_000, randomNetwork(prng.fork(), { nodes }));
         let id = 1;
         const at = (): number => prng.int(0, 3500);
@@ -93,6 +93,24 @@ describe('key ranges under the simulator', () => {
     const [at50, at150] = lookups.map((r) => (r.result as { nodes: Array<{ node: string; meta: unknown; priority: number }> }).nodes);
     assert.deepEqual(at50, [{ node: 'n1', start: 0, end: 100, meta: 'new', priority: 5 }]);
     assert.deepEqual(at150, [{ node: 'n1', start: 100, end: 200, meta: 'kept', priority: 1 }]);
+    // It wrote under the replica id it had before: restarts with a store add no version-vector entries.
+    for (const node of nodes) assert.deepEqual([...replicaState(sim, node).value.crdt.context.versionVector().keys()], ['n1']);
+  });
+
+  it('a node restarted without its store writes under a new replica id, and its new writes still count', () => {
+    const nodes = [nodeId('n1'), nodeId('n2')];
+    // The disk is gone with the crash: n1 restarts empty and relearns its registration from n2.
+    const sim = simulate(1, nodes, [{ kind: 'crash', atMs: 1000, node: nodes[0]!, restartAtMs: 1500, loseDurableState: true }], 5000);
+    const send = (atMs: number, node: NodeId, body: RangesRequest): void => sim.inject(atMs, node, { kind: 'request', body });
+    send(0, nodes[0]!, { id: 1, op: 'join', group: 'g' });
+    send(10, nodes[0]!, { id: 2, op: 'register', group: 'g', start: 0, end: 100, meta: 'old' });
+    send(2000, nodes[0]!, { id: 3, op: 'increase', group: 'g', start: 0, end: 100, by: 2 });
+    sim.run();
+    for (const node of nodes) {
+      const state = replicaState(sim, node).value;
+      assert.deepEqual([...state.crdt.context.versionVector().keys()].sort(), ['n1', 'n1~1500']);
+      assert.equal(state.registration('g', 'n1', 0, 100)?.priority, 3);
+    }
   });
 
   it('answers bad ranges and unknown groups with typed errors', () => {
@@ -111,6 +129,10 @@ describe('key ranges under the simulator', () => {
     assert.deepEqual(codes, { 1: 'unknown-group', 2: 'ok', 3: 'bad-range', 4: 'bad-range', 5: 'unknown-group' });
   });
 });
+
+function replicaState(sim: RangesSim, node: NodeId): RangesState {
+  return sim.state(node) as RangesState;
+}
 
 /** For each node whose answers differ from the first node's: the first answer that differs, both ways. */
 function describeDisagreement(byNode: ReadonlyMap<NodeId, string>): string {

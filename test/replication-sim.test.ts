@@ -27,7 +27,6 @@ import { AWORMap, AWORSet, PNCounter, type AnyCrdt } from '../src/crdt/index.js'
 import type { Protocol } from '../src/protocol/types.js';
 import { deltaSync, type ReplicatedService, type SyncMsg, type SyncOptions, type SyncState } from '../src/replication/delta-sync.js';
 import { crdtLattice, type Lattice } from '../src/replication/lattice.js';
-import { replicaOf } from '../src/replication/replica-id.js';
 import type { TopologySpec } from '../src/replication/topology.js';
 import { randomFaultSchedule, type Fault } from '../src/sim/faults.js';
 import { perfectNetwork, randomNetwork, type NetworkModel } from '../src/sim/network.js';
@@ -68,7 +67,7 @@ function serviceOf<T extends AnyCrdt>(type: DataType<T>, lattice: Lattice<T> = t
     name: type.name,
     lattice,
     request(ctx, roll) {
-      const { delta, amount } = type.mutate(ctx.value, replicaOf(ctx.self, ctx.incarnation), roll);
+      const { delta, amount } = type.mutate(ctx.value, ctx.writer, roll);
       if (delta === null) return {};
       return { delta, outputs: [{ incarnation: ctx.incarnation, delta: lattice.clone(delta), amount }] };
     },

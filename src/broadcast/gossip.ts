@@ -66,7 +66,7 @@ export const gossipService: ReplicatedService<MessageLog, BroadcastRequest, Deli
   lattice: messageLogLattice,
   request(ctx, body) {
     if (!isPlainData(body.payload)) throw new TypeError('a broadcast payload must be plain data');
-    const replica = replicaOf(ctx.self, ctx.incarnation);
+    const replica = ctx.writer;
     const { delta, seq } = ctx.value.append(replica, body.payload);
     return { delta, outputs: [{ kind: 'deliver', origin: ctx.self, replica, seq, payload: body.payload }] };
   },

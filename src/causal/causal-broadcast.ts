@@ -24,7 +24,7 @@
 import { assert } from '../core/assert.js';
 import type { NodeId } from '../core/ids.js';
 import { isPlainData, type PlainData } from '../crdt/data.js';
-import { gossipBroadcast, gossipOptions, nodeOfReplica, replicaOf, type GossipMsg, type GossipOptions, type GossipPreset, type GossipState } from '../broadcast/gossip.js';
+import { gossipBroadcast, gossipOptions, nodeOfReplica, type GossipMsg, type GossipOptions, type GossipPreset, type GossipState } from '../broadcast/gossip.js';
 import type { Delivery } from '../broadcast/types.js';
 import type { Effect, InitContext, Input, Protocol } from '../protocol/types.js';
 import { CausalDelivery, DEFAULT_MAX_HELD } from './causal-delivery.js';
@@ -133,7 +133,7 @@ function onBroadcast(state: CausalState, body: CausalBroadcastRequest, now: numb
   // The seq gossip will give this message: one above the highest of ours it holds (message-log.ts `append`).
   // Clocks count per replica (the node qualified by its incarnation, see `Delivery.replica`), so a node that
   // restarts without its state starts a new entry instead of reusing numbers its peers have delivered.
-  const replica = replicaOf(state.self, state.inner.incarnation);
+  const replica = state.inner.writer;
   const sent = state.inner.value.context.max(replica);
   const seq = sent + 1;
   const problem = checkClientClock(state, body.clock, replica, sent);

@@ -18,7 +18,6 @@ import { isPlainData, type PlainData } from '../crdt/data.js';
 import { GSet } from '../crdt/gset.js';
 import { crdtLattice, type Lattice } from '../replication/lattice.js';
 import { deltaSync, type ReplicatedService, type ServiceContext, type ServiceResult } from '../replication/delta-sync.js';
-import { replicaOf } from '../replication/replica-id.js';
 import { MaelstromError, type Body, type ClientReply, type ClientRequest, type Workload } from './service.js';
 
 type Result<T> = ServiceResult<T, ClientReply>;
@@ -47,7 +46,7 @@ const broadcastService = maelstromService<MessageLog>('broadcast', gossipService
     case 'broadcast': {
       const message = body['message'];
       if (message === undefined || !isPlainData(message)) return malformed(token, 'broadcast needs a message');
-      const { delta } = ctx.value.append(replicaOf(ctx.self, ctx.incarnation), message as PlainData);
+      const { delta } = ctx.value.append(ctx.writer, message as PlainData);
       return reply(token, { type: 'broadcast_ok' }, delta);
     }
     case 'read':
@@ -80,7 +79,7 @@ const counterService = maelstromService<PNCounter>('pn-counter', crdtLattice(() 
       const delta = body['delta'];
       if (typeof delta !== 'number' || !Number.isSafeInteger(delta)) return malformed(token, 'add needs an integer delta');
       if (delta === 0) return reply(token, { type: 'add_ok' });
-      const replica = replicaOf(ctx.self, ctx.incarnation);
+      const replica = ctx.writer;
       const change = delta > 0 ? ctx.value.increment(replica, delta) : ctx.value.decrement(replica, -delta);
       return reply(token, { type: 'add_ok' }, change);
     }

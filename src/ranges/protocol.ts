@@ -17,7 +17,7 @@ import { isPlainData } from '../crdt/data.js';
 import { deltaSync, type ReplicatedService, type ServiceResult, type SyncMsg, type SyncOptions, type SyncState } from '../replication/delta-sync.js';
 import type { Lattice } from '../replication/lattice.js';
 import type { Protocol } from '../protocol/types.js';
-import { GroupState, NotMemberError, UnknownGroupError, actor, isEmptyDelta } from './group-state.js';
+import { GroupState, NotMemberError, UnknownGroupError, isEmptyDelta } from './group-state.js';
 import { InvalidRangeError, toPosition } from './key-space.js';
 import type { Registration, Subrange } from './topology.js';
 
@@ -105,9 +105,9 @@ export const rangesService: ReplicatedService<GroupState, RangesRequest, RangesR
   durable: true,
   request(ctx, req) {
     const state = ctx.value;
-    // Writes carry this incarnation's replica id: a node restarted without its store (a lost disk) must not
-    // reuse dots its peers hold. With the store, the restored dots are observed, so new writes still win.
-    const by = actor(ctx.self, ctx.incarnation);
+    // Writes carry the engine's writer id: the one from before a restart when the store came back with it, a
+    // new one when the store was lost (its peers may hold dots the node no longer knows it issued).
+    const by = { node: ctx.self, replica: ctx.writer };
     try {
       switch (req.op) {
         case 'join':

@@ -29,6 +29,7 @@ import { isCount, isRecord } from '../core/guards.js';
 import type { NodeId } from '../core/ids.js';
 import type { Effect, InitContext, Input, Protocol } from '../protocol/types.js';
 import type { Lattice } from './lattice.js';
+import { nodeOfReplica, replicaOf } from './replica-id.js';
 import { buildOverlay, type Overlay, type TopologySpec } from './topology.js';
 
 export interface SyncOptions {
@@ -68,6 +69,13 @@ export interface ServiceContext<T> {
   readonly self: NodeId;
   /** When this incarnation of the node started (see "Incarnations" above): distinct after every restart. */
   readonly incarnation: number;
+  /**
+   * The replica id to number this node's writes under (dots, counter entries). A durable service that restored
+   * its store keeps the id it wrote under before, since every dot it issued was persisted before it was sent;
+   * otherwise it is new for this incarnation (`replicaOf(self, incarnation)`), so a node that lost its state
+   * never reuses a number its peers hold. Keeping the id keeps version vectors from growing with restarts.
+   */
+  readonly writer: string;
   readonly nodes: readonly NodeId[];
   /** The replica's state: mutate it only through the lattice's mutators, which return the delta. */
   readonly value: T;
@@ -148,6 +156,10 @@ export interface SyncState<T> {
   readonly nodes: readonly NodeId[];
   readonly options: SyncOptions;
   readonly incarnation: number;
+  /** See `ServiceContext.writer`. */
+  readonly writer: string;
+  /** Whether the durable store already holds `writer` (a durable service persists it with its first write). */
+  writerPersisted: boolean;
   readonly value: T;
   readonly buffer: Buffered<T>[];
   /** Sequence number of buffer[0]; the next delta gets bufferStart + buffer.length. */
@@ -157,6 +169,8 @@ export interface SyncState<T> {
   ackAt: number | null;
   retransmitAt: number | null;
   antiEntropyCursor: number;
+  /** Started empty without anti-entropy: neighbours not yet heard from are greeted until they answer (see init). */
+  greeting: boolean;
   readonly stats: SyncStats;
 }
 
@@ -174,8 +188,9 @@ export interface SyncStats {
   droppedForBound: number;
 }
 
-/** The durable store's key for a durable service's value. */
+/** The durable store's keys for a durable service's value and the replica id its writes are numbered under. */
 const DURABLE_KEY = 'replica';
+const WRITER_KEY = 'writer';
 
 const TIMER = { flush: 'flush', ack: 'ack', retransmit: 'retransmit', antiEntropy: 'anti-entropy' } as const;
 
@@ -205,13 +220,25 @@ export function deltaSync<T, Req, Out>(service: ReplicatedService<T, Req, Out>):
     return bytes === undefined ? lattice.empty() : lattice.decode(bytes);
   }
 
+  /** The writer id saved with a restored value, if it is one of this node's replica ids; see `ServiceContext.writer`. */
+  function restoreWriter(self: NodeId, restored: ReadonlyMap<string, Uint8Array>): string | undefined {
+    if (service.durable !== true || !restored.has(DURABLE_KEY)) return undefined;
+    const bytes = restored.get(WRITER_KEY);
+    if (bytes === undefined) return undefined;
+    const writer = new TextDecoder().decode(bytes);
+    return writer === replicaOf(self, 0) || nodeOfReplica(writer) === self ? writer : undefined;
+  }
+
   function init(ctx: InitContext<SyncOptions>): { state: SyncState<T>; effects: Effects<Out> } {
     validateSyncOptions(ctx.options);
+    const restoredWriter = restoreWriter(ctx.self, ctx.restored);
     const state: SyncState<T> = {
       self: ctx.self,
       nodes: ctx.nodes,
       options: ctx.options,
       incarnation: ctx.now,
+      writer: restoredWriter ?? replicaOf(ctx.self, ctx.now),
+      writerPersisted: restoredWriter !== undefined,
       value: restoreValue(ctx.restored),
       buffer: [],
       bufferStart: 0,
@@ -220,6 +247,7 @@ export function deltaSync<T, Req, Out>(service: ReplicatedService<T, Req, Out>):
       ackAt: null,
       retransmitAt: null,
       antiEntropyCursor: 0,
+      greeting: false,
       stats: {
         intervalsSent: 0,
         fullStatesSent: 0,
@@ -243,6 +271,14 @@ export function deltaSync<T, Req, Out>(service: ReplicatedService<T, Req, Out>):
       // Writes made before the crash may never have left this node: offer the restored state as our first delta.
       bufferDelta(state, lattice.clone(state.value), null);
       scheduleFlush(state, ctx.now, effects);
+    } else if (ctx.options.antiEntropyMs === null) {
+      // Starting empty, perhaps after a crash that lost the state: a neighbour that saw an older incarnation of us
+      // resends everything once it hears this one, and without anti-entropy nothing else would make it. A bare
+      // acknowledgement of nothing says who we are; it is repeated on the retransmission schedule until the
+      // neighbour is heard from (from then on our acknowledgements of its intervals carry our incarnation).
+      state.greeting = true;
+      for (const link of state.links.values()) if (link.eager) greet(state, link, effects);
+      armRetransmit(state, ctx.now, effects);
     }
     return { state, effects };
   }
@@ -283,14 +319,21 @@ export function deltaSync<T, Req, Out>(service: ReplicatedService<T, Req, Out>):
   }
 
   function ctxOf(state: SyncState<T>, now: number): ServiceContext<T> {
-    return { self: state.self, incarnation: state.incarnation, nodes: state.nodes, value: state.value, now };
+    return { self: state.self, incarnation: state.incarnation, writer: state.writer, nodes: state.nodes, value: state.value, now };
   }
 
   function onRequest(state: SyncState<T>, body: Req, now: number, effects: Effects<Out>): void {
     const result = service.request(ctxOf(state, now), body);
     if (result.topology !== undefined && state.options.topology.kind === 'given') applyOverlay(state, result.topology, now);
     if (result.delta !== undefined && result.delta !== null) {
-      if (service.durable === true) effects.push({ kind: 'persist', key: DURABLE_KEY, value: lattice.encode(state.value) });
+      if (service.durable === true) {
+        if (!state.writerPersisted) {
+          // Before the value: a value on disk whose writer is not is simply numbered under a new id after a restart.
+          effects.push({ kind: 'persist', key: WRITER_KEY, value: new TextEncoder().encode(state.writer) });
+          state.writerPersisted = true;
+        }
+        effects.push({ kind: 'persist', key: DURABLE_KEY, value: lattice.encode(state.value) });
+      }
       bufferDelta(state, result.delta, null);
       scheduleFlush(state, now, effects);
     }
@@ -601,7 +644,7 @@ export function deltaSync<T, Req, Out>(service: ReplicatedService<T, Req, Out>):
   function armRetransmit(state: SyncState<T>, now: number, effects: Effects<Out>): void {
     let earliest = Infinity;
     for (const link of state.links.values()) {
-      if (link.eager && link.acked < link.sentUpTo) earliest = Math.min(earliest, link.progressAt + link.rtoMs);
+      if (link.eager && (link.acked < link.sentUpTo || awaitsGreeting(state, link))) earliest = Math.min(earliest, link.progressAt + link.rtoMs);
     }
     if (earliest === Infinity || (state.retransmitAt !== null && state.retransmitAt <= earliest)) return;
     state.retransmitAt = Math.max(earliest, now);
@@ -611,6 +654,12 @@ export function deltaSync<T, Req, Out>(service: ReplicatedService<T, Req, Out>):
   function retransmitStalled(state: SyncState<T>, now: number, effects: Effects<Out>): void {
     let any = false;
     for (const link of state.links.values()) {
+      if (link.eager && link.acked >= link.sentUpTo && awaitsGreeting(state, link) && now >= link.progressAt + link.rtoMs) {
+        greet(state, link, effects);
+        link.progressAt = now;
+        link.rtoMs = Math.min(link.rtoMs * 2, state.options.maxRetransmitMs);
+        continue;
+      }
       if (!link.eager || link.acked >= link.sentUpTo || now < link.progressAt + link.rtoMs) continue;
       link.sentUpTo = link.acked;
       link.retransmitting = true;
@@ -621,6 +670,14 @@ export function deltaSync<T, Req, Out>(service: ReplicatedService<T, Req, Out>):
     }
     if (any) flush(state, now, effects);
     else armRetransmit(state, now, effects);
+  }
+
+  function awaitsGreeting(state: SyncState<T>, link: Link): boolean {
+    return state.greeting && link.incarnation === null;
+  }
+
+  function greet(state: SyncState<T>, link: Link, effects: Effects<Out>): void {
+    effects.push({ kind: 'send', to: link.peer, msg: { t: 'a', i: state.incarnation, ri: 0, ack: 0, gap: false } });
   }
 
   function sendAck(state: SyncState<T>, link: Link, gap: boolean, effects: Effects<Out>): void {

@@ -8,8 +8,9 @@
  *
  * Crash: the node loses its state, its timers and every message addressed to it that has not been delivered
  * yet (messages it already sent stay on the wire). Messages sent to it while it is down and arriving after its
- * restart are delivered: the network does not know the node was down. Restart: `protocol.init` again with the same options and the then current time (crash-recover with
- * amnesia; durable state is the protocol's business). Crash and restart apply literally: crashing a node that
+ * restart are delivered: the network does not know the node was down. Restart: `protocol.init` again with the
+ * same options and the then current time and what the node persisted (crash-recover; anything else is lost),
+ * unless the crash lost the durable store too. Crash and restart apply literally: crashing a node that
  * is down and restarting a node that is up do nothing.
  */
 import type { NodeId } from '../core/ids.js';
@@ -17,7 +18,8 @@ import type { Prng } from '../core/prng.js';
 
 export type Fault =
   | { readonly kind: 'partition'; readonly atMs: number; readonly healAtMs: number; readonly groups: readonly (readonly NodeId[])[] }
-  | { readonly kind: 'crash'; readonly atMs: number; readonly node: NodeId; readonly restartAtMs?: number };
+  /** `loseDurableState`: the node's durable store goes with it (a lost disk), so it restarts empty. */
+  | { readonly kind: 'crash'; readonly atMs: number; readonly node: NodeId; readonly restartAtMs?: number; readonly loseDurableState?: boolean };
 
 /** Partitions resolved over node indices. Internal to the simulator. */
 export class PartitionTable {
@@ -95,6 +97,8 @@ export interface FaultScheduleOptions {
   readonly allowRestarts: boolean;
   /** Most groups in one partition (at least 2). Default 3. */
   readonly maxGroups?: number;
+  /** With restarts: the chance that a crash also loses the node's durable store. Default 0 (drawn only if > 0). */
+  readonly durableLossChance?: number;
 }
 
 const DEFAULT_MAX_GROUPS = 3;
@@ -138,7 +142,9 @@ export function randomFaultSchedule(prng: Prng, opts: FaultScheduleOptions): Fau
     const atMs = drawMs(prng, fromMs, toMs);
     if (opts.allowRestarts) {
       const restartAtMs = Math.max(atMs + 1, drawMs(prng, atMs + 1, healByMs));
-      faults.push({ kind: 'crash', atMs, node, restartAtMs });
+      // Drawn only when asked for, so that schedules without it stay what they were for every seed.
+      const loseDurableState = (opts.durableLossChance ?? 0) > 0 && prng.chance(opts.durableLossChance!);
+      faults.push(loseDurableState ? { kind: 'crash', atMs, node, restartAtMs, loseDurableState } : { kind: 'crash', atMs, node, restartAtMs });
     } else {
       faults.push({ kind: 'crash', atMs, node });
     }

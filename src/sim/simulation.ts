@@ -206,6 +206,7 @@ interface FaultEvent {
   at: number;
   seq: number;
   node: number;
+  loseDurableState: boolean;
 }
 interface InjectEvent<Msg, Req> {
   kind: 'inject';
@@ -365,8 +366,8 @@ export class Simulation<State, Msg, Out, Options, Req = never> {
         // Virtual time never runs backwards.
         if (f.atMs < this.now) throw new RangeError(`a crash of ${f.node} at ${f.atMs}ms is before startMs`);
         const node = this.indexOf.get(f.node)!;
-        this.schedule({ kind: 'crash', at: f.atMs, seq: 0, node });
-        if (f.restartAtMs !== undefined) this.schedule({ kind: 'restart', at: f.restartAtMs, seq: 0, node });
+        this.schedule({ kind: 'crash', at: f.atMs, seq: 0, node, loseDurableState: f.loseDurableState === true });
+        if (f.restartAtMs !== undefined) this.schedule({ kind: 'restart', at: f.restartAtMs, seq: 0, node, loseDurableState: false });
       }
     } catch (e) {
       if (e instanceof SimulationError) throw e;
@@ -490,7 +491,7 @@ export class Simulation<State, Msg, Out, Options, Req = never> {
           break;
         case 'crash':
           this.pendingNonTimer--;
-          this.crash(ev.node);
+          this.crash(ev.node, ev.loseDurableState);
           break;
         case 'restart':
           this.pendingNonTimer--;
@@ -559,9 +560,10 @@ export class Simulation<State, Msg, Out, Options, Req = never> {
     this.stepNode(ev.node, ev.input);
   }
 
-  private crash(i: number): void {
+  private crash(i: number, loseDurableState: boolean): void {
     const slot = this.slots[i]!;
     if (!slot.up) return;
+    if (loseDurableState) slot.durable.clear();
     if (!slot.halted) this.active--;
     slot.up = false;
     slot.state = undefined;

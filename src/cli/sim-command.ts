@@ -109,7 +109,7 @@ function describeVerdict(v: AgreementVerdict, out: (line: string) => void): void
   out(`  network: latency ${JSON.stringify(link.latency)}, loss ${link.lossRate}, duplication ${link.duplicateRate}, ${s.network.linkOverrides?.length ?? 0} links different`);
   if (s.faults.length === 0) out('  faults: none');
   for (const f of s.faults) {
-    out(f.kind === 'partition' ? `  partition ${f.atMs}–${f.healAtMs} ms: ${f.groups.map((g) => `{${g.join(' ')}}`).join(' | ')}` : `  crash ${f.node} at ${f.atMs} ms${f.restartAtMs === undefined ? ', for good' : `, restart at ${f.restartAtMs} ms`}`);
+    out(f.kind === 'partition' ? `  partition ${f.atMs}–${f.healAtMs} ms: ${f.groups.map((g) => `{${g.join(' ')}}`).join(' | ')}` : `  crash ${f.node} at ${f.atMs} ms${f.loseDurableState === true ? ' losing its store' : ''}${f.restartAtMs === undefined ? ', for good' : `, restart at ${f.restartAtMs} ms`}`);
   }
   for (const node of s.nodes) {
     const first = v.report.outputs.get(node)?.[0];

@@ -79,6 +79,9 @@ export function validateCrashes(indexOf: ReadonlyMap<NodeId, number>, faults: re
     if (f.restartAtMs !== undefined && !(Number.isFinite(f.restartAtMs) && f.restartAtMs > f.atMs)) {
       throw new RangeError(`faults[${k}]: restartAtMs must be finite and after atMs`);
     }
+    if (f.loseDurableState !== undefined && typeof f.loseDurableState !== 'boolean') {
+      throw new RangeError(`faults[${k}]: loseDurableState must be true or false`);
+    }
   }
 }
 

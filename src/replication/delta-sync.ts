@@ -226,7 +226,7 @@ export function deltaSync<T, Req, Out>(service: ReplicatedService<T, Req, Out>):
     const bytes = restored.get(WRITER_KEY);
     if (bytes === undefined) return undefined;
     const writer = new TextDecoder().decode(bytes);
-    return writer === replicaOf(self, 0) || nodeOfReplica(writer) === self ? writer : undefined;
+    return writer === self || nodeOfReplica(writer) === self ? writer : undefined;
   }
 
   function init(ctx: InitContext<SyncOptions>): { state: SyncState<T>; effects: Effects<Out> } {

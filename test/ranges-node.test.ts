@@ -217,27 +217,21 @@ describe('chatterbox ranges: three processes over TCP', () => {
   });
 });
 
+/** A one-node cluster in a fresh data dir (removed after the tests), its API on a free port. */
+async function soloConfig(): Promise<Parameters<typeof startRangesNode>[0]> {
+  const [peerPort] = await freePorts(1);
+  const dir = mkdtempSync(join(tmpdir(), 'chatterbox-ranges-'));
+  cleanup.push(() => rmSync(dir, { recursive: true, force: true }));
+  const self = { id: nodeId('solo'), host: '127.0.0.1', port: peerPort! };
+  return { self, peers: [self], clusterId: 'test', dataDir: dir, apiHost: '127.0.0.1', apiPort: 0, fanout: 1, intervalMs: 20 };
+}
+
 describe('ranges node in this process', () => {
   let node: RangesNode;
   let port: number;
 
   test('starts on a free API port', async () => {
-    const [peerPort] = await freePorts(1);
-    const dir = mkdtempSync(join(tmpdir(), 'chatterbox-ranges-'));
-    cleanup.push(() => rmSync(dir, { recursive: true, force: true }));
-    node = await startRangesNode(
-      {
-        self: { id: nodeId('solo'), host: '127.0.0.1', port: peerPort! },
-        peers: [{ id: nodeId('solo'), host: '127.0.0.1', port: peerPort! }],
-        clusterId: 'test',
-        dataDir: dir,
-        apiHost: '127.0.0.1',
-        apiPort: 0,
-        fanout: 1,
-        intervalMs: 20,
-      },
-      silentLogger(),
-    );
+    node = await startRangesNode(await soloConfig(), silentLogger());
     cleanup.push(() => node.stop());
     port = node.apiPort;
     assert.equal(node.apiUrl, `http://127.0.0.1:${port}`);
@@ -303,9 +297,8 @@ describe('ranges node in this process', () => {
 
 describe('ranges node with a saved state it cannot read', () => {
   test('refuses to start, says why and how to start over, and leaves the data dir alone', async () => {
-    const [peerPort] = await freePorts(1);
-    const dir = mkdtempSync(join(tmpdir(), 'chatterbox-ranges-'));
-    cleanup.push(() => rmSync(dir, { recursive: true, force: true }));
+    const config = await soloConfig();
+    const dir = config.dataDir;
     // A replica of another shape, as an older version with nested maps would have saved it.
     const other = new AWORMap<string, AWORSet<string>>(() => new AWORSet<string>());
     other.update('g', (set) => set.add('solo', 'member'));
@@ -313,16 +306,6 @@ describe('ranges node with a saved state it cannot read', () => {
     const store = DurableStore.open(dir, { nodeId: 'solo', clusterId: 'test' });
     store.put('replica', saved);
     store.close();
-    const config = {
-      self: { id: nodeId('solo'), host: '127.0.0.1', port: peerPort! },
-      peers: [{ id: nodeId('solo'), host: '127.0.0.1', port: peerPort! }],
-      clusterId: 'test',
-      dataDir: dir,
-      apiHost: '127.0.0.1',
-      apiPort: 0,
-      fanout: 1,
-      intervalMs: 20,
-    };
     await assert.rejects(startRangesNode(config, silentLogger()), (error: unknown) => {
       assert.ok(error instanceof StoreError);
       assert.equal(error.code, 'unusable');

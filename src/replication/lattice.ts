@@ -87,9 +87,7 @@ export function crdtLattice<T extends AnyCrdt>(make: () => T): Lattice<T> {
 export function absorbCausal<T extends AnyCausal>(state: T, delta: T): T | null {
   const context = new CausalContext();
   delta.context.forEachDot((replica, counter) => {
-    const dot = { replica, counter };
-    if (!state.context.contains(replica, counter)) context.insert(replica, counter);
-    else if (!storeHolds(delta.store, dot) && storeHolds(state.store, dot)) context.insert(replica, counter);
+    if (isNews(state, delta, replica, counter)) context.insert(replica, counter);
   });
   if (context.isEmpty()) return null;
   // A fresh store joined with the delta's keeps exactly the delta's entries the state's context has not seen.
@@ -105,11 +103,7 @@ export function inflates<T extends AnyCrdt>(state: T, delta: T): boolean {
   if (state instanceof Causal && delta instanceof Causal) {
     let novel = false;
     delta.context.forEachDot((replica, counter) => {
-      if (novel) return;
-      const dot = { replica, counter };
-      if (!state.context.contains(replica, counter)) novel = true;
-      // A dot both have seen is news only when the delta dropped it and the state still holds it.
-      else if (!storeHolds(delta.store, dot) && storeHolds(state.store, dot)) novel = true;
+      if (!novel && isNews(state, delta, replica, counter)) novel = true;
     });
     return novel;
   }
@@ -123,6 +117,16 @@ export function inflates<T extends AnyCrdt>(state: T, delta: T): boolean {
   const joined = (state as AnyCrdt).clone();
   joinAny(joined, delta);
   return !equalsAny(joined, state);
+}
+
+/**
+ * Whether a dot of `delta`'s context tells `state` something: the state has not seen it, or has seen it and still
+ * holds it while the delta dropped it (a removal).
+ */
+function isNews(state: AnyCausal, delta: AnyCausal, replica: string, counter: number): boolean {
+  if (!state.context.contains(replica, counter)) return true;
+  const dot = { replica, counter };
+  return !storeHolds(delta.store, dot) && storeHolds(state.store, dot);
 }
 
 /** Whether a dot store (of any kind, nested maps included) holds `dot`. */

@@ -276,9 +276,8 @@ export class GroupState {
     const a = resolve(by);
     checkRange(start, end);
     if (!isPlainData(meta)) throw new TypeError('meta must be plain data (see src/crdt/data.ts)');
-    this.requireMember(group, a.node);
     const key = registrationKey(a.node, start, end);
-    const registered = this.state.get(group)!.get('registrations').has(key);
+    const registered = this.requireMember(group, a.node).get('registrations').has(key);
     return this.write(group, (g) => {
       const delta = addRegistration(g, a.replica, key, meta);
       if (!registered) delta.join(startPriority(g, a.replica, key, 1));
@@ -348,9 +347,10 @@ export class GroupState {
     return g;
   }
 
-  private requireMember(group: string, node: string): void {
-    this.requireGroup(group);
+  private requireMember(group: string, node: string): GroupCrdt {
+    const g = this.requireGroup(group);
     if (!this.isMember(group, node)) throw new NotMemberError(group, node);
+    return g;
   }
 
   // ---------------------------------------------------------------------------------------------- reads

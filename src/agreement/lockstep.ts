@@ -73,7 +73,7 @@ function init(ctx: InitContext<AgreementOptions>): { state: LockstepState; effec
   const selfRank = ranked.indexOf(ctx.self);
   assert(selfRank >= 0, 'the node list must include self');
   const peers = ranked.filter((id) => id !== ctx.self);
-  const finisher = new Finisher(ctx.self, peers, ctx.now, ctx.options);
+  const finisher = new Finisher(ctx.self, peers, ctx.startedAtMs, ctx.options);
   const state: LockstepState = {
     self: ctx.self,
     selfRank,

@@ -174,7 +174,7 @@ function init(ctx: InitContext<StreamOptions>): { state: StreamState; effects: F
   const peers: PeerLink[] = ranked
     .map((id, rank) => ({ id, rank, acked: 0, sentUpTo: 0, lastAckProgressMs: ctx.now, lastHeardMs: ctx.now, heard: false, ackOwed: false, held: new Set<number>() }))
     .filter((p) => p.id !== ctx.self);
-  const finisher = new Finisher(ctx.self, peers.map((p) => p.id), ctx.now, ctx.options);
+  const finisher = new Finisher(ctx.self, peers.map((p) => p.id), ctx.startedAtMs, ctx.options);
   const state: StreamState = {
     self: ctx.self,
     selfRank,

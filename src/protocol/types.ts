@@ -46,6 +46,12 @@ export interface InitContext<Options> {
   readonly options: Options;
   /** The current time in milliseconds (wall clock in real drivers, virtual time in the simulator). */
   readonly now: number;
+  /**
+   * When this run of the node began, at or before `now`: a process's start, before its modules loaded and its
+   * socket bound. Protocols whose deadlines count from the start (the agreement job) read this; a slow start-up
+   * then eats into the run instead of stretching it.
+   */
+  readonly startedAtMs: number;
   /** What this node persisted before it last stopped (see the `persist` effect); empty on a first start. */
   readonly restored: ReadonlyMap<string, Uint8Array>;
 }

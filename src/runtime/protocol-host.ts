@@ -38,9 +38,10 @@ export class ProtocolHost<Msg, Out, Req = never> {
     private readonly clock: () => number = wallClockMs,
   ) {}
 
-  /** Initializes the protocol. `startedAtMs` may lie in the past (the process start), so deadlines count from it. */
+  /** Initializes the protocol. `startedAtMs` may lie in the past (the process start): see `InitContext`. */
   start(self: NodeId, nodes: readonly NodeId[], options: unknown, startedAtMs = this.clock(), restored: ReadonlyMap<string, Uint8Array> = new Map()): void {
-    const { state, effects } = this.protocol.init({ self, nodes, options, now: startedAtMs, restored });
+    const now = this.clock();
+    const { state, effects } = this.protocol.init({ self, nodes, options, now, startedAtMs: Math.min(startedAtMs, now), restored });
     this.state = state;
     this.apply(effects as Effect<Msg, Out>[]);
     this.rearm();

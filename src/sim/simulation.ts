@@ -590,7 +590,8 @@ export class Simulation<State, Msg, Out, Options, Req = never> {
     this.active++;
     let init: { state: State; effects: Effect<Msg, Out>[] };
     try {
-      init = this.protocol.init({ self: slot.id, nodes: this.nodeIds, options: slot.options, now: this.now + slot.offsetMs, restored: new Map(slot.durable) });
+      const now = this.now + slot.offsetMs;
+      init = this.protocol.init({ self: slot.id, nodes: this.nodeIds, options: slot.options, now, startedAtMs: now, restored: new Map(slot.durable) });
     } catch (e) {
       throw this.fail(`${this.protocol.name}.init threw`, i, e);
     }

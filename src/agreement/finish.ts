@@ -5,8 +5,12 @@
  * - It then keeps serving peers (they may still need its data or acks) and exchanges `done` reports carrying
  *   the result. Once every peer has reported done, it lingers one tick so its own report gets out, and halts.
  * - At the print deadline (a margin before send-for + wait-for) a node that is still missing streams outputs
- *   what it has, marked unconfirmed, naming the peers whose streams it could not complete.
+ *   what it has, marked unconfirmed, naming the peers whose streams it could not complete. Live nodes pass each
+ *   other what they hold of such streams beforehand, so they all print the same cut of them.
  * - At send-for + wait-for it halts whatever happened, saying which peers never confirmed the same result.
+ *
+ * Deadlines count from the node's own start; only the end of sending moves (earlier), to the earliest end any
+ * peer announces, so that nodes started apart still close their streams together.
  */
 import { isCount, isRecord } from '../core/guards.js';
 import type { NodeId } from '../core/ids.js';
@@ -40,16 +44,41 @@ export class Finisher {
   private result: AgreementOutput | undefined;
   private readonly peerReports = new Map<NodeId, DoneReport>();
   private lingering = false;
+  private sendEndMs: number;
 
   constructor(
     private readonly self: NodeId,
     private readonly peers: readonly NodeId[],
     private readonly startedAtMs: number,
     private readonly options: AgreementOptions,
-  ) {}
+  ) {
+    this.sendEndMs = startedAtMs + options.sendForMs;
+  }
 
+  /**
+   * When this node stops sending: send-for after its start, or earlier when a peer's sending ends earlier.
+   * Nodes started apart would otherwise close their streams apart, and the first to start would reach its print
+   * deadline before the last one's stream had ended. So every node stops at the earliest end it knows of, and all
+   * streams close together, however far apart the nodes started (see `adoptSendEnd`).
+   */
   get sendUntilMs(): number {
-    return this.startedAtMs + this.options.sendForMs;
+    return this.sendEndMs;
+  }
+
+  /** What a node tells its peers: how long until its sending ends, a duration because hosts' clocks differ. */
+  remainingSendMs(nowMs: number): number {
+    return Math.max(0, this.sendEndMs - nowMs);
+  }
+
+  /**
+   * A peer's sending ends `remainingMs` after now (as it said, so a little later in truth: the message took time
+   * to arrive). Takes it when it is earlier than this node's own end; true when the end moved.
+   */
+  adoptSendEnd(remainingMs: number, nowMs: number): boolean {
+    const end = nowMs + remainingMs;
+    if (end >= this.sendEndMs) return false;
+    this.sendEndMs = end;
+    return true;
   }
 
   get deadlineMs(): number {
@@ -60,10 +89,13 @@ export class Finisher {
     return this.result !== undefined;
   }
 
-  /** This node's report for peers, once it has a complete result. */
+  /**
+   * This node's report for peers, once it has printed: complete results, and also those printed at the deadline,
+   * since live nodes settle on one cut of a dead peer's stream and so print the same line; the reports confirm it.
+   */
   get report(): DoneReport | undefined {
     const r = this.result;
-    return r !== undefined && r.complete ? { count: r.count, weighted: r.weighted.toString() } : undefined;
+    return r === undefined ? undefined : { count: r.count, weighted: r.weighted.toString() };
   }
 
   initialTimers<M>(): Effect<M, AgreementOutput>[] {

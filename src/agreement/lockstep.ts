@@ -14,7 +14,12 @@
  * Order and result are the same as the stream protocol's (timestamp, sender rank, serial), through the shared
  * ledger, so both protocols print the same kind of line. Guarantees: identical results whenever the network lets
  * the nodes talk during the grace period. Faithful to the original, one peer that never answers stalls every
- * sender; nodes then print at the deadline, and results differ by at most one message per sender.
+ * sender; nodes then print at the deadline. Beyond the original, they still print the same line: each folds in
+ * everything it holds (buffered messages and its own message in flight too), and a node passes a stalled sender's
+ * last message on to its peers (`relay`), so every live node holds the same messages of a dead one.
+ *
+ * Announcements carry how long until their sender stops sending, and every node stops at the earliest end it
+ * hears of, so nodes started apart stop together (the same rule as the stream protocol's).
  */
 import { assert } from '../core/assert.js';
 import { isCount, isRecord, isSafeInteger } from '../core/guards.js';
@@ -25,24 +30,40 @@ import type { Effect, InitContext, Input, Protocol } from '../protocol/types.js'
 import { summarize } from './checksum.js';
 import { Finisher, isDoneReport, phaseAfter, type DoneReport } from './finish.js';
 import { Ledger } from './ledger.js';
-import type { AgreementOptions, AgreementOutput } from './types.js';
+import { MAX_AGREEMENT_NODES, MAX_SEND_END_MS, type AgreementOptions, type AgreementOutput } from './types.js';
 
 export type LockstepMessage =
-  /** An announcement; `answer` marks the reply to one, which is never answered in turn. */
-  | { readonly t: 'connect'; readonly answer: boolean }
+  /**
+   * An announcement; `answer` marks the reply to one, which is never answered in turn. `end`: milliseconds until
+   * the sender stops sending (0 once it has), a duration since hosts' clocks differ.
+   */
+  | { readonly t: 'connect'; readonly answer: boolean; readonly end: number }
   | { readonly t: 'ping'; readonly serial: number; readonly ts: number; readonly v: number }
   | { readonly t: 'ack'; readonly serial: number }
   /** The sender's stream has `serial` messages, all of which every peer has acknowledged. */
   | { readonly t: 'stop'; readonly serial: number }
-  | { readonly t: 'done'; readonly report: DoneReport };
+  | { readonly t: 'done'; readonly report: DoneReport }
+  /** The last message of a stalled sender (`origin`, by rank), passed on by a node that holds it. */
+  | { readonly t: 'relay'; readonly origin: number; readonly ping: PingWire };
+
+interface PingWire {
+  readonly serial: number;
+  readonly ts: number;
+  readonly v: number;
+}
 
 type PingMessage = Extract<LockstepMessage, { t: 'ping' }>;
+type ConnectMessage = Extract<LockstepMessage, { t: 'connect' }>;
 type Fx = Effect<LockstepMessage, AgreementOutput>;
 type Phase = 'connecting' | 'sending' | 'stopping' | 'grace' | 'confirming' | 'halted';
 
 interface Inbound {
-  buffered: PingMessage | undefined;
+  buffered: PingWire | undefined;
   committedSerial: number;
+  /** The sender's latest message here, buffered or committed: what this node relays while the lane stands still. */
+  newest: PingWire | undefined;
+  /** When this sender's stream last moved here (a new message or its stop): a lane still for long is relayed. */
+  movedAtMs: number;
 }
 
 export interface LockstepState {
@@ -67,6 +88,8 @@ export interface LockstepState {
 }
 
 const TIMER = { tick: 'tick', stop: 'stop' } as const;
+/** A sender whose stream has not moved for this many ticks has its last message relayed by its peers. */
+const RELAY_AFTER_TICKS = 2;
 
 function init(ctx: InitContext<AgreementOptions>): { state: LockstepState; effects: Fx[] } {
   const ranked = [...ctx.nodes].sort(compareNodeIds);
@@ -85,16 +108,17 @@ function init(ctx: InitContext<AgreementOptions>): { state: LockstepState; effec
     ledger: new Ledger(ranked.length),
     finisher,
     heard: new Set(),
-    inbound: ranked.map(() => ({ buffered: undefined, committedSerial: -1 })),
+    inbound: ranked.map(() => ({ buffered: undefined, committedSerial: -1, newest: undefined, movedAtMs: ctx.now })),
     phase: 'connecting',
     current: undefined,
     acked: new Set(),
     sent: 0,
     finishedLanes: 0,
   };
-  const effects: Fx[] = [...finisher.initialTimers<LockstepMessage>(), { kind: 'timer', name: TIMER.stop, at: finisher.sendUntilMs }];
-  if (ctx.options.sendForMs <= 0) effects.push(...beginStopping(state, ctx.now));
-  else effects.push(...connectOrSend(state, ctx.now));
+  const effects: Fx[] = [...finisher.initialTimers<LockstepMessage>()];
+  // Start-up may have taken the whole send window (or there was none): then this node's stream is empty.
+  if (finisher.sendUntilMs <= ctx.now) effects.push(...beginStopping(state, ctx.now));
+  else effects.push({ kind: 'timer', name: TIMER.stop, at: finisher.sendUntilMs }, ...connectOrSend(state, ctx.now));
   effects.push({ kind: 'timer', name: TIMER.tick, at: ctx.now + ctx.options.tickMs });
   return { state, effects };
 }
@@ -127,13 +151,18 @@ function step(state: LockstepState, input: Input<LockstepMessage>, now: number):
 
 function onMessage(state: LockstepState, from: NodeId, rank: number, msg: LockstepMessage, now: number): Fx[] {
   switch (msg.t) {
-    case 'connect':
+    case 'connect': {
+      const effects = adoptSendEnd(state, msg.end, now);
       // The peer is still connecting and may not have heard from us (our announcement can be lost).
-      return state.phase === 'connecting' || msg.answer ? [] : [{ kind: 'send', to: from, msg: { t: 'connect', answer: true } }];
+      if (state.phase !== 'connecting' && !msg.answer) effects.push({ kind: 'send', to: from, msg: connectMessage(state, true, now) });
+      return effects;
+    }
     case 'ping':
-      return onPing(state, from, rank, msg);
+      return [{ kind: 'send', to: from, msg: { t: 'ack', serial: msg.serial } }, ...onPing(state, from, rank, msg, now)];
+    case 'relay':
+      return onRelay(state, from, msg.origin, msg.ping, now);
     case 'stop':
-      return onStop(state, from, rank, msg.serial);
+      return onStop(state, from, rank, msg.serial, now);
     case 'ack':
       return onAck(state, from, msg.serial, now);
     case 'done':
@@ -141,27 +170,38 @@ function onMessage(state: LockstepState, from: NodeId, rank: number, msg: Lockst
   }
 }
 
-function onPing(state: LockstepState, from: NodeId, rank: number, msg: PingMessage): Fx[] {
+/** A message of the sender `rank`, from itself or relayed by `from`: buffered, committing the one before. */
+function onPing(state: LockstepState, from: NodeId, rank: number, msg: PingWire, now: number): Fx[] {
   const lane = state.inbound[rank] as Inbound;
-  const effects: Fx[] = [{ kind: 'send', to: from, msg: { t: 'ack', serial: msg.serial } }];
   const newest = lane.buffered?.serial ?? lane.committedSerial;
-  if (msg.serial <= newest || state.ledger.isFinished(rank)) return effects;
+  if (msg.serial <= newest || state.ledger.isFinished(rank)) return [];
   if (lane.buffered !== undefined && msg.ts <= lane.buffered.ts) {
-    effects.push({ kind: 'log', level: 'warn', text: 'ping with an older timestamp than its predecessor dropped', fields: { from, serial: msg.serial } });
-    return effects;
+    return [{ kind: 'log', level: 'warn', text: 'ping with an older timestamp than its predecessor dropped', fields: { from, serial: msg.serial } }];
   }
   state.clock.observe(msg.ts);
   commitBuffered(state, rank, lane);
-  lane.buffered = msg;
+  // A copy: a relayed ping arrives inside another message, which must not be kept.
+  lane.buffered = { serial: msg.serial, ts: msg.ts, v: msg.v };
+  lane.newest = lane.buffered;
+  lane.movedAtMs = now;
   // Everything this sender commits from now on is this message or later ones.
   state.ledger.raiseBound(rank, msg.ts - 1);
-  return effects;
+  return [];
 }
 
-function onStop(state: LockstepState, from: NodeId, rank: number, serial: number): Fx[] {
+function onRelay(state: LockstepState, from: NodeId, origin: number, ping: PingWire, now: number): Fx[] {
+  const fromRank = state.ranks.get(from);
+  if (origin >= state.inbound.length || origin === state.selfRank || origin === fromRank) {
+    return [{ kind: 'log', level: 'warn', text: 'relay of a stream it cannot carry dropped', fields: { from, origin } }];
+  }
+  return onPing(state, from, origin, ping, now);
+}
+
+function onStop(state: LockstepState, from: NodeId, rank: number, serial: number, now: number): Fx[] {
   const lane = state.inbound[rank] as Inbound;
   if (!state.ledger.isFinished(rank) && (lane.buffered?.serial ?? lane.committedSerial) === serial - 1) {
     commitBuffered(state, rank, lane);
+    lane.movedAtMs = now;
     state.ledger.finish(rank);
     state.finishedLanes++;
   }
@@ -187,6 +227,11 @@ function onAck(state: LockstepState, from: NodeId, serial: number, now: number):
 /** Every peer holds the message in flight: commit it locally and wake the ticker for the next one. */
 function advance(state: LockstepState, now: number): Fx[] {
   const current = state.current;
+  // After a forced result the ledger already holds it (see forcedResult), and nothing more is sent.
+  if (state.finisher.printed) {
+    state.current = undefined;
+    return [];
+  }
   if (current?.t === 'ping') {
     state.ledger.append(state.selfRank, { ts: current.ts, seq: current.serial, summary: summarize([current.v]) });
   } else if (current?.t === 'stop') {
@@ -224,9 +269,24 @@ function sendStop(state: LockstepState): Fx[] {
 
 function connectOrSend(state: LockstepState, now: number): Fx[] {
   // Announce to every peer, heard or not: a peer we heard from may not have heard from us.
-  if (state.heard.size < state.peers.length) return state.peers.map((to) => ({ kind: 'send', to, msg: { t: 'connect', answer: false } }));
+  if (state.heard.size < state.peers.length) {
+    const msg = connectMessage(state, false, now);
+    return state.peers.map((to) => ({ kind: 'send', to, msg }));
+  }
   state.phase = 'sending';
   return sendNext(state, now);
+}
+
+function connectMessage(state: LockstepState, answer: boolean, now: number): ConnectMessage {
+  const sending = state.phase === 'connecting' || state.phase === 'sending';
+  return { t: 'connect', answer, end: sending ? state.finisher.remainingSendMs(now) : 0 };
+}
+
+/** A peer stops sending sooner than this node would: stop with it (at once, if that moment has passed). */
+function adoptSendEnd(state: LockstepState, remainingMs: number, now: number): Fx[] {
+  if ((state.phase !== 'connecting' && state.phase !== 'sending') || !state.finisher.adoptSendEnd(remainingMs, now)) return [];
+  const at = state.finisher.sendUntilMs;
+  return at <= now ? beginStopping(state, now) : [{ kind: 'timer', name: TIMER.stop, at }];
 }
 
 function beginStopping(state: LockstepState, now: number): Fx[] {
@@ -246,8 +306,25 @@ function onTick(state: LockstepState, now: number): Fx[] {
   }
   const report = state.finisher.report;
   if (report !== undefined) for (const to of state.peers) effects.push({ kind: 'send', to, msg: { t: 'done', report } });
+  relayStalled(state, now, effects);
   effects.push({ kind: 'timer', name: TIMER.tick, at: now + state.options.tickMs });
   return effects;
+}
+
+/**
+ * Passes on the last message of every sender whose stream has stood still for RELAY_AFTER_TICKS: if it has died,
+ * some peers may hold that message and others not, and they would print different lines. A live sender's next
+ * message or stop makes the relay moot; duplicates are dropped on arrival.
+ */
+function relayStalled(state: LockstepState, now: number, effects: Fx[]): void {
+  for (let rank = 0; rank < state.inbound.length; rank++) {
+    const lane = state.inbound[rank] as Inbound;
+    const ping = lane.newest;
+    if (rank === state.selfRank || ping === undefined || state.ledger.isFinished(rank)) continue;
+    if (now - lane.movedAtMs < RELAY_AFTER_TICKS * state.options.tickMs) continue;
+    const msg: LockstepMessage = { t: 'relay', origin: rank, ping };
+    for (const to of state.peers) if (state.ranks.get(to) !== rank) effects.push({ kind: 'send', to, msg });
+  }
 }
 
 function settle(state: LockstepState, now: number): Fx[] {
@@ -259,8 +336,19 @@ function settle(state: LockstepState, now: number): Fx[] {
   return effects;
 }
 
-/** At the deadline, buffered messages count too: each was sent, and most peers hold it. */
+/**
+ * At the deadline a node folds in everything it holds: buffered messages (each was sent, and relays gave every
+ * live peer the same ones) and its own message in flight (which it sends every peer until acknowledged).
+ */
 function forcedResult(state: LockstepState): { summary: LockstepState['ledger']['committed']; unconfirmed: NodeId[] } {
+  state.inbound.forEach((lane, rank) => {
+    if (rank !== state.selfRank && !state.ledger.isFinished(rank)) commitBuffered(state, rank, lane);
+  });
+  // Still `current` afterwards: it goes on being sent to peers that have not acknowledged it.
+  const current = state.current;
+  if (current?.t === 'ping' && !state.ledger.isFinished(state.selfRank)) {
+    state.ledger.append(state.selfRank, { ts: current.ts, seq: current.serial, summary: summarize([current.v]) });
+  }
   state.ledger.commitAll();
   const unconfirmed = state.peers.filter((p) => !state.ledger.isFinished(state.ranks.get(p) as number));
   return { summary: state.ledger.committed, unconfirmed };
@@ -276,9 +364,11 @@ function isMessage(value: unknown): value is LockstepMessage {
   const m = value;
   switch (m.t) {
     case 'connect':
-      return typeof m.answer === 'boolean';
+      return typeof m.answer === 'boolean' && typeof m.end === 'number' && m.end >= 0 && m.end <= MAX_SEND_END_MS;
     case 'ping':
-      return isCount(m.serial) && isSafeInteger(m.ts) && typeof m.v === 'number' && Number.isInteger(m.v) && m.v >= 1 && m.v <= VALUE_SCALE;
+      return isPing(m);
+    case 'relay':
+      return isCount(m.origin) && m.origin < MAX_AGREEMENT_NODES && isRecord(m.ping) && isPing(m.ping);
     case 'ack':
     case 'stop':
       return isCount(m.serial);
@@ -287,6 +377,10 @@ function isMessage(value: unknown): value is LockstepMessage {
     default:
       return false;
   }
+}
+
+function isPing(m: Record<string, unknown>): boolean {
+  return isCount(m.serial) && isSafeInteger(m.ts) && typeof m.v === 'number' && Number.isInteger(m.v) && m.v >= 1 && m.v <= VALUE_SCALE;
 }
 
 function metrics(state: LockstepState): Record<string, number | string | boolean> {

@@ -5,18 +5,29 @@
  * its first value and one timestamp from the node's hybrid clock, strictly above the previous run's. Runs go to
  * every peer ahead of acknowledgement, within a window per peer; receivers acknowledge cumulatively (how much of
  * the stream they hold without gaps) in status messages, naming the runs they hold beyond the first gap, and a
- * sender whose peer stops making progress resends just the runs that peer lacks (selective repeat). Values are a function of (seed, node, sequence number), so a sender
- * regenerates a run to retransmit it instead of keeping it; receivers always take values from the wire.
+ * sender whose peer stops making progress resends just the runs that peer lacks (selective repeat). Values are a
+ * function of (seed, node, sequence number), so a sender regenerates a run to retransmit it instead of keeping
+ * it; receivers always take values from the wire.
  *
  * The agreed order is (timestamp, sender rank, sequence number). A status also promises that every later run of
  * its sender has a timestamp above the status's own, which lets receivers fold runs into the ledger behind the
- * watermark while the senders keep going. When sending ends, each status says the stream's final length; a node
+ * watermark while the senders keep going. When sending ends, statuses carry the stream's final length; a node
  * that holds every stream to its end has the final result, and every such node has the same one.
  *
+ * Three more things make the line the same on every live node as people really run it:
+ * - Start skew: statuses say how long until their sender stops sending, and every node stops at the earliest
+ *   end it hears of (`Finisher.adoptSendEnd`), so all streams close together even when nodes started apart.
+ * - Crash-stop: statuses carry the sender's holdings of every stream (contiguous length and final length, when
+ *   known). A node whose peer has lacked part of some third node's stream for `relayAfterMs` sends that peer the
+ *   runs' summaries (`relay`), and final lengths spread with the holdings. So live nodes that can talk end up
+ *   holding the longest prefix of a dead node's stream that any of them holds, and print the same cut of it.
+ * - Pauses: a peer silent for `suspectAfterMs` stops holding back generation and is caught up by retransmission
+ *   when it returns.
+ *
  * Guarantees: identical results on every node that holds every stream to its end, under loss, duplication,
- * reordering and partitions, provided the network lets the nodes talk during the grace period. A sender that
- * crashes or stays cut off leaves nodes holding different prefixes of its stream; they print at the deadline,
- * marked unconfirmed, and differ by at most that sender's window.
+ * reordering and partitions, provided the network lets the nodes talk during the grace period; identical results
+ * among live nodes that can talk for part of the grace period when others crashed or stayed cut off (see the
+ * README for the limits). A node cut off from everyone prints what it holds at the deadline and says so.
  */
 import { assert } from '../core/assert.js';
 import { isCount, isRecord, isSafeInteger } from '../core/guards.js';
@@ -24,10 +35,11 @@ import { HybridClock } from '../core/hybrid-clock.js';
 import { compareNodeIds, type NodeId } from '../core/ids.js';
 import { hashString32, VALUE_SCALE, valueAt } from '../core/prng.js';
 import type { Effect, InitContext, Input, Protocol } from '../protocol/types.js';
-import { MAX_SUMMARY_RUN, summarize } from './checksum.js';
-import { Finisher, isDoneReport, phaseAfter, type DoneReport } from './finish.js';
-import { Ledger } from './ledger.js';
-import type { AgreementOptions, AgreementOutput } from './types.js';
+import { MAX_SUMMARY_RUN, summarize, type Summary } from './checksum.js';
+import { FINISH_TIMERS, Finisher, isDoneReport, phaseAfter, type DoneReport } from './finish.js';
+import { Ledger, type Run } from './ledger.js';
+import { RelayStore } from './relay-store.js';
+import { MAX_AGREEMENT_NODES, MAX_SEND_END_MS, type AgreementOptions, type AgreementOutput } from './types.js';
 
 export interface StreamTuning {
   /** Values in one data message. */
@@ -47,6 +59,10 @@ export interface StreamTuning {
   readonly earlyRunsMax: number;
   /** Recently sent runs kept for sending to slower peers without regenerating them. */
   readonly recentRunsMax: number;
+  /** A peer whose holdings of a third node's stream have not grown for this long is relayed what it lacks. */
+  readonly relayAfterMs: number;
+  /** Run summaries of each other node's stream kept for relaying, at most (the oldest go first). */
+  readonly relayRunsMax: number;
 }
 
 /** Tuned for real processes on a LAN or loopback: large runs and windows, generation as fast as acks allow. */
@@ -60,6 +76,8 @@ export const PROCESS_TUNING: StreamTuning = {
   retransmitAfterMs: 250,
   earlyRunsMax: 64,
   recentRunsMax: 64,
+  relayAfterMs: 200,
+  relayRunsMax: 1 << 16,
 };
 
 /** Tuned for the simulator: few, small runs, so that thousands of fault schedules run in seconds. */
@@ -73,6 +91,8 @@ export const SIMULATION_TUNING: StreamTuning = {
   retransmitAfterMs: 150,
   earlyRunsMax: 32,
   recentRunsMax: 16,
+  relayAfterMs: 150,
+  relayRunsMax: 4096,
 };
 
 export interface StreamOptions extends AgreementOptions {
@@ -90,20 +110,34 @@ export interface DataMessage {
 
 export interface StatusMessage {
   readonly t: 'status';
-  /** Values the sender has generated; with `fin`, its stream's final length. */
-  readonly next: number;
   /** Every run the sender generates after this status has a timestamp above this. */
   readonly ts: number;
-  readonly fin: boolean;
-  /** How many values of the receiver's stream the sender holds without gaps. */
-  readonly ack: number;
-  /** First sequence numbers of runs of the receiver's stream the sender holds beyond `ack` (bounded). */
+  /** Milliseconds until the sender stops sending, 0 once it has: a duration, since hosts' clocks differ. */
+  readonly end: number;
+  /**
+   * By rank, how much of each node's stream the sender holds without gaps: its own entry is how many values it
+   * has generated, the receiver's entry acknowledges the receiver's stream.
+   */
+  readonly held: readonly number[];
+  /** By rank, each stream's final length as far as the sender knows it, -1 where it does not. */
+  readonly finals: readonly number[];
+  /** First sequence numbers of runs of the receiver's stream the sender holds beyond its gap (bounded). */
   readonly have: readonly number[];
-  /** Present once the sender has its final result. */
+  /** Present once the sender has printed its result. */
   readonly done?: DoneReport;
 }
 
-export type StreamMessage = DataMessage | StatusMessage;
+/** One run's summary on the wire: [seq, ts, count, Σv, Σj·v as a decimal string (no bigint in the codec)]. */
+export type WireRun = readonly [seq: number, ts: number, count: number, sum: number, weighted: string];
+
+/** Runs of a third node's stream (`origin`, by rank), passed on as summaries to a peer that lacks them. */
+export interface RelayMessage {
+  readonly t: 'relay';
+  readonly origin: number;
+  readonly runs: readonly WireRun[];
+}
+
+export type StreamMessage = DataMessage | StatusMessage | RelayMessage;
 
 type Fx = Effect<StreamMessage, AgreementOutput>;
 
@@ -119,14 +153,22 @@ interface PeerLink {
   ackOwed: boolean;
   /** Runs beyond `acked` the peer said it holds, from its latest status. */
   held: ReadonlySet<number>;
+  /** By rank, the peer's holdings of each stream and the final lengths it knows, from its statuses (only grow). */
+  readonly reportedHeld: number[];
+  readonly reportedFinals: number[];
+  /** By rank, when the peer's holdings of that stream last grew, and when this node last relayed it some. */
+  readonly heldGrewAtMs: number[];
+  readonly relayedAtMs: number[];
 }
 
 interface InboundStream {
   contiguous: number;
   lastTs: number;
-  /** Final length of the stream once its sender has said so; -1 before. */
+  /** Final length of the stream once known (from its sender, or from any peer's holdings); -1 before. */
   final: number;
   readonly early: Map<number, DataMessage>;
+  /** Summaries of the runs held, for relaying to peers that lack them. */
+  readonly relay: RelayStore;
 }
 
 type Phase = 'sending' | 'grace' | 'confirming' | 'halted';
@@ -154,11 +196,15 @@ export interface StreamState {
   readonly recent: Map<number, DataMessage>;
   finishedLanes: number;
   ackTimerArmed: boolean;
-  readonly counters: { rejectedRuns: number; duplicateRuns: number; earlyRuns: number; retransmissions: number };
+  readonly counters: { rejectedRuns: number; duplicateRuns: number; earlyRuns: number; retransmissions: number; relayedRuns: number; relayedInRuns: number };
 }
 
 /** Longest `have` list a peer may send: far above any sane earlyRunsMax, a bound on hostile input. */
 const HAVE_MAX = 4096;
+/** Most run summaries in one relay message (about 200 KB, well under the transport's frame cap). */
+export const RELAY_RUNS_PER_MESSAGE = 4096;
+/** A relayed run's weighted sum has at most this many digits (2^18 values of at most 10^10: about 3.5·10^20). */
+const WEIGHTED_DIGITS_MAX = 32;
 
 const TIMER = { generate: 'generate', tick: 'tick', ack: 'ack', stop: 'stop' } as const;
 
@@ -168,11 +214,27 @@ function init(ctx: InitContext<StreamOptions>): { state: StreamState; effects: F
   assert(tuning.windowMax >= tuning.runMax, 'the window must hold at least one run');
   // Selective repeat only pays when a receiver can hold a whole window beyond a gap.
   assert(tuning.earlyRunsMax * tuning.runMax >= tuning.windowMax && tuning.earlyRunsMax <= HAVE_MAX, 'earlyRunsMax must cover the window');
+  assert(ctx.nodes.length <= MAX_AGREEMENT_NODES, `at most ${MAX_AGREEMENT_NODES} nodes`);
   const ranked = [...ctx.nodes].sort(compareNodeIds);
   const selfRank = ranked.indexOf(ctx.self);
   assert(selfRank >= 0, 'the node list must include self');
+  const n = ranked.length;
   const peers: PeerLink[] = ranked
-    .map((id, rank) => ({ id, rank, acked: 0, sentUpTo: 0, lastAckProgressMs: ctx.now, lastHeardMs: ctx.now, heard: false, ackOwed: false, held: new Set<number>() }))
+    .map((id, rank) => ({
+      id,
+      rank,
+      acked: 0,
+      sentUpTo: 0,
+      lastAckProgressMs: ctx.now,
+      lastHeardMs: ctx.now,
+      heard: false,
+      ackOwed: false,
+      held: new Set<number>(),
+      reportedHeld: new Array<number>(n).fill(0),
+      reportedFinals: new Array<number>(n).fill(-1),
+      heldGrewAtMs: new Array<number>(n).fill(ctx.now),
+      relayedAtMs: new Array<number>(n).fill(-Infinity),
+    }))
     .filter((p) => p.id !== ctx.self);
   const finisher = new Finisher(ctx.self, peers.map((p) => p.id), ctx.startedAtMs, ctx.options);
   const state: StreamState = {
@@ -182,11 +244,11 @@ function init(ctx: InitContext<StreamOptions>): { state: StreamState; effects: F
     options: ctx.options,
     tuning,
     clock: new HybridClock(),
-    ledger: new Ledger(ranked.length),
+    ledger: new Ledger(n),
     finisher,
     peers,
     peerByid: new Map(peers.map((p) => [p.id, p])),
-    inbound: ranked.map(() => ({ contiguous: 0, lastTs: -Infinity, final: -1, early: new Map<number, DataMessage>() })),
+    inbound: ranked.map(() => ({ contiguous: 0, lastTs: -Infinity, final: -1, early: new Map<number, DataMessage>(), relay: new RelayStore(tuning.relayRunsMax) })),
     phase: 'sending',
     generated: 0,
     resent: 0,
@@ -195,16 +257,13 @@ function init(ctx: InitContext<StreamOptions>): { state: StreamState; effects: F
     recent: new Map(),
     finishedLanes: 0,
     ackTimerArmed: false,
-    counters: { rejectedRuns: 0, duplicateRuns: 0, earlyRuns: 0, retransmissions: 0 },
+    counters: { rejectedRuns: 0, duplicateRuns: 0, earlyRuns: 0, retransmissions: 0, relayedRuns: 0, relayedInRuns: 0 },
   };
-  const effects: Fx[] = [
-    ...finisher.initialTimers<StreamMessage>(),
-    { kind: 'timer', name: TIMER.stop, at: finisher.sendUntilMs },
-    { kind: 'timer', name: TIMER.tick, at: ctx.now + ctx.options.tickMs },
-  ];
-  if (ctx.options.sendForMs > 0) {
-    effects.push({ kind: 'timer', name: TIMER.generate, at: ctx.now });
+  const effects: Fx[] = [...finisher.initialTimers<StreamMessage>(), { kind: 'timer', name: TIMER.tick, at: ctx.now + ctx.options.tickMs }];
+  if (finisher.sendUntilMs > ctx.now) {
+    effects.push({ kind: 'timer', name: TIMER.stop, at: finisher.sendUntilMs }, { kind: 'timer', name: TIMER.generate, at: ctx.now });
   } else {
+    // Start-up took the whole send window (or there was none): this node's stream is empty.
     effects.push(...stopSending(state, ctx.now));
   }
   return { state, effects };
@@ -219,6 +278,11 @@ function step(state: StreamState, input: Input<StreamMessage>, now: number): Fx[
       effects.push({ kind: 'log', level: 'warn', text: 'message from a node outside the cluster dropped', fields: { from: input.from } });
       return effects;
     }
+    const msg = input.msg;
+    if (msg.t === 'status' && (msg.held.length !== state.inbound.length || msg.finals.length !== state.inbound.length)) {
+      effects.push({ kind: 'log', level: 'warn', text: 'status for a cluster of another size dropped (different peers files?)', fields: { from: peer.id, nodes: msg.held.length } });
+      return effects;
+    }
     peer.lastHeardMs = now;
     if (!peer.heard) {
       peer.heard = true;
@@ -226,8 +290,9 @@ function step(state: StreamState, input: Input<StreamMessage>, now: number): Fx[
       sendStatus(state, peer, now, effects);
       pump(state, now, effects);
     }
-    if (input.msg.t === 'data') onData(state, peer, input.msg, now, effects);
-    else onStatus(state, peer, input.msg, now, effects);
+    if (msg.t === 'data') onData(state, peer, msg, now, effects);
+    else if (msg.t === 'status') onStatus(state, peer, msg, now, effects);
+    else onRelay(state, peer, msg, effects);
     settle(state, now, effects);
     return effects;
   }
@@ -249,9 +314,11 @@ function step(state: StreamState, input: Input<StreamMessage>, now: number): Fx[
       effects.push(...stopSending(state, now));
       return effects;
     default: {
+      if (input.name === FINISH_TIMERS.print && !state.finisher.printed) effects.push(...deadlineNotes(state, now));
       const finished = state.finisher.onTimer<StreamMessage>(input.name, now, () => forcedResult(state));
       assert(finished !== undefined, `unknown timer ${input.name}`);
-      return afterFinisher(state, finished);
+      effects.push(...afterFinisher(state, finished));
+      return effects;
     }
   }
 }
@@ -261,10 +328,22 @@ function stopSending(state: StreamState, now: number): Fx[] {
   state.phase = 'grace';
   state.ledger.finish(state.selfRank);
   state.finishedLanes++;
-  const effects: Fx[] = [{ kind: 'timer', name: TIMER.generate, at: null }, { kind: 'log', level: 'info', text: 'sending ended', fields: { generated: state.generated } }];
+  const effects: Fx[] = [
+    { kind: 'timer', name: TIMER.generate, at: null },
+    { kind: 'timer', name: TIMER.stop, at: null },
+    { kind: 'log', level: 'info', text: 'sending ended', fields: { generated: state.generated } },
+  ];
   for (const peer of state.peers) sendStatus(state, peer, now, effects);
   settle(state, now, effects);
   return effects;
+}
+
+/** A peer's sending ends sooner than ours: stop with it (at once, if that moment has passed). */
+function adoptSendEnd(state: StreamState, remainingMs: number, now: number, effects: Fx[]): void {
+  if (state.phase !== 'sending' || !state.finisher.adoptSendEnd(remainingMs, now)) return;
+  const at = state.finisher.sendUntilMs;
+  if (at <= now) effects.push(...stopSending(state, now));
+  else effects.push({ kind: 'timer', name: TIMER.stop, at });
 }
 
 /** Generates as many runs as the window of the slowest responsive peer allows. */
@@ -387,33 +466,39 @@ function onData(state: StreamState, peer: PeerLink, msg: DataMessage, now: numbe
     state.counters.earlyRuns++;
     return;
   }
-  let next: DataMessage | undefined = msg;
-  while (next !== undefined) {
-    if (!accept(state, peer, lane, next, effects)) return;
+  if (accept(state, peer.rank, lane, { ts: msg.ts, seq: msg.seq, summary: summarize(msg.v) }, effects)) drainEarly(state, peer.rank, lane, effects);
+}
+
+/** Runs that arrived ahead of a gap, taken once the gap has filled (by the sender or by a relay). */
+function drainEarly(state: StreamState, rank: number, lane: InboundStream, effects: Fx[]): void {
+  for (let next = lane.early.get(lane.contiguous); next !== undefined; next = lane.early.get(lane.contiguous)) {
     lane.early.delete(next.seq);
-    next = lane.early.get(lane.contiguous);
+    if (!accept(state, rank, lane, { ts: next.ts, seq: next.seq, summary: summarize(next.v) }, effects)) break;
   }
   for (const seq of lane.early.keys()) if (seq < lane.contiguous) lane.early.delete(seq);
 }
 
-function accept(state: StreamState, peer: PeerLink, lane: InboundStream, msg: DataMessage, effects: Fx[]): boolean {
-  if (msg.ts <= lane.lastTs || (lane.final >= 0 && msg.seq + msg.v.length > lane.final)) {
+/** Takes the run that extends the lane of `rank` (the caller checked it starts at `lane.contiguous`). */
+function accept(state: StreamState, rank: number, lane: InboundStream, run: Run, effects: Fx[]): boolean {
+  if (run.ts <= lane.lastTs || (lane.final >= 0 && run.seq + run.summary.count > lane.final)) {
     state.counters.rejectedRuns++;
-    effects.push({ kind: 'log', level: 'warn', text: 'run out of order or past the end of its stream dropped', fields: { from: peer.id, seq: msg.seq, ts: msg.ts } });
+    effects.push({ kind: 'log', level: 'warn', text: 'run out of order or past the end of its stream dropped', fields: { stream: rankId(state, rank), seq: run.seq, ts: run.ts } });
     return false;
   }
-  state.clock.observe(msg.ts);
-  state.ledger.append(peer.rank, { ts: msg.ts, seq: msg.seq, summary: summarize(msg.v) });
-  lane.lastTs = msg.ts;
-  lane.contiguous += msg.v.length;
-  finishLaneIfComplete(state, peer.rank, lane);
+  state.clock.observe(run.ts);
+  state.ledger.append(rank, run);
+  lane.relay.add(run);
+  lane.lastTs = run.ts;
+  lane.contiguous += run.summary.count;
+  finishLaneIfComplete(state, rank, lane);
   return true;
 }
 
 function onStatus(state: StreamState, peer: PeerLink, msg: StatusMessage, now: number, effects: Fx[]): void {
   state.clock.observe(msg.ts);
+  adoptSendEnd(state, msg.end, now, effects);
   peer.held = new Set(msg.have);
-  const acked = msg.ack;
+  const acked = msg.held[state.selfRank] as number;
   if (acked > peer.acked && !isRunBoundary(state, acked)) {
     effects.push({ kind: 'log', level: 'warn', text: 'acknowledgement not at a run boundary ignored', fields: { from: peer.id, ack: acked } });
   } else if (acked > peer.acked) {
@@ -423,20 +508,58 @@ function onStatus(state: StreamState, peer: PeerLink, msg: StatusMessage, now: n
     pruneRuns(state);
     pump(state, now, effects);
   }
-  const lane = state.inbound[peer.rank] as InboundStream;
-  if (msg.fin) {
-    if (lane.final < 0) lane.final = msg.next;
-    else if (lane.final !== msg.next) {
-      effects.push({ kind: 'log', level: 'error', text: 'a peer changed the final length of its stream; keeping the first', fields: { from: peer.id, first: lane.final, now: msg.next } });
+  for (let rank = 0; rank < state.inbound.length; rank++) {
+    const held = msg.held[rank] as number;
+    if (held > (peer.reportedHeld[rank] as number)) {
+      peer.reportedHeld[rank] = held;
+      peer.heldGrewAtMs[rank] = now;
     }
+    const final = msg.finals[rank] as number;
+    if (final < 0) continue;
+    peer.reportedFinals[rank] = final;
+    if (rank !== state.selfRank) learnFinal(state, rank, final, peer.id, effects);
   }
-  if (lane.contiguous === msg.next && msg.ts > lane.lastTs) {
+  const lane = state.inbound[peer.rank] as InboundStream;
+  if (lane.contiguous === msg.held[peer.rank] && msg.ts > lane.lastTs) {
     // The promise covers every later run: one at or below it would break the agreed order, so `accept` rejects it.
     state.ledger.raiseBound(peer.rank, msg.ts);
     lane.lastTs = msg.ts;
   }
-  finishLaneIfComplete(state, peer.rank, lane);
   if (msg.done !== undefined) effects.push(...afterFinisher(state, state.finisher.onPeerDone<StreamMessage>(peer.id, msg.done, now)));
+}
+
+/** A stream's final length, from its sender or passed on by any peer: the lane is finished once held that far. */
+function learnFinal(state: StreamState, rank: number, final: number, from: NodeId, effects: Fx[]): void {
+  const lane = state.inbound[rank] as InboundStream;
+  if (lane.final < 0) {
+    if (final < lane.contiguous) {
+      effects.push({ kind: 'log', level: 'error', text: 'a final length below what this node holds; ignored', fields: { from, stream: rankId(state, rank), final, held: lane.contiguous } });
+      return;
+    }
+    lane.final = final;
+    finishLaneIfComplete(state, rank, lane);
+  } else if (lane.final !== final) {
+    effects.push({ kind: 'log', level: 'error', text: 'conflicting final lengths of a stream; keeping the first', fields: { from, stream: rankId(state, rank), first: lane.final, now: final } });
+  }
+}
+
+/** Summaries of a third node's runs from a peer: taken where they extend what this node holds. */
+function onRelay(state: StreamState, peer: PeerLink, msg: RelayMessage, effects: Fx[]): void {
+  const rank = msg.origin;
+  if (rank >= state.inbound.length || rank === state.selfRank || rank === peer.rank) {
+    effects.push({ kind: 'log', level: 'warn', text: 'relay of a stream it cannot carry dropped', fields: { from: peer.id, origin: rank } });
+    return;
+  }
+  const lane = state.inbound[rank] as InboundStream;
+  let took = false;
+  for (const wire of msg.runs) {
+    const run = runFromWire(wire);
+    if (run.seq < lane.contiguous) continue;
+    if (run.seq > lane.contiguous || !accept(state, rank, lane, run, effects)) break;
+    state.counters.relayedInRuns++;
+    took = true;
+  }
+  if (took) drainEarly(state, rank, lane, effects);
 }
 
 function finishLaneIfComplete(state: StreamState, rank: number, lane: InboundStream): void {
@@ -474,6 +597,8 @@ function onTick(state: StreamState, now: number, effects: Fx[]): void {
   generate(state, now);
   pump(state, now, effects);
   for (const peer of state.peers) sendStatus(state, peer, now, effects);
+  relayToLaggingPeers(state, now, effects);
+  pruneRelayStores(state);
   settle(state, now, effects);
   effects.push({ kind: 'timer', name: TIMER.tick, at: now + state.options.tickMs });
 }
@@ -490,16 +615,53 @@ function resendMissing(state: StreamState, peer: PeerLink, effects: Fx[]): void 
   }
 }
 
+/**
+ * For every responsive peer and every third node's stream it holds less of than this node: once the peer's
+ * holdings have not grown for `relayAfterMs` (its sender is dead, cut off from it, or slow), relay it the
+ * summaries it lacks, at most once per `relayAfterMs`. A live sender's own stream reaches its peers directly, so
+ * this only costs anything when something is wrong; several nodes may relay the same runs, and duplicates are
+ * dropped on arrival.
+ */
+function relayToLaggingPeers(state: StreamState, now: number, effects: Fx[]): void {
+  const { relayAfterMs, suspectAfterMs } = state.tuning;
+  for (const peer of state.peers) {
+    if (!peer.heard || now - peer.lastHeardMs > suspectAfterMs) continue;
+    for (let rank = 0; rank < state.inbound.length; rank++) {
+      if (rank === state.selfRank || rank === peer.rank) continue;
+      const theirs = peer.reportedHeld[rank] as number;
+      const lane = state.inbound[rank] as InboundStream;
+      if (lane.contiguous <= theirs) continue;
+      if (now - (peer.heldGrewAtMs[rank] as number) < relayAfterMs || now - (peer.relayedAtMs[rank] as number) < relayAfterMs) continue;
+      const runs = lane.relay.from(theirs, RELAY_RUNS_PER_MESSAGE);
+      if (runs.length === 0) continue;
+      peer.relayedAtMs[rank] = now;
+      state.counters.relayedRuns += runs.length;
+      const msg: RelayMessage = { t: 'relay', origin: rank, runs: runs.map(runToWire) };
+      effects.push({ kind: 'send', to: peer.id, msg });
+    }
+  }
+}
+
+/** Forgets relayable runs of each stream once every peer (other than its sender) holds them. */
+function pruneRelayStores(state: StreamState): void {
+  for (let rank = 0; rank < state.inbound.length; rank++) {
+    if (rank === state.selfRank) continue;
+    let heldByAll = Infinity;
+    for (const peer of state.peers) if (peer.rank !== rank && (peer.reportedHeld[rank] as number) < heldByAll) heldByAll = peer.reportedHeld[rank] as number;
+    (state.inbound[rank] as InboundStream).relay.prune(heldByAll);
+  }
+}
+
 function sendStatus(state: StreamState, peer: PeerLink, now: number, effects: Fx[]): void {
   peer.ackOwed = false;
   const lane = state.inbound[peer.rank] as InboundStream;
   const report = state.finisher.report;
   const msg: StatusMessage = {
     t: 'status',
-    next: state.generated,
     ts: state.clock.issue(now),
-    fin: state.phase !== 'sending',
-    ack: lane.contiguous,
+    end: state.phase === 'sending' ? state.finisher.remainingSendMs(now) : 0,
+    held: state.inbound.map((l, rank) => (rank === state.selfRank ? state.generated : l.contiguous)),
+    finals: state.inbound.map((l, rank) => (rank === state.selfRank ? (state.phase === 'sending' ? -1 : state.generated) : l.final)),
     have: [...lane.early.keys()],
     ...(report === undefined ? {} : { done: report }),
   };
@@ -516,7 +678,22 @@ function settle(state: StreamState, now: number, effects: Fx[]): void {
   for (const peer of state.peers) sendStatus(state, peer, now, effects);
 }
 
-function forcedResult(state: StreamState): { summary: StreamState['ledger']['committed']; unconfirmed: NodeId[] } {
+/**
+ * What a node says when the deadline makes it print without some streams: how much of each it holds (the cut
+ * its live peers hold too, if they could talk), and, when it has heard from nobody for a while, that it is cut off.
+ */
+function deadlineNotes(state: StreamState, now: number): Fx[] {
+  const cut: Record<string, number> = {};
+  for (const peer of state.peers) if (!state.ledger.isFinished(peer.rank)) cut[peer.id] = (state.inbound[peer.rank] as InboundStream).contiguous;
+  if (Object.keys(cut).length === 0) return [];
+  const heard = state.peers.filter((p) => p.heard && now - p.lastHeardMs <= state.tuning.suspectAfterMs).map((p) => p.id);
+  if (heard.length === 0 && state.peers.length > 0) {
+    return [{ kind: 'log', level: 'warn', text: 'cut off from every peer: printing only what reached this node', fields: { heldOf: cut } }];
+  }
+  return [{ kind: 'log', level: 'info', text: 'streams not held to their end: printing the cut held', fields: { heldOf: cut, heardFrom: heard } }];
+}
+
+function forcedResult(state: StreamState): { summary: Readonly<Summary>; unconfirmed: NodeId[] } {
   state.ledger.commitAll();
   const unconfirmed = state.peers.filter((p) => !state.ledger.isFinished(p.rank)).map((p) => p.id);
   return { summary: state.ledger.committed, unconfirmed };
@@ -525,6 +702,34 @@ function forcedResult(state: StreamState): { summary: StreamState['ledger']['com
 function afterFinisher(state: StreamState, effects: Fx[]): Fx[] {
   state.phase = phaseAfter(state.phase, effects);
   return effects;
+}
+
+function rankId(state: StreamState, rank: number): NodeId {
+  return rank === state.selfRank ? state.self : (state.peers.find((p) => p.rank === rank)?.id ?? state.self);
+}
+
+function runToWire(run: Run): WireRun {
+  return [run.seq, run.ts, run.summary.count, Number(run.summary.sum), run.summary.weighted.toString()];
+}
+
+function runFromWire(wire: WireRun): Run {
+  return { seq: wire[0], ts: wire[1], summary: { count: wire[2], sum: BigInt(wire[3]), weighted: BigInt(wire[4]) } };
+}
+
+/** A run summary a real sender could have produced: bounds that follow from values in [1, VALUE_SCALE]. */
+function isWireRun(x: unknown): x is WireRun {
+  if (!Array.isArray(x) || x.length !== 5) return false;
+  const [seq, ts, count, sum, weighted] = x as unknown[];
+  if (!isCount(seq) || !isSafeInteger(ts) || !isCount(count) || count < 1 || count > MAX_SUMMARY_RUN) return false;
+  if (!isCount(sum) || sum < count || sum > count * VALUE_SCALE) return false;
+  if (typeof weighted !== 'string' || weighted.length > WEIGHTED_DIGITS_MAX || !/^[1-9][0-9]*$/.test(weighted)) return false;
+  const w = BigInt(weighted);
+  // Σj·v lies between Σv (every weight 1) and count·Σv (every weight count).
+  return w >= BigInt(sum) && w <= BigInt(count) * BigInt(sum);
+}
+
+function isVector(x: unknown, min: number): x is number[] {
+  return Array.isArray(x) && x.length >= 1 && x.length <= MAX_AGREEMENT_NODES && x.every((v) => isSafeInteger(v) && v >= min);
 }
 
 function isMessage(value: unknown): value is StreamMessage {
@@ -541,15 +746,21 @@ function isMessage(value: unknown): value is StreamMessage {
   }
   if (m.t === 'status') {
     return (
-      isCount(m.next) &&
       isSafeInteger(m.ts) &&
-      typeof m.fin === 'boolean' &&
-      isCount(m.ack) &&
+      typeof m.end === 'number' &&
+      m.end >= 0 &&
+      m.end <= MAX_SEND_END_MS &&
+      isVector(m.held, 0) &&
+      isVector(m.finals, -1) &&
+      m.finals.length === m.held.length &&
       Array.isArray(m.have) &&
       m.have.length <= HAVE_MAX &&
       m.have.every(isCount) &&
       (m.done === undefined || isDoneReport(m.done))
     );
+  }
+  if (m.t === 'relay') {
+    return isCount(m.origin) && m.origin < MAX_AGREEMENT_NODES && Array.isArray(m.runs) && m.runs.length <= RELAY_RUNS_PER_MESSAGE && m.runs.every(isWireRun);
   }
   return false;
 }
@@ -563,6 +774,7 @@ function metrics(state: StreamState): Record<string, number | string | boolean> 
     retransmissions: state.counters.retransmissions,
     resent: state.resent,
     rejectedRuns: state.counters.rejectedRuns,
+    relayedRuns: state.counters.relayedRuns,
   };
 }
 

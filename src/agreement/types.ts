@@ -1,6 +1,12 @@
 /** What both agreement protocols share: their common options and the result they output. */
 import type { NodeId } from '../core/ids.js';
 
+/** Largest cluster the agreement protocols take: it bounds the per-node vectors in their messages. */
+export const MAX_AGREEMENT_NODES = 1024;
+
+/** Longest remaining send time a node may announce: a day, the CLI's cap on --send-for. */
+export const MAX_SEND_END_MS = 86_400_000;
+
 export interface AgreementOptions {
   /** 32-bit seed; values are a function of (seed, node id, sequence number). */
   readonly seed: number;

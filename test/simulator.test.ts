@@ -645,6 +645,14 @@ describe('late starts, slow starts and pauses', () => {
     assertConserved(report);
   });
 
+  test('what a paused node holds counts against maxQueuedEvents', () => {
+    // About a dozen agenda entries at any time, but b holds one more ping every millisecond while stopped.
+    const faults: Fault[] = [{ kind: 'pause', atMs: 10, node: B, resumeAtMs: 1000 }];
+    const config = probeConfig([A, B], (n) => (n === A ? { pingEveryMs: 1 } : {}), { faults, maxQueuedEvents: 100 });
+    assert.throws(() => runSimulation(probe, config), /seed=7 at \d+ms: more than maxQueuedEvents=100 events pending/);
+    runSimulation(probe, { ...config, faults: [] });
+  });
+
   test('faults apply literally to a node that has not started: a restart starts it early, a pause does nothing', () => {
     const faults: Fault[] = [
       { kind: 'pause', atMs: 50, node: C, resumeAtMs: 150 },

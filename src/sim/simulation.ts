@@ -69,7 +69,7 @@ export interface SimulationConfig<Options, Msg> {
   readonly checkMessages?: boolean;
   /** Bound on processed events; exceeding it throws a SimulationError. Default 5,000,000. */
   readonly maxSteps?: number;
-  /** Bound on the agenda's size (runaway sends or timers). Default 5,000,000. */
+  /** Bound on the agenda's size plus what paused nodes hold (runaway sends or timers). Default 5,000,000. */
   readonly maxQueuedEvents?: number;
   /** How many recent log entries the report and errors keep. Default 256. */
   readonly logCapacity?: number;
@@ -383,6 +383,8 @@ export class Simulation<State, Msg, Out, Options, Req = never> {
   private now: number;
   /** Nodes that are up and not halted. */
   private active = 0;
+  /** Entries paused nodes hold (see Held). */
+  private heldCount = 0;
   /** Agenda entries other than timers (deliveries, faults, starts, inits, injections): while any remain the run is not over. */
   private pendingNonTimer = 0;
   private fp = 0x811c9dc5;
@@ -641,6 +643,7 @@ export class Simulation<State, Msg, Out, Options, Req = never> {
     if (slot.held !== null && !slot.halted) {
       // In the paused node's socket buffer: still undelivered.
       slot.held.inputs.push(ev);
+      this.heldCount++;
       this.stats.inFlight++;
       this.stats.heldByPause++;
       this.mix(FP_HELD_MESSAGE, ev.to);
@@ -676,6 +679,7 @@ export class Simulation<State, Msg, Out, Options, Req = never> {
     if (slot.held !== null) {
       // Still the live setting: it fires at resume unless the node replaces or cancels it first.
       slot.held.timers.push(ev);
+      this.heldCount++;
       this.mix(FP_HELD_TIMER, ev.node);
       return;
     }
@@ -694,6 +698,7 @@ export class Simulation<State, Msg, Out, Options, Req = never> {
     }
     if (slot.held !== null) {
       slot.held.inputs.push(ev);
+      this.heldCount++;
       this.mix(FP_HELD_INJECT, ev.node);
       return;
     }
@@ -723,6 +728,7 @@ export class Simulation<State, Msg, Out, Options, Req = never> {
     if (held === null) return;
     // The crash ends the pause; what the kernel held dies with the process.
     slot.held = null;
+    this.releaseHeld(held);
     for (const ev of held.inputs) {
       if (ev.kind === 'deliver') {
         this.stats.inFlight--;
@@ -768,6 +774,7 @@ export class Simulation<State, Msg, Out, Options, Req = never> {
     if (ev.epoch !== slot.epoch || !slot.starting) return;
     if (slot.held !== null) {
       slot.held.init = ev;
+      this.heldCount++;
       return;
     }
     this.mix(FP_INIT, ev.node);
@@ -795,6 +802,7 @@ export class Simulation<State, Msg, Out, Options, Req = never> {
     // Not paused: the pause found no process, or a crash ended it.
     if (held === null) return;
     slot.held = null;
+    this.releaseHeld(held);
     this.mix(FP_RESUME, i);
     this.log(slot.id, 'info', 'sim: resume');
     if (held.init !== null) this.initNow(held.init);
@@ -808,6 +816,10 @@ export class Simulation<State, Msg, Out, Options, Req = never> {
         this.injectNow(ev);
       }
     }
+  }
+
+  private releaseHeld(held: Held<Msg, Req>): void {
+    this.heldCount -= (held.init === null ? 0 : 1) + held.timers.length + held.inputs.length;
   }
 
   private boot(i: number): void {
@@ -973,7 +985,8 @@ export class Simulation<State, Msg, Out, Options, Req = never> {
   }
 
   private schedule(ev: SimEvent<Msg, Req>): number {
-    if (this.queue.size >= this.maxQueued) {
+    // Held entries count: they left the agenda only to wait for a resume.
+    if (this.queue.size + this.heldCount >= this.maxQueued) {
       throw this.fail(`more than maxQueuedEvents=${this.maxQueued} events pending`, undefined, undefined);
     }
     if (ev.kind !== 'timer') this.pendingNonTimer++;

@@ -792,9 +792,10 @@ export class Simulation<State, Msg, Out, Options, Req = never> {
   }
 
   /**
-   * SIGCONT: the node catches up in the order a Node.js event loop does: a pending init, the timers that fell
-   * due (deadline order), then what the kernel held (arrival order). All at the resume time, before anything
-   * else scheduled for it.
+   * SIGCONT: the node catches up in the order a Node.js event loop does (libuv returns from the interrupted
+   * poll and runs due timers before it reads sockets): a pending init, the timers that fell due (deadline
+   * order), then what the kernel held (arrival order). All at the resume time, ahead of deliveries and timers
+   * due at that same instant (the resume was scheduled before them).
    */
   private resume(i: number): void {
     const slot = this.slots[i]!;

@@ -28,7 +28,7 @@ import type { Protocol } from '../src/protocol/types.js';
 import { deltaSync, type ReplicatedService, type SyncMsg, type SyncOptions, type SyncState } from '../src/replication/delta-sync.js';
 import { crdtLattice, type Lattice } from '../src/replication/lattice.js';
 import type { TopologySpec } from '../src/replication/topology.js';
-import { randomFaultSchedule, type Fault } from '../src/sim/faults.js';
+import { faultEndMs, randomFaultSchedule, type Fault } from '../src/sim/faults.js';
 import { perfectNetwork, randomNetwork, type NetworkModel } from '../src/sim/network.js';
 import { Simulation, testSeeds, withSeed } from '../src/sim/simulation.js';
 
@@ -176,7 +176,7 @@ function runScenario<T extends AnyCrdt>(type: DataType<T>, scenario: Scenario): 
     allowRestarts: true,
   });
   const network = randomNetwork(prng.fork(), { nodes });
-  const lastFaultMs = faults.reduce((end, f) => Math.max(end, f.kind === 'partition' ? f.healAtMs : (f.restartAtMs ?? f.atMs)), 0);
+  const lastFaultMs = faults.reduce((end, f) => Math.max(end, faultEndMs(f)), 0);
   // Enough for the retransmission backoff (capped at maxRetransmitMs) to come round several times on lossy links,
   // and, for a lattice with digests, for digest exchanges to make a few full turns of the cluster.
   const settleMs = 10 * options.maxRetransmitMs + options.ackDelayMs + options.flushMs + 3 * nodeCount * (options.antiEntropyMs ?? 0);

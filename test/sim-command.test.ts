@@ -42,9 +42,27 @@ test('an explicit fault schedule replaces the drawn one', () => {
   assert.equal(lines.filter((l) => /^ {2}(partition|crash) /.test(l)).length, 1);
 });
 
+test('a schedule may pause a node; the printout shows the pause', () => {
+  const file = join(dir, 'pause.json');
+  writeFileSync(file, JSON.stringify([{ kind: 'pause', atMs: 300, resumeAtMs: 1500, node: 'n2' }]));
+  const { lines } = capture({ seed: '4', protocol: 'stream', nodes: '3', sendFor: '1', faults: file });
+  assert.ok(lines.includes('  pause n2 at 300 ms, resume at 1500 ms'), lines.join('\n'));
+  assert.equal(lines.filter((l) => /^ {2}(partition|crash|pause) /.test(l)).length, 1);
+  // Stopped through the end of sending, n2 printed only after its resume.
+  const n2 = lines.find((l) => l.startsWith('  n2: ')) ?? '';
+  const printedAt = Number(/\(at (\d+) ms/.exec(n2)?.[1]);
+  assert.ok(printedAt >= 1500, n2);
+});
+
 test('bad --faults files are usage errors naming the file', async () => {
   const cases: Array<[string, RegExp]> = [
     ['[{"kind":"crash","atMs":1,"node":"n7"}]', /names n7, but the cluster has 3 nodes/],
+    ['[{"kind":"pause","atMs":300,"resumeAtMs":300,"node":"n2"}]', /entry 0: resumeAtMs must be finite and after atMs/],
+    [
+      '[{"kind":"pause","atMs":300,"resumeAtMs":400,"node":"n2"},{"kind":"crash","atMs":1,"node":"n1"},{"kind":"pause","atMs":400,"resumeAtMs":500,"node":"n2"}]',
+      /entry 2: pauses of n2 overlap or touch entry 0/,
+    ],
+    ['[{"kind":"pause","atMs":300,"node":"n2"}]', /at 0\.resumeAtMs/],
     ['[{"kind":"quake","atMs":1}]', /at 0\.kind/],
     ['{not json', /not JSON/],
   ];

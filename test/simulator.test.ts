@@ -5,6 +5,7 @@ import { nodeId, type NodeId } from '../src/core/ids.js';
 import { Prng } from '../src/core/prng.js';
 import type { Effect, Input, Protocol } from '../src/protocol/types.js';
 import {
+  drawStartOffsets,
   EventQueue,
   perfectNetwork,
   randomFaultSchedule,
@@ -20,6 +21,7 @@ import {
   type SimulationConfig,
   type SimulationReport,
 } from '../src/sim/index.js';
+import { validateNodeFaults } from '../src/sim/faults.js';
 
 const ids = (...names: string[]): NodeId[] => names.map(nodeId);
 const [A, B, C] = ids('a', 'b', 'c') as [NodeId, NodeId, NodeId];
@@ -96,8 +98,11 @@ const flood: Protocol<FloodState, FloodMsg, FloodOut, FloodOptions> = {
 
 const valueOf = (node: NodeId): number => 100 + node.charCodeAt(node.length - 1);
 
-/** A random scenario: network, faults, clock skew, all drawn from the seed. */
-function floodScenario(seed: number): { config: SimulationConfig<FloodOptions, FloodMsg>; expectedSum: number } {
+/**
+ * A random scenario: network, faults, clock skew, all drawn from the seed. With `lifecycle`, also pauses, start
+ * skew up to 500 ms and init delays up to 100 ms (drawn after the rest, so the plain scenario stays the same).
+ */
+function floodScenario(seed: number, lifecycle = false): { config: SimulationConfig<FloodOptions, FloodMsg>; expectedSum: number } {
   const root = new Prng(seed);
   const count = root.int(2, 7);
   const nodes = Array.from({ length: count }, (_, i) => nodeId(`n${i}`));
@@ -111,8 +116,11 @@ function floodScenario(seed: number): { config: SimulationConfig<FloodOptions, F
     maxPartitions: 3,
     crashCount: root.int(0, Math.min(2, count)),
     allowRestarts: true,
+    ...(lifecycle ? { maxPauses: 3, pauseLengthMs: { minMs: 50, maxMs: 800 } } : {}),
   });
   const skew = new Map(nodes.map((n) => [n, root.int(-50, 50)]));
+  const startAt = lifecycle ? drawStartOffsets(root.fork(), nodes, 500) : new Map<NodeId, number>();
+  const initDelay = lifecycle ? drawStartOffsets(root.fork(), nodes, 100) : new Map<NodeId, number>();
   return {
     config: {
       seed,
@@ -121,6 +129,7 @@ function floodScenario(seed: number): { config: SimulationConfig<FloodOptions, F
       faults,
       optionsFor: (n) => ({ value: valueOf(n), retransmitMs: 20, haltNotBeforeMs: healByMs + 1000 }),
       clockOffsetMs: (n) => skew.get(n) ?? 0,
+      ...(lifecycle ? { startAtMs: (n: NodeId) => startAt.get(n) ?? 0, initDelayMs: (n: NodeId) => initDelay.get(n) ?? 0 } : {}),
       sizeOf: () => 16,
       untilMs: 20_000,
     },
@@ -145,26 +154,31 @@ interface ProbeState {
   readonly nodes: readonly NodeId[];
   readonly options: ProbeOptions;
   readonly initAt: number;
+  readonly startedAt: number;
   readonly received: Array<{ from: NodeId; seq: number; sentAt: number; at: number }>;
   readonly timers: Array<{ name: string; at: number }>;
+  /** Every input in the order it came: `timer:name@now`, `from#seq@now`. */
+  readonly order: string[];
   seq: number;
 }
 
 const probe: Protocol<ProbeState, ProbeMsg, string, ProbeOptions> = {
   name: 'probe',
-  init({ self, nodes, options, now }) {
+  init({ self, nodes, options, now, startedAtMs }) {
     const effects: Effect<ProbeMsg, string>[] = [];
     if (options.pingEveryMs !== undefined) effects.push({ kind: 'timer', name: 'ping', at: now });
     if (options.onceAfterMs !== undefined) effects.push({ kind: 'timer', name: 'once', at: now + options.onceAfterMs });
     if (options.haltAtMs !== undefined) effects.push({ kind: 'timer', name: 'halt', at: options.haltAtMs });
-    return { state: { self, nodes, options, initAt: now, received: [], timers: [], seq: 0 }, effects };
+    return { state: { self, nodes, options, initAt: now, startedAt: startedAtMs, received: [], timers: [], order: [], seq: 0 }, effects };
   },
   step(s, input, now) {
     if (input.kind === 'receive') {
       s.received.push({ from: input.from, seq: input.msg.seq, sentAt: input.msg.sentAt, at: now });
+      s.order.push(`${input.from}#${input.msg.seq}@${now}`);
       return [];
     }
     s.timers.push({ name: input.name, at: now });
+    s.order.push(`timer:${input.name}@${now}`);
     switch (input.name) {
       case 'ping': {
         const effects: Effect<ProbeMsg, string>[] = [];
@@ -193,6 +207,13 @@ function probeConfig(
   extra: Partial<SimulationConfig<ProbeOptions, ProbeMsg>> = {},
 ): SimulationConfig<ProbeOptions, ProbeMsg> {
   return { seed: 7, nodes, optionsFor: options, network: perfectNetwork(10), untilMs: 1000, ...extra };
+}
+
+/** The stats' conservation law: every copy put on the wire is delivered, dropped for one reason, or still in flight. */
+function assertConserved(report: SimulationReport<unknown>): void {
+  const s = report.stats;
+  const dropped = s.lost + s.droppedByPartition + s.droppedAtCrashedNode + s.droppedAtHaltedNode + s.droppedAtUnstartedNode;
+  assert.equal(s.sent + s.duplicated, s.delivered + dropped + s.inFlight, JSON.stringify(s));
 }
 
 function probeState(sim: Simulation<ProbeState, ProbeMsg, string, ProbeOptions>, node: NodeId): ProbeState {
@@ -238,18 +259,47 @@ describe('EventQueue', () => {
 
 describe('determinism', () => {
   test('same seed and config give identical reports; chunked runs equal one-shot runs', () => {
-    for (const seed of [1, 2, 3, 99, 4_000_000_000]) {
-      withSeed(seed, 'determinism', () => {
-        const first = runSimulation(flood, floodScenario(seed).config);
-        const second = runSimulation(flood, floodScenario(seed).config);
-        assert.deepStrictEqual(second, first);
-        // Stepping the same run in chunks must not change anything either.
-        const sim = new Simulation(flood, floodScenario(seed).config);
-        for (let t = 0; t <= 20_000; t += 137) sim.runUntil(t);
-        const chunked = sim.run();
-        assert.deepStrictEqual(chunked, first);
-      });
+    for (const lifecycle of [false, true]) {
+      for (const seed of [1, 2, 3, 99, 4_000_000_000]) {
+        withSeed(seed, `determinism${lifecycle ? ' with late and slow starts and pauses' : ''}`, () => {
+          const first = runSimulation(flood, floodScenario(seed, lifecycle).config);
+          const second = runSimulation(flood, floodScenario(seed, lifecycle).config);
+          assert.deepStrictEqual(second, first);
+          // Stepping the same run in chunks must not change anything either.
+          const sim = new Simulation(flood, floodScenario(seed, lifecycle).config);
+          for (let t = 0; t <= 20_000; t += 137) sim.runUntil(t);
+          const chunked = sim.run();
+          assert.deepStrictEqual(chunked, first);
+          if (lifecycle) assert.notEqual(first.fingerprint, runSimulation(flood, floodScenario(seed).config).fingerprint);
+        });
+      }
     }
+  });
+
+  test('runs that use none of start skew, init delays and pauses are what they were before those existed', () => {
+    // Pinned from the simulator before it had them: flood scenarios with partitions, crashes, restarts and skew.
+    assert.deepEqual(
+      [1, 2, 3, 99].map((seed) => runSimulation(flood, floodScenario(seed).config).fingerprint),
+      [4197728979, 687402928, 2542908964, 33612839],
+    );
+    const nodes = Array.from({ length: 5 }, (_, i) => nodeId(`n${i}`));
+    const schedule = randomFaultSchedule(new Prng(2024), {
+      nodes,
+      fromMs: 0,
+      toMs: 1000,
+      healByMs: 1500,
+      maxPartitions: 3,
+      crashCount: 2,
+      allowRestarts: true,
+      durableLossChance: 0.5,
+    });
+    assert.deepEqual(schedule, [
+      { kind: 'partition', atMs: 699, healAtMs: 1416, groups: [['n2', 'n3'], ['n0', 'n1', 'n4']] },
+      { kind: 'partition', atMs: 700, healAtMs: 1240, groups: [['n0'], ['n2', 'n3', 'n4'], ['n1']] },
+      { kind: 'crash', atMs: 813, node: 'n1', restartAtMs: 959 },
+      { kind: 'crash', atMs: 936, node: 'n2', restartAtMs: 1039, loseDurableState: true },
+      { kind: 'partition', atMs: 964, healAtMs: 1080, groups: [['n0', 'n2', 'n4'], ['n1', 'n3']] },
+    ]);
   });
 
   test('different seeds give different runs', () => {
@@ -274,8 +324,7 @@ describe('network', () => {
     // ~40k trials: the standard deviation of each rate is below 0.002, so 0.01 is a 5-sigma band.
     assert.ok(Math.abs(s.lost / s.sent - lossRate) < 0.01, `loss ${s.lost / s.sent}`);
     assert.ok(Math.abs(s.duplicated / (s.sent - s.lost) - duplicateRate) < 0.01, `dup ${s.duplicated / (s.sent - s.lost)}`);
-    const dropped = s.lost + s.droppedByPartition + s.droppedAtCrashedNode + s.droppedAtHaltedNode;
-    assert.equal(s.sent + s.duplicated, s.delivered + dropped + s.inFlight);
+    assertConserved(report);
     const received = nodes.reduce((sum, n) => sum + probeState(sim, n).received.length, 0);
     assert.equal(received, s.delivered);
     assert.equal(s.bytesSent, s.sent * 10);
@@ -460,14 +509,205 @@ describe('timers, clocks and injection', () => {
   });
 });
 
+describe('late starts, slow starts and pauses', () => {
+  test('a node that starts late misses the messages sent before its start and none after', () => {
+    // a pings b every 5 ms over 10 ms links; b's process starts at 100.
+    const sim = new Simulation(probe, probeConfig([A, B], (n) => (n === A ? { pingEveryMs: 5 } : { pingEveryMs: 50 }), { startAtMs: (n) => (n === B ? 100 : 0), untilMs: 300 }));
+    sim.inject(50, B, { kind: 'timer', name: 'once' });
+    sim.runUntil(99);
+    assert.equal(sim.isUp(B), false);
+    assert.equal(sim.state(B), undefined);
+    const report = sim.run();
+    const b = probeState(sim, B);
+    assert.equal(b.initAt, 100);
+    assert.equal(b.startedAt, 100);
+    // Pings sent at 0..95 were refused, even those that would have arrived after 100; every later one arrived.
+    const expected = [];
+    for (let t = 100; t + 10 <= 300; t += 5) expected.push(t);
+    assert.deepEqual(b.received.map((r) => r.sentAt), expected);
+    assert.equal(report.stats.droppedAtUnstartedNode, 20);
+    assert.equal(report.stats.injectedDropped, 1);
+    // b's own pings start with its process, and a hears them.
+    assert.deepEqual(probeState(sim, A).received.map((r) => r.sentAt), [100, 150, 200, 250]);
+    assertConserved(report);
+  });
+
+  test('nodes starting at the same instant reach each other, whatever their order', () => {
+    // flood sends from init: n0's numbers leave before n1 has initialised in that same instant.
+    const nodes = ids('n0', 'n1', 'n2');
+    const report = runSimulation(flood, {
+      seed: 3,
+      nodes,
+      network: perfectNetwork(5),
+      optionsFor: (n) => ({ value: valueOf(n), retransmitMs: 1000, haltNotBeforeMs: 0 }),
+      startAtMs: () => 40,
+      untilMs: 10_000,
+    });
+    assert.equal(report.stats.droppedAtUnstartedNode, 0);
+    // Everyone knew everything from the first round, long before a retransmission at 1040.
+    for (const n of nodes) assert.equal(report.outputs.get(n)?.[0]?.atMs, 45);
+  });
+
+  test('init runs after the init delay, told when its process started; restarts pay the delay again', () => {
+    const faults: Fault[] = [
+      { kind: 'crash', atMs: 200, node: A, restartAtMs: 300 },
+      // Killed while starting up again (its init would be at 430): that init never runs.
+      { kind: 'crash', atMs: 420, node: A, restartAtMs: 500 },
+      // Stopped while starting up: init runs at the resume, still told the process start.
+      { kind: 'pause', atMs: 510, node: A, resumeAtMs: 600 },
+    ];
+    const inits: Array<{ now: number; startedAtMs: number }> = [];
+    const recording: typeof probe = { ...probe, init: (ctx) => (inits.push({ now: ctx.now, startedAtMs: ctx.startedAtMs }), probe.init(ctx)) };
+    const sim = new Simulation(
+      recording,
+      probeConfig([A, B], (n) => (n === B ? { pingEveryMs: 5 } : {}), {
+        startAtMs: (n) => (n === A ? 50 : 0),
+        initDelayMs: (n) => (n === A ? 30 : 0),
+        clockOffsetMs: (n) => (n === A ? 1000 : 0),
+        faults,
+        untilMs: 700,
+      }),
+    );
+    sim.runUntil(79);
+    assert.equal(sim.isUp(A), false);
+    sim.runUntil(80);
+    assert.equal(sim.isUp(A), true);
+    sim.runUntil(425);
+    assert.equal(sim.isUp(A), false);
+    const report = sim.run();
+    // b's own init, then a's: at 80 (process 50), 330 (restart 300), 600 (restart 500, paused 510..600).
+    assert.deepEqual(inits, [
+      { now: 0, startedAtMs: 0 },
+      { now: 1080, startedAtMs: 1050 },
+      { now: 1330, startedAtMs: 1300 },
+      { now: 1600, startedAtMs: 1500 },
+    ]);
+    // Before a's first init, b's pings were refused (sent at 0..75); after it they flow until the crash.
+    const a = probeState(sim, A);
+    assert.ok(a.received.every((r) => r.sentAt >= 590), JSON.stringify(a.received[0]));
+    assert.equal(report.stats.droppedAtUnstartedNode, 16);
+    // Pings arriving while a was down or starting up again count as lost at a crashed node, not as refused.
+    assert.ok(report.stats.droppedAtCrashedNode > 0);
+    assertConserved(report);
+  });
+
+  test('a paused node gets what arrived meanwhile at resume: due timers first, then messages and injections in order', () => {
+    // a pings b every 5 ms; b pings a every 20 ms and has a one-shot timer due at 150; b is paused in [85, 300).
+    const faults: Fault[] = [{ kind: 'pause', atMs: 85, node: B, resumeAtMs: 300 }];
+    const sim = new Simulation(probe, probeConfig([A, B], (n) => (n === A ? { pingEveryMs: 5 } : { pingEveryMs: 20, onceAfterMs: 150 }), { faults, untilMs: 400 }));
+    sim.inject(200, B, { kind: 'receive', from: C, msg: { kind: 'ping', seq: 99, sentAt: 200 } });
+    sim.runUntil(299);
+    assert.equal(sim.isPaused(B), true);
+    const before = probeState(sim, B).order.length;
+    const report = sim.run();
+    const b = probeState(sim, B);
+    const atResume = b.order.slice(before).filter((e) => e.endsWith('@300'));
+    // The ping timer (due at 100) and the one-shot (due at 150), in deadline order; then a's pings that arrived
+    // in [85, 300) (sent at 75..285) in arrival order, with the injected input where it arrived (at 200, ahead
+    // of the ping arriving then, which was scheduled later); then, no longer held, the ping arriving at 300.
+    const fromA = (from: number, to: number): string[] => Array.from({ length: (to - from) / 5 + 1 }, (_, k) => `a#${from / 5 + k}@300`);
+    assert.deepEqual(atResume.slice(0, 2), ['timer:ping@300', 'timer:once@300']);
+    assert.deepEqual(atResume.slice(2), [...fromA(75, 185), 'c#99@300', ...fromA(190, 290)]);
+    assert.deepEqual(report.outputs.get(B), [{ atMs: 300, value: 'once@300' }]);
+    // Nothing was lost: every ping a sent arrived, in order, exactly once.
+    const seqs = b.received.filter((r) => r.from === A).map((r) => r.seq);
+    assert.deepEqual(seqs, Array.from({ length: seqs.length }, (_, k) => k));
+    assert.equal(seqs.length, 79); // sent at 0..390, arriving by 400
+    assert.equal(report.stats.heldByPause, 43);
+    assert.equal(report.stats.injected, 1);
+    // b sent nothing while stopped; its ping sent at 80 was already on the wire and arrived at 90.
+    assert.deepEqual(probeState(sim, A).received.map((r) => r.sentAt), [0, 20, 40, 60, 80, 300, 320, 340, 360, 380]);
+    assert.equal(report.stats.droppedAtCrashedNode + report.stats.droppedAtUnstartedNode + report.stats.droppedAtHaltedNode, 0);
+    assertConserved(report);
+  });
+
+  test('a crash during a pause ends it: what was held is lost like anything in flight, the restart runs unpaused', () => {
+    const faults: Fault[] = [
+      { kind: 'pause', atMs: 100, node: B, resumeAtMs: 300 },
+      { kind: 'crash', atMs: 200, node: B, restartAtMs: 250 },
+    ];
+    const sim = new Simulation(probe, probeConfig([A, B], (n) => (n === A ? { pingEveryMs: 5 } : { onceAfterMs: 150 }), { faults, untilMs: 500 }));
+    sim.inject(150, B, { kind: 'timer', name: 'once' });
+    sim.runUntil(260);
+    assert.equal(sim.isPaused(B), false);
+    const report = sim.run();
+    const b = probeState(sim, B);
+    // The held one-shot (due at 150) died with the process; the new incarnation's fires 150 ms after its init.
+    assert.deepEqual(report.outputs.get(B), [{ atMs: 400, value: 'once@400' }]);
+    assert.equal(b.initAt, 250);
+    // It got a's pings as soon as it was up again (sent while it was down, arriving after the restart).
+    assert.equal(b.received[0]?.at, 250);
+    assert.ok(b.timers.every((t) => t.at >= 250));
+    // Held: the pings that arrived in [100, 200) (20) plus the injection; lost too: those arriving in [200, 250).
+    assert.equal(report.stats.heldByPause, 20);
+    assert.equal(report.stats.injectedDropped, 1);
+    assert.equal(report.stats.droppedAtCrashedNode, 20 + 10);
+    assertConserved(report);
+  });
+
+  test('what a paused node holds counts against maxQueuedEvents', () => {
+    // About a dozen agenda entries at any time, but b holds one more ping every millisecond while stopped.
+    const faults: Fault[] = [{ kind: 'pause', atMs: 10, node: B, resumeAtMs: 1000 }];
+    const config = probeConfig([A, B], (n) => (n === A ? { pingEveryMs: 1 } : {}), { faults, maxQueuedEvents: 100 });
+    assert.throws(() => runSimulation(probe, config), /seed=7 at \d+ms: more than maxQueuedEvents=100 events pending/);
+    runSimulation(probe, { ...config, faults: [] });
+  });
+
+  test('faults apply literally to a node that has not started: a restart starts it early, a pause does nothing', () => {
+    const faults: Fault[] = [
+      { kind: 'pause', atMs: 50, node: C, resumeAtMs: 150 },
+      { kind: 'crash', atMs: 100, node: C, restartAtMs: 200 },
+    ];
+    const sim = new Simulation(probe, probeConfig([A, C], () => ({}), { faults, startAtMs: (n) => (n === C ? 500 : 0) }));
+    sim.runUntil(199);
+    assert.equal(sim.isUp(C), false);
+    sim.run();
+    assert.equal(probeState(sim, C).initAt, 200);
+    assert.equal(sim.isPaused(C), false);
+  });
+
+  test('bad starts, delays and pauses are refused', () => {
+    const base = probeConfig([A, B], () => ({}));
+    const refuse = (extra: Partial<SimulationConfig<ProbeOptions, ProbeMsg>>, message: RegExp): void => {
+      assert.throws(() => new Simulation(probe, { ...base, ...extra }), message);
+    };
+    refuse({ startMs: 10, startAtMs: () => 5 }, /startAtMs\(a\) must be finite and >= startMs, got 5/);
+    refuse({ startAtMs: () => NaN }, /startAtMs\(a\) must be finite/);
+    refuse({ initDelayMs: () => -1 }, /initDelayMs\(a\) must be finite and >= 0/);
+    refuse({ faults: [{ kind: 'pause', atMs: 10, node: A, resumeAtMs: 10 }] }, /faults\[0\]: resumeAtMs must be finite and after atMs/);
+    refuse({ faults: [{ kind: 'pause', atMs: 10, node: nodeId('zz'), resumeAtMs: 20 }] }, /faults\[0\]: unknown node zz/);
+    refuse({ startMs: 50, faults: [{ kind: 'pause', atMs: 10, node: A, resumeAtMs: 60 }] }, /a pause of a at 10ms is before startMs/);
+    const overlapping: Fault[] = [
+      { kind: 'pause', atMs: 100, node: A, resumeAtMs: 200 },
+      { kind: 'pause', atMs: 10, node: B, resumeAtMs: 150 },
+      { kind: 'pause', atMs: 200, node: A, resumeAtMs: 300 },
+    ];
+    refuse({ faults: overlapping }, /faults\[2\]: pauses of a overlap or touch faults\[0\] \(merge them into one\)/);
+    // Apart, they are fine.
+    new Simulation(probe, { ...base, faults: [overlapping[0]!, overlapping[1]!, { kind: 'pause', atMs: 201, node: A, resumeAtMs: 300 }] });
+  });
+
+  test('drawStartOffsets draws whole ms per node in [0, max], deterministically', () => {
+    const nodes = ids('a', 'b', 'c', 'd', 'e', 'f');
+    const offsets = drawStartOffsets(new Prng(9), nodes, 250);
+    assert.deepEqual([...offsets.keys()], nodes);
+    for (const v of offsets.values()) assert.ok(Number.isInteger(v) && v >= 0 && v <= 250);
+    assert.deepEqual(drawStartOffsets(new Prng(9), nodes, 250), offsets);
+    assert.ok(new Set(offsets.values()).size > 1);
+    assert.deepEqual([...drawStartOffsets(new Prng(9), nodes, 0).values()], [0, 0, 0, 0, 0, 0]);
+    assert.throws(() => drawStartOffsets(new Prng(9), nodes, 1.5), /whole number/);
+  });
+});
+
 describe('liveness under random networks and faults', () => {
-  test('every node outputs the right sum after partitions heal and crashed nodes restart', () => {
+  const checkLiveness = (lifecycle: boolean): void => {
     const seeds = testSeeds(200);
     let stoppedEarly = 0;
-    const exercised = { lost: 0, duplicated: 0, droppedByPartition: 0, droppedAtCrashedNode: 0 };
+    const exercised: Partial<Record<keyof SimulationReport<FloodOut>['stats'], number>> = { lost: 0, duplicated: 0, droppedByPartition: 0, droppedAtCrashedNode: 0 };
+    if (lifecycle) Object.assign(exercised, { droppedAtUnstartedNode: 0, heldByPause: 0 });
     for (const seed of seeds) {
-      withSeed(seed, 'flood liveness', () => {
-        const { config, expectedSum } = floodScenario(seed);
+      withSeed(seed, `flood liveness${lifecycle ? ' with late and slow starts and pauses' : ''}`, () => {
+        const { config, expectedSum } = floodScenario(seed, lifecycle);
         const report: SimulationReport<FloodOut> = runSimulation(flood, config);
         for (const node of config.nodes) {
           const outs = report.outputs.get(node) ?? [];
@@ -476,8 +716,9 @@ describe('liveness under random networks and faults', () => {
         }
         assert.equal(report.crashed.size, 0);
         assert.equal(report.halted.size, config.nodes.length, 'every node halts');
+        assertConserved(report);
         if (report.endedAtMs < config.untilMs) stoppedEarly++;
-        for (const k of Object.keys(exercised) as Array<keyof typeof exercised>) if (report.stats[k] > 0) exercised[k]++;
+        for (const k of Object.keys(exercised) as Array<keyof typeof exercised>) if (report.stats[k] > 0) exercised[k]! += 1;
       });
     }
     assert.equal(stoppedEarly, seeds.length);
@@ -485,7 +726,11 @@ describe('liveness under random networks and faults', () => {
     if (seeds.length > 1) {
       for (const [k, runs] of Object.entries(exercised)) assert.ok(runs > seeds.length / 10, `only ${runs} runs had ${k}`);
     }
-  });
+  };
+
+  test('every node outputs the right sum after partitions heal and crashed nodes restart', () => checkLiveness(false));
+
+  test('… also when nodes start late and slowly and are paused', () => checkLiveness(true));
 });
 
 describe('failures name their seed', () => {
@@ -585,18 +830,12 @@ describe('random schedules', () => {
         fc.integer({ min: 0, max: 0xffffffff }),
         fc.integer({ min: 1, max: 8 }),
         fc.boolean(),
-        (seed, count, allowRestarts) => {
+        fc.integer({ min: 0, max: 5 }),
+        (seed, count, allowRestarts, maxPauses) => {
           const nodes = Array.from({ length: count }, (_, i) => nodeId(`n${i}`));
           const crashCount = seed % (count + 1);
-          const faults = randomFaultSchedule(new Prng(seed), {
-            nodes,
-            fromMs: 100,
-            toMs: 900,
-            healByMs: 1200,
-            maxPartitions: 4,
-            crashCount,
-            allowRestarts,
-          });
+          const options = { nodes, fromMs: 100, toMs: 900, healByMs: 1200, maxPartitions: 4, crashCount, allowRestarts };
+          const faults = randomFaultSchedule(new Prng(seed), { ...options, maxPauses, pauseLengthMs: { minMs: 50, maxMs: 400 } });
           const crashes = faults.filter((f) => f.kind === 'crash');
           assert.equal(crashes.length, crashCount);
           assert.equal(new Set(crashes.map((f) => f.node)).size, crashCount);
@@ -607,17 +846,23 @@ describe('random schedules', () => {
               assert.ok(f.healAtMs > f.atMs && f.healAtMs <= 1200);
               assert.ok(f.groups.length >= 2 && f.groups.every((g) => g.length > 0));
               assert.equal(f.groups.flat().length, new Set(f.groups.flat()).size);
+            } else if (f.kind === 'pause') {
+              // At least 50 ms unless cut short at healByMs.
+              assert.ok(f.resumeAtMs <= 1200 && f.resumeAtMs > f.atMs && (f.resumeAtMs - f.atMs >= 50 || f.resumeAtMs === 1200));
+              assert.ok(f.resumeAtMs - f.atMs <= 400);
             } else if (allowRestarts) {
               assert.ok(f.restartAtMs !== undefined && f.restartAtMs > f.atMs && f.restartAtMs <= 1200);
             } else {
               assert.equal(f.restartAtMs, undefined);
             }
           }
-          // Same prng state, same schedule.
-          assert.deepEqual(
-            randomFaultSchedule(new Prng(seed), { nodes, fromMs: 100, toMs: 900, healByMs: 1200, maxPartitions: 4, crashCount, allowRestarts }),
-            faults,
-          );
+          const pauses = faults.filter((f) => f.kind === 'pause');
+          assert.ok(pauses.length <= maxPauses);
+          // A valid schedule (one node's pauses apart), accepted by the simulator's own check.
+          validateNodeFaults(faults, (n) => nodes.includes(n));
+          // Same prng state, same schedule; pauses come on top of what would be drawn without them.
+          assert.deepEqual(randomFaultSchedule(new Prng(seed), { ...options, maxPauses, pauseLengthMs: { minMs: 50, maxMs: 400 } }), faults);
+          assert.deepEqual(randomFaultSchedule(new Prng(seed), options), faults.filter((f) => f.kind !== 'pause'));
         },
       ),
     );

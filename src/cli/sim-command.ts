@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
 import { z } from 'zod';
 import { nodeId } from '../core/ids.js';
-import type { Fault } from '../sim/faults.js';
+import { validateNodeFaults, type Fault } from '../sim/faults.js';
 import type { AgreementProtocolName } from '../agreement/protocols.js';
 import { seed32 } from '../core/prng.js';
 import { drawAgreementScenario, runAgreementScenario, type AgreementVerdict, type ScenarioDraw } from '../sim/scenarios/agreement.js';
@@ -29,10 +29,14 @@ const faultSchema = z.array(
   z.discriminatedUnion('kind', [
     z.object({ kind: z.literal('partition'), atMs: ms, healAtMs: ms, groups: z.array(z.array(nodeName).min(1)).min(1) }).strict(),
     z.object({ kind: z.literal('crash'), atMs: ms, node: nodeName }).strict(),
+    z.object({ kind: z.literal('pause'), atMs: ms, resumeAtMs: ms, node: nodeName }).strict(),
   ]),
 );
 
-/** A JSON fault schedule: `[{"kind":"partition","atMs":100,"healAtMs":900,"groups":[["n1"],["n2","n3"]]}, {"kind":"crash","atMs":500,"node":"n2"}]`. */
+/**
+ * A JSON fault schedule: `[{"kind":"partition","atMs":100,"healAtMs":900,"groups":[["n1"],["n2","n3"]]},
+ * {"kind":"crash","atMs":500,"node":"n2"}, {"kind":"pause","atMs":200,"resumeAtMs":1700,"node":"n3"}]`.
+ */
 export function readFaultsFile(path: string, nodeCount: number | undefined): Fault[] {
   let text: string;
   try {
@@ -53,13 +57,41 @@ export function readFaultsFile(path: string, nodeCount: number | undefined): Fau
   }
   const faults: Fault[] = [];
   for (const [i, f] of parsed.data.entries()) {
-    const named = f.kind === 'crash' ? [f.node] : f.groups.flat();
+    const named = f.kind === 'partition' ? f.groups.flat() : [f.node];
     const unknown = named.find((n) => nodeCount !== undefined && Number(n.slice(1)) > nodeCount);
     if (unknown !== undefined) throw new UsageError(`--faults ${path}: entry ${i} names ${unknown}, but the cluster has ${nodeCount} nodes`);
     if (f.kind === 'partition' && f.healAtMs < f.atMs) throw new UsageError(`--faults ${path}: entry ${i} heals before it starts`);
-    faults.push(f.kind === 'crash' ? { kind: 'crash', atMs: f.atMs, node: nodeId(f.node) } : { kind: 'partition', atMs: f.atMs, healAtMs: f.healAtMs, groups: f.groups.map((g) => g.map(nodeId)) });
+    switch (f.kind) {
+      case 'partition':
+        faults.push({ kind: 'partition', atMs: f.atMs, healAtMs: f.healAtMs, groups: f.groups.map((g) => g.map(nodeId)) });
+        break;
+      case 'crash':
+        faults.push({ kind: 'crash', atMs: f.atMs, node: nodeId(f.node) });
+        break;
+      case 'pause':
+        faults.push({ kind: 'pause', atMs: f.atMs, resumeAtMs: f.resumeAtMs, node: nodeId(f.node) });
+        break;
+    }
+  }
+  // The simulator's own rules for crashes and pauses (a pause resumes after it starts, one node's pauses apart).
+  try {
+    validateNodeFaults(faults, () => true, (k) => `entry ${k}`);
+  } catch (error) {
+    throw new UsageError(`--faults ${path}: ${error instanceof Error ? error.message : String(error)}`);
   }
   return faults;
+}
+
+/** One line of the scenario printout per fault. */
+export function describeFault(f: Fault): string {
+  switch (f.kind) {
+    case 'partition':
+      return `partition ${f.atMs}–${f.healAtMs} ms: ${f.groups.map((g) => `{${g.join(' ')}}`).join(' | ')}`;
+    case 'crash':
+      return `crash ${f.node} at ${f.atMs} ms${f.loseDurableState === true ? ' losing its store' : ''}${f.restartAtMs === undefined ? ', for good' : `, restart at ${f.restartAtMs} ms`}`;
+    case 'pause':
+      return `pause ${f.node} at ${f.atMs} ms, resume at ${f.resumeAtMs} ms`;
+  }
 }
 const MAX_SIM_NODES = 32;
 
@@ -108,9 +140,7 @@ function describeVerdict(v: AgreementVerdict, out: (line: string) => void): void
   const link = s.network.defaultLink;
   out(`  network: latency ${JSON.stringify(link.latency)}, loss ${link.lossRate}, duplication ${link.duplicateRate}, ${s.network.linkOverrides?.length ?? 0} links different`);
   if (s.faults.length === 0) out('  faults: none');
-  for (const f of s.faults) {
-    out(f.kind === 'partition' ? `  partition ${f.atMs}–${f.healAtMs} ms: ${f.groups.map((g) => `{${g.join(' ')}}`).join(' | ')}` : `  crash ${f.node} at ${f.atMs} ms${f.loseDurableState === true ? ' losing its store' : ''}${f.restartAtMs === undefined ? ', for good' : `, restart at ${f.restartAtMs} ms`}`);
-  }
+  for (const f of s.faults) out(`  ${describeFault(f)}`);
   for (const node of s.nodes) {
     const first = v.report.outputs.get(node)?.[0];
     const note = first === undefined ? 'printed nothing' : `at ${first.atMs.toFixed(0)} ms${first.value.complete ? '' : `, unconfirmed: ${first.value.unconfirmed.join(' ')}`}`;
@@ -167,7 +197,7 @@ export function simCommand(): Command {
     .option('--wait-for <seconds>', 'virtual grace period in seconds (default 4)')
     .option(
       '--faults <path>',
-      'JSON fault schedule instead of a drawn one (needs --nodes), e.g. [{"kind":"partition","atMs":100,"healAtMs":900,"groups":[["n1"],["n2","n3"]]},{"kind":"crash","atMs":500,"node":"n3"}]',
+      'JSON fault schedule instead of a drawn one (needs --nodes): partitions, crashes for good, and pauses (the node is stopped, as by SIGSTOP, and resumed; nothing sent to it is lost), e.g. [{"kind":"partition","atMs":100,"healAtMs":900,"groups":[["n1"],["n2","n3"]]},{"kind":"crash","atMs":500,"node":"n3"},{"kind":"pause","atMs":200,"resumeAtMs":1700,"node":"n2"}]',
     )
     .action((opts: OptionValues) => {
       process.exitCode = runSimCommand(simArgsFromOptions(opts));

@@ -1,5 +1,5 @@
 /**
- * Scheduled faults: network partitions and node crashes with optional restarts.
+ * Scheduled faults: network partitions, node crashes with optional restarts, and pauses.
  *
  * Partition: in [atMs, healAtMs) nodes in different groups cannot exchange messages. A message is dropped when
  * its send time or its delivery time falls inside the window and it crosses groups (a message already on the
@@ -8,10 +8,23 @@
  *
  * Crash: the node loses its state, its timers and every message addressed to it that has not been delivered
  * yet (messages it already sent stay on the wire). Messages sent to it while it is down and arriving after its
- * restart are delivered: the network does not know the node was down. Restart: `protocol.init` again with the
- * same options and the then current time and what the node persisted (crash-recover; anything else is lost),
- * unless the crash lost the durable store too. Crash and restart apply literally: crashing a node that
- * is down and restarting a node that is up do nothing.
+ * restart are delivered: the network does not know the node was down. Restart: a new process, which (like the
+ * first) runs `protocol.init` after the node's init delay (`SimulationConfig.initDelayMs`), with the then current
+ * time, `startedAtMs` = the restart time, and what the node persisted (crash-recover; anything else is lost),
+ * unless the crash lost the durable store too. Crash and restart apply literally: crashing a node whose process
+ * is not running (down, or not started yet) does nothing, and restarting a node whose process runs (up, or still
+ * starting) does nothing; a restart before a node's first start starts it then. A crash while the process is
+ * starting kills it before its init.
+ *
+ * Pause: in [atMs, resumeAtMs) the node's process is stopped, as by SIGSTOP … SIGCONT. It neither receives nor
+ * fires timers nor takes injected inputs, but nothing addressed to it is lost: the kernel keeps buffering what
+ * peers send. At resume the node's clock has simply jumped (it sees `now` = the resume time) and it catches up
+ * in the order a Node.js event loop does after SIGCONT: a pending init first, then every timer that fell due, in
+ * deadline order, then the held messages and injected inputs in their arrival order. Partitions are judged when
+ * a message reaches the host (not when the process reads it). Messages it sent before the pause stay on the
+ * wire. A crash during a pause ends it, and what was held is lost like any message in flight at a crash. A
+ * pause applies literally too: pausing a node whose process is not running does nothing. Pauses of one node
+ * must not overlap or touch (merge them into one); the schedule is refused otherwise.
  */
 import type { NodeId } from '../core/ids.js';
 import type { Prng } from '../core/prng.js';
@@ -19,7 +32,21 @@ import type { Prng } from '../core/prng.js';
 export type Fault =
   | { readonly kind: 'partition'; readonly atMs: number; readonly healAtMs: number; readonly groups: readonly (readonly NodeId[])[] }
   /** `loseDurableState`: the node's durable store goes with it (a lost disk), so it restarts empty. */
-  | { readonly kind: 'crash'; readonly atMs: number; readonly node: NodeId; readonly restartAtMs?: number; readonly loseDurableState?: boolean };
+  | { readonly kind: 'crash'; readonly atMs: number; readonly node: NodeId; readonly restartAtMs?: number; readonly loseDurableState?: boolean }
+  /** The node's process is stopped in [atMs, resumeAtMs) (SIGSTOP, then SIGCONT). */
+  | { readonly kind: 'pause'; readonly atMs: number; readonly node: NodeId; readonly resumeAtMs: number };
+
+/** When the fault is over: the partition heals, the node restarts or resumes; a crash for good is over at once. */
+export function faultEndMs(f: Fault): number {
+  switch (f.kind) {
+    case 'partition':
+      return f.healAtMs;
+    case 'crash':
+      return f.restartAtMs ?? f.atMs;
+    case 'pause':
+      return f.resumeAtMs;
+  }
+}
 
 /** Partitions resolved over node indices. Internal to the simulator. */
 export class PartitionTable {
@@ -68,19 +95,47 @@ export class PartitionTable {
   }
 }
 
-/** Checks the crash faults of a schedule; partitions are checked by PartitionTable. */
-export function validateCrashes(indexOf: ReadonlyMap<NodeId, number>, faults: readonly Fault[]): void {
+/**
+ * Checks the crash and pause faults of a schedule (partitions are checked by PartitionTable). `where(k)` names
+ * entry k in messages (`faults[k]` in the simulator, `entry k` for a file's schedule).
+ */
+export function validateNodeFaults(
+  faults: readonly Fault[],
+  isNode: (node: NodeId) => boolean,
+  where: (k: number) => string = (k) => `faults[${k}]`,
+): void {
+  const pausesOf = new Map<NodeId, number[]>();
   for (let k = 0; k < faults.length; k++) {
     const f = faults[k]!;
     if (f.kind === 'partition') continue;
-    if (f.kind !== 'crash') throw new RangeError(`faults[${k}]: unknown kind ${JSON.stringify((f as { kind: unknown }).kind)}`);
-    if (!indexOf.has(f.node)) throw new RangeError(`faults[${k}]: unknown node ${f.node}`);
-    if (!Number.isFinite(f.atMs)) throw new RangeError(`faults[${k}]: atMs must be finite`);
+    if (f.kind !== 'crash' && f.kind !== 'pause') throw new RangeError(`${where(k)}: unknown kind ${JSON.stringify((f as { kind: unknown }).kind)}`);
+    if (!isNode(f.node)) throw new RangeError(`${where(k)}: unknown node ${f.node}`);
+    if (!Number.isFinite(f.atMs)) throw new RangeError(`${where(k)}: atMs must be finite`);
+    if (f.kind === 'pause') {
+      if (!(Number.isFinite(f.resumeAtMs) && f.resumeAtMs > f.atMs)) throw new RangeError(`${where(k)}: resumeAtMs must be finite and after atMs`);
+      const list = pausesOf.get(f.node);
+      if (list === undefined) pausesOf.set(f.node, [k]);
+      else list.push(k);
+      continue;
+    }
     if (f.restartAtMs !== undefined && !(Number.isFinite(f.restartAtMs) && f.restartAtMs > f.atMs)) {
-      throw new RangeError(`faults[${k}]: restartAtMs must be finite and after atMs`);
+      throw new RangeError(`${where(k)}: restartAtMs must be finite and after atMs`);
     }
     if (f.loseDurableState !== undefined && typeof f.loseDurableState !== 'boolean') {
-      throw new RangeError(`faults[${k}]: loseDurableState must be true or false`);
+      throw new RangeError(`${where(k)}: loseDurableState must be true or false`);
+    }
+  }
+  // One stop/continue state per process: a pause inside another, or one resuming as the next starts, would be
+  // ambiguous (which SIGCONT ends which SIGSTOP?), so the schedule must say it as one pause.
+  const pause = (k: number): Extract<Fault, { kind: 'pause' }> => faults[k] as Extract<Fault, { kind: 'pause' }>;
+  for (const [node, ks] of pausesOf) {
+    const sorted = ks.slice().sort((x, y) => pause(x).atMs - pause(y).atMs || x - y);
+    for (let j = 1; j < sorted.length; j++) {
+      const earlier = sorted[j - 1]!;
+      const later = sorted[j]!;
+      if (pause(later).atMs <= pause(earlier).resumeAtMs) {
+        throw new RangeError(`${where(Math.max(earlier, later))}: pauses of ${node} overlap or touch ${where(Math.min(earlier, later))} (merge them into one)`);
+      }
     }
   }
 }
@@ -102,9 +157,19 @@ export interface FaultScheduleOptions {
   readonly maxGroups?: number;
   /** With restarts: the chance that a crash also loses the node's durable store. Default 0 (drawn only if > 0). */
   readonly durableLossChance?: number;
+  /**
+   * Draws between 0 and this many pauses of random nodes, starting in [fromMs, toMs) and resuming by healByMs.
+   * Default 0: pauses are drawn only when asked for. A drawn pause that would overlap or touch an earlier one
+   * of the same node is left out, so a schedule may hold fewer.
+   */
+  readonly maxPauses?: number;
+  /** Pause lengths, whole ms drawn in [minMs, maxMs] (then cut short to resume by healByMs). Default DEFAULT_PAUSE_LENGTH_MS. */
+  readonly pauseLengthMs?: { readonly minMs: number; readonly maxMs: number };
 }
 
 const DEFAULT_MAX_GROUPS = 3;
+/** Drawn pauses last 0.1–2 s unless told otherwise: long enough to outlast timeouts, short enough to end. */
+export const DEFAULT_PAUSE_LENGTH_MS = Object.freeze({ minMs: 100, maxMs: 2000 });
 /** Fault times are whole milliseconds, which keeps a printed schedule short. */
 function drawMs(prng: Prng, fromMs: number, toMs: number): number {
   return Math.min(toMs, Math.floor(fromMs + prng.float() * (toMs - fromMs)));
@@ -152,6 +217,39 @@ export function randomFaultSchedule(prng: Prng, opts: FaultScheduleOptions): Fau
       faults.push({ kind: 'crash', atMs, node });
     }
   }
+  // Drawn after everything else and only when asked for, so that a schedule's partitions and crashes are the
+  // same with or without pauses, and schedules without pauses stay what they were for every seed.
+  const maxPauses = opts.maxPauses ?? 0;
+  if (maxPauses > 0) faults.push(...drawPauses(prng, opts, maxPauses));
   // Stable sort: ties keep draw order, so the result stays deterministic.
   return faults.sort((a, b) => a.atMs - b.atMs);
+}
+
+function drawPauses(prng: Prng, opts: FaultScheduleOptions, maxPauses: number): Fault[] {
+  const { nodes, fromMs, toMs, healByMs } = opts;
+  const { minMs, maxMs } = opts.pauseLengthMs ?? DEFAULT_PAUSE_LENGTH_MS;
+  if (!Number.isInteger(maxPauses)) throw new RangeError('maxPauses must be a whole number');
+  if (!(Number.isInteger(minMs) && Number.isInteger(maxMs) && minMs >= 1 && minMs <= maxMs)) {
+    throw new RangeError('pauseLengthMs needs whole ms with 1 <= minMs <= maxMs');
+  }
+  const pauses: Array<Extract<Fault, { kind: 'pause' }>> = [];
+  const count = prng.int(0, maxPauses);
+  for (let p = 0; p < count; p++) {
+    const node = prng.pick(nodes);
+    const atMs = drawMs(prng, fromMs, toMs);
+    const resumeAtMs = Math.max(atMs + 1, Math.min(healByMs, atMs + prng.int(minMs, maxMs)));
+    // Every draw above happens whatever this decides, so each pause's draws stay put.
+    if (pauses.some((q) => q.node === node && atMs <= q.resumeAtMs && q.atMs <= resumeAtMs)) continue;
+    pauses.push({ kind: 'pause', atMs, node, resumeAtMs });
+  }
+  return pauses;
+}
+
+/**
+ * Per node, in node order, a whole number of ms in [0, maxMs]. For start skew (`startAtMs: (n) => startMs +
+ * offsets.get(n)!`) and for init delays alike; fork the prng for each, so one does not shift the other.
+ */
+export function drawStartOffsets(prng: Prng, nodes: readonly NodeId[], maxMs: number): Map<NodeId, number> {
+  if (!(Number.isInteger(maxMs) && maxMs >= 0)) throw new RangeError(`maxMs must be a whole number >= 0, got ${maxMs}`);
+  return new Map(nodes.map((node) => [node, prng.int(0, maxMs)]));
 }

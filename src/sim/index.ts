@@ -10,7 +10,7 @@ export {
   type NetworkModel,
   type RandomNetworkOptions,
 } from './network.js';
-export { randomFaultSchedule, type Fault, type FaultScheduleOptions } from './faults.js';
+export { DEFAULT_PAUSE_LENGTH_MS, drawStartOffsets, faultEndMs, randomFaultSchedule, type Fault, type FaultScheduleOptions } from './faults.js';
 export {
   DEFAULT_LOG_CAPACITY,
   DEFAULT_MAX_QUEUED_EVENTS,

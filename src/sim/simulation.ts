@@ -1,7 +1,18 @@
 /**
  * The deterministic simulator (in the manner of TigerBeetle's VOPR and FoundationDB's simulation): runs any
  * sans-IO `Protocol` on many virtual nodes, on seeded virtual time, over a simulated network with scheduled
- * partitions and crash/restart faults.
+ * partitions, crash/restart and pause faults (see faults.ts), and nodes that start at different times.
+ *
+ * A node's life: its process starts at `startAtMs(node)` (default: the epoch `startMs`), and `protocol.init`
+ * runs `initDelayMs(node)` later (default 0; module loading, binding a socket), with `startedAtMs` = the process
+ * start and `now` = the actual time, both in the node's skewed clock. Every restart is a new process and pays the
+ * delay again (its `startedAtMs` is the restart time). From its init until it crashes the node is up: it
+ * receives, fires timers and takes injected inputs; before, injected inputs are dropped. A message sent before
+ * its destination's first init is refused (as a TCP connect to a port nobody listens on yet is): it is dropped
+ * and counted in `droppedAtUnstartedNode`; inits at the same instant count as simultaneous. Once a node has been
+ * up, the crash rules of faults.ts apply instead (a network that does not know the node is down). Nodes starting
+ * at the epoch start before any event, in node order; later starts are events, in node order at equal times and
+ * ahead of faults scheduled for the same time. A delayed init is an event scheduled when its process starts.
  *
  * Determinism: the only randomness is one `Prng(seed)`, forked per concern; the agenda breaks time ties by
  * insertion order; nothing reads a clock or iterates an unordered structure. Same seed + same config ⇒ the
@@ -15,7 +26,7 @@ import type { NodeId } from '../core/ids.js';
 import { hash32, Prng } from '../core/prng.js';
 import type { Effect, Input, LogLevel, Protocol } from '../protocol/types.js';
 import { EventQueue } from './event-queue.js';
-import { PartitionTable, validateCrashes, type Fault } from './faults.js';
+import { PartitionTable, validateNodeFaults, type Fault } from './faults.js';
 import { drawLatencyMs, LinkTable, type NetworkModel } from './network.js';
 
 export const DEFAULT_MAX_STEPS = 5_000_000;
@@ -35,8 +46,15 @@ export interface SimulationConfig<Options, Msg> {
   readonly faults?: readonly Fault[];
   /** `run()` stops here (virtual ms) at the latest. */
   readonly untilMs: number;
-  /** The virtual epoch: every node inits at this time. Default 0. */
+  /** The virtual epoch: the run's clock starts here. Default 0. */
   readonly startMs?: number;
+  /** When the node's process starts (virtual ms, finite, >= startMs). Default startMs for every node. */
+  readonly startAtMs?: (node: NodeId) => number;
+  /**
+   * How long after each start of the node's process (the first and every restart) `protocol.init` runs (finite
+   * ms >= 0). Until then the node is not up. Default 0.
+   */
+  readonly initDelayMs?: (node: NodeId) => number;
   /** A constant skew added to the `now` a node sees (its timer deadlines are read in the same skewed clock). */
   readonly clockOffsetMs?: (node: NodeId) => number;
   /** Encoded size of a message, for byte metrics. Without it bytes count as 0. */
@@ -51,7 +69,7 @@ export interface SimulationConfig<Options, Msg> {
   readonly checkMessages?: boolean;
   /** Bound on processed events; exceeding it throws a SimulationError. Default 5,000,000. */
   readonly maxSteps?: number;
-  /** Bound on the agenda's size (runaway sends or timers). Default 5,000,000. */
+  /** Bound on the agenda's size plus what paused nodes hold (runaway sends or timers). Default 5,000,000. */
   readonly maxQueuedEvents?: number;
   /** How many recent log entries the report and errors keep. Default 256. */
   readonly logCapacity?: number;
@@ -77,15 +95,26 @@ export interface SimulationStats {
   duplicated: number;
   /** Dropped at send or delivery time by a partition. */
   droppedByPartition: number;
-  /** Addressed to a node that was down at delivery or crashed while the message was in flight. */
+  /** Addressed to a node that was down (or restarting, before its init) at delivery, or crashed while the message was in flight. */
   droppedAtCrashedNode: number;
   droppedAtHaltedNode: number;
-  /** Copies still on the wire when the report was taken. Conservation: sent + duplicated = delivered + lost + dropped* + inFlight. */
+  /**
+   * Sent before the destination first initialised (not started yet, or its first init still to come): refused,
+   * like a TCP connect to a port nobody listens on yet. Judged when the message would arrive.
+   */
+  droppedAtUnstartedNode: number;
+  /**
+   * Copies not yet delivered or dropped when the report was taken: on the wire, or held for a paused node.
+   * Conservation: sent + duplicated = delivered + lost + droppedByPartition + droppedAtCrashedNode +
+   * droppedAtHaltedNode + droppedAtUnstartedNode + inFlight.
+   */
   inFlight: number;
+  /** Messages that reached a paused node and were held for its resume (each is then delivered or dropped). */
+  heldByPause: number;
   timersFired: number;
   /** Injected inputs handed to `protocol.step`. */
   injected: number;
-  /** Injected inputs addressed to a node that was down or halted. */
+  /** Injected inputs addressed to a node that was not up (down, not started, or starting) or halted. */
   injectedDropped: number;
   /** Events processed (including stale timer entries). */
   steps: number;
@@ -108,7 +137,7 @@ export interface SimulationReport<Out> {
   readonly outputs: Map<NodeId, Array<{ atMs: number; value: Out }>>;
   /** Nodes whose current incarnation halted, with when. A restart removes the entry. */
   readonly halted: Map<NodeId, number>;
-  /** Nodes down at the end. */
+  /** Nodes not up at the end: crashed, or not (re)started and initialised yet. */
   readonly crashed: Set<NodeId>;
   readonly stats: SimulationStats;
   readonly perNode: Map<NodeId, NodeStats>;
@@ -190,6 +219,7 @@ interface DeliverEvent<Msg> {
   from: number;
   to: number;
   msg: Msg;
+  sentAt: number;
   /** The destination's crash count at send time: a crash in between loses the message. */
   epoch: number;
   bytes: number;
@@ -201,12 +231,27 @@ interface TimerEvent {
   node: number;
   name: string;
 }
-interface FaultEvent {
-  kind: 'crash' | 'restart';
+interface CrashEvent {
+  kind: 'crash';
   at: number;
   seq: number;
   node: number;
   loseDurableState: boolean;
+}
+/** A process start (the first, scheduled by startAtMs, or a restart), a pause or a resume. */
+interface LifecycleEvent {
+  kind: 'start' | 'restart' | 'pause' | 'resume';
+  at: number;
+  seq: number;
+  node: number;
+}
+/** A delayed `protocol.init`, for the process that was running at the given crash count. */
+interface InitEvent {
+  kind: 'init';
+  at: number;
+  seq: number;
+  node: number;
+  epoch: number;
 }
 interface InjectEvent<Msg, Req> {
   kind: 'inject';
@@ -215,7 +260,7 @@ interface InjectEvent<Msg, Req> {
   node: number;
   input: Input<Msg, Req>;
 }
-type SimEvent<Msg, Req> = DeliverEvent<Msg> | TimerEvent | FaultEvent | InjectEvent<Msg, Req>;
+type SimEvent<Msg, Req> = DeliverEvent<Msg> | TimerEvent | CrashEvent | LifecycleEvent | InitEvent | InjectEvent<Msg, Req>;
 
 /** Codes mixed into the fingerprint, one per outcome. */
 const FP_DELIVERED = 1;
@@ -229,13 +274,43 @@ const FP_INJECT = 8;
 const FP_INJECT_DROPPED = 9;
 const FP_OUTPUT = 10;
 const FP_HALT = 11;
+const FP_START = 12;
+const FP_INIT = 13;
+const FP_PAUSE = 14;
+const FP_RESUME = 15;
+const FP_HELD_MESSAGE = 16;
+const FP_HELD_TIMER = 17;
+const FP_HELD_INJECT = 18;
+const FP_REFUSED = 19;
 
-interface NodeSlot<State, Options> {
+/** What a paused node's kernel holds for it until it resumes. */
+interface Held<Msg, Req> {
+  /** A delayed init that fell due during the pause. */
+  init: InitEvent | null;
+  /** Timers that fell due, in deadline order. */
+  readonly timers: TimerEvent[];
+  /** Messages and injected inputs, in arrival order. */
+  readonly inputs: Array<DeliverEvent<Msg> | InjectEvent<Msg, Req>>;
+}
+
+interface NodeSlot<State, Options, Msg, Req> {
   readonly id: NodeId;
   readonly offsetMs: number;
   readonly options: Options;
+  /** When the node's process first starts (global virtual ms). */
+  readonly startAtMs: number;
+  readonly initDelayMs: number;
   state: State | undefined;
+  /** Initialised and not crashed since. */
   up: boolean;
+  /** The process runs but has not initialised yet (a slow start). */
+  starting: boolean;
+  /** When the current (or last) process started, in global virtual ms: init's startedAtMs before the skew. */
+  processStartedAt: number;
+  /** When it first initialised (Infinity until then): messages sent to it earlier are refused. */
+  firstUpAt: number;
+  /** Non-null while the process is paused. */
+  held: Held<Msg, Req> | null;
   halted: boolean;
   /** Incremented on every crash. */
   epoch: number;
@@ -272,7 +347,7 @@ export class Simulation<State, Msg, Out, Options, Req = never> {
   private readonly config: SimulationConfig<Options, Msg>;
   private readonly nodeIds: readonly NodeId[];
   private readonly indexOf = new Map<NodeId, number>();
-  private readonly slots: NodeSlot<State, Options>[] = [];
+  private readonly slots: NodeSlot<State, Options, Msg, Req>[] = [];
   private readonly links: LinkTable;
   private readonly partitions: PartitionTable;
   private readonly queue = new EventQueue<SimEvent<Msg, Req>>();
@@ -295,7 +370,9 @@ export class Simulation<State, Msg, Out, Options, Req = never> {
     droppedByPartition: 0,
     droppedAtCrashedNode: 0,
     droppedAtHaltedNode: 0,
+    droppedAtUnstartedNode: 0,
     inFlight: 0,
+    heldByPause: 0,
     timersFired: 0,
     injected: 0,
     injectedDropped: 0,
@@ -306,7 +383,9 @@ export class Simulation<State, Msg, Out, Options, Req = never> {
   private now: number;
   /** Nodes that are up and not halted. */
   private active = 0;
-  /** Agenda entries other than timers (deliveries, faults, injections): while any remain the run is not over. */
+  /** Entries paused nodes hold (see Held). */
+  private heldCount = 0;
+  /** Agenda entries other than timers (deliveries, faults, starts, inits, injections): while any remain the run is not over. */
   private pendingNonTimer = 0;
   private fp = 0x811c9dc5;
   private running = false;
@@ -343,16 +422,26 @@ export class Simulation<State, Msg, Out, Options, Req = never> {
       this.links = new LinkTable(this.nodeIds.length, this.indexOf, config.network);
       const faults = config.faults ?? [];
       this.partitions = new PartitionTable(this.nodeIds.length, this.indexOf, faults);
-      validateCrashes(this.indexOf, faults);
+      validateNodeFaults(faults, (node) => this.indexOf.has(node));
       for (const id of this.nodeIds) {
         const offsetMs = config.clockOffsetMs === undefined ? 0 : config.clockOffsetMs(id);
         if (!Number.isFinite(offsetMs)) throw new RangeError(`clockOffsetMs(${id}) is not finite`);
+        const startAtMs = config.startAtMs === undefined ? this.now : config.startAtMs(id);
+        if (!(Number.isFinite(startAtMs) && startAtMs >= this.now)) throw new RangeError(`startAtMs(${id}) must be finite and >= startMs, got ${startAtMs}`);
+        const initDelayMs = config.initDelayMs === undefined ? 0 : config.initDelayMs(id);
+        if (!(Number.isFinite(initDelayMs) && initDelayMs >= 0)) throw new RangeError(`initDelayMs(${id}) must be finite and >= 0, got ${initDelayMs}`);
         this.slots.push({
           id,
           offsetMs,
           options: config.optionsFor(id),
+          startAtMs,
+          initDelayMs,
           state: undefined,
           up: false,
+          starting: false,
+          processStartedAt: startAtMs,
+          firstUpAt: Infinity,
+          held: null,
           halted: false,
           epoch: 0,
           timers: new Map(),
@@ -361,21 +450,30 @@ export class Simulation<State, Msg, Out, Options, Req = never> {
         });
         this.outputs.set(id, []);
       }
+      // Late starts go on the agenda before the faults, so a start wins a tie with a fault as an epoch start does.
+      this.slots.forEach((slot, node) => {
+        if (slot.startAtMs > this.now) this.schedule({ kind: 'start', at: slot.startAtMs, seq: 0, node });
+      });
       for (const f of faults) {
-        if (f.kind !== 'crash') continue;
+        if (f.kind === 'partition') continue;
         // Virtual time never runs backwards.
-        if (f.atMs < this.now) throw new RangeError(`a crash of ${f.node} at ${f.atMs}ms is before startMs`);
+        if (f.atMs < this.now) throw new RangeError(`a ${f.kind} of ${f.node} at ${f.atMs}ms is before startMs`);
         const node = this.indexOf.get(f.node)!;
+        if (f.kind === 'pause') {
+          this.schedule({ kind: 'pause', at: f.atMs, seq: 0, node });
+          this.schedule({ kind: 'resume', at: f.resumeAtMs, seq: 0, node });
+          continue;
+        }
         this.schedule({ kind: 'crash', at: f.atMs, seq: 0, node, loseDurableState: f.loseDurableState === true });
-        if (f.restartAtMs !== undefined) this.schedule({ kind: 'restart', at: f.restartAtMs, seq: 0, node, loseDurableState: false });
+        if (f.restartAtMs !== undefined) this.schedule({ kind: 'restart', at: f.restartAtMs, seq: 0, node });
       }
     } catch (e) {
       if (e instanceof SimulationError) throw e;
       throw new SimulationError(seed, 'invalid config', { cause: e });
     }
-    // Initial boot, in node order.
+    // The nodes that start at the epoch, in node order (those without an init delay init right here).
     this.guard(() => {
-      for (let i = 0; i < this.slots.length; i++) this.boot(i);
+      for (let i = 0; i < this.slots.length; i++) if (this.slots[i]!.startAtMs === this.now) this.startProcess(i);
     });
   }
 
@@ -406,7 +504,15 @@ export class Simulation<State, Msg, Out, Options, Req = never> {
     return s.up && s.halted;
   }
 
-  /** Feeds `input` (a message, or a client `request`) to `node` at virtual time `atMs` (>= now); dropped if the node is then down or halted. */
+  /** True while the node's process is stopped by a pause fault. */
+  isPaused(node: NodeId): boolean {
+    return this.slot(node).held !== null;
+  }
+
+  /**
+   * Feeds `input` (a message, or a client `request`) to `node` at virtual time `atMs` (>= now); dropped if the
+   * node is then not up or halted, held until it resumes if it is then paused.
+   */
   inject(atMs: number, node: NodeId, input: Input<Msg, Req>): void {
     const i = this.indexOf.get(node);
     if (i === undefined) throw new SimulationError(this.seed, `inject: unknown node ${node}`);
@@ -480,9 +586,9 @@ export class Simulation<State, Msg, Out, Options, Req = never> {
       if (++this.stats.steps > this.maxSteps) {
         throw this.fail(`exceeded maxSteps=${this.maxSteps}`, undefined, undefined);
       }
+      if (ev.kind !== 'timer') this.pendingNonTimer--;
       switch (ev.kind) {
         case 'deliver':
-          this.pendingNonTimer--;
           this.stats.inFlight--;
           this.deliver(ev);
           break;
@@ -490,15 +596,24 @@ export class Simulation<State, Msg, Out, Options, Req = never> {
           this.fireTimer(ev);
           break;
         case 'crash':
-          this.pendingNonTimer--;
           this.crash(ev.node, ev.loseDurableState);
           break;
+        case 'start':
+          this.start(ev.node);
+          break;
         case 'restart':
-          this.pendingNonTimer--;
           this.restart(ev.node);
           break;
+        case 'init':
+          this.initNow(ev);
+          break;
+        case 'pause':
+          this.pause(ev.node);
+          break;
+        case 'resume':
+          this.resume(ev.node);
+          break;
         case 'inject':
-          this.pendingNonTimer--;
           this.injectNow(ev);
           break;
       }
@@ -513,11 +628,33 @@ export class Simulation<State, Msg, Out, Options, Req = never> {
       this.mix(FP_LOST_PARTITION, ev.to);
       return;
     }
+    if (ev.sentAt < slot.firstUpAt) {
+      // Sent before anyone listened on the node's port: the connect was refused. Inits at one instant count as
+      // simultaneous, so nodes starting together (at the epoch, say) reach each other.
+      this.stats.droppedAtUnstartedNode++;
+      this.mix(FP_REFUSED, ev.to);
+      return;
+    }
     if (!slot.up || slot.epoch !== ev.epoch) {
       this.stats.droppedAtCrashedNode++;
       this.mix(FP_LOST_CRASHED, ev.to);
       return;
     }
+    if (slot.held !== null && !slot.halted) {
+      // In the paused node's socket buffer: still undelivered.
+      slot.held.inputs.push(ev);
+      this.heldCount++;
+      this.stats.inFlight++;
+      this.stats.heldByPause++;
+      this.mix(FP_HELD_MESSAGE, ev.to);
+      return;
+    }
+    this.handOver(ev);
+  }
+
+  /** Gives a message that reached an up node to its protocol (unless the node halted). */
+  private handOver(ev: DeliverEvent<Msg>): void {
+    const slot = this.slots[ev.to]!;
     if (slot.halted) {
       this.stats.droppedAtHaltedNode++;
       this.mix(FP_LOST_HALTED, ev.to);
@@ -539,6 +676,13 @@ export class Simulation<State, Msg, Out, Options, Req = never> {
     const slot = this.slots[ev.node]!;
     // Stale: replaced, cancelled, or lost in a crash (the table then is a new one) or at a halt (cleared).
     if (slot.timers.get(ev.name) !== ev.seq) return;
+    if (slot.held !== null) {
+      // Still the live setting: it fires at resume unless the node replaces or cancels it first.
+      slot.held.timers.push(ev);
+      this.heldCount++;
+      this.mix(FP_HELD_TIMER, ev.node);
+      return;
+    }
     slot.timers.delete(ev.name);
     this.stats.timersFired++;
     this.mix(FP_TIMER, ev.node);
@@ -552,6 +696,12 @@ export class Simulation<State, Msg, Out, Options, Req = never> {
       this.mix(FP_INJECT_DROPPED, ev.node);
       return;
     }
+    if (slot.held !== null) {
+      slot.held.inputs.push(ev);
+      this.heldCount++;
+      this.mix(FP_HELD_INJECT, ev.node);
+      return;
+    }
     if (ev.input.kind === 'receive' && this.checkMessages && !this.protocol.isMessage(ev.input.msg)) {
       throw this.fail(`an injected message fails ${this.protocol.name}.isMessage: ${preview(ev.input.msg)}`, ev.node, undefined);
     }
@@ -562,36 +712,130 @@ export class Simulation<State, Msg, Out, Options, Req = never> {
 
   private crash(i: number, loseDurableState: boolean): void {
     const slot = this.slots[i]!;
-    if (!slot.up) return;
+    if (!slot.up && !slot.starting) return;
     if (loseDurableState) slot.durable.clear();
-    if (!slot.halted) this.active--;
+    if (slot.up && !slot.halted) this.active--;
     slot.up = false;
+    slot.starting = false;
     slot.state = undefined;
+    // Stales a pending init, and every message now on the wire to this node.
     slot.epoch++;
     // A fresh table: every agenda entry of the old one is now stale.
     slot.timers = new Map();
     this.mix(FP_CRASH, i);
     this.log(slot.id, 'info', 'sim: crash');
+    const held = slot.held;
+    if (held === null) return;
+    // The crash ends the pause; what the kernel held dies with the process.
+    slot.held = null;
+    this.releaseHeld(held);
+    for (const ev of held.inputs) {
+      if (ev.kind === 'deliver') {
+        this.stats.inFlight--;
+        this.stats.droppedAtCrashedNode++;
+        this.mix(FP_LOST_CRASHED, i);
+      } else {
+        this.stats.injectedDropped++;
+        this.mix(FP_INJECT_DROPPED, i);
+      }
+    }
+  }
+
+  /** The scheduled first start of a node that starts after the epoch. */
+  private start(i: number): void {
+    const slot = this.slots[i]!;
+    // Already started early by a restart fault (see faults.ts).
+    if (slot.up || slot.starting) return;
+    this.mix(FP_START, i);
+    this.log(slot.id, 'info', 'sim: start');
+    this.startProcess(i);
   }
 
   private restart(i: number): void {
     const slot = this.slots[i]!;
-    if (slot.up) return;
+    if (slot.up || slot.starting) return;
     this.mix(FP_RESTART, i);
     this.log(slot.id, 'info', 'sim: restart');
-    this.boot(i);
+    this.startProcess(i);
+  }
+
+  /** A new process for the node: it inits now, or after the node's init delay. */
+  private startProcess(i: number): void {
+    const slot = this.slots[i]!;
+    slot.starting = true;
+    slot.processStartedAt = this.now;
+    if (slot.initDelayMs === 0) this.boot(i);
+    else this.schedule({ kind: 'init', at: this.now + slot.initDelayMs, seq: 0, node: i, epoch: slot.epoch });
+  }
+
+  private initNow(ev: InitEvent): void {
+    const slot = this.slots[ev.node]!;
+    // The process this init belonged to crashed meanwhile.
+    if (ev.epoch !== slot.epoch || !slot.starting) return;
+    if (slot.held !== null) {
+      slot.held.init = ev;
+      this.heldCount++;
+      return;
+    }
+    this.mix(FP_INIT, ev.node);
+    this.boot(ev.node);
+  }
+
+  private pause(i: number): void {
+    const slot = this.slots[i]!;
+    // Nothing to stop: no process runs. Validation keeps one node's pauses apart, so none is running here.
+    if (!slot.up && !slot.starting) return;
+    assert(slot.held === null, 'pauses of one node overlap');
+    slot.held = { init: null, timers: [], inputs: [] };
+    this.mix(FP_PAUSE, i);
+    this.log(slot.id, 'info', 'sim: pause');
+  }
+
+  /**
+   * SIGCONT: the node catches up in the order a Node.js event loop does (libuv returns from the interrupted
+   * poll and runs due timers before it reads sockets): a pending init, the timers that fell due (deadline
+   * order), then what the kernel held (arrival order). All at the resume time, ahead of deliveries and timers
+   * due at that same instant (the resume was scheduled before them).
+   */
+  private resume(i: number): void {
+    const slot = this.slots[i]!;
+    const held = slot.held;
+    // Not paused: the pause found no process, or a crash ended it.
+    if (held === null) return;
+    slot.held = null;
+    this.releaseHeld(held);
+    this.mix(FP_RESUME, i);
+    this.log(slot.id, 'info', 'sim: resume');
+    if (held.init !== null) this.initNow(held.init);
+    // fireTimer skips a timer the node replaced or cancelled meanwhile, and every timer once it halted.
+    for (const ev of held.timers) this.fireTimer(ev);
+    for (const ev of held.inputs) {
+      if (ev.kind === 'deliver') {
+        this.stats.inFlight--;
+        this.handOver(ev);
+      } else {
+        this.injectNow(ev);
+      }
+    }
+  }
+
+  private releaseHeld(held: Held<Msg, Req>): void {
+    this.heldCount -= (held.init === null ? 0 : 1) + held.timers.length + held.inputs.length;
   }
 
   private boot(i: number): void {
     const slot = this.slots[i]!;
     slot.up = true;
+    slot.starting = false;
+    if (slot.firstUpAt === Infinity) slot.firstUpAt = this.now;
     slot.halted = false;
     this.haltedAt.delete(slot.id);
     this.active++;
     let init: { state: State; effects: Effect<Msg, Out>[] };
     try {
       const now = this.now + slot.offsetMs;
-      init = this.protocol.init({ self: slot.id, nodes: this.nodeIds, options: slot.options, now, startedAtMs: now, restored: new Map(slot.durable) });
+      const startedAtMs = slot.processStartedAt + slot.offsetMs;
+      init = this.protocol.init({ self: slot.id, nodes: this.nodeIds, options: slot.options, now, startedAtMs, restored: new Map(slot.durable) });
     } catch (e) {
       throw this.fail(`${this.protocol.name}.init threw`, i, e);
     }
@@ -728,6 +972,7 @@ export class Simulation<State, Msg, Out, Options, Req = never> {
         from,
         to,
         msg: copy === undefined ? msg : copy(msg),
+        sentAt: this.now,
         epoch,
         bytes,
       });
@@ -741,7 +986,8 @@ export class Simulation<State, Msg, Out, Options, Req = never> {
   }
 
   private schedule(ev: SimEvent<Msg, Req>): number {
-    if (this.queue.size >= this.maxQueued) {
+    // Held entries count: they left the agenda only to wait for a resume.
+    if (this.queue.size + this.heldCount >= this.maxQueued) {
       throw this.fail(`more than maxQueuedEvents=${this.maxQueued} events pending`, undefined, undefined);
     }
     if (ev.kind !== 'timer') this.pendingNonTimer++;
@@ -750,7 +996,7 @@ export class Simulation<State, Msg, Out, Options, Req = never> {
 
   // ---- helpers --------------------------------------------------------------------------------------------------
 
-  private slot(node: NodeId): NodeSlot<State, Options> {
+  private slot(node: NodeId): NodeSlot<State, Options, Msg, Req> {
     const i = this.indexOf.get(node);
     if (i === undefined) throw new SimulationError(this.seed, `unknown node ${node}`);
     return this.slots[i]!;

@@ -12,7 +12,7 @@ import { gossipBroadcast, type GossipOptions } from '../../broadcast/gossip.js';
 import type { BroadcastRequest, Delivery } from '../../broadcast/types.js';
 import { nodeId, type NodeId } from '../../core/ids.js';
 import { Prng } from '../../core/prng.js';
-import type { Fault } from '../faults.js';
+import { faultEndMs, type Fault } from '../faults.js';
 import type { NetworkModel } from '../network.js';
 import { Simulation } from '../simulation.js';
 
@@ -43,7 +43,7 @@ export interface BroadcastVerdict {
 export function runBroadcastScenario(scenario: BroadcastScenario): BroadcastVerdict {
   const nodes = Array.from({ length: scenario.nodeCount }, (_, i) => nodeId(`n${i + 1}`));
   const faults = scenario.faults ?? [];
-  const lastFaultMs = faults.reduce((end, f) => Math.max(end, f.kind === 'partition' ? f.healAtMs : (f.restartAtMs ?? f.atMs)), 0);
+  const lastFaultMs = faults.reduce((end, f) => Math.max(end, faultEndMs(f)), 0);
   const untilMs = Math.max(scenario.durationMs, lastFaultMs) + scenario.settleMs;
   const sim = new Simulation<unknown, unknown, Delivery, GossipOptions, BroadcastRequest>(gossipBroadcast, {
     seed: scenario.seed,

@@ -18,12 +18,21 @@ function capture(opts: Record<string, string>): { code: number; lines: string[] 
 }
 
 test('one seed prints the schedule, every line and the verdict; the same seed prints the same', () => {
-  const a = capture({ seed: '131', protocol: 'stream' });
+  const a = capture({ seed: '132', protocol: 'stream' });
   assert.equal(a.code, 0);
-  assert.match(a.lines[0] ?? '', /^seed 131, protocol stream: \d nodes/);
+  assert.match(a.lines[0] ?? '', /^seed 132, protocol stream, simulation tuning: \d nodes/);
   assert.ok(a.lines.some((l) => /^ {2}partition \d+–\d+ ms/.test(l)));
   assert.ok(a.lines.some((l) => /verdict: every live node printed the same line/.test(l)));
-  assert.deepEqual(capture({ seed: '131', protocol: 'stream' }).lines, a.lines);
+  assert.deepEqual(capture({ seed: '132', protocol: 'stream' }).lines, a.lines);
+});
+
+test('--tuning process runs what chatterbox node ships, and --start-skew starts the nodes apart', () => {
+  const { code, lines } = capture({ seed: '133', protocol: 'stream', tuning: 'process', startSkew: '1' });
+  assert.equal(code, 0);
+  assert.match(lines[0] ?? '', /^seed 133, protocol stream, process tuning:/);
+  assert.match(lines[1] ?? '', /^ {2}starts \(ms, \+start-up\): n1 \d+/);
+  assert.ok(lines.some((l) => /verdict: every live node printed the same line/.test(l)));
+  assert.throws(() => simArgsFromOptions({ tuning: 'fast' }), /--tuning: expected one of process, simulation, got "fast"/);
 });
 
 test('a sweep reports per protocol', () => {

@@ -40,6 +40,18 @@ export function phaseAfter<P extends string>(phase: P, effects: readonly Effect<
   return next;
 }
 
+/**
+ * What a node says when the deadline makes it print without some streams: how much of each it holds (the cut
+ * its live peers hold too, if they could talk), and, when it has heard from no peer for a while, that it is cut off.
+ */
+export function deadlineNote<M>(heldOf: Readonly<Record<string, number>>, heardFrom: readonly NodeId[], peerCount: number): Effect<M, AgreementOutput>[] {
+  if (Object.keys(heldOf).length === 0) return [];
+  if (heardFrom.length === 0 && peerCount > 0) {
+    return [{ kind: 'log', level: 'warn', text: 'cut off from every peer: printing only what reached this node', fields: { heldOf } }];
+  }
+  return [{ kind: 'log', level: 'info', text: 'streams not held to their end: printing the cut held', fields: { heldOf, heardFrom } }];
+}
+
 export class Finisher {
   private result: AgreementOutput | undefined;
   private readonly peerReports = new Map<NodeId, DoneReport>();

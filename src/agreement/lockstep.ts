@@ -28,7 +28,7 @@ import { compareNodeIds, type NodeId } from '../core/ids.js';
 import { hashString32, VALUE_SCALE, valueAt } from '../core/prng.js';
 import type { Effect, InitContext, Input, Protocol } from '../protocol/types.js';
 import { summarize } from './checksum.js';
-import { Finisher, isDoneReport, phaseAfter, type DoneReport } from './finish.js';
+import { deadlineNote, FINISH_TIMERS, Finisher, isDoneReport, phaseAfter, type DoneReport } from './finish.js';
 import { Ledger } from './ledger.js';
 import { MAX_AGREEMENT_NODES, MAX_SEND_END_MS, type AgreementOptions, type AgreementOutput } from './types.js';
 
@@ -38,9 +38,10 @@ export type LockstepMessage =
    * the sender stops sending (0 once it has), a duration since hosts' clocks differ.
    */
   | { readonly t: 'connect'; readonly answer: boolean; readonly end: number }
-  | { readonly t: 'ping'; readonly serial: number; readonly ts: number; readonly v: number }
+  /** `end` as in `connect`: a node that joined late hears it from pings, once its peers have stopped announcing. */
+  | { readonly t: 'ping'; readonly serial: number; readonly ts: number; readonly v: number; readonly end: number }
   | { readonly t: 'ack'; readonly serial: number }
-  /** The sender's stream has `serial` messages, all of which every peer has acknowledged. */
+  /** The sender's stream has `serial` messages, all of which every peer has acknowledged; its sending has ended. */
   | { readonly t: 'stop'; readonly serial: number }
   | { readonly t: 'done'; readonly report: DoneReport }
   /** The last message of a stalled sender (`origin`, by rank), passed on by a node that holds it. */
@@ -77,6 +78,8 @@ export interface LockstepState {
   readonly ledger: Ledger;
   readonly finisher: Finisher;
   readonly heard: Set<NodeId>;
+  /** When each peer was last heard from, for the deadline's note on who could be reached. */
+  readonly lastHeardMs: Map<NodeId, number>;
   /** Indexed by rank; the entry at selfRank is unused. */
   readonly inbound: Inbound[];
   phase: Phase;
@@ -90,6 +93,8 @@ export interface LockstepState {
 const TIMER = { tick: 'tick', stop: 'stop' } as const;
 /** A sender whose stream has not moved for this many ticks has its last message relayed by its peers. */
 const RELAY_AFTER_TICKS = 2;
+/** A peer not heard from for this many ticks (every live peer sends something every tick) counts as out of reach. */
+const SILENT_AFTER_TICKS = 5;
 
 function init(ctx: InitContext<AgreementOptions>): { state: LockstepState; effects: Fx[] } {
   const ranked = [...ctx.nodes].sort(compareNodeIds);
@@ -108,6 +113,7 @@ function init(ctx: InitContext<AgreementOptions>): { state: LockstepState; effec
     ledger: new Ledger(ranked.length),
     finisher,
     heard: new Set(),
+    lastHeardMs: new Map(),
     inbound: ranked.map(() => ({ buffered: undefined, committedSerial: -1, newest: undefined, movedAtMs: ctx.now })),
     phase: 'connecting',
     current: undefined,
@@ -131,6 +137,7 @@ function step(state: LockstepState, input: Input<LockstepMessage>, now: number):
       return [{ kind: 'log', level: 'warn', text: 'message from a node outside the cluster dropped', fields: { from: input.from } }];
     }
     state.heard.add(input.from);
+    state.lastHeardMs.set(input.from, now);
     const effects = onMessage(state, input.from, rank, input.msg, now);
     if (state.phase === 'connecting' && state.heard.size === state.peers.length) effects.push(...connectOrSend(state, now));
     effects.push(...settle(state, now));
@@ -142,9 +149,10 @@ function step(state: LockstepState, input: Input<LockstepMessage>, now: number):
     case TIMER.stop:
       return [...beginStopping(state, now), ...settle(state, now)];
     default: {
+      const notes = input.name === FINISH_TIMERS.print && !state.finisher.printed ? deadlineNotes(state, now) : [];
       const finished = state.finisher.onTimer<LockstepMessage>(input.name, now, () => forcedResult(state));
       assert(finished !== undefined, `unknown timer ${input.name}`);
-      return track(state, finished);
+      return [...notes, ...track(state, finished)];
     }
   }
 }
@@ -158,11 +166,12 @@ function onMessage(state: LockstepState, from: NodeId, rank: number, msg: Lockst
       return effects;
     }
     case 'ping':
-      return [{ kind: 'send', to: from, msg: { t: 'ack', serial: msg.serial } }, ...onPing(state, from, rank, msg, now)];
+      return [{ kind: 'send', to: from, msg: { t: 'ack', serial: msg.serial } }, ...adoptSendEnd(state, msg.end, now), ...onPing(state, from, rank, msg, now)];
     case 'relay':
       return onRelay(state, from, msg.origin, msg.ping, now);
     case 'stop':
-      return onStop(state, from, rank, msg.serial, now);
+      // The peer's sending has ended, so the earliest end is past: stop too.
+      return [...adoptSendEnd(state, 0, now), ...onStop(state, from, rank, msg.serial, now)];
     case 'ack':
       return onAck(state, from, msg.serial, now);
     case 'done':
@@ -248,7 +257,7 @@ function advance(state: LockstepState, now: number): Fx[] {
 
 function sendNext(state: LockstepState, now: number): Fx[] {
   const serial = state.sent;
-  const msg: PingMessage = { t: 'ping', serial, ts: state.clock.issue(now), v: valueAt(state.options.seed, state.streamId, serial) };
+  const msg: PingMessage = { t: 'ping', serial, ts: state.clock.issue(now), v: valueAt(state.options.seed, state.streamId, serial), end: state.finisher.remainingSendMs(now) };
   state.sent++;
   state.current = msg;
   state.acked.clear();
@@ -336,6 +345,18 @@ function settle(state: LockstepState, now: number): Fx[] {
   return effects;
 }
 
+/** The deadline's note (see `deadlineNote`): how many messages of each unfinished stream this node holds. */
+function deadlineNotes(state: LockstepState, now: number): Fx[] {
+  const heldOf: Record<string, number> = {};
+  for (const [id, rank] of state.ranks) {
+    if (rank === state.selfRank || state.ledger.isFinished(rank)) continue;
+    const lane = state.inbound[rank] as Inbound;
+    heldOf[id] = (lane.newest?.serial ?? -1) + 1;
+  }
+  const heard = state.peers.filter((p) => now - (state.lastHeardMs.get(p) ?? -Infinity) <= SILENT_AFTER_TICKS * state.options.tickMs);
+  return deadlineNote<LockstepMessage>(heldOf, heard, state.peers.length);
+}
+
 /**
  * At the deadline a node folds in everything it holds: buffered messages (each was sent, and relays gave every
  * live peer the same ones) and its own message in flight (which it sends every peer until acknowledged).
@@ -364,9 +385,9 @@ function isMessage(value: unknown): value is LockstepMessage {
   const m = value;
   switch (m.t) {
     case 'connect':
-      return typeof m.answer === 'boolean' && typeof m.end === 'number' && m.end >= 0 && m.end <= MAX_SEND_END_MS;
+      return typeof m.answer === 'boolean' && isSendEnd(m.end);
     case 'ping':
-      return isPing(m);
+      return isPing(m) && isSendEnd(m.end);
     case 'relay':
       return isCount(m.origin) && m.origin < MAX_AGREEMENT_NODES && isRecord(m.ping) && isPing(m.ping);
     case 'ack':
@@ -377,6 +398,10 @@ function isMessage(value: unknown): value is LockstepMessage {
     default:
       return false;
   }
+}
+
+function isSendEnd(x: unknown): boolean {
+  return typeof x === 'number' && x >= 0 && x <= MAX_SEND_END_MS;
 }
 
 function isPing(m: Record<string, unknown>): boolean {

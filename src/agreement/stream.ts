@@ -36,7 +36,7 @@ import { compareNodeIds, type NodeId } from '../core/ids.js';
 import { hashString32, VALUE_SCALE, valueAt } from '../core/prng.js';
 import type { Effect, InitContext, Input, Protocol } from '../protocol/types.js';
 import { MAX_SUMMARY_RUN, summarize, type Summary } from './checksum.js';
-import { FINISH_TIMERS, Finisher, isDoneReport, phaseAfter, type DoneReport } from './finish.js';
+import { deadlineNote, FINISH_TIMERS, Finisher, isDoneReport, phaseAfter, type DoneReport } from './finish.js';
 import { Ledger, type Run } from './ledger.js';
 import { RelayStore } from './relay-store.js';
 import { MAX_AGREEMENT_NODES, MAX_SEND_END_MS, type AgreementOptions, type AgreementOutput } from './types.js';
@@ -53,8 +53,15 @@ export interface StreamTuning {
   readonly ackDelayMs: number;
   /** A peer not heard from for this long no longer holds back generation (it can still catch up later). */
   readonly suspectAfterMs: number;
-  /** Without acknowledgement progress for this long, a peer is sent again the runs of its window it lacks. */
-  readonly retransmitAfterMs: number;
+  /**
+   * Without acknowledgement progress for a retransmission timeout, a peer is sent again the runs of its window it
+   * lacks. The timeout adapts to the round trip measured per peer (RFC 6298: smoothed RTT plus four deviations,
+   * doubled after each timeout until the next sample), within [retransmitMinMs, retransmitMaxMs]; it starts at
+   * the maximum. Round trips are measured on statuses, which echo the latest status they answer and how long it
+   * waited (as TCP's timestamps do), so a measurement is never ambiguous, retransmissions or not.
+   */
+  readonly retransmitMinMs: number;
+  readonly retransmitMaxMs: number;
   /** Runs that arrived ahead of a gap and are kept until the gap fills, per sender. */
   readonly earlyRunsMax: number;
   /** Recently sent runs kept for sending to slower peers without regenerating them. */
@@ -73,7 +80,8 @@ export const PROCESS_TUNING: StreamTuning = {
   runsPerGenerate: 8,
   ackDelayMs: 1,
   suspectAfterMs: 1000,
-  retransmitAfterMs: 250,
+  retransmitMinMs: 20,
+  retransmitMaxMs: 250,
   earlyRunsMax: 64,
   recentRunsMax: 64,
   relayAfterMs: 200,
@@ -88,7 +96,8 @@ export const SIMULATION_TUNING: StreamTuning = {
   runsPerGenerate: 1,
   ackDelayMs: 2,
   suspectAfterMs: 600,
-  retransmitAfterMs: 150,
+  retransmitMinMs: 10,
+  retransmitMaxMs: 150,
   earlyRunsMax: 32,
   recentRunsMax: 16,
   relayAfterMs: 150,
@@ -112,6 +121,9 @@ export interface StatusMessage {
   readonly t: 'status';
   /** Every run the sender generates after this status has a timestamp above this. */
   readonly ts: number;
+  /** The newest status the sender has received from the receiver (its `ts`; 0 if none), and how long ago. */
+  readonly echo: number;
+  readonly echoAgeMs: number;
   /** Milliseconds until the sender stops sending, 0 once it has: a duration, since hosts' clocks differ. */
   readonly end: number;
   /**
@@ -147,6 +159,24 @@ interface PeerLink {
   acked: number;
   sentUpTo: number;
   lastAckProgressMs: number;
+  /** The retransmission timeout and the round-trip estimate behind it (undefined before the first sample). */
+  rtoMs: number;
+  srttMs: number | undefined;
+  rttVarMs: number;
+  /** Timestamps of the statuses last sent to the peer and when they went out (a ring), to time its echoes. */
+  readonly statusTs: number[];
+  readonly statusSentAtMs: number[];
+  statusRingNext: number;
+  /** The newest status received from the peer, and when: echoed in the next status to it. */
+  lastStatusTs: number;
+  lastStatusAtMs: number;
+  /** The newest echo already measured, so a duplicated status is not measured twice. */
+  lastEchoTs: number;
+  /**
+   * The clock when runs last went to the peer: a status of the peer's echoing one of ours issued later shows it
+   * has had time to receive them all, so whatever it still lacks of them was lost and goes again at once.
+   */
+  dataSentTs: number;
   lastHeardMs: number;
   /** Runs go to a peer only once it has spoken: before that, sends would be lost on a connection not yet up. */
   heard: boolean;
@@ -159,6 +189,8 @@ interface PeerLink {
   /** By rank, when the peer's holdings of that stream last grew, and when this node last relayed it some. */
   readonly heldGrewAtMs: number[];
   readonly relayedAtMs: number[];
+  /** By rank, how far the last relay would take the peer's holdings: once it reports that far, relay on at once. */
+  readonly relayedUpTo: number[];
 }
 
 interface InboundStream {
@@ -166,7 +198,8 @@ interface InboundStream {
   lastTs: number;
   /** Final length of the stream once known (from its sender, or from any peer's holdings); -1 before. */
   final: number;
-  readonly early: Map<number, DataMessage>;
+  /** Runs held beyond the first gap, as summaries, by first sequence number (bounded by earlyRunsMax). */
+  readonly early: Map<number, Run>;
   /** Summaries of the runs held, for relaying to peers that lack them. */
   readonly relay: RelayStore;
 }
@@ -196,17 +229,21 @@ export interface StreamState {
   readonly recent: Map<number, DataMessage>;
   finishedLanes: number;
   ackTimerArmed: boolean;
-  readonly counters: { rejectedRuns: number; duplicateRuns: number; earlyRuns: number; retransmissions: number; relayedRuns: number; relayedInRuns: number };
+  /** When the retransmission timer is set for; Infinity when it is not. */
+  retransmitAtMs: number;
+  readonly counters: { rejectedRuns: number; duplicateRuns: number; earlyRuns: number; retransmissions: number; fastRetransmissions: number; relayedRuns: number; relayedInRuns: number };
 }
 
 /** Longest `have` list a peer may send: far above any sane earlyRunsMax, a bound on hostile input. */
 const HAVE_MAX = 4096;
+/** Statuses remembered per peer to time their echoes: more than are in flight at once at any sane ack rate. */
+const STATUS_RING = 32;
 /** Most run summaries in one relay message (about 200 KB, well under the transport's frame cap). */
 export const RELAY_RUNS_PER_MESSAGE = 4096;
 /** A relayed run's weighted sum has at most this many digits (2^18 values of at most 10^10: about 3.5·10^20). */
 const WEIGHTED_DIGITS_MAX = 32;
 
-const TIMER = { generate: 'generate', tick: 'tick', ack: 'ack', stop: 'stop' } as const;
+const TIMER = { generate: 'generate', tick: 'tick', ack: 'ack', stop: 'stop', retransmit: 'retransmit' } as const;
 
 function init(ctx: InitContext<StreamOptions>): { state: StreamState; effects: Fx[] } {
   const tuning: StreamTuning = { ...PROCESS_TUNING, ...ctx.options.tuning };
@@ -226,6 +263,16 @@ function init(ctx: InitContext<StreamOptions>): { state: StreamState; effects: F
       acked: 0,
       sentUpTo: 0,
       lastAckProgressMs: ctx.now,
+      rtoMs: tuning.retransmitMaxMs,
+      srttMs: undefined,
+      rttVarMs: 0,
+      statusTs: new Array<number>(STATUS_RING).fill(0),
+      statusSentAtMs: new Array<number>(STATUS_RING).fill(0),
+      statusRingNext: 0,
+      lastStatusTs: 0,
+      lastStatusAtMs: 0,
+      lastEchoTs: 0,
+      dataSentTs: 0,
       lastHeardMs: ctx.now,
       heard: false,
       ackOwed: false,
@@ -234,6 +281,7 @@ function init(ctx: InitContext<StreamOptions>): { state: StreamState; effects: F
       reportedFinals: new Array<number>(n).fill(-1),
       heldGrewAtMs: new Array<number>(n).fill(ctx.now),
       relayedAtMs: new Array<number>(n).fill(-Infinity),
+      relayedUpTo: new Array<number>(n).fill(0),
     }))
     .filter((p) => p.id !== ctx.self);
   const finisher = new Finisher(ctx.self, peers.map((p) => p.id), ctx.startedAtMs, ctx.options);
@@ -248,7 +296,7 @@ function init(ctx: InitContext<StreamOptions>): { state: StreamState; effects: F
     finisher,
     peers,
     peerByid: new Map(peers.map((p) => [p.id, p])),
-    inbound: ranked.map(() => ({ contiguous: 0, lastTs: -Infinity, final: -1, early: new Map<number, DataMessage>(), relay: new RelayStore(tuning.relayRunsMax) })),
+    inbound: ranked.map(() => ({ contiguous: 0, lastTs: -Infinity, final: -1, early: new Map<number, Run>(), relay: new RelayStore(tuning.relayRunsMax) })),
     phase: 'sending',
     generated: 0,
     resent: 0,
@@ -257,7 +305,8 @@ function init(ctx: InitContext<StreamOptions>): { state: StreamState; effects: F
     recent: new Map(),
     finishedLanes: 0,
     ackTimerArmed: false,
-    counters: { rejectedRuns: 0, duplicateRuns: 0, earlyRuns: 0, retransmissions: 0, relayedRuns: 0, relayedInRuns: 0 },
+    retransmitAtMs: Infinity,
+    counters: { rejectedRuns: 0, duplicateRuns: 0, earlyRuns: 0, retransmissions: 0, fastRetransmissions: 0, relayedRuns: 0, relayedInRuns: 0 },
   };
   const effects: Fx[] = [...finisher.initialTimers<StreamMessage>(), { kind: 'timer', name: TIMER.tick, at: ctx.now + ctx.options.tickMs }];
   if (finisher.sendUntilMs > ctx.now) {
@@ -271,6 +320,12 @@ function init(ctx: InitContext<StreamOptions>): { state: StreamState; effects: F
 
 function step(state: StreamState, input: Input<StreamMessage>, now: number): Fx[] {
   if (state.phase === 'halted') return [];
+  const effects = handle(state, input, now);
+  armRetransmit(state, effects);
+  return effects;
+}
+
+function handle(state: StreamState, input: Input<StreamMessage>, now: number): Fx[] {
   const effects: Fx[] = [];
   if (input.kind === 'receive') {
     const peer = state.peerByid.get(input.from);
@@ -312,6 +367,9 @@ function step(state: StreamState, input: Input<StreamMessage>, now: number): Fx[
       return effects;
     case TIMER.stop:
       effects.push(...stopSending(state, now));
+      return effects;
+    case TIMER.retransmit:
+      onRetransmitTimer(state, now, effects);
       return effects;
     default: {
       if (input.name === FINISH_TIMERS.print && !state.finisher.printed) effects.push(...deadlineNotes(state, now));
@@ -441,6 +499,7 @@ function pump(state: StreamState, now: number, effects: Fx[]): void {
       if (peer.sentUpTo === peer.acked) peer.lastAckProgressMs = now;
       effects.push({ kind: 'send', to: peer.id, msg });
       peer.sentUpTo = seq + msg.v.length;
+      peer.dataSentTs = state.clock.latest;
     }
     if (!anyActive) break;
   }
@@ -461,19 +520,25 @@ function onData(state: StreamState, peer: PeerLink, msg: DataMessage, now: numbe
     state.counters.duplicateRuns++;
     return;
   }
+  const run: Run = { ts: msg.ts, seq: msg.seq, summary: summarize(msg.v) };
   if (msg.seq > lane.contiguous) {
-    if (lane.early.size < state.tuning.earlyRunsMax) lane.early.set(msg.seq, msg);
-    state.counters.earlyRuns++;
+    keepEarly(state, lane, run);
     return;
   }
-  if (accept(state, peer.rank, lane, { ts: msg.ts, seq: msg.seq, summary: summarize(msg.v) }, effects)) drainEarly(state, peer.rank, lane, effects);
+  if (accept(state, peer.rank, lane, run, effects)) drainEarly(state, peer.rank, lane, effects);
+}
+
+/** A run beyond the gap, kept (as a summary) until the gap fills, if there is room. */
+function keepEarly(state: StreamState, lane: InboundStream, run: Run): void {
+  if (lane.early.size < state.tuning.earlyRunsMax && !lane.early.has(run.seq)) lane.early.set(run.seq, run);
+  state.counters.earlyRuns++;
 }
 
 /** Runs that arrived ahead of a gap, taken once the gap has filled (by the sender or by a relay). */
 function drainEarly(state: StreamState, rank: number, lane: InboundStream, effects: Fx[]): void {
   for (let next = lane.early.get(lane.contiguous); next !== undefined; next = lane.early.get(lane.contiguous)) {
     lane.early.delete(next.seq);
-    if (!accept(state, rank, lane, { ts: next.ts, seq: next.seq, summary: summarize(next.v) }, effects)) break;
+    if (!accept(state, rank, lane, next, effects)) break;
   }
   for (const seq of lane.early.keys()) if (seq < lane.contiguous) lane.early.delete(seq);
 }
@@ -496,6 +561,11 @@ function accept(state: StreamState, rank: number, lane: InboundStream, run: Run,
 
 function onStatus(state: StreamState, peer: PeerLink, msg: StatusMessage, now: number, effects: Fx[]): void {
   state.clock.observe(msg.ts);
+  if (msg.ts > peer.lastStatusTs) {
+    peer.lastStatusTs = msg.ts;
+    peer.lastStatusAtMs = now;
+  }
+  timeEcho(state, peer, msg, now);
   adoptSendEnd(state, msg.end, now, effects);
   peer.held = new Set(msg.have);
   const acked = msg.held[state.selfRank] as number;
@@ -508,6 +578,7 @@ function onStatus(state: StreamState, peer: PeerLink, msg: StatusMessage, now: n
     pruneRuns(state);
     pump(state, now, effects);
   }
+  resendIfLost(state, peer, msg, now, effects);
   for (let rank = 0; rank < state.inbound.length; rank++) {
     const held = msg.held[rank] as number;
     if (held > (peer.reportedHeld[rank] as number)) {
@@ -551,15 +622,13 @@ function onRelay(state: StreamState, peer: PeerLink, msg: RelayMessage, effects:
     return;
   }
   const lane = state.inbound[rank] as InboundStream;
-  let took = false;
   for (const wire of msg.runs) {
     const run = runFromWire(wire);
     if (run.seq < lane.contiguous) continue;
-    if (run.seq > lane.contiguous || !accept(state, rank, lane, run, effects)) break;
     state.counters.relayedInRuns++;
-    took = true;
+    if (run.seq > lane.contiguous) keepEarly(state, lane, run);
+    else if (accept(state, rank, lane, run, effects)) drainEarly(state, rank, lane, effects);
   }
-  if (took) drainEarly(state, rank, lane, effects);
 }
 
 function finishLaneIfComplete(state: StreamState, rank: number, lane: InboundStream): void {
@@ -586,14 +655,56 @@ function pruneRuns(state: StreamState): void {
   }
 }
 
-function onTick(state: StreamState, now: number, effects: Fx[]): void {
-  for (const peer of state.peers) {
-    if (peer.sentUpTo > peer.acked && now - peer.lastAckProgressMs >= state.tuning.retransmitAfterMs) {
-      resendMissing(state, peer, effects);
-      peer.lastAckProgressMs = now;
-      state.counters.retransmissions++;
-    }
+/** A status echoing one of ours times the round trip: since we sent it, less how long the peer held it. */
+function timeEcho(state: StreamState, peer: PeerLink, msg: StatusMessage, now: number): void {
+  if (msg.echo <= peer.lastEchoTs) return;
+  const slot = peer.statusTs.indexOf(msg.echo);
+  if (slot < 0) return;
+  peer.lastEchoTs = msg.echo;
+  sampleRoundTrip(state, peer, Math.max(0, now - (peer.statusSentAtMs[slot] as number) - msg.echoAgeMs));
+}
+
+/** RFC 6298's estimator: smoothed round trip plus four deviations, within the tuning's bounds. */
+function sampleRoundTrip(state: StreamState, peer: PeerLink, rttMs: number): void {
+  if (peer.srttMs === undefined) {
+    peer.srttMs = rttMs;
+    peer.rttVarMs = rttMs / 2;
+  } else {
+    peer.rttVarMs = 0.75 * peer.rttVarMs + 0.25 * Math.abs(peer.srttMs - rttMs);
+    peer.srttMs = 0.875 * peer.srttMs + 0.125 * rttMs;
   }
+  peer.rtoMs = clampRto(state, peer.srttMs + Math.max(1, 4 * peer.rttVarMs));
+}
+
+function clampRto(state: StreamState, ms: number): number {
+  return Math.min(state.tuning.retransmitMaxMs, Math.max(state.tuning.retransmitMinMs, ms));
+}
+
+/** Peers whose window has made no progress for their timeout get the runs they lack again; the timeout doubles. */
+function onRetransmitTimer(state: StreamState, now: number, effects: Fx[]): void {
+  state.retransmitAtMs = Infinity;
+  for (const peer of state.peers) {
+    // The same sum as armRetransmit's: a difference could round the other way and re-arm the timer for now, forever.
+    if (peer.sentUpTo <= peer.acked || peer.lastAckProgressMs + peer.rtoMs > now) continue;
+    resendMissing(state, peer, effects);
+    peer.lastAckProgressMs = now;
+    // Back off until the next round trip is measured: the peer may be slow rather than the network lossy.
+    peer.rtoMs = clampRto(state, peer.rtoMs * 2);
+    state.counters.retransmissions++;
+  }
+}
+
+/** Keeps the one retransmission timer at the earliest moment a peer's window would be due. */
+function armRetransmit(state: StreamState, effects: Fx[]): void {
+  if (state.phase === 'halted') return;
+  let at = Infinity;
+  for (const peer of state.peers) if (peer.sentUpTo > peer.acked && peer.lastAckProgressMs + peer.rtoMs < at) at = peer.lastAckProgressMs + peer.rtoMs;
+  if (at === state.retransmitAtMs) return;
+  state.retransmitAtMs = at;
+  effects.push({ kind: 'timer', name: TIMER.retransmit, at: at === Infinity ? null : at });
+}
+
+function onTick(state: StreamState, now: number, effects: Fx[]): void {
   generate(state, now);
   pump(state, now, effects);
   for (const peer of state.peers) sendStatus(state, peer, now, effects);
@@ -613,28 +724,54 @@ function resendMissing(state: StreamState, peer: PeerLink, effects: Fx[]): void 
     state.resent += msg.v.length;
     effects.push({ kind: 'send', to: peer.id, msg });
   }
+  peer.dataSentTs = state.clock.latest;
 }
 
 /**
- * For every responsive peer and every third node's stream it holds less of than this node: once the peer's
- * holdings have not grown for `relayAfterMs` (its sender is dead, cut off from it, or slow), relay it the
- * summaries it lacks, at most once per `relayAfterMs`. A live sender's own stream reaches its peers directly, so
- * this only costs anything when something is wrong; several nodes may relay the same runs, and duplicates are
- * dropped on arrival.
+ * The peer answered a status we issued after our last runs to it went out, and still lacks some of them: they
+ * were lost, so they go again now rather than after a timeout. On links that reorder, a run may just be late: the
+ * status must have been issued a quarter of a round trip after the runs (RACK's reordering window, RFC 8985).
+ * At most once per round trip, since the next resend waits for an echo of a status issued after it.
+ */
+function resendIfLost(state: StreamState, peer: PeerLink, msg: StatusMessage, now: number, effects: Fx[]): void {
+  const reorderWindowUs = ((peer.srttMs ?? state.tuning.retransmitMaxMs) / 4) * 1000;
+  if (peer.sentUpTo <= peer.acked || msg.echo <= peer.dataSentTs + reorderWindowUs) return;
+  resendMissing(state, peer, effects);
+  peer.lastAckProgressMs = now;
+  state.counters.fastRetransmissions++;
+}
+
+/**
+ * For every responsive peer and every third node's stream it holds less of than this node: relay it the
+ * summaries it lacks, once that stream's sender has been silent here for `relayAfterMs` (dead, paused, cut off)
+ * or the peer's holdings of it have not grown for that long (the sender cannot reach it). A relay carries the
+ * runs held without gaps from the peer's point on and the runs held beyond this node's own gap, so two nodes
+ * with different holes in a dead stream fill each other's at once. Once the peer reports what the last relay
+ * gave it, the next goes out at the next tick; a lost relay is sent again after `relayAfterMs`. A live sender's
+ * stream reaches its peers directly, so this costs nothing while nothing is wrong; duplicates are dropped.
  */
 function relayToLaggingPeers(state: StreamState, now: number, effects: Fx[]): void {
   const { relayAfterMs, suspectAfterMs } = state.tuning;
   for (const peer of state.peers) {
     if (!peer.heard || now - peer.lastHeardMs > suspectAfterMs) continue;
-    for (let rank = 0; rank < state.inbound.length; rank++) {
-      if (rank === state.selfRank || rank === peer.rank) continue;
-      const theirs = peer.reportedHeld[rank] as number;
+    for (const sender of state.peers) {
+      const rank = sender.rank;
+      if (rank === peer.rank) continue;
       const lane = state.inbound[rank] as InboundStream;
-      if (lane.contiguous <= theirs) continue;
-      if (now - (peer.heldGrewAtMs[rank] as number) < relayAfterMs || now - (peer.relayedAtMs[rank] as number) < relayAfterMs) continue;
-      const runs = lane.relay.from(theirs, RELAY_RUNS_PER_MESSAGE);
+      const theirs = peer.reportedHeld[rank] as number;
+      if (lane.contiguous <= theirs && lane.early.size === 0) continue;
+      const senderSilent = now - sender.lastHeardMs >= relayAfterMs;
+      const peerStalled = now - (peer.heldGrewAtMs[rank] as number) >= relayAfterMs;
+      const lastLanded = theirs >= (peer.relayedUpTo[rank] as number);
+      if (!(senderSilent || peerStalled) || (!lastLanded && now - (peer.relayedAtMs[rank] as number) < relayAfterMs)) continue;
+      const held = lane.contiguous > theirs ? lane.relay.from(theirs, RELAY_RUNS_PER_MESSAGE) : [];
+      const beyond = [...lane.early.values()].filter((r) => r.seq > theirs).sort((a, b) => a.seq - b.seq);
+      const runs = held.concat(beyond.slice(0, RELAY_RUNS_PER_MESSAGE - held.length));
       if (runs.length === 0) continue;
+      const last = held[held.length - 1];
       peer.relayedAtMs[rank] = now;
+      // With only runs beyond a gap to give, the relay has landed once the peer's holdings move at all.
+      peer.relayedUpTo[rank] = last === undefined ? theirs + 1 : last.seq + last.summary.count;
       state.counters.relayedRuns += runs.length;
       const msg: RelayMessage = { t: 'relay', origin: rank, runs: runs.map(runToWire) };
       effects.push({ kind: 'send', to: peer.id, msg });
@@ -656,9 +793,15 @@ function sendStatus(state: StreamState, peer: PeerLink, now: number, effects: Fx
   peer.ackOwed = false;
   const lane = state.inbound[peer.rank] as InboundStream;
   const report = state.finisher.report;
+  const ts = state.clock.issue(now);
+  peer.statusTs[peer.statusRingNext] = ts;
+  peer.statusSentAtMs[peer.statusRingNext] = now;
+  peer.statusRingNext = (peer.statusRingNext + 1) % STATUS_RING;
   const msg: StatusMessage = {
     t: 'status',
-    ts: state.clock.issue(now),
+    ts,
+    echo: peer.lastStatusTs,
+    echoAgeMs: peer.lastStatusTs === 0 ? 0 : now - peer.lastStatusAtMs,
     end: state.phase === 'sending' ? state.finisher.remainingSendMs(now) : 0,
     held: state.inbound.map((l, rank) => (rank === state.selfRank ? state.generated : l.contiguous)),
     finals: state.inbound.map((l, rank) => (rank === state.selfRank ? (state.phase === 'sending' ? -1 : state.generated) : l.final)),
@@ -678,19 +821,12 @@ function settle(state: StreamState, now: number, effects: Fx[]): void {
   for (const peer of state.peers) sendStatus(state, peer, now, effects);
 }
 
-/**
- * What a node says when the deadline makes it print without some streams: how much of each it holds (the cut
- * its live peers hold too, if they could talk), and, when it has heard from nobody for a while, that it is cut off.
- */
+/** The deadline's note (see `deadlineNote`): how much of each unfinished stream this node holds. */
 function deadlineNotes(state: StreamState, now: number): Fx[] {
-  const cut: Record<string, number> = {};
-  for (const peer of state.peers) if (!state.ledger.isFinished(peer.rank)) cut[peer.id] = (state.inbound[peer.rank] as InboundStream).contiguous;
-  if (Object.keys(cut).length === 0) return [];
+  const heldOf: Record<string, number> = {};
+  for (const peer of state.peers) if (!state.ledger.isFinished(peer.rank)) heldOf[peer.id] = (state.inbound[peer.rank] as InboundStream).contiguous;
   const heard = state.peers.filter((p) => p.heard && now - p.lastHeardMs <= state.tuning.suspectAfterMs).map((p) => p.id);
-  if (heard.length === 0 && state.peers.length > 0) {
-    return [{ kind: 'log', level: 'warn', text: 'cut off from every peer: printing only what reached this node', fields: { heldOf: cut } }];
-  }
-  return [{ kind: 'log', level: 'info', text: 'streams not held to their end: printing the cut held', fields: { heldOf: cut, heardFrom: heard } }];
+  return deadlineNote<StreamMessage>(heldOf, heard, state.peers.length);
 }
 
 function forcedResult(state: StreamState): { summary: Readonly<Summary>; unconfirmed: NodeId[] } {
@@ -747,6 +883,10 @@ function isMessage(value: unknown): value is StreamMessage {
   if (m.t === 'status') {
     return (
       isSafeInteger(m.ts) &&
+      isCount(m.echo) &&
+      typeof m.echoAgeMs === 'number' &&
+      m.echoAgeMs >= 0 &&
+      m.echoAgeMs <= MAX_SEND_END_MS &&
       typeof m.end === 'number' &&
       m.end >= 0 &&
       m.end <= MAX_SEND_END_MS &&

@@ -9,7 +9,7 @@ import { nodeId } from '../core/ids.js';
 import { validateNodeFaults, type Fault } from '../sim/faults.js';
 import type { AgreementProtocolName } from '../agreement/protocols.js';
 import { seed32 } from '../core/prng.js';
-import { drawAgreementScenario, runAgreementScenario, type AgreementVerdict, type ScenarioDraw } from '../sim/scenarios/agreement.js';
+import { drawAgreementScenario, runAgreementScenario, TUNING_NAMES, type AgreementVerdict, type ScenarioDraw, type TuningName } from '../sim/scenarios/agreement.js';
 import { UsageError, quote } from './errors.js';
 import { fileErrorText } from './peers-file.js';
 import { configureCommand, parseProtocol, parseSeconds, parseSeed, type OptionValues } from './node-command.js';
@@ -114,7 +114,11 @@ export function simArgsFromOptions(opts: OptionValues): SimArgs {
   const crashes = str('crashes');
   const sendFor = str('sendFor');
   const waitFor = str('waitFor');
+  const tuning = str('tuning');
+  const startSkew = str('startSkew');
   const draw: ScenarioDraw = {
+    ...(tuning === undefined ? {} : { tuning: parseTuning('--tuning', tuning) }),
+    ...(startSkew === undefined ? {} : { maxStartSkewMs: parseSeconds('--start-skew', startSkew, true) }),
     ...(nodes === undefined ? {} : { nodeCount: parseWhole('--nodes', nodes, 1, MAX_SIM_NODES) }),
     ...(crashes === undefined ? {} : { crashCount: parseWhole('--crashes', crashes, 0, MAX_SIM_NODES) }),
     ...(sendFor === undefined ? {} : { sendForMs: parseSeconds('--send-for', sendFor, true) }),
@@ -134,9 +138,18 @@ export function simArgsFromOptions(opts: OptionValues): SimArgs {
   };
 }
 
+function parseTuning(flag: string, raw: string): TuningName {
+  const found = TUNING_NAMES.find((name) => name === raw);
+  if (found === undefined) throw new UsageError(`${flag}: expected one of ${TUNING_NAMES.join(', ')}, got ${quote(raw)}`);
+  return found;
+}
+
 function describeVerdict(v: AgreementVerdict, out: (line: string) => void): void {
   const s = v.scenario;
-  out(`seed ${s.seed}, protocol ${s.protocol}: ${s.nodes.length} nodes, send-for ${s.sendForMs} ms, wait-for ${s.waitForMs} ms, tick ${s.tickMs} ms`);
+  const tuning = s.protocol === 'stream' ? `, ${s.tuning} tuning` : '';
+  out(`seed ${s.seed}, protocol ${s.protocol}${tuning}: ${s.nodes.length} nodes, send-for ${s.sendForMs} ms, wait-for ${s.waitForMs} ms, tick ${s.tickMs} ms`);
+  const starts = s.nodes.map((n) => `${n} ${s.startAtMs.get(n) ?? 0}${(s.initDelayMs.get(n) ?? 0) > 0 ? `+${s.initDelayMs.get(n)}` : ''}`);
+  if (s.nodes.some((n) => (s.startAtMs.get(n) ?? 0) > 0 || (s.initDelayMs.get(n) ?? 0) > 0)) out(`  starts (ms, +start-up): ${starts.join(', ')}`);
   const link = s.network.defaultLink;
   out(`  network: latency ${JSON.stringify(link.latency)}, loss ${link.lossRate}, duplication ${link.duplicateRate}, ${s.network.linkOverrides?.length ?? 0} links different`);
   if (s.faults.length === 0) out('  faults: none');
@@ -179,6 +192,8 @@ function drawFlags(draw: ScenarioDraw): string {
     (draw.crashCount === undefined ? '' : ` --crashes ${draw.crashCount}`) +
     (draw.sendForMs === undefined ? '' : ` --send-for ${draw.sendForMs / 1000}`) +
     (draw.waitForMs === undefined ? '' : ` --wait-for ${draw.waitForMs / 1000}`) +
+    (draw.tuning === undefined ? '' : ` --tuning ${draw.tuning}`) +
+    (draw.maxStartSkewMs === undefined ? '' : ` --start-skew ${draw.maxStartSkewMs / 1000}`) +
     (draw.faults === undefined ? '' : ' --faults <same file>')
   );
 }
@@ -194,7 +209,9 @@ export function simCommand(): Command {
     .option('--nodes <count>', `cluster size 1..${MAX_SIM_NODES} (default: drawn from the seed)`)
     .option('--crashes <count>', 'nodes that crash for good (default: drawn from the seed)')
     .option('--send-for <seconds>', 'virtual seconds of sending (default: drawn from the seed)')
-    .option('--wait-for <seconds>', 'virtual grace period in seconds (default 4)')
+    .option('--wait-for <seconds>', 'virtual grace period in seconds (default: drawn, 2 to 4, or 1 to 4 with --tuning process)')
+    .option('--tuning <name>', `the stream protocol's tuning: ${TUNING_NAMES.join(' or ')} (default simulation: small runs, so sweeps are fast; process is what chatterbox node runs)`)
+    .option('--start-skew <seconds>', 'nodes start up to this far apart (default: drawn, none or half the grace period)')
     .option(
       '--faults <path>',
       'JSON fault schedule instead of a drawn one (needs --nodes): partitions, crashes for good, and pauses (the node is stopped, as by SIGSTOP, and resumed; nothing sent to it is lost), e.g. [{"kind":"partition","atMs":100,"healAtMs":900,"groups":[["n1"],["n2","n3"]]},{"kind":"crash","atMs":500,"node":"n3"},{"kind":"pause","atMs":200,"resumeAtMs":1700,"node":"n2"}]',

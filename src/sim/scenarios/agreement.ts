@@ -10,10 +10,10 @@
 import { formatResultLine } from '../../agreement/checksum.js';
 import { AGREEMENT_PROTOCOLS as PROTOCOLS, type AgreementProtocolName } from '../../agreement/protocols.js';
 import { PROCESS_TUNING, SIMULATION_TUNING, type StreamTuning } from '../../agreement/stream.js';
-import type { AgreementOptions, AgreementOutput } from '../../agreement/types.js';
+import { printMarginMs, type AgreementOptions, type AgreementOutput } from '../../agreement/types.js';
 import { nodeId, type NodeId } from '../../core/ids.js';
 import { Prng } from '../../core/prng.js';
-import { randomFaultSchedule, type Fault } from '../faults.js';
+import { drawStartOffsets, randomFaultSchedule, type Fault } from '../faults.js';
 import { randomNetwork, type NetworkModel } from '../network.js';
 import { Simulation, type SimulationReport } from '../simulation.js';
 
@@ -23,6 +23,7 @@ import { Simulation, type SimulationReport } from '../simulation.js';
  */
 export type TuningName = 'process' | 'simulation';
 export const STREAM_TUNINGS: Readonly<Record<TuningName, StreamTuning>> = { process: PROCESS_TUNING, simulation: SIMULATION_TUNING };
+export const TUNING_NAMES = Object.keys(STREAM_TUNINGS) as readonly TuningName[];
 
 export interface AgreementScenario {
   readonly seed: number;
@@ -37,6 +38,10 @@ export interface AgreementScenario {
   readonly faults: readonly Fault[];
   /** Nodes crashed for good. */
   readonly crashed: readonly NodeId[];
+  /** When each node's process starts (virtual ms; the first at 0): nodes started apart, as people start them. */
+  readonly startAtMs: ReadonlyMap<NodeId, number>;
+  /** How long each process takes from its start to its first step (loading, binding): slow starts. */
+  readonly initDelayMs: ReadonlyMap<NodeId, number>;
 }
 
 export interface ScenarioDraw {
@@ -50,6 +55,8 @@ export interface ScenarioDraw {
   readonly faults?: readonly Fault[];
   /** Default `simulation`. */
   readonly tuning?: TuningName;
+  /** Nodes start up to this far apart; drawn (0, or half the grace period) when absent. */
+  readonly maxStartSkewMs?: number;
 }
 
 export interface AgreementVerdict {
@@ -62,35 +69,56 @@ export interface AgreementVerdict {
   readonly problems: readonly string[];
 }
 
-/** Partitions heal at least this long before the end of sending + this much, so the grace period can repair them. */
-const HEAL_INTO_GRACE_MS = 1000;
+/**
+ * Faults end (partitions heal, pauses resume, the last crash strikes) by send-for plus a quarter of the grace
+ * period, and at least REPAIR_MS before the first print deadline: the time the nodes get to repair what the
+ * faults did, on links that lose up to a fifth of what they carry. That is the guarantee's "in time".
+ */
+const HEAL_BY_GRACE_SHARE = 0.25;
+const REPAIR_MS = 750;
 /** Link latency stays at or below this, so a healed cluster catches up well within the grace period. */
 const MAX_LATENCY_MS = 80;
+/** A slow start: up to this long from a process's start to its first step. */
+const MAX_INIT_DELAY_MS = 300;
+/** Pauses (SIGSTOP … SIGCONT) last this long. */
+const PAUSE_LENGTH_MS = { minMs: 100, maxMs: 1000 } as const;
 
 export function drawAgreementScenario(seed: number, protocol: AgreementProtocolName, draw: ScenarioDraw = {}): AgreementScenario {
   const prng = new Prng(seed);
+  const tuning = draw.tuning ?? 'simulation';
   const nodeCount = draw.nodeCount ?? prng.pick([1, 2, 3, 3, 4, 5, 5, 6]);
   const nodes = Array.from({ length: nodeCount }, (_, i) => nodeId(`n${i + 1}`));
-  const sendForMs = draw.sendForMs ?? prng.int(5, 25) * 100;
-  const waitForMs = draw.waitForMs ?? 4000;
+  // Shipped tuning moves far more data per virtual second, so its scenarios send for less time to stay cheap;
+  // its grace periods include the node command's default of one second.
+  const sendForMs = draw.sendForMs ?? (tuning === 'process' ? prng.int(2, 8) : prng.int(5, 25)) * 100;
+  const waitForMs = draw.waitForMs ?? (tuning === 'process' ? prng.pick([1000, 2000, 4000]) : prng.pick([2000, 3000, 4000]));
   const crashCount = draw.crashCount ?? (nodeCount > 2 && prng.chance(0.3) ? prng.int(1, nodeCount - 2) : 0);
   const network = randomNetwork(prng.fork(), { nodes, maxLatencyMs: MAX_LATENCY_MS });
-  const faults =
-    draw.faults !== undefined
-      ? draw.faults
-      : nodeCount < 2
-      ? []
+  const healByMs = sendForMs + Math.max(1, Math.floor(Math.min(waitForMs * HEAL_BY_GRACE_SHARE, waitForMs - printMarginMs(waitForMs) - REPAIR_MS)));
+  const drawnFaults =
+    draw.faults !== undefined || nodeCount < 2
+      ? (draw.faults ?? [])
       : randomFaultSchedule(prng.fork(), {
           nodes,
           fromMs: 0,
-          toMs: sendForMs + HEAL_INTO_GRACE_MS,
-          healByMs: sendForMs + HEAL_INTO_GRACE_MS,
+          toMs: healByMs,
+          healByMs,
           maxPartitions: 3,
           crashCount,
           allowRestarts: false,
+          maxPauses: 2,
+          pauseLengthMs: PAUSE_LENGTH_MS,
         });
+  const maxSkewMs = draw.maxStartSkewMs ?? (prng.chance(0.5) ? Math.floor(waitForMs / 2) : 0);
+  const skews = drawStartOffsets(prng.fork(), nodes, maxSkewMs);
+  const firstStart = Math.min(...skews.values());
+  const startAtMs = new Map(nodes.map((node) => [node, (skews.get(node) as number) - firstStart]));
+  const initDelayMs = drawStartOffsets(prng.fork(), nodes, prng.chance(0.3) ? MAX_INIT_DELAY_MS : 0);
+  // A drawn crash strikes a node that is up: a crash before its start would do nothing, yet count it as crashed.
+  const upAtMs = (node: NodeId): number => (startAtMs.get(node) as number) + (initDelayMs.get(node) as number);
+  const faults = draw.faults !== undefined ? drawnFaults : drawnFaults.map((f) => (f.kind === 'crash' ? { ...f, atMs: Math.max(f.atMs, upAtMs(f.node) + 1) } : f));
   const crashed = faults.flatMap((f) => (f.kind === 'crash' ? [f.node] : []));
-  return { seed, protocol, tuning: draw.tuning ?? 'simulation', nodes, sendForMs, waitForMs, tickMs: 100, network, faults, crashed };
+  return { seed, protocol, tuning, nodes, sendForMs, waitForMs, tickMs: 100, network, faults, crashed, startAtMs, initDelayMs };
 }
 
 export function runAgreementScenario(scenario: AgreementScenario): AgreementVerdict {
@@ -101,19 +129,21 @@ export function runAgreementScenario(scenario: AgreementScenario): AgreementVerd
     tickMs: scenario.tickMs,
     ...(scenario.protocol === 'stream' ? { tuning: STREAM_TUNINGS[scenario.tuning] } : {}),
   };
-  const deadlineMs = scenario.sendForMs + scenario.waitForMs;
+  const lastStart = Math.max(...scenario.startAtMs.values());
   const simulation = new Simulation<unknown, unknown, AgreementOutput, typeof options>(PROTOCOLS[scenario.protocol], {
     seed: scenario.seed,
     nodes: scenario.nodes,
     optionsFor: () => options,
     network: scenario.network,
     faults: scenario.faults,
-    untilMs: deadlineMs + 1000,
+    startAtMs: (node) => scenario.startAtMs.get(node) ?? 0,
+    initDelayMs: (node) => scenario.initDelayMs.get(node) ?? 0,
+    untilMs: lastStart + scenario.sendForMs + scenario.waitForMs + 1000,
   });
-  return judge(scenario, simulation.run(), deadlineMs);
+  return judge(scenario, simulation.run());
 }
 
-function judge(scenario: AgreementScenario, report: SimulationReport<AgreementOutput>, deadlineMs: number): AgreementVerdict {
+function judge(scenario: AgreementScenario, report: SimulationReport<AgreementOutput>): AgreementVerdict {
   const problems: string[] = [];
   const lines = new Map<NodeId, string>();
   const crashed = new Set(scenario.crashed);
@@ -125,7 +155,9 @@ function judge(scenario: AgreementScenario, report: SimulationReport<AgreementOu
       if (!crashed.has(node)) problems.push(`${node} printed nothing`);
       continue;
     }
-    if (first.atMs >= deadlineMs) problems.push(`${node} printed at ${first.atMs} ms, after the deadline ${deadlineMs} ms`);
+    // Each node's deadline counts from its own start.
+    const deadlineMs = (scenario.startAtMs.get(node) ?? 0) + scenario.sendForMs + scenario.waitForMs;
+    if (first.atMs >= deadlineMs) problems.push(`${node} printed at ${first.atMs} ms, after its deadline ${deadlineMs} ms`);
     lines.set(node, formatResultLine(first.value));
     if (!crashed.has(node) && crashed.size === 0 && !first.value.complete) problems.push(`${node} printed an unconfirmed result (${first.value.unconfirmed.join(', ')})`);
   }

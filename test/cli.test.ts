@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
 import { seed32 } from '../src/core/prng.js';
 import { UsageError } from '../src/cli/errors.js';
+import { MAX_HELLO_TEXT_CHARS } from '../src/transport/hello-text.js';
 import {
   CLUSTER_KEY_ENV,
   buildNodeConfig,
@@ -150,6 +151,8 @@ describe('parseNodeArgv', () => {
     [['--tick-duration', '2.5'], /--tick-duration/],
     [['--protocol', 'paxos'], /^--protocol: expected one of stream, lockstep, got "paxos"$/],
     [['--cluster-id', ''], /^--cluster-id: /],
+    // The handshake carries at most MAX_HELLO_TEXT_CHARS; one more would make every peer refuse the hello.
+    [['--cluster-id', 'c'.repeat(MAX_HELLO_TEXT_CHARS + 1)], /^--cluster-id: expected a non-empty id of at most 256 characters/],
     [['--cluster-key-file', ''], /^--cluster-key-file: /],
     [['--peer-config-file', ''], /^--peer-config-file: /],
     [['--bogus'], /unknown option '--bogus'.*chatterbox node --help/],

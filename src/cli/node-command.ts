@@ -18,6 +18,7 @@ import { seed32 } from '../core/prng.js';
 import { AGREEMENT_PROTOCOLS, type AgreementProtocolName } from '../agreement/protocols.js';
 import type { AgreementNodeConfig, PeerAddress } from '../runtime/agreement-node.js';
 import { createLogger, type Logger } from '../runtime/log.js';
+import { MAX_HELLO_TEXT_CHARS, helloTextProblem } from '../transport/hello-text.js';
 import { UsageError, quote, usageErrorFromCommander } from './errors.js';
 import { deriveClusterId, fileErrorText, findSelf, readPeersFile, type ReadFile } from './peers-file.js';
 
@@ -144,9 +145,10 @@ export function parseProtocol(flag: string, raw: string): AgreementProtocolName 
   return found;
 }
 
+/** A cluster id travels in every handshake hello, so it must be one the hello can carry. */
 export function parseClusterId(flag: string, raw: string): string {
-  if (raw.length === 0 || raw.length > 256 || /[\u0000-\u001f\u007f]/.test(raw)) {
-    throw new UsageError(`${flag}: expected a non-empty id of at most 256 characters without control characters, got ${quote(raw)}`);
+  if (raw.length === 0 || helloTextProblem(raw) !== undefined || /[\u0000-\u001f\u007f]/.test(raw)) {
+    throw new UsageError(`${flag}: expected a non-empty id of at most ${MAX_HELLO_TEXT_CHARS} characters without control characters, got ${quote(raw)}`);
   }
   return raw;
 }

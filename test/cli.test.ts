@@ -523,6 +523,13 @@ describe('chatterbox node: bad peers and key files exit 2 with one line naming t
     });
   }
   test('missing peers file (the default, peers.json in the working directory)', () => assertUsageExit(['node'], /^chatterbox: peers file peers\.json: not found$/));
+  test('an id the handshake cannot carry, for every command that reads a peers file', async () => {
+    const path = fileWith('long-id.json', JSON.stringify([{ id: 'x'.repeat(MAX_HELLO_TEXT_CHARS + 1), host: '127.0.0.1', port: 3000 }]));
+    const problem = /: entry 1: id "x+…" is 257 characters long; the handshake carries at most 256$/;
+    for (const command of [['node'], ['chat'], ['ranges', 'serve', '--data-dir', join(dir, 'ranges-data')]]) {
+      await assertUsageExit([...command, '--peer-config-file', path], problem);
+    }
+  });
 
   test('key files: too short, missing, from the environment, flag over environment', async () => {
     const peersPath = fileWith('self.json', '["127.0.0.1:3000:0"]');

@@ -285,6 +285,7 @@ export function defineNodeCommand(): Command {
         'Peers file forms:',
         '  ["127.0.0.1:3000:0", "127.0.0.1:3001:0"]                 (original chatterbox; id = "host:port")',
         '  [{"id": "n1", "host": "10.0.0.5", "port": 3000}, ...]     ("id" optional, default "host:port")',
+        `Ids travel in the handshake: at most ${MAX_HELLO_TEXT_CHARS} characters, no control characters.`,
         '',
         'Exit status: 0 when the node printed its result, 2 for a usage error (bad flag, peers or key file),',
         'another non-zero status when the run failed.',

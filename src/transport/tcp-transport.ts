@@ -55,8 +55,9 @@
  *   under way only when no silent one is left; within a tier, the oldest of the source address holding the
  *   most (pending-handshakes.ts), so on a real network a flood from one address evicts only its own. On
  *   loopback everyone is 127.0.0.1 and age alone decides, which is what saves the peer there.
- *   What no listener can help: a flood that keeps the kernel's accept queue (the listen backlog, 511) full
- *   makes the kernel drop connection attempts, and TCP retries them only after 1 s, then 3 s.
+ *   What no listener can help: a flood that keeps the kernel's accept queue full (Node's listen backlog, 511)
+ *   makes the kernel drop connection attempts, and TCP retries them only after 1 s, then 3 s; a peer's
+ *   connection queued behind hundreds of the flood's waits its turn to be accepted.
  *
  * Writes are coalesced: the first frame written to a socket in a tick corks it and a nextTick uncorks it, so
  * a burst of small sends becomes one writev. Nagle is off (setNoDelay) because we do our own batching.
@@ -524,8 +525,8 @@ export class TcpTransport {
     this.releasePending(conn);
     conn.dead = true;
     this.counters.evicted++;
-    const stage = conn.handshake.peer === undefined ? 'it had sent no hello' : 'no connection without a hello was left';
-    const reason = `${MAX_PENDING_HANDSHAKES} handshakes pending, this the oldest, and ${stage}`;
+    const which = conn.handshake.peer === undefined ? 'the oldest without a hello' : 'the oldest under way (none was idle)';
+    const reason = `${MAX_PENDING_HANDSHAKES} handshakes pending: made room by closing ${which}`;
     this.warnings.warn('evicted', { peer: conn.peerForLog, remote: conn.remote, reason }, 'connection evicted');
     conn.socket.destroy();
   }

@@ -69,11 +69,12 @@ import { randomInt } from 'node:crypto';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { assert } from '../core/assert.js';
 import { compareNodeIds, type NodeId } from '../core/ids.js';
-import { RateLimitedWarnings, type Logger } from '../runtime/log.js';
+import type { Logger } from '../runtime/log.js';
 import { CodecError, decodeMessage, encodeMessage } from './codec.js';
 import { DEFAULT_MAX_FRAME_BYTES, FRAME_HEADER_BYTES, FrameDecoder, FrameError, MAX_FRAME_BYTES_LIMIT, encodeFrame, frameHeader } from './framing.js';
 import { helloTextProblem } from './hello-text.js';
 import { PendingHandshakes } from './pending-handshakes.js';
+import { RateLimitedWarnings } from './rate-limited-warnings.js';
 import {
   AuthError,
   HANDSHAKE_MAX_FRAME_BYTES,

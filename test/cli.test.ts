@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
 import { seed32 } from '../src/core/prng.js';
 import { UsageError } from '../src/cli/errors.js';
+import { MAX_HELLO_TEXT_CHARS } from '../src/transport/hello-text.js';
 import {
   CLUSTER_KEY_ENV,
   buildNodeConfig,
@@ -150,6 +151,8 @@ describe('parseNodeArgv', () => {
     [['--tick-duration', '2.5'], /--tick-duration/],
     [['--protocol', 'paxos'], /^--protocol: expected one of stream, lockstep, got "paxos"$/],
     [['--cluster-id', ''], /^--cluster-id: /],
+    // The handshake carries at most MAX_HELLO_TEXT_CHARS; one more would make every peer refuse the hello.
+    [['--cluster-id', 'c'.repeat(MAX_HELLO_TEXT_CHARS + 1)], /^--cluster-id: expected a non-empty id of at most 256 characters/],
     [['--cluster-key-file', ''], /^--cluster-key-file: /],
     [['--peer-config-file', ''], /^--peer-config-file: /],
     [['--bogus'], /unknown option '--bogus'.*chatterbox node --help/],
@@ -520,6 +523,13 @@ describe('chatterbox node: bad peers and key files exit 2 with one line naming t
     });
   }
   test('missing peers file (the default, peers.json in the working directory)', () => assertUsageExit(['node'], /^chatterbox: peers file peers\.json: not found$/));
+  test('an id the handshake cannot carry, for every command that reads a peers file', async () => {
+    const path = fileWith('long-id.json', JSON.stringify([{ id: 'x'.repeat(MAX_HELLO_TEXT_CHARS + 1), host: '127.0.0.1', port: 3000 }]));
+    const problem = /: entry 1: id "x+…" is 257 characters long; the handshake carries at most 256$/;
+    for (const command of [['node'], ['chat'], ['ranges', 'serve', '--data-dir', join(dir, 'ranges-data')]]) {
+      await assertUsageExit([...command, '--peer-config-file', path], problem);
+    }
+  });
 
   test('key files: too short, missing, from the environment, flag over environment', async () => {
     const peersPath = fileWith('self.json', '["127.0.0.1:3000:0"]');

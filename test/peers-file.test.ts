@@ -8,6 +8,7 @@ import fc from 'fast-check';
 import { nodeId } from '../src/core/ids.js';
 import { UsageError } from '../src/cli/errors.js';
 import { deriveClusterId, findSelf, formatPeersFile, parsePeers, readPeersFile } from '../src/cli/peers-file.js';
+import { MAX_HELLO_TEXT_CHARS } from '../src/transport/hello-text.js';
 
 let dir = '';
 before(() => {
@@ -115,6 +116,20 @@ describe('peers file: every problem is one line naming the file', () => {
     assertFileError(fileWith('extra-key.json', '[{"host": "a", "port": 1, "prot": 2}]'), /entry 1: unknown key\(s\) "prot"/);
   });
 
+  test('ids the handshake cannot carry: too long, or not valid Unicode', () => {
+    const longest = 'x'.repeat(MAX_HELLO_TEXT_CHARS);
+    const accepted = parsePeers(JSON.stringify([{ id: longest, host: 'a', port: 1 }]), 'ok.json');
+    assert.equal(accepted[0]?.id, longest);
+    assertFileError(
+      fileWith('long-id.json', JSON.stringify([{ id: 'n1', host: 'a', port: 1 }, { id: `${longest}y`, host: 'a', port: 2 }])),
+      new RegExp(`entry 2: id "x+…" is ${MAX_HELLO_TEXT_CHARS + 1} characters long; the handshake carries at most ${MAX_HELLO_TEXT_CHARS}`),
+    );
+    // In the original form the id is host:port, so a long host name makes a long id.
+    assertFileError(fileWith('long-host.json', JSON.stringify([`${'h'.repeat(MAX_HELLO_TEXT_CHARS)}:3000:0`])), /entry 1: id "h+…" is 261 characters long/);
+    // JSON can spell a lone surrogate; UTF-8 on the wire cannot carry it, so the peers would see another id.
+    assertFileError(fileWith('surrogate-id.json', '[{"id": "n\\ud800", "host": "a", "port": 1}]'), /entry 1: id .* lone UTF-16 surrogate/);
+  });
+
   test('bad ports', () => {
     assertFileError(fileWith('port-zero.json', '[{"host": "a", "port": 0}]'), /"port" must be an integer 1\.\.65535, got 0/);
     assertFileError(fileWith('port-big.json', '[{"host": "a", "port": 70000}]'), /"port" must be an integer 1\.\.65535, got 70000/);
@@ -192,7 +207,9 @@ describe('peers file: round trips (property)', () => {
   });
 
   test('any valid list written in the original form parses back, ids being host:port', () => {
-    const list = fc.uniqueArray(fc.record({ host, port }), { minLength: 1, maxLength: 20, selector: addressKey });
+    // Valid includes an id (host:port) short enough for the handshake; a long domain name can pass that.
+    const address = fc.record({ host, port }).filter((a) => `${a.host}:${a.port}`.length <= MAX_HELLO_TEXT_CHARS);
+    const list = fc.uniqueArray(address, { minLength: 1, maxLength: 20, selector: addressKey });
     fc.assert(
       fc.property(list, (addresses) => {
         const parsed = parsePeers(JSON.stringify(addresses.map((a) => `${a.host}:${a.port}:0`)), 'gen.json');

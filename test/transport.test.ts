@@ -5,7 +5,6 @@ import { connect, createServer, type Socket } from 'node:net';
 import fc from 'fast-check';
 import { pino } from 'pino';
 import { nodeId, type NodeId } from '../src/core/ids.js';
-import type { Logger } from '../src/runtime/log.js';
 import { encodeMessage } from '../src/transport/codec.js';
 import { freePorts } from '../src/transport/free-port.js';
 import { FrameDecoder, FrameError, encodeFrame, frameHeader } from '../src/transport/framing.js';
@@ -21,7 +20,10 @@ import {
   type Hello,
   type HandshakeOptions,
 } from '../src/transport/secure-channel.js';
-import { TcpTransport, type PeerAddress, type TcpTransportOptions } from '../src/transport/tcp-transport.js';
+import { PendingHandshakes } from '../src/transport/pending-handshakes.js';
+import { MAX_PENDING_HANDSHAKES, TcpTransport, type PeerAddress, type TcpTransportOptions } from '../src/transport/tcp-transport.js';
+import type { Logger } from '../src/runtime/log.js';
+import { RateLimitedWarnings, WARN_BURST_INTERVAL_MS, WARN_BURST_LINES } from '../src/transport/rate-limited-warnings.js';
 
 /** Every wait in these tests is for an event; this only bounds how long a missing event takes to fail a test. */
 const WAIT_TIMEOUT_MS = 5_000;
@@ -70,7 +72,21 @@ class Events<T> {
   }
 }
 
-type LogLine = { level: number; msg: string; peer?: string; remote?: string; reason?: string; incarnation?: string; encrypted?: boolean };
+type LogLine = {
+  level: number;
+  msg: string;
+  peer?: string;
+  remote?: string;
+  reason?: string;
+  incarnation?: string;
+  encrypted?: boolean;
+  /** Wake-up lines: what the node did about it. */
+  action?: string;
+  /** Rate-limited lines: the kind of problem; summaries: how many of each kind were not logged, and in all. */
+  kind?: string;
+  notLogged?: Record<string, number>;
+  total?: number;
+};
 
 function captureLogs(): { logger: Logger; lines: Events<LogLine> } {
   const lines = new Events<LogLine>();
@@ -216,6 +232,33 @@ class RawPeer {
       clearTimeout(timer);
     }
   }
+}
+
+/**
+ * Connections to `port` that never send a byte, `count` at a time: each is reopened as soon as the node closes
+ * it, as an attacker holding as many connections open as it can would do. Stops when the test ends.
+ */
+function idleFlood(t: TestContext, port: number, count: number): { stop: () => void } {
+  let stopped = false;
+  const sockets = new Set<Socket>();
+  const open = (): void => {
+    if (stopped) return;
+    const socket = connect({ host: HOST, port });
+    sockets.add(socket);
+    socket.on('error', () => {});
+    socket.resume(); // reads the node's close, so the connection is reopened
+    socket.on('close', () => {
+      sockets.delete(socket);
+      setImmediate(open);
+    });
+  };
+  for (let i = 0; i < count; i++) open();
+  const stop = (): void => {
+    stopped = true;
+    for (const socket of sockets) socket.destroy();
+  };
+  t.after(stop);
+  return { stop };
 }
 
 /** A TCP proxy that forwards both ways and keeps a copy of every byte. */
@@ -407,15 +450,93 @@ describe('Handshake', () => {
     refuse(dialerOptions({ clusterId: 'other' }), acceptorOptions(), /cluster/);
     refuse(dialerOptions({ clusterKey: key }), acceptorOptions(), /cluster key/);
     refuse(dialerOptions({ self: nodeId('x') }), acceptorOptions(), /unknown node id/);
-    refuse(dialerOptions({ self: nodeId('c') }), acceptorOptions(), /lower id dials/);
     refuse(dialerOptions({ expectedPeer: nodeId('c') }), acceptorOptions(), /dialed c but b answered/);
+    // A key mismatch is refused before the direction is looked at, so it is never taken for a wake-up.
+    const keyless = new Handshake(dialerOptions({ self: nodeId('c'), expectedPeer: nodeId('b') }));
+    assert.throws(() => new Handshake(acceptorOptions({ clusterKey: key })).receive(keyless.hello), /no cluster key/);
     assert.throws(() => new Handshake(acceptorOptions()).receive(encodeMessage({ v: 2 })), /version 2/);
     assert.throws(() => new Handshake(acceptorOptions()).receive(Buffer.from([0xc1])), /malformed hello/);
+  });
+
+  test('a hello from a higher id on the acceptor side is a wake-up, with or without a key', () => {
+    for (const clusterKey of [undefined, key]) {
+      const withKey = clusterKey === undefined ? {} : { clusterKey };
+      const higher = new Handshake(dialerOptions({ self: nodeId('c'), expectedPeer: nodeId('b'), ...withKey }));
+      const step = new Handshake(acceptorOptions(withKey)).receive(higher.hello);
+      assert.deepEqual(step, { send: [], established: null, wakeUp: 'c' });
+    }
+    // Only known ids in the same cluster wake anyone.
+    const stranger = new Handshake(dialerOptions({ self: nodeId('c'), expectedPeer: nodeId('b'), clusterId: 'other' }));
+    assert.throws(() => new Handshake(acceptorOptions()).receive(stranger.hello), /cluster/);
   });
 
   test('cluster key files: trailing newline ignored, short keys refused', () => {
     assert.deepEqual(clusterKeyFromFileContents(Buffer.from('0123456789abcdef\n')), Buffer.from('0123456789abcdef'));
     assert.throws(() => clusterKeyFromFileContents(Buffer.from('short\n')), /at least 16 bytes/);
+  });
+});
+
+describe('PendingHandshakes: which connection an overfull node evicts', () => {
+  test('silent ones first, the oldest first; those under way only when no silent one is left', () => {
+    const pending = new PendingHandshakes<string>();
+    for (const id of ['a', 'b', 'c']) pending.add(id, 'x');
+    pending.markHelloSeen('a');
+    assert.equal(pending.size, 3);
+    assert.equal(pending.victim(), 'b', 'a, the oldest, has sent its hello');
+    pending.delete('b');
+    assert.equal(pending.victim(), 'c');
+    pending.delete('c');
+    assert.equal(pending.victim(), 'a');
+    pending.delete('a');
+    pending.delete('a'); // twice is harmless
+    assert.equal(pending.victim(), undefined);
+    assert.equal(pending.size, 0);
+  });
+
+  test('from the source address holding the most, so a flood from one address evicts its own', () => {
+    const pending = new PendingHandshakes<string>();
+    pending.add('peer', '10.0.0.1'); // the oldest of all
+    for (let i = 0; i < 5; i++) pending.add(`flood-${i}`, '10.0.0.66');
+    assert.equal(pending.victim(), 'flood-0');
+    // Hellos forged from the flooding address: it still holds the most, among those under way too.
+    pending.markHelloSeen('peer');
+    for (let i = 0; i < 5; i++) pending.markHelloSeen(`flood-${i}`);
+    assert.equal(pending.victim(), 'flood-0');
+    for (let i = 0; i < 5; i++) pending.delete(`flood-${i}`);
+    assert.equal(pending.victim(), 'peer');
+  });
+});
+
+describe('RateLimitedWarnings', () => {
+  test('a burst one by one, the rest counted by kind and summed up once, nothing lost', () => {
+    const { logger, lines } = captureLogs();
+    const warnings = new RateLimitedWarnings<'evicted' | 'refused'>(logger, 'summary', 3, 60_000);
+    for (let i = 0; i < 10; i++) warnings.warn(i % 2 === 0 ? 'evicted' : 'refused', { remote: `r${i}` }, 'problem');
+    assert.deepEqual(
+      lines.items.map((l) => [l.msg, l.remote, l.kind]),
+      [['problem', 'r0', 'evicted'], ['problem', 'r1', 'refused'], ['problem', 'r2', 'evicted']],
+    );
+    warnings.flush();
+    const summary = lines.items[3] as LogLine & { last?: { remote?: string } };
+    assert.equal(summary.msg, 'summary');
+    assert.equal(summary.level, PINO_WARN);
+    assert.deepEqual(summary.notLogged, { refused: 4, evicted: 3 });
+    assert.equal(summary.total, 7);
+    assert.equal(summary.last?.remote, 'r9');
+    // A new interval logs a burst again; an interval with nothing held back ends without a summary.
+    warnings.warn('refused', { remote: 'again' }, 'problem');
+    warnings.flush();
+    assert.deepEqual(lines.items.slice(4).map((l) => l.remote), ['again']);
+  });
+
+  test('the summary comes by itself when the interval ends', async () => {
+    const { logger, lines } = captureLogs();
+    const warnings = new RateLimitedWarnings<'refused'>(logger, 'summary', 1, 10);
+    warnings.warn('refused', {}, 'first');
+    warnings.warn('refused', {}, 'second');
+    const summary = await lines.waitFor((l) => l.msg === 'summary', 'the summary line');
+    assert.equal(summary.total, 1);
+    assert.equal(lines.items.length, 2);
   });
 });
 
@@ -614,13 +735,12 @@ describe('TcpTransport', () => {
     await exchange(n2, n1, 'unharmed too');
   });
 
-  test('a wrong cluster id, an unknown node id and a higher id dialing are refused', async (t) => {
+  test('a wrong cluster id, an unknown node id, its own id and another version are refused', async (t) => {
     const all = await addresses(['n1', 'n2', 'n3']);
     const n2 = await startNode(t, all, 'n2');
     const cases: Array<[Partial<Hello>, RegExp]> = [
       [{ cluster: 'another-cluster', node: 'n1' }, /cluster "another-cluster"/],
       [{ node: 'intruder' }, /unknown node id "intruder"/],
-      [{ node: 'n3' }, /lower id dials/],
       [{ node: 'n2' }, /own id/],
       [{ v: 2 }, /version 2/],
     ];
@@ -711,6 +831,103 @@ describe('TcpTransport', () => {
     await assert.rejects(startNode(t, all, 'n1'), (err: Error) => err.message.includes(`${HOST}:${port}`) && /EADDRINUSE/.test(err.message));
   });
 
+  for (const keyed of [false, true]) {
+    test(`idle connections far beyond the bound, reopened as they close, do not keep a listed peer out${keyed ? ' (with a key)' : ''}`, async (t) => {
+      // Neither node retries for an hour (n1 its dial, n2 its wake-up): n1's first dial has to get through.
+      const HOUR_MS = 3_600_000;
+      const options = { reconnectDelayMs: () => HOUR_MS, ...(keyed ? { clusterKey: randomBytes(32) } : {}) };
+      const all = await addresses(['n1', 'n2']);
+      const n2 = await startNode(t, all, 'n2', options);
+      const floodStartedMs = performance.now();
+      const flood = idleFlood(t, addressOf(all, 'n2').port, 3 * MAX_PENDING_HANDSHAKES);
+      // Over the bound before n1 starts: n2 has begun to close connections (evicting, or refusing or timing out).
+      await waitWarn(n2, () => true, 'n2 to close a connection of the flood');
+      const n1 = await startNode(t, all, 'n1', options);
+      await waitAllUp([n1, n2]);
+      assert.equal(n1.logs.count((l) => l.msg === 'dial failed'), 0);
+      await exchange(n1, n2, 'through the flood');
+      await exchange(n2, n1, 'and back');
+      flood.stop();
+      await n2.transport.close(); // ends the log interval: the summary of what was not logged one by one
+      const elapsedMs = performance.now() - floodStartedMs;
+
+      // The log stays bounded: each interval at most a burst of lines and one summary...
+      const warns = n2.logs.items.filter((l) => l.level === PINO_WARN);
+      const intervals = Math.floor(elapsedMs / WARN_BURST_INTERVAL_MS) + 1;
+      assert.ok(warns.length <= intervals * (WARN_BURST_LINES + 1), `${warns.length} warn lines in ${elapsedMs.toFixed(0)} ms`);
+      // ...and yet every closed connection is accounted for, one by one or in a summary.
+      const { evicted, refused } = n2.transport.stats();
+      const oneByOne = warns.filter((l) => l.kind !== undefined).length;
+      const summed = warns.reduce((sum, l) => sum + (l.total ?? 0), 0);
+      assert.equal(oneByOne + summed, evicted + refused);
+      // At least the flood's first round beyond the bound was closed (evicted, or timed out on a slow machine).
+      assert.ok(evicted + refused >= 2 * MAX_PENDING_HANDSHAKES, `only ${evicted} evicted and ${refused} refused`);
+      assert.ok(summed > 0, 'a summary line counts what was not logged one by one');
+    });
+  }
+
+  test('a silent connection is closed after the hello timeout, one that sent its hello is given the handshake timeout', async (t) => {
+    const all = await addresses(['n0', 'n1']);
+    const n1 = await startNode(t, all, 'n1', { clusterKey: randomBytes(32), handshakeTimeoutMs: 60_000 });
+    // The greeted one first: had its hello not stopped its hello deadline, it would be closed first.
+    const greeted = await RawPeer.connect(t, addressOf(all, 'n1').port);
+    greeted.sendHello({ node: 'n0', keyed: true });
+    await greeted.frames.waitFor(() => greeted.frames.items.length === 2, "n1's hello and proof, so n1 has read ours");
+    let greetedClosed = false;
+    void greeted.closed.then(() => (greetedClosed = true));
+    const silent = await RawPeer.connect(t, addressOf(all, 'n1').port);
+    await silent.waitClosed('a connection that never sends its hello');
+    await waitWarn(n1, (l) => l.remote === silent.remote && /no hello within 1000 ms/.test(l.reason ?? ''), 'the hello timeout line');
+    assert.equal(greetedClosed, false);
+  });
+
+  test('a wake-up from the restarted or late higher id makes a dialer in a long backoff dial at once', async (t) => {
+    const HOUR_MS = 3_600_000;
+    const all = await addresses(['n1', 'n2']);
+    const n1 = await startNode(t, all, 'n1', { reconnectDelayMs: () => HOUR_MS });
+    await n1.logs.waitFor((l) => l.msg === 'dial failed' && l.peer === 'n2', 'n1 to fail to reach n2, and wait an hour');
+    let n2 = await startNode(t, all, 'n2');
+    await waitAllUp([n1, n2]);
+    const woken = await n1.logs.waitFor((l) => l.msg === 'wake-up from peer' && l.peer === 'n2', 'the wake-up line');
+    assert.equal(woken.action, 'dialed');
+    assert.equal(n2.logs.count((l) => l.level === PINO_WARN), 0);
+
+    // n2 restarts: n1 loses the connection and would again wait an hour, but n2 wakes it.
+    await n2.transport.close();
+    await n1.downs.waitFor((id) => id === 'n2', 'n1 to see n2 down');
+    n2 = await startNode(t, all, 'n2', { incarnation: 'n2-2' });
+    await waitUp(n1, 'n2', 'n2-2');
+    await exchange(n1, n2, 'after the wake-up');
+    assert.ok(n1.transport.stats().wakeUps >= 2);
+  });
+
+  test('forged wake-ups bring a dial forward at most once per interval, and are not warnings', async (t) => {
+    const HOUR_MS = 3_600_000;
+    const all = await addresses(['n1', 'n2']); // n2 never runs: whoever says hello as n2 is forging it
+    const n1 = await startNode(t, all, 'n1', { reconnectDelayMs: () => HOUR_MS, minWokenDialIntervalMs: HOUR_MS });
+    const dialsFailed = (): number => n1.logs.count((l) => l.msg === 'dial failed' && l.peer === 'n2');
+    const wakeUps = (count: number): Promise<LogLine> =>
+      n1.logs.waitFor((l) => l.msg === 'wake-up from peer' && n1.logs.count((w) => w.msg === 'wake-up from peer') === count, `${count} wake-ups`);
+    await n1.logs.waitFor(() => dialsFailed() === 1, 'the first dial to fail');
+
+    const forge = async (): Promise<void> => {
+      const raw = await RawPeer.connect(t, addressOf(all, 'n1').port);
+      raw.sendHello({ node: 'n2' });
+      await raw.waitClosed('a forged wake-up');
+    };
+    await forge();
+    assert.equal((await wakeUps(1)).action, 'dialed');
+    await n1.logs.waitFor(() => dialsFailed() === 2, 'the woken dial to fail');
+    // n1 is now idle in its hour of backoff, free to dial: only the rate limit stands in the way.
+    const more = 10;
+    for (let i = 0; i < more; i++) await forge();
+    await wakeUps(1 + more);
+    const actions = n1.logs.items.filter((l) => l.msg === 'wake-up from peer').map((l) => l.action);
+    assert.deepEqual(actions, ['dialed', ...Array<string>(more).fill('rate-limited')]);
+    assert.equal(n1.transport.stats().wakeUps, 1 + more);
+    assert.equal(n1.logs.count((l) => l.level === PINO_WARN), 0);
+  });
+
   test('bad options are refused up front', async () => {
     const all = await addresses(['n1', 'n2']);
     const { logger } = captureLogs();
@@ -726,5 +943,10 @@ describe('TcpTransport', () => {
     await assert.rejects(TcpTransport.listen({ ...base, clusterKey: Buffer.from('short') }), /at least 16 bytes/);
     await assert.rejects(TcpTransport.listen({ ...base, self: { id: nodeId('n9'), host: HOST, port: 1 } }), /not in the peer list/);
     await assert.rejects(TcpTransport.listen({ ...base, peers: [...all, addressOf(all, 'n2')] }), /duplicate/);
+    // Whatever the handshake would refuse: an id, cluster id or incarnation it cannot carry.
+    const longId = nodeId('n'.repeat(300));
+    await assert.rejects(TcpTransport.listen({ ...base, peers: [...all, { id: longId, host: HOST, port: 1 }] }), /node id "n+…" is 300 characters long/);
+    await assert.rejects(TcpTransport.listen({ ...base, clusterId: 'c'.repeat(257) }), /cluster id .* 257 characters/);
+    await assert.rejects(TcpTransport.listen({ ...base, incarnation: 'x\ud800' }), /incarnation .* lone UTF-16 surrogate/);
   });
 });

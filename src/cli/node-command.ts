@@ -18,6 +18,7 @@ import { seed32 } from '../core/prng.js';
 import { AGREEMENT_PROTOCOLS, type AgreementProtocolName } from '../agreement/protocols.js';
 import type { AgreementNodeConfig, PeerAddress } from '../runtime/agreement-node.js';
 import { createLogger, type Logger } from '../runtime/log.js';
+import { MAX_HELLO_TEXT_CHARS, helloTextProblem } from '../transport/hello-text.js';
 import { UsageError, quote, usageErrorFromCommander } from './errors.js';
 import { deriveClusterId, fileErrorText, findSelf, readPeersFile, type ReadFile } from './peers-file.js';
 
@@ -144,9 +145,10 @@ export function parseProtocol(flag: string, raw: string): AgreementProtocolName 
   return found;
 }
 
+/** A cluster id travels in every handshake hello, so it must be one the hello can carry. */
 export function parseClusterId(flag: string, raw: string): string {
-  if (raw.length === 0 || raw.length > 256 || /[\u0000-\u001f\u007f]/.test(raw)) {
-    throw new UsageError(`${flag}: expected a non-empty id of at most 256 characters without control characters, got ${quote(raw)}`);
+  if (raw.length === 0 || helloTextProblem(raw) !== undefined || /[\u0000-\u001f\u007f]/.test(raw)) {
+    throw new UsageError(`${flag}: expected a non-empty id of at most ${MAX_HELLO_TEXT_CHARS} characters without control characters, got ${quote(raw)}`);
   }
   return raw;
 }
@@ -283,6 +285,7 @@ export function defineNodeCommand(): Command {
         'Peers file forms:',
         '  ["127.0.0.1:3000:0", "127.0.0.1:3001:0"]                 (original chatterbox; id = "host:port")',
         '  [{"id": "n1", "host": "10.0.0.5", "port": 3000}, ...]     ("id" optional, default "host:port")',
+        `Ids travel in the handshake: at most ${MAX_HELLO_TEXT_CHARS} characters, no control characters.`,
         '',
         'Exit status: 0 when the node printed its result, 2 for a usage error (bad flag, peers or key file),',
         'another non-zero status when the run failed.',

@@ -6,12 +6,15 @@
  *   trailing `:0` is the endpoint number, always 0 there); the node id is the `host:port` part;
  * - objects: `[{"id": "n1", "host": "10.0.0.5", "port": 3000}, ...]`, where `id` defaults to `host:port`.
  *
- * Every problem is a UsageError naming the file, so a bad file fails before any socket is opened.
+ * Every problem is a UsageError naming the file, so a bad file fails before any socket is opened; that includes
+ * an id the handshake could not carry (longer than MAX_HELLO_TEXT_CHARS, or not valid Unicode), which would
+ * otherwise only show as peers refusing each other.
  */
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { compareNodeIds, nodeId, type NodeId } from '../core/ids.js';
+import { helloTextProblem } from '../transport/hello-text.js';
 import type { PeerAddress } from '../transport/tcp-transport.js';
 import { UsageError, quote } from './errors.js';
 
@@ -115,6 +118,9 @@ export function parsePeers(text: string, file: string): PeerAddress[] {
     const entry = parseEntry(raw);
     if (typeof entry === 'string') fail(`entry ${n}: ${entry}`);
     const { id, host, port } = entry;
+    // Every node sends its id in its handshake hello; one the hello cannot carry would be refused by every peer.
+    const idProblem = helloTextProblem(id);
+    if (idProblem !== undefined) fail(`entry ${n}: id ${quote(id)} ${idProblem}`);
     const sameId = entryOfId.get(id);
     if (sameId !== undefined) fail(`duplicate id ${quote(id)} (entries ${sameId} and ${n})`);
     // Host names are case-insensitive; two spellings of one address would be two ids for one socket.

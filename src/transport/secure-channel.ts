@@ -5,8 +5,11 @@
  *
  * 1. Both sides send a plaintext hello at once: {v, cluster, node, incarnation, nonce (32 random bytes), keyed}.
  * 2. Each checks the other's: same protocol version and cluster id; the node id is a known node other than
- *    itself; a dialer reached the node it dialed; an acceptor accepts only from lower ids (the lower id dials,
- *    so each pair has one connection); both have a cluster key or neither has.
+ *    itself; both have a cluster key or neither has; a dialer reached the node it dialed; an acceptor accepts
+ *    only from lower ids (the lower id dials, so each pair has one connection). A hello from a higher id on the
+ *    acceptor side is not refused but read as a wake-up: the higher id is up and asks to be dialed now
+ *    (tcp-transport.ts). Like every hello before the proof it is unauthenticated, so the transport rate-limits
+ *    what it does about one.
  * 3. Without a key the connection is open: frames are plaintext MessagePack. Anyone who can reach the port and
  *    knows the (non-secret) cluster id and a node id can speak; use a key on any network you do not control.
  * 4. With a key, each direction gets its own keys: HKDF-SHA256(ikm = cluster key, salt = dialer nonce ||
@@ -29,6 +32,7 @@ import { createCipheriv, createDecipheriv, createHash, createHmac, hkdfSync, ran
 import { assert } from '../core/assert.js';
 import { compareNodeIds, type NodeId } from '../core/ids.js';
 import { CodecError, decodeMessage, encodeMessage } from './codec.js';
+import { MAX_HELLO_TEXT_CHARS, helloTextProblem } from './hello-text.js';
 
 export const PROTOCOL_VERSION = 1;
 /** A connection that has not finished its handshake this long after it started is closed. */
@@ -37,9 +41,6 @@ export const HANDSHAKE_TIMEOUT_MS = 5_000;
 export const HANDSHAKE_MAX_FRAME_BYTES = 4 * 1024;
 export const NONCE_BYTES = 32;
 export const MIN_CLUSTER_KEY_BYTES = 16;
-/** Cap on the text fields of a hello (cluster id, node id, incarnation). */
-export const MAX_HELLO_TEXT_CHARS = 256;
-
 const AES_KEY_BYTES = 32;
 const MAC_KEY_BYTES = 32;
 const GCM_IV_BYTES = 12;
@@ -144,7 +145,7 @@ export function decodeHello(payload: Uint8Array): Hello {
   }
   const { cluster, node, incarnation, nonce, keyed } = fields;
   if (!isHelloText(cluster) || !isHelloText(node) || node.length === 0 || !isHelloText(incarnation)) {
-    throw new HandshakeError('malformed hello: cluster, node and incarnation must be strings of at most 256 characters');
+    throw new HandshakeError(`malformed hello: cluster, node and incarnation must be strings of at most ${MAX_HELLO_TEXT_CHARS} characters, node non-empty`);
   }
   if (!(nonce instanceof Uint8Array) || nonce.length !== NONCE_BYTES) throw new HandshakeError('malformed hello: bad nonce');
   if (typeof keyed !== 'boolean') throw new HandshakeError('malformed hello: bad keyed flag');
@@ -186,6 +187,11 @@ export interface HandshakeStep {
   readonly send: readonly Uint8Array[];
   /** Set once the peer is verified; later frames are data, through `cipher`. */
   readonly established: Established | null;
+  /**
+   * Acceptor only: the hello came from a known higher id, which never dials us, so it asks to be dialed. The
+   * handshake ends here; the connection has done its job. Unauthenticated even with a key.
+   */
+  readonly wakeUp: NodeId | null;
 }
 
 export class Handshake {
@@ -200,6 +206,10 @@ export class Handshake {
   constructor(private readonly options: HandshakeOptions) {
     assert(options.role === 'acceptor' || options.expectedPeer !== undefined, 'a dialer must know whom it dialed');
     assert(options.clusterKey === undefined || options.clusterKey.length >= MIN_CLUSTER_KEY_BYTES, 'cluster key too short');
+    for (const text of [options.clusterId, options.self, options.incarnation]) {
+      const problem = helloTextProblem(text);
+      assert(problem === undefined, `our own hello would be refused: ${quote(text)} ${problem ?? ''}`);
+    }
     const nonce = options.nonce ?? randomBytes(NONCE_BYTES);
     assert(nonce.length === NONCE_BYTES, 'nonce length');
     this.nonce = nonce;
@@ -233,11 +243,15 @@ export class Handshake {
   private receiveHello(payload: Uint8Array): HandshakeStep {
     const hello = decodeHello(payload);
     this.check(hello);
+    if (this.options.role === 'acceptor' && compareNodeIds(hello.node as NodeId, this.options.self) > 0) {
+      this.phase = 'done';
+      return { send: [], established: null, wakeUp: hello.node as NodeId };
+    }
     this.peerHello = hello;
     const key = this.options.clusterKey;
     if (key === undefined) {
       this.phase = 'done';
-      return { send: [], established: this.established(PLAINTEXT_CIPHER) };
+      return { send: [], established: this.established(PLAINTEXT_CIPHER), wakeUp: null };
     }
     const dialerFirst = this.options.role === 'dialer';
     const [dialerHello, acceptorHello] = dialerFirst ? [this.hello, payload] : [payload, this.hello];
@@ -249,7 +263,7 @@ export class Handshake {
     this.cipher = new AesGcmCipher(mine.aesKey, theirs.aesKey);
     this.expectedProof = hmac(theirs.macKey, transcript);
     this.phase = 'proof';
-    return { send: [this.cipher.seal(hmac(mine.macKey, transcript))], established: null };
+    return { send: [this.cipher.seal(hmac(mine.macKey, transcript))], established: null, wakeUp: null };
   }
 
   private receiveProof(payload: Uint8Array): HandshakeStep {
@@ -265,7 +279,7 @@ export class Handshake {
       throw new HandshakeError('peer proof does not match the handshake transcript');
     }
     this.phase = 'done';
-    return { send: [], established: this.established(this.cipher) };
+    return { send: [], established: this.established(this.cipher), wakeUp: null };
   }
 
   private check(hello: Hello): void {
@@ -273,13 +287,12 @@ export class Handshake {
     if (hello.cluster !== clusterId) throw new HandshakeError(`peer is in cluster ${quote(hello.cluster)}, this node in ${quote(clusterId)}`);
     if (hello.node === self) throw new HandshakeError('peer claims this node\'s own id');
     if (!nodes.has(hello.node)) throw new HandshakeError(`unknown node id ${quote(hello.node)}`);
-    const peer = hello.node as NodeId;
-    if (role === 'dialer' && peer !== expectedPeer) throw new HandshakeError(`dialed ${expectedPeer ?? '?'} but ${peer} answered`);
-    if (role === 'acceptor' && compareNodeIds(peer, self) >= 0) {
-      throw new HandshakeError(`${peer} dialed ${self}, but the lower id dials: ${self} dials ${peer}`);
-    }
+    // Before the direction checks, so that a wake-up from a node configured without the key (or with one
+    // when we have none) is refused with the reason, not acted on.
     if (clusterKey !== undefined && !hello.keyed) throw new HandshakeError('peer has no cluster key, and this cluster requires one');
     if (clusterKey === undefined && hello.keyed) throw new HandshakeError('peer uses a cluster key, and this node has none');
+    const peer = hello.node as NodeId;
+    if (role === 'dialer' && peer !== expectedPeer) throw new HandshakeError(`dialed ${expectedPeer ?? '?'} but ${peer} answered`);
   }
 
   private established(cipher: FrameCipher): Established {

@@ -4,11 +4,23 @@
  * Theory of operation (in the manner of memberlist's transport.go):
  *
  * Each pair of nodes shares exactly one TCP connection. The node whose id sorts lower (plain string order)
- * dials; the other only accepts, and refuses a connection from a higher id. So two nodes never race to open
- * two connections, and there is no tie to break. A dialer that loses its connection, or cannot make one,
- * dials again after an exponential backoff with jitter (RECONNECT_INITIAL_DELAY_MS doubling up to
- * RECONNECT_MAX_DELAY_MS), forever, until the transport is closed. An acceptor that gets a new connection from
- * a peer it thinks is still connected takes the new one: the peer dialed again, so the old one is dead to it.
+ * dials; the other only accepts. So two nodes never race to open two connections, and there is no tie to
+ * break. A dialer that loses its connection, or cannot make one, dials again after an exponential backoff with
+ * jitter (RECONNECT_INITIAL_DELAY_MS doubling up to RECONNECT_MAX_DELAY_MS), forever, until the transport is
+ * closed. An acceptor that gets a new connection from a peer it thinks is still connected takes the new one: the
+ * peer dialed again, so the old one is dead to it.
+ *
+ * Wake-ups. Backoff alone would leave a dialer waiting up to RECONNECT_MAX_DELAY_MS after its peer comes up (or
+ * resumes from a pause). So the higher id, whenever it has no connection to a lower-id peer (from the start, and
+ * again after losing one), opens a connection to that peer and sends only its hello: a wake-up. The lower id's
+ * handshake reads a hello from a higher id on the acceptor side as exactly that (secure-channel.ts); it closes
+ * the connection quietly and, unless it is connected or already dialing, dials now instead of waiting out its
+ * backoff. A hello is unauthenticated even with a key, so a wake-up brings a dial forward at most once per
+ * MIN_WOKEN_DIAL_INTERVAL_MS per peer: forged ones cost the node one dial per interval at most. The higher id
+ * keeps one wake-up in flight per peer and repeats it with the same backoff while it stays unconnected. A
+ * connection the kernel accepted while its node was paused (SIGSTOP) is simply read when the node resumes: the
+ * dialer's hello waits in it, and the handshake completes unless HANDSHAKE_TIMEOUT_MS passed meanwhile, in which
+ * case the wake-up path above reconnects the pair.
  *
  * Every connection starts with a handshake (secure-channel.ts) that names the cluster, both node ids and
  * their incarnations, and, with a cluster key, authenticates both sides and encrypts everything after it.
@@ -24,10 +36,28 @@
  * Nothing is sent to self: a driver delivers self-addressed messages itself.
  *
  * Hostile or broken input is contained to its connection: an oversized frame, a frame that fails to decrypt or
- * decode, a message that fails the protocol's guard, or a failed handshake destroys that socket, logs one warn
- * line (peer, remote address, reason) and is counted; other connections and the node carry on. Unauthenticated
- * connections are bounded in number (MAX_PENDING_HANDSHAKES), in time (handshake timeout) and in frame size
- * (HANDSHAKE_MAX_FRAME_BYTES), so they cannot make the node buffer much.
+ * decode, a message that fails the protocol's guard, or a failed handshake destroys that socket and is counted;
+ * other connections and the node carry on. Each such event is a warn line (peer, remote address, reason), but
+ * through RateLimitedWarnings: past a burst per interval they are only counted and summed up in one line, so a
+ * flood cannot flood the log too.
+ *
+ * Unauthenticated inbound connections are bounded so that, however many a hostile party opens, a listed peer
+ * still gets in (nginx's and memberlist's connection limits, with eviction instead of refusal):
+ * - in size: frames of at most HANDSHAKE_MAX_FRAME_BYTES, so none makes the node buffer much;
+ * - in time: a valid hello within HELLO_TIMEOUT_MS of the accept (a real dialer sends it the moment it
+ *   connects), the whole handshake within HANDSHAKE_TIMEOUT_MS;
+ * - in number: at most MAX_PENDING_HANDSHAKES; a connection arriving at the bound evicts one, it is not
+ *   refused. Refusing newcomers lets idle connections that came first hold every slot while the real peer is
+ *   turned away. Evicting the oldest instead means a flood only churns through its own connections: a real
+ *   peer's hello arrives within milliseconds of its connect, so it is read (libuv accepts one connection per
+ *   turn of the event loop, and reads ready sockets in every turn) long before MAX_PENDING_HANDSHAKES newer
+ *   connections could make it the oldest. Eviction takes connections without a valid hello first, and those
+ *   under way only when no silent one is left; within a tier, the oldest of the source address holding the
+ *   most (pending-handshakes.ts), so on a real network a flood from one address evicts only its own. On
+ *   loopback everyone is 127.0.0.1 and age alone decides, which is what saves the peer there.
+ *   What no listener can help: a flood that keeps the kernel's accept queue full (Node's listen backlog, 511)
+ *   makes the kernel drop connection attempts, and TCP retries them only after 1 s, then 3 s; a peer's
+ *   connection queued behind hundreds of the flood's waits its turn to be accepted.
  *
  * Writes are coalesced: the first frame written to a socket in a tick corks it and a nextTick uncorks it, so
  * a burst of small sends becomes one writev. Nagle is off (setNoDelay) because we do our own batching.
@@ -42,6 +72,9 @@ import { compareNodeIds, type NodeId } from '../core/ids.js';
 import type { Logger } from '../runtime/log.js';
 import { CodecError, decodeMessage, encodeMessage } from './codec.js';
 import { DEFAULT_MAX_FRAME_BYTES, FRAME_HEADER_BYTES, FrameDecoder, FrameError, MAX_FRAME_BYTES_LIMIT, encodeFrame, frameHeader } from './framing.js';
+import { helloTextProblem } from './hello-text.js';
+import { PendingHandshakes } from './pending-handshakes.js';
+import { RateLimitedWarnings } from './rate-limited-warnings.js';
 import {
   AuthError,
   HANDSHAKE_MAX_FRAME_BYTES,
@@ -62,14 +95,23 @@ export interface PeerAddress {
 }
 
 export const DEFAULT_MAX_QUEUED_BYTES_PER_PEER = 64 * 1024 * 1024;
+/** Backoff of dials (and of wake-ups): the first retry waits about this long, each failure doubles it. */
 export const RECONNECT_INITIAL_DELAY_MS = 50;
+/** ...up to this. */
 export const RECONNECT_MAX_DELAY_MS = 2_000;
 /** close() waits this long for queued frames to drain before it destroys the sockets. */
 export const CLOSE_FLUSH_TIMEOUT_MS = 2_000;
 /** TCP keepalive, so an idle connection to a vanished host is noticed eventually. */
 export const KEEPALIVE_INITIAL_DELAY_MS = 10_000;
-/** Inbound connections still in their handshake; more are refused at once. */
+/**
+ * Inbound connections in their handshake at most: one arriving at the bound evicts one (see the top of the
+ * file). Pending handshakes are small (a socket, a 4 KiB frame cap), so this is about file descriptors.
+ */
 export const MAX_PENDING_HANDSHAKES = 64;
+/** An inbound connection must deliver a valid hello this soon after it is accepted (when shorter than the handshake timeout). */
+export const HELLO_TIMEOUT_MS = 1_000;
+/** Per peer, a wake-up brings a dial forward at most once in this many milliseconds (wake-ups can be forged). */
+export const MIN_WOKEN_DIAL_INTERVAL_MS = 100;
 
 export interface TcpTransportOptions {
   readonly self: PeerAddress;
@@ -86,6 +128,14 @@ export interface TcpTransportOptions {
   readonly maxQueuedBytesPerPeer?: number;
   /** Default HANDSHAKE_TIMEOUT_MS; for a dialer it covers the TCP connect too. */
   readonly handshakeTimeoutMs?: number;
+  /**
+   * Milliseconds to wait before the next dial, or the next wake-up, after `failures` consecutive failed ones.
+   * Default: exponential backoff with jitter from RECONNECT_INITIAL_DELAY_MS to RECONNECT_MAX_DELAY_MS. Tests
+   * use it to hold a dialer in a long backoff without waiting for one.
+   */
+  readonly reconnectDelayMs?: (failures: number) => number;
+  /** Default MIN_WOKEN_DIAL_INTERVAL_MS. */
+  readonly minWokenDialIntervalMs?: number;
   /** The protocol's guard: a decoded message failing it closes the connection with one log line. */
   readonly isMessage: (value: unknown) => boolean;
   /** The first incarnation seen per peer is remembered; a different one later is refused when true (default false). */
@@ -105,12 +155,16 @@ export interface TransportStats {
   bytesOut: number;
   /** Sends not carried out: peer not connected, queue over its cap, or message over the frame cap. */
   dropped: number;
-  /** Connections refused during the handshake (wrong cluster, key, id; timeout; too many pending). */
+  /** Connections refused during the handshake (wrong cluster, key, id; hello or handshake timeout). */
   refused: number;
+  /** Inbound connections closed in their handshake to make room for a newer one (MAX_PENDING_HANDSHAKES). */
+  evicted: number;
   /** Established connections closed for bad input (oversized, undecryptable, undecodable, failing the guard). */
   malformed: number;
   /** Handshakes completed. */
   established: number;
+  /** Wake-ups received from higher ids (each brings a dial forward, rate permitting). */
+  wakeUps: number;
 }
 
 /** A message that decoded but failed the protocol's guard. */
@@ -119,6 +173,8 @@ class GuardError extends Error {
 }
 
 type Failure = 'refused' | 'malformed';
+/** What RateLimitedWarnings counts connection problems by. */
+type ProblemKind = 'refused' | 'timedOut' | 'evicted' | 'malformed';
 
 class Connection {
   readonly decoder = new FrameDecoder(HANDSHAKE_MAX_FRAME_BYTES);
@@ -128,10 +184,10 @@ class Connection {
   open = false;
   /** Failed or closing: no more frames are processed and no more lines are logged for it. */
   dead = false;
-  /** Counted in TcpTransport.pendingInbound. */
-  pendingInbound = false;
   corked = false;
+  /** The handshake deadline, and for an acceptor the earlier deadline of the peer's hello. */
   timer: NodeJS.Timeout | undefined;
+  helloTimer: NodeJS.Timeout | undefined;
   error: Error | undefined;
   readonly closed: Promise<void>;
   markClosed!: () => void;
@@ -157,15 +213,23 @@ class Connection {
 
 interface PeerSlot {
   readonly address: PeerAddress;
-  /** Self sorts lower, so self dials this peer. */
+  /** Self sorts lower, so self dials this peer; otherwise self sends it wake-ups. */
   readonly dialed: boolean;
   /** The established connection, if any. */
   conn: Connection | null;
   /** The dialed connection from dial to close (dialed peers only). */
   outbound: Connection | null;
   retryTimer: NodeJS.Timeout | undefined;
+  /** When retryTimer fires (performance.now() time), Infinity without one. */
+  retryDueAtMs: number;
   /** Consecutive dials that did not end in an established connection. */
   failures: number;
+  /** When a wake-up last brought a dial forward (dialed peers only). */
+  lastWokenDialAtMs: number;
+  /** Our wake-up connection in flight, the timer of the next one, and how many in a row found us unconnected. */
+  wakeUp: Socket | null;
+  wakeUpTimer: NodeJS.Timeout | undefined;
+  wakeUpFailures: number;
   firstIncarnation: string | undefined;
 }
 
@@ -180,6 +244,8 @@ interface ResolvedOptions extends TcpTransportOptions {
   readonly maxFrameBytes: number;
   readonly maxQueuedBytesPerPeer: number;
   readonly handshakeTimeoutMs: number;
+  readonly reconnectDelayMs: (failures: number) => number;
+  readonly minWokenDialIntervalMs: number;
   readonly rejectRestartedPeers: boolean;
 }
 
@@ -188,6 +254,8 @@ export class TcpTransport {
   private readonly nodes: ReadonlySet<string>;
   private readonly peers = new Map<NodeId, PeerSlot>();
   private readonly connections = new Set<Connection>();
+  private readonly pending = new PendingHandshakes<Connection>();
+  private readonly warnings: RateLimitedWarnings<ProblemKind>;
   private readonly server: Server;
   private readonly counters: TransportStats = {
     framesIn: 0,
@@ -196,10 +264,11 @@ export class TcpTransport {
     bytesOut: 0,
     dropped: 0,
     refused: 0,
+    evicted: 0,
     malformed: 0,
     established: 0,
+    wakeUps: 0,
   };
-  private pendingInbound = 0;
   private closing = false;
   private closed: Promise<void> | undefined;
   /** The last message encoded, so a broadcast in one tick encodes once. Cleared on the next tick. */
@@ -208,6 +277,7 @@ export class TcpTransport {
   private constructor(options: TcpTransportOptions) {
     this.options = resolveOptions(options);
     this.nodes = new Set(options.peers.map((peer) => peer.id));
+    this.warnings = new RateLimitedWarnings(options.log, 'more connection problems, counted but not logged one by one');
     const self = options.self.id;
     for (const address of options.peers) {
       if (address.id === self) continue;
@@ -217,18 +287,29 @@ export class TcpTransport {
         conn: null,
         outbound: null,
         retryTimer: undefined,
+        retryDueAtMs: Number.POSITIVE_INFINITY,
         failures: 0,
+        lastWokenDialAtMs: Number.NEGATIVE_INFINITY,
+        wakeUp: null,
+        wakeUpTimer: undefined,
+        wakeUpFailures: 0,
         firstIncarnation: undefined,
       });
     }
     this.server = createServer((socket) => this.onInbound(socket));
   }
 
-  /** Binds self.host:self.port, then starts dialing. Rejects with an Error naming host:port if binding fails. */
+  /**
+   * Binds self.host:self.port, then dials the higher ids and sends wake-ups to the lower ones. Rejects with an
+   * Error naming host:port if binding fails.
+   */
   static async listen(options: TcpTransportOptions): Promise<TcpTransport> {
     const transport = new TcpTransport(options);
     await transport.bind();
-    for (const slot of transport.peers.values()) if (slot.dialed) transport.dial(slot);
+    for (const slot of transport.peers.values()) {
+      if (slot.dialed) transport.dial(slot);
+      else transport.sendWakeUp(slot);
+    }
     return transport;
   }
 
@@ -280,9 +361,15 @@ export class TcpTransport {
 
   private async shutdown(): Promise<void> {
     this.closing = true;
+    const wakeUpsClosed: Promise<unknown>[] = [];
     for (const slot of this.peers.values()) {
-      clearTimeout(slot.retryTimer);
-      slot.retryTimer = undefined;
+      this.cancelRetry(slot);
+      clearTimeout(slot.wakeUpTimer);
+      slot.wakeUpTimer = undefined;
+      if (slot.wakeUp !== null && !slot.wakeUp.closed) {
+        wakeUpsClosed.push(new Promise((resolve) => slot.wakeUp?.once('close', resolve)));
+        slot.wakeUp.destroy();
+      }
     }
     const serverClosed = new Promise<void>((resolve) => this.server.close(() => resolve()));
     const connections = [...this.connections];
@@ -300,7 +387,9 @@ export class TcpTransport {
       for (const conn of connections) conn.socket.destroy();
     }
     await allClosed;
+    await Promise.all(wakeUpsClosed);
     await serverClosed;
+    this.warnings.flush();
   }
 
   private bind(): Promise<void> {
@@ -318,7 +407,7 @@ export class TcpTransport {
     });
   }
 
-  // --- Connections -------------------------------------------------------------------------------------------
+  // --- Dialing and wake-ups ----------------------------------------------------------------------------------
 
   private dial(slot: PeerSlot): void {
     if (this.closing || slot.outbound !== null) return;
@@ -328,12 +417,93 @@ export class TcpTransport {
 
   private scheduleDial(slot: PeerSlot): void {
     if (this.closing || slot.retryTimer !== undefined || slot.outbound !== null) return;
-    const delayMs = reconnectDelayMs(slot.failures++);
+    this.setRetry(slot, this.options.reconnectDelayMs(slot.failures++));
+  }
+
+  private setRetry(slot: PeerSlot, delayMs: number): void {
+    slot.retryDueAtMs = performance.now() + delayMs;
     slot.retryTimer = setTimeout(() => {
       slot.retryTimer = undefined;
+      slot.retryDueAtMs = Number.POSITIVE_INFINITY;
       this.dial(slot);
     }, delayMs);
   }
+
+  private cancelRetry(slot: PeerSlot): void {
+    clearTimeout(slot.retryTimer);
+    slot.retryTimer = undefined;
+    slot.retryDueAtMs = Number.POSITIVE_INFINITY;
+  }
+
+  /** A higher id said hello on our acceptor side: it is up and unconnected, so dial it now if we may. */
+  private onWakeUp(conn: Connection, peer: NodeId): void {
+    this.counters.wakeUps++;
+    conn.dead = true; // not a failure: the connection has done its job
+    this.releasePending(conn);
+    conn.socket.destroy();
+    const slot = this.peers.get(peer);
+    assert(slot?.dialed === true, 'the handshake took a wake-up from a node this one does not dial');
+    this.options.log.debug({ peer, remote: conn.remote, action: this.bringDialForward(slot) }, 'wake-up from peer');
+  }
+
+  private bringDialForward(slot: PeerSlot): 'connected' | 'dialing' | 'dialed' | 'rate-limited' {
+    if (slot.conn !== null) return 'connected';
+    if (slot.outbound !== null) return 'dialing';
+    const now = performance.now();
+    const earliest = slot.lastWokenDialAtMs + this.options.minWokenDialIntervalMs;
+    if (now >= earliest) {
+      this.cancelRetry(slot);
+      slot.lastWokenDialAtMs = now;
+      this.dial(slot);
+      return 'dialed';
+    }
+    // Too soon after the last woken dial: make sure the next dial is no later than the first moment allowed.
+    if (slot.retryDueAtMs > earliest) {
+      this.cancelRetry(slot);
+      slot.lastWokenDialAtMs = earliest;
+      this.setRetry(slot, earliest - now);
+    }
+    return 'rate-limited';
+  }
+
+  /** Opens a connection to a lower-id peer carrying only our hello, then half-closes it. One in flight per peer. */
+  private sendWakeUp(slot: PeerSlot): void {
+    if (this.closing || slot.dialed || slot.conn !== null || slot.wakeUp !== null) return;
+    clearTimeout(slot.wakeUpTimer);
+    slot.wakeUpTimer = undefined;
+    const { id, host, port } = slot.address;
+    const { self, clusterId, incarnation, clusterKey, handshakeTimeoutMs } = this.options;
+    const hello = new Handshake({
+      role: 'dialer',
+      self: self.id,
+      nodes: this.nodes,
+      clusterId,
+      incarnation,
+      expectedPeer: id,
+      ...(clusterKey === undefined ? {} : { clusterKey }),
+    }).hello;
+    const socket = connect({ host, port });
+    slot.wakeUp = socket;
+    const timer = setTimeout(() => socket.destroy(), handshakeTimeoutMs);
+    socket.setNoDelay(true);
+    socket.on('error', (err) => this.options.log.debug({ peer: id, remote: hostPort(host, port), reason: err.message }, 'wake-up not delivered'));
+    socket.resume(); // the peer answers with its own hello before closing; it is of no use here
+    socket.on('close', () => {
+      clearTimeout(timer);
+      slot.wakeUp = null;
+      // Delivered or not, keep waking the peer (backing off) until it dials us.
+      if (!this.closing && slot.conn === null) {
+        slot.wakeUpTimer = setTimeout(() => {
+          slot.wakeUpTimer = undefined;
+          this.sendWakeUp(slot);
+        }, this.options.reconnectDelayMs(slot.wakeUpFailures++));
+      }
+    });
+    socket.end(encodeFrame(hello));
+    this.counters.bytesOut += FRAME_HEADER_BYTES + hello.length;
+  }
+
+  // --- Connections -------------------------------------------------------------------------------------------
 
   private onInbound(socket: Socket): void {
     const remote = hostPort(socket.remoteAddress ?? '?', socket.remotePort ?? 0);
@@ -341,15 +511,25 @@ export class TcpTransport {
       socket.destroy();
       return;
     }
-    if (this.pendingInbound >= MAX_PENDING_HANDSHAKES) {
-      this.counters.refused++;
-      this.options.log.warn({ remote, reason: `more than ${MAX_PENDING_HANDSHAKES} handshakes pending` }, 'connection refused');
-      socket.destroy();
-      return;
-    }
+    // At the bound, make room rather than turn the newcomer away (see the top of the file).
+    if (this.pending.size >= MAX_PENDING_HANDSHAKES) this.evict();
     const conn = this.attach(socket, 'acceptor', remote, undefined);
-    conn.pendingInbound = true;
-    this.pendingInbound++;
+    this.pending.add(conn, socket.remoteAddress ?? '?');
+    if (HELLO_TIMEOUT_MS < this.options.handshakeTimeoutMs) {
+      conn.helloTimer = setTimeout(() => this.fail(conn, 'refused', `no hello within ${HELLO_TIMEOUT_MS} ms`, 'timedOut'), HELLO_TIMEOUT_MS);
+    }
+  }
+
+  private evict(): void {
+    const conn = this.pending.victim();
+    assert(conn !== undefined && !conn.dead, 'a pending handshake to evict');
+    this.releasePending(conn);
+    conn.dead = true;
+    this.counters.evicted++;
+    const which = conn.handshake.peer === undefined ? 'the oldest without a hello' : 'the oldest under way (none was idle)';
+    const reason = `${MAX_PENDING_HANDSHAKES} handshakes pending: made room by closing ${which}`;
+    this.warnings.warn('evicted', { peer: conn.peerForLog, remote: conn.remote, reason }, 'connection evicted');
+    conn.socket.destroy();
   }
 
   /** Wires up a socket, starts the handshake clock and sends our hello. */
@@ -386,7 +566,7 @@ export class TcpTransport {
       conn.socket.destroy();
       return;
     }
-    this.fail(conn, 'refused', `handshake did not finish within ${this.options.handshakeTimeoutMs} ms`);
+    this.fail(conn, 'refused', `handshake did not finish within ${this.options.handshakeTimeoutMs} ms`, 'timedOut');
   }
 
   private onData(conn: Connection, chunk: Buffer): void {
@@ -400,6 +580,7 @@ export class TcpTransport {
   private processFrames(conn: Connection): void {
     while (!conn.dead && !this.closing) {
       let established: Established | null = null;
+      let wakeUp: NodeId | null = null;
       let msg: unknown;
       try {
         const frame = conn.decoder.next();
@@ -407,8 +588,11 @@ export class TcpTransport {
         if (conn.cipher === undefined) {
           const step = conn.handshake.receive(frame);
           for (const payload of step.send) this.writeFrame(conn, payload);
-          if (step.established === null) continue;
-          established = step.established;
+          ({ established, wakeUp } = step);
+          if (established === null && wakeUp === null) {
+            if (conn.handshake.peer !== undefined) this.onHelloSeen(conn);
+            continue;
+          }
         } else {
           msg = this.openMessage(conn.cipher, frame);
         }
@@ -418,7 +602,9 @@ export class TcpTransport {
         return;
       }
       // Outside the try: callbacks' own exceptions are not the peer's fault.
-      if (established !== null) {
+      if (wakeUp !== null) {
+        this.onWakeUp(conn, wakeUp);
+      } else if (established !== null) {
         this.onEstablished(conn, established);
       } else {
         assert(conn.peer !== undefined, 'message on a connection without a peer');
@@ -426,6 +612,12 @@ export class TcpTransport {
         this.options.onMessage(conn.peer, msg);
       }
     }
+  }
+
+  /** A valid hello, and the handshake goes on (the proof of a key is still to come). */
+  private onHelloSeen(conn: Connection): void {
+    clearTimeout(conn.helloTimer);
+    this.pending.markHelloSeen(conn);
   }
 
   private openMessage(cipher: FrameCipher, frame: Uint8Array): unknown {
@@ -469,18 +661,22 @@ export class TcpTransport {
     }
     slot.conn = conn;
     slot.failures = 0;
+    slot.wakeUpFailures = 0;
+    clearTimeout(slot.wakeUpTimer);
+    slot.wakeUpTimer = undefined;
     this.counters.established++;
     this.options.log.info({ peer, incarnation: peerIncarnation, remote: conn.remote, encrypted: cipher.encrypted }, 'peer connected');
     this.options.onPeerUp?.(peer, peerIncarnation);
   }
 
-  /** Closes a connection for the peer's fault: one warn line, one count. */
-  private fail(conn: Connection, failure: Failure, reason: string): void {
+  /** Closes a connection for the peer's fault: counted, and one warn line (rate-limited). */
+  private fail(conn: Connection, failure: Failure, reason: string, kind: ProblemKind = failure): void {
     if (conn.dead) return;
     conn.dead = true;
+    this.releasePending(conn);
     this.counters[failure]++;
     const message = failure === 'refused' ? 'connection refused' : 'connection closed: bad input from peer';
-    this.options.log.warn({ peer: conn.peerForLog, remote: conn.remote, reason }, message);
+    this.warnings.warn(kind, { peer: conn.peerForLog, remote: conn.remote, reason }, message);
     // Hand frames still corked in this tick to the kernel first: when both sides are refusing each other (a
     // key mismatch), our proof then still reaches the peer, and it logs its own reason instead of a bare close.
     conn.socket.uncork();
@@ -499,6 +695,8 @@ export class TcpTransport {
       if (!this.closing) {
         this.options.log.info({ peer: conn.peer, reason: conn.error?.message ?? 'connection closed' }, 'peer disconnected');
         this.options.onPeerDown?.(slot.address.id);
+        // If we accept from this peer, tell it at once that we are still here (it may not have noticed yet).
+        this.sendWakeUp(slot);
       }
     } else if (conn.role === 'dialer' && !conn.open && !wasDead && !this.closing) {
       this.options.log.debug({ peer: conn.peer, remote: conn.remote, reason: conn.error?.message ?? 'closed during handshake' }, 'dial failed');
@@ -510,10 +708,10 @@ export class TcpTransport {
     conn.markClosed();
   }
 
+  /** Out of the pending handshakes (established, failed, evicted or closed), its hello deadline with it. */
   private releasePending(conn: Connection): void {
-    if (!conn.pendingInbound) return;
-    conn.pendingInbound = false;
-    this.pendingInbound--;
+    clearTimeout(conn.helloTimer);
+    this.pending.delete(conn);
   }
 
   // --- Writing -----------------------------------------------------------------------------------------------
@@ -605,5 +803,25 @@ function resolveOptions(options: TcpTransportOptions): ResolvedOptions {
   if (!(maxQueuedBytesPerPeer >= 0)) throw new Error(`bad maxQueuedBytesPerPeer: ${maxQueuedBytesPerPeer}`);
   const handshakeTimeoutMs = options.handshakeTimeoutMs ?? HANDSHAKE_TIMEOUT_MS;
   if (!(handshakeTimeoutMs > 0)) throw new Error(`bad handshakeTimeoutMs: ${handshakeTimeoutMs}`);
-  return { ...options, maxFrameBytes, maxQueuedBytesPerPeer, handshakeTimeoutMs, rejectRestartedPeers: options.rejectRestartedPeers ?? false };
+  const minWokenDialIntervalMs = options.minWokenDialIntervalMs ?? MIN_WOKEN_DIAL_INTERVAL_MS;
+  if (!(minWokenDialIntervalMs >= 0)) throw new Error(`bad minWokenDialIntervalMs: ${minWokenDialIntervalMs}`);
+  // Whatever the handshake would refuse is refused here, before a socket is opened, with the reason.
+  const helloTexts: Array<[string, string]> = [
+    ['cluster id', options.clusterId],
+    ['incarnation', options.incarnation],
+    ...ids.map((id): [string, string] => ['node id', id]),
+  ];
+  for (const [what, text] of helloTexts) {
+    const problem = helloTextProblem(text);
+    if (problem !== undefined) throw new Error(`${what} ${JSON.stringify(text.length > 64 ? `${text.slice(0, 64)}…` : text)} ${problem}`);
+  }
+  return {
+    ...options,
+    maxFrameBytes,
+    maxQueuedBytesPerPeer,
+    handshakeTimeoutMs,
+    reconnectDelayMs: options.reconnectDelayMs ?? reconnectDelayMs,
+    minWokenDialIntervalMs,
+    rejectRestartedPeers: options.rejectRestartedPeers ?? false,
+  };
 }

@@ -3,11 +3,11 @@
  * stderr). The logic lives in src/maelstrom/node.ts; this file parses flags and wires the process.
  */
 import { Command } from 'commander';
-import { GOSSIP_PRESETS } from '../broadcast/gossip.js';
+import { GOSSIP_PRESETS } from '../broadcast/gossip-presets.js';
 import { WORKLOADS } from '../maelstrom/workloads.js';
 import { createLogger } from '../runtime/log.js';
 import { UsageError, quote } from './errors.js';
-import { configureCommand, parseGossipPreset, type OptionValues } from './node-command.js';
+import { configureCommand, parseGossipPreset, type OptionValues } from './command.js';
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export type MaelstromLogLevel = (typeof LOG_LEVELS)[number];

@@ -4,10 +4,11 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { createInterface } from 'node:readline';
 import { PassThrough } from 'node:stream';
-import { MaelstromNode, runMaelstromNode } from '../src/maelstrom/node.js';
-import type { ClientReply, ClientRequest, Workload } from '../src/maelstrom/service.js';
+import { MAX_MESSAGES_WHILE_LOADING, MaelstromNode, loadHosting, runMaelstromNode, type Hosting } from '../src/maelstrom/node.js';
+import { HOSTED_WORKLOAD_NAMES, type ClientReply, type ClientRequest, type Workload } from '../src/maelstrom/service.js';
 import type { Effect, Protocol } from '../src/protocol/types.js';
 import type { NodeId } from '../src/core/ids.js';
+import * as codec from '../src/transport/codec.js';
 import { decodeMessage, encodeMessage } from '../src/transport/codec.js';
 import { silentLogger } from '../src/runtime/log.js';
 import { MAIN } from './helpers/processes.js';
@@ -212,7 +213,7 @@ const other: Workload = {
 
 function harnessNode(workloads: readonly Workload[], preset = 'latency'): { node: MaelstromNode; out: Message[]; send: (line: string | Message) => void } {
   const out: Message[] = [];
-  const node = new MaelstromNode({ preset }, workloads, (m) => out.push(JSON.parse(JSON.stringify(m)) as Message), silentLogger());
+  const node = new MaelstromNode({ preset }, { workloads, codec }, (m) => out.push(JSON.parse(JSON.stringify(m)) as Message), silentLogger());
   return { node, out, send: (line) => node.handleLine(typeof line === 'string' ? line : JSON.stringify(line)) };
 }
 
@@ -311,7 +312,7 @@ describe('maelstrom node hosting workloads (in process)', () => {
     const lines: string[] = [];
     const reader = createInterface({ input: output });
     reader.on('line', (l) => lines.push(l));
-    const done = runMaelstromNode({ input, output, log: silentLogger() }, { preset: 'latency' }, [tally]);
+    const done = runMaelstromNode({ input, output, log: silentLogger() }, { preset: 'latency' }, { workloads: [tally], codec });
     input.write(`${JSON.stringify(init('n1'))}\n`);
     input.write(`${JSON.stringify(req('n1', 2, { type: 'tally_add', n: 1 }))}\r\n`);
     input.end(`${JSON.stringify(req('n1', 3, { type: 'read' }))}`); // last line without a newline
@@ -323,5 +324,95 @@ describe('maelstrom node hosting workloads (in process)', () => {
       replies.map((m) => m.body.type),
       ['init_ok', 'tally_add_ok', 'read_ok'],
     );
+  });
+});
+
+describe('maelstrom node: workloads loaded on first need', () => {
+  /** A loader the test completes by hand, counting how often the node asked. */
+  function manualLoader(): { load: () => Promise<Hosting>; calls: () => number; finish: (hosting: Hosting | Error) => void } {
+    let calls = 0;
+    let finish: (hosting: Hosting | Error) => void = () => assert.fail('the node never asked for the workloads');
+    const loaded = new Promise<Hosting>((resolve, reject) => {
+      finish = (hosting) => (hosting instanceof Error ? reject(hosting) : resolve(hosting));
+    });
+    return { load: () => (calls++, loaded), calls: () => calls, finish: (hosting) => finish(hosting) };
+  }
+
+  function lazyNode(load: () => Promise<Hosting>): { node: MaelstromNode; out: Message[]; send: (m: Message) => void } {
+    const out: Message[] = [];
+    const node = new MaelstromNode({ preset: 'latency' }, load, (m) => out.push(JSON.parse(JSON.stringify(m)) as Message), silentLogger());
+    return { node, out, send: (m) => node.handleLine(JSON.stringify(m)) };
+  }
+
+  test('help and logs name the registry\'s workloads without loading them: the names match', async () => {
+    assert.deepEqual((await loadHosting()).workloads.map((w) => w.name), HOSTED_WORKLOAD_NAMES);
+  });
+
+  test('init, echo and generate load nothing; the first workload request does, and what arrives meanwhile waits, in order', async () => {
+    const loader = manualLoader();
+    const { node, out, send } = lazyNode(loader.load);
+    send(init('n1'));
+    send(req('n1', 2, { type: 'echo', echo: 'hi' }));
+    send(req('n1', 3, { type: 'generate' }));
+    assert.deepEqual(out.map((m) => m.body.type), ['init_ok', 'echo_ok', 'generate_ok']);
+    assert.equal(loader.calls(), 0);
+
+    send(req('n1', 4, { type: 'tally_add', n: 5 }));
+    send(req('n1', 5, { type: 'echo', echo: 'after' }));
+    send(req('n1', 6, { type: 'read' }));
+    assert.equal(out.length, 3, 'nothing is answered while the workloads load');
+    assert.equal(loader.calls(), 1);
+
+    loader.finish({ workloads: [tally], codec });
+    await node.settled();
+    const replies = out.filter((m) => m.dest === 'c1').slice(2);
+    assert.deepEqual(replies.map((m) => [m.body.in_reply_to, m.body.type]), [[4, 'tally_add_ok'], [5, 'echo_ok'], [6, 'read_ok']]);
+    assert.equal(replyTo(out, 6)['value'], 5);
+    assert.equal(node.stats.requests, 5, 'a request that waited is counted once');
+    assert.equal(loader.calls(), 1);
+  });
+
+  test('a peer message after init loads the workloads too, and fixes the workload once they are there', async () => {
+    const a = harnessNode([tally]);
+    a.send(init('n1'));
+    a.send(req('n1', 2, { type: 'tally_add', n: 2 }));
+    const loader = manualLoader();
+    const b = lazyNode(loader.load);
+    b.send(init('n2'));
+    for (const m of a.out.filter((x) => x.dest === 'n2')) b.send(m);
+    assert.equal(loader.calls(), 1);
+    assert.equal(b.node.workloadName, undefined);
+    loader.finish({ workloads: [tally], codec });
+    await b.node.settled();
+    assert.equal(b.node.workloadName, 'tally');
+    assert.equal(b.node.stats.peerMessagesIn, 1);
+  });
+
+  test(`past ${MAX_MESSAGES_WHILE_LOADING} waiting messages, requests get 11 at once`, async () => {
+    const loader = manualLoader();
+    const { node, out, send } = lazyNode(loader.load);
+    send(init('n1'));
+    for (let i = 0; i < MAX_MESSAGES_WHILE_LOADING; i++) send(req('n1', 10 + i, { type: 'tally_add', n: 1 }));
+    const over = 10 + MAX_MESSAGES_WHILE_LOADING;
+    send(req('n1', over, { type: 'tally_add', n: 1 }));
+    assert.deepEqual([replyTo(out, over).type, replyTo(out, over)['code']], ['error', 11]);
+    loader.finish({ workloads: [tally], codec });
+    await node.settled();
+    assert.equal(out.filter((m) => m.body.type === 'tally_add_ok').length, MAX_MESSAGES_WHILE_LOADING);
+  });
+
+  test('workloads that cannot be loaded: their requests get 13, init, echo and generate still work', async () => {
+    const loader = manualLoader();
+    const { node, out, send } = lazyNode(loader.load);
+    send(init('n1'));
+    send(req('n1', 2, { type: 'tally_add', n: 1 }));
+    loader.finish(new Error('no such module'));
+    await node.settled();
+    assert.deepEqual([replyTo(out, 2)['code'], replyTo(out, 2)['text']], [13, 'cannot load the workloads: no such module']);
+    send(req('n1', 3, { type: 'read' }));
+    assert.equal(replyTo(out, 3)['code'], 13);
+    send(req('n1', 4, { type: 'echo', echo: 1 }));
+    assert.equal(replyTo(out, 4).type, 'echo_ok');
+    assert.equal(loader.calls(), 1, 'a failed load is not retried');
   });
 });

@@ -15,15 +15,15 @@ import { nodeOfReplica, replicaOf } from '../replication/replica-id.js';
 import { deltaSync, type ReplicatedService, type SyncMsg, type SyncOptions, type SyncState } from '../replication/delta-sync.js';
 import type { Protocol } from '../protocol/types.js';
 import { isPlainData } from '../crdt/data.js';
+import type { GossipPreset } from './gossip-presets.js';
 import { MessageLog, messageLogLattice } from './message-log.js';
 import type { BroadcastRequest, Delivery } from './types.js';
+
+export { GOSSIP_PRESETS, type GossipPreset } from './gossip-presets.js';
 
 export type GossipOptions = SyncOptions;
 export type GossipState = SyncState<MessageLog>;
 export type GossipMsg = SyncMsg;
-
-export const GOSSIP_PRESETS = ['latency', 'messages'] as const;
-export type GossipPreset = (typeof GOSSIP_PRESETS)[number];
 
 const PRESETS: Record<GossipPreset, GossipOptions> = {
   latency: {

@@ -3,11 +3,11 @@
  * stderr). The logic lives in src/maelstrom/node.ts; this file parses flags and wires the process.
  */
 import { Command } from 'commander';
-import { GOSSIP_PRESETS } from '../broadcast/gossip.js';
-import { WORKLOADS } from '../maelstrom/workloads.js';
+import { GOSSIP_PRESETS } from '../broadcast/gossip-presets.js';
+import { HOSTED_WORKLOAD_NAMES } from '../maelstrom/service.js';
 import { createLogger } from '../runtime/log.js';
 import { UsageError, quote } from './errors.js';
-import { configureCommand, parseGossipPreset, type OptionValues } from './node-command.js';
+import { configureCommand, parseGossipPreset, type OptionValues } from './command.js';
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export type MaelstromLogLevel = (typeof LOG_LEVELS)[number];
@@ -29,7 +29,7 @@ export function maelstromArgsFromOptions(opts: OptionValues): MaelstromArgs {
 }
 
 export function defineMaelstromCommand(): Command {
-  const hosted = WORKLOADS.length === 0 ? 'none yet' : WORKLOADS.map((w) => w.name).join(', ');
+  const hosted = HOSTED_WORKLOAD_NAMES.length === 0 ? 'none yet' : HOSTED_WORKLOAD_NAMES.join(', ');
   return configureCommand(new Command('maelstrom'))
     .description('Run as a Maelstrom node: JSON messages one per line on stdin and stdout, logs on stderr; exits when stdin closes.')
     .option(

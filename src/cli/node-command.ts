@@ -12,14 +12,14 @@
  */
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { Command, CommanderError } from 'commander';
-import { GOSSIP_PRESETS, type GossipPreset } from '../broadcast/gossip.js';
+import { Command } from 'commander';
 import { seed32 } from '../core/prng.js';
 import { AGREEMENT_PROTOCOLS, type AgreementProtocolName } from '../agreement/protocols.js';
 import type { AgreementNodeConfig, PeerAddress } from '../runtime/agreement-node.js';
 import { createLogger, type Logger } from '../runtime/log.js';
 import { MAX_HELLO_TEXT_CHARS, helloTextProblem } from '../transport/hello-text.js';
-import { UsageError, quote, usageErrorFromCommander } from './errors.js';
+import { configureCommand, type Env, type OptionValues } from './command.js';
+import { UsageError, quote } from './errors.js';
 import { deriveClusterId, fileErrorText, findSelf, readPeersFile, type ReadFile } from './peers-file.js';
 
 export const CLUSTER_KEY_ENV = 'CHATTERBOX_CLUSTER_KEY_FILE';
@@ -76,10 +76,9 @@ export interface NodeArgs {
   readonly progress: boolean;
 }
 
-/** What commander hands over: strings for value flags, `true` for switches, absent when not given. */
-export type OptionValues = Readonly<Record<string, unknown>>;
-
-export type Env = Readonly<Record<string, string | undefined>>;
+// Moved to command.ts so that main and `maelstrom` can use them without this module's imports; re-exported for
+// the other subcommands and the tests, which take every flag helper from here.
+export { commandPath, configureCommand, isHelpOrVersion, parseGossipPreset, type Env, type OptionValues } from './command.js';
 
 // ---------------------------------------------------------------------------------------------------------
 // Flag validators, shared with `chatterbox cluster`. Each takes the raw string and names the flag on failure.
@@ -89,12 +88,6 @@ export function stringOption(opts: OptionValues, key: string, flag: string): str
   if (value === undefined) return undefined;
   if (typeof value !== 'string') throw new UsageError(`${flag}: expected a value`);
   return value;
-}
-
-export function parseGossipPreset(flag: string, raw: string): GossipPreset {
-  const found = GOSSIP_PRESETS.find((name) => name === raw);
-  if (found === undefined) throw new UsageError(`${flag}: expected one of ${GOSSIP_PRESETS.join(', ')}, got ${quote(raw)}`);
-  return found;
 }
 
 function flagOption(opts: OptionValues, key: string): boolean {
@@ -219,36 +212,6 @@ export function runArgsFromOptions(opts: OptionValues, env: Env, defaults: RunDe
 // ---------------------------------------------------------------------------------------------------------
 // Commander definitions. Defaults live in the descriptions, not in commander, so that validation sees exactly
 // what the user typed and the help shows `(default 3000)` rather than commander's quoted `(default: "3000")`.
-
-/** `chatterbox node` for a subcommand, `chatterbox` for the program: how messages name the command. */
-export function commandPath(cmd: Command): string {
-  const names: string[] = [];
-  for (let at: Command | null = cmd; at !== null; at = at.parent) names.unshift(at.name());
-  // A subcommand parsed on its own (parseNodeArgv) has no parent, but the user still types `chatterbox node`.
-  if (names[0] !== 'chatterbox') names.unshift('chatterbox');
-  return names.join(' ');
-}
-
-/** Commander outcomes that are not usage errors: help or the version was asked for and printed. */
-export function isHelpOrVersion(error: unknown): boolean {
-  return error instanceof CommanderError && ['commander.helpDisplayed', 'commander.help', 'commander.version'].includes(error.code);
-}
-
-/**
- * Applied to every command. Help is `--help` only: `-h` is the host, as in the original chatterbox.
- * Commander's own parse errors become UsageErrors naming the command; help and version stay CommanderErrors
- * for main to map to exit 0 (or 2 when help was shown because no command was given).
- */
-export function configureCommand(cmd: Command): Command {
-  return cmd
-    .helpOption('--help', 'show this help and exit')
-    .exitOverride((error) => {
-      if (isHelpOrVersion(error)) throw error;
-      throw usageErrorFromCommander(error, commandPath(cmd));
-    })
-    .configureOutput({ outputError: () => {} }) // main prints the one-line message itself
-    .showSuggestionAfterError(true);
-}
 
 /** The options `node` and `cluster` share; `defaults` differ between the two and are shown in the help. */
 export function addRunOptions(cmd: Command, defaults: RunDefaults, verboseHelp = 'debug logs on stderr'): Command {

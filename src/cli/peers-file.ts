@@ -12,7 +12,7 @@
  */
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { z } from 'zod';
+import * as z from 'zod';
 import { compareNodeIds, nodeId, type NodeId } from '../core/ids.js';
 import { helloTextProblem } from '../transport/hello-text.js';
 import type { PeerAddress } from '../transport/tcp-transport.js';

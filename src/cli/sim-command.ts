@@ -4,7 +4,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
-import { z } from 'zod';
+import * as z from 'zod';
 import { nodeId } from '../core/ids.js';
 import { validateNodeFaults, type Fault } from '../sim/faults.js';
 import type { AgreementProtocolName } from '../agreement/protocols.js';

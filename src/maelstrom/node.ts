@@ -12,6 +12,9 @@
  *   a node that has not fixed a workload yet fixes it from the first such message.
  * - Nothing a peer or client sends can stop the node: malformed lines are answered with `malformed-request` (12)
  *   when there is a `src` and `msg_id` to answer, otherwise logged and skipped. The node exits when stdin closes.
+ * - The workloads and their codec (`Hosting`) are loaded when the first request or peer message needs them, not
+ *   at start: Maelstrom waits for every node's `init_ok`, and a node that only answers init, echo and generate
+ *   never loads them. Messages that arrive meanwhile wait, in order.
  */
 import { once } from 'node:events';
 import { createInterface } from 'node:readline';
@@ -19,9 +22,8 @@ import type { Readable, Writable } from 'node:stream';
 import { nodeId, type NodeId } from '../core/ids.js';
 import { ProtocolHost } from '../runtime/protocol-host.js';
 import type { Logger } from '../runtime/log.js';
-import { CodecError, decodeMessage, encodeMessage } from '../transport/codec.js';
-import { MaelstromError, type Body, type ClientReply, type ClientRequest, type Workload } from './service.js';
-import { WORKLOADS } from './workloads.js';
+import type * as Codec from '../transport/codec.js';
+import { HOSTED_WORKLOAD_NAMES, MaelstromError, type Body, type ClientReply, type ClientRequest, type Workload } from './service.js';
 import {
   PEER_MESSAGE_TYPE,
   asBody,
@@ -65,6 +67,24 @@ interface OutMessage {
 /** Peer messages that arrive before our own `init` are kept (peers may be initialized first) up to this many. */
 const MAX_EARLY_PEER_MESSAGES = 10_000;
 
+/**
+ * Messages that arrive while `Hosting` loads wait, up to this many; past it, requests get temporarily-unavailable
+ * (11) and peer messages are dropped (their protocols retransmit). Loading takes milliseconds.
+ */
+export const MAX_MESSAGES_WHILE_LOADING = 10_000;
+
+/** What hosting a workload takes beyond init, echo and generate: the workloads and the codec of their messages. */
+export interface Hosting {
+  readonly workloads: readonly Workload[];
+  readonly codec: typeof Codec;
+}
+
+/** The registry's workloads and the transport codec, loaded on first need (see the module comment). */
+export async function loadHosting(): Promise<Hosting> {
+  const [{ WORKLOADS }, codec] = await Promise.all([import('./workloads.js'), import('../transport/codec.js')]);
+  return { workloads: WORKLOADS, codec };
+}
+
 interface Pending {
   readonly client: string;
   readonly msgId: number;
@@ -98,15 +118,26 @@ export class MaelstromNode {
   private hosted: Hosted | undefined;
   private readonly pending = new Map<number, Pending>();
   private readonly earlyPeerMessages: Envelope[] = [];
+  private hosting: Hosting | undefined;
+  /** Set while `Hosting` loads; messages then wait in `waiting`. */
+  private loading: Promise<void> | undefined;
+  private readonly waiting: Envelope[] = [];
+  /** Why `Hosting` could not be loaded, once that failed. */
+  private hostingError: string | undefined;
 
+  /** `hosting` is given (tests) or loaded when first needed (the command: `loadHosting`). */
   constructor(
     private readonly options: MaelstromNodeOptions,
-    private readonly workloads: readonly Workload[],
+    hosting: Hosting | (() => Promise<Hosting>),
     private readonly write: (message: OutMessage) => void,
     private readonly baseLog: Logger,
   ) {
     this.log = baseLog;
+    if (typeof hosting === 'function') this.loadHosting = hosting;
+    else this.hosting = hosting;
   }
+
+  private readonly loadHosting: (() => Promise<Hosting>) | undefined;
 
   /** The workload this node hosts, once fixed. */
   get workloadName(): string | undefined {
@@ -128,7 +159,19 @@ export class MaelstromNode {
       this.malformed(json, `not a Maelstrom message: ${issueText(parsed.error)}`, line);
       return;
     }
-    const message = parsed.data;
+    this.accept(parsed.data);
+  }
+
+  /** Resolves once no message waits for `Hosting` (stdin closed: finish what arrived before stopping). */
+  async settled(): Promise<void> {
+    while (this.loading !== undefined) await this.loading;
+  }
+
+  private accept(message: Envelope): void {
+    if (this.loading !== undefined) {
+      this.wait(message);
+      return;
+    }
     if (this.self !== undefined && message.dest !== this.self) {
       // Maelstrom never misroutes; answering would only confuse whoever did.
       this.stats.malformedLines++;
@@ -143,6 +186,52 @@ export class MaelstromNode {
       this.log.error({ err: error, type: message.body.type, src: message.src }, 'handler failed');
       this.replyError(message, MaelstromError.crash, `internal error: ${error instanceof Error ? error.message : String(error)}`);
     }
+  }
+
+  /**
+   * Whether `message` can be handled now; if not, it waits and `Hosting` starts loading. Called before any
+   * counting, so a message that waits is counted once, when it is handled.
+   */
+  private ready(message: Envelope): boolean {
+    if (this.hosting !== undefined) return true;
+    if (this.hostingError !== undefined) {
+      this.unhostable(message, `cannot load the workloads: ${this.hostingError}`);
+      return false;
+    }
+    this.wait(message);
+    if (this.loading === undefined) this.loading = this.load();
+    return false;
+  }
+
+  private wait(message: Envelope): void {
+    if (this.waiting.length < MAX_MESSAGES_WHILE_LOADING) {
+      this.waiting.push(message);
+      return;
+    }
+    const text = 'still loading the workloads, and too many messages are waiting';
+    if (message.body.type === PEER_MESSAGE_TYPE) this.dropPeer(message, text);
+    else this.replyError(message, MaelstromError.temporarilyUnavailable, text);
+  }
+
+  /** A peer message is dropped; a request gets crash (13): Maelstrom counts the operation as indefinite. */
+  private unhostable(message: Envelope, text: string): void {
+    if (message.body.type === PEER_MESSAGE_TYPE) this.dropPeer(message, text);
+    else this.replyError(message, MaelstromError.crash, text);
+  }
+
+  private async load(): Promise<void> {
+    const started = performance.now();
+    try {
+      this.hosting = await (this.loadHosting as () => Promise<Hosting>)();
+      this.log.debug({ ms: Math.round(performance.now() - started) }, 'workloads loaded');
+    } catch (error) {
+      // A broken installation. The node still answers init, echo and generate; workload messages are refused.
+      this.log.fatal({ err: error }, 'cannot load the workloads');
+      this.hostingError = error instanceof Error ? error.message : String(error);
+    }
+    this.loading = undefined;
+    // In arrival order; one that needs nothing more is handled at once, and none can need loading again.
+    for (const message of this.waiting.splice(0)) this.accept(message);
   }
 
   /** Stops the protocol's timers (stdin closed). */
@@ -170,6 +259,8 @@ export class MaelstromNode {
       this.malformed(message, `${body.type} without msg_id: nothing to reply to`, undefined);
       return;
     }
+    // Requests other than echo and generate go to a workload (handleClientRequest).
+    if (this.self !== undefined && body.type !== 'echo' && body.type !== 'generate' && !this.ready(message)) return;
     this.stats.requests++;
     if (this.self === undefined) {
       this.replyError(message, MaelstromError.temporarilyUnavailable, `not initialized yet: got ${body.type} before init`);
@@ -218,7 +309,8 @@ export class MaelstromNode {
     this.nodes = ids.map(nodeId);
     this.nodeSet = new Set(ids);
     this.log = this.baseLog.child({ node: id });
-    this.log.info({ nodes: ids.length, preset: this.options.preset, workloads: this.workloads.map((w) => w.name) }, 'initialized');
+    const workloads = this.hosting?.workloads.map((w) => w.name) ?? HOSTED_WORKLOAD_NAMES;
+    this.log.info({ nodes: ids.length, preset: this.options.preset, workloads }, 'initialized');
     this.reply(message, { type: 'init_ok' });
     const early = this.earlyPeerMessages.splice(0);
     for (const m of early) {
@@ -230,7 +322,7 @@ export class MaelstromNode {
   private handleClientRequest(message: Envelope, body: Body): void {
     let hosted = this.hosted;
     if (hosted === undefined) {
-      const claimants = this.workloads.filter((w) => w.claims(body));
+      const claimants = (this.hosting as Hosting).workloads.filter((w) => w.claims(body));
       if (claimants.length === 0) {
         this.replyError(message, MaelstromError.notSupported, `${body.type} is not supported`);
         return;
@@ -267,6 +359,7 @@ export class MaelstromNode {
   }
 
   private handlePeerMessage(message: Envelope): void {
+    if (this.self !== undefined && !this.ready(message)) return;
     this.stats.peerMessagesIn++;
     if (this.self === undefined) {
       if (this.earlyPeerMessages.length < MAX_EARLY_PEER_MESSAGES) this.earlyPeerMessages.push(message);
@@ -282,9 +375,10 @@ export class MaelstromNode {
       this.dropPeer(message, `malformed: ${issueText(parsed.error)}`);
       return;
     }
+    const { workloads, codec } = this.hosting as Hosting;
     let hosted = this.hosted;
     if (hosted === undefined) {
-      const workload = this.workloads.find((w) => w.name === parsed.data.workload);
+      const workload = workloads.find((w) => w.name === parsed.data.workload);
       if (workload === undefined) {
         this.dropPeer(message, `unknown workload ${JSON.stringify(parsed.data.workload)}`);
         return;
@@ -300,9 +394,9 @@ export class MaelstromNode {
     }
     let decoded: unknown;
     try {
-      decoded = decodeMessage(Buffer.from(parsed.data.m, 'base64'));
+      decoded = codec.decodeMessage(Buffer.from(parsed.data.m, 'base64'));
     } catch (error) {
-      if (!(error instanceof CodecError)) throw error;
+      if (!(error instanceof codec.CodecError)) throw error;
       this.dropPeer(message, error.message);
       return;
     }
@@ -345,7 +439,7 @@ export class MaelstromNode {
   }
 
   private sendPeer(workload: string, to: NodeId, msg: unknown): void {
-    const m = Buffer.from(encodeMessage(msg)).toString('base64');
+    const m = Buffer.from((this.hosting as Hosting).codec.encodeMessage(msg)).toString('base64');
     this.stats.peerMessagesOut++;
     this.write({ src: this.self as string, dest: to, body: { type: PEER_MESSAGE_TYPE, workload, m } });
   }
@@ -414,18 +508,19 @@ function isClientReply(value: unknown): value is ClientReply {
 }
 
 /**
- * Runs a node until `io.input` ends; resolves with the exit status (0). `workloads` is injectable for tests;
- * the command uses the registry.
+ * Runs a node until `io.input` ends; resolves with the exit status (0). `hosting` is injectable for tests; the
+ * command loads the registry's workloads when a message first needs them.
  */
 export async function runMaelstromNode(
   io: MaelstromNodeIo,
   options: MaelstromNodeOptions,
-  workloads: readonly Workload[] = WORKLOADS,
+  hosting: Hosting | (() => Promise<Hosting>) = loadHosting,
 ): Promise<number> {
-  const node = new MaelstromNode(options, workloads, (message) => io.output.write(`${JSON.stringify(message)}\n`), io.log);
+  const node = new MaelstromNode(options, hosting, (message) => io.output.write(`${JSON.stringify(message)}\n`), io.log);
   const lines = createInterface({ input: io.input, crlfDelay: Infinity });
   lines.on('line', (line) => node.handleLine(line));
   await once(lines, 'close');
+  await node.settled();
   node.stop();
   return 0;
 }

@@ -7,6 +7,12 @@
  */
 import type { AnyProtocol } from '../protocol/types.js';
 
+/**
+ * The names of the workloads in workloads.ts, in its order, so that help and logs can name them without loading
+ * the protocols (test/maelstrom-node.test.ts checks that they match).
+ */
+export const HOSTED_WORKLOAD_NAMES: readonly string[] = ['broadcast', 'g-set', 'pn-counter'];
+
 /** Maelstrom's error codes (doc/protocol.md, "Errors"). */
 export const MaelstromError = {
   timeout: 0,

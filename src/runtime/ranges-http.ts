@@ -23,7 +23,7 @@
  * sent as `Content-Type: application/json` (also when empty), which keeps web pages from posting to the API
  * across origins.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import type { PlainData } from '../crdt/data.js';
 import type { RangesErrorCode, RangesReply, RangesRequest } from '../ranges/protocol.js';
 

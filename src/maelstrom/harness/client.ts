@@ -12,7 +12,7 @@
  * An `error` reply is a definite failure (`fail`) for the codes Maelstrom calls definite, otherwise indefinite
  * (`info`), as is a reply that breaks the workload's schema.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import type { Prng } from '../../core/prng.js';
 import { DEFINITE_ERROR_CODES, errorBodySchema, issueText, maelstromInt } from '../wire.js';
 import type { HarnessWorkload, OpError, OpF, OpType } from './types.js';

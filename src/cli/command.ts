@@ -1,0 +1,50 @@
+/**
+ * What every subcommand's commander definition shares: help and error conventions, and the option values type.
+ * Kept apart from node-command.ts, whose runtime imports (peers file, protocols, logger) the program and the
+ * `maelstrom` command must not load just to parse their flags (see main.ts).
+ */
+import { Command, CommanderError } from 'commander';
+import { GOSSIP_PRESETS, type GossipPreset } from '../broadcast/gossip-presets.js';
+import { UsageError, quote, usageErrorFromCommander } from './errors.js';
+
+/** What commander hands over: strings for value flags, `true` for switches, absent when not given. */
+export type OptionValues = Readonly<Record<string, unknown>>;
+
+export type Env = Readonly<Record<string, string | undefined>>;
+
+/** `chatterbox node` for a subcommand, `chatterbox` for the program: how messages name the command. */
+export function commandPath(cmd: Command): string {
+  const names: string[] = [];
+  for (let at: Command | null = cmd; at !== null; at = at.parent) names.unshift(at.name());
+  // A subcommand parsed on its own (parseNodeArgv) has no parent, but the user still types `chatterbox node`.
+  if (names[0] !== 'chatterbox') names.unshift('chatterbox');
+  return names.join(' ');
+}
+
+/** Commander outcomes that are not usage errors: help or the version was asked for and printed. */
+export function isHelpOrVersion(error: unknown): boolean {
+  return error instanceof CommanderError && ['commander.helpDisplayed', 'commander.help', 'commander.version'].includes(error.code);
+}
+
+/**
+ * Applied to every command. Help is `--help` only: `-h` is the host, as in the original chatterbox.
+ * Commander's own parse errors become UsageErrors naming the command; help and version stay CommanderErrors
+ * for main to map to exit 0 (or 2 when help was shown because no command was given).
+ */
+export function configureCommand(cmd: Command): Command {
+  return cmd
+    .helpOption('--help', 'show this help and exit')
+    .exitOverride((error) => {
+      if (isHelpOrVersion(error)) throw error;
+      throw usageErrorFromCommander(error, commandPath(cmd));
+    })
+    .configureOutput({ outputError: () => {} }) // main prints the one-line message itself
+    .showSuggestionAfterError(true);
+}
+
+/** `--preset` of `maelstrom`, `--gossip` of `chat`. */
+export function parseGossipPreset(flag: string, raw: string): GossipPreset {
+  const found = GOSSIP_PRESETS.find((name) => name === raw);
+  if (found === undefined) throw new UsageError(`${flag}: expected one of ${GOSSIP_PRESETS.join(', ')}, got ${quote(raw)}`);
+  return found;
+}

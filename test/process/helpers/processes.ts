@@ -6,9 +6,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { freePorts } from '../../src/transport/free-port.js';
+import { freePorts } from '../../../src/transport/free-port.js';
 
-export const MAIN = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
+export const MAIN = fileURLToPath(new URL('../../../src/cli/main.js', import.meta.url));
 
 export interface Running {
   readonly proc: ChildProcess;

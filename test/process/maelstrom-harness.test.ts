@@ -4,9 +4,9 @@ import { execFile } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Prng } from '../src/core/prng.js';
-import { UsageError } from '../src/cli/errors.js';
-import { harnessArgsFromOptions } from '../src/cli/harness-command.js';
+import { Prng } from '../../src/core/prng.js';
+import { UsageError } from '../../src/cli/errors.js';
+import { harnessArgsFromOptions } from '../../src/cli/harness-command.js';
 import {
   acceptableRanges,
   checkCounter,
@@ -15,13 +15,13 @@ import {
   checkUniqueIds,
   quantile,
   statsProblems,
-} from '../src/maelstrom/harness/checkers.js';
-import { canonicalKey, interpretReply, operationGenerator } from '../src/maelstrom/harness/client.js';
-import { formatReport } from '../src/maelstrom/harness/format.js';
-import { cuts, makePartition, partitionKinds, sampleLatencyMs } from '../src/maelstrom/harness/network.js';
-import { runHarness } from '../src/maelstrom/harness/runner.js';
-import { gridTopology, topology, type Topology } from '../src/maelstrom/harness/topology.js';
-import type { Op, Report } from '../src/maelstrom/harness/types.js';
+} from '../../src/maelstrom/harness/checkers.js';
+import { canonicalKey, interpretReply, operationGenerator } from '../../src/maelstrom/harness/client.js';
+import { formatReport } from '../../src/maelstrom/harness/format.js';
+import { cuts, makePartition, partitionKinds, sampleLatencyMs } from '../../src/maelstrom/harness/network.js';
+import { runHarness } from '../../src/maelstrom/harness/runner.js';
+import { gridTopology, topology, type Topology } from '../../src/maelstrom/harness/topology.js';
+import type { Op, Report } from '../../src/maelstrom/harness/types.js';
 import { MAIN } from './helpers/processes.js';
 
 // ---------------------------------------------------------------------------------------------------------

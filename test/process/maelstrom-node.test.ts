@@ -4,12 +4,12 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { createInterface } from 'node:readline';
 import { PassThrough } from 'node:stream';
-import { MaelstromNode, runMaelstromNode } from '../src/maelstrom/node.js';
-import type { ClientReply, ClientRequest, Workload } from '../src/maelstrom/service.js';
-import type { Effect, Protocol } from '../src/protocol/types.js';
-import type { NodeId } from '../src/core/ids.js';
-import { decodeMessage, encodeMessage } from '../src/transport/codec.js';
-import { silentLogger } from '../src/runtime/log.js';
+import { MaelstromNode, runMaelstromNode } from '../../src/maelstrom/node.js';
+import type { ClientReply, ClientRequest, Workload } from '../../src/maelstrom/service.js';
+import type { Effect, Protocol } from '../../src/protocol/types.js';
+import type { NodeId } from '../../src/core/ids.js';
+import { decodeMessage, encodeMessage } from '../../src/transport/codec.js';
+import { silentLogger } from '../../src/runtime/log.js';
 import { MAIN } from './helpers/processes.js';
 
 type Json = Record<string, unknown>;

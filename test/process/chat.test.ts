@@ -9,10 +9,10 @@ import { once } from 'node:events';
 import { rmSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { MAIN, localCluster, type LocalCluster } from './helpers/processes.js';
-import { formatChatLine } from '../src/runtime/chat-node.js';
-import { nodeId } from '../src/core/ids.js';
-import { parseChatArgv } from '../src/cli/chat-command.js';
-import { UsageError } from '../src/cli/errors.js';
+import { formatChatLine } from '../../src/runtime/chat-node.js';
+import { nodeId } from '../../src/core/ids.js';
+import { parseChatArgv } from '../../src/cli/chat-command.js';
+import { UsageError } from '../../src/cli/errors.js';
 
 interface ChatProcess {
   readonly proc: ChildProcess;

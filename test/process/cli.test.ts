@@ -8,15 +8,15 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
-import { seed32 } from '../src/core/prng.js';
-import { UsageError } from '../src/cli/errors.js';
+import { seed32 } from '../../src/core/prng.js';
+import { UsageError } from '../../src/cli/errors.js';
 import {
   CLUSTER_KEY_ENV,
   buildNodeConfig,
   isHelpOrVersion,
   parseNodeArgv,
   type NodeArgs,
-} from '../src/cli/node-command.js';
+} from '../../src/cli/node-command.js';
 import {
   EXIT_AGREEMENT,
   EXIT_DISAGREEMENT,
@@ -33,10 +33,10 @@ import {
   shouldPassThrough,
   type NodeOutcome,
   type NodeProgress,
-} from '../src/cli/cluster-command.js';
+} from '../../src/cli/cluster-command.js';
 
-// dist/test/cli.test.js → dist/src/cli/main.js
-const MAIN = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
+// dist/test/process/cli.test.js → dist/src/cli/main.js
+const MAIN = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
 
 let dir = '';
 before(() => {

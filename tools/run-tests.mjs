@@ -28,6 +28,11 @@ const PROCESS_DIR = 'process';
 const IN_PROCESS_FILES_AT_ONCE = 2;
 /** Process test files run at once: one, so that no two files' processes race each other for the cores. */
 const PROCESS_FILES_AT_ONCE = 1;
+/**
+ * Any one test (or suite) still running after this has hung: it fails, and the run goes on, rather than waiting
+ * for CI's limit. Far above the slowest file's whole run on a loaded 2-core machine (about 30 s): not a speed target.
+ */
+const HUNG_TEST_MS = 5 * 60_000;
 
 /** Source paths (relative to test/, with '/') of every *.test.ts under `dir`. */
 function testSources(dir) {
@@ -55,7 +60,7 @@ function runPhase(files, concurrency) {
           `--test-reporter=${join(ROOT, 'tools', 'failures-reporter.mjs')}`,
           `--test-reporter-destination=${failures}`,
         ];
-  const child = spawn(process.execPath, ['--test', `--test-concurrency=${concurrency}`, ...reporters, ...files.map(compiled)], {
+  const child = spawn(process.execPath, ['--test', `--test-concurrency=${concurrency}`, `--test-timeout=${HUNG_TEST_MS}`, ...reporters, ...files.map(compiled)], {
     cwd: ROOT,
     stdio: 'inherit',
   });

@@ -51,10 +51,11 @@ export interface HarnessOptions {
   /** Wait after the final heal before the final reads (Maelstrom waits 10 s). */
   readonly recoveryMs: number;
   /**
-   * End the recovery wait as soon as a probe read on every node, each invoked after the final heal, returns the
-   * same value (and that needs probes: `probeMs` > 0); `recoveryMs` then only bounds the wait. Maelstrom always
-   * waits the whole recovery. For tests, so that a healthy run need not guess how long a loaded machine takes
-   * to converge: the final reads are made and checked as ever. A node that cannot converge still waits it out.
+   * End the recovery wait as soon as every node's latest probe read invoked after the final heal holds every
+   * acknowledged write and all of them agree (so it needs probes: `probeMs` > 0); `recoveryMs` then only bounds
+   * the wait. Maelstrom always waits the whole recovery. For tests, so that a healthy run need not guess how long
+   * a loaded machine takes to converge: the final reads are made and checked as ever, and a run that does not
+   * converge still waits the whole recovery.
    */
   readonly recoverUntilConverged: boolean;
   /** A request unanswered this long is indefinite (`info`). */

@@ -123,7 +123,11 @@ for (const signal of ['SIGINT', 'SIGTERM']) {
 }
 if (args.load > 0) {
   const devNull = openSync('/dev/null', 'w');
-  for (let i = 0; i < args.load; i++) busy.push(spawn('yes', [], { stdio: ['ignore', devNull, 'ignore'] }));
+  for (let i = 0; i < args.load; i++) {
+    const child = spawn('yes', [], { stdio: ['ignore', devNull, 'ignore'] });
+    child.unref(); // a running busy loop must not keep this process alive; stopLoad ends it
+    busy.push(child);
+  }
   closeSync(devNull);
 }
 
@@ -174,6 +178,7 @@ for (let i = 1; i <= args.runs; i++) {
   }
 }
 
+stopLoad();
 const failedRuns = runs.filter((r) => !r.passed);
 const byTest = new Map();
 for (const r of failedRuns) {

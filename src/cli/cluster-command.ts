@@ -439,8 +439,17 @@ export interface ClusterIo {
   readonly stderr: BoardOutput;
   /** The CLI entry the children run; defaults to this build's main.js. Tests substitute scripted fake nodes. */
   readonly mainPath?: string;
-  /** Overrides EXIT_SLACK_MS, so that a test of the hung-child path need not wait five seconds. */
-  readonly exitSlackMs?: number;
+  /**
+   * Arms the hung-child deadline: calls `fire` once `ms` have passed and returns what disarms it; by default a
+   * timer. Tests substitute an event (a line the fake node printed), so that checking the hung-child path
+   * neither waits the whole deadline nor races how fast a child process starts.
+   */
+  readonly armDeadline?: (ms: number, fire: () => void) => () => void;
+}
+
+function armTimer(ms: number, fire: () => void): () => void {
+  const timer = setTimeout(fire, ms);
+  return () => clearTimeout(timer);
 }
 
 interface Child {
@@ -565,7 +574,7 @@ export async function runClusterCommand(args: ClusterArgs, io: ClusterIo = { std
     await writeFile(peersFile, formatPeersFile(peers));
   }
 
-  const deadlineMs = args.sendForMs + args.waitForMs + (io.exitSlackMs ?? EXIT_SLACK_MS);
+  const deadlineMs = args.sendForMs + args.waitForMs + EXIT_SLACK_MS;
   const plannedMs = args.sendForMs + args.waitForMs;
   const startedAt = Date.now();
   io.stderr.write(
@@ -599,14 +608,14 @@ export async function runClusterCommand(args: ClusterArgs, io: ClusterIo = { std
   for (const signal of signals) process.on(signal, onSignal);
 
   let killTimer: NodeJS.Timeout | undefined;
-  const deadline = setTimeout(() => {
+  const disarmDeadline = (io.armDeadline ?? armTimer)(deadlineMs, () => {
     const hung = children.filter(isRunning);
     if (hung.length === 0) return;
     for (const child of hung) child.state.timedOut = true;
     board.print(`chatterbox cluster: ${hung.map((c) => c.id).join(', ')} still running after ${seconds(deadlineMs)}: killing`);
     killAll('SIGTERM');
     killTimer = setTimeout(() => killAll('SIGKILL'), KILL_GRACE_MS);
-  }, deadlineMs);
+  });
   const ticker = setInterval(() => board.tick(), board.intervalMs);
 
   try {
@@ -638,7 +647,7 @@ export async function runClusterCommand(args: ClusterArgs, io: ClusterIo = { std
     if (verdict.exitCode !== EXIT_AGREEMENT) io.stderr.write(`chatterbox cluster: to repeat this run: --with-seed ${seed}\n`);
     return verdict.exitCode;
   } finally {
-    clearTimeout(deadline);
+    disarmDeadline();
     if (killTimer !== undefined) clearTimeout(killTimer);
     clearInterval(ticker);
     killAll('SIGKILL'); // only if something above threw while children were still running

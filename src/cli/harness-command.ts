@@ -74,6 +74,7 @@ export function harnessArgsFromOptions(opts: OptionValues, binArgs: readonly str
   const nemesisInterval = str(opts, 'nemesisInterval', '--nemesis-interval');
   const recovery = str(opts, 'recovery', '--recovery');
   const timeout = str(opts, 'timeout', '--timeout');
+  const initTimeout = str(opts, 'initTimeout', '--init-timeout');
   const probeMs = str(opts, 'probeMs', '--probe-ms');
   const seed = str(opts, 'seed', '--seed');
   const logDir = str(opts, 'logDir', '--log-dir');
@@ -96,6 +97,7 @@ export function harnessArgsFromOptions(opts: OptionValues, binArgs: readonly str
     ...(nemesisInterval === undefined ? {} : { nemesisIntervalMs: parseSeconds('--nemesis-interval', nemesisInterval, false) }),
     ...(recovery === undefined ? {} : { recoveryMs: parseSeconds('--recovery', recovery, true) }),
     ...(timeout === undefined ? {} : { timeoutMs: wholeNumber('--timeout', timeout, 1, MAX_MS, ' of milliseconds') }),
+    ...(initTimeout === undefined ? {} : { initTimeoutMs: parseSeconds('--init-timeout', initTimeout, false) }),
     ...(probeMs === undefined ? {} : { probeMs: wholeNumber('--probe-ms', probeMs, 0, MAX_MS, ' of milliseconds') }),
     ...(seed === undefined ? {} : { seed: wholeNumber('--seed', seed, 0, 0xffffffff) }),
     ...(logDir === undefined ? {} : { logDir }),
@@ -124,6 +126,7 @@ export function defineHarnessCommand(): Command {
     .option('--nemesis-interval <seconds>', `mean seconds between nemesis actions (default ${d.nemesisIntervalMs / 1000})`)
     .option('--recovery <seconds>', `wait after the final heal before the final reads (default ${d.recoveryMs / 1000}, as Maelstrom)`)
     .option('--timeout <ms>', `a request unanswered this long is indefinite (default ${d.timeoutMs})`)
+    .option('--init-timeout <seconds>', `how long each node gets from its start to answer init; longer for a slow-starting node or a busy machine (default ${d.initTimeoutMs / 1000}, as Maelstrom)`)
     .option('--probe-ms <ms>', `probe reads on every node this often to time visibility; not counted as operations; 0 = none (default ${d.probeMs})`)
     .option('--seed <integer>', 'seed 0..4294967295 for latencies, operations and partitions (default: random, printed in the report)')
     .option('--log-dir <dir>', 'where node stderr logs, history.jsonl and report.json go (default: a new temporary directory)')

@@ -37,6 +37,10 @@ export function formatReport(r: Report): string {
     lines.push(`partitions: ${r.nemesis.partitions.length}; final heal at ${r.nemesis.finalHealMs} ms`);
     for (const p of r.nemesis.partitions) lines.push(`  ${p.startMs}–${p.endMs ?? r.nemesis.finalHealMs} ms ${p.kind}: ${p.description}`);
   }
+  if (r.recovery !== null) {
+    const why = r.recovery.endedBy === 'convergence' ? 'every node had converged' : 'the whole recovery';
+    lines.push(`recovery: ${r.recovery.waitedMs} ms before the final reads (${why})`);
+  }
   const check = r.check;
   if (check !== null) {
     switch (check.kind) {

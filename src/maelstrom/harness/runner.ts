@@ -25,8 +25,8 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { Prng } from '../../core/prng.js';
 import { envelopeSchema, issueText } from '../wire.js';
-import { READ, interpretReply, operationGenerator, type OpSpec, type RequestBody } from './client.js';
-import { SetAnalysis, checkCounter, checkEcho, checkUniqueIds, countOps, statsProblems } from './checkers.js';
+import { READ, canonicalKey, interpretReply, operationGenerator, type OpSpec, type RequestBody } from './client.js';
+import { SetAnalysis, acceptableRanges, checkCounter, checkEcho, checkUniqueIds, countOps, inRanges, statsProblems } from './checkers.js';
 import { compareNodes, cuts, drawPartition, sampleLatencyMs, staggerMs, type Partition } from './network.js';
 import { topology } from './topology.js';
 import {
@@ -55,9 +55,10 @@ export const HARNESS_DEFAULTS = {
   partition: false,
   nemesisIntervalMs: 10_000, // Maelstrom's default
   recoveryMs: 10_000, // Maelstrom sleeps 10 s before the final reads
+  recoverUntilConverged: false, // Maelstrom waits the whole recovery
   timeoutMs: 1000, // Maelstrom's client waits 5 s; 1 s keeps runs short and still flags slow nodes
   probeMs: 25,
-  initTimeoutMs: 10_000,
+  initTimeoutMs: 10_000, // Maelstrom's
 } as const satisfies Partial<HarnessOptions>;
 
 /** What `runHarness` takes: the workload, and any options to change from HARNESS_DEFAULTS. */
@@ -82,6 +83,7 @@ export function resolveHarnessOptions(input: HarnessInput): HarnessOptions {
     partition: input.partition ?? HARNESS_DEFAULTS.partition,
     nemesisIntervalMs: input.nemesisIntervalMs ?? HARNESS_DEFAULTS.nemesisIntervalMs,
     recoveryMs: input.recoveryMs ?? HARNESS_DEFAULTS.recoveryMs,
+    recoverUntilConverged: input.recoverUntilConverged ?? HARNESS_DEFAULTS.recoverUntilConverged,
     timeoutMs: input.timeoutMs ?? HARNESS_DEFAULTS.timeoutMs,
     probeMs: input.probeMs ?? HARNESS_DEFAULTS.probeMs,
     seed: (input.seed ?? randomBytes(4).readUInt32BE(0)) >>> 0,
@@ -172,6 +174,7 @@ class Run {
   private partition: Partition | undefined;
   private readonly partitions: PartitionEvent[] = [];
   private finalHealMs: number | null = null;
+  private recovery: Report['recovery'] = null;
   private serverMessages = 0;
   private clientMessages = 0;
   private dropped = 0;
@@ -184,6 +187,12 @@ class Run {
   private probeFailed = 0;
   private readonly probeInFlight = new Set<Promise<unknown>>();
   private probeTimer: NodeJS.Timeout | undefined;
+  /** Per node, what its latest probe read invoked after the final heal returned (a canonical key). */
+  private readonly healedReads = new Map<string, string>();
+  /** What a converged read must hold, worked out at the first read after the final heal (no writes come later). */
+  private convergedTest: ((result: unknown) => boolean) | undefined;
+  /** Aborted once every node's healed read is the same (only with `recoverUntilConverged`). */
+  private readonly converged = new AbortController();
   private readonly killOnExit = (): void => this.killAll();
 
   constructor(private readonly o: HarnessOptions) {
@@ -431,6 +440,7 @@ class Run {
     if (!kind.probe) this.ops.push(op);
     else if (isCounterWorkload(this.o.workload)) this.probeOps.push(op);
     this.setAnalysis?.invoke(op);
+    const afterFinalHeal = this.finalHealMs !== null;
     const outcome = await this.rpc(client, spec.body, this.o.timeoutMs);
     op.completeMs = round(this.now());
     if ('timeout' in outcome) {
@@ -454,6 +464,7 @@ class Run {
     if (kind.probe) {
       this.probeReads++;
       if (op.type !== 'ok') this.probeFailed++;
+      else if (afterFinalHeal) this.noteHealedRead(op);
     }
     return op;
   }
@@ -552,10 +563,47 @@ class Run {
       this.stopProbes();
       return;
     }
-    if (this.o.recoveryMs > 0) await this.sleepUntil(this.now() + this.o.recoveryMs);
+    const began = this.now();
+    const waitedOut = this.o.recoveryMs > 0 ? await this.sleepUntil(began + this.o.recoveryMs, this.converged.signal) : true;
+    this.recovery = { waitedMs: round(this.now() - began), endedBy: waitedOut ? 'time' : 'convergence' };
     this.stopProbes();
     await Promise.all(this.nodeIds.map((node) => this.operate({ client: this.newClient(node, 'final') }, READ, { final: true, probe: false })));
     await Promise.all(this.probeInFlight);
+  }
+
+  /**
+   * Records a probe read invoked after the final heal. Convergence: every node's latest such read holds every
+   * acknowledged write, and they are all the same (so no node lacks what another has).
+   */
+  private noteHealedRead(op: Op): void {
+    if (!this.o.recoverUntilConverged) return;
+    this.convergedTest ??= this.holdsEveryAcknowledgedWrite();
+    if (!this.convergedTest(op.result)) {
+      this.healedReads.delete(op.node);
+      return;
+    }
+    // A set read lists its elements in any order: compare them as a set.
+    this.healedReads.set(op.node, Array.isArray(op.result) ? op.result.map(canonicalKey).sort().join('\n') : canonicalKey(op.result));
+    if (this.healedReads.size < this.nodeIds.length) return;
+    const first = this.healedReads.values().next().value;
+    if ([...this.healedReads.values()].every((v) => v === first)) this.converged.abort();
+  }
+
+  /** Sets: every acknowledged element is in the read. Counters: the read is a value the checker accepts. */
+  private holdsEveryAcknowledgedWrite(): (result: unknown) => boolean {
+    const writes = this.ops.filter((op) => op.f === 'add' || op.f === 'broadcast');
+    if (isCounterWorkload(this.o.workload)) {
+      const deltas = (keep: (op: Op) => boolean): number[] => writes.filter(keep).flatMap((op) => (typeof op.value === 'number' ? [op.value] : []));
+      const definite = deltas((op) => op.type === 'ok').reduce((sum, delta) => sum + delta, 0);
+      const ranges = acceptableRanges(definite, deltas((op) => op.type !== 'ok' && op.type !== 'fail'));
+      return (result) => typeof result === 'number' && inRanges(ranges, result);
+    }
+    const acknowledged = writes.filter((op) => op.type === 'ok').map((op) => canonicalKey(op.value));
+    return (result) => {
+      if (!Array.isArray(result)) return false;
+      const held = new Set(result.map(canonicalKey));
+      return acknowledged.every((key) => held.has(key));
+    };
   }
 
   private startProbes(): void {
@@ -675,6 +723,7 @@ class Run {
       },
       probes: hasReads(o.workload) && o.probeMs > 0 ? { intervalMs: o.probeMs, reads: this.probeReads, failed: this.probeFailed } : null,
       nemesis: o.partition ? { partitions: this.partitions, finalHealMs: round(this.finalHealMs ?? this.now()) } : null,
+      recovery: this.recovery,
       check,
     };
   }

@@ -50,6 +50,14 @@ export interface HarnessOptions {
   readonly nemesisIntervalMs: number;
   /** Wait after the final heal before the final reads (Maelstrom waits 10 s). */
   readonly recoveryMs: number;
+  /**
+   * End the recovery wait as soon as every node's latest probe read invoked after the final heal holds every
+   * acknowledged write and all of them agree (so it needs probes: `probeMs` > 0); `recoveryMs` then only bounds
+   * the wait. Maelstrom always waits the whole recovery. For tests, so that a healthy run need not guess how long
+   * a loaded machine takes to converge: the final reads are made and checked as ever, and a run that does not
+   * converge still waits the whole recovery.
+   */
+  readonly recoverUntilConverged: boolean;
   /** A request unanswered this long is indefinite (`info`). */
   readonly timeoutMs: number;
   /** Probe reads on every node every this many ms (0: none); not operations, not in msgs-per-op. */
@@ -58,7 +66,7 @@ export interface HarnessOptions {
   readonly seed: number;
   /** Where node stderr logs, the history and the report go; default a fresh temporary directory. */
   readonly logDir: string | undefined;
-  /** How long each node gets to answer `init` (it may be starting up). */
+  /** How long each node gets to answer `init`, counted from its start (Maelstrom gives 10 s). */
   readonly initTimeoutMs: number;
   /** Aborts the run (nodes are killed; the promise rejects). */
   readonly signal: AbortSignal | undefined;
@@ -268,5 +276,10 @@ export interface Report {
   };
   readonly probes: { readonly intervalMs: number; readonly reads: number; readonly failed: number } | null;
   readonly nemesis: { readonly partitions: readonly PartitionEvent[]; readonly finalHealMs: number } | null;
+  /**
+   * The wait between the final heal and the final reads (workloads with reads that got that far): the whole
+   * `recoveryS`, or less when `recoverUntilConverged` saw every node converge first.
+   */
+  readonly recovery: { readonly waitedMs: number; readonly endedBy: 'convergence' | 'time' } | null;
   readonly check: CheckResult | null;
 }

@@ -3,7 +3,8 @@
  * and the CLI until every node answers every lookup the same; a node killed with SIGKILL and restarted on its
  * data dir still serves its registrations, and its new writes win over its old ones everywhere.
  *
- * Waiting is on output (the "ranges node started" log line) or on polling the API with a deadline; no sleeps.
+ * Waiting is on output (the "ranges node started" log line) or on polling the API until the nodes agree (failing
+ * only after HUNG_AFTER_MS); no sleeps.
  * The parts (router, flag parsing, a node in this process) are tested below the processes.
  */
 import { after, describe, test } from 'node:test';
@@ -12,16 +13,16 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { request as httpRequest } from 'node:http';
-import { localCluster, startChatterbox, type LocalCluster, type Running } from './helpers/processes.js';
-import { freePorts } from '../src/transport/free-port.js';
-import { nodeId } from '../src/core/ids.js';
-import { routeRangesHttp, MAX_BODY_BYTES, isLoopbackHost, type HttpInput } from '../src/runtime/ranges-http.js';
-import { startRangesNode, type RangesNode } from '../src/runtime/ranges-node.js';
-import { silentLogger } from '../src/runtime/log.js';
-import { defineRangesCommand, defineServeCommand, parseClientArgv, parseServeArgv } from '../src/cli/ranges-command.js';
-import { UsageError } from '../src/cli/errors.js';
-import { AWORMap, AWORSet, encode } from '../src/crdt/index.js';
-import { DurableStore, StoreError } from '../src/runtime/durable-store.js';
+import { HUNG_AFTER_MS, localCluster, startChatterbox, type LocalCluster, type Running } from './helpers/processes.js';
+import { freePorts } from '../../src/transport/free-port.js';
+import { nodeId } from '../../src/core/ids.js';
+import { routeRangesHttp, MAX_BODY_BYTES, isLoopbackHost, type HttpInput } from '../../src/runtime/ranges-http.js';
+import { startRangesNode, type RangesNode } from '../../src/runtime/ranges-node.js';
+import { silentLogger } from '../../src/runtime/log.js';
+import { defineRangesCommand, defineServeCommand, parseClientArgv, parseServeArgv } from '../../src/cli/ranges-command.js';
+import { UsageError } from '../../src/cli/errors.js';
+import { AWORMap, AWORSet, encode } from '../../src/crdt/index.js';
+import { DurableStore, StoreError } from '../../src/runtime/durable-store.js';
 
 const HALF = 2 ** 31;
 const FULL = 2 ** 32;
@@ -50,8 +51,8 @@ async function ok(port: number, method: string, path: string, body?: unknown): P
   return (reply.json as { result: unknown }).result;
 }
 
-/** Polls `check` every 50 ms until it returns true or `withinMs` passes; then fails with `describe()`. */
-async function until(check: () => Promise<boolean>, describe: () => Promise<string>, withinMs = 10_000): Promise<void> {
+/** Polls `check` every 50 ms until it returns true; fails with `describe()` only once the nodes look hung. */
+async function until(check: () => Promise<boolean>, describe: () => Promise<string>, withinMs = HUNG_AFTER_MS): Promise<void> {
   const deadline = Date.now() + withinMs;
   while (!(await check())) {
     if (Date.now() > deadline) assert.fail(`not reached within ${withinMs} ms: ${await describe()}`);
@@ -118,7 +119,7 @@ describe('chatterbox ranges: three processes over TCP', () => {
     return [...all.values()].sort((a, b) => (a.node < b.node ? -1 : a.node > b.node ? 1 : 0));
   }
 
-  test('join and register on different nodes (API and CLI), converge; bad input; SIGKILL and restart keep registrations; new writes win', { timeout: 60_000 }, async () => {
+  test('join and register on different nodes (API and CLI), converge; bad input; SIGKILL and restart keep registrations; new writes win', { timeout: 4 * HUNG_AFTER_MS }, async () => {
     cluster = await localCluster(3);
     cleanup.push(() => rmSync(cluster.dir, { recursive: true, force: true }));
     const apiPorts = await freePorts(3);
@@ -208,7 +209,7 @@ describe('chatterbox ranges: three processes over TCP', () => {
     assert.match(wrong.stderr, /^chatterbox: --data-dir: data dir .*data-n1 belongs to node "n1" of cluster "[0-9a-f]+", not to node "n3"/);
   });
 
-  test('an unreachable node exits 1; a usage error exits 2 with one line', { timeout: 30_000 }, async () => {
+  test('an unreachable node exits 1; a usage error exits 2 with one line', { timeout: HUNG_AFTER_MS }, async () => {
     const [closed] = await freePorts(1);
     const [unreachable, bad] = await Promise.all([cli(['groups', '--api', `http://127.0.0.1:${closed}`]), cli(['register', 'g', 'zero', '5'])]);
     assert.equal(unreachable.code, 1);

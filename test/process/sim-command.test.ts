@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { promisify } from 'node:util';
-import { runSimCommand, simArgsFromOptions } from '../src/cli/sim-command.js';
+import { runSimCommand, simArgsFromOptions } from '../../src/cli/sim-command.js';
 import { MAIN } from './helpers/processes.js';
 
 const run = promisify(execFile);

@@ -8,16 +8,17 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
-import { seed32 } from '../src/core/prng.js';
-import { UsageError } from '../src/cli/errors.js';
-import { MAX_HELLO_TEXT_CHARS } from '../src/transport/hello-text.js';
+import { seed32 } from '../../src/core/prng.js';
+import { HUNG_AFTER_MS } from './helpers/processes.js';
+import { UsageError } from '../../src/cli/errors.js';
+import { MAX_HELLO_TEXT_CHARS } from '../../src/transport/hello-text.js';
 import {
   CLUSTER_KEY_ENV,
   buildNodeConfig,
   isHelpOrVersion,
   parseNodeArgv,
   type NodeArgs,
-} from '../src/cli/node-command.js';
+} from '../../src/cli/node-command.js';
 import {
   EXIT_AGREEMENT,
   EXIT_DISAGREEMENT,
@@ -34,10 +35,10 @@ import {
   shouldPassThrough,
   type NodeOutcome,
   type NodeProgress,
-} from '../src/cli/cluster-command.js';
+} from '../../src/cli/cluster-command.js';
 
-// dist/test/cli.test.js → dist/src/cli/main.js
-const MAIN = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
+// dist/test/process/cli.test.js → dist/src/cli/main.js
+const MAIN = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
 
 let dir = '';
 before(() => {
@@ -452,7 +453,7 @@ function chatterbox(args: readonly string[], env: NodeJS.ProcessEnv = {}): Promi
   return new Promise((resolve) => {
     const childEnv = { ...process.env, ...env };
     if (env[CLUSTER_KEY_ENV] === undefined) delete childEnv[CLUSTER_KEY_ENV];
-    execFile(process.execPath, [MAIN, ...args], { timeout: 15_000, env: childEnv, cwd: dir }, (error, stdout, stderr) => {
+    execFile(process.execPath, [MAIN, ...args], { timeout: HUNG_AFTER_MS, env: childEnv, cwd: dir }, (error, stdout, stderr) => {
       const code = error === null ? 0 : typeof error.code === 'number' ? error.code : null;
       resolve({ code, stdout, stderr });
     });
@@ -470,7 +471,13 @@ async function assertUsageExit(args: readonly string[], pattern: RegExp, env: No
   assert.match(lines[0] ?? '', pattern);
 }
 
-describe('chatterbox node: bad flags exit 2 with one line naming the flag', { concurrency: 8 }, () => {
+/**
+ * The short runs below (a usage error, --help) wait only on the process's exit, so running a few at once cannot
+ * make them fail; more than one per core would only slow the other process tests.
+ */
+const SHORT_RUNS_AT_ONCE = 2;
+
+describe('chatterbox node: bad flags exit 2 with one line naming the flag', { concurrency: SHORT_RUNS_AT_ONCE }, () => {
   const cases: [string[], RegExp][] = [
     [['-p', 'abc'], /--port/],
     [['--port', '0'], /--port/],
@@ -506,7 +513,7 @@ describe('chatterbox node: bad flags exit 2 with one line naming the flag', { co
   });
 });
 
-describe('chatterbox node: bad peers and key files exit 2 with one line naming the file', { concurrency: 8 }, () => {
+describe('chatterbox node: bad peers and key files exit 2 with one line naming the file', { concurrency: SHORT_RUNS_AT_ONCE }, () => {
   const peers: [string, string, RegExp][] = [
     ['bad-json.json', '[', /not valid JSON/],
     ['not-array.json', '{"a": 1}', /expected a JSON array/],
@@ -548,7 +555,7 @@ describe('chatterbox node: bad peers and key files exit 2 with one line naming t
     assertUsageExit(['cluster', '--cluster-key-file', fileWith('cluster-short.key', 'x')], /--cluster-key-file .*cluster-short\.key: the key is 1 bytes/));
 });
 
-describe('--help tells the truth', { concurrency: 3 }, () => {
+describe('--help tells the truth', { concurrency: SHORT_RUNS_AT_ONCE }, () => {
   const helpCases: [string[], string[]][] = [
     [['--help'], ['node', 'cluster', '--help', '--version']],
     [
@@ -601,16 +608,29 @@ switch (${JSON.stringify(behaviours)}[self.id] ?? 'agree') {
   case 'warn': log({ level: 40, msg: 'peer slow', peer: 'n1' }); console.log(result); break;
   case 'crash': throw new Error('boom');
   case 'silent': break;
-  case 'hang': console.log(result); process.on('SIGTERM', () => {}); setInterval(() => {}, 1000); break;
+  case 'hang': console.log(result); process.on('SIGTERM', () => {}); setInterval(() => {}, 1000); log({ level: 40, msg: 'hanging' }); break;
 }
 `,
   );
 }
 
-/** Runs a cluster of fake nodes in-process; returns its exit code and both outputs. */
-async function fakeCluster(script: string, argv: string[], exitSlackMs?: number): Promise<{ code: number; stdout: string; stderr: string }> {
+/**
+ * Runs a cluster of fake nodes in-process; returns its exit code and both outputs. The hung-child deadline fires
+ * once stderr matches `deadlineWhen`, not after a time; without it, only after HUNG_AFTER_MS (the fake nodes are
+ * expected to exit by themselves long before).
+ */
+async function fakeCluster(script: string, argv: string[], deadlineWhen?: RegExp): Promise<{ code: number; stdout: string; stderr: string }> {
   let stdout = '';
   let stderr = '';
+  let fireDeadline: (() => void) | undefined;
+  const armDeadline = (_ms: number, fire: () => void): (() => void) => {
+    if (deadlineWhen === undefined) {
+      const timer = setTimeout(fire, HUNG_AFTER_MS);
+      return () => clearTimeout(timer);
+    }
+    fireDeadline = fire;
+    return () => (fireDeadline = undefined);
+  };
   const out = new Writable({
     write(chunk: Buffer, _encoding, done) {
       stdout += chunk.toString('utf8');
@@ -619,9 +639,18 @@ async function fakeCluster(script: string, argv: string[], exitSlackMs?: number)
   });
   const code = await runClusterCommand(parseClusterArgv(argv), {
     stdout: out,
-    stderr: { write: (text: string) => (stderr += text) },
+    stderr: {
+      write: (text: string) => {
+        stderr += text;
+        if (deadlineWhen?.test(stderr) === true) {
+          const fire = fireDeadline;
+          fireDeadline = undefined;
+          fire?.();
+        }
+      },
+    },
     mainPath: script,
-    ...(exitSlackMs === undefined ? {} : { exitSlackMs }),
+    armDeadline,
   });
   return { code, stdout, stderr };
 }
@@ -665,12 +694,13 @@ describe('chatterbox cluster with fake nodes', () => {
     assert.match(run.stderr, /^n2 \| .*Error: boom/m);
   });
 
-  test('a node that never exits is killed at send-for + wait-for + slack and reported', async () => {
-    // A second of grace: a loaded machine can take most of it just to start the fake node.
-    const run = await fakeCluster(fakeNode('hang', { n2: 'hang' }), ['--nodes', '2', '--with-seed', '1', '--send-for', '0', '--wait-for', '1'], 200);
+  test('a node still running at the deadline (send-for + wait-for + slack) is killed and reported', async () => {
+    // The deadline fires once the fake node says it is hanging (it has printed its result and ignores SIGTERM),
+    // not after 6 s of a clock that a slow start-up on a loaded machine would race.
+    const run = await fakeCluster(fakeNode('hang', { n1: 'hang' }), ['--nodes', '1', '--with-seed', '1', '--send-for', '0', '--wait-for', '1'], /^n1 WARN hanging$/m);
     assert.equal(run.code, EXIT_INCOMPLETE);
-    assert.match(run.stdout, /^n2: \(1, stream\)$/m, 'what it printed before hanging is still shown');
-    assert.match(run.stdout, /^DISAGREEMENT: n2 did not exit within 1\.2 s and was killed$/m);
-    assert.match(run.stderr, /n2 still running after 1\.2 s: killing/);
+    assert.match(run.stdout, /^n1: \(1, stream\)$/m, 'what it printed before hanging is still shown');
+    assert.match(run.stdout, /^DISAGREEMENT: n1 did not exit within 6\.0 s and was killed$/m);
+    assert.match(run.stderr, /n1 still running after 6\.0 s: killing/);
   });
 });

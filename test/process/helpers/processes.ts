@@ -6,9 +6,16 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { freePorts } from '../../src/transport/free-port.js';
+import { freePorts } from '../../../src/transport/free-port.js';
 
-export const MAIN = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
+export const MAIN = fileURLToPath(new URL('../../../src/cli/main.js', import.meta.url));
+
+/**
+ * How long a process test waits for something a process should do (answer, converge, exit) before calling it
+ * hung. Only a bound that turns a hang into a failure instead of a stuck suite: far above what a loaded 2-core
+ * machine takes (seconds), so no test fails by timing. Speed is measured by benchmarks, never by this.
+ */
+export const HUNG_AFTER_MS = 60_000;
 
 export interface Running {
   readonly proc: ChildProcess;

@@ -7,7 +7,7 @@ import { writeFileSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { WARN_BURST_INTERVAL_MS, WARN_BURST_LINES } from '../src/transport/rate-limited-warnings.js';
+import { WARN_BURST_INTERVAL_MS, WARN_BURST_LINES } from '../../src/transport/rate-limited-warnings.js';
 import { localCluster, startChatterbox, type Running } from './helpers/processes.js';
 
 /** As in the issue that prompted this test: 200 idle connections, each reopened as soon as it is closed. */

@@ -8,11 +8,11 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { rmSync } from 'node:fs';
 import { createInterface } from 'node:readline';
-import { MAIN, localCluster, type LocalCluster } from './helpers/processes.js';
-import { formatChatLine } from '../src/runtime/chat-node.js';
-import { nodeId } from '../src/core/ids.js';
-import { parseChatArgv } from '../src/cli/chat-command.js';
-import { UsageError } from '../src/cli/errors.js';
+import { HUNG_AFTER_MS, MAIN, localCluster, type LocalCluster } from './helpers/processes.js';
+import { formatChatLine } from '../../src/runtime/chat-node.js';
+import { nodeId } from '../../src/core/ids.js';
+import { parseChatArgv } from '../../src/cli/chat-command.js';
+import { UsageError } from '../../src/cli/errors.js';
 
 interface ChatProcess {
   readonly proc: ChildProcess;
@@ -82,7 +82,7 @@ async function startCluster(count: number, extra: readonly string[] = []): Promi
 }
 
 describe('chatterbox chat', () => {
-  test('three nodes: a line typed at one is printed by all, a reply after its question everywhere; stdin EOF exits 0', { timeout: 60_000 }, async () => {
+  test('three nodes: a line typed at one is printed by all, a reply after its question everywhere; stdin EOF exits 0', { timeout: 2 * HUNG_AFTER_MS }, async () => {
     const [n1, n2, n3] = (await startCluster(3)) as [ChatProcess, ChatProcess, ChatProcess];
     n1.type('hello from n1');
     await Promise.all([n1, n2, n3].map((n) => n.printed('n1: hello from n1')));
@@ -102,7 +102,7 @@ describe('chatterbox chat', () => {
     }
   });
 
-  test('a lone node echoes its own lines and exits 0 on SIGINT', { timeout: 30_000 }, async () => {
+  test('a lone node echoes its own lines and exits 0 on SIGINT', { timeout: HUNG_AFTER_MS }, async () => {
     const [alone] = (await startCluster(1)) as [ChatProcess];
     alone.type('talking to myself');
     await alone.printed('n1: talking to myself');
@@ -110,7 +110,7 @@ describe('chatterbox chat', () => {
     assert.equal(await alone.exited, 0);
   });
 
-  test('usage errors exit 2 with one line; --help exits 0 and lists the flags', { timeout: 30_000 }, async () => {
+  test('usage errors exit 2 with one line; --help exits 0 and lists the flags', { timeout: HUNG_AFTER_MS }, async () => {
     const bad = startChat(['--port', '0']);
     bad.proc.stdin!.end();
     assert.equal(await bad.exited, 2);

@@ -909,6 +909,8 @@ function metrics(state: StreamState): Record<string, number | string | boolean> 
   return {
     phase: state.phase,
     sent: state.generated,
+    /** Values of other nodes' streams held without gaps. */
+    held: state.peers.reduce((sum, p) => sum + (state.inbound[p.rank] as InboundStream).contiguous, 0),
     committed: state.ledger.committed.count,
     pending: state.ledger.pendingCount,
     retransmissions: state.counters.retransmissions,

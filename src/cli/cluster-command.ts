@@ -24,8 +24,10 @@ import {
   addRunOptions,
   configureCommand,
   loadClusterKey,
+  parseSeconds,
   randomSeed,
   runArgsFromOptions,
+  stringOption,
   type Env,
   type OptionValues,
   type RunArgs,
@@ -58,12 +60,21 @@ export const EXIT_DISAGREEMENT = 1;
 /** No two results differ, but some node crashed, hung, exited non-zero or printed nothing. */
 export const EXIT_INCOMPLETE = 3;
 
+/**
+ * What the cluster does to its own nodes, to show the guarantees as people meet them: a node killed (SIGKILL) or
+ * stopped (SIGSTOP, then SIGCONT) at a time counted from that node's start.
+ */
+export type ClusterFault = { readonly kind: 'kill'; readonly node: string; readonly atMs: number } | { readonly kind: 'pause'; readonly node: string; readonly atMs: number; readonly forMs: number };
+
 export interface ClusterArgs extends RunArgs {
   readonly nodes: number;
   /** Where to write the peers file; undefined → a temp dir, removed afterwards. */
   readonly peersOut: string | undefined;
   /** Print the verdict as one JSON object (for scripts and the benchmark) instead of text lines. */
   readonly json: boolean;
+  /** Node k (from 0) starts k × this after the first. */
+  readonly startApartMs: number;
+  readonly faults: readonly ClusterFault[];
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -74,15 +85,19 @@ export function defineClusterCommand(): Command {
     .description('Run the agreement job on this machine: N `chatterbox node` processes on loopback ports, with live progress and a verdict.')
     .option('--nodes <count>', `number of nodes, 1..${MAX_NODES} (default ${CLUSTER_DEFAULTS.nodes})`)
     .option('--peers-out <path>', 'write the generated peers file here and keep it (default: a temp file, removed afterwards)')
-    .option('--json', 'print the verdict as one JSON object: {agreed, exitCode, line, elapsedMs, nodes: [{id, line, exitCode, maxRssKb}]}');
+    .option('--json', 'print the verdict as one JSON object: {agreed, exitCode, line, elapsedMs, nodes: [{id, line, exitCode, signal, killed, maxRssKb}]}')
+    .option('--start-apart <seconds>', 'start the nodes this far apart, n1 first, as people starting them by hand do (default 0)')
+    .option('--kill <node@seconds>', 'kill the node (SIGKILL) this long after its start, e.g. n3@1.5; may be repeated', collect, [])
+    .option('--pause <node@seconds+seconds>', 'stop the node (SIGSTOP) this long after its start and resume it (SIGCONT) after the second time, e.g. n2@1+1; may be repeated', collect, []);
   addRunOptions(cmd, CLUSTER_DEFAULTS, "nodes log at debug level, and all their log lines are shown, not just warnings and errors").addHelpText(
     'after',
     [
       '',
       `Each node is started as \`chatterbox node --progress\` with the flags above passed through, and the same seed for all.`,
       `A node still running ${EXIT_SLACK_MS / 1000} s after --send-for + --wait-for is killed and reported.`,
+      'Nodes killed with --kill do not count: the verdict is about the nodes left alive.',
       '',
-      `Exit status: ${EXIT_AGREEMENT} when every node exited 0 and printed the same line, ${EXIT_DISAGREEMENT} when nodes printed`,
+      `Exit status: ${EXIT_AGREEMENT} when every live node exited 0 and printed the same line, ${EXIT_DISAGREEMENT} when nodes printed`,
       `different lines, ${EXIT_INCOMPLETE} when some node crashed, hung or printed nothing (and no results differ),`,
       '2 for a usage error, 128 + n when stopped by signal n.',
     ].join('\n'),
@@ -103,11 +118,53 @@ export function clusterArgsFromOptions(opts: OptionValues, env: Env = {}): Clust
   if (peersOut !== undefined && (typeof peersOut !== 'string' || peersOut.length === 0)) {
     throw new UsageError('--peers-out: expected a file name, got ""');
   }
+  const startApart = stringOption(opts, 'startApart', '--start-apart');
+  const faults = [
+    ...listOption(opts, 'kill').map((raw) => parseKill(raw, count)),
+    ...listOption(opts, 'pause').map((raw) => parsePause(raw, count)),
+  ];
+  const killed = new Set(faults.flatMap((f) => (f.kind === 'kill' ? [f.node] : [])));
+  if (killed.size >= count) throw new UsageError(`--kill: every node would be killed, and nobody left to agree`);
   return {
     ...runArgsFromOptions(opts, env, CLUSTER_DEFAULTS),
     nodes: count,
     peersOut: typeof peersOut === 'string' ? peersOut : undefined,
     json: opts['json'] === true,
+    startApartMs: startApart === undefined ? 0 : parseSeconds('--start-apart', startApart, true),
+    faults,
+  };
+}
+
+/** Commander's accumulator for repeatable options. */
+function collect(value: string, previous: string[]): string[] {
+  return [...previous, value];
+}
+
+function listOption(opts: OptionValues, key: string): string[] {
+  const value = opts[key];
+  return Array.isArray(value) ? value.filter((v): v is string => typeof v === 'string') : [];
+}
+
+function parseNodeName(flag: string, raw: string, count: number): string {
+  const match = /^n(\d+)$/.exec(raw);
+  if (match === null || Number(match[1]) < 1 || Number(match[1]) > count) throw new UsageError(`${flag}: expected a node n1..n${count}, got ${quote(raw)}`);
+  return raw;
+}
+
+export function parseKill(raw: string, count: number): ClusterFault {
+  const match = /^([^@]+)@(.+)$/.exec(raw);
+  if (match === null) throw new UsageError(`--kill: expected node@seconds (e.g. n3@1.5), got ${quote(raw)}`);
+  return { kind: 'kill', node: parseNodeName('--kill', match[1] as string, count), atMs: parseSeconds('--kill', match[2] as string, true) };
+}
+
+export function parsePause(raw: string, count: number): ClusterFault {
+  const match = /^([^@]+)@([^+]+)\+(.+)$/.exec(raw);
+  if (match === null) throw new UsageError(`--pause: expected node@seconds+seconds (e.g. n2@1+1), got ${quote(raw)}`);
+  return {
+    kind: 'pause',
+    node: parseNodeName('--pause', match[1] as string, count),
+    atMs: parseSeconds('--pause', match[2] as string, true),
+    forMs: parseSeconds('--pause', match[3] as string, false),
   };
 }
 
@@ -371,6 +428,8 @@ export interface NodeOutcome {
   readonly spawnError?: string;
   /** Peak resident memory the node reported in its final `node stopped` log line. */
   readonly maxRssKb?: number;
+  /** Killed by the cluster as --kill asked: not a failure, and not a node whose line has to agree. */
+  readonly killedAsPlanned?: boolean;
 }
 
 export interface Verdict {
@@ -394,10 +453,16 @@ function failureOf(outcome: NodeOutcome, deadlineMs: number): string | undefined
  * Agreement: every node exited 0 and printed the same (non-empty) output. Results are compared as the whole
  * trimmed stdout, so a node printing an extra line disagrees rather than being half-read.
  */
-export function judge(outcomes: readonly NodeOutcome[], deadlineMs: number): Verdict {
+export function judge(allOutcomes: readonly NodeOutcome[], deadlineMs: number): Verdict {
   const lines: string[] = [];
   const byResult = new Map<string, string[]>();
-  for (const outcome of outcomes) {
+  const killed = allOutcomes.filter((o) => o.killedAsPlanned === true).map((o) => o.id);
+  const outcomes = allOutcomes.filter((o) => o.killedAsPlanned !== true);
+  for (const outcome of allOutcomes) {
+    if (outcome.killedAsPlanned === true) {
+      lines.push(`${outcome.id}: (killed, --kill)`);
+      continue;
+    }
     const result = outcome.stdout.trim();
     if (result.length === 0) {
       lines.push(`${outcome.id}: (nothing printed)`);
@@ -411,7 +476,8 @@ export function judge(outcomes: readonly NodeOutcome[], deadlineMs: number): Ver
   const failures = outcomes.map((o) => failureOf(o, deadlineMs)).filter((f): f is string => f !== undefined);
   const [only] = byResult.keys();
   if (failures.length === 0 && byResult.size === 1 && only !== undefined) {
-    return { exitCode: EXIT_AGREEMENT, lines: [...lines, `agreement: all ${outcomes.length} nodes printed ${oneLineResult(only)}`] };
+    const who = killed.length === 0 ? `all ${outcomes.length} nodes` : `all ${outcomes.length} live nodes (${killed.join(', ')} killed)`;
+    return { exitCode: EXIT_AGREEMENT, lines: [...lines, `agreement: ${who} printed ${oneLineResult(only)}`] };
   }
   const problems: string[] = [];
   if (byResult.size > 1) {
@@ -457,7 +523,7 @@ interface Child {
   readonly progress: NodeProgress;
   readonly process: ChildProcess;
   /** Mutated while the child runs. */
-  readonly state: { stdout: string; timedOut: boolean; spawnError: string | undefined; maxRssKb: number | undefined };
+  readonly state: { stdout: string; timedOut: boolean; spawnError: string | undefined; maxRssKb: number | undefined; killedAsPlanned: boolean };
   /** Resolves when the process has exited and both of its output streams are fully read. */
   readonly done: Promise<{ code: number | null; signal: string | null }>;
 }
@@ -469,7 +535,7 @@ function defaultMainPath(): string {
 
 function startChild(id: string, mainPath: string, argv: readonly string[], board: ProgressBoard, verbose: boolean): Child {
   const progress: NodeProgress = { id, phase: 'starting', sent: undefined, committed: undefined, state: 'running' };
-  const state: Child['state'] = { stdout: '', timedOut: false, spawnError: undefined, maxRssKb: undefined };
+  const state: Child['state'] = { stdout: '', timedOut: false, spawnError: undefined, maxRssKb: undefined, killedAsPlanned: false };
   const proc = spawn(process.execPath, [mainPath, ...argv], {
     // stdin stays an open pipe that is never written: its EOF tells the child the cluster is gone.
     stdio: ['pipe', 'pipe', 'pipe'],
@@ -519,7 +585,7 @@ function startChild(id: string, mainPath: string, argv: readonly string[], board
   const done = exited.then(async (status) => {
     if (state.spawnError === undefined) await Promise.all([stdoutDone, stderrDone]);
     proc.stdin?.destroy();
-    progress.state = state.timedOut ? 'killed (hung)' : status.signal !== null ? status.signal : `exit ${status.code}`;
+    progress.state = state.timedOut ? 'killed (hung)' : state.killedAsPlanned ? 'killed (--kill)' : status.signal !== null ? status.signal : `exit ${status.code}`;
     board.changed();
     return status;
   });
@@ -539,13 +605,13 @@ function writeAll(stream: NodeJS.WritableStream, text: string): Promise<void> {
 
 function verdictJson(verdict: Verdict, outcomes: readonly NodeOutcome[], elapsedMs: number): Record<string, unknown> {
   const printed = (o: NodeOutcome): string | null => (o.stdout.trim() === '' ? null : o.stdout.trim());
-  const lines = new Set(outcomes.map(printed));
+  const lines = new Set(outcomes.filter((o) => o.killedAsPlanned !== true).map(printed));
   return {
     agreed: verdict.exitCode === EXIT_AGREEMENT,
     exitCode: verdict.exitCode,
     line: lines.size === 1 ? [...lines][0] : null,
     elapsedMs,
-    nodes: outcomes.map((o) => ({ id: o.id, line: printed(o), exitCode: o.exitCode, signal: o.signal, maxRssKb: o.maxRssKb ?? null })),
+    nodes: outcomes.map((o) => ({ id: o.id, line: printed(o), exitCode: o.exitCode, signal: o.signal, killed: o.killedAsPlanned === true, maxRssKb: o.maxRssKb ?? null })),
   };
 }
 
@@ -574,12 +640,17 @@ export async function runClusterCommand(args: ClusterArgs, io: ClusterIo = { std
     await writeFile(peersFile, formatPeersFile(peers));
   }
 
-  const deadlineMs = args.sendForMs + args.waitForMs + EXIT_SLACK_MS;
-  const plannedMs = args.sendForMs + args.waitForMs;
+  const lastStartMs = (args.nodes - 1) * args.startApartMs;
+  const plannedMs = lastStartMs + args.sendForMs + args.waitForMs;
+  // A stopped node's clock runs on, so a pause cannot make it overrun; the slack covers it all the same.
+  const pausedMs = args.faults.reduce((sum, f) => sum + (f.kind === 'pause' ? f.forMs : 0), 0);
+  const deadlineMs = plannedMs + pausedMs + EXIT_SLACK_MS;
   const startedAt = Date.now();
   io.stderr.write(
     `chatterbox cluster: ${args.nodes} node${args.nodes === 1 ? '' : 's'} on ${HOST} ports ${peers.map((p) => p.port).join(',')}, ` +
       `protocol ${args.protocol}, sending ${seconds(args.sendForMs)} + waiting ${seconds(args.waitForMs)}, ` +
+      (args.startApartMs > 0 ? `started ${seconds(args.startApartMs)} apart, ` : '') +
+      args.faults.map((f) => (f.kind === 'kill' ? `killing ${f.node} at ${seconds(f.atMs)}, ` : `pausing ${f.node} at ${seconds(f.atMs)} for ${seconds(f.forMs)}, `)).join('') +
       `seed ${seed} (repeat with --with-seed ${seed}), peers file ${peersFile}\n`,
   );
 
@@ -590,6 +661,16 @@ export async function runClusterCommand(args: ClusterArgs, io: ClusterIo = { std
   const killAll = (signal: NodeJS.Signals): void => {
     for (const child of children) if (isRunning(child)) child.process.kill(signal);
   };
+  // Nodes yet to start (--start-apart) and planned kills and pauses; all cancelled when the run ends.
+  const plans = new Set<NodeJS.Timeout>();
+  const later = (ms: number, action: () => void): void => {
+    const timer = setTimeout(() => {
+      plans.delete(timer);
+      action();
+    }, ms);
+    plans.add(timer);
+  };
+  const notStarted = new Map<string, () => void>();
   // Last resort on any exit of this process (including an uncaught exception): no orphaned nodes.
   const onExit = (): void => killAll('SIGKILL');
   let interruptedBy: NodeJS.Signals | undefined;
@@ -601,7 +682,11 @@ export async function runClusterCommand(args: ClusterArgs, io: ClusterIo = { std
     }
     interruptedBy = signal;
     board.print(`chatterbox cluster: ${signal}: stopping ${children.filter(isRunning).length} nodes`);
+    for (const timer of plans) clearTimeout(timer);
+    for (const giveUp of notStarted.values()) giveUp();
     killAll('SIGTERM');
+    // A stopped process ignores SIGTERM until it is continued.
+    killAll('SIGCONT');
   };
   const signals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
   process.on('exit', onExit);
@@ -618,36 +703,83 @@ export async function runClusterCommand(args: ClusterArgs, io: ClusterIo = { std
   });
   const ticker = setInterval(() => board.tick(), board.intervalMs);
 
-  try {
-    for (const peer of peers) {
-      const child = startChild(peer.id, mainPath, childArgv(args, peer, peersFile, seed, keyFile), board, args.verbose);
-      children.push(child);
-      rows.push(child.progress);
+  const planFaults = (child: Child): void => {
+    for (const fault of args.faults) {
+      if (fault.node !== child.id) continue;
+      if (fault.kind === 'kill') {
+        later(fault.atMs, () => {
+          if (!isRunning(child)) return;
+          child.state.killedAsPlanned = true;
+          board.print(`chatterbox cluster: killing ${child.id} (--kill)`);
+          child.process.kill('SIGKILL');
+        });
+      } else {
+        later(fault.atMs, () => {
+          if (!isRunning(child)) return;
+          board.print(`chatterbox cluster: stopping ${child.id} for ${seconds(fault.forMs)} (--pause)`);
+          child.process.kill('SIGSTOP');
+          later(fault.forMs, () => {
+            if (isRunning(child)) child.process.kill('SIGCONT');
+          });
+        });
+      }
     }
+  };
+  const launch = (peer: PeerAddress): Child => {
+    const child = startChild(peer.id, mainPath, childArgv(args, peer, peersFile, seed, keyFile), board, args.verbose);
+    children.push(child);
+    rows.push(child.progress);
     board.changed();
+    planFaults(child);
+    return child;
+  };
+
+  try {
+    const launched = peers.map(
+      (peer, i) =>
+        new Promise<Child | undefined>((resolveLaunch) => {
+          if (i === 0 || args.startApartMs === 0) return resolveLaunch(launch(peer));
+          notStarted.set(peer.id, () => resolveLaunch(undefined));
+          later(i * args.startApartMs, () => {
+            notStarted.delete(peer.id);
+            resolveLaunch(launch(peer));
+          });
+        }),
+    );
     board.tick();
-    const statuses = await Promise.all(children.map((child) => child.done));
+    const finished = await Promise.all(launched.map(async (launch) => {
+      const child = await launch;
+      return child === undefined ? undefined : { child, status: await child.done };
+    }));
     board.finish();
 
     if (interruptedBy !== undefined) {
       io.stderr.write(`chatterbox cluster: interrupted by ${interruptedBy}\n`);
       return 128 + (osConstants.signals[interruptedBy] ?? 0);
     }
-    const outcomes: NodeOutcome[] = children.map((child, i) => ({
-      id: child.id,
-      stdout: child.state.stdout,
-      exitCode: statuses[i]?.code ?? null,
-      signal: statuses[i]?.signal ?? null,
-      timedOut: child.state.timedOut,
-      ...(child.state.spawnError === undefined ? {} : { spawnError: child.state.spawnError }),
-      ...(child.state.maxRssKb === undefined ? {} : { maxRssKb: child.state.maxRssKb }),
-    }));
+    const outcomes: NodeOutcome[] = finished.flatMap((run) => {
+      if (run === undefined) return [];
+      const { child, status } = run;
+      return [
+        {
+          id: child.id,
+          stdout: child.state.stdout,
+          exitCode: status.code,
+          signal: status.signal,
+          timedOut: child.state.timedOut,
+          ...(child.state.spawnError === undefined ? {} : { spawnError: child.state.spawnError }),
+          ...(child.state.maxRssKb === undefined ? {} : { maxRssKb: child.state.maxRssKb }),
+          ...(child.state.killedAsPlanned ? { killedAsPlanned: true } : {}),
+        },
+      ];
+    });
     const verdict = judge(outcomes, deadlineMs);
     await writeAll(io.stdout, args.json ? `${JSON.stringify(verdictJson(verdict, outcomes, Date.now() - startedAt))}\n` : `${verdict.lines.join('\n')}\n`);
     if (verdict.exitCode !== EXIT_AGREEMENT) io.stderr.write(`chatterbox cluster: to repeat this run: --with-seed ${seed}\n`);
     return verdict.exitCode;
   } finally {
     disarmDeadline();
+    for (const timer of plans) clearTimeout(timer);
     if (killTimer !== undefined) clearTimeout(killTimer);
     clearInterval(ticker);
     killAll('SIGKILL'); // only if something above threw while children were still running

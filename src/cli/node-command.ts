@@ -15,6 +15,7 @@ import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
 import { seed32 } from '../core/prng.js';
 import { AGREEMENT_PROTOCOLS, type AgreementProtocolName } from '../agreement/protocols.js';
+import { MAX_AGREEMENT_NODES } from '../agreement/types.js';
 import type { AgreementNodeConfig, PeerAddress } from '../runtime/agreement-node.js';
 import { createLogger, type Logger } from '../runtime/log.js';
 import { MAX_HELLO_TEXT_CHARS, helloTextProblem } from '../transport/hello-text.js';
@@ -330,6 +331,9 @@ export function resolveClusterPlace(
 /** Reads the peers and key files and assembles the runtime's config. Throws UsageError. */
 export function buildNodeConfig(args: NodeArgs, sources: ConfigSources = {}): ResolvedNode {
   const place = resolveClusterPlace(args, sources.readFile);
+  if (place.peers.length > MAX_AGREEMENT_NODES) {
+    throw new UsageError(`peers file ${args.peersFile}: ${place.peers.length} nodes; the agreement job takes at most ${MAX_AGREEMENT_NODES}`);
+  }
   const seed = args.seed ?? (sources.randomSeed ?? randomSeed)();
   const config: AgreementNodeConfig = {
     ...place,

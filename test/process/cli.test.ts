@@ -12,6 +12,7 @@ import { seed32 } from '../../src/core/prng.js';
 import { HUNG_AFTER_MS } from './helpers/processes.js';
 import { UsageError } from '../../src/cli/errors.js';
 import { MAX_HELLO_TEXT_CHARS } from '../../src/transport/hello-text.js';
+import { MAX_AGREEMENT_NODES } from '../../src/agreement/types.js';
 import {
   CLUSTER_KEY_ENV,
   buildNodeConfig,
@@ -202,6 +203,12 @@ describe('buildNodeConfig', () => {
     assert.equal(config.json, false);
   });
 
+  test('a peers file with more nodes than the agreement job takes is a usage error', () => {
+    const many = Array.from({ length: MAX_AGREEMENT_NODES + 1 }, (_, i) => ({ id: `n${i}`, host: '127.0.0.1', port: 3000 + i }));
+    const big = (path: string): Buffer => (path === 'peers.json' ? Buffer.from(JSON.stringify(many)) : readFile(path));
+    assert.throws(() => buildNodeConfig(parseNodeArgv(['--with-seed', '1']), { readFile: big }), (e: unknown) => e instanceof UsageError && /1025 nodes; the agreement job takes at most 1024/.test(e.message));
+  });
+
   test('an explicit cluster id, and a random seed when none is given', () => {
     const { config, seed } = buildNodeConfig(parseNodeArgv(['--cluster-id', 'mine', '-p', '3001']), { readFile, randomSeed: () => 7n });
     assert.equal(config.self.id, 'n2');
@@ -242,6 +249,18 @@ describe('parseClusterArgv and childArgv', () => {
     assert.equal(args.protocol, 'stream');
     assert.equal(args.seed, undefined);
     assert.equal(args.peersOut, undefined);
+    assert.equal(args.startApartMs, 0);
+    assert.deepEqual(args.faults, []);
+  });
+
+  test('nodes started apart, killed and paused as planned', () => {
+    const args = parseClusterArgv(['--nodes', '4', '--start-apart', '0.5', '--kill', 'n3@1.5', '--kill', 'n4@2', '--pause', 'n2@1+0.25']);
+    assert.equal(args.startApartMs, 500);
+    assert.deepEqual(args.faults, [
+      { kind: 'kill', node: 'n3', atMs: 1500 },
+      { kind: 'kill', node: 'n4', atMs: 2000 },
+      { kind: 'pause', node: 'n2', atMs: 1000, forMs: 250 },
+    ]);
   });
 
   const bad: [string[], RegExp][] = [
@@ -254,6 +273,12 @@ describe('parseClusterArgv and childArgv', () => {
     [['--protocol', 'raft'], /^--protocol: /],
     [['-h', 'host'], /unknown option '-h'.*chatterbox cluster --help/],
     [['--port', '1'], /unknown option '--port'/],
+    [['--start-apart', 'soon'], /^--start-apart: /],
+    [['--kill', 'n3'], /^--kill: expected node@seconds \(e\.g\. n3@1\.5\), got "n3"$/],
+    [['--kill', 'n6@1'], /^--kill: expected a node n1\.\.n5, got "n6"$/],
+    [['--nodes', '2', '--kill', 'n1@1', '--kill', 'n2@2'], /^--kill: every node would be killed/],
+    [['--pause', 'n2@1'], /^--pause: expected node@seconds\+seconds/],
+    [['--pause', 'n2@1+0'], /^--pause: /],
   ];
   for (const [argv, pattern] of bad) {
     test(`rejects ${JSON.stringify(argv)}`, () => assertUsage(() => parseClusterArgv(argv), pattern));
@@ -377,6 +402,14 @@ describe('judge', () => {
       'DISAGREEMENT: n2 exited with code 1 and printed nothing; n3 did not exit within 15.0 s and was killed; n4 printed nothing; ' +
         'n5 was killed by SIGSEGV and printed nothing; n6 exited with code 1; n7 could not be started (EAGAIN) and printed nothing',
     );
+  });
+
+  test('nodes killed as planned do not count: the live ones agree', () => {
+    const killed: NodeOutcome = { id: 'n2', stdout: '', exitCode: null, signal: 'SIGKILL', timedOut: false, killedAsPlanned: true };
+    const verdict = judge([ok('n1', '(3, 1.5)\n'), killed, ok('n3', '(3, 1.5)\n')], 15000);
+    assert.equal(verdict.exitCode, EXIT_AGREEMENT);
+    assert.deepEqual(verdict.lines, ['n1: (3, 1.5)', 'n2: (killed, --kill)', 'n3: (3, 1.5)', 'agreement: all 2 live nodes (n2 killed) printed (3, 1.5)']);
+    assert.equal(judge([ok('n1', '(3, 1.5)\n'), killed, ok('n3', '(4, 1.5)\n')], 15000).exitCode, EXIT_DISAGREEMENT);
   });
 
   test('no output at all', () => {

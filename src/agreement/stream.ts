@@ -173,10 +173,11 @@ interface PeerLink {
   /** The newest echo already measured, so a duplicated status is not measured twice. */
   lastEchoTs: number;
   /**
-   * The clock when runs last went to the peer: a status of the peer's echoing one of ours issued later shows it
-   * has had time to receive them all, so whatever it still lacks of them was lost and goes again at once.
+   * When each run of the peer's window (by first sequence number) last went to it: a run it still lacks while it
+   * holds something we sent later was lost, and goes again at once (see resendLost). At most one entry per run in
+   * [acked, sentUpTo), so bounded by the window.
    */
-  dataSentTs: number;
+  readonly sentAtMs: Map<number, number>;
   lastHeardMs: number;
   /** Runs go to a peer only once it has spoken: before that, sends would be lost on a connection not yet up. */
   heard: boolean;
@@ -272,7 +273,7 @@ function init(ctx: InitContext<StreamOptions>): { state: StreamState; effects: F
       lastStatusTs: 0,
       lastStatusAtMs: 0,
       lastEchoTs: 0,
-      dataSentTs: 0,
+      sentAtMs: new Map<number, number>(),
       lastHeardMs: ctx.now,
       heard: false,
       ackOwed: false,
@@ -499,7 +500,7 @@ function pump(state: StreamState, now: number, effects: Fx[]): void {
       if (peer.sentUpTo === peer.acked) peer.lastAckProgressMs = now;
       effects.push({ kind: 'send', to: peer.id, msg });
       peer.sentUpTo = seq + msg.v.length;
-      peer.dataSentTs = state.clock.latest;
+      peer.sentAtMs.set(seq, now);
     }
     if (!anyActive) break;
   }
@@ -575,10 +576,11 @@ function onStatus(state: StreamState, peer: PeerLink, msg: StatusMessage, now: n
     peer.acked = acked;
     peer.lastAckProgressMs = now;
     if (peer.sentUpTo < acked) peer.sentUpTo = acked;
+    for (const seq of peer.sentAtMs.keys()) if (seq < acked) peer.sentAtMs.delete(seq);
     pruneRuns(state);
     pump(state, now, effects);
   }
-  resendIfLost(state, peer, msg, now, effects);
+  resendLost(state, peer, msg, now, effects);
   for (let rank = 0; rank < state.inbound.length; rank++) {
     const held = msg.held[rank] as number;
     if (held > (peer.reportedHeld[rank] as number)) {
@@ -686,7 +688,7 @@ function onRetransmitTimer(state: StreamState, now: number, effects: Fx[]): void
   for (const peer of state.peers) {
     // The same sum as armRetransmit's: a difference could round the other way and re-arm the timer for now, forever.
     if (peer.sentUpTo <= peer.acked || peer.lastAckProgressMs + peer.rtoMs > now) continue;
-    resendMissing(state, peer, effects);
+    resendMissing(state, peer, now, effects);
     peer.lastAckProgressMs = now;
     // Back off until the next round trip is measured: the peer may be slow rather than the network lossy.
     peer.rtoMs = clampRto(state, peer.rtoMs * 2);
@@ -715,30 +717,50 @@ function onTick(state: StreamState, now: number, effects: Fx[]): void {
 }
 
 /** Sends a peer again every run between its acknowledged point and what it was sent that it does not hold. */
-function resendMissing(state: StreamState, peer: PeerLink, effects: Fx[]): void {
+function resendMissing(state: StreamState, peer: PeerLink, now: number, effects: Fx[]): void {
   const start = findRun(state, peer.acked);
   assert(start >= 0, `acknowledged point ${peer.acked} is a run boundary`);
   for (let index = start; index < state.runSeqs.length && (state.runSeqs[index] as number) < peer.sentUpTo; index++) {
     if (peer.held.has(state.runSeqs[index] as number)) continue;
-    const msg = runMessage(state, index);
-    state.resent += msg.v.length;
-    effects.push({ kind: 'send', to: peer.id, msg });
+    resendRun(state, peer, index, now, effects);
   }
-  peer.dataSentTs = state.clock.latest;
+}
+
+function resendRun(state: StreamState, peer: PeerLink, index: number, now: number, effects: Fx[]): void {
+  const msg = runMessage(state, index);
+  state.resent += msg.v.length;
+  peer.sentAtMs.set(msg.seq, now);
+  effects.push({ kind: 'send', to: peer.id, msg });
 }
 
 /**
- * The peer answered a status we issued after our last runs to it went out, and still lacks some of them: they
- * were lost, so they go again now rather than after a timeout. On links that reorder, a run may just be late: the
- * status must have been issued a quarter of a round trip after the runs (RACK's reordering window, RFC 8985).
- * At most once per round trip, since the next resend waits for an echo of a status issued after it.
+ * Time-based loss detection (RACK, RFC 8985): a run the peer lacks was lost if the peer has received something we
+ * sent after it, either a run it names as held beyond its gap or the status its status echoes, by more than a
+ * reordering window of a quarter round trip. Such runs go again at once rather than after a timeout; each at
+ * most once per round trip, since its new send time must in turn be overtaken.
  */
-function resendIfLost(state: StreamState, peer: PeerLink, msg: StatusMessage, now: number, effects: Fx[]): void {
-  const reorderWindowUs = ((peer.srttMs ?? state.tuning.retransmitMaxMs) / 4) * 1000;
-  if (peer.sentUpTo <= peer.acked || msg.echo <= peer.dataSentTs + reorderWindowUs) return;
-  resendMissing(state, peer, effects);
-  peer.lastAckProgressMs = now;
-  state.counters.fastRetransmissions++;
+function resendLost(state: StreamState, peer: PeerLink, msg: StatusMessage, now: number, effects: Fx[]): void {
+  if (peer.sentUpTo <= peer.acked) return;
+  const echoed = peer.statusTs.indexOf(msg.echo);
+  let deliveredSentAtMs = echoed < 0 || msg.echo === 0 ? -Infinity : (peer.statusSentAtMs[echoed] as number);
+  for (const seq of peer.held) {
+    const sentAtMs = peer.sentAtMs.get(seq);
+    if (sentAtMs !== undefined && sentAtMs > deliveredSentAtMs) deliveredSentAtMs = sentAtMs;
+  }
+  const reorderWindowMs = (peer.srttMs ?? state.tuning.retransmitMaxMs) / 4;
+  const start = findRun(state, peer.acked);
+  assert(start >= 0, `acknowledged point ${peer.acked} is a run boundary`);
+  let resent = false;
+  for (let index = start; index < state.runSeqs.length && (state.runSeqs[index] as number) < peer.sentUpTo; index++) {
+    const seq = state.runSeqs[index] as number;
+    if (peer.held.has(seq) || (peer.sentAtMs.get(seq) ?? -Infinity) + reorderWindowMs >= deliveredSentAtMs) continue;
+    resendRun(state, peer, index, now, effects);
+    resent = true;
+  }
+  if (resent) {
+    peer.lastAckProgressMs = now;
+    state.counters.fastRetransmissions++;
+  }
 }
 
 /**

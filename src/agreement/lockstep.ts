@@ -184,7 +184,8 @@ function onPing(state: LockstepState, from: NodeId, rank: number, msg: PingWire,
   const lane = state.inbound[rank] as Inbound;
   const newest = lane.buffered?.serial ?? lane.committedSerial;
   if (msg.serial <= newest || state.ledger.isFinished(rank)) return [];
-  if (lane.buffered !== undefined && msg.ts <= lane.buffered.ts) {
+  // Against the newest held, committed or not: after a forced result the buffer is empty but the ledger is not.
+  if (lane.newest !== undefined && msg.ts <= lane.newest.ts) {
     return [{ kind: 'log', level: 'warn', text: 'ping with an older timestamp than its predecessor dropped', fields: { from, serial: msg.serial } }];
   }
   state.clock.observe(msg.ts);
@@ -236,10 +237,11 @@ function onAck(state: LockstepState, from: NodeId, serial: number, now: number):
 /** Every peer holds the message in flight: commit it locally and wake the ticker for the next one. */
 function advance(state: LockstepState, now: number): Fx[] {
   const current = state.current;
-  // After a forced result the ledger already holds it (see forcedResult), and nothing more is sent.
+  // After a forced result the ledger already holds the message in flight (see forcedResult): once every peer has
+  // it, the stop marker tells them the stream ends there, so they can finish this lane as this node printed it.
   if (state.finisher.printed) {
     state.current = undefined;
-    return [];
+    return current?.t === 'ping' ? sendStopAfterPrint(state) : [];
   }
   if (current?.t === 'ping') {
     state.ledger.append(state.selfRank, { ts: current.ts, seq: current.serial, summary: summarize([current.v]) });
@@ -264,6 +266,13 @@ function sendNext(state: LockstepState, now: number): Fx[] {
   state.ledger.raiseBound(state.selfRank, msg.ts - 1);
   // Alone in the cluster, nothing needs acknowledging: the next tick advances (see onTick).
   return state.peers.map((to) => ({ kind: 'send', to, msg }));
+}
+
+function sendStopAfterPrint(state: LockstepState): Fx[] {
+  const stop = { t: 'stop' as const, serial: state.sent };
+  state.current = stop;
+  state.acked.clear();
+  return state.peers.map((to) => ({ kind: 'send', to, msg: stop }));
 }
 
 function sendStop(state: LockstepState): Fx[] {

@@ -184,9 +184,8 @@ interface PeerLink {
   ackOwed: boolean;
   /** Runs beyond `acked` the peer said it holds, from its latest status. */
   held: ReadonlySet<number>;
-  /** By rank, the peer's holdings of each stream and the final lengths it knows, from its statuses (only grow). */
+  /** By rank, the peer's holdings of each stream, from its statuses (they only grow). */
   readonly reportedHeld: number[];
-  readonly reportedFinals: number[];
   /** By rank, when the peer's holdings of that stream last grew, and when this node last relayed it some. */
   readonly heldGrewAtMs: number[];
   readonly relayedAtMs: number[];
@@ -199,6 +198,12 @@ interface InboundStream {
   lastTs: number;
   /** Final length of the stream once known (from its sender, or from any peer's holdings); -1 before. */
   final: number;
+  /** The final length came from the stream's sender itself, not passed on by a third node. */
+  finalFromSender: boolean;
+  /** A run that straddled what this node holds was seen: the lane cannot line up with its sender (logged once). */
+  misaligned: boolean;
+  /** This node lacked summaries a lagging peer needed (the store had dropped them; logged once). */
+  relayShort: boolean;
   /** Runs held beyond the first gap, as summaries, by first sequence number (bounded by earlyRunsMax). */
   readonly early: Map<number, Run>;
   /** Summaries of the runs held, for relaying to peers that lack them. */
@@ -279,7 +284,6 @@ function init(ctx: InitContext<StreamOptions>): { state: StreamState; effects: F
       ackOwed: false,
       held: new Set<number>(),
       reportedHeld: new Array<number>(n).fill(0),
-      reportedFinals: new Array<number>(n).fill(-1),
       heldGrewAtMs: new Array<number>(n).fill(ctx.now),
       relayedAtMs: new Array<number>(n).fill(-Infinity),
       relayedUpTo: new Array<number>(n).fill(0),
@@ -297,7 +301,16 @@ function init(ctx: InitContext<StreamOptions>): { state: StreamState; effects: F
     finisher,
     peers,
     peerByid: new Map(peers.map((p) => [p.id, p])),
-    inbound: ranked.map(() => ({ contiguous: 0, lastTs: -Infinity, final: -1, early: new Map<number, Run>(), relay: new RelayStore(tuning.relayRunsMax) })),
+    inbound: ranked.map(() => ({
+      contiguous: 0,
+      lastTs: -Infinity,
+      final: -1,
+      finalFromSender: false,
+      misaligned: false,
+      relayShort: false,
+      early: new Map<number, Run>(),
+      relay: new RelayStore(tuning.relayRunsMax),
+    })),
     phase: 'sending',
     generated: 0,
     resent: 0,
@@ -519,6 +532,11 @@ function onData(state: StreamState, peer: PeerLink, msg: DataMessage, now: numbe
   }
   if (msg.seq < lane.contiguous) {
     state.counters.duplicateRuns++;
+    if (msg.seq + msg.v.length > lane.contiguous && !lane.misaligned) {
+      // Only a peer that relayed a run split differently from its sender's can cause this: the lane is stuck.
+      lane.misaligned = true;
+      effects.push({ kind: 'log', level: 'error', text: 'a run straddles what this node holds: a relay did not match its sender', fields: { from: peer.id, seq: msg.seq, held: lane.contiguous } });
+    }
     return;
   }
   const run: Run = { ts: msg.ts, seq: msg.seq, summary: summarize(msg.v) };
@@ -589,8 +607,7 @@ function onStatus(state: StreamState, peer: PeerLink, msg: StatusMessage, now: n
     }
     const final = msg.finals[rank] as number;
     if (final < 0) continue;
-    peer.reportedFinals[rank] = final;
-    if (rank !== state.selfRank) learnFinal(state, rank, final, peer.id, effects);
+    if (rank !== state.selfRank) learnFinal(state, rank, final, peer.rank === rank, peer.id, effects);
   }
   const lane = state.inbound[peer.rank] as InboundStream;
   if (lane.contiguous === msg.held[peer.rank] && msg.ts > lane.lastTs) {
@@ -602,18 +619,21 @@ function onStatus(state: StreamState, peer: PeerLink, msg: StatusMessage, now: n
 }
 
 /** A stream's final length, from its sender or passed on by any peer: the lane is finished once held that far. */
-function learnFinal(state: StreamState, rank: number, final: number, from: NodeId, effects: Fx[]): void {
+function learnFinal(state: StreamState, rank: number, final: number, fromSender: boolean, from: NodeId, effects: Fx[]): void {
   const lane = state.inbound[rank] as InboundStream;
-  if (lane.final < 0) {
-    if (final < lane.contiguous) {
-      effects.push({ kind: 'log', level: 'error', text: 'a final length below what this node holds; ignored', fields: { from, stream: rankId(state, rank), final, held: lane.contiguous } });
-      return;
-    }
-    lane.final = final;
-    finishLaneIfComplete(state, rank, lane);
-  } else if (lane.final !== final) {
-    effects.push({ kind: 'log', level: 'error', text: 'conflicting final lengths of a stream; keeping the first', fields: { from, stream: rankId(state, rank), first: lane.final, now: final } });
+  if (lane.final === final) {
+    lane.finalFromSender ||= fromSender;
+    return;
   }
+  // The sender's own word beats one passed on, as long as the lane is still open; nothing overrides the sender.
+  const replaceable = lane.final < 0 || (fromSender && !lane.finalFromSender && !state.ledger.isFinished(rank));
+  if (!replaceable || final < lane.contiguous) {
+    effects.push({ kind: 'log', level: 'error', text: 'a final length that contradicts what this node knows; ignored', fields: { from, stream: rankId(state, rank), known: lane.final, held: lane.contiguous, now: final } });
+    return;
+  }
+  lane.final = final;
+  lane.finalFromSender = fromSender;
+  finishLaneIfComplete(state, rank, lane);
 }
 
 /** Summaries of a third node's runs from a peer: taken where they extend what this node holds. */
@@ -787,6 +807,10 @@ function relayToLaggingPeers(state: StreamState, now: number, effects: Fx[]): vo
       const lastLanded = theirs >= (peer.relayedUpTo[rank] as number);
       if (!(senderSilent || peerStalled) || (!lastLanded && now - (peer.relayedAtMs[rank] as number) < relayAfterMs)) continue;
       const held = lane.contiguous > theirs ? lane.relay.from(theirs, RELAY_RUNS_PER_MESSAGE) : [];
+      if (lane.contiguous > theirs && held.length === 0 && !lane.relayShort) {
+        lane.relayShort = true;
+        effects.push({ kind: 'log', level: 'warn', text: 'a peer lacks runs this node no longer keeps for relaying', fields: { peer: peer.id, stream: sender.id, theirs, kept: lane.relay.size, overflowed: lane.relay.overflowed } });
+      }
       const beyond = [...lane.early.values()].filter((r) => r.seq > theirs).sort((a, b) => a.seq - b.seq);
       const runs = held.concat(beyond.slice(0, RELAY_RUNS_PER_MESSAGE - held.length));
       if (runs.length === 0) continue;

@@ -115,8 +115,16 @@ export function drawAgreementScenario(seed: number, protocol: AgreementProtocolN
   const startAtMs = new Map(nodes.map((node) => [node, (skews.get(node) as number) - firstStart]));
   const initDelayMs = drawStartOffsets(prng.fork(), nodes, prng.chance(0.3) ? MAX_INIT_DELAY_MS : 0);
   // A drawn crash strikes a node that is up: a crash before its start would do nothing, yet count it as crashed.
+  // One that would then fall after healByMs is dropped, since the guarantee needs faults over in time.
   const upAtMs = (node: NodeId): number => (startAtMs.get(node) as number) + (initDelayMs.get(node) as number);
-  const faults = draw.faults !== undefined ? drawnFaults : drawnFaults.map((f) => (f.kind === 'crash' ? { ...f, atMs: Math.max(f.atMs, upAtMs(f.node) + 1) } : f));
+  const faults =
+    draw.faults !== undefined
+      ? drawnFaults
+      : drawnFaults.flatMap((f): Fault[] => {
+          if (f.kind !== 'crash') return [f];
+          const atMs = Math.max(f.atMs, upAtMs(f.node) + 1);
+          return atMs > healByMs ? [] : [{ ...f, atMs }];
+        });
   const crashed = faults.flatMap((f) => (f.kind === 'crash' ? [f.node] : []));
   return { seed, protocol, tuning, nodes, sendForMs, waitForMs, tickMs: 100, network, faults, crashed, startAtMs, initDelayMs };
 }

@@ -67,6 +67,12 @@ export interface Protocol<State, Msg, Out, Options, Req = never> {
   isMessage(value: unknown): value is Msg;
   /** A cheap snapshot for progress displays and metrics; never used for decisions. */
   metrics(state: State): Readonly<Record<string, number | string | boolean>>;
+  /**
+   * Checks the protocol's stated invariants on a state and throws (core/assert) on the first that fails. Drivers
+   * call it after every step in the simulator and in debug runs; it may be slow, and must not change the state.
+   * Optional while the protocols gain theirs (issue 11); then required.
+   */
+  invariants?(state: State): void;
 }
 
 /** Any protocol, for drivers that do not care about its types. */

@@ -1,6 +1,8 @@
 /**
  * `chatterbox sim`: the agreement job in the deterministic simulator. One seed replays one scenario in full
  * (schedule, lines, verdict, metrics); `--runs N` sweeps seeds and lists the failing ones with their replay.
+ * With `--workload`, a shipped Maelstrom workload instead, judged by the harness's checkers
+ * (src/sim/scenarios/maelstrom.ts).
  */
 import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
@@ -10,6 +12,9 @@ import { validateNodeFaults, type Fault } from '../sim/faults.js';
 import type { AgreementProtocolName } from '../agreement/protocols.js';
 import { seed32 } from '../core/prng.js';
 import { drawAgreementScenario, runAgreementScenario, TUNING_NAMES, type AgreementVerdict, type ScenarioDraw, type TuningName } from '../sim/scenarios/agreement.js';
+import { SIM_WORKLOADS, drawMaelstromScenario, runMaelstromScenario, type MaelstromDraw, type MaelstromVerdict, type SimWorkload } from '../sim/scenarios/maelstrom.js';
+import { formatCheck, formatCounts } from '../maelstrom/harness/format.js';
+import { parseGossipPreset } from './command.js';
 import { UsageError, quote } from './errors.js';
 import { fileErrorText } from './peers-file.js';
 import { configureCommand, parseProtocol, parseSeconds, parseSeed, type OptionValues } from './node-command.js';
@@ -19,7 +24,19 @@ export interface SimArgs {
   readonly seed: number;
   readonly runs: number;
   readonly draw: ScenarioDraw;
+  /** `--workload`: run this Maelstrom workload instead of the agreement job. */
+  readonly maelstrom?: { readonly workload: SimWorkload; readonly draw: MaelstromDraw };
 }
+
+/** The agreement job's own flags, which mean nothing to a Maelstrom workload. */
+const AGREEMENT_ONLY_FLAGS: ReadonlyArray<readonly [key: string, flag: string]> = [
+  ['protocol', '--protocol'],
+  ['crashes', '--crashes'],
+  ['sendFor', '--send-for'],
+  ['waitFor', '--wait-for'],
+  ['tuning', '--tuning'],
+  ['startSkew', '--start-skew'],
+];
 
 const MAX_RUNS = 1_000_000;
 
@@ -107,6 +124,9 @@ function simSeed(seed: bigint): number {
 
 export function simArgsFromOptions(opts: OptionValues): SimArgs {
   const str = (name: string): string | undefined => (typeof opts[name] === 'string' ? (opts[name] as string) : undefined);
+  const workload = str('workload');
+  if (workload !== undefined) return maelstromArgs(workload, str);
+  if (str('preset') !== undefined) throw new UsageError('--preset: applies only with --workload');
   const protocol = str('protocol') ?? 'both';
   const protocols: AgreementProtocolName[] = protocol === 'both' ? ['stream', 'lockstep'] : [parseProtocol('--protocol', protocol)];
   const rawSeed = str('seed');
@@ -138,6 +158,32 @@ export function simArgsFromOptions(opts: OptionValues): SimArgs {
   };
 }
 
+function maelstromArgs(raw: string, str: (name: string) => string | undefined): SimArgs {
+  const workload = SIM_WORKLOADS.find((name) => name === raw);
+  if (workload === undefined) throw new UsageError(`--workload: expected one of ${SIM_WORKLOADS.join(', ')}, got ${quote(raw)}`);
+  for (const [key, flag] of AGREEMENT_ONLY_FLAGS) {
+    if (str(key) !== undefined) throw new UsageError(`${flag}: applies to the agreement job, not with --workload`);
+  }
+  const nodes = str('nodes');
+  const preset = str('preset');
+  const faultsFile = str('faults');
+  if (faultsFile !== undefined && nodes === undefined) throw new UsageError('--faults: give --nodes too, so the schedule names nodes that exist');
+  const nodeCount = nodes === undefined ? undefined : parseWhole('--nodes', nodes, 1, MAX_SIM_NODES);
+  const draw: MaelstromDraw = {
+    ...(nodeCount === undefined ? {} : { nodeCount }),
+    ...(preset === undefined ? {} : { preset: parseGossipPreset('--preset', preset) }),
+    ...(faultsFile === undefined ? {} : { faults: readFaultsFile(faultsFile, nodeCount) }),
+  };
+  const rawSeed = str('seed');
+  return {
+    protocols: [],
+    seed: rawSeed === undefined ? 1 : simSeed(parseSeed('--seed', rawSeed)),
+    runs: parseWhole('--runs', str('runs') ?? '1', 1, MAX_RUNS),
+    draw: {},
+    maelstrom: { workload, draw },
+  };
+}
+
 function parseTuning(flag: string, raw: string): TuningName {
   const found = TUNING_NAMES.find((name) => name === raw);
   if (found === undefined) throw new UsageError(`${flag}: expected one of ${TUNING_NAMES.join(', ')}, got ${quote(raw)}`);
@@ -164,7 +210,45 @@ function describeVerdict(v: AgreementVerdict, out: (line: string) => void): void
   out(`  verdict: ${v.problems.length === 0 ? 'every live node printed the same line' : `FAILED: ${v.problems.join('; ')}`}`);
 }
 
+function describeMaelstromVerdict(v: MaelstromVerdict, out: (line: string) => void): void {
+  const s = v.scenario;
+  out(`seed ${s.seed}, workload ${s.workload} (preset ${s.preset}): ${s.nodes.length} nodes, ${s.timeLimitMs / 1000} s at ${s.rate} ops/s from ${s.concurrency} clients`);
+  const link = s.network.defaultLink;
+  out(`  network: latency ${JSON.stringify(link.latency)}, loss ${link.lossRate}, duplication ${link.duplicateRate}, ${s.network.linkOverrides?.length ?? 0} links different`);
+  if (s.faults.length === 0) out('  faults: none');
+  for (const f of s.faults) out(`  ${describeFault(f)}`);
+  out(`  ops: ${formatCounts(v.ops)}`);
+  for (const [f, c] of Object.entries(v.ops.byF)) out(`    ${f}: ${formatCounts(c)}`);
+  const st = v.stats;
+  if (st !== null) {
+    out(
+      `  net: ${v.serverMessages} server-to-server messages, msgs-per-op ${v.msgsPerOp ?? '-'}; ${st.lost} lost, ${st.duplicated} duplicated, ${st.droppedByPartition} cut by partitions` +
+        (v.lateReplies > 0 ? `, ${v.lateReplies} late replies` : ''),
+    );
+  }
+  out(`  final heal at ${v.finalHealMs.toFixed(0)} ms, final reads ${s.recoveryMs} ms later`);
+  if (v.check !== null) for (const line of formatCheck(v.check, s.faults.length > 0)) out(`  ${line}`);
+  out(`  verdict: ${v.valid ? 'valid' : `INVALID: ${v.problems.join('; ')}`}`);
+}
+
+function runMaelstromCommand(args: SimArgs, workload: SimWorkload, draw: MaelstromDraw, out: (line: string) => void): number {
+  const failed: number[] = [];
+  for (let i = 0; i < args.runs; i++) {
+    const seed = (args.seed + i) >>> 0;
+    const verdict = runMaelstromScenario(drawMaelstromScenario(seed, workload, draw));
+    if (args.runs === 1) describeMaelstromVerdict(verdict, out);
+    else if (!verdict.valid) out(`seed ${seed} (${workload}) INVALID: ${verdict.problems.join('; ')}`);
+    if (!verdict.valid) failed.push(seed);
+  }
+  if (args.runs > 1) out(`${workload}: ${args.runs} runs from seed ${args.seed}: ${args.runs - failed.length} valid, ${failed.length} invalid`);
+  const flags =
+    (draw.nodeCount === undefined ? '' : ` --nodes ${draw.nodeCount}`) + (draw.preset === undefined ? '' : ` --preset ${draw.preset}`) + (draw.faults === undefined ? '' : ' --faults <same file>');
+  for (const seed of failed.slice(0, 20)) out(`replay: chatterbox sim --workload ${workload} --seed ${seed}${flags}`);
+  return failed.length === 0 ? 0 : 1;
+}
+
 export function runSimCommand(args: SimArgs, out: (line: string) => void = (l) => process.stdout.write(`${l}\n`)): number {
+  if (args.maelstrom !== undefined) return runMaelstromCommand(args, args.maelstrom.workload, args.maelstrom.draw, out);
   const failures: string[] = [];
   for (const protocol of args.protocols) {
     let agreed = 0;
@@ -201,8 +285,13 @@ function drawFlags(draw: ScenarioDraw): string {
 export function simCommand(): Command {
   return configureCommand(new Command('sim'))
     .description(
-      'Run the agreement job in the deterministic simulator: a scenario (cluster size, network, partitions, crashes) drawn from each seed, checked for agreement. One run prints everything that happened; --runs sweeps seeds.',
+      'Run the agreement job in the deterministic simulator: a scenario (cluster size, network, partitions, crashes) drawn from each seed, checked for agreement. One run prints everything that happened; --runs sweeps seeds. With --workload, a Maelstrom workload as chatterbox maelstrom runs it, with the harness\'s clients and checkers.',
     )
+    .option(
+      '--workload <name>',
+      `simulate a Maelstrom workload instead: ${SIM_WORKLOADS.join(', ')}; the nodes run what chatterbox maelstrom ships, clients issue what the harness's do, faults end by the time limit, and after 10 virtual seconds of recovery the history goes to the harness's checkers; exit 1 if a run is invalid (takes --seed, --runs, --nodes, --preset, --faults)`,
+    )
+    .option('--preset <name>', 'with --workload: the gossip preset, latency or messages (default: drawn from the seed)')
     .option('--protocol <name>', 'stream, lockstep or both (default both)')
     .option('--seed <integer>', 'first seed; the same seed replays the same run (default 1)')
     .option('--runs <count>', 'how many consecutive seeds to run (default 1)')

@@ -88,3 +88,22 @@ test('bad --faults files are usage errors naming the file', async () => {
     assert.equal(failure.stderr.trim().split('\n').length, 1);
   }
 });
+
+test('--workload simulates a shipped Maelstrom workload: one seed in full, the same every time, and sweeps', () => {
+  const a = capture({ workload: 'g-set', seed: '7', nodes: '3', preset: 'latency' });
+  assert.equal(a.code, 0, a.lines.join('\n'));
+  assert.match(a.lines[0] ?? '', /^seed 7, workload g-set \(preset latency\): 3 nodes, \d+ s at \d+ ops\/s from 3 clients$/);
+  assert.ok(a.lines.some((l) => /^ {2}set: \d+ attempted, \d+ acknowledged/.test(l)), a.lines.join('\n'));
+  assert.equal(a.lines.at(-1), '  verdict: valid');
+  assert.deepEqual(capture({ workload: 'g-set', seed: '7', nodes: '3', preset: 'latency' }).lines, a.lines);
+  const sweep = capture({ workload: 'pn-counter', runs: '5' });
+  assert.equal(sweep.code, 0, sweep.lines.join('\n'));
+  assert.deepEqual(sweep.lines, ['pn-counter: 5 runs from seed 1: 5 valid, 0 invalid']);
+});
+
+test('--workload takes only the flags that apply to it', () => {
+  assert.throws(() => simArgsFromOptions({ workload: 'kafka' }), /--workload: expected one of broadcast, g-set, g-counter, pn-counter, got "kafka"/);
+  assert.throws(() => simArgsFromOptions({ workload: 'g-set', protocol: 'stream' }), /--protocol: applies to the agreement job, not with --workload/);
+  assert.throws(() => simArgsFromOptions({ workload: 'g-set', preset: 'fast' }), /--preset: expected one of latency, messages, got "fast"/);
+  assert.throws(() => simArgsFromOptions({ preset: 'latency' }), /--preset: applies only with --workload/);
+});

@@ -1,7 +1,7 @@
 /** The human-readable form of a harness report (`--json` prints the report object itself). */
-import type { Convergence, LatencySummary, OpCounts, Report } from './types.js';
+import type { CheckResult, Convergence, LatencySummary, OpCounts, Report } from './types.js';
 
-function counts(c: OpCounts): string {
+export function formatCounts(c: OpCounts): string {
   return `${c.total} (ok ${c.ok}, failed ${c.failed}, indefinite ${c.indefinite})`;
 }
 
@@ -15,6 +15,45 @@ function convergence(c: Convergence, nemesis: boolean): string {
   return `convergence ${when}: ${c.afterHealMs} ms (at most ${c.afterHealUpperMs} ms)`;
 }
 
+/** The checker's findings, a line each (without the verdict): for harness reports and simulated runs alike. */
+export function formatCheck(check: CheckResult, nemesis: boolean): string[] {
+  const lines: string[] = [];
+  switch (check.kind) {
+    case 'set':
+      lines.push(
+        `set: ${check.attempted} attempted, ${check.acknowledged} acknowledged, ${check.stableCount} in every final read, ${check.lostCount} lost, ${check.unexpectedCount} unexpected, ${check.duplicatedCount} duplicated, ${check.recoveredCount} recovered, ${check.neverReadCount} never read`,
+      );
+      if (check.visibility !== null) {
+        const v = check.visibility;
+        const resolution = v.resolutionMs > 0 ? `reads every ${v.resolutionMs} ms per node` : 'client reads only, no probes';
+      lines.push(`visibility on all nodes, from the write's invocation (resolution: ${resolution}; median gap between bounds ${v.medianGapMs} ms):`);
+        lines.push(`  at least: ${latency(v.lower)}`);
+        lines.push(`  at most:  ${latency(v.upper)}`);
+      }
+      if (check.stableLatencies !== null) {
+        const q = check.stableLatencies;
+        lines.push(`maelstrom stable-latencies (from acknowledgement): {0 ${q['0']}, 0.5 ${q['0.5']}, 0.95 ${q['0.95']}, 0.99 ${q['0.99']}, 1 ${q['1']}}`);
+      }
+      if (check.convergence !== null) lines.push(convergence(check.convergence, nemesis));
+      break;
+    case 'counter':
+      lines.push(
+        `counter: acknowledged sum ${check.definiteSum}, ${check.indefiniteAdds} indefinite adds, acceptable ${check.acceptable.map(([lo, hi]) => (lo === hi ? `${lo}` : `${lo}..${hi}`)).join(', ')}; final reads ${Object.entries(check.finalReads)
+          .map(([node, v]) => `${node}=${JSON.stringify(v)}`)
+          .join(' ')}`,
+      );
+      if (check.convergence !== null) lines.push(convergence(check.convergence, nemesis));
+      break;
+    case 'echo':
+      lines.push(`echo: ${check.checked} checked, ${check.mismatched} mismatched, ${check.notOk} not ok`);
+      break;
+    case 'unique-ids':
+      lines.push(`unique-ids: ${check.attempted} attempted, ${check.acknowledged} acknowledged, ${check.duplicatedCount} duplicated`);
+      break;
+  }
+  return lines;
+}
+
 export function formatReport(r: Report): string {
   const c = r.config;
   const lines: string[] = [];
@@ -24,8 +63,8 @@ export function formatReport(r: Report): string {
     `${c.workload}: ${c.nodeCount} nodes, ${c.timeLimitS} s at ${c.rate} ops/s from ${c.concurrency} clients, latency ${c.latencyMs} ms ${c.latencyDist} (server-to-server only)${topology}${nemesis}, seed ${c.seed}`,
   );
   lines.push(`node logs, history and report: ${r.logDir}`);
-  lines.push(`ops: ${counts(r.ops)}`);
-  for (const [f, fc] of Object.entries(r.ops.byF)) lines.push(`  ${f}: ${counts(fc)}`);
+  lines.push(`ops: ${formatCounts(r.ops)}`);
+  for (const [f, fc] of Object.entries(r.ops.byF)) lines.push(`  ${f}: ${formatCounts(fc)}`);
   const n = r.net;
   lines.push(
     `net: ${n.serverMessages} server-to-server messages, msgs-per-op ${n.msgsPerOp ?? '-'} (servers), ${n.allMsgsPerOp ?? '-'} (all)` +
@@ -41,41 +80,7 @@ export function formatReport(r: Report): string {
     const why = r.recovery.endedBy === 'convergence' ? 'every node had converged' : 'the whole recovery';
     lines.push(`recovery: ${r.recovery.waitedMs} ms before the final reads (${why})`);
   }
-  const check = r.check;
-  if (check !== null) {
-    switch (check.kind) {
-      case 'set':
-        lines.push(
-          `set: ${check.attempted} attempted, ${check.acknowledged} acknowledged, ${check.stableCount} in every final read, ${check.lostCount} lost, ${check.unexpectedCount} unexpected, ${check.duplicatedCount} duplicated, ${check.recoveredCount} recovered, ${check.neverReadCount} never read`,
-        );
-        if (check.visibility !== null) {
-          const v = check.visibility;
-          lines.push(`visibility on all nodes, from the write's invocation (resolution: reads every ${v.resolutionMs} ms per node; median gap between bounds ${v.medianGapMs} ms):`);
-          lines.push(`  at least: ${latency(v.lower)}`);
-          lines.push(`  at most:  ${latency(v.upper)}`);
-        }
-        if (check.stableLatencies !== null) {
-          const q = check.stableLatencies;
-          lines.push(`maelstrom stable-latencies (from acknowledgement): {0 ${q['0']}, 0.5 ${q['0.5']}, 0.95 ${q['0.95']}, 0.99 ${q['0.99']}, 1 ${q['1']}}`);
-        }
-        if (check.convergence !== null) lines.push(convergence(check.convergence, r.nemesis !== null));
-        break;
-      case 'counter':
-        lines.push(
-          `counter: acknowledged sum ${check.definiteSum}, ${check.indefiniteAdds} indefinite adds, acceptable ${check.acceptable.map(([lo, hi]) => (lo === hi ? `${lo}` : `${lo}..${hi}`)).join(', ')}; final reads ${Object.entries(check.finalReads)
-            .map(([node, v]) => `${node}=${JSON.stringify(v)}`)
-            .join(' ')}`,
-        );
-        if (check.convergence !== null) lines.push(convergence(check.convergence, r.nemesis !== null));
-        break;
-      case 'echo':
-        lines.push(`echo: ${check.checked} checked, ${check.mismatched} mismatched, ${check.notOk} not ok`);
-        break;
-      case 'unique-ids':
-        lines.push(`unique-ids: ${check.attempted} attempted, ${check.acknowledged} acknowledged, ${check.duplicatedCount} duplicated`);
-        break;
-    }
-  }
+  if (r.check !== null) lines.push(...formatCheck(r.check, r.nemesis !== null));
   if (r.valid) lines.push('VALID');
   else {
     lines.push('INVALID:');

@@ -5,6 +5,7 @@
  * client requests and replies are not delayed (Maelstrom's docs: "wait about ten milliseconds before delivering
  * each (inter-server) message"). `constant` delays by the mean, `uniform` draws from [0, 2·mean], `exponential`
  * from an exponential distribution with that mean, so the last two reorder messages as Maelstrom's network does.
+ * The draws are the simulator's latency models (`latencyModel`), so the two networks cannot drift apart.
  *
  * Partitions (Jepsen's partition nemesis, which Maelstrom uses): a grudge says which messages each node drops;
  * only server-to-server messages are affected, and a message is dropped when a grudge separates its ends at the
@@ -13,19 +14,30 @@
  * rest), `majorities-ring` (every node sees a majority, no two the same one).
  */
 import type { Prng } from '../../core/prng.js';
+import { drawLatencyMs, type LatencyModel } from '../../sim/network.js';
 import type { LatencyDist } from './types.js';
 
-export function sampleLatencyMs(prng: Prng, meanMs: number, dist: LatencyDist): number {
-  if (meanMs <= 0) return 0;
+/**
+ * Exponential draws are capped at this many means: the simulator's model needs a cap, and the chance of reaching
+ * it (e^-50) is nil, so the distribution is Maelstrom's.
+ */
+const EXPONENTIAL_CAP_MEANS = 50;
+
+/** Maelstrom's latency flags as one of the simulator's latency models (../../sim/network.ts): one network model. */
+export function latencyModel(meanMs: number, dist: LatencyDist): LatencyModel {
+  if (meanMs <= 0) return { kind: 'fixed', ms: 0 };
   switch (dist) {
     case 'constant':
-      return meanMs;
+      return { kind: 'fixed', ms: meanMs };
     case 'uniform':
-      return prng.float() * 2 * meanMs;
+      return { kind: 'uniform', minMs: 0, maxMs: 2 * meanMs };
     case 'exponential':
-      // 1 - float() is in (0, 1], so the logarithm is finite.
-      return -meanMs * Math.log(1 - prng.float());
+      return { kind: 'exponential', minMs: 0, meanExtraMs: meanMs, maxMs: EXPONENTIAL_CAP_MEANS * meanMs };
   }
+}
+
+export function sampleLatencyMs(prng: Prng, meanMs: number, dist: LatencyDist): number {
+  return drawLatencyMs(prng, latencyModel(meanMs, dist));
 }
 
 export type PartitionKind = 'one' | 'minority-third' | 'majority' | 'majorities-ring';

@@ -25,14 +25,14 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { Prng } from '../../core/prng.js';
 import { envelopeSchema, issueText } from '../wire.js';
-import { READ, canonicalKey, interpretReply, operationGenerator, type OpSpec, type RequestBody } from './client.js';
-import { SetAnalysis, acceptableRanges, checkCounter, checkEcho, checkUniqueIds, countOps, inRanges, statsProblems } from './checkers.js';
+import { READ, canonicalKey, operationGenerator, type OpSpec, type RequestBody } from './client.js';
+import { acceptableRanges, countOps, inRanges } from './checkers.js';
+import { History } from './history.js';
 import { compareNodes, cuts, drawPartition, sampleLatencyMs, staggerMs, type Partition } from './network.js';
 import { topology } from './topology.js';
 import {
   hasReads,
   isCounterWorkload,
-  isSetWorkload,
   type CheckResult,
   type HarnessOptions,
   type HarnessWorkload,
@@ -156,11 +156,8 @@ class Run {
   private readonly clients = new Map<string, Client>();
   private readonly retired = new Set<string>();
   private readonly pending = new Map<string, Pending>();
-  private readonly ops: Op[] = [];
-  /** Counter probe reads (numbers, cheap to keep); set probes are folded into `setAnalysis` as they come. */
-  private readonly probeOps: Op[] = [];
+  private readonly history: History;
   private readonly problems: string[] = [];
-  private readonly setAnalysis: SetAnalysis | undefined;
   private readonly netPrng: Prng;
   private readonly opPrng: Prng;
   private readonly slotPrng: Prng;
@@ -168,7 +165,6 @@ class Run {
   private readonly abort = new AbortController();
   private readonly logDir: string;
   private nextClient = 0;
-  private nextOp = 0;
   private stopping = false;
   private closed = false;
   private partition: Partition | undefined;
@@ -181,10 +177,6 @@ class Run {
   private lateReplies = 0;
   private badLines = 0;
   private readonly badExamples: string[] = [];
-  private malformedReplies = 0;
-  private readonly malformedExamples: string[] = [];
-  private probeReads = 0;
-  private probeFailed = 0;
   private readonly probeInFlight = new Set<Promise<unknown>>();
   private probeTimer: NodeJS.Timeout | undefined;
   /** Per node, what its latest probe read invoked after the final heal returned (a canonical key). */
@@ -202,7 +194,7 @@ class Run {
     this.opPrng = root.fork();
     this.slotPrng = root.fork();
     this.nemesisPrng = root.fork();
-    this.setAnalysis = isSetWorkload(o.workload) ? new SetAnalysis(this.nodeIds, o.probeMs) : undefined;
+    this.history = new History(o.workload, this.nodeIds, o.probeMs);
     if (o.logDir !== undefined) {
       mkdirSync(o.logDir, { recursive: true });
       this.logDir = o.logDir;
@@ -310,7 +302,8 @@ class Run {
 
   private writeFiles(report: Report): void {
     try {
-      writeFileSync(join(this.logDir, 'history.jsonl'), this.ops.map((op) => JSON.stringify(op)).join('\n') + (this.ops.length > 0 ? '\n' : ''));
+      const ops = this.history.ops;
+      writeFileSync(join(this.logDir, 'history.jsonl'), ops.map((op) => JSON.stringify(op)).join('\n') + (ops.length > 0 ? '\n' : ''));
       writeFileSync(join(this.logDir, 'report.json'), `${JSON.stringify(report, null, 2)}\n`);
     } catch {
       // The report is returned anyway; a full disk must not turn a finished run into a crash.
@@ -425,47 +418,15 @@ class Run {
   /** One operation: history entry, request, classification; a timed-out client is replaced. */
   private async operate(slot: { client: Client }, spec: OpSpec, kind: { final: boolean; probe: boolean }): Promise<Op> {
     const client = slot.client;
-    const op: Op = {
-      index: this.nextOp++,
-      f: spec.f,
-      value: spec.value,
-      client: client.id,
-      node: client.node,
-      invokeMs: round(this.now()),
-      completeMs: null,
-      type: null,
-      final: kind.final,
-      probe: kind.probe,
-    };
-    if (!kind.probe) this.ops.push(op);
-    else if (isCounterWorkload(this.o.workload)) this.probeOps.push(op);
-    this.setAnalysis?.invoke(op);
+    const op = this.history.invoke(spec, client.id, client.node, round(this.now()), kind);
     const afterFinalHeal = this.finalHealMs !== null;
     const outcome = await this.rpc(client, spec.body, this.o.timeoutMs);
-    op.completeMs = round(this.now());
     if ('timeout' in outcome) {
-      op.type = 'info';
-      op.error = { kind: 'timeout' };
       this.retire(client);
       slot.client = this.newClient(client.node, client.role);
-    } else {
-      const r = interpretReply(this.o.workload, spec.f, outcome.body);
-      op.type = r.type;
-      if (r.type === 'ok') op.result = r.result;
-      else {
-        op.error = r.error;
-        if (r.error.kind === 'malformed') {
-          this.malformedReplies++;
-          if (this.malformedExamples.length < EXAMPLES) this.malformedExamples.push(`${client.node}: ${r.error.text}`);
-        }
-      }
     }
-    this.setAnalysis?.complete(op);
-    if (kind.probe) {
-      this.probeReads++;
-      if (op.type !== 'ok') this.probeFailed++;
-      else if (afterFinalHeal) this.noteHealedRead(op);
-    }
+    this.history.complete(op, round(this.now()), outcome);
+    if (kind.probe && op.type === 'ok' && afterFinalHeal) this.noteHealedRead(op);
     return op;
   }
 
@@ -591,7 +552,7 @@ class Run {
 
   /** Sets: every acknowledged element is in the read. Counters: the read is a value the checker accepts. */
   private holdsEveryAcknowledgedWrite(): (result: unknown) => boolean {
-    const writes = this.ops.filter((op) => op.f === 'add' || op.f === 'broadcast');
+    const writes = this.history.ops.filter((op) => op.f === 'add' || op.f === 'broadcast');
     if (isCounterWorkload(this.o.workload)) {
       const deltas = (keep: (op: Op) => boolean): number[] => writes.filter(keep).flatMap((op) => (typeof op.value === 'number' ? [op.value] : []));
       const definite = deltas((op) => op.type === 'ok').reduce((sum, delta) => sum + delta, 0);
@@ -667,25 +628,18 @@ class Run {
   // -------------------------------------------------------------------------------------------------------
   // Report
 
-  private check(): CheckResult | null {
-    if (this.ops.length === 0 && this.problems.length > 0) return null; // setup failed
-    const heal = hasReads(this.o.workload) ? this.finalHealMs : null;
-    if (this.setAnalysis !== undefined) return this.setAnalysis.result(heal);
-    if (isCounterWorkload(this.o.workload)) return checkCounter([...this.ops, ...this.probeOps], this.nodeIds, { healAtMs: heal });
-    if (this.o.workload === 'echo') return checkEcho(this.ops);
-    return checkUniqueIds(this.ops);
-  }
-
   private report(): Report {
-    for (const op of this.ops) {
-      if (op.type === null) op.type = 'info'; // never completed (the run was cut short)
-    }
-    const check = this.check();
     const problems = [...this.problems];
-    if (check !== null) problems.push(...statsProblems(this.ops), ...check.problems);
+    let check: CheckResult | null = null;
+    // Without operations a setup failure is the whole story: no checker verdict.
+    if (this.history.ops.length > 0 || this.problems.length === 0) {
+      const checked = this.history.check(hasReads(this.o.workload) ? this.finalHealMs : null);
+      check = checked.check;
+      problems.push(...checked.problems);
+    }
     if (this.badLines > 0) problems.push(`nodes printed ${this.badLines} stdout lines that are not messages to a node or client, e.g. ${this.badExamples.join('; ')}`);
-    if (this.malformedReplies > 0) problems.push(`${this.malformedReplies} replies broke the workload's schema, e.g. ${this.malformedExamples.join('; ')}`);
-    const ops = countOps(this.ops);
+    problems.push(...this.history.malformedProblems());
+    const ops = countOps(this.history.ops);
     const o = this.o;
     return {
       valid: problems.length === 0,
@@ -721,7 +675,7 @@ class Run {
         lateReplies: this.lateReplies,
         badLines: this.badLines,
       },
-      probes: hasReads(o.workload) && o.probeMs > 0 ? { intervalMs: o.probeMs, reads: this.probeReads, failed: this.probeFailed } : null,
+      probes: hasReads(o.workload) && o.probeMs > 0 ? { intervalMs: o.probeMs, reads: this.history.probeReads, failed: this.history.probeFailed } : null,
       nemesis: o.partition ? { partitions: this.partitions, finalHealMs: round(this.finalHealMs ?? this.now()) } : null,
       recovery: this.recovery,
       check,

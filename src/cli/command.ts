@@ -1,11 +1,9 @@
 /**
  * What every subcommand's commander definition shares: help and error conventions, and the option values type.
- * Kept apart from node-command.ts, whose runtime imports (peers file, protocols, logger) the program and the
- * `maelstrom` command must not load just to parse their flags (see main.ts).
+ * The validators of flag values are in flags.ts; the flags that place a node in its cluster in place-flags.ts.
  */
 import { Command, CommanderError } from 'commander';
-import { GOSSIP_PRESETS, type GossipPreset } from '../broadcast/gossip-presets.js';
-import { UsageError, quote, usageErrorFromCommander } from './errors.js';
+import { usageErrorFromCommander } from './errors.js';
 
 /** What commander hands over: strings for value flags, `true` for switches, absent when not given. */
 export type OptionValues = Readonly<Record<string, unknown>>;
@@ -40,11 +38,4 @@ export function configureCommand(cmd: Command): Command {
     })
     .configureOutput({ outputError: () => {} }) // main prints the one-line message itself
     .showSuggestionAfterError(true);
-}
-
-/** `--preset` of `maelstrom`, `--gossip` of `chat`. */
-export function parseGossipPreset(flag: string, raw: string): GossipPreset {
-  const found = GOSSIP_PRESETS.find((name) => name === raw);
-  if (found === undefined) throw new UsageError(`${flag}: expected one of ${GOSSIP_PRESETS.join(', ')}, got ${quote(raw)}`);
-  return found;
 }

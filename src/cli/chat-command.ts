@@ -9,10 +9,9 @@ import { Command } from 'commander';
 import type { GossipPreset } from '../broadcast/gossip.js';
 import type { ChatNodeConfig } from '../runtime/chat-node.js';
 import { createLogger } from '../runtime/log.js';
-import { configureCommand, type Env, type OptionValues } from './command.js';
-import { listenRunError } from './errors.js';
+import { configureCommand, parseQuietly, untilInterrupted, type Env, type OptionValues } from './command.js';
 import { flagOption, parseGossipPreset, parseSeconds, stringOption } from './flags.js';
-import { PLACE_DEFAULTS, addPlaceOptions, placeArgsFromOptions, resolveClusterPlace, type PlaceArgs } from './place-flags.js';
+import { PLACE_DEFAULTS, addPlaceOptions, nodeFailed, placeArgsFromOptions, resolveClusterPlace, type PlaceArgs } from './place-flags.js';
 import { readInputFile, type ReadFile } from './peers-file.js';
 
 export const CHAT_DEFAULTS = {
@@ -68,9 +67,7 @@ export function chatArgsFromOptions(opts: OptionValues, env: Env = {}): ChatArgs
 
 /** Parses `chatterbox chat` arguments (those after `chat`) without touching the process. Throws UsageError. */
 export function parseChatArgv(argv: readonly string[], env: Env = {}): ChatArgs {
-  const cmd = defineChatCommand().configureOutput({ writeOut: () => {}, writeErr: () => {}, outputError: () => {} });
-  cmd.parse([...argv], { from: 'user' });
-  return chatArgsFromOptions(cmd.opts(), env);
+  return chatArgsFromOptions(parseQuietly(defineChatCommand(), argv).opts(), env);
 }
 
 /** Reads the peers and key files and assembles the runtime's config. Throws UsageError. */
@@ -86,23 +83,15 @@ export function buildChatConfig(args: ChatArgs, readFile: ReadFile = readInputFi
 export async function runChatCommand(args: ChatArgs): Promise<number> {
   const config = buildChatConfig(args);
   const log = createLogger({ verbose: args.verbose, name: config.self.id });
-  const interrupt = new AbortController();
-  const onSignal = (): void => interrupt.abort();
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
-  try {
-    // Loaded only now: help and usage errors need not load the TCP stack.
-    const { runChatNode } = await import('../runtime/chat-node.js');
-    return await runChatNode(config, { stdin: process.stdin, stdout: process.stdout, log, interrupt: interrupt.signal });
-  } catch (error) {
-    const listen = listenRunError(error, '-h/--host, -p/--port');
-    if (listen !== undefined) throw listen;
-    log.fatal({ err: error }, 'chat node failed');
-    return 1;
-  } finally {
-    process.removeListener('SIGINT', onSignal);
-    process.removeListener('SIGTERM', onSignal);
-  }
+  return untilInterrupted(async (interrupt) => {
+    try {
+      // Loaded only now: help and usage errors need not load the TCP stack.
+      const { runChatNode } = await import('../runtime/chat-node.js');
+      return await runChatNode(config, { stdin: process.stdin, stdout: process.stdout, log, interrupt });
+    } catch (error) {
+      return nodeFailed(error, log, 'chat node failed');
+    }
+  });
 }
 
 /** `chatterbox chat`, ready to add to the program. Sets process.exitCode; main exits after flushing. */

@@ -19,7 +19,7 @@ import { nodeId } from '../core/ids.js';
 import type { PeerAddress } from '../transport/tcp-transport.js';
 import { freePorts } from '../transport/free-port.js';
 import { PARENT_PIPE_ENV, addRunOptions, randomSeed, runArgsFromOptions, type RunArgs, type RunDefaults } from './agreement-flags.js';
-import { configureCommand, type Env, type OptionValues } from './command.js';
+import { configureCommand, parseQuietly, type Env, type OptionValues } from './command.js';
 import { UsageError, fileErrorText, quote } from './errors.js';
 import { parseSeconds, pathOption, stringOption, wholeNumber } from './flags.js';
 import { addClusterKeyOption, clusterKeyFileFrom, loadClusterKey, type ClusterKeyFile } from './place-flags.js';
@@ -154,9 +154,7 @@ export function parsePause(raw: string, count: number): ClusterFault {
 
 /** Parses `chatterbox cluster` arguments without touching the process. Throws UsageError. */
 export function parseClusterArgv(argv: readonly string[], env: Env = {}): ClusterArgs {
-  const cmd = defineClusterCommand().configureOutput({ writeOut: () => {}, writeErr: () => {}, outputError: () => {} });
-  cmd.parse([...argv], { from: 'user' });
-  return clusterArgsFromOptions(cmd.opts(), env);
+  return clusterArgsFromOptions(parseQuietly(defineClusterCommand(), argv).opts(), env);
 }
 
 /** Nodes n1..nN on loopback, in port order. */

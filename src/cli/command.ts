@@ -39,3 +39,28 @@ export function configureCommand(cmd: Command): Command {
     .configureOutput({ outputError: () => {} }) // main prints the one-line message itself
     .showSuggestionAfterError(true);
 }
+
+/**
+ * Runs `body` with a signal that SIGINT or SIGTERM aborts, and removes those handlers once it settles: how a
+ * long-running command (chat, ranges serve, harness) stops cleanly with an exit status of its own.
+ */
+export async function untilInterrupted<T>(body: (interrupt: AbortSignal) => Promise<T>): Promise<T> {
+  const interrupt = new AbortController();
+  const onSignal = (): void => interrupt.abort();
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  try {
+    return await body(interrupt.signal);
+  } finally {
+    process.removeListener('SIGINT', onSignal);
+    process.removeListener('SIGTERM', onSignal);
+  }
+}
+
+/**
+ * Parses a subcommand's arguments (those after its name) as `cmd` defines them, without output or exit, for
+ * tests and callers that want the values: throws UsageError, or commander's CommanderError for --help.
+ */
+export function parseQuietly(cmd: Command, argv: readonly string[]): Command {
+  return cmd.configureOutput({ writeOut: () => {}, writeErr: () => {}, outputError: () => {} }).parse([...argv], { from: 'user' });
+}

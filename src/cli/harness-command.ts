@@ -11,7 +11,7 @@ import { formatReport } from '../maelstrom/harness/format.js';
 import { HARNESS_DEFAULTS, runHarness, type HarnessInput } from '../maelstrom/harness/runner.js';
 import { HARNESS_WORKLOADS, LATENCY_DISTS, TOPOLOGIES, type HarnessWorkload, type LatencyDist, type TopologyName } from '../maelstrom/harness/types.js';
 import { makeDirectory } from '../runtime/make-directory.js';
-import { configureCommand, type OptionValues } from './command.js';
+import { configureCommand, untilInterrupted, type OptionValues } from './command.js';
 import { UsageError, quote } from './errors.js';
 import { oneOf, parseSeconds, pathOption, stringOption, wholeNumber } from './flags.js';
 
@@ -156,21 +156,16 @@ export function harnessCommand(): Command {
     const args = harnessArgsFromOptions(opts, binArgs);
     const logDir = args.input.logDir === undefined ? mkdtempSync(join(tmpdir(), 'chatterbox-harness-')) : usableDirectory('--log-dir', args.input.logDir);
     process.stderr.write(`chatterbox harness: node logs in ${logDir}\n`);
-    const interrupted = new AbortController();
-    const onSignal = (): void => interrupted.abort(new Error('interrupted'));
-    process.once('SIGINT', onSignal);
-    process.once('SIGTERM', onSignal);
-    try {
-      const report = await runHarness({ ...args.input, logDir, signal: interrupted.signal });
-      process.stdout.write(args.json ? `${JSON.stringify(report)}\n` : formatReport(report));
-      process.exitCode = report.valid ? 0 : 1;
-    } catch (error) {
-      if (!interrupted.signal.aborted) throw error;
-      process.stderr.write('chatterbox harness: interrupted; nodes stopped\n');
-      process.exitCode = 130;
-    } finally {
-      process.removeListener('SIGINT', onSignal);
-      process.removeListener('SIGTERM', onSignal);
-    }
+    process.exitCode = await untilInterrupted(async (interrupt) => {
+      try {
+        const report = await runHarness({ ...args.input, logDir, signal: interrupt });
+        process.stdout.write(args.json ? `${JSON.stringify(report)}\n` : formatReport(report));
+        return report.valid ? 0 : 1;
+      } catch (error) {
+        if (!interrupt.aborted) throw error;
+        process.stderr.write('chatterbox harness: interrupted; nodes stopped\n');
+        return 130;
+      }
+    });
   });
 }

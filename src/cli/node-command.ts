@@ -16,10 +16,10 @@ import { MAX_AGREEMENT_NODES } from '../agreement/types.js';
 import type { AgreementNodeConfig } from '../runtime/agreement-node.js';
 import { createLogger, type Logger } from '../runtime/log.js';
 import { PARENT_PIPE_ENV, addRunOptions, randomSeed, runArgsFromOptions, type RunArgs, type RunDefaults } from './agreement-flags.js';
-import { configureCommand, type Env, type OptionValues } from './command.js';
-import { UsageError, listenRunError } from './errors.js';
+import { configureCommand, parseQuietly, type Env, type OptionValues } from './command.js';
+import { UsageError } from './errors.js';
 import { flagOption } from './flags.js';
-import { PLACE_DEFAULTS, addPlaceOptions, placeArgsFromOptions, resolveClusterPlace, type PlaceArgs } from './place-flags.js';
+import { PLACE_DEFAULTS, addPlaceOptions, nodeFailed, placeArgsFromOptions, resolveClusterPlace, type PlaceArgs } from './place-flags.js';
 import type { ReadFile } from './peers-file.js';
 
 export const NODE_DEFAULTS = {
@@ -72,9 +72,7 @@ export function nodeArgsFromOptions(opts: OptionValues, env: Env = {}): NodeArgs
  * (see isHelpOrVersion).
  */
 export function parseNodeArgv(argv: readonly string[], env: Env = {}): NodeArgs {
-  const cmd = defineNodeCommand().configureOutput({ writeOut: () => {}, writeErr: () => {}, outputError: () => {} });
-  cmd.parse([...argv], { from: 'user' });
-  return nodeArgsFromOptions(cmd.opts(), env);
+  return nodeArgsFromOptions(parseQuietly(defineNodeCommand(), argv).opts(), env);
 }
 
 export interface ResolvedNode {
@@ -144,11 +142,7 @@ export async function runNodeCommand(args: NodeArgs, env: Env = process.env): Pr
     const { runAgreementNode } = await import('../runtime/agreement-node.js');
     return await runAgreementNode(config, { stdout: process.stdout, log });
   } catch (error) {
-    // A port in use, or an address this machine lacks: the user's to fix, so one line naming the flags (main prints it).
-    const listen = listenRunError(error, '-h/--host, -p/--port');
-    if (listen !== undefined) throw listen;
-    log.fatal({ err: error }, 'node failed');
-    return 1;
+    return nodeFailed(error, log, 'node failed');
   }
 }
 

@@ -4,10 +4,11 @@
  * validated here once, and resolved here once into a ClusterPlace (the peers file and key file read).
  */
 import type { Command } from 'commander';
+import type { Logger } from '../runtime/log.js';
 import type { PeerAddress } from '../transport/tcp-transport.js';
 import { MAX_HELLO_TEXT_CHARS, helloTextProblem } from '../transport/hello-text.js';
 import type { Env, OptionValues } from './command.js';
-import { UsageError, fileErrorText, quote } from './errors.js';
+import { UsageError, fileErrorText, listenRunError, quote } from './errors.js';
 import { parseHost, parsePort, pathOption, stringOption } from './flags.js';
 import { deriveClusterId, findSelf, readInputFile, readPeersFile, type ReadFile } from './peers-file.js';
 
@@ -137,3 +138,15 @@ export function resolveClusterPlace(args: PlaceArgs, readFile: ReadFile = readIn
   };
 }
 
+
+/**
+ * A node process failed: not listening on its place is the user's to fix (a port in use, an address this machine
+ * lacks), so it becomes one line naming `listenFlags` (a RunError, exit 1); anything else is logged with its
+ * stack, which a bug needs. Returns the exit status 1.
+ */
+export function nodeFailed(error: unknown, log: Logger, message: string, listenFlags = '-h/--host, -p/--port'): 1 {
+  const listen = listenRunError(error, listenFlags);
+  if (listen !== undefined) throw listen;
+  log.fatal({ err: error }, message);
+  return 1;
+}

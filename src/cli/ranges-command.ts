@@ -12,10 +12,10 @@
 import { Command } from 'commander';
 import type { RangesNodeConfig } from '../runtime/ranges-node.js';
 import { createLogger } from '../runtime/log.js';
-import { configureCommand, type Env, type OptionValues } from './command.js';
-import { RunError, UsageError, listenRunError, oneLine, quote, systemErrorOf } from './errors.js';
+import { configureCommand, parseQuietly, untilInterrupted, type Env, type OptionValues } from './command.js';
+import { RunError, UsageError, oneLine, quote, systemErrorOf } from './errors.js';
 import { flagOption, parseHost, parsePort, pathOption, stringOption, wholeNumber } from './flags.js';
-import { PLACE_DEFAULTS, addPlaceOptions, placeArgsFromOptions, resolveClusterPlace, type PlaceArgs } from './place-flags.js';
+import { PLACE_DEFAULTS, addPlaceOptions, nodeFailed, placeArgsFromOptions, resolveClusterPlace, type PlaceArgs } from './place-flags.js';
 import { readInputFile, type ReadFile } from './peers-file.js';
 
 export const RANGES_API_ENV = 'CHATTERBOX_RANGES_API';
@@ -101,9 +101,7 @@ export function serveArgsFromOptions(opts: OptionValues, env: Env = {}): RangesS
 
 /** Parses `chatterbox ranges serve` arguments (those after `serve`) without touching the process. */
 export function parseServeArgv(argv: readonly string[], env: Env = {}): RangesServeArgs {
-  const cmd = defineServeCommand().configureOutput({ writeOut: () => {}, writeErr: () => {}, outputError: () => {} });
-  cmd.parse([...argv], { from: 'user' });
-  return serveArgsFromOptions(cmd.opts(), env);
+  return serveArgsFromOptions(parseQuietly(defineServeCommand(), argv).opts(), env);
 }
 
 /** Reads the peers and key files and assembles the runtime's config. Throws UsageError. */
@@ -122,30 +120,22 @@ export function buildServeConfig(args: RangesServeArgs, readFile: ReadFile = rea
 export async function runServeCommand(args: RangesServeArgs): Promise<number> {
   const config = buildServeConfig(args);
   const log = createLogger({ verbose: args.verbose, name: config.self.id });
-  const interrupt = new AbortController();
-  const onSignal = (): void => interrupt.abort();
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
-  // Loaded only now: help, usage errors and the client subcommands need not load SQLite or the TCP stack.
-  const [{ runRangesNode }, { StoreError }] = await Promise.all([import('../runtime/ranges-node.js'), import('../runtime/durable-store.js')]);
-  try {
-    return await runRangesNode(config, { log, interrupt: interrupt.signal });
-  } catch (error) {
-    // Another node's data dir is a mistake in how the node was started, like a wrong peers file: exit 2.
-    if (error instanceof StoreError && error.code === 'identity-mismatch') throw new UsageError(`--data-dir: ${error.message}`);
-    // The store's other errors (in use, unwritable, damaged) say all there is to say; a stack would only hide it.
-    if (error instanceof StoreError) throw new RunError(`--data-dir: ${error.message}`);
-    // The two listeners have different ports (checked above), so the port, or else the host name, says which flags to name.
-    const facts = systemErrorOf(error);
-    const apiListen = facts?.port === config.apiPort || (facts?.hostname === config.apiHost && facts.hostname !== config.self.host);
-    const listen = listenRunError(error, apiListen ? '--api-host, --api-port' : '-h/--host, -p/--port');
-    if (listen !== undefined) throw listen;
-    log.fatal({ err: error }, 'ranges node failed');
-    return 1;
-  } finally {
-    process.removeListener('SIGINT', onSignal);
-    process.removeListener('SIGTERM', onSignal);
-  }
+  return untilInterrupted(async (interrupt) => {
+    // Loaded only now: help, usage errors and the client subcommands need not load SQLite or the TCP stack.
+    const [{ runRangesNode }, { StoreError }] = await Promise.all([import('../runtime/ranges-node.js'), import('../runtime/durable-store.js')]);
+    try {
+      return await runRangesNode(config, { log, interrupt });
+    } catch (error) {
+      // Another node's data dir is a mistake in how the node was started, like a wrong peers file: exit 2.
+      if (error instanceof StoreError && error.code === 'identity-mismatch') throw new UsageError(`--data-dir: ${error.message}`);
+      // The store's other errors (in use, unwritable, damaged) say all there is to say; a stack would only hide it.
+      if (error instanceof StoreError) throw new RunError(`--data-dir: ${error.message}`);
+      // The two listeners have different ports (checked above), so the port, or else the host name, says which flags to name.
+      const facts = systemErrorOf(error);
+      const apiListen = facts?.port === config.apiPort || (facts?.hostname === config.apiHost && facts.hostname !== config.self.host);
+      return nodeFailed(error, log, 'ranges node failed', apiListen ? '--api-host, --api-port' : '-h/--host, -p/--port');
+    }
+  });
 }
 
 // ------------------------------------------------------------------------------------------------ client
@@ -325,8 +315,7 @@ export function parseClientArgv(argv: readonly string[], env: Env = {}): ClientA
   const [name, ...rest] = argv;
   const spec = CLIENT_COMMANDS.find((s) => s.name === name);
   if (spec === undefined) throw new UsageError(`unknown ranges command ${quote(name ?? '')}`);
-  const cmd = defineClientCommand(spec).configureOutput({ writeOut: () => {}, writeErr: () => {}, outputError: () => {} });
-  cmd.parse([...rest], { from: 'user' });
+  const cmd = parseQuietly(defineClientCommand(spec), rest);
   return clientArgsFrom(spec, cmd.args, cmd.opts(), env);
 }
 

@@ -123,7 +123,7 @@ describe('DurableStore', () => {
     DurableStore.open(dir, N1).close();
   });
 
-  test('a data dir that is a file, or a store that is not SQLite, is unusable', () => {
+  test('a data dir that is a file is unusable; a store that is not SQLite is damaged, and the error says how to start over', () => {
     const dir = tempDir();
     const file = join(dir, 'file');
     writeFileSync(file, 'x');
@@ -132,6 +132,9 @@ describe('DurableStore', () => {
     DurableStore.open(junk, N1).close();
     writeFileSync(join(junk, STORE_FILE), 'this is not a database, but it is long enough to look like one to a careless reader '.repeat(20));
     rmSync(join(junk, `${STORE_FILE}-wal`), { force: true });
-    assert.throws(() => DurableStore.open(junk, N1), (error: unknown) => error instanceof StoreError && error.code === 'unusable');
+    assert.throws(
+      () => DurableStore.open(junk, N1),
+      (error: unknown) => error instanceof StoreError && error.code === 'damaged' && /is damaged .*move its data dir away/.test(error.message),
+    );
   });
 });

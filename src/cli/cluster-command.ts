@@ -18,22 +18,12 @@ import { Command } from 'commander';
 import { nodeId } from '../core/ids.js';
 import type { PeerAddress } from '../transport/tcp-transport.js';
 import { freePorts } from '../transport/free-port.js';
-import { UsageError, quote } from './errors.js';
-import {
-  PARENT_PIPE_ENV,
-  addRunOptions,
-  configureCommand,
-  loadClusterKey,
-  parseSeconds,
-  randomSeed,
-  runArgsFromOptions,
-  stringOption,
-  type Env,
-  type OptionValues,
-  type RunArgs,
-  type RunDefaults,
-} from './node-command.js';
-import { fileErrorText, formatPeersFile } from './peers-file.js';
+import { PARENT_PIPE_ENV, addRunOptions, randomSeed, runArgsFromOptions, type RunArgs, type RunDefaults } from './agreement-flags.js';
+import { configureCommand, parseQuietly, type Env, type OptionValues } from './command.js';
+import { UsageError, fileErrorText, quote } from './errors.js';
+import { parseSeconds, pathOption, stringOption, wholeNumber } from './flags.js';
+import { addClusterKeyOption, clusterKeyFileFrom, loadClusterKey, type ClusterKeyFile } from './place-flags.js';
+import { formatPeersFile } from './peers-file.js';
 
 export const MAX_NODES = 64;
 
@@ -68,6 +58,8 @@ export type ClusterFault = { readonly kind: 'kill'; readonly node: string; reado
 
 export interface ClusterArgs extends RunArgs {
   readonly nodes: number;
+  /** Checked here once, then passed to every node. */
+  readonly clusterKeyFile: ClusterKeyFile | undefined;
   /** Where to write the peers file; undefined → a temp dir, removed afterwards. */
   readonly peersOut: string | undefined;
   /** Print the verdict as one JSON object (for scripts and the benchmark) instead of text lines. */
@@ -89,7 +81,7 @@ export function defineClusterCommand(): Command {
     .option('--start-apart <seconds>', 'start the nodes this far apart, n1 first, as people starting them by hand do (default 0)')
     .option('--kill <node@seconds>', 'kill the node (SIGKILL) this long after its start, e.g. n3@1.5; may be repeated', collect, [])
     .option('--pause <node@seconds+seconds>', 'stop the node (SIGSTOP) this long after its start and resume it (SIGCONT) after the second time, e.g. n2@1+1; may be repeated', collect, []);
-  addRunOptions(cmd, CLUSTER_DEFAULTS, "nodes log at debug level, and all their log lines are shown, not just warnings and errors").addHelpText(
+  addRunOptions(addClusterKeyOption(cmd), CLUSTER_DEFAULTS, "nodes log at debug level, and all their log lines are shown, not just warnings and errors").addHelpText(
     'after',
     [
       '',
@@ -106,18 +98,9 @@ export function defineClusterCommand(): Command {
 }
 
 export function clusterArgsFromOptions(opts: OptionValues, env: Env = {}): ClusterArgs {
-  const nodes = opts['nodes'];
-  const peersOut = opts['peersOut'];
-  let count: number = CLUSTER_DEFAULTS.nodes;
-  if (nodes !== undefined) {
-    if (typeof nodes !== 'string' || !/^\d+$/.test(nodes) || Number(nodes) < 1 || Number(nodes) > MAX_NODES) {
-      throw new UsageError(`--nodes: expected a whole number 1..${MAX_NODES}, got ${quote(String(nodes))}`);
-    }
-    count = Number(nodes);
-  }
-  if (peersOut !== undefined && (typeof peersOut !== 'string' || peersOut.length === 0)) {
-    throw new UsageError('--peers-out: expected a file name, got ""');
-  }
+  const nodes = stringOption(opts, 'nodes', '--nodes');
+  const peersOut = pathOption(opts, 'peersOut', '--peers-out');
+  const count = nodes === undefined ? CLUSTER_DEFAULTS.nodes : wholeNumber('--nodes', nodes, 1, MAX_NODES);
   const startApart = stringOption(opts, 'startApart', '--start-apart');
   const faults = [
     ...listOption(opts, 'kill').map((raw) => parseKill(raw, count)),
@@ -126,9 +109,10 @@ export function clusterArgsFromOptions(opts: OptionValues, env: Env = {}): Clust
   const killed = new Set(faults.flatMap((f) => (f.kind === 'kill' ? [f.node] : [])));
   if (killed.size >= count) throw new UsageError(`--kill: every node would be killed, and nobody left to agree`);
   return {
-    ...runArgsFromOptions(opts, env, CLUSTER_DEFAULTS),
+    ...runArgsFromOptions(opts, CLUSTER_DEFAULTS),
+    clusterKeyFile: clusterKeyFileFrom(opts, env),
     nodes: count,
-    peersOut: typeof peersOut === 'string' ? peersOut : undefined,
+    peersOut,
     json: opts['json'] === true,
     startApartMs: startApart === undefined ? 0 : parseSeconds('--start-apart', startApart, true),
     faults,
@@ -170,9 +154,7 @@ export function parsePause(raw: string, count: number): ClusterFault {
 
 /** Parses `chatterbox cluster` arguments without touching the process. Throws UsageError. */
 export function parseClusterArgv(argv: readonly string[], env: Env = {}): ClusterArgs {
-  const cmd = defineClusterCommand().configureOutput({ writeOut: () => {}, writeErr: () => {}, outputError: () => {} });
-  cmd.parse([...argv], { from: 'user' });
-  return clusterArgsFromOptions(cmd.opts(), env);
+  return clusterArgsFromOptions(parseQuietly(defineClusterCommand(), argv).opts(), env);
 }
 
 /** Nodes n1..nN on loopback, in port order. */

@@ -1,11 +1,9 @@
 /**
  * What every subcommand's commander definition shares: help and error conventions, and the option values type.
- * Kept apart from node-command.ts, whose runtime imports (peers file, protocols, logger) the program and the
- * `maelstrom` command must not load just to parse their flags (see main.ts).
+ * The validators of flag values are in flags.ts; the flags that place a node in its cluster in place-flags.ts.
  */
 import { Command, CommanderError } from 'commander';
-import { GOSSIP_PRESETS, type GossipPreset } from '../broadcast/gossip-presets.js';
-import { UsageError, quote, usageErrorFromCommander } from './errors.js';
+import { usageErrorFromCommander } from './errors.js';
 
 /** What commander hands over: strings for value flags, `true` for switches, absent when not given. */
 export type OptionValues = Readonly<Record<string, unknown>>;
@@ -42,9 +40,27 @@ export function configureCommand(cmd: Command): Command {
     .showSuggestionAfterError(true);
 }
 
-/** `--preset` of `maelstrom`, `--gossip` of `chat`. */
-export function parseGossipPreset(flag: string, raw: string): GossipPreset {
-  const found = GOSSIP_PRESETS.find((name) => name === raw);
-  if (found === undefined) throw new UsageError(`${flag}: expected one of ${GOSSIP_PRESETS.join(', ')}, got ${quote(raw)}`);
-  return found;
+/**
+ * Runs `body` with a signal that SIGINT or SIGTERM aborts, and removes those handlers once it settles: how a
+ * long-running command (chat, ranges serve, harness) stops cleanly with an exit status of its own.
+ */
+export async function untilInterrupted<T>(body: (interrupt: AbortSignal) => Promise<T>): Promise<T> {
+  const interrupt = new AbortController();
+  const onSignal = (): void => interrupt.abort();
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  try {
+    return await body(interrupt.signal);
+  } finally {
+    process.removeListener('SIGINT', onSignal);
+    process.removeListener('SIGTERM', onSignal);
+  }
+}
+
+/**
+ * Parses a subcommand's arguments (those after its name) as `cmd` defines them, without output or exit, for
+ * tests and callers that want the values: throws UsageError, or commander's CommanderError for --help.
+ */
+export function parseQuietly(cmd: Command, argv: readonly string[]): Command {
+  return cmd.configureOutput({ writeOut: () => {}, writeErr: () => {}, outputError: () => {} }).parse([...argv], { from: 'user' });
 }

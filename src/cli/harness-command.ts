@@ -5,13 +5,15 @@
  */
 import { accessSync, constants, mkdtempSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { Command } from 'commander';
 import { formatReport } from '../maelstrom/harness/format.js';
 import { HARNESS_DEFAULTS, runHarness, type HarnessInput } from '../maelstrom/harness/runner.js';
 import { HARNESS_WORKLOADS, LATENCY_DISTS, TOPOLOGIES, type HarnessWorkload, type LatencyDist, type TopologyName } from '../maelstrom/harness/types.js';
+import { makeDirectory } from '../runtime/make-directory.js';
+import { configureCommand, untilInterrupted, type OptionValues } from './command.js';
 import { UsageError, quote } from './errors.js';
-import { configureCommand, parseSeconds, type OptionValues } from './node-command.js';
+import { oneOf, parseSeconds, pathOption, stringOption, wholeNumber } from './flags.js';
 
 const MAX_NODES = 256;
 const MAX_CONCURRENCY = 4096;
@@ -21,26 +23,6 @@ const MAX_RATE = 100_000;
 export interface HarnessArgs {
   readonly input: HarnessInput;
   readonly json: boolean;
-}
-
-function str(opts: OptionValues, key: string, flag: string): string | undefined {
-  const value = opts[key];
-  if (value === undefined) return undefined;
-  if (typeof value !== 'string') throw new UsageError(`${flag}: expected a value`);
-  return value;
-}
-
-function oneOf<T extends string>(flag: string, raw: string, values: readonly T[]): T {
-  const found = values.find((v) => v === raw);
-  if (found === undefined) throw new UsageError(`${flag}: expected one of ${values.join(', ')}, got ${quote(raw)}`);
-  return found;
-}
-
-function wholeNumber(flag: string, raw: string, min: number, max: number, unit = ''): number {
-  if (!/^\d+$/.test(raw) || Number(raw) < min || Number(raw) > max) {
-    throw new UsageError(`${flag}: expected a whole number${unit} ${min}..${max}, got ${quote(raw)}`);
-  }
-  return Number(raw);
 }
 
 function decimal(flag: string, raw: string, max: number, what: string): number {
@@ -55,33 +37,47 @@ function executable(flag: string, path: string): string {
   } catch {
     throw new UsageError(`${flag}: ${quote(path)} is not an executable file`);
   }
-  return path;
+  // Absolute, so that `--bin my-node` runs the file checked here rather than one of that name on PATH.
+  return resolve(path);
+}
+
+/** Creates the directory if needed; one that cannot be made is the flag's fault, named in one line. */
+function usableDirectory(flag: string, dir: string): string {
+  try {
+    makeDirectory(dir);
+    if (!statSync(dir).isDirectory()) throw new UsageError(`${flag} ${dir}: not a directory`);
+    accessSync(dir, constants.W_OK);
+  } catch (error) {
+    if (error instanceof UsageError) throw error;
+    // The system's own words name the step that failed (`mkdir '/proc/x'`), which a short reason would hide.
+    throw new UsageError(`${flag} ${dir}: cannot be created or written (${error instanceof Error ? error.message : String(error)})`);
+  }
+  return dir;
 }
 
 /** Validates commander's option values (and the trailing arguments for the node binary). */
 export function harnessArgsFromOptions(opts: OptionValues, binArgs: readonly string[]): HarnessArgs {
-  const workload = str(opts, 'workload', '-w/--workload');
+  const workload = stringOption(opts, 'workload', '-w/--workload');
   if (workload === undefined) throw new UsageError(`-w/--workload is required: one of ${HARNESS_WORKLOADS.join(', ')}`);
-  const bin = str(opts, 'bin', '--bin');
-  const nodeCount = str(opts, 'nodeCount', '--node-count');
-  const timeLimit = str(opts, 'timeLimit', '--time-limit');
-  const rate = str(opts, 'rate', '--rate');
-  const concurrency = str(opts, 'concurrency', '--concurrency');
-  const latency = str(opts, 'latency', '--latency');
-  const latencyDist = str(opts, 'latencyDist', '--latency-dist');
-  const topology = str(opts, 'topology', '--topology');
-  const nemesis = str(opts, 'nemesis', '--nemesis');
-  const nemesisInterval = str(opts, 'nemesisInterval', '--nemesis-interval');
-  const recovery = str(opts, 'recovery', '--recovery');
-  const timeout = str(opts, 'timeout', '--timeout');
-  const initTimeout = str(opts, 'initTimeout', '--init-timeout');
-  const probeMs = str(opts, 'probeMs', '--probe-ms');
-  const seed = str(opts, 'seed', '--seed');
-  const logDir = str(opts, 'logDir', '--log-dir');
+  const bin = stringOption(opts, 'bin', '--bin');
+  const nodeCount = stringOption(opts, 'nodeCount', '--node-count');
+  const timeLimit = stringOption(opts, 'timeLimit', '--time-limit');
+  const rate = stringOption(opts, 'rate', '--rate');
+  const concurrency = stringOption(opts, 'concurrency', '--concurrency');
+  const latency = stringOption(opts, 'latency', '--latency');
+  const latencyDist = stringOption(opts, 'latencyDist', '--latency-dist');
+  const topology = stringOption(opts, 'topology', '--topology');
+  const nemesis = stringOption(opts, 'nemesis', '--nemesis');
+  const nemesisInterval = stringOption(opts, 'nemesisInterval', '--nemesis-interval');
+  const recovery = stringOption(opts, 'recovery', '--recovery');
+  const timeout = stringOption(opts, 'timeout', '--timeout');
+  const initTimeout = stringOption(opts, 'initTimeout', '--init-timeout');
+  const probeMs = stringOption(opts, 'probeMs', '--probe-ms');
+  const seed = stringOption(opts, 'seed', '--seed');
+  const logDir = pathOption(opts, 'logDir', '--log-dir', 'directory');
 
   const faults = nemesis === undefined ? [] : nemesis.split(/\s*,\s*/).filter((f) => f.length > 0);
   for (const f of faults) if (f !== 'partition') throw new UsageError(`--nemesis: the only fault is partition, got ${quote(f)}`);
-  if (logDir === '') throw new UsageError('--log-dir: expected a directory name, got ""');
   const input: HarnessInput = {
     workload: oneOf<HarnessWorkload>('-w/--workload', workload, HARNESS_WORKLOADS),
     ...(bin === undefined ? {} : { bin: executable('--bin', bin) }),
@@ -158,23 +154,18 @@ export function defineHarnessCommand(): Command {
 export function harnessCommand(): Command {
   return defineHarnessCommand().action(async (binArgs: string[], opts: OptionValues) => {
     const args = harnessArgsFromOptions(opts, binArgs);
-    const logDir = args.input.logDir ?? mkdtempSync(join(tmpdir(), 'chatterbox-harness-'));
+    const logDir = args.input.logDir === undefined ? mkdtempSync(join(tmpdir(), 'chatterbox-harness-')) : usableDirectory('--log-dir', args.input.logDir);
     process.stderr.write(`chatterbox harness: node logs in ${logDir}\n`);
-    const interrupted = new AbortController();
-    const onSignal = (): void => interrupted.abort(new Error('interrupted'));
-    process.once('SIGINT', onSignal);
-    process.once('SIGTERM', onSignal);
-    try {
-      const report = await runHarness({ ...args.input, logDir, signal: interrupted.signal });
-      process.stdout.write(args.json ? `${JSON.stringify(report)}\n` : formatReport(report));
-      process.exitCode = report.valid ? 0 : 1;
-    } catch (error) {
-      if (!interrupted.signal.aborted) throw error;
-      process.stderr.write('chatterbox harness: interrupted; nodes stopped\n');
-      process.exitCode = 130;
-    } finally {
-      process.removeListener('SIGINT', onSignal);
-      process.removeListener('SIGTERM', onSignal);
-    }
+    process.exitCode = await untilInterrupted(async (interrupt) => {
+      try {
+        const report = await runHarness({ ...args.input, logDir, signal: interrupt });
+        process.stdout.write(args.json ? `${JSON.stringify(report)}\n` : formatReport(report));
+        return report.valid ? 0 : 1;
+      } catch (error) {
+        if (!interrupt.aborted) throw error;
+        process.stderr.write('chatterbox harness: interrupted; nodes stopped\n');
+        return 130;
+      }
+    });
   });
 }

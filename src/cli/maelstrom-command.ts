@@ -6,8 +6,8 @@ import { Command } from 'commander';
 import { GOSSIP_PRESETS } from '../broadcast/gossip-presets.js';
 import { HOSTED_WORKLOAD_NAMES } from '../maelstrom/service.js';
 import { createLogger } from '../runtime/log.js';
-import { UsageError, quote } from './errors.js';
-import { configureCommand, parseGossipPreset, type OptionValues } from './command.js';
+import { configureCommand, type OptionValues } from './command.js';
+import { oneOf, parseGossipPreset, stringOption } from './flags.js';
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export type MaelstromLogLevel = (typeof LOG_LEVELS)[number];
@@ -20,12 +20,12 @@ export interface MaelstromArgs {
 }
 
 export function maelstromArgsFromOptions(opts: OptionValues): MaelstromArgs {
-  const preset = opts['preset'];
-  const level = opts['logLevel'];
-  if (preset !== undefined) parseGossipPreset('--preset', String(preset));
-  const logLevel = level === undefined ? MAELSTROM_DEFAULTS.logLevel : LOG_LEVELS.find((l) => l === level);
-  if (logLevel === undefined) throw new UsageError(`--log-level: expected one of ${LOG_LEVELS.join(', ')}, got ${quote(String(level))}`);
-  return { preset: typeof preset === 'string' ? preset : MAELSTROM_DEFAULTS.preset, logLevel };
+  const preset = stringOption(opts, 'preset', '--preset');
+  const level = stringOption(opts, 'logLevel', '--log-level');
+  return {
+    preset: preset === undefined ? MAELSTROM_DEFAULTS.preset : parseGossipPreset('--preset', preset),
+    logLevel: level === undefined ? MAELSTROM_DEFAULTS.logLevel : oneOf('--log-level', level, LOG_LEVELS),
+  };
 }
 
 export function defineMaelstromCommand(): Command {

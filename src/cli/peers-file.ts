@@ -11,17 +11,41 @@
  * otherwise only show as peers refusing each other.
  */
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { closeSync, openSync, readSync } from 'node:fs';
 import * as z from 'zod';
 import { compareNodeIds, nodeId, type NodeId } from '../core/ids.js';
 import { helloTextProblem } from '../transport/hello-text.js';
 import type { PeerAddress } from '../transport/tcp-transport.js';
-import { UsageError, quote } from './errors.js';
+import { UsageError, fileErrorText, quote } from './errors.js';
 
 /** Reads raw bytes; injectable so callers and tests can stand in for the file system. */
 export type ReadFile = (path: string) => Buffer;
 
-const defaultReadFile: ReadFile = (path) => readFileSync(path);
+/**
+ * Input files (peers, cluster key, fault schedule) are small: more than this is the wrong file (a log, a device
+ * such as /dev/zero), refused before it fills memory.
+ */
+export const MAX_INPUT_FILE_BYTES = 16 * 1024 * 1024;
+const READ_CHUNK_BYTES = 64 * 1024;
+
+/** The default ReadFile: reads at most MAX_INPUT_FILE_BYTES, else throws an fs-style error with code EFBIG. */
+export const readInputFile: ReadFile = (path) => {
+  const fd = openSync(path, 'r');
+  try {
+    const chunks: Buffer[] = [];
+    let total = 0;
+    for (;;) {
+      const chunk = Buffer.allocUnsafe(READ_CHUNK_BYTES);
+      const n = readSync(fd, chunk, 0, chunk.length, null);
+      if (n === 0) return Buffer.concat(chunks, total);
+      total += n;
+      if (total > MAX_INPUT_FILE_BYTES) throw Object.assign(new Error(`${path}: over ${MAX_INPUT_FILE_BYTES} bytes`), { code: 'EFBIG' });
+      chunks.push(chunk.subarray(0, n));
+    }
+  } finally {
+    closeSync(fd);
+  }
+};
 
 // Control characters in ids or hosts would make log lines and the derived cluster id ambiguous.
 const CONTROL = /[\u0000-\u001f\u007f]/;
@@ -135,7 +159,7 @@ export function parsePeers(text: string, file: string): PeerAddress[] {
 }
 
 /** Reads and parses a peers file; unreadable files are UsageErrors naming the file, like every other problem. */
-export function readPeersFile(file: string, readFile: ReadFile = defaultReadFile): PeerAddress[] {
+export function readPeersFile(file: string, readFile: ReadFile = readInputFile): PeerAddress[] {
   let bytes: Buffer;
   try {
     bytes = readFile(file);
@@ -143,22 +167,6 @@ export function readPeersFile(file: string, readFile: ReadFile = defaultReadFile
     throw new UsageError(`peers file ${file}: ${fileErrorText(error)}`);
   }
   return parsePeers(bytes.toString('utf8'), file);
-}
-
-/** "not found", "is a directory", ...: the reason a file could not be read, for a one-line message. */
-export function fileErrorText(error: unknown): string {
-  const code = typeof error === 'object' && error !== null && 'code' in error ? String((error as { code: unknown }).code) : '';
-  switch (code) {
-    case 'ENOENT':
-      return 'not found';
-    case 'EISDIR':
-      return 'is a directory, not a file';
-    case 'EACCES':
-    case 'EPERM':
-      return 'permission denied';
-    default:
-      return `cannot be read (${error instanceof Error ? error.message : String(error)})`;
-  }
 }
 
 /** The entry for the node listening at host:port (host compared case-insensitively). */

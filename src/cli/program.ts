@@ -1,12 +1,13 @@
 /**
  * The `chatterbox` program: parses the command line, runs one subcommand, exits with its status. main.ts runs it.
  *
- * Exit statuses: what the subcommand returned; 2 for a usage error, printed as one line
- * `chatterbox: <message>` on stderr; 1 for an unexpected internal error.
+ * Exit statuses: what the subcommand returned; for an error the user caused (a CommandError: 2 for a usage error,
+ * 1 for a run that could not start) the error's, printed as one line `chatterbox: <message>` on stderr; 1 for an
+ * unexpected internal error (a bug), printed with its stack.
  */
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
-import { UsageError } from './errors.js';
+import { CommandError } from './errors.js';
 import { configureCommand } from './command.js';
 
 /**
@@ -72,7 +73,7 @@ async function main(): Promise<number> {
     await (await buildProgram(process.argv)).parseAsync(process.argv);
     return typeof process.exitCode === 'number' ? process.exitCode : 0;
   } catch (error) {
-    if (error instanceof UsageError) {
+    if (error instanceof CommandError) {
       process.stderr.write(`chatterbox: ${error.message}\n`);
       return error.exitCode;
     }

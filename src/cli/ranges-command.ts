@@ -9,33 +9,19 @@
  *
  * Same layers as node-command.ts: argv → args (pure, UsageError), args → config (reads files), then the process.
  */
-import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
 import type { RangesNodeConfig } from '../runtime/ranges-node.js';
 import { createLogger } from '../runtime/log.js';
-import { UsageError, oneLine, quote } from './errors.js';
-import {
-  CLUSTER_KEY_ENV,
-  MIN_CLUSTER_KEY_BYTES,
-  clusterKeyFileFrom,
-  configureCommand,
-  parseClusterId,
-  parseHost,
-  parsePort,
-  type Env,
-  type NodeArgs,
-  type OptionValues,
-  resolveClusterPlace,
-  stringOption,
-} from './node-command.js';
-import type { ReadFile } from './peers-file.js';
+import { configureCommand, parseQuietly, untilInterrupted, type Env, type OptionValues } from './command.js';
+import { RunError, UsageError, oneLine, quote, systemErrorOf } from './errors.js';
+import { flagOption, parseHost, parsePort, pathOption, stringOption, wholeNumber } from './flags.js';
+import { PLACE_DEFAULTS, addPlaceOptions, nodeFailed, placeArgsFromOptions, resolveClusterPlace, type PlaceArgs } from './place-flags.js';
+import { readInputFile, type ReadFile } from './peers-file.js';
 
 export const RANGES_API_ENV = 'CHATTERBOX_RANGES_API';
 
 export const RANGES_DEFAULTS = {
-  host: '127.0.0.1',
-  port: 3000,
-  peersFile: 'peers.json',
+  ...PLACE_DEFAULTS,
   apiHost: '127.0.0.1',
   apiPort: 7000,
   fanout: 3,
@@ -47,19 +33,9 @@ export const RANGES_DEFAULTS = {
 const MAX_FANOUT = 64;
 const MAX_INTERVAL_MS = 60_000;
 
-function wholeNumber(flag: string, raw: string, min: number, max: number): number {
-  if (!/^\d+$/.test(raw) || Number(raw) < min || Number(raw) > max) throw new UsageError(`${flag}: expected a whole number ${min}..${max}, got ${quote(raw)}`);
-  return Number(raw);
-}
-
 // ------------------------------------------------------------------------------------------------- serve
 
-export interface RangesServeArgs {
-  readonly host: string;
-  readonly port: number;
-  readonly peersFile: string;
-  readonly clusterKeyFile: NodeArgs['clusterKeyFile'];
-  readonly clusterId: string | undefined;
+export interface RangesServeArgs extends PlaceArgs {
   readonly dataDir: string;
   readonly apiHost: string;
   readonly apiPort: number;
@@ -69,22 +45,15 @@ export interface RangesServeArgs {
 }
 
 export function defineServeCommand(): Command {
-  return configureCommand(new Command('serve'))
+  const cmd = configureCommand(new Command('serve'))
     .summary('run a node: gossip with its peers, keep its state in --data-dir, serve the HTTP API')
-    .description('Run one node of key-range ownership: gossip with the other nodes of the peers file, keep this node\'s state in --data-dir, and serve the local HTTP API.')
-    .option('-h, --host <host>', `host to listen on for the other nodes; must match this node's entry in the peers file (default ${RANGES_DEFAULTS.host})`)
-    .option('-p, --port <port>', `port to listen on for the other nodes, 1..65535 (default ${RANGES_DEFAULTS.port})`)
-    .option('--peer-config-file <path>', `JSON file listing every node of the cluster, this one included (default ${RANGES_DEFAULTS.peersFile})`)
+    .description('Run one node of key-range ownership: gossip with the other nodes of the peers file, keep this node\'s state in --data-dir, and serve the local HTTP API.');
+  return addPlaceOptions(cmd)
     .option('--data-dir <dir>', 'directory of this node\'s store (created if missing); required. It belongs to this node id and cluster from its first use on')
     .option('--api-host <host>', `address the HTTP API listens on (default ${RANGES_DEFAULTS.apiHost}). The API has no authentication: anyone who can reach it acts as this node`)
     .option('--api-port <port>', `port of the HTTP API, 1..65535 (default ${RANGES_DEFAULTS.apiPort})`)
     .option('--fanout <n>', `each node sends its changes to about 2×n others, 1..${MAX_FANOUT}; the same on every node (default ${RANGES_DEFAULTS.fanout})`)
     .option('--interval-ms <ms>', `changes are batched and sent every this many milliseconds, 1..${MAX_INTERVAL_MS} (default ${RANGES_DEFAULTS.intervalMs})`)
-    .option(
-      '--cluster-key-file <path>',
-      `file holding the shared cluster key (≥ ${MIN_CLUSTER_KEY_BYTES} bytes after trimming surrounding whitespace); also read from env ${CLUSTER_KEY_ENV}, the flag wins (default: no key)`,
-    )
-    .option('--cluster-id <id>', 'cluster identity checked in handshakes and recorded in the data dir (default: derived from the sorted node ids)')
     .option('-v, --verbose', 'debug logs on stderr (one line per API request, among others)')
     .addHelpText(
       'after',
@@ -98,39 +67,30 @@ export function defineServeCommand(): Command {
         'used by another node id or cluster, or by a running node, is refused.',
         '',
         'Exit status: 0 after SIGINT or SIGTERM; 2 for a usage error (bad flag, peers or key file, a data dir of',
-        'another node); 1 when the node failed (a port in use; a data dir in use, unwritable, or holding a state',
-        'this version cannot read).',
+        'another node); 1 when the node failed (a port in use; a data dir in use, unwritable, damaged, or holding',
+        'a state this version cannot read). Errors are one line on stderr.',
       ].join('\n'),
     );
 }
 
 /** Validates commander's option values for `ranges serve`. Pure: reads no files. */
 export function serveArgsFromOptions(opts: OptionValues, env: Env = {}): RangesServeArgs {
-  const host = stringOption(opts, 'host', '-h/--host');
-  const port = stringOption(opts, 'port', '-p/--port');
-  const peersFile = stringOption(opts, 'peerConfigFile', '--peer-config-file');
-  const clusterId = stringOption(opts, 'clusterId', '--cluster-id');
-  const dataDir = stringOption(opts, 'dataDir', '--data-dir');
+  const dataDir = pathOption(opts, 'dataDir', '--data-dir', 'directory');
   const apiHost = stringOption(opts, 'apiHost', '--api-host');
   const apiPort = stringOption(opts, 'apiPort', '--api-port');
   const fanout = stringOption(opts, 'fanout', '--fanout');
   const interval = stringOption(opts, 'intervalMs', '--interval-ms');
-  if (peersFile === '') throw new UsageError('--peer-config-file: expected a file name, got ""');
+  const place = placeArgsFromOptions(opts, env);
   if (dataDir === undefined) throw new UsageError('--data-dir is required: the directory where this node keeps its state');
-  if (dataDir === '') throw new UsageError('--data-dir: expected a directory name, got ""');
   const args: RangesServeArgs = {
-    host: host === undefined ? RANGES_DEFAULTS.host : parseHost('-h/--host', host),
-    port: port === undefined ? RANGES_DEFAULTS.port : parsePort('-p/--port', port),
-    peersFile: peersFile ?? RANGES_DEFAULTS.peersFile,
-    clusterKeyFile: clusterKeyFileFrom(opts, env),
-    clusterId: clusterId === undefined ? undefined : parseClusterId('--cluster-id', clusterId),
+    ...place,
     dataDir,
     // A bracketed IPv6 literal ([::1], as in URLs) is listened on without its brackets.
     apiHost: apiHost === undefined ? RANGES_DEFAULTS.apiHost : parseHost('--api-host', apiHost).replace(/^\[(.*)\]$/, '$1'),
     apiPort: apiPort === undefined ? RANGES_DEFAULTS.apiPort : parsePort('--api-port', apiPort),
     fanout: fanout === undefined ? RANGES_DEFAULTS.fanout : wholeNumber('--fanout', fanout, 1, MAX_FANOUT),
     intervalMs: interval === undefined ? RANGES_DEFAULTS.intervalMs : wholeNumber('--interval-ms', interval, 1, MAX_INTERVAL_MS),
-    verbose: opts.verbose === true,
+    verbose: flagOption(opts, 'verbose'),
   };
   // Equal ports collide whenever the hosts overlap (localhost and 127.0.0.1, a wildcard): refuse them outright.
   if (args.apiPort === args.port) {
@@ -141,13 +101,11 @@ export function serveArgsFromOptions(opts: OptionValues, env: Env = {}): RangesS
 
 /** Parses `chatterbox ranges serve` arguments (those after `serve`) without touching the process. */
 export function parseServeArgv(argv: readonly string[], env: Env = {}): RangesServeArgs {
-  const cmd = defineServeCommand().configureOutput({ writeOut: () => {}, writeErr: () => {}, outputError: () => {} });
-  cmd.parse([...argv], { from: 'user' });
-  return serveArgsFromOptions(cmd.opts(), env);
+  return serveArgsFromOptions(parseQuietly(defineServeCommand(), argv).opts(), env);
 }
 
 /** Reads the peers and key files and assembles the runtime's config. Throws UsageError. */
-export function buildServeConfig(args: RangesServeArgs, readFile: ReadFile = (path) => readFileSync(path)): RangesNodeConfig {
+export function buildServeConfig(args: RangesServeArgs, readFile: ReadFile = readInputFile): RangesNodeConfig {
   return {
     ...resolveClusterPlace(args, readFile),
     dataDir: args.dataDir,
@@ -162,25 +120,22 @@ export function buildServeConfig(args: RangesServeArgs, readFile: ReadFile = (pa
 export async function runServeCommand(args: RangesServeArgs): Promise<number> {
   const config = buildServeConfig(args);
   const log = createLogger({ verbose: args.verbose, name: config.self.id });
-  const interrupt = new AbortController();
-  const onSignal = (): void => interrupt.abort();
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
-  // Loaded only now: help, usage errors and the client subcommands need not load SQLite or the TCP stack.
-  const [{ runRangesNode }, { StoreError }] = await Promise.all([import('../runtime/ranges-node.js'), import('../runtime/durable-store.js')]);
-  try {
-    return await runRangesNode(config, { log, interrupt: interrupt.signal });
-  } catch (error) {
-    // Another node's data dir is a mistake in how the node was started, like a wrong peers file: exit 2.
-    if (error instanceof StoreError && error.code === 'identity-mismatch') throw new UsageError(`--data-dir: ${error.message}`);
-    // The store's other errors (in use, unwritable) say all there is to say; a stack would only hide it.
-    if (error instanceof StoreError) log.fatal({ code: error.code }, `ranges node failed: ${error.message}`);
-    else log.fatal({ err: error }, 'ranges node failed');
-    return 1;
-  } finally {
-    process.removeListener('SIGINT', onSignal);
-    process.removeListener('SIGTERM', onSignal);
-  }
+  return untilInterrupted(async (interrupt) => {
+    // Loaded only now: help, usage errors and the client subcommands need not load SQLite or the TCP stack.
+    const [{ runRangesNode }, { StoreError }] = await Promise.all([import('../runtime/ranges-node.js'), import('../runtime/durable-store.js')]);
+    try {
+      return await runRangesNode(config, { log, interrupt });
+    } catch (error) {
+      // Another node's data dir is a mistake in how the node was started, like a wrong peers file: exit 2.
+      if (error instanceof StoreError && error.code === 'identity-mismatch') throw new UsageError(`--data-dir: ${error.message}`);
+      // The store's other errors (in use, unwritable, damaged) say all there is to say; a stack would only hide it.
+      if (error instanceof StoreError) throw new RunError(`--data-dir: ${error.message}`);
+      // The two listeners have different ports (checked above), so the port, or else the host name, says which flags to name.
+      const facts = systemErrorOf(error);
+      const apiListen = facts?.port === config.apiPort || (facts?.hostname === config.apiHost && facts.hostname !== config.self.host);
+      return nodeFailed(error, log, 'ranges node failed', apiListen ? '--api-host, --api-port' : '-h/--host, -p/--port');
+    }
+  });
 }
 
 // ------------------------------------------------------------------------------------------------ client
@@ -287,7 +242,7 @@ const CLIENT_COMMANDS: readonly ClientSpec[] = [
     name: 'release',
     summary: 'release a range',
     args: '<group> <start> <end>',
-    description: 'Release the node\'s registration of [start, end) in <group>. Prints nothing.',
+    description: 'Release the node\'s registration of [start, end) in <group>. Prints nothing; a range the node does not hold is an error (not-found).',
     build: ([group, start, end]) => {
       const range = rangeOf(start!, end!);
       return { method: 'DELETE', path: `${groupPath(group!, 'ranges')}?start=${range.start}&end=${range.end}`, prints: false };
@@ -360,8 +315,7 @@ export function parseClientArgv(argv: readonly string[], env: Env = {}): ClientA
   const [name, ...rest] = argv;
   const spec = CLIENT_COMMANDS.find((s) => s.name === name);
   if (spec === undefined) throw new UsageError(`unknown ranges command ${quote(name ?? '')}`);
-  const cmd = defineClientCommand(spec).configureOutput({ writeOut: () => {}, writeErr: () => {}, outputError: () => {} });
-  cmd.parse([...rest], { from: 'user' });
+  const cmd = parseQuietly(defineClientCommand(spec), rest);
   return clientArgsFrom(spec, cmd.args, cmd.opts(), env);
 }
 

@@ -4,20 +4,20 @@
  * With `--workload`, a shipped Maelstrom workload instead, judged by the harness's checkers
  * (src/sim/scenarios/maelstrom.ts).
  */
-import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
 import * as z from 'zod';
 import { nodeId } from '../core/ids.js';
 import { validateNodeFaults, type Fault } from '../sim/faults.js';
 import type { AgreementProtocolName } from '../agreement/protocols.js';
 import { seed32 } from '../core/prng.js';
-import { drawAgreementScenario, runAgreementScenario, TUNING_NAMES, type AgreementVerdict, type ScenarioDraw, type TuningName } from '../sim/scenarios/agreement.js';
+import { drawAgreementScenario, runAgreementScenario, TUNING_NAMES, type AgreementVerdict, type ScenarioDraw } from '../sim/scenarios/agreement.js';
 import { SIM_WORKLOADS, drawMaelstromScenario, runMaelstromScenario, type MaelstromDraw, type MaelstromVerdict, type SimWorkload } from '../sim/scenarios/maelstrom.js';
 import { formatCheck, formatCounts } from '../maelstrom/harness/format.js';
-import { parseGossipPreset } from './command.js';
-import { UsageError, quote } from './errors.js';
-import { fileErrorText } from './peers-file.js';
-import { configureCommand, parseProtocol, parseSeconds, parseSeed, type OptionValues } from './node-command.js';
+import { PROTOCOLS } from './agreement-flags.js';
+import { configureCommand, type OptionValues } from './command.js';
+import { UsageError, fileErrorText } from './errors.js';
+import { readInputFile } from './peers-file.js';
+import { oneOf, parseGossipPreset, parseSeconds, parseSeed, pathOption, stringOption, wholeNumber } from './flags.js';
 
 export interface SimArgs {
   readonly protocols: readonly AgreementProtocolName[];
@@ -50,14 +50,29 @@ const faultSchema = z.array(
   ]),
 );
 
+/** Keys the simulator knows but the agreement job cannot take: each with why, for a message better than "unknown key". */
+const CRASH_STOP_KEYS: Readonly<Record<string, string>> = {
+  restartAtMs: 'crashes in an agreement schedule are for good: the job is crash-stop (peers refuse a restarted node, which would send its stream again)',
+  loseDurableState: 'agreement nodes keep nothing on disk, and their crashes are for good',
+};
+
+/** A zod issue as "entry 2, atMs: expected a number", numbering entries as the file holds them (from 0). */
+function issueText(issue: { readonly path: readonly PropertyKey[]; readonly message: string }): string {
+  const [entry, ...rest] = issue.path;
+  const where = entry === undefined ? 'the schedule' : `entry ${String(entry)}${rest.length === 0 ? '' : `, ${rest.map(String).join('.')}`}`;
+  // zod says a missing key is "expected number, received undefined".
+  return `${where}: ${/received undefined$/.test(issue.message) ? 'missing' : issue.message}`;
+}
+
 /**
  * A JSON fault schedule: `[{"kind":"partition","atMs":100,"healAtMs":900,"groups":[["n1"],["n2","n3"]]},
  * {"kind":"crash","atMs":500,"node":"n2"}, {"kind":"pause","atMs":200,"resumeAtMs":1700,"node":"n3"}]`.
+ * Every problem is a UsageError naming the file and the entry.
  */
 export function readFaultsFile(path: string, nodeCount: number | undefined): Fault[] {
   let text: string;
   try {
-    text = readFileSync(path, 'utf8');
+    text = readInputFile(path).toString('utf8');
   } catch (error) {
     throw new UsageError(`--faults ${path}: ${fileErrorText(error)}`);
   }
@@ -67,17 +82,29 @@ export function readFaultsFile(path: string, nodeCount: number | undefined): Fau
   } catch (error) {
     throw new UsageError(`--faults ${path}: not JSON (${error instanceof Error ? error.message : String(error)})`);
   }
+  if (Array.isArray(json)) {
+    json.forEach((entry: unknown, i) => {
+      if (typeof entry !== 'object' || entry === null || (entry as { kind?: unknown }).kind !== 'crash') return;
+      const key = Object.keys(CRASH_STOP_KEYS).find((k) => k in entry);
+      if (key !== undefined) throw new UsageError(`--faults ${path}: entry ${i}, ${key}: ${CRASH_STOP_KEYS[key]}`);
+    });
+  }
   const parsed = faultSchema.safeParse(json);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
-    throw new UsageError(`--faults ${path}: ${issue === undefined ? 'invalid' : `at ${issue.path.join('.') || 'top level'}: ${issue.message}`}`);
+    throw new UsageError(`--faults ${path}: ${issue === undefined ? 'invalid' : issueText(issue)}`);
   }
   const faults: Fault[] = [];
   for (const [i, f] of parsed.data.entries()) {
     const named = f.kind === 'partition' ? f.groups.flat() : [f.node];
     const unknown = named.find((n) => nodeCount !== undefined && Number(n.slice(1)) > nodeCount);
     if (unknown !== undefined) throw new UsageError(`--faults ${path}: entry ${i} names ${unknown}, but the cluster has ${nodeCount} nodes`);
-    if (f.kind === 'partition' && f.healAtMs < f.atMs) throw new UsageError(`--faults ${path}: entry ${i} heals before it starts`);
+    if (f.kind === 'partition') {
+      if (f.healAtMs < f.atMs) throw new UsageError(`--faults ${path}: entry ${i} heals before it starts`);
+      // The simulator's PartitionTable refuses this too, but as a bug would be: say it here as the user's mistake.
+      const twice = named.find((n, k) => named.indexOf(n) !== k);
+      if (twice !== undefined) throw new UsageError(`--faults ${path}: entry ${i} lists ${twice} twice; a node is in one group of a partition`);
+    }
     switch (f.kind) {
       case 'partition':
         faults.push({ kind: 'partition', atMs: f.atMs, healAtMs: f.healAtMs, groups: f.groups.map((g) => g.map(nodeId)) });
@@ -112,23 +139,18 @@ export function describeFault(f: Fault): string {
 }
 const MAX_SIM_NODES = 32;
 
-function parseWhole(flag: string, raw: string, min: number, max: number): number {
-  if (!/^\d+$/.test(raw) || Number(raw) < min || Number(raw) > max) throw new UsageError(`${flag}: expected a whole number ${min}..${max}, got ${quote(raw)}`);
-  return Number(raw);
-}
-
 /** Seeds are 32-bit in the simulator; larger or negative ones are folded, so any integer replays something. */
 function simSeed(seed: bigint): number {
   return seed >= 0n && seed <= 0xffffffffn ? Number(seed) : seed32(seed);
 }
 
 export function simArgsFromOptions(opts: OptionValues): SimArgs {
-  const str = (name: string): string | undefined => (typeof opts[name] === 'string' ? (opts[name] as string) : undefined);
+  const str = (name: string): string | undefined => stringOption(opts, name, `--${name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`);
   const workload = str('workload');
-  if (workload !== undefined) return maelstromArgs(workload, str);
+  if (workload !== undefined) return maelstromArgs(opts, workload, str);
   if (str('preset') !== undefined) throw new UsageError('--preset: applies only with --workload');
-  const protocol = str('protocol') ?? 'both';
-  const protocols: AgreementProtocolName[] = protocol === 'both' ? ['stream', 'lockstep'] : [parseProtocol('--protocol', protocol)];
+  const protocol = oneOf<AgreementProtocolName | 'both'>('--protocol', str('protocol') ?? 'both', ['both', ...PROTOCOLS]);
+  const protocols: AgreementProtocolName[] = protocol === 'both' ? ['stream', 'lockstep'] : [protocol];
   const rawSeed = str('seed');
   const nodes = str('nodes');
   const crashes = str('crashes');
@@ -137,38 +159,39 @@ export function simArgsFromOptions(opts: OptionValues): SimArgs {
   const tuning = str('tuning');
   const startSkew = str('startSkew');
   const draw: ScenarioDraw = {
-    ...(tuning === undefined ? {} : { tuning: parseTuning('--tuning', tuning) }),
+    ...(tuning === undefined ? {} : { tuning: oneOf('--tuning', tuning, TUNING_NAMES) }),
     ...(startSkew === undefined ? {} : { maxStartSkewMs: parseSeconds('--start-skew', startSkew, true) }),
-    ...(nodes === undefined ? {} : { nodeCount: parseWhole('--nodes', nodes, 1, MAX_SIM_NODES) }),
-    ...(crashes === undefined ? {} : { crashCount: parseWhole('--crashes', crashes, 0, MAX_SIM_NODES) }),
+    ...(nodes === undefined ? {} : { nodeCount: wholeNumber('--nodes', nodes, 1, MAX_SIM_NODES) }),
+    ...(crashes === undefined ? {} : { crashCount: wholeNumber('--crashes', crashes, 0, MAX_SIM_NODES) }),
     ...(sendFor === undefined ? {} : { sendForMs: parseSeconds('--send-for', sendFor, true) }),
     ...(waitFor === undefined ? {} : { waitForMs: parseSeconds('--wait-for', waitFor, false) }),
   };
   if (draw.nodeCount !== undefined && draw.crashCount !== undefined && draw.crashCount > draw.nodeCount) {
     throw new UsageError(`--crashes: at most --nodes (${draw.nodeCount}), got ${draw.crashCount}`);
   }
-  const faultsFile = str('faults');
+  const faultsFile = pathOption(opts, 'faults', '--faults');
   if (faultsFile !== undefined && draw.nodeCount === undefined) throw new UsageError('--faults: give --nodes too, so the schedule names nodes that exist');
   if (faultsFile !== undefined && draw.crashCount !== undefined) throw new UsageError('--faults: crashes come from the schedule; drop --crashes');
+  // Without --nodes the cluster size is drawn from the seed, and may be smaller than the crashes asked for.
+  if (draw.crashCount !== undefined && draw.crashCount > 0 && draw.nodeCount === undefined) throw new UsageError('--crashes: give --nodes too, so that there are that many nodes to crash');
   return {
     protocols,
     seed: rawSeed === undefined ? 1 : simSeed(parseSeed('--seed', rawSeed)),
-    runs: parseWhole('--runs', str('runs') ?? '1', 1, MAX_RUNS),
+    runs: wholeNumber('--runs', str('runs') ?? '1', 1, MAX_RUNS),
     draw: faultsFile === undefined ? draw : { ...draw, faults: readFaultsFile(faultsFile, draw.nodeCount) },
   };
 }
 
-function maelstromArgs(raw: string, str: (name: string) => string | undefined): SimArgs {
-  const workload = SIM_WORKLOADS.find((name) => name === raw);
-  if (workload === undefined) throw new UsageError(`--workload: expected one of ${SIM_WORKLOADS.join(', ')}, got ${quote(raw)}`);
+function maelstromArgs(opts: OptionValues, raw: string, str: (name: string) => string | undefined): SimArgs {
+  const workload = oneOf<SimWorkload>('--workload', raw, SIM_WORKLOADS);
   for (const [key, flag] of AGREEMENT_ONLY_FLAGS) {
     if (str(key) !== undefined) throw new UsageError(`${flag}: applies to the agreement job, not with --workload`);
   }
   const nodes = str('nodes');
   const preset = str('preset');
-  const faultsFile = str('faults');
+  const faultsFile = pathOption(opts, 'faults', '--faults');
   if (faultsFile !== undefined && nodes === undefined) throw new UsageError('--faults: give --nodes too, so the schedule names nodes that exist');
-  const nodeCount = nodes === undefined ? undefined : parseWhole('--nodes', nodes, 1, MAX_SIM_NODES);
+  const nodeCount = nodes === undefined ? undefined : wholeNumber('--nodes', nodes, 1, MAX_SIM_NODES);
   const draw: MaelstromDraw = {
     ...(nodeCount === undefined ? {} : { nodeCount }),
     ...(preset === undefined ? {} : { preset: parseGossipPreset('--preset', preset) }),
@@ -178,16 +201,10 @@ function maelstromArgs(raw: string, str: (name: string) => string | undefined): 
   return {
     protocols: [],
     seed: rawSeed === undefined ? 1 : simSeed(parseSeed('--seed', rawSeed)),
-    runs: parseWhole('--runs', str('runs') ?? '1', 1, MAX_RUNS),
+    runs: wholeNumber('--runs', str('runs') ?? '1', 1, MAX_RUNS),
     draw: {},
     maelstrom: { workload, draw },
   };
-}
-
-function parseTuning(flag: string, raw: string): TuningName {
-  const found = TUNING_NAMES.find((name) => name === raw);
-  if (found === undefined) throw new UsageError(`${flag}: expected one of ${TUNING_NAMES.join(', ')}, got ${quote(raw)}`);
-  return found;
 }
 
 function describeVerdict(v: AgreementVerdict, out: (line: string) => void): void {
@@ -296,7 +313,7 @@ export function simCommand(): Command {
     .option('--seed <integer>', 'first seed; the same seed replays the same run (default 1)')
     .option('--runs <count>', 'how many consecutive seeds to run (default 1)')
     .option('--nodes <count>', `cluster size 1..${MAX_SIM_NODES} (default: drawn from the seed)`)
-    .option('--crashes <count>', 'nodes that crash for good (default: drawn from the seed)')
+    .option('--crashes <count>', 'nodes that crash for good, 0..--nodes; more than 0 needs --nodes (default: drawn from the seed)')
     .option('--send-for <seconds>', 'virtual seconds of sending (default: drawn from the seed)')
     .option('--wait-for <seconds>', 'virtual grace period in seconds (default: drawn, 2 to 4, or 1 to 4 with --tuning process)')
     .option('--tuning <name>', `the stream protocol's tuning: ${TUNING_NAMES.join(' or ')} (default simulation: small runs, so sweeps are fast; process is what chatterbox node runs)`)
@@ -305,6 +322,7 @@ export function simCommand(): Command {
       '--faults <path>',
       'JSON fault schedule instead of a drawn one (needs --nodes): partitions, crashes for good, and pauses (the node is stopped, as by SIGSTOP, and resumed; nothing sent to it is lost), e.g. [{"kind":"partition","atMs":100,"healAtMs":900,"groups":[["n1"],["n2","n3"]]},{"kind":"crash","atMs":500,"node":"n3"},{"kind":"pause","atMs":200,"resumeAtMs":1700,"node":"n2"}]',
     )
+    .addHelpText('after', ['', 'Exit status: 0 when every scenario passed, 1 when one failed (its replay command is printed), 2 for a usage error.'].join('\n'))
     .action((opts: OptionValues) => {
       process.exitCode = runSimCommand(simArgsFromOptions(opts));
     });

@@ -29,7 +29,7 @@ export type RangesRequest =
   | { readonly id: number; readonly op: 'increase' | 'decrease'; readonly group: string; readonly start: number; readonly end: number; readonly by: number }
   | { readonly id: number; readonly op: 'lookup'; readonly group: string; readonly key: string | number };
 
-export type RangesErrorCode = 'bad-request' | 'bad-range' | 'unknown-group' | 'not-member';
+export type RangesErrorCode = 'bad-request' | 'bad-range' | 'unknown-group' | 'not-member' | 'not-found';
 
 export type RangesReply =
   | { readonly id: number; readonly ok: true; readonly result: unknown }
@@ -117,8 +117,12 @@ export const rangesService: ReplicatedService<GroupState, RangesRequest, RangesR
         case 'register':
           if (req.meta !== undefined && !isPlainData(req.meta)) return fail(req.id, 'bad-request', 'meta must be plain JSON data');
           return ok(req.id, null, state.register(by, req.group, req.start, req.end, req.meta ?? null));
-        case 'release':
-          return ok(req.id, null, state.release(by, req.group, req.start, req.end));
+        case 'release': {
+          const delta = state.release(by, req.group, req.start, req.end);
+          // Nothing to release is most likely a mistyped range: say so (the API's 404) rather than succeed silently.
+          if (isEmptyDelta(delta)) return fail(req.id, 'not-found', `this node holds no registration of [${req.start}, ${req.end}) in group ${JSON.stringify(req.group)}`);
+          return ok(req.id, null, delta);
+        }
         case 'increase':
           return ok(req.id, null, state.increase(by, req.group, req.start, req.end, req.by));
         case 'decrease':

@@ -12,9 +12,10 @@
  * second process on the same data dir fails with StoreError('in-use') instead of corrupting the first one's
  * numbering. The lock is the operating system's, so a killed process leaves none behind.
  */
-import { mkdirSync, statSync } from 'node:fs';
+import { statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import Database from 'better-sqlite3';
+import { makeDirectory } from './make-directory.js';
 
 export const STORE_FILE = 'chatterbox.sqlite';
 
@@ -23,7 +24,8 @@ export interface StoreIdentity {
   readonly clusterId: string;
 }
 
-export type StoreErrorCode = 'identity-mismatch' | 'in-use' | 'unusable';
+/** `damaged`: the file is not SQLite, or SQLite finds it corrupt; the message says how to start over. */
+export type StoreErrorCode = 'identity-mismatch' | 'in-use' | 'unusable' | 'damaged';
 
 export class StoreError extends Error {
   override readonly name = 'StoreError';
@@ -44,6 +46,20 @@ function sqliteCode(error: unknown): string {
 
 function errorText(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
+}
+
+/** SQLITE_NOTADB (not a database) and SQLITE_CORRUPT with its extended codes (a malformed page, index, ...). */
+function isDamage(error: unknown): boolean {
+  const code = sqliteCode(error);
+  return code === 'SQLITE_NOTADB' || code.startsWith('SQLITE_CORRUPT');
+}
+
+/** How to start over from a store that cannot be read: what it held is lost to this node, not to its peers. */
+const START_OVER = 'move its data dir away to start this node empty under a new replica id';
+
+/** A damaged store: its data cannot be trusted, so only starting over helps. */
+function damaged(path: string, error: unknown): StoreError {
+  return new StoreError('damaged', `store ${path} is damaged (${errorText(error)}); ${START_OVER}`, { cause: error });
 }
 
 export class DurableStore {
@@ -67,16 +83,18 @@ export class DurableStore {
 
   /**
    * Opens (creating if needed) the store in `dir` for `identity`. Throws StoreError: 'identity-mismatch' when the
-   * dir belongs to another node or cluster, 'in-use' when another process has it open, 'unusable' otherwise.
+   * dir belongs to another node or cluster, 'in-use' when another process has it open, 'damaged' when the file is
+   * not SQLite or is corrupt, 'unusable' otherwise.
    */
   static open(dir: string, identity: StoreIdentity): DurableStore {
     const absolute = resolve(dir);
     try {
-      mkdirSync(absolute, { recursive: true });
+      makeDirectory(absolute);
+      if (!statSync(absolute).isDirectory()) throw new StoreError('unusable', `data dir ${absolute} is not a directory`);
     } catch (error) {
+      if (error instanceof StoreError) throw error;
       throw new StoreError('unusable', `data dir ${absolute} cannot be created: ${errorText(error)}`, { cause: error });
     }
-    if (!statSync(absolute).isDirectory()) throw new StoreError('unusable', `data dir ${absolute} is not a directory`);
     const path = join(absolute, STORE_FILE);
     let db: Database.Database;
     try {
@@ -95,7 +113,7 @@ export class DurableStore {
         .transaction(() => {
           const version = db.pragma('user_version', { simple: true });
           if (version !== 0 && version !== SCHEMA_VERSION) {
-            throw new StoreError('unusable', `store ${path} has schema version ${String(version)}; this chatterbox knows ${SCHEMA_VERSION}`);
+            throw new StoreError('unusable', `store ${path} has schema version ${String(version)}; this chatterbox knows ${SCHEMA_VERSION}: use that version, or ${START_OVER}`);
           }
           db.exec('CREATE TABLE IF NOT EXISTS kv (key TEXT PRIMARY KEY, value BLOB NOT NULL)');
           db.exec('CREATE TABLE IF NOT EXISTS identity (name TEXT PRIMARY KEY, value TEXT NOT NULL)');
@@ -128,6 +146,7 @@ export class DurableStore {
       if (sqliteCode(error) === 'SQLITE_BUSY') {
         throw new StoreError('in-use', `store ${path} is in use by another process (is this node already running?)`, { cause: error });
       }
+      if (isDamage(error)) throw damaged(path, error);
       throw new StoreError('unusable', `store ${path}: ${errorText(error)}`, { cause: error });
     }
   }
@@ -135,7 +154,14 @@ export class DurableStore {
   /** Every key and its bytes (copies, owned by the caller). */
   loadAll(): Map<string, Uint8Array> {
     this.checkOpen();
-    const rows = this.db.prepare('SELECT key, value FROM kv').all() as { key: string; value: Buffer }[];
+    let rows: { key: string; value: Buffer }[];
+    try {
+      rows = this.db.prepare('SELECT key, value FROM kv').all() as { key: string; value: Buffer }[];
+    } catch (error) {
+      // Opening reads only the first pages; damage further in shows here.
+      if (isDamage(error)) throw damaged(this.path, error);
+      throw error;
+    }
     return new Map(rows.map((row) => [row.key, new Uint8Array(row.value)]));
   }
 

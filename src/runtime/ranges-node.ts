@@ -77,6 +77,8 @@ export async function startRangesNode(config: RangesNodeConfig, log: Logger): Pr
   let transport: TcpTransport | undefined;
   let server: Server | undefined;
   let stopping: Promise<void> | undefined;
+  // Whether 'ranges node started' was logged: a node that failed to start ends with its one error, not a 'stopped' line.
+  let started = false;
   let fail: (code: number) => void = () => {};
   const failed = new Promise<number>((resolve) => (fail = resolve));
 
@@ -91,7 +93,7 @@ export async function startRangesNode(config: RangesNodeConfig, log: Logger): Pr
       }
       await transport?.close();
       store.close();
-      if (metrics !== undefined) log.info({ ...metrics }, 'ranges node stopped');
+      if (metrics !== undefined && started) log.info({ ...metrics }, 'ranges node stopped');
     })();
     return stopping;
   };
@@ -222,6 +224,7 @@ export async function startRangesNode(config: RangesNodeConfig, log: Logger): Pr
   const address = server.address();
   const apiPort = typeof address === 'object' && address !== null ? address.port : config.apiPort;
   const apiUrl = `http://${urlHost(config.apiHost)}:${apiPort}`;
+  started = true;
   log.info(
     {
       api: apiUrl,

@@ -13,13 +13,9 @@ import { HUNG_AFTER_MS } from './helpers/processes.js';
 import { UsageError } from '../../src/cli/errors.js';
 import { MAX_HELLO_TEXT_CHARS } from '../../src/transport/hello-text.js';
 import { MAX_AGREEMENT_NODES } from '../../src/agreement/types.js';
-import {
-  CLUSTER_KEY_ENV,
-  buildNodeConfig,
-  isHelpOrVersion,
-  parseNodeArgv,
-  type NodeArgs,
-} from '../../src/cli/node-command.js';
+import { isHelpOrVersion } from '../../src/cli/command.js';
+import { buildNodeConfig, parseNodeArgv, type NodeArgs } from '../../src/cli/node-command.js';
+import { CLUSTER_KEY_ENV } from '../../src/cli/place-flags.js';
 import {
   EXIT_AGREEMENT,
   EXIT_DISAGREEMENT,

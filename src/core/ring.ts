@@ -40,12 +40,13 @@ export class Ring<T> {
   }
 
   set(index: number, item: T): void {
-    assert(Number.isInteger(index) && index >= 0 && index < this.count, `ring index ${index} outside [0, ${this.count})`);
+    // Constant messages: a template would be built on every call, and these are hot.
+    assert(Number.isInteger(index) && index >= 0 && index < this.count, 'ring index outside its items');
     this.slots[(this.head + index) & (this.slots.length - 1)] = item;
   }
 
   push(item: T): void {
-    assert(this.count < this.capacity, `ring full (${this.capacity})`);
+    assert(this.count < this.capacity, 'ring full');
     if (this.count === this.slots.length) this.grow();
     this.slots[(this.head + this.count) & (this.slots.length - 1)] = item;
     this.count++;
@@ -53,7 +54,7 @@ export class Ring<T> {
 
   /** Removes the `n` oldest items. */
   dropFront(n: number): void {
-    assert(Number.isInteger(n) && n >= 0 && n <= this.count, `cannot drop ${n} of ${this.count} items`);
+    assert(Number.isInteger(n) && n >= 0 && n <= this.count, 'ring cannot drop more than it holds');
     const mask = this.slots.length - 1;
     // Clear the slots so the dropped items can be collected.
     for (let k = 0; k < n; k++) this.slots[(this.head + k) & mask] = undefined;

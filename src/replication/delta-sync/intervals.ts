@@ -97,7 +97,7 @@ interface IntervalSet {
  * payload is encoded once.
  */
 function intervalSet<T>(lattice: Lattice<T>, state: SyncState<T>, from: number, to: number): IntervalSet {
-  assert(state.bufferStart <= from && from < to && to <= nextSeq(state), `interval [${from}, ${to}) outside the buffer`);
+  assert(state.bufferStart <= from && from < to && to <= nextSeq(state), 'interval outside the buffer');
   const bySource = new Map<NodeId | null, T[]>();
   for (let seq = from; seq < to; seq++) {
     const entry = state.buffer.get(seq - state.bufferStart)!;

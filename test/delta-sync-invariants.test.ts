@@ -91,7 +91,7 @@ describe('delta-sync invariants hold after every step', () => {
             if (given) for (const n of nodes) sim.inject(1, n, { kind: 'request', body: 'topology' });
             for (let k = 0; k < 60; k++) sim.inject(Math.floor((k * DURATION_MS) / 60), prng.pick(nodes), { kind: 'request', body: 1 + (k % 3) });
             sim.run();
-            assert.ok(steps > 100, `only ${steps} steps`);
+            assert.ok(steps > 20, `only ${steps} steps`);
             // A sanity check that the run did its work; the other suites judge convergence through crashes (and
             // Maelstrom tells a given topology once, so a node restarted there has no eager edges).
             if (!given && !faults.some((f) => f.kind === 'crash')) {

@@ -188,7 +188,7 @@ function halt(state: CausalState, effects: Effects, text: string): void {
 function ownMessagesAcknowledged(inner: GossipState): boolean {
   let lastOwn = -1;
   for (let k = inner.buffer.length - 1; k >= 0; k--) {
-    if (inner.buffer[k]?.from === null) {
+    if (inner.buffer.get(k)?.from === null) {
       lastOwn = k;
       break;
     }

@@ -1,0 +1,48 @@
+/**
+ * The delta buffer: every delta this replica took in, numbered, until every eager neighbour acknowledged it.
+ *
+ * It is bounded (`maxBufferedDeltas`, the ring's capacity): when full the oldest delta goes, and a neighbour
+ * that still needed it is sent the whole state instead (intervals.ts), which covers every delta ever buffered.
+ * Garbage collection drops the front up to the lowest acknowledgement among eager neighbours; lazy neighbours are
+ * repaired by digests, not intervals, so they hold nothing back.
+ */
+import type { NodeId } from '../../core/ids.js';
+import { nextSeq, type Link, type SyncState } from './state.js';
+
+export function bufferDelta<T>(state: SyncState<T>, delta: T, from: NodeId | null): void {
+  if (state.buffer.full) {
+    // Bounded memory: neighbours that still needed the dropped delta will get the full state.
+    state.buffer.dropFront(1);
+    state.bufferStart++;
+    state.stats.droppedForBound++;
+  }
+  state.buffer.push({ delta, from });
+}
+
+/** Drops the deltas every eager neighbour has acknowledged. */
+export function collectGarbage<T>(state: SyncState<T>): void {
+  let low = nextSeq(state);
+  for (const link of state.links.values()) if (link.eager) low = Math.min(low, link.acked);
+  const drop = low - state.bufferStart;
+  if (drop > 0) {
+    state.buffer.dropFront(drop);
+    state.bufferStart = low;
+  }
+}
+
+/** Entries that came from the neighbour itself count as acknowledged by it (we never send them back). */
+export function skipOwnEntries<T>(state: SyncState<T>, link: Link): void {
+  while (link.acked < link.sentUpTo && link.acked >= state.bufferStart) {
+    const entry = state.buffer.get(link.acked - state.bufferStart);
+    if (entry === undefined || entry.from !== link.peer) break;
+    link.acked++;
+  }
+}
+
+/** A restarted neighbour lacks what its old incarnation sent us: those deltas must no longer be left out for it. */
+export function forgetSource<T>(state: SyncState<T>, peer: NodeId): void {
+  for (let k = 0; k < state.buffer.length; k++) {
+    const entry = state.buffer.get(k)!;
+    if (entry.from === peer) state.buffer.set(k, { delta: entry.delta, from: null });
+  }
+}

@@ -1,0 +1,53 @@
+/**
+ * What holds of a delta-sync state between steps. The simulator checks it after every step; it walks every link
+ * and buffered delta, so it is for tests and debug runs, not the hot path (which keeps a few cheap asserts).
+ *
+ * Not claimed, because they do not hold: `bufferStart <= acked` for every eager link (the bound drops deltas a
+ * neighbour still needs, and a restarted neighbour's link starts again from 0: both are then sent the full
+ * state), and "nothing collectable is buffered" (garbage is collected at flushes, acks and prunes, not when a
+ * topology change removes a link).
+ */
+import { assert } from '../../core/assert.js';
+import { maxLinks, nextSeq, relays, type SyncState } from './state.js';
+
+export function checkInvariants<T>(state: SyncState<T>): void {
+  const { options } = state;
+  const next = nextSeq(state);
+  assert(Number.isSafeInteger(state.bufferStart) && state.bufferStart >= 0, `buffer start ${state.bufferStart} is not a count`);
+  assert(state.buffer.length <= options.maxBufferedDeltas, `${state.buffer.length} deltas buffered, bound ${options.maxBufferedDeltas}`);
+
+  // Links: only other members, within the bound, each under its own peer's name.
+  assert(state.links.size <= maxLinks(state), `${state.links.size} links, bound ${maxLinks(state)}`);
+  // The timeout starts at retransmitMs and doubles up to maxRetransmitMs (which options do not force above it).
+  const minRto = Math.min(options.retransmitMs, options.maxRetransmitMs);
+  const maxRto = Math.max(options.retransmitMs, options.maxRetransmitMs);
+  let ackOwed = false;
+  for (const [peer, link] of state.links) {
+    const at = `link to ${peer}`;
+    assert(link.peer === peer, `${at} is filed under another name`);
+    assert(peer !== state.self && state.members.has(peer), `${at}: not another member`);
+    assert(Number.isSafeInteger(link.acked) && Number.isSafeInteger(link.sentUpTo), `${at}: sequence numbers not integers`);
+    assert(0 <= link.acked && link.acked <= link.sentUpTo && link.sentUpTo <= next, `${at}: not 0 <= acked ${link.acked} <= sent ${link.sentUpTo} <= next ${next}`);
+    assert(Number.isSafeInteger(link.received) && link.received >= 0, `${at}: received ${link.received}`);
+    assert(minRto <= link.rtoMs && link.rtoMs <= maxRto, `${at}: timeout ${link.rtoMs} outside [${minRto}, ${maxRto}]`);
+    assert(!link.overlay || link.eager, `${at}: an overlay edge was made lazy`);
+    assert(link.repairs >= 0, `${at}: negative repairs`);
+    // Nothing is received from or owed to a neighbour before it is heard from.
+    if (link.incarnation === null) assert(link.received === 0 && !link.ackOwed, `${at}: received before first contact`);
+    ackOwed ||= link.ackOwed;
+  }
+
+  // Buffer: deltas come from us or other members, and only relaying topologies buffer others' deltas.
+  const relaying = relays(options);
+  for (const entry of state.buffer) {
+    if (entry.from === null) continue;
+    assert(relaying, 'a received delta is buffered over a full mesh, which does not relay');
+    assert(entry.from !== state.self && state.members.has(entry.from), `buffered delta from ${entry.from}, not another member`);
+  }
+
+  // Timers: the deadlines the state books are consistent with what waits for them.
+  assert(!ackOwed || state.ackAt !== null, 'an acknowledgement is owed but the ack timer is not armed');
+  assert(state.flushAt === null || options.flushMs > 0, 'a flush timer is armed though flushes are immediate');
+  assert(!state.greeting || options.antiEntropyMs === null, 'greeting although anti-entropy runs');
+  assert(Number.isSafeInteger(state.antiEntropyCursor) && state.antiEntropyCursor >= 0, `anti-entropy cursor ${state.antiEntropyCursor}`);
+}

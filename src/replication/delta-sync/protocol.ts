@@ -1,0 +1,136 @@
+/**
+ * `deltaSync(service)`: the concerns of this folder put together as one protocol. This file only dispatches:
+ * each input goes to the handler of its concern, in the order the concerns depend on each other (a message's
+ * incarnation first, then its own handler, then what the message tells retransmission).
+ */
+import type { NodeId } from '../../core/ids.js';
+import type { InitContext, Input, Protocol } from '../../protocol/types.js';
+import { replicaOf } from '../replica-id.js';
+import { bufferDelta } from './buffer.js';
+import { armAntiEntropy, onAntiEntropyTimer, onDigest, onRepair } from './digests.js';
+import { persistWrite, restoreValue, restoreWriter, restoresValue } from './durability.js';
+import { flush, onAckTimer, onAck, onFlushTimer, onInterval, scheduleFlush } from './intervals.js';
+import { checkInvariants } from './invariants.js';
+import { applyOverlay, linkFor, observeIncarnation, startGreeting } from './links.js';
+import { onGraft, onPrune } from './plumtree.js';
+import { armRetransmit, resumeIfBackedOff, retransmitStalled } from './retransmit.js';
+import { TIMER, newSyncState, serviceContext, type SyncState } from './state.js';
+import { validateSyncOptions, type ReplicatedService, type SyncEffects, type SyncEnv, type SyncMsg, type SyncOptions } from './types.js';
+import { isSyncMessage } from './wire.js';
+
+/** The protocol that replicates `service`'s lattice by delta anti-entropy. */
+export function deltaSync<T, Req, Out>(service: ReplicatedService<T, Req, Out>): Protocol<SyncState<T>, SyncMsg, Out, SyncOptions, Req> {
+  const env: SyncEnv<T, Req, Out> = { service, lattice: service.lattice };
+
+  function init(ctx: InitContext<SyncOptions>): { state: SyncState<T>; effects: SyncEffects<Out> } {
+    validateSyncOptions(ctx.options);
+    const restoredWriter = restoreWriter(env, ctx.self, ctx.restored);
+    const state = newSyncState<T>({
+      self: ctx.self,
+      nodes: ctx.nodes,
+      options: ctx.options,
+      incarnation: ctx.now,
+      writer: restoredWriter ?? replicaOf(ctx.self, ctx.now),
+      writerPersisted: restoredWriter !== undefined,
+      value: restoreValue(env, ctx.restored),
+    });
+    applyOverlay(state, ctx.options.topology, ctx.now);
+    const effects: SyncEffects<Out> = [];
+    armAntiEntropy(env, state, ctx.now, effects);
+    if (restoresValue(env, ctx.restored)) {
+      // Writes made before the crash may never have left this node: offer the restored state as our first delta.
+      bufferDelta(state, env.lattice.clone(state.value), null);
+      scheduleFlush(env, state, ctx.now, effects);
+    } else if (ctx.options.antiEntropyMs === null) {
+      // Starting empty, perhaps after a crash that lost the state, and nothing else would make a neighbour that
+      // saw an older incarnation of us resend (links.ts, "Greeting").
+      startGreeting(state, effects);
+      armRetransmit(state, ctx.now, effects);
+    }
+    return { state, effects };
+  }
+
+  function step(state: SyncState<T>, input: Input<SyncMsg, Req>, now: number): SyncEffects<Out> {
+    const effects: SyncEffects<Out> = [];
+    switch (input.kind) {
+      case 'request':
+        onRequest(state, input.body, now, effects);
+        break;
+      case 'receive':
+        onReceive(state, input.from, input.msg, now, effects);
+        break;
+      case 'timer':
+        onTimer(state, input.name, now, effects);
+        break;
+    }
+    return effects;
+  }
+
+  function onRequest(state: SyncState<T>, body: Req, now: number, effects: SyncEffects<Out>): void {
+    const result = service.request(serviceContext(state, now), body);
+    if (result.topology !== undefined && state.options.topology.kind === 'given') applyOverlay(state, result.topology, now);
+    if (result.delta !== undefined && result.delta !== null) {
+      persistWrite(env, state, effects);
+      bufferDelta(state, result.delta, null);
+      scheduleFlush(env, state, now, effects);
+    }
+    for (const value of result.outputs ?? []) effects.push({ kind: 'output', value });
+  }
+
+  function onReceive(state: SyncState<T>, from: NodeId, msg: SyncMsg, now: number, effects: SyncEffects<Out>): void {
+    const link = linkFor(state, from, now, effects);
+    if (link === null) return;
+    const contact = observeIncarnation(state, link, msg.i, now);
+    if (contact === 'stale') return;
+    switch (msg.t) {
+      case 'd':
+        onInterval(env, state, link, msg, now, effects);
+        break;
+      case 'a':
+        if (msg.ri === state.incarnation) onAck(env, state, link, msg.ack, msg.gap, now, effects);
+        break;
+      case 'g':
+        onDigest(env, state, link, msg.digest, msg.reply, effects);
+        break;
+      case 'r':
+        onRepair(env, state, link, msg.p, now, effects);
+        break;
+      case 'graft':
+        onGraft(state, link, now);
+        break;
+      case 'prune':
+        onPrune(state, link);
+        break;
+    }
+    // The restarted neighbour gets everything, stamped with its new incarnation, after its message (often a gap
+    // acknowledgement from 0) has been applied, so one resend serves both.
+    if (contact === 'restarted') scheduleFlush(env, state, now, effects);
+    // After the message's own acknowledgement is applied.
+    if (resumeIfBackedOff(state, link, now)) scheduleFlush(env, state, now, effects);
+  }
+
+  function onTimer(state: SyncState<T>, name: string, now: number, effects: SyncEffects<Out>): void {
+    switch (name) {
+      case TIMER.flush:
+        onFlushTimer(env, state, now, effects);
+        break;
+      case TIMER.ack:
+        onAckTimer(state, effects);
+        break;
+      case TIMER.retransmit:
+        if (retransmitStalled(state, now, effects)) flush(env, state, now, effects);
+        break;
+      case TIMER.antiEntropy:
+        onAntiEntropyTimer(env, state, now, effects);
+        break;
+    }
+  }
+
+  function metrics(state: SyncState<T>): Readonly<Record<string, number | string | boolean>> {
+    let eager = 0;
+    for (const link of state.links.values()) if (link.eager) eager++;
+    return { buffered: state.buffer.length, eagerLinks: eager, links: state.links.size, ...state.stats };
+  }
+
+  return { name: service.name, init, step, isMessage: isSyncMessage, metrics, invariants: checkInvariants };
+}

@@ -100,3 +100,28 @@ describe('lockstep, by hand', () => {
     );
   });
 });
+
+describe('stated invariants catch a broken state', () => {
+  const options = { seed: 1, sendForMs: 100, waitForMs: 1000, tickMs: 100, tuning: SIMULATION_TUNING };
+
+  test('stream: acknowledged beyond sent, an early run not beyond what is held', () => {
+    const init = () => streamProtocol.init({ self: n1, nodes: NODES, options, now: 0, startedAtMs: 0, restored: new Map() }).state;
+    const check = streamProtocol.invariants!;
+    const state = init();
+    check(state);
+    const peer = state.peers[0]!;
+    peer.acked = peer.sentUpTo + 8;
+    assert.throws(() => check(state), /stream invariant: n2: acked 8 ≤ sent 0/);
+    const other = init();
+    other.inbound[1]!.early.set(0, { ts: 1, seq: 0, summary: { count: 8, sum: 40n, weighted: 180n } });
+    assert.throws(() => check(other), /early run 0 not beyond held 0/);
+  });
+
+  test('lockstep: a message in flight that is not the last one sent', () => {
+    const state = lockstepProtocol.init({ self: n1, nodes: NODES, options, now: 0, startedAtMs: 0, restored: new Map() }).state;
+    const check = lockstepProtocol.invariants!;
+    check(state);
+    state.current = { t: 'stop', serial: state.sent + 1 };
+    assert.throws(() => check(state), /lockstep invariant: the stop in flight is numbered/);
+  });
+});

@@ -492,11 +492,13 @@ describe('timers, clocks and injection', () => {
   test('injected inputs arrive at their time; injecting into the past is refused', () => {
     const sim = new Simulation(probe, probeConfig([A, B], () => ({})));
     sim.inject(40, A, { kind: 'receive', from: nodeId('client'), msg: { kind: 'ping', seq: 9, sentAt: 0 } });
-    sim.inject(30, B, { kind: 'timer', name: 'once' });
+    sim.inject(30, B, { kind: 'receive', from: nodeId('client'), msg: { kind: 'ping', seq: 3, sentAt: 0 } });
     sim.runUntil(100);
     assert.deepEqual(probeState(sim, A).received, [{ from: 'client', seq: 9, sentAt: 0, at: 40 }]);
-    assert.deepEqual(sim.report().outputs.get(B), [{ atMs: 30, value: 'once@30' }]);
-    assert.throws(() => sim.inject(50, A, { kind: 'timer', name: 'x' }), SimulationError);
+    assert.deepEqual(probeState(sim, B).received, [{ from: 'client', seq: 3, sentAt: 0, at: 30 }]);
+    assert.throws(() => sim.inject(50, A, { kind: 'receive', from: B, msg: { kind: 'ping', seq: 0, sentAt: 0 } }), SimulationError);
+    // Timers are the protocol's own: a kernel fires only names its protocol set (protocol/types.ts, rule 4).
+    assert.throws(() => sim.inject(150, A, { kind: 'timer', name: 'x' } as never), /a timer cannot be injected/);
   });
 
   test('the run stops early once every live node has halted and nothing is pending', () => {
@@ -513,7 +515,7 @@ describe('late starts, slow starts and pauses', () => {
   test('a node that starts late misses the messages sent before its start and none after', () => {
     // a pings b every 5 ms over 10 ms links; b's process starts at 100.
     const sim = new Simulation(probe, probeConfig([A, B], (n) => (n === A ? { pingEveryMs: 5 } : { pingEveryMs: 50 }), { startAtMs: (n) => (n === B ? 100 : 0), untilMs: 300 }));
-    sim.inject(50, B, { kind: 'timer', name: 'once' });
+    sim.inject(50, B, { kind: 'receive', from: A, msg: { kind: 'ping', seq: -1, sentAt: 50 } });
     sim.runUntil(99);
     assert.equal(sim.isUp(B), false);
     assert.equal(sim.state(B), undefined);
@@ -627,7 +629,7 @@ describe('late starts, slow starts and pauses', () => {
       { kind: 'crash', atMs: 200, node: B, restartAtMs: 250 },
     ];
     const sim = new Simulation(probe, probeConfig([A, B], (n) => (n === A ? { pingEveryMs: 5 } : { onceAfterMs: 150 }), { faults, untilMs: 500 }));
-    sim.inject(150, B, { kind: 'timer', name: 'once' });
+    sim.inject(150, B, { kind: 'receive', from: C, msg: { kind: 'ping', seq: -1, sentAt: 150 } });
     sim.runUntil(260);
     assert.equal(sim.isPaused(B), false);
     const report = sim.run();

@@ -19,6 +19,8 @@ import type { Summary } from './checksum.js';
 import { printMarginMs, type AgreementOptions, type AgreementOutput } from './types.js';
 
 export const FINISH_TIMERS = { print: 'print', halt: 'halt', linger: 'linger' } as const;
+/** The finisher's timer names, part of every agreement protocol's `Timer` type. */
+export type FinishTimer = (typeof FINISH_TIMERS)[keyof typeof FINISH_TIMERS];
 
 export interface DoneReport {
   readonly count: number;
@@ -31,7 +33,7 @@ export function isDoneReport(x: unknown): x is DoneReport {
 }
 
 /** A node's phase after the finisher's effects: `confirming` once it has printed, `halted` once it halts. */
-export function phaseAfter<P extends string>(phase: P, effects: readonly Effect<unknown, AgreementOutput>[]): P | 'confirming' | 'halted' {
+export function phaseAfter<P extends string>(phase: P, effects: readonly Effect<unknown, AgreementOutput, string>[]): P | 'confirming' | 'halted' {
   let next: P | 'confirming' | 'halted' = phase;
   for (const e of effects) {
     if (e.kind === 'output') next = 'confirming';
@@ -44,7 +46,7 @@ export function phaseAfter<P extends string>(phase: P, effects: readonly Effect<
  * What a node says when the deadline makes it print without some streams: how much of each it holds (the cut
  * its live peers hold too, if they could talk), and, when it has heard from no peer for a while, that it is cut off.
  */
-export function deadlineNote<M>(heldOf: Readonly<Record<string, number>>, heardFrom: readonly NodeId[], peerCount: number): Effect<M, AgreementOutput>[] {
+export function deadlineNote<M>(heldOf: Readonly<Record<string, number>>, heardFrom: readonly NodeId[], peerCount: number): Effect<M, AgreementOutput, FinishTimer>[] {
   if (Object.keys(heldOf).length === 0) return [];
   if (heardFrom.length === 0 && peerCount > 0) {
     return [{ kind: 'log', level: 'warn', text: 'cut off from every peer: printing only what reached this node', fields: { heldOf } }];
@@ -110,7 +112,7 @@ export class Finisher {
     return r === undefined ? undefined : { count: r.count, weighted: r.weighted.toString() };
   }
 
-  initialTimers<M>(): Effect<M, AgreementOutput>[] {
+  initialTimers<M>(): Effect<M, AgreementOutput, FinishTimer>[] {
     return [
       { kind: 'timer', name: FINISH_TIMERS.print, at: this.deadlineMs - printMarginMs(this.options.waitForMs) },
       { kind: 'timer', name: FINISH_TIMERS.halt, at: this.deadlineMs },
@@ -118,11 +120,11 @@ export class Finisher {
   }
 
   /** Outputs the result once; later calls do nothing. */
-  complete<M>(summary: Readonly<Summary>, unconfirmed: readonly NodeId[], nowMs: number): Effect<M, AgreementOutput>[] {
+  complete<M>(summary: Readonly<Summary>, unconfirmed: readonly NodeId[], nowMs: number): Effect<M, AgreementOutput, FinishTimer>[] {
     if (this.result !== undefined) return [];
     const complete = unconfirmed.length === 0;
     this.result = { count: summary.count, weighted: summary.weighted, complete, unconfirmed };
-    const effects: Effect<M, AgreementOutput>[] = [{ kind: 'output', value: this.result }, { kind: 'timer', name: FINISH_TIMERS.print, at: null }];
+    const effects: Effect<M, AgreementOutput, FinishTimer>[] = [{ kind: 'output', value: this.result }, { kind: 'timer', name: FINISH_TIMERS.print, at: null }];
     if (!complete) {
       effects.push({ kind: 'log', level: 'warn', text: 'printing at the deadline without the whole stream of some peers', fields: { unconfirmed } });
     }
@@ -130,14 +132,14 @@ export class Finisher {
     return effects.concat(this.maybeLinger<M>(nowMs));
   }
 
-  onPeerDone<M>(peer: NodeId, report: DoneReport, nowMs: number): Effect<M, AgreementOutput>[] {
+  onPeerDone<M>(peer: NodeId, report: DoneReport, nowMs: number): Effect<M, AgreementOutput, FinishTimer>[] {
     if (this.peerReports.has(peer)) return [];
     this.peerReports.set(peer, report);
     return [...this.compare<M>(peer, report), ...this.maybeLinger<M>(nowMs)];
   }
 
   /** Handles the finisher's own timers; `print` needs the protocol's best-effort result, so it is a callback. */
-  onTimer<M>(name: string, nowMs: number, forcedResult: () => { summary: Readonly<Summary>; unconfirmed: readonly NodeId[] }): Effect<M, AgreementOutput>[] | undefined {
+  onTimer<M>(name: FinishTimer, nowMs: number, forcedResult: () => { summary: Readonly<Summary>; unconfirmed: readonly NodeId[] }): Effect<M, AgreementOutput, FinishTimer>[] {
     switch (name) {
       case FINISH_TIMERS.print: {
         const { summary, unconfirmed } = forcedResult();
@@ -146,18 +148,16 @@ export class Finisher {
       case FINISH_TIMERS.halt:
       case FINISH_TIMERS.linger:
         return this.halt<M>();
-      default:
-        return undefined;
     }
   }
 
-  private compare<M>(peer: NodeId, report: DoneReport): Effect<M, AgreementOutput>[] {
+  private compare<M>(peer: NodeId, report: DoneReport): Effect<M, AgreementOutput, FinishTimer>[] {
     const mine = this.report;
     if (mine === undefined || (mine.count === report.count && mine.weighted === report.weighted)) return [];
     return [{ kind: 'log', level: 'error', text: 'a peer reported a different result', fields: { peer, mine, theirs: report } }];
   }
 
-  private maybeLinger<M>(nowMs: number): Effect<M, AgreementOutput>[] {
+  private maybeLinger<M>(nowMs: number): Effect<M, AgreementOutput, FinishTimer>[] {
     if (this.lingering || this.result === undefined) return [];
     if (!this.peers.every((p) => this.peerReports.has(p))) return [];
     this.lingering = true;
@@ -165,8 +165,8 @@ export class Finisher {
     return [{ kind: 'timer', name: FINISH_TIMERS.linger, at: nowMs + this.options.tickMs }];
   }
 
-  private halt<M>(): Effect<M, AgreementOutput>[] {
-    const effects: Effect<M, AgreementOutput>[] = [];
+  private halt<M>(): Effect<M, AgreementOutput, FinishTimer>[] {
+    const effects: Effect<M, AgreementOutput, FinishTimer>[] = [];
     const mine = this.report;
     const unconfirmed = this.peers.filter((p) => {
       const r = this.peerReports.get(p);

@@ -7,7 +7,7 @@
  * senders still going is final in position and is folded into the prefix (the watermark compaction of the
  * original chatterbox). Only runs above the watermark are kept, as summaries, never as values.
  */
-import { assert } from '../core/assert.js';
+import { assert, AssertionError } from '../core/assert.js';
 import { appendSummary, emptySummary, type Summary } from './checksum.js';
 
 export interface Run {
@@ -28,6 +28,8 @@ export class Ledger {
   private readonly lanes: SenderLane[];
   private readonly prefixSummary: Summary = emptySummary();
   private pending = 0;
+  /** The watermark of the last `commit`: it only rises (bounds only rise, and finished lanes leave the minimum). */
+  private watermark = -Infinity;
 
   constructor(senderCount: number) {
     assert(senderCount > 0, 'a ledger needs at least one sender');
@@ -66,7 +68,28 @@ export class Ledger {
   commit(): number {
     let watermark = Infinity;
     for (const lane of this.lanes) if (!lane.finished && lane.bound < watermark) watermark = lane.bound;
+    // A falling watermark would fold a run after one that sorts later: a different result on another node.
+    if (watermark < this.watermark) throw new AssertionError(`the watermark fell from ${this.watermark} to ${watermark}`);
+    this.watermark = watermark;
     return this.foldUpTo(watermark);
+  }
+
+  /**
+   * The ledger's invariants (for the protocols' `invariants`), in time linear in the lanes: every lane's head
+   * within its runs, its runs ahead of the head above the last commit's watermark (folded up to it), its last
+   * timestamp at or below its bound, and nothing pending but what the lanes hold.
+   */
+  checkInvariants(): void {
+    let heads = 0;
+    for (let rank = 0; rank < this.lanes.length; rank++) {
+      const lane = this.lanes[rank] as SenderLane;
+      const next = lane.runs[lane.head];
+      if (lane.head < 0 || lane.head > lane.runs.length) throw new AssertionError(`ledger lane ${rank}: head ${lane.head} outside its ${lane.runs.length} runs`);
+      if (lane.lastTs > lane.bound) throw new AssertionError(`ledger lane ${rank}: last run at ${lane.lastTs} above its bound ${lane.bound}`);
+      if (next !== undefined && next.ts <= this.watermark) throw new AssertionError(`ledger lane ${rank}: a run at ${next.ts} is at or below the watermark ${this.watermark} and not folded`);
+      if (next !== undefined) heads++;
+    }
+    if (this.pending < 0 || (this.pending > 0 && heads === 0)) throw new AssertionError(`ledger: ${this.pending} pending with no run held`);
   }
 
   /**

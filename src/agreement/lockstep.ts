@@ -21,14 +21,14 @@
  * Announcements carry how long until their sender stops sending, and every node stops at the earliest end it
  * hears of, so nodes started apart stop together (the same rule as the stream protocol's).
  */
-import { assert } from '../core/assert.js';
+import { assert, AssertionError } from '../core/assert.js';
 import { isCount, isRecord, isSafeInteger } from '../core/guards.js';
 import { HybridClock } from '../core/hybrid-clock.js';
 import { compareNodeIds, type NodeId } from '../core/ids.js';
 import { hashString32, VALUE_SCALE, valueAt } from '../core/prng.js';
 import type { Effect, InitContext, Input, Protocol } from '../protocol/types.js';
 import { summarize } from './checksum.js';
-import { deadlineNote, FINISH_TIMERS, Finisher, isDoneReport, phaseAfter, type DoneReport } from './finish.js';
+import { deadlineNote, FINISH_TIMERS, Finisher, isDoneReport, phaseAfter, type DoneReport, type FinishTimer } from './finish.js';
 import { Ledger } from './ledger.js';
 import { MAX_AGREEMENT_NODES, MAX_SEND_END_MS, type AgreementOptions, type AgreementOutput } from './types.js';
 
@@ -55,7 +55,9 @@ interface PingWire {
 
 type PingMessage = Extract<LockstepMessage, { t: 'ping' }>;
 type ConnectMessage = Extract<LockstepMessage, { t: 'connect' }>;
-type Fx = Effect<LockstepMessage, AgreementOutput>;
+/** Every timer name the lockstep protocol sets: a name outside it is a compile error (protocol/types.ts, rule 4). */
+export type LockstepTimer = (typeof TIMER)[keyof typeof TIMER] | FinishTimer;
+type Fx = Effect<LockstepMessage, AgreementOutput, LockstepTimer>;
 type Phase = 'connecting' | 'sending' | 'stopping' | 'grace' | 'confirming' | 'halted';
 
 interface Inbound {
@@ -129,7 +131,7 @@ function init(ctx: InitContext<AgreementOptions>): { state: LockstepState; effec
   return { state, effects };
 }
 
-function step(state: LockstepState, input: Input<LockstepMessage>, now: number): Fx[] {
+function step(state: LockstepState, input: Input<LockstepMessage, never, LockstepTimer>, now: number): Fx[] {
   if (state.phase === 'halted') return [];
   if (input.kind === 'receive') {
     const rank = state.ranks.get(input.from);
@@ -151,7 +153,6 @@ function step(state: LockstepState, input: Input<LockstepMessage>, now: number):
     default: {
       const notes = input.name === FINISH_TIMERS.print && !state.finisher.printed ? deadlineNotes(state, now) : [];
       const finished = state.finisher.onTimer<LockstepMessage>(input.name, now, () => forcedResult(state));
-      assert(finished !== undefined, `unknown timer ${input.name}`);
       return [...notes, ...track(state, finished)];
     }
   }
@@ -421,10 +422,39 @@ function metrics(state: LockstepState): Record<string, number | string | boolean
   return { phase: state.phase, sent: state.sent, committed: state.ledger.committed.count, pending: state.ledger.pendingCount };
 }
 
-export const lockstepProtocol: Protocol<LockstepState, LockstepMessage, AgreementOutput, AgreementOptions> = {
+/**
+ * The lockstep protocol's invariants (protocol/types.ts, rule 7), in time linear in the nodes: acknowledgements
+ * and contacts only from peers; the message in flight is the last one sent (a ping numbered sent - 1, or the stop
+ * at sent); per lane, a buffered message is ahead of what is committed; the ledger's own.
+ */
+function invariants(state: LockstepState): void {
+  // Plain conditions, messages built only on failure: this runs after every simulated step.
+  for (const id of state.acked) if (!state.ranks.has(id) || id === state.self) fail(`acknowledgement recorded from ${id}, not a peer`);
+  for (const id of state.heard) if (!state.ranks.has(id) || id === state.self) fail(`contact recorded from ${id}, not a peer`);
+  const current = state.current;
+  if (current !== undefined) {
+    const expected = current.t === 'ping' ? state.sent - 1 : state.sent;
+    if (current.serial !== expected) fail(`the ${current.t} in flight is numbered ${current.serial}, expected ${expected}`);
+  }
+  for (let rank = 0; rank < state.inbound.length; rank++) {
+    const lane = state.inbound[rank] as Inbound;
+    if (rank !== state.selfRank && lane.buffered !== undefined && lane.buffered.serial <= lane.committedSerial) {
+      fail(`lane ${rank}: buffered ${lane.buffered.serial} not ahead of committed ${lane.committedSerial}`);
+    }
+  }
+  if (state.finishedLanes > state.inbound.length) fail(`${state.finishedLanes} finished lanes of ${state.inbound.length}`);
+  state.ledger.checkInvariants();
+}
+
+function fail(text: string): never {
+  throw new AssertionError(`lockstep invariant: ${text}`);
+}
+
+export const lockstepProtocol: Protocol<LockstepState, LockstepMessage, AgreementOutput, AgreementOptions, never, LockstepTimer> = {
   name: 'lockstep',
   init,
   step,
   isMessage,
   metrics,
+  invariants,
 };

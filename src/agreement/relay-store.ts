@@ -13,7 +13,7 @@
  * that every peer is known to hold (`prune`), and at most `maxRuns` (dropping the oldest beyond that: a peer
  * silent for that long is repaired by the stream's own sender, if that one lives).
  */
-import { assert } from '../core/assert.js';
+import { assert, AssertionError } from '../core/assert.js';
 import type { Run } from './ledger.js';
 
 export class RelayStore {
@@ -40,6 +40,11 @@ export class RelayStore {
       this.overflowed++;
     }
     this.compact();
+  }
+
+  /** For the protocol's invariants: within its bound. */
+  checkInvariants(): void {
+    if (this.head > this.runs.length || this.size > this.maxRuns) throw new AssertionError(`relay store holds ${this.size} runs, bound ${this.maxRuns}`);
   }
 
   /** Forgets every run that ends at or below `heldByAll`: every peer holds it. */

@@ -29,14 +29,14 @@
  * among live nodes that can talk for part of the grace period when others crashed or stayed cut off (see the
  * README for the limits). A node cut off from everyone prints what it holds at the deadline and says so.
  */
-import { assert } from '../core/assert.js';
+import { assert, AssertionError } from '../core/assert.js';
 import { isCount, isRecord, isSafeInteger } from '../core/guards.js';
 import { HybridClock } from '../core/hybrid-clock.js';
 import { compareNodeIds, type NodeId } from '../core/ids.js';
 import { hashString32, VALUE_SCALE, valueAt } from '../core/prng.js';
 import type { Effect, InitContext, Input, Protocol } from '../protocol/types.js';
 import { MAX_SUMMARY_RUN, summarize, type Summary } from './checksum.js';
-import { deadlineNote, FINISH_TIMERS, Finisher, isDoneReport, phaseAfter, type DoneReport } from './finish.js';
+import { deadlineNote, FINISH_TIMERS, Finisher, isDoneReport, phaseAfter, type DoneReport, type FinishTimer } from './finish.js';
 import { Ledger, type Run } from './ledger.js';
 import { RelayStore } from './relay-store.js';
 import { MAX_AGREEMENT_NODES, MAX_SEND_END_MS, type AgreementOptions, type AgreementOutput } from './types.js';
@@ -153,7 +153,9 @@ export interface RelayMessage {
 
 export type StreamMessage = DataMessage | StatusMessage | RelayMessage;
 
-type Fx = Effect<StreamMessage, AgreementOutput>;
+/** Every timer name the stream protocol sets: a name outside it is a compile error (protocol/types.ts, rule 4). */
+export type StreamTimer = (typeof TIMER)[keyof typeof TIMER] | FinishTimer;
+type Fx = Effect<StreamMessage, AgreementOutput, StreamTimer>;
 
 interface PeerLink {
   readonly id: NodeId;
@@ -334,14 +336,14 @@ function init(ctx: InitContext<StreamOptions>): { state: StreamState; effects: F
   return { state, effects };
 }
 
-function step(state: StreamState, input: Input<StreamMessage>, now: number): Fx[] {
+function step(state: StreamState, input: Input<StreamMessage, never, StreamTimer>, now: number): Fx[] {
   if (state.phase === 'halted') return [];
   const effects = handle(state, input, now);
   armRetransmit(state, effects);
   return effects;
 }
 
-function handle(state: StreamState, input: Input<StreamMessage>, now: number): Fx[] {
+function handle(state: StreamState, input: Input<StreamMessage, never, StreamTimer>, now: number): Fx[] {
   const effects: Fx[] = [];
   if (input.kind === 'receive') {
     const peer = state.peerByid.get(input.from);
@@ -390,7 +392,6 @@ function handle(state: StreamState, input: Input<StreamMessage>, now: number): F
     default: {
       if (input.name === FINISH_TIMERS.print && !state.finisher.printed) effects.push(...deadlineNotes(state, now));
       const finished = state.finisher.onTimer<StreamMessage>(input.name, now, () => forcedResult(state));
-      assert(finished !== undefined, `unknown timer ${input.name}`);
       effects.push(...afterFinisher(state, finished));
       return effects;
     }
@@ -968,10 +969,49 @@ function metrics(state: StreamState): Record<string, number | string | boolean> 
   };
 }
 
-export const streamProtocol: Protocol<StreamState, StreamMessage, AgreementOutput, StreamOptions> = {
+/**
+ * The stream protocol's invariants (protocol/types.ts, rule 7), in time linear in the peers, lanes and windows:
+ * per peer, acknowledged ≤ sent ≤ generated, its window within windowMax plus one run, send times only for runs
+ * in its window; per lane, held ≤ final once final is known, early runs beyond what is held and within
+ * earlyRunsMax, relay stores within relayRunsMax; the run table covering every peer's unacknowledged part; the
+ * ledger's own (its watermark only rises: asserted where it moves).
+ */
+function invariants(state: StreamState): void {
+  // Plain conditions, messages built only on failure: this runs after every simulated step.
+  const { tuning } = state;
+  if (state.generated < 0 || state.finishedLanes > state.inbound.length) fail(`generated ${state.generated}, finished lanes ${state.finishedLanes}`);
+  if (state.runSeqs.length !== state.runTimestamps.length) fail('run table: sequence numbers and timestamps differ in length');
+  const firstRun = state.runSeqs[0];
+  for (const peer of state.peers) {
+    const { acked, sentUpTo } = peer;
+    if (acked < 0 || acked > sentUpTo || sentUpTo > state.generated) fail(`${peer.id}: acked ${acked} ≤ sent ${sentUpTo} ≤ generated ${state.generated}`);
+    if (sentUpTo - acked >= tuning.windowMax + tuning.runMax) fail(`${peer.id}: ${sentUpTo - acked} values in flight, window ${tuning.windowMax}`);
+    if (acked !== state.generated && (firstRun === undefined || firstRun > acked)) fail(`${peer.id}: acknowledged point ${acked} below the run table`);
+    for (const seq of peer.sentAtMs.keys()) if (seq < acked || seq >= sentUpTo) fail(`${peer.id}: send time kept for run ${seq} outside [${acked}, ${sentUpTo})`);
+    if (peer.rtoMs < tuning.retransmitMinMs || peer.rtoMs > tuning.retransmitMaxMs) fail(`${peer.id}: retransmission timeout ${peer.rtoMs} out of bounds`);
+  }
+  for (let rank = 0; rank < state.inbound.length; rank++) {
+    if (rank === state.selfRank) continue;
+    const lane = state.inbound[rank] as InboundStream;
+    const { contiguous, final } = lane;
+    if (contiguous < 0 || (final >= 0 && contiguous > final)) fail(`lane ${rank}: held ${contiguous}, final ${final}`);
+    if (lane.early.size > tuning.earlyRunsMax) fail(`lane ${rank}: ${lane.early.size} early runs, bound ${tuning.earlyRunsMax}`);
+    for (const seq of lane.early.keys()) if (seq <= contiguous) fail(`lane ${rank}: early run ${seq} not beyond held ${contiguous}`);
+    lane.relay.checkInvariants();
+  }
+  if (state.recent.size > tuning.recentRunsMax) fail(`${state.recent.size} recent runs, bound ${tuning.recentRunsMax}`);
+  state.ledger.checkInvariants();
+}
+
+function fail(text: string): never {
+  throw new AssertionError(`stream invariant: ${text}`);
+}
+
+export const streamProtocol: Protocol<StreamState, StreamMessage, AgreementOutput, StreamOptions, never, StreamTimer> = {
   name: 'stream',
   init,
   step,
   isMessage,
   metrics,
+  invariants,
 };

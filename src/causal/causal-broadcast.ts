@@ -21,7 +21,7 @@
  * node's own messages (so they are safely out), or after `withinMs`, whichever is first. The chat
  * demo uses it to exit soon after its input ends without losing the last lines.
  */
-import { assert } from '../core/assert.js';
+import { assert, AssertionError } from '../core/assert.js';
 import type { NodeId } from '../core/ids.js';
 import { isPlainData, type PlainData } from '../crdt/data.js';
 import { gossipBroadcast, gossipOptions, nodeOfReplica, type GossipMsg, type GossipOptions, type GossipPreset, type GossipState } from '../broadcast/gossip.js';
@@ -250,10 +250,22 @@ function metrics(state: CausalState): Readonly<Record<string, number | string | 
   };
 }
 
+/**
+ * The causal layer's invariants (protocol/types.ts, rule 7): the hold-back buffer's (bounded; nothing held that
+ * is already delivered; the delivered clock only grows, asserted where it moves), a halt only once draining,
+ * and gossip's own when it states them.
+ */
+function invariants(state: CausalState): void {
+  state.buffer.checkInvariants();
+  if (state.halted && !state.draining) throw new AssertionError('causal invariant: halted without a drain request');
+  gossipBroadcast.invariants?.(state.inner);
+}
+
 export const causalBroadcast: Protocol<CausalState, GossipMsg, CausalOutput, CausalOptions, CausalRequest> = {
   name: 'causal-broadcast',
   init,
   step,
   isMessage: (value: unknown): value is GossipMsg => gossipBroadcast.isMessage(value),
   metrics,
+  invariants,
 };

@@ -25,6 +25,7 @@
  * turn as they age), since the reliable broadcast below delivers each message once and will not offer it again.
  * The cap is meant to be far above what a healthy cluster ever holds.
  */
+import { assert, AssertionError } from '../core/assert.js';
 import type { NodeId } from '../core/ids.js';
 import { VectorClock } from './vector-clock.js';
 
@@ -166,7 +167,9 @@ export class CausalDelivery<P> {
     const ready: Held<P>[] = [first];
     for (let next = ready.pop(); next !== undefined; next = ready.pop()) {
       const { origin } = next.message;
-      // Deliverable means clock[origin] = delivered[origin] + 1, so this raises the counter by exactly one.
+      // Deliverable means clock[origin] = delivered[origin] + 1, so this raises the counter by exactly one: the
+      // delivered clock only grows, one message at a time.
+      if (next.seq !== this.deliveredCount(origin) + 1) throw new AssertionError(`released ${origin}'s message ${next.seq} after its ${this.deliveredCount(origin)}th`);
       this.delivered.set(origin, next.seq);
       this.snapshot = undefined;
       this.counts.delivered++;
@@ -179,6 +182,25 @@ export class CausalDelivery<P> {
       for (const held of woken) if (!this.file(held)) ready.push(held);
     }
     return out;
+  }
+
+  /**
+   * The buffer's invariants (for the protocol's `invariants`), in time linear in the origins: at most maxHeld
+   * held, every held message indexed once for duplicate detection, none at or below what its origin delivered.
+   */
+  checkInvariants(): void {
+    if (this.held.size > this.maxHeld) throw new AssertionError(`${this.held.size} messages held, bound ${this.maxHeld}`);
+    let indexed = 0;
+    for (const [origin, bySeq] of this.heldAt) {
+      indexed += bySeq.size;
+      // The first held of each origin, in constant time per origin: one at or below the delivered count would be
+      // a duplicate that was released, or one that can never be.
+      const first = bySeq.keys().next();
+      if (first.done !== true && first.value <= this.deliveredCount(origin)) {
+        throw new AssertionError(`${origin}'s message ${first.value} held though ${this.deliveredCount(origin)} are delivered`);
+      }
+    }
+    if (indexed !== this.held.size) throw new AssertionError(`${this.held.size} held but ${indexed} indexed`);
   }
 
   private evictOldest(): CausalMessage<P> {

@@ -62,7 +62,7 @@ export async function runAgreementNode(config: AgreementNodeConfig, io: NodeIo):
   let finish: (code: number) => void = () => {};
   const finished = new Promise<number>((resolve) => (finish = resolve));
 
-  const transport = await listenAsNode(config, protocol, {
+  const transport = await listenAsNode(config, {
     // A restarted peer would send its stream again from the start: it cannot rejoin a run in progress.
     rejectRestartedPeers: true,
     log,

@@ -65,7 +65,7 @@ export async function runChatNode(config: ChatNodeConfig, io: ChatIo): Promise<n
   let finish: (code: number) => void = () => {};
   const finished = new Promise<number>((resolve) => (finish = resolve));
 
-  const transport = await listenAsNode(config, causalBroadcast, {
+  const transport = await listenAsNode(config, {
     // Chat nodes come and go: a restarted peer is taken back, and gossip sends it the whole history.
     rejectRestartedPeers: false,
     log,

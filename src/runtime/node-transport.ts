@@ -1,10 +1,10 @@
 /**
- * The TCP transport of a node process: where it stands in its cluster, a fresh incarnation for this run, and its
- * protocol's message guard. One place for what the agreement, chat and ranges nodes would otherwise each spell out.
+ * The TCP transport of a node process: where it stands in its cluster and a fresh incarnation for this run. One
+ * place for what the agreement, chat and ranges nodes would otherwise each spell out. Messages go to the node's
+ * `ProtocolHost` unchecked: its kernel applies the protocol's guard (protocol/types.ts, rule 5).
  */
 import { randomBytes } from 'node:crypto';
 import type { NodeId } from '../core/ids.js';
-import type { AnyProtocol } from '../protocol/types.js';
 import { TcpTransport, type PeerAddress } from '../transport/tcp-transport.js';
 import type { Logger } from './log.js';
 
@@ -22,7 +22,7 @@ export interface NodeTransportOptions {
   readonly onMessage: (from: NodeId, msg: unknown) => void;
 }
 
-export function listenAsNode(place: NodePlace, protocol: AnyProtocol, options: NodeTransportOptions): Promise<TcpTransport> {
+export function listenAsNode(place: NodePlace, options: NodeTransportOptions): Promise<TcpTransport> {
   return TcpTransport.listen({
     self: place.self,
     peers: place.peers,
@@ -30,7 +30,6 @@ export function listenAsNode(place: NodePlace, protocol: AnyProtocol, options: N
     incarnation: randomBytes(8).toString('hex'),
     ...(place.clusterKey === undefined ? {} : { clusterKey: place.clusterKey }),
     rejectRestartedPeers: options.rejectRestartedPeers,
-    isMessage: (value) => protocol.isMessage(value),
     log: options.log,
     onMessage: options.onMessage,
   });

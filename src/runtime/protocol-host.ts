@@ -1,13 +1,21 @@
 /**
- * Runs one protocol state machine on real time: the driver half of the sans-IO contract for processes.
+ * Runs one protocol state machine on real time: the wall-clock driver of the node kernel (src/kernel/), for
+ * processes (the TCP nodes and the Maelstrom node).
  *
- * The protocol's timers are a table of named deadlines; the host arms a single real timer for the earliest and
- * fires every due one, earliest first, when it goes off. Inputs are processed one at a time, to completion, on
- * the event loop, so the state is never touched concurrently.
+ * The kernel holds the state, the timer table and the contract's rules; the host only moves time: it hands every
+ * input to the kernel with the wall-clock time and keeps one real timer armed for the kernel's earliest deadline.
+ * When it goes off the kernel fires what is due (at most a bounded number per pass; the rest after a turn of the
+ * event loop). Inputs are processed one at a time, to completion, on the event loop, so the state is never
+ * touched concurrently. With CHATTERBOX_DEBUG_INVARIANTS=1 in the environment the protocol's invariants are
+ * checked after every step, and a failure throws (stopping the process): a debugging aid, it costs time.
  */
 import type { NodeId } from '../core/ids.js';
-import type { AnyProtocol, Effect, Input } from '../protocol/types.js';
+import { NodeKernel, type KernelSink } from '../kernel/node-kernel.js';
+import type { AnyProtocol } from '../protocol/types.js';
 import type { Logger } from './log.js';
+
+/** The environment switch for invariant checks in processes (see the module comment). */
+export const DEBUG_INVARIANTS_ENV = 'CHATTERBOX_DEBUG_INVARIANTS';
 
 export interface HostIo<Msg, Out> {
   send(to: NodeId, msg: Msg): void;
@@ -24,112 +32,82 @@ export function wallClockMs(): number {
 }
 
 export class ProtocolHost<Msg, Out, Req = never> {
-  // The state's type is private to the protocol; the host only hands it back.
-  private state: unknown;
-  private readonly deadlines = new Map<string, number>();
+  // The state's and timers' types are private to the protocol; the host only moves inputs and time.
+  private readonly kernel: NodeKernel<unknown, Msg, Out, unknown, Req, string>;
   private timer: NodeJS.Timeout | undefined;
   private armedAt = Infinity;
-  private halted = false;
   private firing = false;
 
   constructor(
-    private readonly protocol: AnyProtocol,
-    private readonly io: HostIo<Msg, Out>,
+    protocol: AnyProtocol,
+    io: HostIo<Msg, Out>,
     private readonly clock: () => number = wallClockMs,
-  ) {}
+  ) {
+    const sink: KernelSink<Msg, Out> = {
+      send: (to, msg) => io.send(to, msg),
+      output: (value) => io.output(value),
+      log: (level, text, fields) => io.log[level]({ ...fields }, text),
+      halt: () => {
+        this.disarm();
+        io.halt();
+      },
+      ...(io.persist === undefined ? {} : { persist: io.persist.bind(io) }),
+    };
+    this.kernel = new NodeKernel(protocol, sink, { checkInvariants: process.env[DEBUG_INVARIANTS_ENV] === '1' });
+  }
 
   /** Initializes the protocol. `startedAtMs` may lie in the past (the process start): see `InitContext`. */
   start(self: NodeId, nodes: readonly NodeId[], options: unknown, startedAtMs = this.clock(), restored: ReadonlyMap<string, Uint8Array> = new Map()): void {
     const now = this.clock();
-    const { state, effects } = this.protocol.init({ self, nodes, options, now, startedAtMs: Math.min(startedAtMs, now), restored });
-    this.state = state;
-    this.apply(effects as Effect<Msg, Out>[]);
+    this.kernel.init({ self, nodes, options, now, startedAtMs: Math.min(startedAtMs, now), restored });
     this.rearm();
   }
 
-  receive(from: NodeId, msg: Msg): void {
-    this.feed({ kind: 'receive', from, msg });
+  /** A message from the network, not yet checked: false when the protocol's guard dropped it (see the kernel). */
+  receive(from: NodeId, msg: unknown): boolean {
+    if (!this.kernel.accepting) return true;
+    const accepted = this.kernel.receive(from, msg, this.clock());
+    this.rearm();
+    return accepted;
   }
 
   /** A local client's command (see `Input`'s `request`). */
   request(body: Req): void {
-    // The cast is sound: with `Req = never` this method cannot be called at all.
-    this.feed({ kind: 'request', body } as Input<Msg, Req>);
+    this.kernel.request(body, this.clock());
+    this.rearm();
   }
 
+  /** The protocol's metrics and the kernel's counters. */
   metrics(): Readonly<Record<string, number | string | boolean>> {
-    return this.state === undefined ? {} : this.protocol.metrics(this.state);
+    return this.kernel.state === undefined ? {} : this.kernel.metrics();
   }
 
+  /** Halted by the protocol or stopped from outside: no more inputs are fed. */
   get isHalted(): boolean {
-    return this.halted;
+    return this.kernel.isHalted || !this.kernel.accepting;
   }
 
   /** Stops firing timers and feeding inputs, without a protocol halt (shutdown from outside). */
   stop(): void {
-    this.halted = true;
+    this.kernel.stop();
     this.disarm();
-  }
-
-  private feed(input: Input<Msg, Req>): void {
-    if (this.halted || this.state === undefined) return;
-    this.apply(this.protocol.step(this.state, input, this.clock()) as Effect<Msg, Out>[]);
-    this.rearm();
-  }
-
-  private apply(effects: readonly Effect<Msg, Out>[]): void {
-    for (const effect of effects) {
-      if (this.halted) return;
-      switch (effect.kind) {
-        case 'send':
-          this.io.send(effect.to, effect.msg);
-          break;
-        case 'timer':
-          if (effect.at === null) this.deadlines.delete(effect.name);
-          else this.deadlines.set(effect.name, effect.at);
-          break;
-        case 'output':
-          this.io.output(effect.value);
-          break;
-        case 'log':
-          this.io.log[effect.level]({ ...effect.fields }, effect.text);
-          break;
-        case 'persist':
-          if (this.io.persist === undefined) throw new Error(`${this.protocol.name} persists state, but this driver has no store`);
-          this.io.persist(effect.key, effect.value);
-          break;
-        case 'halt':
-          this.halted = true;
-          this.disarm();
-          this.io.halt();
-          break;
-      }
-    }
   }
 
   private fireDue(): void {
     this.timer = undefined;
     this.armedAt = Infinity;
     this.firing = true;
-    // Bounded: each pass fires the earliest due timer once; a protocol re-arming in the past is still fired
-    // at most once per pass of the loop below, and then the event loop gets a turn.
-    for (let fired = 0; fired < 1024 && !this.halted; fired++) {
-      const now = this.clock();
-      let name: string | undefined;
-      let at = Infinity;
-      for (const [n, t] of this.deadlines) if (t < at) [name, at] = [n, t];
-      if (name === undefined || at > now) break;
-      this.deadlines.delete(name);
-      this.feed({ kind: 'timer', name });
+    try {
+      this.kernel.fireDue(this.clock());
+    } finally {
+      this.firing = false;
     }
-    this.firing = false;
     this.rearm();
   }
 
   private rearm(): void {
-    if (this.halted || this.firing) return;
-    let earliest = Infinity;
-    for (const t of this.deadlines.values()) if (t < earliest) earliest = t;
+    if (this.firing) return;
+    const earliest = this.kernel.nextDeadline;
     if (earliest === this.armedAt) return;
     this.disarm();
     if (earliest === Infinity) return;

@@ -100,7 +100,7 @@ export async function startRangesNode(config: RangesNodeConfig, log: Logger): Pr
 
   try {
     const restored = store.loadAll();
-    transport = await listenAsNode(config, rangesProtocol, {
+    transport = await listenAsNode(config, {
       // A restarted node comes back with its store; delta-sync sees its new incarnation and resends it everything.
       rejectRestartedPeers: false,
       log,

@@ -3,14 +3,14 @@
  *
  * The sequence number breaks ties between events at the same virtual time in the order they were scheduled,
  * so a run never depends on heap internals. Events carry their own `at`/`seq` fields (no wrapper object per
- * event), and the sequence number doubles as a unique token (the simulator uses it to recognise stale timers).
+ * event).
  */
 import { assert } from '../core/assert.js';
 
 export interface Scheduled {
   /** Virtual time in milliseconds. */
   at: number;
-  /** Assigned by `push`: unique and increasing within one queue. */
+  /** Assigned by `push` (unique and increasing within one queue), or reserved earlier (see `reserveSeq`). */
   seq: number;
 }
 
@@ -29,10 +29,30 @@ export class EventQueue<T extends Scheduled> {
 
   /** Schedules `item` at `item.at`; assigns, stores and returns its sequence number. */
   push(item: T): number {
-    // NaN would compare false both ways and silently corrupt the heap order.
-    assert(!Number.isNaN(item.at), 'event time is NaN');
     const seq = this.nextSeq++;
     item.seq = seq;
+    this.insert(item);
+    return seq;
+  }
+
+  /**
+   * Takes the next sequence number without scheduling anything: a place in the order of equal times, kept for
+   * an item scheduled later with `pushReserved` (the simulator's timers: ordered by when they were set).
+   */
+  reserveSeq(): number {
+    return this.nextSeq++;
+  }
+
+  /** Schedules `item` with a sequence number from `reserveSeq` (several items may share one). */
+  pushReserved(item: T, seq: number): void {
+    assert(seq < this.nextSeq, 'a reserved sequence number comes from reserveSeq');
+    item.seq = seq;
+    this.insert(item);
+  }
+
+  private insert(item: T): void {
+    // NaN would compare false both ways and silently corrupt the heap order.
+    assert(!Number.isNaN(item.at), 'event time is NaN');
     const heap = this.heap;
     // Sift up with a hole instead of repeated swaps.
     let i = heap.length;
@@ -45,7 +65,6 @@ export class EventQueue<T extends Scheduled> {
       i = parent;
     }
     heap[i] = item;
-    return seq;
   }
 
   /** The next event without removing it. */

@@ -21,6 +21,7 @@ export {
   SimulationError,
   testSeeds,
   withSeed,
+  type InjectedInput,
   type NodeStats,
   type OutputListener,
   type SimLogEntry,

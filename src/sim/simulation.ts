@@ -18,13 +18,20 @@
  * insertion order; nothing reads a clock or iterates an unordered structure. Same seed + same config ⇒ the
  * same report, bit for bit (the report's `fingerprint` hashes every event processed, to compare runs cheaply).
  *
- * Every failure (a protocol throwing, an invariant listener throwing, a malformed message, a bound exceeded)
- * surfaces as a `SimulationError` whose message names the seed, the virtual time and the node.
+ * Each node runs in a node kernel (src/kernel/node-kernel.ts), as it does in a process: the kernel holds its
+ * state and timer table and carries out the contract's rules (protocol/types.ts); the simulator only moves
+ * messages and time. A node has one timer event on the agenda at a time, for its kernel's earliest timer; timers
+ * keep the place in the order of equal times they had when set, so runs are what they were before the kernel.
+ * The kernel checks the protocol's `invariants` after every init and step (`checkInvariants`, default on).
+ *
+ * Every failure (a protocol throwing, an invariant failing, an invariant listener throwing, a malformed message,
+ * a bound exceeded) surfaces as a `SimulationError` whose message names the seed, the virtual time and the node.
  */
 import { assert } from '../core/assert.js';
 import type { NodeId } from '../core/ids.js';
 import { hash32, Prng } from '../core/prng.js';
-import type { Effect, Input, LogLevel, Protocol } from '../protocol/types.js';
+import { InvariantError, NodeKernel, type KernelSink } from '../kernel/node-kernel.js';
+import type { Input, LogLevel, Protocol } from '../protocol/types.js';
 import { EventQueue } from './event-queue.js';
 import { PartitionTable, validateNodeFaults, type Fault } from './faults.js';
 import { drawLatencyMs, LinkTable, type NetworkModel } from './network.js';
@@ -65,8 +72,13 @@ export interface SimulationConfig<Options, Msg> {
    * protocols must treat messages as immutable.
    */
   readonly copyMessage?: (msg: Msg) => Msg;
-  /** Assert `protocol.isMessage` on every delivered message (catches codec-shape bugs). Default true. */
+  /**
+   * A message failing `protocol.isMessage` is dropped and counted by the kernel, as in a process; with this on
+   * (the default) it also fails the run: simulated peers are not hostile, so it is a codec-shape or protocol bug.
+   */
   readonly checkMessages?: boolean;
+  /** Check `protocol.invariants` (when it has them) after every init and step; a failure fails the run. Default true. */
+  readonly checkInvariants?: boolean;
   /** Bound on processed events; exceeding it throws a SimulationError. Default 5,000,000. */
   readonly maxSteps?: number;
   /** Bound on the agenda's size plus what paused nodes hold (runaway sends or timers). Default 5,000,000. */
@@ -87,7 +99,7 @@ export interface SimLogEntry {
 export interface SimulationStats {
   /** `send` effects carried out. */
   sent: number;
-  /** Messages handed to `protocol.step`. */
+  /** Messages handed to the node's kernel (its guard may still drop one: see `checkMessages`). */
   delivered: number;
   /** Lost by the link's lossRate. */
   lost: number;
@@ -112,11 +124,11 @@ export interface SimulationStats {
   /** Messages that reached a paused node and were held for its resume (each is then delivered or dropped). */
   heldByPause: number;
   timersFired: number;
-  /** Injected inputs handed to `protocol.step`. */
+  /** Injected inputs handed to the node's kernel. */
   injected: number;
   /** Injected inputs addressed to a node that was not up (down, not started, or starting) or halted. */
   injectedDropped: number;
-  /** Events processed (including stale timer entries). */
+  /** Events processed (including stale timer events). */
   steps: number;
   bytesSent: number;
   bytesDelivered: number;
@@ -224,12 +236,13 @@ interface DeliverEvent<Msg> {
   epoch: number;
   bytes: number;
 }
+/** A node's kernel's earliest timer falls due; stale unless `gen` is the node's current `wakeGen`. */
 interface TimerEvent {
   kind: 'timer';
   at: number;
   seq: number;
   node: number;
-  name: string;
+  gen: number;
 }
 interface CrashEvent {
   kind: 'crash';
@@ -253,12 +266,15 @@ interface InitEvent {
   node: number;
   epoch: number;
 }
+/** What a test may inject: a message or a client's request (timers are the protocol's own: rule 4). */
+export type InjectedInput<Msg, Req> = Exclude<Input<Msg, Req>, { kind: 'timer' }>;
+
 interface InjectEvent<Msg, Req> {
   kind: 'inject';
   at: number;
   seq: number;
   node: number;
-  input: Input<Msg, Req>;
+  input: InjectedInput<Msg, Req>;
 }
 type SimEvent<Msg, Req> = DeliverEvent<Msg> | TimerEvent | CrashEvent | LifecycleEvent | InitEvent | InjectEvent<Msg, Req>;
 
@@ -287,20 +303,23 @@ const FP_REFUSED = 19;
 interface Held<Msg, Req> {
   /** A delayed init that fell due during the pause. */
   init: InitEvent | null;
-  /** Timers that fell due, in deadline order. */
-  readonly timers: TimerEvent[];
+  /** The node's earliest timer fell due: at resume, every timer due by then fires, in order. */
+  wake: boolean;
   /** Messages and injected inputs, in arrival order. */
   readonly inputs: Array<DeliverEvent<Msg> | InjectEvent<Msg, Req>>;
 }
 
-interface NodeSlot<State, Options, Msg, Req> {
+interface NodeSlot<State, Options, Msg, Out, Req> {
   readonly id: NodeId;
   readonly offsetMs: number;
   readonly options: Options;
   /** When the node's process first starts (global virtual ms). */
   readonly startAtMs: number;
   readonly initDelayMs: number;
-  state: State | undefined;
+  /** The running process's kernel (undefined while the node is down or not yet initialised). */
+  kernel: NodeKernel<State, Msg, Out, Options, Req, string> | undefined;
+  /** Where the kernel hands the node's effects; one per node, it outlives restarts. */
+  readonly sink: KernelSink<Msg, Out>;
   /** Initialised and not crashed since. */
   up: boolean;
   /** The process runs but has not initialised yet (a slow start). */
@@ -314,8 +333,11 @@ interface NodeSlot<State, Options, Msg, Req> {
   halted: boolean;
   /** Incremented on every crash. */
   epoch: number;
-  /** Timer name → the seq of its live agenda entry; other entries for that name are stale. */
-  timers: Map<string, number>;
+  /** Bumped whenever the node's timer event is replaced or dropped: older timer events are stale. */
+  wakeGen: number;
+  /** The (due, stamp) of the kernel timer the live timer event is for; stamp -1 when there is none. */
+  wakeDue: number;
+  wakeStamp: number;
   /** The node's durable store (`persist` effects): survives crashes, handed back at every init. */
   readonly durable: Map<string, Uint8Array>;
   readonly stats: NodeStats;
@@ -347,7 +369,7 @@ export class Simulation<State, Msg, Out, Options, Req = never> {
   private readonly config: SimulationConfig<Options, Msg>;
   private readonly nodeIds: readonly NodeId[];
   private readonly indexOf = new Map<NodeId, number>();
-  private readonly slots: NodeSlot<State, Options, Msg, Req>[] = [];
+  private readonly slots: NodeSlot<State, Options, Msg, Out, Req>[] = [];
   private readonly links: LinkTable;
   private readonly partitions: PartitionTable;
   private readonly queue = new EventQueue<SimEvent<Msg, Req>>();
@@ -357,6 +379,7 @@ export class Simulation<State, Msg, Out, Options, Req = never> {
   private readonly maxSteps: number;
   private readonly maxQueued: number;
   private readonly checkMessages: boolean;
+  private readonly checkInvariants: boolean;
   private readonly logs: Ring<SimLogEntry>;
   private readonly outputs = new Map<NodeId, Array<{ atMs: number; value: Out }>>();
   private readonly haltedAt = new Map<NodeId, number>();
@@ -403,6 +426,7 @@ export class Simulation<State, Msg, Out, Options, Req = never> {
     this.maxSteps = config.maxSteps ?? DEFAULT_MAX_STEPS;
     this.maxQueued = config.maxQueuedEvents ?? DEFAULT_MAX_QUEUED_EVENTS;
     this.checkMessages = config.checkMessages ?? true;
+    this.checkInvariants = config.checkInvariants ?? true;
     this.logs = new Ring(config.logCapacity ?? DEFAULT_LOG_CAPACITY);
     // One root generator, one fork per concern, in a fixed order: new concerns fork after these.
     const root = new Prng(seed);
@@ -430,13 +454,15 @@ export class Simulation<State, Msg, Out, Options, Req = never> {
         if (!(Number.isFinite(startAtMs) && startAtMs >= this.now)) throw new RangeError(`startAtMs(${id}) must be finite and >= startMs, got ${startAtMs}`);
         const initDelayMs = config.initDelayMs === undefined ? 0 : config.initDelayMs(id);
         if (!(Number.isFinite(initDelayMs) && initDelayMs >= 0)) throw new RangeError(`initDelayMs(${id}) must be finite and >= 0, got ${initDelayMs}`);
+        const index = this.slots.length;
         this.slots.push({
           id,
           offsetMs,
           options: config.optionsFor(id),
           startAtMs,
           initDelayMs,
-          state: undefined,
+          kernel: undefined,
+          sink: this.sinkFor(index),
           up: false,
           starting: false,
           processStartedAt: startAtMs,
@@ -444,7 +470,9 @@ export class Simulation<State, Msg, Out, Options, Req = never> {
           held: null,
           halted: false,
           epoch: 0,
-          timers: new Map(),
+          wakeGen: 0,
+          wakeDue: 0,
+          wakeStamp: -1,
           durable: new Map(),
           stats: { sent: 0, received: 0, bytesSent: 0, bytesReceived: 0 },
         });
@@ -492,7 +520,12 @@ export class Simulation<State, Msg, Out, Options, Req = never> {
 
   /** The node's state, or undefined while it is down. Treat it as read-only. */
   state(node: NodeId): State | undefined {
-    return this.slot(node).state;
+    return this.slot(node).kernel?.state;
+  }
+
+  /** The node's protocol metrics and its kernel's counters (`kernel.*`), or undefined while it is down. */
+  metrics(node: NodeId): Readonly<Record<string, number | string | boolean>> | undefined {
+    return this.slot(node).kernel?.metrics();
   }
 
   isUp(node: NodeId): boolean {
@@ -513,9 +546,11 @@ export class Simulation<State, Msg, Out, Options, Req = never> {
    * Feeds `input` (a message, or a client `request`) to `node` at virtual time `atMs` (>= now); dropped if the
    * node is then not up or halted, held until it resumes if it is then paused.
    */
-  inject(atMs: number, node: NodeId, input: Input<Msg, Req>): void {
+  inject(atMs: number, node: NodeId, input: InjectedInput<Msg, Req>): void {
     const i = this.indexOf.get(node);
     if (i === undefined) throw new SimulationError(this.seed, `inject: unknown node ${node}`);
+    // The type rules it out; a caller without types gets told why.
+    if ((input as Input<Msg, Req>).kind === 'timer') throw new SimulationError(this.seed, 'inject: a timer cannot be injected (a kernel fires only the timers its protocol set)');
     if (!(atMs >= this.now) || !Number.isFinite(atMs)) throw new SimulationError(this.seed, `inject: atMs ${atMs} is before now (${this.now}ms)`);
     this.schedule({ kind: 'inject', at: atMs, seq: 0, node: i, input });
   }
@@ -611,7 +646,7 @@ export class Simulation<State, Msg, Out, Options, Req = never> {
           this.pause(ev.node);
           break;
         case 'resume':
-          this.resume(ev.node);
+          this.resume(ev.node, ev.seq);
           break;
         case 'inject':
           this.injectNow(ev);
@@ -660,33 +695,35 @@ export class Simulation<State, Msg, Out, Options, Req = never> {
       this.mix(FP_LOST_HALTED, ev.to);
       return;
     }
-    if (this.checkMessages && !this.protocol.isMessage(ev.msg)) {
-      throw this.fail(`a message from ${this.nodeIds[ev.from]} fails ${this.protocol.name}.isMessage: ${preview(ev.msg)}`, ev.to, undefined);
-    }
     this.stats.delivered++;
     this.stats.bytesDelivered += ev.bytes;
     slot.stats.received++;
     slot.stats.bytesReceived += ev.bytes;
     this.mix(FP_DELIVERED, ev.to);
     this.mix(ev.from, ev.seq);
-    this.stepNode(ev.to, { kind: 'receive', from: this.nodeIds[ev.from]!, msg: ev.msg });
+    const from = this.nodeIds[ev.from]!;
+    this.runKernel(ev.to, 'step(receive)', (kernel, now) => {
+      if (!kernel.receive(from, ev.msg, now) && this.checkMessages) {
+        throw this.fail(`a message from ${from} fails ${this.protocol.name}.isMessage: ${preview(ev.msg)}`, ev.to, undefined);
+      }
+    });
   }
 
   private fireTimer(ev: TimerEvent): void {
     const slot = this.slots[ev.node]!;
-    // Stale: replaced, cancelled, or lost in a crash (the table then is a new one) or at a halt (cleared).
-    if (slot.timers.get(ev.name) !== ev.seq) return;
+    // Stale: the kernel's earliest timer changed (replaced, cancelled, fired), or a crash or halt cleared them.
+    if (ev.gen !== slot.wakeGen || slot.wakeStamp === -1) return;
+    slot.wakeStamp = -1;
     if (slot.held !== null) {
-      // Still the live setting: it fires at resume unless the node replaces or cancels it first.
-      slot.held.timers.push(ev);
+      // The process is stopped: what is due fires at resume (see resume).
+      slot.held.wake = true;
       this.heldCount++;
       this.mix(FP_HELD_TIMER, ev.node);
       return;
     }
-    slot.timers.delete(ev.name);
     this.stats.timersFired++;
     this.mix(FP_TIMER, ev.node);
-    this.stepNode(ev.node, { kind: 'timer', name: ev.name });
+    this.runKernel(ev.node, 'step(timer)', (kernel, now) => kernel.fireEarliest(now));
   }
 
   private injectNow(ev: InjectEvent<Msg, Req>): void {
@@ -702,12 +739,18 @@ export class Simulation<State, Msg, Out, Options, Req = never> {
       this.mix(FP_HELD_INJECT, ev.node);
       return;
     }
-    if (ev.input.kind === 'receive' && this.checkMessages && !this.protocol.isMessage(ev.input.msg)) {
-      throw this.fail(`an injected message fails ${this.protocol.name}.isMessage: ${preview(ev.input.msg)}`, ev.node, undefined);
-    }
     this.stats.injected++;
     this.mix(FP_INJECT, ev.node);
-    this.stepNode(ev.node, ev.input);
+    const input = ev.input;
+    if (input.kind === 'receive') {
+      this.runKernel(ev.node, 'step(receive)', (kernel, now) => {
+        if (!kernel.receive(input.from, input.msg, now) && this.checkMessages) {
+          throw this.fail(`an injected message fails ${this.protocol.name}.isMessage: ${preview(input.msg)}`, ev.node, undefined);
+        }
+      });
+    } else {
+      this.runKernel(ev.node, 'step(request)', (kernel, now) => kernel.request(input.body, now));
+    }
   }
 
   private crash(i: number, loseDurableState: boolean): void {
@@ -717,11 +760,11 @@ export class Simulation<State, Msg, Out, Options, Req = never> {
     if (slot.up && !slot.halted) this.active--;
     slot.up = false;
     slot.starting = false;
-    slot.state = undefined;
+    // The process and its kernel (state, timer table) are gone.
+    slot.kernel = undefined;
     // Stales a pending init, and every message now on the wire to this node.
     slot.epoch++;
-    // A fresh table: every agenda entry of the old one is now stale.
-    slot.timers = new Map();
+    this.dropWake(slot);
     this.mix(FP_CRASH, i);
     this.log(slot.id, 'info', 'sim: crash');
     const held = slot.held;
@@ -786,18 +829,18 @@ export class Simulation<State, Msg, Out, Options, Req = never> {
     // Nothing to stop: no process runs. Validation keeps one node's pauses apart, so none is running here.
     if (!slot.up && !slot.starting) return;
     assert(slot.held === null, 'pauses of one node overlap');
-    slot.held = { init: null, timers: [], inputs: [] };
+    slot.held = { init: null, wake: false, inputs: [] };
     this.mix(FP_PAUSE, i);
     this.log(slot.id, 'info', 'sim: pause');
   }
 
   /**
    * SIGCONT: the node catches up in the order a Node.js event loop does (libuv returns from the interrupted
-   * poll and runs due timers before it reads sockets): a pending init, the timers that fell due (deadline
-   * order), then what the kernel held (arrival order). All at the resume time, ahead of deliveries and timers
+   * poll and runs due timers before it reads sockets): a pending init, the timers that fell due (in the order
+   * their settings have on the agenda), then what the kernel held (arrival order). All at the resume time, ahead of deliveries and timers
    * due at that same instant (the resume was scheduled before them).
    */
-  private resume(i: number): void {
+  private resume(i: number, resumeSeq: number): void {
     const slot = this.slots[i]!;
     const held = slot.held;
     // Not paused: the pause found no process, or a crash ended it.
@@ -807,8 +850,17 @@ export class Simulation<State, Msg, Out, Options, Req = never> {
     this.mix(FP_RESUME, i);
     this.log(slot.id, 'info', 'sim: resume');
     if (held.init !== null) this.initNow(held.init);
-    // fireTimer skips a timer the node replaced or cancelled meanwhile, and every timer once it halted.
-    for (const ev of held.timers) this.fireTimer(ev);
+    // The timers that fell due during the pause: those ordered before this resume event, earliest first (a node
+    // that halted has none). Timers they set for now or earlier come after the resume, as they would have.
+    if (held.wake) {
+      for (;;) {
+        const next = slot.kernel?.nextTimer ?? null;
+        if (next === null || !(next.due < this.now || (next.due === this.now && next.stamp < resumeSeq))) break;
+        this.stats.timersFired++;
+        this.mix(FP_TIMER, i);
+        this.runKernel(i, 'step(timer)', (kernel, now) => kernel.fireEarliest(now));
+      }
+    }
     for (const ev of held.inputs) {
       if (ev.kind === 'deliver') {
         this.stats.inFlight--;
@@ -817,10 +869,12 @@ export class Simulation<State, Msg, Out, Options, Req = never> {
         this.injectNow(ev);
       }
     }
+    // The node's timer event must be live again even when nothing was stepped here.
+    if (slot.kernel !== undefined && slot.held === null) this.syncWake(i);
   }
 
   private releaseHeld(held: Held<Msg, Req>): void {
-    this.heldCount -= (held.init === null ? 0 : 1) + held.timers.length + held.inputs.length;
+    this.heldCount -= (held.init === null ? 0 : 1) + (held.wake ? 1 : 0) + held.inputs.length;
   }
 
   private boot(i: number): void {
@@ -831,30 +885,60 @@ export class Simulation<State, Msg, Out, Options, Req = never> {
     slot.halted = false;
     this.haltedAt.delete(slot.id);
     this.active++;
-    let init: { state: State; effects: Effect<Msg, Out>[] };
+    const kernel = new NodeKernel<State, Msg, Out, Options, Req, string>(this.protocol, slot.sink, {
+      checkInvariants: this.checkInvariants,
+      // Deadlines are in the node's (skewed) clock; one in the past is due now, after what is already due now:
+      // a timer keeps the agenda sequence number of its setting, as every agenda entry does.
+      timerDue: (at) => Math.max(this.now, at - slot.offsetMs),
+      timerStamp: () => this.queue.reserveSeq(),
+    });
+    slot.kernel = kernel;
+    const startedAtMs = slot.processStartedAt + slot.offsetMs;
+    this.runKernel(i, 'init', (k, now) => k.init({ self: slot.id, nodes: this.nodeIds, options: slot.options, now, startedAtMs, restored: new Map(slot.durable) }));
+  }
+
+  /**
+   * Hands one input to a node's kernel at the node's (skewed) time, then puts the node's timer event where the
+   * kernel's earliest timer now is and runs the step listeners. Errors become the run's failure.
+   */
+  private runKernel(i: number, what: string, fn: (kernel: NodeKernel<State, Msg, Out, Options, Req, string>, now: number) => void): void {
+    const slot = this.slots[i]!;
+    const kernel = slot.kernel;
+    assert(kernel !== undefined, 'only a running node is stepped');
     try {
-      const now = this.now + slot.offsetMs;
-      const startedAtMs = slot.processStartedAt + slot.offsetMs;
-      init = this.protocol.init({ self: slot.id, nodes: this.nodeIds, options: slot.options, now, startedAtMs, restored: new Map(slot.durable) });
+      fn(kernel, this.now + slot.offsetMs);
     } catch (e) {
-      throw this.fail(`${this.protocol.name}.init threw`, i, e);
+      if (e instanceof SimulationError) throw e;
+      if (e instanceof InvariantError) throw this.fail('protocol invariant failed', i, e);
+      throw this.fail(`${this.protocol.name}.${what} threw`, i, e);
     }
-    slot.state = init.state;
-    this.apply(i, init.effects);
+    this.syncWake(i);
     this.afterStep(i);
   }
 
-  private stepNode(i: number, input: Input<Msg, Req>): void {
+  /** Keeps one live timer event per node, at its kernel's earliest timer (due time and setting order). */
+  private syncWake(i: number): void {
     const slot = this.slots[i]!;
-    let effects: Effect<Msg, Out>[];
-    try {
-      // Only up nodes are stepped, and an up node's state is whatever init returned (possibly null itself).
-      effects = this.protocol.step(slot.state as State, input, this.now + slot.offsetMs);
-    } catch (e) {
-      throw this.fail(`${this.protocol.name}.step(${input.kind}) threw`, i, e);
+    const next = slot.kernel?.nextTimer ?? null;
+    if (next === null) {
+      this.dropWake(slot);
+      return;
     }
-    this.apply(i, effects);
-    this.afterStep(i);
+    if (next.stamp === slot.wakeStamp && next.due === slot.wakeDue) return;
+    // Held entries count: they left the agenda only to wait for a resume.
+    if (this.queue.size + this.heldCount >= this.maxQueued) {
+      throw this.fail(`more than maxQueuedEvents=${this.maxQueued} events pending`, undefined, undefined);
+    }
+    slot.wakeGen++;
+    slot.wakeDue = next.due;
+    slot.wakeStamp = next.stamp;
+    this.queue.pushReserved({ kind: 'timer', at: Math.max(this.now, next.due), seq: 0, node: i, gen: slot.wakeGen }, next.stamp);
+  }
+
+  private dropWake(slot: NodeSlot<State, Options, Msg, Out, Req>): void {
+    if (slot.wakeStamp === -1) return;
+    slot.wakeGen++;
+    slot.wakeStamp = -1;
   }
 
   private afterStep(i: number): void {
@@ -863,80 +947,50 @@ export class Simulation<State, Msg, Out, Options, Req = never> {
     const slot = this.slots[i]!;
     for (const l of listeners) {
       try {
-        l(slot.id, this.now, slot.state as State);
+        l(slot.id, this.now, slot.kernel?.state as State);
       } catch (e) {
         throw this.fail('a step listener (invariant) failed', i, e);
       }
     }
   }
 
-  /**
-   * Carries out a node's effects in order. Effects after a `halt` in the same batch are still carried out
-   * (the node decided them before stopping), except timers: a halted node gets no more inputs.
-   */
-  private apply(i: number, effects: readonly Effect<Msg, Out>[]): void {
-    const slot = this.slots[i]!;
-    for (let k = 0; k < effects.length; k++) {
-      const e = effects[k]!;
-      switch (e.kind) {
-        case 'send':
-          this.send(i, e.to, e.msg);
-          break;
-        case 'timer':
-          this.setTimer(i, e.name, e.at);
-          break;
-        case 'output': {
-          this.outputs.get(slot.id)!.push({ atMs: this.now, value: e.value });
-          this.mix(FP_OUTPUT, i);
-          for (const l of this.outputListeners) {
-            try {
-              l(slot.id, this.now, e.value);
-            } catch (err) {
-              throw this.fail('an output listener failed', i, err);
-            }
+  /** Where node `i`'s kernel hands its effects (the halt and self-send rules are the kernel's). */
+  private sinkFor(i: number): KernelSink<Msg, Out> {
+    return {
+      send: (to, msg) => this.send(i, to, msg),
+      output: (value) => {
+        const slot = this.slots[i]!;
+        this.outputs.get(slot.id)!.push({ atMs: this.now, value });
+        this.mix(FP_OUTPUT, i);
+        for (const l of this.outputListeners) {
+          try {
+            l(slot.id, this.now, value);
+          } catch (err) {
+            throw this.fail('an output listener failed', i, err);
           }
-          break;
         }
-        case 'log':
-          this.logs.push(
-            e.fields === undefined
-              ? { atMs: this.now, node: slot.id, level: e.level, text: e.text }
-              : { atMs: this.now, node: slot.id, level: e.level, text: e.text, fields: e.fields },
-          );
-          break;
-        case 'persist':
-          // Synchronous and crash-proof here: a crash can only fall between steps.
-          if (e.value === null) slot.durable.delete(e.key);
-          else slot.durable.set(e.key, e.value.slice());
-          break;
-        case 'halt':
-          if (!slot.halted) {
-            slot.halted = true;
-            this.active--;
-            slot.timers.clear();
-            this.haltedAt.set(slot.id, this.now);
-            this.mix(FP_HALT, i);
-            this.log(slot.id, 'info', 'sim: halt');
-          }
-          break;
-        default:
-          throw this.fail(`unknown effect ${preview(e)}`, i, undefined);
-      }
-    }
-  }
-
-  private setTimer(i: number, name: string, at: number | null): void {
-    const slot = this.slots[i]!;
-    if (slot.halted) return;
-    if (at === null || at === Infinity) {
-      slot.timers.delete(name);
-      return;
-    }
-    if (Number.isNaN(at)) throw this.fail(`timer ${name} set to NaN`, i, undefined);
-    // Deadlines are in the node's (skewed) clock; one in the past fires now, after what is already due now.
-    const deadline = Math.max(this.now, at - slot.offsetMs);
-    const seq = this.schedule({ kind: 'timer', at: deadline, seq: 0, node: i, name });
-    slot.timers.set(name, seq);
+      },
+      log: (level, text, fields) => {
+        const node = this.slots[i]!.id;
+        this.logs.push(fields === undefined ? { atMs: this.now, node, level, text } : { atMs: this.now, node, level, text, fields });
+      },
+      persist: (key, value) => {
+        // Synchronous and crash-proof here: a crash can only fall between steps.
+        const durable = this.slots[i]!.durable;
+        if (value === null) durable.delete(key);
+        else durable.set(key, value.slice());
+      },
+      halt: () => {
+        const slot = this.slots[i]!;
+        if (slot.halted) return;
+        slot.halted = true;
+        this.active--;
+        this.dropWake(slot);
+        this.haltedAt.set(slot.id, this.now);
+        this.mix(FP_HALT, i);
+        this.log(slot.id, 'info', 'sim: halt');
+      },
+    };
   }
 
   private send(from: number, toId: NodeId, msg: Msg): void {
@@ -996,7 +1050,7 @@ export class Simulation<State, Msg, Out, Options, Req = never> {
 
   // ---- helpers --------------------------------------------------------------------------------------------------
 
-  private slot(node: NodeId): NodeSlot<State, Options, Msg, Req> {
+  private slot(node: NodeId): NodeSlot<State, Options, Msg, Out, Req> {
     const i = this.indexOf.get(node);
     if (i === undefined) throw new SimulationError(this.seed, `unknown node ${node}`);
     return this.slots[i]!;

@@ -33,13 +33,13 @@
  * waiting for the socket; messages already written can still be lost when a connection breaks, and a new
  * connection does not resend them. Protocols therefore treat the network as lossy and retransmit, and they
  * must not assume that a message sent before a reconnection arrives before one sent after it.
- * Nothing is sent to self: a driver delivers self-addressed messages itself.
+ * Nothing is sent to self: the node kernel feeds self-addressed messages back itself (protocol/types.ts, rule 3).
  *
  * Hostile or broken input is contained to its connection: an oversized frame, a frame that fails to decrypt or
- * decode, a message that fails the protocol's guard, or a failed handshake destroys that socket and is counted;
- * other connections and the node carry on. Each such event is a warn line (peer, remote address, reason), but
- * through RateLimitedWarnings: past a burst per interval they are only counted and summed up in one line, so a
- * flood cannot flood the log too.
+ * decode, or a failed handshake destroys that socket and is counted; other connections and the node carry on.
+ * Each such event is a warn line (peer, remote address, reason), but through RateLimitedWarnings: past a burst per interval they are only counted and summed up in one line, so a
+ * flood cannot flood the log too. A message that decodes is handed on as it is: whether the protocol takes it is
+ * the node kernel's guard, which drops that one message and keeps the connection (protocol/types.ts, rule 5).
  *
  * Unauthenticated inbound connections are bounded so that, however many a hostile party opens, a listed peer
  * still gets in (nginx's and memberlist's connection limits, with eviction instead of refusal):
@@ -62,8 +62,7 @@
  * Writes are coalesced: the first frame written to a socket in a tick corks it and a nextTick uncorks it, so
  * a burst of small sends becomes one writev. Nagle is off (setNoDelay) because we do our own batching.
  * Callbacks (onMessage, onPeerUp, onPeerDown) run synchronously from socket events; an exception thrown by
- * one is a bug in the caller and propagates. (The guard is the exception: if it throws, the message counts as
- * failing it, since the input is the peer's.) After close() starts no callback runs.
+ * one is a bug in the caller and propagates. After close() starts no callback runs.
  */
 import { randomInt } from 'node:crypto';
 import { connect, createServer, type Server, type Socket } from 'node:net';
@@ -136,8 +135,6 @@ export interface TcpTransportOptions {
   readonly reconnectDelayMs?: (failures: number) => number;
   /** Default MIN_WOKEN_DIAL_INTERVAL_MS. */
   readonly minWokenDialIntervalMs?: number;
-  /** The protocol's guard: a decoded message failing it closes the connection with one log line. */
-  readonly isMessage: (value: unknown) => boolean;
   /** The first incarnation seen per peer is remembered; a different one later is refused when true (default false). */
   readonly rejectRestartedPeers?: boolean;
   readonly log: Logger;
@@ -159,17 +156,12 @@ export interface TransportStats {
   refused: number;
   /** Inbound connections closed in their handshake to make room for a newer one (MAX_PENDING_HANDSHAKES). */
   evicted: number;
-  /** Established connections closed for bad input (oversized, undecryptable, undecodable, failing the guard). */
+  /** Established connections closed for bad input (oversized, undecryptable, undecodable). */
   malformed: number;
   /** Handshakes completed. */
   established: number;
   /** Wake-ups received from higher ids (each brings a dial forward, rate permitting). */
   wakeUps: number;
-}
-
-/** A message that decoded but failed the protocol's guard. */
-class GuardError extends Error {
-  override readonly name = 'GuardError';
 }
 
 type Failure = 'refused' | 'malformed';
@@ -621,17 +613,9 @@ export class TcpTransport {
   }
 
   private openMessage(cipher: FrameCipher, frame: Uint8Array): unknown {
-    const msg = decodeMessage(cipher.open(frame));
-    let valid: boolean;
-    try {
-      valid = this.options.isMessage(msg);
-    } catch (err) {
-      // A guard should be total, but one that trips over odd input must not let a peer crash the node.
-      throw new GuardError(`the protocol guard threw on a message: ${err instanceof Error ? err.message : String(err)}`);
-    }
-    if (!valid) throw new GuardError('message failed the protocol guard');
-    return msg;
+    return decodeMessage(cipher.open(frame));
   }
+
 
   private onEstablished(conn: Connection, established: Established): void {
     const { peer, peerIncarnation, cipher } = established;
@@ -760,7 +744,7 @@ export class TcpTransport {
 }
 
 function isPeerFault(err: unknown): err is Error {
-  return err instanceof FrameError || err instanceof CodecError || err instanceof HandshakeError || err instanceof AuthError || err instanceof GuardError;
+  return err instanceof FrameError || err instanceof CodecError || err instanceof HandshakeError || err instanceof AuthError;
 }
 
 /** Exponential backoff with "equal jitter": uniform in [ceiling/2, ceiling]. */

@@ -439,6 +439,7 @@ describe('the kernel itself', () => {
       },
       isMessage: (_v: unknown): _v is never => false,
       metrics: (s) => ({ fired: s.fired }),
+      invariants: () => {},
     };
     const kernel = new NodeKernel(eager, { send: () => {}, output: () => {}, log: () => {}, halt: () => {} });
     kernel.init({ self: N1, nodes: [N1], options: null, now: 0, startedAtMs: 0, restored: new Map() });

@@ -94,6 +94,7 @@ const flood: Protocol<FloodState, FloodMsg, FloodOut, FloodOptions> = {
     return (m['kind'] === 'num' || m['kind'] === 'ack') && typeof m['value'] === 'number';
   },
   metrics: (s) => ({ known: s.known.size, acked: s.acked.size }),
+  invariants: () => {},
 };
 
 const valueOf = (node: NodeId): number => 100 + node.charCodeAt(node.length - 1);
@@ -199,6 +200,7 @@ const probe: Protocol<ProbeState, ProbeMsg, string, ProbeOptions> = {
     return typeof v === 'object' && v !== null && (v as { kind?: unknown }).kind === 'ping';
   },
   metrics: (s) => ({ received: s.received.length }),
+  invariants: () => {},
 };
 
 function probeConfig(
@@ -468,6 +470,7 @@ describe('timers, clocks and injection', () => {
       },
       isMessage: (_v: unknown): _v is never => false,
       metrics: () => ({}),
+      invariants: () => {},
     };
     const sim = new Simulation(scripted, { seed: 1, nodes: [A], optionsFor: () => null, network: perfectNetwork(), untilMs: 1000 });
     const report = sim.run();
@@ -753,6 +756,7 @@ describe('failures name their seed', () => {
       },
       isMessage: (v: unknown): v is { n: number } => typeof (v as { n?: unknown }).n === 'number',
       metrics: () => ({}),
+      invariants: () => {},
     };
     const sim = new Simulation(boom, { seed: 5, nodes: [A, B], optionsFor: () => null, network: perfectNetwork(3), untilMs: 100 });
     let caught: unknown;
@@ -906,6 +910,7 @@ describe('messages on the wire', () => {
       },
       isMessage: (v: unknown): v is M => Array.isArray((v as { v?: unknown }).v),
       metrics: () => ({}),
+      invariants: () => {},
     };
     const base = { seed: 1, nodes: [A, B], optionsFor: () => null, network: perfectNetwork(5), untilMs: 10 };
     const shared = new Simulation(aliasing, base);

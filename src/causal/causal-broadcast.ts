@@ -258,7 +258,7 @@ function metrics(state: CausalState): Readonly<Record<string, number | string | 
 function invariants(state: CausalState): void {
   state.buffer.checkInvariants();
   if (state.halted && !state.draining) throw new AssertionError('causal invariant: halted without a drain request');
-  gossipBroadcast.invariants?.(state.inner);
+  gossipBroadcast.invariants(state.inner);
 }
 
 export const causalBroadcast: Protocol<CausalState, GossipMsg, CausalOutput, CausalOptions, CausalRequest> = {

@@ -119,7 +119,7 @@ export class NodeKernel<State, Msg, Out, Options, Req = never, Timer extends str
     private readonly sink: KernelSink<Msg, Out>,
     options: KernelOptions = {},
   ) {
-    this.checkInvariants = options.checkInvariants === true && protocol.invariants !== undefined;
+    this.checkInvariants = options.checkInvariants === true;
     this.timerDue = options.timerDue ?? ((at, now) => (at > now ? at : now));
     this.timerStamp = options.timerStamp ?? (() => this.settings++);
   }
@@ -258,7 +258,7 @@ export class NodeKernel<State, Msg, Out, Options, Req = never, Timer extends str
     this.apply(effects, now);
     if (!this.checkInvariants) return;
     try {
-      (this.protocol.invariants as (state: State) => void)(this.current as State);
+      this.protocol.invariants(this.current as State);
     } catch (e) {
       throw new InvariantError(`${this.protocol.name}.invariants failed after ${after}: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
     }

@@ -92,9 +92,9 @@ export interface Protocol<State, Msg, Out, Options, Req = never, Timer extends s
   /**
    * Checks the protocol's stated invariants on a state and throws (core/assert) on the first that fails. The
    * kernel calls it after init and every step in the simulator and in debug runs (rule 7); it may be slow, and
-   * must not change the state. Optional while the protocols gain theirs (issue 11); then required.
+   * must not change the state. Required: a protocol with nothing to check beyond its types says so with an empty body.
    */
-  invariants?(state: State): void;
+  invariants(state: State): void;
 }
 
 /** Any protocol, for drivers that do not care about its types. */

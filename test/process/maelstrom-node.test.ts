@@ -194,6 +194,7 @@ const tallyProtocol: Protocol<TallyState, TallyMsg, ClientReply, { preset: unkno
   isMessage: (v: unknown): v is TallyMsg =>
     typeof v === 'object' && v !== null && (v as { kind?: unknown }).kind === 'add' && typeof (v as { n?: unknown }).n === 'number',
   metrics: (s) => ({ total: s.total }),
+  invariants: () => {},
 };
 
 const tally: Workload = {

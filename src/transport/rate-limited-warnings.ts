@@ -1,8 +1,8 @@
 /**
  * Rate-limited warn lines for events a remote party can cause at will, such as refused connections. In the
- * transport layer, its one user, so that the transport needs nothing from the runtime but the Logger type.
+ * transport layer, its one user, so that the transport needs nothing from the runtime (pino's Logger type only).
  */
-import type { Logger } from '../runtime/log.js';
+import type { Logger } from 'pino';
 
 /** Lines a RateLimitedWarnings writes one by one per interval; later ones are counted and summed up. */
 export const WARN_BURST_LINES = 10;

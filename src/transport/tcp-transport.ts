@@ -66,9 +66,9 @@
  */
 import { randomInt } from 'node:crypto';
 import { connect, createServer, type Server, type Socket } from 'node:net';
+import type { Logger } from 'pino';
 import { assert } from '../core/assert.js';
 import { compareNodeIds, type NodeId } from '../core/ids.js';
-import type { Logger } from '../runtime/log.js';
 import { CodecError, decodeMessage, encodeMessage } from './codec.js';
 import { DEFAULT_MAX_FRAME_BYTES, FRAME_HEADER_BYTES, FrameDecoder, FrameError, MAX_FRAME_BYTES_LIMIT, encodeFrame, frameHeader } from './framing.js';
 import { helloTextProblem } from './hello-text.js';

@@ -6,7 +6,7 @@ import { nodeId, type NodeId } from '../src/core/ids.js';
 import { PNCounter } from '../src/crdt/index.js';
 import type { Effect } from '../src/protocol/types.js';
 import { applyOverlay } from '../src/replication/delta-sync/links.js';
-import { newSyncState, type SyncState } from '../src/replication/delta-sync/state.js';
+import { newSyncState, type SyncState, type SyncTimer } from '../src/replication/delta-sync/state.js';
 import type { ReplicatedService, SyncEnv, SyncMsg, SyncOptions } from '../src/replication/delta-sync/types.js';
 import { crdtLattice } from '../src/replication/lattice.js';
 
@@ -58,16 +58,16 @@ export function deltaBytes(writer: string, amount: number): Uint8Array {
   return counterLattice.encode(new PNCounter().increment(writer, amount));
 }
 
-export type Effects = Effect<SyncMsg, number>[];
+export type Effects = Effect<SyncMsg, number, SyncTimer>[];
 
-export function sentTo(effects: readonly Effect<SyncMsg, unknown>[], to: NodeId): SyncMsg[] {
+export function sentTo(effects: readonly Effect<SyncMsg, unknown, SyncTimer>[], to: NodeId): SyncMsg[] {
   const msgs: SyncMsg[] = [];
   for (const e of effects) if (e.kind === 'send' && e.to === to) msgs.push(e.msg);
   return msgs;
 }
 
-export function timers(effects: readonly Effect<SyncMsg, unknown>[]): Array<{ name: string; at: number | null }> {
-  const out: Array<{ name: string; at: number | null }> = [];
+export function timers(effects: readonly Effect<SyncMsg, unknown, SyncTimer>[]): Array<{ name: SyncTimer; at: number | null }> {
+  const out: Array<{ name: SyncTimer; at: number | null }> = [];
   for (const e of effects) if (e.kind === 'timer') out.push({ name: e.name, at: e.at });
   return out;
 }

@@ -22,7 +22,7 @@ describe('delta-sync intervals', () => {
     bufferDelta(state, new PNCounter().increment('x', 3), null);
     scheduleFlush(env, state, 1, effects);
     assert.deepEqual(timers(effects), [{ name: TIMER.flush, at: 10 }]);
-    state.flushAt = null;
+    state.flushArmed = false;
     flush(env, state, 10, effects);
     for (const peer of [B, C]) {
       const [msg] = sentTo(effects, peer);

@@ -58,9 +58,10 @@ describe('delta-sync protocol', () => {
     protocol.invariants!(state);
   });
 
-  it('ignores a timer it does not know', () => {
+  it('knows its timers by type: an unknown name does not compile, and asserts if it is forced past the type', () => {
     const { state } = start();
-    assert.deepEqual(protocol.step(state, { kind: 'timer', name: 'nonsense' }, 1), []);
+    // @ts-expect-error 'nonsense' is not a SyncTimer.
+    assert.throws(() => protocol.step(state, { kind: 'timer', name: 'nonsense' }, 1), AssertionError);
   });
 
   it('invariants catch a broken state', () => {

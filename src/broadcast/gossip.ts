@@ -12,7 +12,7 @@
  *   whatever the broadcast rate.
  */
 import { nodeOfReplica, replicaOf } from '../replication/replica-id.js';
-import { deltaSync, type ReplicatedService, type SyncMsg, type SyncOptions, type SyncState } from '../replication/delta-sync.js';
+import { deltaSync, type ReplicatedService, type SyncMsg, type SyncOptions, type SyncState, type SyncTimer } from '../replication/delta-sync.js';
 import type { Protocol } from '../protocol/types.js';
 import { isPlainData } from '../crdt/data.js';
 import type { GossipPreset } from './gossip-presets.js';
@@ -24,6 +24,7 @@ export { GOSSIP_PRESETS, type GossipPreset } from './gossip-presets.js';
 export type GossipOptions = SyncOptions;
 export type GossipState = SyncState<MessageLog>;
 export type GossipMsg = SyncMsg;
+export type GossipTimer = SyncTimer;
 
 const PRESETS: Record<GossipPreset, GossipOptions> = {
   latency: {
@@ -73,4 +74,4 @@ export const gossipService: ReplicatedService<MessageLog, BroadcastRequest, Deli
   received: (_ctx, novel) => deliveries(novel),
 };
 
-export const gossipBroadcast: Protocol<GossipState, GossipMsg, Delivery, GossipOptions, BroadcastRequest> = deltaSync(gossipService);
+export const gossipBroadcast: Protocol<GossipState, GossipMsg, Delivery, GossipOptions, BroadcastRequest, GossipTimer> = deltaSync(gossipService);

@@ -14,7 +14,7 @@
  */
 import type { PlainData } from '../crdt/data.js';
 import { isPlainData } from '../crdt/data.js';
-import { deltaSync, type ReplicatedService, type ServiceResult, type SyncMsg, type SyncOptions, type SyncState } from '../replication/delta-sync.js';
+import { deltaSync, type ReplicatedService, type ServiceResult, type SyncMsg, type SyncOptions, type SyncState, type SyncTimer } from '../replication/delta-sync.js';
 import type { Lattice } from '../replication/lattice.js';
 import type { Protocol } from '../protocol/types.js';
 import { GroupState, NotMemberError, UnknownGroupError, isEmptyDelta } from './group-state.js';
@@ -150,4 +150,4 @@ export type RangesState = SyncState<GroupState>;
 export type RangesMsg = SyncMsg;
 
 /** The protocol; its options are delta-sync's, built from `RangesOptions` by `rangesSyncOptions`. */
-export const rangesProtocol: Protocol<RangesState, RangesMsg, RangesReply, SyncOptions, RangesRequest> = deltaSync(rangesService);
+export const rangesProtocol: Protocol<RangesState, RangesMsg, RangesReply, SyncOptions, RangesRequest, SyncTimer> = deltaSync(rangesService);

@@ -33,4 +33,4 @@
 export { deltaSync } from './delta-sync/protocol.js';
 export { validateSyncOptions } from './delta-sync/types.js';
 export type { ReplicatedService, ServiceContext, ServiceResult, SyncMsg, SyncOptions } from './delta-sync/types.js';
-export type { SyncState, SyncStats } from './delta-sync/state.js';
+export type { SyncState, SyncStats, SyncTimer } from './delta-sync/state.js';

@@ -28,9 +28,9 @@ export function scheduleFlush<T, Req, Out>(env: SyncEnv<T, Req, Out>, state: Syn
     flush(env, state, now, effects);
     return;
   }
-  if (state.flushAt !== null) return;
-  state.flushAt = now + state.options.flushMs;
-  effects.push({ kind: 'timer', name: TIMER.flush, at: state.flushAt });
+  if (state.flushArmed) return;
+  state.flushArmed = true;
+  effects.push({ kind: 'timer', name: TIMER.flush, at: now + state.options.flushMs });
 }
 
 /** Sends every eager neighbour its next interval (or the full state), then collects garbage and arms retransmission. */
@@ -81,7 +81,7 @@ export function flush<T, Req, Out>(env: SyncEnv<T, Req, Out>, state: SyncState<T
 
 /** The flush timer fired. */
 export function onFlushTimer<T, Req, Out>(env: SyncEnv<T, Req, Out>, state: SyncState<T>, now: number, effects: SyncEffects<Out>): void {
-  state.flushAt = null;
+  state.flushArmed = false;
   flush(env, state, now, effects);
 }
 
@@ -150,9 +150,9 @@ export function onInterval<T, Req, Out>(env: SyncEnv<T, Req, Out>, state: SyncSt
     sendAck(state, link, true, effects);
   } else {
     link.ackOwed = true;
-    if (state.ackAt === null) {
-      state.ackAt = now + state.options.ackDelayMs;
-      effects.push({ kind: 'timer', name: TIMER.ack, at: state.ackAt });
+    if (!state.ackArmed) {
+      state.ackArmed = true;
+      effects.push({ kind: 'timer', name: TIMER.ack, at: now + state.options.ackDelayMs });
     }
   }
   pruneIfRedundant(state, link, novel, msg, effects);
@@ -220,6 +220,6 @@ export function sendAck<T>(state: SyncState<T>, link: Link, gap: boolean, effect
 
 /** The acknowledgement timer fired: every neighbour still owed one gets it alone. */
 export function onAckTimer<T>(state: SyncState<T>, effects: SyncEffects<unknown>): void {
-  state.ackAt = null;
+  state.ackArmed = false;
   for (const link of state.links.values()) if (link.ackOwed) sendAck(state, link, false, effects);
 }

@@ -45,9 +45,9 @@ export function checkInvariants<T>(state: SyncState<T>): void {
     assert(entry.from !== state.self && state.members.has(entry.from), `buffered delta from ${entry.from}, not another member`);
   }
 
-  // Timers: the deadlines the state books are consistent with what waits for them.
-  assert(!ackOwed || state.ackAt !== null, 'an acknowledgement is owed but the ack timer is not armed');
-  assert(state.flushAt === null || options.flushMs > 0, 'a flush timer is armed though flushes are immediate');
+  // Timers: what the state knows of them is consistent with what waits for them.
+  assert(!ackOwed || state.ackArmed, 'an acknowledgement is owed but the ack timer is not armed');
+  assert(!state.flushArmed || options.flushMs > 0, 'a flush timer is armed though flushes are immediate');
   assert(!state.greeting || options.antiEntropyMs === null, 'greeting although anti-entropy runs');
   assert(Number.isSafeInteger(state.antiEntropyCursor) && state.antiEntropyCursor >= 0, `anti-entropy cursor ${state.antiEntropyCursor}`);
 }

@@ -3,6 +3,7 @@
  * each input goes to the handler of its concern, in the order the concerns depend on each other (a message's
  * incarnation first, then its own handler, then what the message tells retransmission).
  */
+import { unreachable } from '../../core/assert.js';
 import type { NodeId } from '../../core/ids.js';
 import type { InitContext, Input, Protocol } from '../../protocol/types.js';
 import { replicaOf } from '../replica-id.js';
@@ -14,12 +15,12 @@ import { checkInvariants } from './invariants.js';
 import { applyOverlay, linkFor, observeIncarnation, startGreeting } from './links.js';
 import { onGraft, onPrune } from './plumtree.js';
 import { armRetransmit, resumeIfBackedOff, retransmitStalled } from './retransmit.js';
-import { TIMER, newSyncState, serviceContext, type SyncState } from './state.js';
+import { TIMER, newSyncState, serviceContext, type SyncState, type SyncTimer } from './state.js';
 import { validateSyncOptions, type ReplicatedService, type SyncEffects, type SyncEnv, type SyncMsg, type SyncOptions } from './types.js';
 import { isSyncMessage } from './wire.js';
 
 /** The protocol that replicates `service`'s lattice by delta anti-entropy. */
-export function deltaSync<T, Req, Out>(service: ReplicatedService<T, Req, Out>): Protocol<SyncState<T>, SyncMsg, Out, SyncOptions, Req> {
+export function deltaSync<T, Req, Out>(service: ReplicatedService<T, Req, Out>): Protocol<SyncState<T>, SyncMsg, Out, SyncOptions, Req, SyncTimer> {
   const env: SyncEnv<T, Req, Out> = { service, lattice: service.lattice };
 
   function init(ctx: InitContext<SyncOptions>): { state: SyncState<T>; effects: SyncEffects<Out> } {
@@ -50,7 +51,7 @@ export function deltaSync<T, Req, Out>(service: ReplicatedService<T, Req, Out>):
     return { state, effects };
   }
 
-  function step(state: SyncState<T>, input: Input<SyncMsg, Req>, now: number): SyncEffects<Out> {
+  function step(state: SyncState<T>, input: Input<SyncMsg, Req, SyncTimer>, now: number): SyncEffects<Out> {
     const effects: SyncEffects<Out> = [];
     switch (input.kind) {
       case 'request':
@@ -109,7 +110,7 @@ export function deltaSync<T, Req, Out>(service: ReplicatedService<T, Req, Out>):
     if (resumeIfBackedOff(state, link, now)) scheduleFlush(env, state, now, effects);
   }
 
-  function onTimer(state: SyncState<T>, name: string, now: number, effects: SyncEffects<Out>): void {
+  function onTimer(state: SyncState<T>, name: SyncTimer, now: number, effects: SyncEffects<Out>): void {
     switch (name) {
       case TIMER.flush:
         onFlushTimer(env, state, now, effects);
@@ -123,6 +124,9 @@ export function deltaSync<T, Req, Out>(service: ReplicatedService<T, Req, Out>):
       case TIMER.antiEntropy:
         onAntiEntropyTimer(env, state, now, effects);
         break;
+      default:
+        // The kernel delivers only names this protocol set, and SyncTimer lists them all.
+        unreachable(name, `delta-sync: unknown timer ${String(name)}`);
     }
   }
 

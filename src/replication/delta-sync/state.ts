@@ -78,9 +78,10 @@ export interface SyncState<T> {
   bufferStart: number;
   /** At most `maxLinks(state)`. */
   readonly links: Map<NodeId, Link>;
-  // The deadlines of the armed timers (null: not armed), so a handler can tell whether to arm one.
-  flushAt: number | null;
-  ackAt: number | null;
+  // Whether the flush and ack timers are armed: a handler only needs to know not to arm one twice.
+  flushArmed: boolean;
+  ackArmed: boolean;
+  /** The retransmission timer's deadline (null: not armed): kept because armRetransmit re-arms only for an earlier one. */
   retransmitAt: number | null;
   antiEntropyCursor: number;
   /** Started empty without anti-entropy: neighbours not yet heard from are greeted until they answer (links.ts). */
@@ -90,6 +91,9 @@ export interface SyncState<T> {
 
 /** The protocol's timer names. */
 export const TIMER = { flush: 'flush', ack: 'ack', retransmit: 'retransmit', antiEntropy: 'anti-entropy' } as const;
+
+/** Every timer name delta-sync sets: a name outside it is a compile error (protocol/types.ts, rule 4). */
+export type SyncTimer = (typeof TIMER)[keyof typeof TIMER];
 
 export function newSyncState<T>(fields: {
   self: NodeId;
@@ -106,8 +110,8 @@ export function newSyncState<T>(fields: {
     buffer: new Ring<Buffered<T>>(fields.options.maxBufferedDeltas),
     bufferStart: 0,
     links: new Map(),
-    flushAt: null,
-    ackAt: null,
+    flushArmed: false,
+    ackArmed: false,
     retransmitAt: null,
     antiEntropyCursor: 0,
     greeting: false,

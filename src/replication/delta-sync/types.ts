@@ -6,6 +6,7 @@ import type { NodeId } from '../../core/ids.js';
 import type { Effect } from '../../protocol/types.js';
 import type { Lattice } from '../lattice.js';
 import type { TopologySpec } from '../topology.js';
+import type { SyncTimer } from './state.js';
 
 export interface SyncOptions {
   /** The eager overlay: who is sent delta intervals. */
@@ -101,7 +102,7 @@ export type SyncMsg =
 export type IntervalMsg = Extract<SyncMsg, { t: 'd' }>;
 
 /** Handlers push their effects, in order, onto the step's one list. */
-export type SyncEffects<Out> = Effect<SyncMsg, Out>[];
+export type SyncEffects<Out> = Effect<SyncMsg, Out, SyncTimer>[];
 
 /**
  * What every handler may need besides the state: the service (its requests, its reaction to received deltas,

@@ -10,6 +10,7 @@
  */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { AssertionError } from '../src/core/assert.js';
 import { nodeId, type NodeId } from '../src/core/ids.js';
 import { Prng } from '../src/core/prng.js';
 import { causalBroadcast, causalOptions, type CausalOptions, type CausalOutput, type CausalRequest, type CausalState } from '../src/causal/causal-broadcast.js';
@@ -288,5 +289,19 @@ describe('causal broadcast under simulation', () => {
       report.outputs.get(b)!.map((o) => (o.value.kind === 'deliver' ? o.value.payload : o.value.kind)),
       ['last words'],
     );
+  });
+
+  test('timer names are typed: the drain deadline and gossip\'s own pass, any other name does not compile', () => {
+    const [a, b] = ['a', 'b'].map(nodeId) as [NodeId, NodeId];
+    const { state } = causalBroadcast.init({ self: a, nodes: [a, b], options: causalOptions('latency', { gossip: { flushMs: 1 } }), now: 0, startedAtMs: 0, restored: new Map() });
+    causalBroadcast.step(state, { kind: 'request', body: { kind: 'broadcast', payload: 'x' } }, 1);
+    causalBroadcast.step(state, { kind: 'request', body: { kind: 'drain', withinMs: 100 } }, 2);
+    // Gossip's timer reaches gossip (the batched broadcast goes to b at its flush); the drain deadline halts the node.
+    const flushed = causalBroadcast.step(state, { kind: 'timer', name: 'flush' }, 3);
+    assert.ok(flushed.some((e) => e.kind === 'send' && e.to === b));
+    const halted = causalBroadcast.step(state, { kind: 'timer', name: 'causal:drain' }, 102);
+    assert.ok(halted.some((e) => e.kind === 'halt'));
+    // @ts-expect-error 'nonsense' is neither causal broadcast's timer nor gossip's.
+    assert.throws(() => causalBroadcast.step(state, { kind: 'timer', name: 'nonsense' }, 103), AssertionError);
   });
 });

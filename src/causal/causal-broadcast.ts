@@ -24,7 +24,7 @@
 import { assert, AssertionError } from '../core/assert.js';
 import type { NodeId } from '../core/ids.js';
 import { isPlainData, type PlainData } from '../crdt/data.js';
-import { gossipBroadcast, gossipOptions, nodeOfReplica, type GossipMsg, type GossipOptions, type GossipPreset, type GossipState } from '../broadcast/gossip.js';
+import { gossipBroadcast, gossipOptions, nodeOfReplica, type GossipMsg, type GossipOptions, type GossipPreset, type GossipState, type GossipTimer } from '../broadcast/gossip.js';
 import type { Delivery } from '../broadcast/types.js';
 import type { Effect, InitContext, Input, Protocol } from '../protocol/types.js';
 import { CausalDelivery, DEFAULT_MAX_HELD } from './causal-delivery.js';
@@ -94,9 +94,12 @@ export interface CausalState {
   readonly stats: { rejected: number; malformed: number; evicted: number };
 }
 
-type Effects = Effect<GossipMsg, CausalOutput>[];
-
 const DRAIN_TIMER = 'causal:drain';
+
+/** Every timer name causal broadcast sets: its own and gossip's, passed through (protocol/types.ts, rule 4). */
+export type CausalTimer = typeof DRAIN_TIMER | GossipTimer;
+
+type Effects = Effect<GossipMsg, CausalOutput, CausalTimer>[];
 
 /** The gossip payload: the message's clock and the client's payload. */
 type Envelope = readonly [VectorClockEntries, PlainData];
@@ -115,15 +118,18 @@ function init(ctx: InitContext<CausalOptions>): { state: CausalState; effects: E
   return { state, effects: lift(state, inner.effects) };
 }
 
-function step(state: CausalState, input: Input<GossipMsg, CausalRequest>, now: number): Effects {
+function step(state: CausalState, input: Input<GossipMsg, CausalRequest, CausalTimer>, now: number): Effects {
   let effects: Effects;
   if (input.kind === 'request') {
     effects = input.body.kind === 'drain' ? onDrain(state, input.body, now) : onBroadcast(state, input.body, now);
-  } else if (input.kind === 'timer' && input.name === DRAIN_TIMER) {
+  } else if (input.kind === 'receive') {
+    effects = lift(state, gossipBroadcast.step(state.inner, input, now));
+  } else if (input.name === DRAIN_TIMER) {
     effects = [];
     if (state.draining) halt(state, effects, 'drain deadline passed with our messages not yet acknowledged by every neighbour');
   } else {
-    effects = lift(state, gossipBroadcast.step(state.inner, input, now));
+    // Any other name is gossip's (the type says so): a name neither sets is a compile error, not a run-time drop.
+    effects = lift(state, gossipBroadcast.step(state.inner, { kind: 'timer', name: input.name }, now));
   }
   if (state.draining && !state.halted && ownMessagesAcknowledged(state.inner)) halt(state, effects, 'drained: every neighbour holds our messages');
   return effects;
@@ -200,8 +206,8 @@ function ownMessagesAcknowledged(inner: GossipState): boolean {
 }
 
 /** Gossip's effects as ours: its deliveries go through the hold-back buffer. */
-function lift(state: CausalState, effects: readonly Effect<GossipMsg, Delivery>[]): Effects {
-  return liftEffects<GossipMsg, Delivery, CausalOutput>(effects, (delivery, into) => onDelivery(state, delivery, into));
+function lift(state: CausalState, effects: readonly Effect<GossipMsg, Delivery, GossipTimer>[]): Effects {
+  return liftEffects<GossipMsg, Delivery, CausalOutput, GossipTimer, CausalTimer>(effects, (delivery, into) => onDelivery(state, delivery, into));
 }
 
 function onDelivery(state: CausalState, delivery: Delivery, into: Effects): void {
@@ -261,7 +267,7 @@ function invariants(state: CausalState): void {
   gossipBroadcast.invariants(state.inner);
 }
 
-export const causalBroadcast: Protocol<CausalState, GossipMsg, CausalOutput, CausalOptions, CausalRequest> = {
+export const causalBroadcast: Protocol<CausalState, GossipMsg, CausalOutput, CausalOptions, CausalRequest, CausalTimer> = {
   name: 'causal-broadcast',
   init,
   step,

@@ -6,13 +6,14 @@ import type { Effect } from '../protocol/types.js';
 
 /**
  * The inner protocol's effects as the wrapper's, in order: sends, timers, logs and halts as they are (they do not
- * mention the output type), each output replaced by whatever `onOutput` appends to `into`.
+ * mention the output type; the wrapper's timer names include the inner's), each output replaced by whatever
+ * `onOutput` appends to `into`.
  */
-export function liftEffects<Msg, InnerOut, Out>(
-  effects: readonly Effect<Msg, InnerOut>[],
-  onOutput: (value: InnerOut, into: Effect<Msg, Out>[]) => void,
-): Effect<Msg, Out>[] {
-  const into: Effect<Msg, Out>[] = [];
+export function liftEffects<Msg, InnerOut, Out, InnerTimer extends string, Timer extends string>(
+  effects: readonly Effect<Msg, InnerOut, InnerTimer>[],
+  onOutput: (value: InnerOut, into: Effect<Msg, Out, Timer | InnerTimer>[]) => void,
+): Effect<Msg, Out, Timer | InnerTimer>[] {
+  const into: Effect<Msg, Out, Timer | InnerTimer>[] = [];
   for (const effect of effects) {
     if (effect.kind === 'output') onOutput(effect.value, into);
     else into.push(effect);

@@ -126,7 +126,7 @@ export function deltaSync<T, Req, Out>(service: ReplicatedService<T, Req, Out>):
         break;
       default:
         // The kernel delivers only names this protocol set, and SyncTimer lists them all.
-        unreachable(name, `delta-sync: unknown timer ${String(name)}`);
+        unreachable(name, 'delta-sync: unknown timer');
     }
   }
 

@@ -23,7 +23,7 @@ export function makeDirectory(dir: string): void {
       mkdirSync(missing[i]!);
     } catch (error) {
       // Another process made it meanwhile: as good as made here.
-      if (!(typeof error === 'object' && error !== null && (error as { code?: unknown }).code === 'EEXIST')) throw error;
+      if (fsCode(error) !== 'EEXIST') throw error;
     }
   }
 }
@@ -33,7 +33,11 @@ function exists(path: string): boolean {
     statSync(path);
     return true;
   } catch (error) {
-    if (typeof error === 'object' && error !== null && (error as { code?: unknown }).code === 'ENOENT') return false;
+    if (fsCode(error) === 'ENOENT') return false;
     throw error; // EACCES, ENOTDIR, ...: the caller says why the dir cannot be made
   }
+}
+
+function fsCode(error: unknown): unknown {
+  return typeof error === 'object' && error !== null ? (error as { code?: unknown }).code : undefined;
 }

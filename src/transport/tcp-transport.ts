@@ -37,9 +37,10 @@
  *
  * Hostile or broken input is contained to its connection: an oversized frame, a frame that fails to decrypt or
  * decode, or a failed handshake destroys that socket and is counted; other connections and the node carry on.
- * Each such event is a warn line (peer, remote address, reason), but through RateLimitedWarnings: past a burst per interval they are only counted and summed up in one line, so a
- * flood cannot flood the log too. A message that decodes is handed on as it is: whether the protocol takes it is
- * the node kernel's guard, which drops that one message and keeps the connection (protocol/types.ts, rule 5).
+ * Each such event is a warn line (peer, remote address, reason), but through RateLimitedWarnings: past a burst
+ * per interval they are only counted and summed up in one line, so a flood cannot flood the log too. A message
+ * that decodes is handed on as it is: whether the protocol takes it is the node kernel's guard, which drops that
+ * one message and keeps the connection (protocol/types.ts, rule 5).
  *
  * Unauthenticated inbound connections are bounded so that, however many a hostile party opens, a listed peer
  * still gets in (nginx's and memberlist's connection limits, with eviction instead of refusal):
@@ -615,7 +616,6 @@ export class TcpTransport {
   private openMessage(cipher: FrameCipher, frame: Uint8Array): unknown {
     return decodeMessage(cipher.open(frame));
   }
-
 
   private onEstablished(conn: Connection, established: Established): void {
     const { peer, peerIncarnation, cipher } = established;

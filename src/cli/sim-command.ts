@@ -11,7 +11,7 @@ import { validateNodeFaults, type Fault } from '../sim/faults.js';
 import type { AgreementProtocolName } from '../agreement/protocols.js';
 import { seed32 } from '../core/prng.js';
 import { drawAgreementScenario, runAgreementScenario, TUNING_NAMES, type AgreementVerdict, type ScenarioDraw } from '../sim/scenarios/agreement.js';
-import { SIM_WORKLOADS, drawMaelstromScenario, runMaelstromScenario, type MaelstromDraw, type MaelstromVerdict, type SimWorkload } from '../sim/scenarios/maelstrom.js';
+import { SIM_WORKLOADS, sweepMaelstrom, type MaelstromDraw, type MaelstromVerdict, type SimWorkload } from '../sim/scenarios/maelstrom.js';
 import { formatCheck, formatCounts } from '../maelstrom/harness/format.js';
 import { PROTOCOLS } from './agreement-flags.js';
 import { configureCommand, type OptionValues } from './command.js';
@@ -249,14 +249,13 @@ function describeMaelstromVerdict(v: MaelstromVerdict, out: (line: string) => vo
 }
 
 function runMaelstromCommand(args: SimArgs, workload: SimWorkload, draw: MaelstromDraw, out: (line: string) => void): number {
-  const failed: number[] = [];
-  for (let i = 0; i < args.runs; i++) {
-    const seed = (args.seed + i) >>> 0;
-    const verdict = runMaelstromScenario(drawMaelstromScenario(seed, workload, draw));
-    if (args.runs === 1) describeMaelstromVerdict(verdict, out);
-    else if (!verdict.valid) out(`seed ${seed} (${workload}) INVALID: ${verdict.problems.join('; ')}`);
-    if (!verdict.valid) failed.push(seed);
-  }
+  const { failures } = sweepMaelstrom(workload, args.seed, args.runs, draw, {
+    onVerdict: (verdict) => {
+      if (args.runs === 1) describeMaelstromVerdict(verdict, out);
+      else if (!verdict.valid) out(`seed ${verdict.scenario.seed} (${workload}) INVALID: ${verdict.problems.join('; ')}`);
+    },
+  });
+  const failed = failures.map((f) => f.seed);
   if (args.runs > 1) out(`${workload}: ${args.runs} runs from seed ${args.seed}: ${args.runs - failed.length} valid, ${failed.length} invalid`);
   const flags =
     (draw.nodeCount === undefined ? '' : ` --nodes ${draw.nodeCount}`) + (draw.preset === undefined ? '' : ` --preset ${draw.preset}`) + (draw.faults === undefined ? '' : ' --faults <same file>');

@@ -155,6 +155,7 @@ export class NodeKernel<State, Msg, Out, Options, Req = never, Timer extends str
    * kernel that is not accepting is ignored (the driver counts those as it sees fit).
    */
   receive(from: NodeId, msg: unknown, now: number): boolean {
+    if (!this.accepting) return true;
     let valid: boolean;
     try {
       valid = this.protocol.isMessage(msg);

@@ -65,7 +65,6 @@ export class ProtocolHost<Msg, Out, Req = never> {
 
   /** A message from the network, not yet checked: false when the protocol's guard dropped it (see the kernel). */
   receive(from: NodeId, msg: unknown): boolean {
-    if (!this.kernel.accepting) return true;
     const accepted = this.kernel.receive(from, msg, this.clock());
     this.rearm();
     return accepted;
@@ -84,7 +83,7 @@ export class ProtocolHost<Msg, Out, Req = never> {
 
   /** Halted by the protocol or stopped from outside: no more inputs are fed. */
   get isHalted(): boolean {
-    return this.kernel.isHalted || !this.kernel.accepting;
+    return !this.kernel.accepting;
   }
 
   /** Stops firing timers and feeding inputs, without a protocol halt (shutdown from outside). */

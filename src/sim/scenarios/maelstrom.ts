@@ -214,8 +214,6 @@ export function runMaelstromScenario(s: MaelstromScenario): MaelstromVerdict {
     // What a process does to every peer message: msgpack out, msgpack in (node.ts adds base64 around it).
     copyMessage: (msg) => decodeMessage(encodeMessage(msg)),
   });
-  const invariants = protocol.invariants;
-  if (invariants !== undefined) sim.onStep((_node, _atMs, state) => invariants.call(protocol, state));
 
   const clientRoot = new Prng(hash32(s.seed ^ CLIENT_SALT));
   const opPrng = clientRoot.fork();

@@ -12,7 +12,7 @@ import { InvariantError, MAX_TIMERS_PER_PASS, NodeKernel } from '../src/kernel/n
 import { MaelstromNode } from '../src/maelstrom/node.js';
 import type { ClientReply, ClientRequest, Workload } from '../src/maelstrom/service.js';
 import type { Effect, Protocol } from '../src/protocol/types.js';
-import { DEBUG_INVARIANTS_ENV, ProtocolHost } from '../src/runtime/protocol-host.js';
+import { DEBUG_INVARIANTS_ENV, WallClockHost } from '../src/kernel/wall-clock-host.js';
 import { perfectNetwork } from '../src/sim/network.js';
 import { Simulation, SimulationError } from '../src/sim/simulation.js';
 import * as codec from '../src/transport/codec.js';
@@ -155,13 +155,13 @@ const wallClock: Driver & { journal?: Journal } = {
     const journal: Journal = [];
     wallClock.journal = journal;
     const logs = new Map<NodeId, LogLine[]>();
-    const hosts = new Map<NodeId, ProtocolHost<ProbeMsg, ClientReply, ClientRequest>>();
+    const hosts = new Map<NodeId, WallClockHost<ProbeMsg, ClientReply, ClientRequest>>();
     let open = true;
     for (const self of NODES) {
       const { logger, lines } = capture();
       logs.set(self, lines);
       const host = withInvariantEnv(options.invariants === true, () =>
-        new ProtocolHost<ProbeMsg, ClientReply, ClientRequest>(probe, {
+        new WallClockHost<ProbeMsg, ClientReply, ClientRequest>(probe, {
           // As the TCP transport does: asynchronously, after the sending step.
           send: (to, msg) => {
             journal.push(`${self} send ${msg.k} to ${to}`);

@@ -5,7 +5,7 @@
  * - Built in: `init` → `init_ok`, `echo` → `echo_ok` (the echo workload), `generate` → `generate_ok` (unique-ids:
  *   `"<node>-<counter>"` is unique without coordination because node ids are unique and each node counts).
  * - Everything else is a client request for a hosted workload (service.ts): the first request exactly one
- *   workload claims fixes the node's workload and starts its protocol in a `ProtocolHost`; a request no workload
+ *   workload claims fixes the node's workload and starts its protocol in a `WallClockHost`; a request no workload
  *   claims gets `not-supported` (10), one several could claim before any is fixed gets `temporarily-unavailable`
  *   (11), as does every request before `init`.
  * - The protocol's own messages travel between nodes as `{type: "chatterbox", workload, m: base64(msgpack)}`;
@@ -20,8 +20,8 @@ import { once } from 'node:events';
 import { createInterface } from 'node:readline';
 import type { Readable, Writable } from 'node:stream';
 import { nodeId, type NodeId } from '../core/ids.js';
-import { ProtocolHost } from '../runtime/protocol-host.js';
-import type { Logger } from '../runtime/log.js';
+import { WallClockHost } from '../kernel/wall-clock-host.js';
+import type { Logger } from 'pino';
 import type * as Codec from '../transport/codec.js';
 import { HOSTED_WORKLOAD_NAMES, MaelstromError, type Body, type ClientReply, type ClientRequest, type Workload } from './service.js';
 import {
@@ -92,7 +92,7 @@ interface Pending {
 
 interface Hosted {
   readonly workload: Workload;
-  readonly host: ProtocolHost<unknown, unknown, ClientRequest>;
+  readonly host: WallClockHost<unknown, unknown, ClientRequest>;
 }
 
 /** The node's logic, fed one line at a time; `write` puts one message on stdout. Exported for tests. */
@@ -420,7 +420,7 @@ export class MaelstromNode {
     }
     const self = this.self as NodeId;
     const log = this.log.child({ workload: workload.name });
-    const host = new ProtocolHost<unknown, unknown, ClientRequest>(workload.protocol, {
+    const host = new WallClockHost<unknown, unknown, ClientRequest>(workload.protocol, {
       send: (to, msg) => this.sendPeer(workload.name, to, msg),
       output: (value) => this.output(value),
       halt: () => log.warn('the workload protocol halted; its requests are now refused'),

@@ -11,7 +11,7 @@ import type { PeerAddress } from '../transport/tcp-transport.js';
 export type { PeerAddress };
 import type { Logger } from './log.js';
 import { listenAsNode } from './node-transport.js';
-import { ProtocolHost } from './protocol-host.js';
+import { WallClockHost } from '../kernel/wall-clock-host.js';
 
 
 export interface AgreementNodeConfig {
@@ -57,7 +57,7 @@ export async function runAgreementNode(config: AgreementNodeConfig, io: NodeIo):
     tickMs: config.tickMs,
     ...(config.protocol === 'stream' ? { tuning: PROCESS_TUNING } : {}),
   };
-  let host: ProtocolHost<unknown, AgreementOutput> | undefined;
+  let host: WallClockHost<unknown, AgreementOutput> | undefined;
   let printed = false;
   let finish: (code: number) => void = () => {};
   const finished = new Promise<number>((resolve) => (finish = resolve));
@@ -69,7 +69,7 @@ export async function runAgreementNode(config: AgreementNodeConfig, io: NodeIo):
     onMessage: (from, msg) => host?.receive(from, msg),
   });
 
-  host = new ProtocolHost<unknown, AgreementOutput>(protocol, {
+  host = new WallClockHost<unknown, AgreementOutput>(protocol, {
     send: (to, msg) => transport.send(to, msg),
     output: (result) => {
       printed = true;

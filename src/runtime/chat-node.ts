@@ -16,7 +16,7 @@ import { causalBroadcast, causalOptions, type CausalOutput, type CausalRequest }
 import type { PeerAddress } from '../transport/tcp-transport.js';
 import type { Logger } from './log.js';
 import { listenAsNode } from './node-transport.js';
-import { ProtocolHost } from './protocol-host.js';
+import { WallClockHost } from '../kernel/wall-clock-host.js';
 
 export interface ChatNodeConfig {
   readonly self: PeerAddress;
@@ -61,7 +61,7 @@ export function formatChatLine(origin: NodeId, payload: PlainData): string {
 export async function runChatNode(config: ChatNodeConfig, io: ChatIo): Promise<number> {
   const startedAtMs = performance.timeOrigin;
   const { log } = io;
-  let host: ProtocolHost<GossipMsg, CausalOutput, CausalRequest> | undefined;
+  let host: WallClockHost<GossipMsg, CausalOutput, CausalRequest> | undefined;
   let finish: (code: number) => void = () => {};
   const finished = new Promise<number>((resolve) => (finish = resolve));
 
@@ -72,7 +72,7 @@ export async function runChatNode(config: ChatNodeConfig, io: ChatIo): Promise<n
     onMessage: (from, msg) => host?.receive(from, msg as GossipMsg),
   });
 
-  host = new ProtocolHost<GossipMsg, CausalOutput, CausalRequest>(causalBroadcast, {
+  host = new WallClockHost<GossipMsg, CausalOutput, CausalRequest>(causalBroadcast, {
     send: (to, msg) => transport.send(to, msg),
     output: (out) => {
       switch (out.kind) {

@@ -1,7 +1,7 @@
 /**
  * The TCP transport of a node process: where it stands in its cluster and a fresh incarnation for this run. One
  * place for what the agreement, chat and ranges nodes would otherwise each spell out. Messages go to the node's
- * `ProtocolHost` unchecked: its kernel applies the protocol's guard (protocol/types.ts, rule 5).
+ * `WallClockHost` unchecked: its kernel applies the protocol's guard (protocol/types.ts, rule 5).
  */
 import { randomBytes } from 'node:crypto';
 import type { NodeId } from '../core/ids.js';

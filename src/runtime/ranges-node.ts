@@ -20,7 +20,7 @@ import { DecodeError } from '../crdt/index.js';
 import { DurableStore, StoreError } from './durable-store.js';
 import type { Logger } from './log.js';
 import { listenAsNode } from './node-transport.js';
-import { ProtocolHost } from './protocol-host.js';
+import { WallClockHost } from '../kernel/wall-clock-host.js';
 import {
   MAX_BODY_BYTES,
   errorBody,
@@ -73,7 +73,7 @@ export async function startRangesNode(config: RangesNodeConfig, log: Logger): Pr
   const startedAtMs = performance.timeOrigin;
   // Opened first: a data dir of another node, or one in use, must fail before the node shows up on the network.
   const store = DurableStore.open(config.dataDir, { nodeId: config.self.id, clusterId: config.clusterId });
-  let host: ProtocolHost<RangesMsg, RangesReply, RangesRequest> | undefined;
+  let host: WallClockHost<RangesMsg, RangesReply, RangesRequest> | undefined;
   let transport: TcpTransport | undefined;
   let server: Server | undefined;
   let stopping: Promise<void> | undefined;
@@ -108,7 +108,7 @@ export async function startRangesNode(config: RangesNodeConfig, log: Logger): Pr
     });
 
     const waiting = new Map<number, (reply: RangesReply) => void>();
-    const liveHost = new ProtocolHost<RangesMsg, RangesReply, RangesRequest>(rangesProtocol, {
+    const liveHost = new WallClockHost<RangesMsg, RangesReply, RangesRequest>(rangesProtocol, {
       send: (to, msg) => transport!.send(to, msg),
       output: (reply) => waiting.get(reply.id)?.(reply),
       halt: () => fail(0),

@@ -10,9 +10,11 @@
  * checked after every step, and a failure throws (stopping the process): a debugging aid, it costs time.
  */
 import type { NodeId } from '../core/ids.js';
-import { NodeKernel, type KernelSink } from '../kernel/node-kernel.js';
+import { NodeKernel, type KernelSink } from './node-kernel.js';
 import type { AnyProtocol } from '../protocol/types.js';
-import type { Logger } from './log.js';
+// pino's type, imported as a type only: the kernel layer keeps no runtime dependency on a logger, and the
+// drivers (the TCP runtime, the Maelstrom node) hand in the one they made (runtime/log.ts in processes).
+import type { Logger } from 'pino';
 
 /** The environment switch for invariant checks in processes (see the module comment). */
 export const DEBUG_INVARIANTS_ENV = 'CHATTERBOX_DEBUG_INVARIANTS';
@@ -31,7 +33,7 @@ export function wallClockMs(): number {
   return performance.timeOrigin + performance.now();
 }
 
-export class ProtocolHost<Msg, Out, Req = never> {
+export class WallClockHost<Msg, Out, Req = never> {
   // The state's and timers' types are private to the protocol; the host only moves inputs and time.
   private readonly kernel: NodeKernel<unknown, Msg, Out, unknown, Req, string>;
   private timer: NodeJS.Timeout | undefined;

@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { DurableStore, STORE_FILE, StoreError } from '../src/runtime/durable-store.js';
+import { SqliteStore, STORE_FILE, StoreError } from '../src/runtime/durable-store.js';
 
 const dirs: string[] = [];
 after(() => {
@@ -21,9 +21,9 @@ function tempDir(): string {
 
 const N1 = { nodeId: 'n1', clusterId: 'c1' };
 
-describe('DurableStore', () => {
+describe('SqliteStore', () => {
   test('round trip: put, overwrite and loadAll give the bytes back', () => {
-    const store = DurableStore.open(join(tempDir(), 'data'), N1);
+    const store = SqliteStore.open(join(tempDir(), 'data'), N1);
     try {
       assert.equal(store.created, true);
       assert.deepEqual(store.loadAll(), new Map());
@@ -48,7 +48,7 @@ describe('DurableStore', () => {
 
   test('survives close and reopen; null deletes', () => {
     const dir = tempDir();
-    const first = DurableStore.open(dir, N1);
+    const first = SqliteStore.open(dir, N1);
     first.put('replica', new Uint8Array([1, 2]));
     first.put('other', new Uint8Array([3]));
     first.put('gone', new Uint8Array([4]));
@@ -58,7 +58,7 @@ describe('DurableStore', () => {
     first.close(); // idempotent
     assert.throws(() => first.put('x', new Uint8Array(1)), /closed/);
 
-    const second = DurableStore.open(dir, N1);
+    const second = SqliteStore.open(dir, N1);
     try {
       assert.equal(second.created, false);
       assert.deepEqual(second.loadAll(), new Map([['replica', new Uint8Array([1, 2])], ['other', new Uint8Array([3])]]));
@@ -74,14 +74,14 @@ describe('DurableStore', () => {
     const module = fileURLToPath(new URL('../src/runtime/durable-store.js', import.meta.url));
     // The child writes and dies at once by SIGKILL, without closing the store: no clean shutdown, no checkpoint.
     const script = `
-      const { DurableStore } = await import(${JSON.stringify(module)});
-      const store = DurableStore.open(${JSON.stringify(dir)}, { nodeId: 'n1', clusterId: 'c1' });
+      const { SqliteStore } = await import(${JSON.stringify(module)});
+      const store = SqliteStore.open(${JSON.stringify(dir)}, { nodeId: 'n1', clusterId: 'c1' });
       store.put('replica', new Uint8Array([42, 43]));
       process.kill(process.pid, 'SIGKILL');
     `;
     const child = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8' });
     assert.equal(child.signal, 'SIGKILL', child.stderr);
-    const store = DurableStore.open(dir, N1);
+    const store = SqliteStore.open(dir, N1);
     try {
       assert.deepEqual(store.loadAll().get('replica'), new Uint8Array([42, 43]));
     } finally {
@@ -91,12 +91,12 @@ describe('DurableStore', () => {
 
   test('a data dir of another node or cluster is refused with a clear error, and left as it was', () => {
     const dir = tempDir();
-    const store = DurableStore.open(dir, N1);
+    const store = SqliteStore.open(dir, N1);
     store.put('replica', new Uint8Array([7]));
     store.close();
     for (const other of [{ nodeId: 'n2', clusterId: 'c1' }, { nodeId: 'n1', clusterId: 'c2' }]) {
       assert.throws(
-        () => DurableStore.open(dir, other),
+        () => SqliteStore.open(dir, other),
         (error: unknown) =>
           error instanceof StoreError &&
           error.code === 'identity-mismatch' &&
@@ -104,7 +104,7 @@ describe('DurableStore', () => {
           error.message.includes(`not to node ${JSON.stringify(other.nodeId)} of cluster ${JSON.stringify(other.clusterId)}`),
       );
     }
-    const again = DurableStore.open(dir, N1);
+    const again = SqliteStore.open(dir, N1);
     try {
       assert.deepEqual(again.loadAll(), new Map([['replica', new Uint8Array([7])]]));
     } finally {
@@ -114,26 +114,26 @@ describe('DurableStore', () => {
 
   test('a store open in one place cannot be opened again until it is closed', () => {
     const dir = tempDir();
-    const first = DurableStore.open(dir, N1);
+    const first = SqliteStore.open(dir, N1);
     try {
-      assert.throws(() => DurableStore.open(dir, N1), (error: unknown) => error instanceof StoreError && error.code === 'in-use' && /in use by another process/.test(error.message));
+      assert.throws(() => SqliteStore.open(dir, N1), (error: unknown) => error instanceof StoreError && error.code === 'in-use' && /in use by another process/.test(error.message));
     } finally {
       first.close();
     }
-    DurableStore.open(dir, N1).close();
+    SqliteStore.open(dir, N1).close();
   });
 
   test('a data dir that is a file is unusable; a store that is not SQLite is damaged, and the error says how to start over', () => {
     const dir = tempDir();
     const file = join(dir, 'file');
     writeFileSync(file, 'x');
-    assert.throws(() => DurableStore.open(file, N1), (error: unknown) => error instanceof StoreError && error.code === 'unusable');
+    assert.throws(() => SqliteStore.open(file, N1), (error: unknown) => error instanceof StoreError && error.code === 'unusable');
     const junk = join(dir, 'junk');
-    DurableStore.open(junk, N1).close();
+    SqliteStore.open(junk, N1).close();
     writeFileSync(join(junk, STORE_FILE), 'this is not a database, but it is long enough to look like one to a careless reader '.repeat(20));
     rmSync(join(junk, `${STORE_FILE}-wal`), { force: true });
     assert.throws(
-      () => DurableStore.open(junk, N1),
+      () => SqliteStore.open(junk, N1),
       (error: unknown) => error instanceof StoreError && error.code === 'damaged' && /is damaged .*move its data dir away/.test(error.message),
     );
   });

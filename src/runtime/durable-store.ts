@@ -1,5 +1,6 @@
 /**
- * A node's durable store: a tiny key → bytes map in SQLite (better-sqlite3), behind the `persist` effect.
+ * A node's durable store in processes: a tiny key → bytes map in SQLite (better-sqlite3), behind the `persist`
+ * effect; it implements the `DurableStore` interface (kernel/durable-store.ts) every driver's store shares.
  *
  * One file, `<data dir>/chatterbox.sqlite`, with the table `kv(key TEXT PRIMARY KEY, value BLOB)` for what the
  * protocol persists and the table `identity(name TEXT PRIMARY KEY, value TEXT)` for whose store it is. The journal
@@ -15,27 +16,17 @@
 import { statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import Database from 'better-sqlite3';
+import { StoreError, type DurableStore } from '../kernel/durable-store.js';
 import { makeDirectory } from './make-directory.js';
+
+// The errors belong to the interface every store shares; re-exported for the process side's callers.
+export { StoreError, type StoreErrorCode } from '../kernel/durable-store.js';
 
 export const STORE_FILE = 'chatterbox.sqlite';
 
 export interface StoreIdentity {
   readonly nodeId: string;
   readonly clusterId: string;
-}
-
-/** `damaged`: the file is not SQLite, or SQLite finds it corrupt; the message says how to start over. */
-export type StoreErrorCode = 'identity-mismatch' | 'in-use' | 'unusable' | 'damaged';
-
-export class StoreError extends Error {
-  override readonly name = 'StoreError';
-  constructor(
-    readonly code: StoreErrorCode,
-    message: string,
-    options?: { cause?: unknown },
-  ) {
-    super(message, options);
-  }
 }
 
 const SCHEMA_VERSION = 1;
@@ -62,7 +53,8 @@ function damaged(path: string, error: unknown): StoreError {
   return new StoreError('damaged', `store ${path} is damaged (${errorText(error)}); ${START_OVER}`, { cause: error });
 }
 
-export class DurableStore {
+/** The `DurableStore` of processes (kernel/durable-store.ts states what every store guarantees). */
+export class SqliteStore implements DurableStore {
   private readonly db: Database.Database;
   private readonly upsert: Database.Statement<[string, Buffer]>;
   private readonly remove: Database.Statement<[string]>;
@@ -86,7 +78,7 @@ export class DurableStore {
    * dir belongs to another node or cluster, 'in-use' when another process has it open, 'damaged' when the file is
    * not SQLite or is corrupt, 'unusable' otherwise.
    */
-  static open(dir: string, identity: StoreIdentity): DurableStore {
+  static open(dir: string, identity: StoreIdentity): SqliteStore {
     const absolute = resolve(dir);
     try {
       makeDirectory(absolute);
@@ -139,7 +131,7 @@ export class DurableStore {
           return false;
         })
         .immediate();
-      return new DurableStore(path, identity, created, db);
+      return new SqliteStore(path, identity, created, db);
     } catch (error) {
       db.close();
       if (error instanceof StoreError) throw error;
@@ -184,6 +176,6 @@ export class DurableStore {
   }
 
   private checkOpen(): void {
-    if (this.closed) throw new Error(`store ${this.path} is closed`);
+    if (this.closed) throw new StoreError('closed', `store ${this.path} is closed`);
   }
 }

@@ -17,7 +17,7 @@ import { hashString32 } from '../core/prng.js';
 import { rangesProtocol, rangesSyncOptions, type RangesMsg, type RangesReply, type RangesRequest } from '../ranges/protocol.js';
 import type { TcpTransport, PeerAddress } from '../transport/tcp-transport.js';
 import { DecodeError } from '../crdt/index.js';
-import { DurableStore, StoreError } from './durable-store.js';
+import { SqliteStore, StoreError } from './durable-store.js';
 import type { Logger } from './log.js';
 import { listenAsNode } from './node-transport.js';
 import { WallClockHost } from '../kernel/wall-clock-host.js';
@@ -72,7 +72,7 @@ function urlHost(host: string): string {
 export async function startRangesNode(config: RangesNodeConfig, log: Logger): Promise<RangesNode> {
   const startedAtMs = performance.timeOrigin;
   // Opened first: a data dir of another node, or one in use, must fail before the node shows up on the network.
-  const store = DurableStore.open(config.dataDir, { nodeId: config.self.id, clusterId: config.clusterId });
+  const store = SqliteStore.open(config.dataDir, { nodeId: config.self.id, clusterId: config.clusterId });
   let host: WallClockHost<RangesMsg, RangesReply, RangesRequest> | undefined;
   let transport: TcpTransport | undefined;
   let server: Server | undefined;

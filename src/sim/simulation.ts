@@ -32,6 +32,8 @@ import type { NodeId } from '../core/ids.js';
 import { hash32, Prng } from '../core/prng.js';
 import { InvariantError, NodeKernel, type KernelSink } from '../kernel/node-kernel.js';
 import type { Input, LogLevel, Protocol } from '../protocol/types.js';
+import type { DurableStore } from '../kernel/durable-store.js';
+import { SimDisk } from './durable-store.js';
 import { EventQueue } from './event-queue.js';
 import { PartitionTable, validateNodeFaults, type Fault } from './faults.js';
 import { drawLatencyMs, LinkTable, type NetworkModel } from './network.js';
@@ -338,8 +340,10 @@ interface NodeSlot<State, Options, Msg, Out, Req> {
   /** The (due, stamp) of the kernel timer the live timer event is for; stamp -1 when there is none. */
   wakeDue: number;
   wakeStamp: number;
-  /** The node's durable store (`persist` effects): survives crashes, handed back at every init. */
-  readonly durable: Map<string, Uint8Array>;
+  /** The node's disk (`persist` effects): survives crashes, handed back at every init (sim/durable-store.ts). */
+  readonly disk: SimDisk;
+  /** The running process's handle on the disk, opened at its init and closed by its crash. */
+  store: DurableStore | undefined;
   readonly stats: NodeStats;
 }
 
@@ -473,7 +477,8 @@ export class Simulation<State, Msg, Out, Options, Req = never> {
           wakeGen: 0,
           wakeDue: 0,
           wakeStamp: -1,
-          durable: new Map(),
+          disk: new SimDisk(id),
+          store: undefined,
           stats: { sent: 0, received: 0, bytesSent: 0, bytesReceived: 0 },
         });
         this.outputs.set(id, []);
@@ -756,7 +761,9 @@ export class Simulation<State, Msg, Out, Options, Req = never> {
   private crash(i: number, loseDurableState: boolean): void {
     const slot = this.slots[i]!;
     if (!slot.up && !slot.starting) return;
-    if (loseDurableState) slot.durable.clear();
+    slot.store?.close();
+    slot.store = undefined;
+    if (loseDurableState) slot.disk.wipe();
     if (slot.up && !slot.halted) this.active--;
     slot.up = false;
     slot.starting = false;
@@ -894,7 +901,9 @@ export class Simulation<State, Msg, Out, Options, Req = never> {
     });
     slot.kernel = kernel;
     const startedAtMs = slot.processStartedAt + slot.offsetMs;
-    this.runKernel(i, 'init', (k, now) => k.init({ self: slot.id, nodes: this.nodeIds, options: slot.options, now, startedAtMs, restored: new Map(slot.durable) }));
+    const store = slot.disk.open();
+    slot.store = store;
+    this.runKernel(i, 'init', (k, now) => k.init({ self: slot.id, nodes: this.nodeIds, options: slot.options, now, startedAtMs, restored: store.loadAll() }));
   }
 
   /**
@@ -975,10 +984,9 @@ export class Simulation<State, Msg, Out, Options, Req = never> {
         this.logs.push(fields === undefined ? { atMs: this.now, node, level, text } : { atMs: this.now, node, level, text, fields });
       },
       persist: (key, value) => {
-        // Synchronous and crash-proof here: a crash can only fall between steps.
-        const durable = this.slots[i]!.durable;
-        if (value === null) durable.delete(key);
-        else durable.set(key, value.slice());
+        const store = this.slots[i]!.store;
+        assert(store !== undefined, 'only a running node persists');
+        store.put(key, value);
       },
       halt: () => {
         const slot = this.slots[i]!;

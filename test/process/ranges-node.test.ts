@@ -22,7 +22,7 @@ import { silentLogger } from '../../src/runtime/log.js';
 import { defineRangesCommand, defineServeCommand, parseClientArgv, parseServeArgv } from '../../src/cli/ranges-command.js';
 import { UsageError } from '../../src/cli/errors.js';
 import { AWORMap, AWORSet, encode } from '../../src/crdt/index.js';
-import { DurableStore, StoreError } from '../../src/runtime/durable-store.js';
+import { SqliteStore, StoreError } from '../../src/runtime/durable-store.js';
 
 const HALF = 2 ** 31;
 const FULL = 2 ** 32;
@@ -304,7 +304,7 @@ describe('ranges node with a saved state it cannot read', () => {
     const other = new AWORMap<string, AWORSet<string>>(() => new AWORSet<string>());
     other.update('g', (set) => set.add('solo', 'member'));
     const saved = encode(other);
-    const store = DurableStore.open(dir, { nodeId: 'solo', clusterId: 'test' });
+    const store = SqliteStore.open(dir, { nodeId: 'solo', clusterId: 'test' });
     store.put('replica', saved);
     store.close();
     await assert.rejects(startRangesNode(config, silentLogger()), (error: unknown) => {
@@ -313,7 +313,7 @@ describe('ranges node with a saved state it cannot read', () => {
       assert.match(error.message, /cannot be read by this version of chatterbox .*move the data dir away/);
       return true;
     });
-    const reopened = DurableStore.open(dir, { nodeId: 'solo', clusterId: 'test' });
+    const reopened = SqliteStore.open(dir, { nodeId: 'solo', clusterId: 'test' });
     assert.ok(Buffer.from(reopened.loadAll().get('replica')!).equals(Buffer.from(saved)), 'the saved state is untouched');
     reopened.close();
   });

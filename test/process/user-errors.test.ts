@@ -12,7 +12,7 @@ import { existsSync, mkdirSync, mkdtempSync, openSync, rmSync, statSync, writeFi
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DurableStore, STORE_FILE } from '../../src/runtime/durable-store.js';
+import { SqliteStore, STORE_FILE } from '../../src/runtime/durable-store.js';
 import { MAX_CHAT_LINE_CHARS } from '../../src/runtime/chat-node.js';
 import { freePorts } from '../../src/transport/free-port.js';
 import type { Command } from 'commander';
@@ -49,7 +49,7 @@ function peers(name: string, ports: readonly number[]): string {
 /** A store of node n1 with enough rows to span many pages, then `damage` applied to its file. */
 function damagedStore(name: string, damage: (path: string) => void): string {
   const dataDir = join(dir, name);
-  const store = DurableStore.open(dataDir, { nodeId: 'n1', clusterId: 'c' });
+  const store = SqliteStore.open(dataDir, { nodeId: 'n1', clusterId: 'c' });
   for (let i = 0; i < 200; i++) store.put(`key-${i}`, new Uint8Array(1000).fill(i));
   store.close();
   damage(join(dataDir, STORE_FILE));

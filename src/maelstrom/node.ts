@@ -8,7 +8,8 @@
  *   workload claims fixes the node's workload and starts its protocol in a `WallClockHost`; a request no workload
  *   claims gets `not-supported` (10), one several could claim before any is fixed gets `temporarily-unavailable`
  *   (11), as does every request before `init`.
- * - The protocol's own messages travel between nodes as `{type: "chatterbox", workload, m: base64(msgpack)}`;
+ * - The protocol's own messages travel between nodes as `{type: "chatterbox", workload, m: base64(msgpack)}`
+ *   through the workload's `MaelstromPeerLink` (stdio-link.ts, the driver's `Transport`);
  *   a node that has not fixed a workload yet fixes it from the first such message.
  * - Nothing a peer or client sends can stop the node: malformed lines are answered with `malformed-request` (12)
  *   when there is a `src` and `msg_id` to answer, otherwise logged and skipped. The node exits when stdin closes.
@@ -16,13 +17,12 @@
  *   at start: Maelstrom waits for every node's `init_ok`, and a node that only answers init, echo and generate
  *   never loads them. Messages that arrive meanwhile wait, in order.
  */
-import { once } from 'node:events';
-import { createInterface } from 'node:readline';
 import type { Readable, Writable } from 'node:stream';
 import { nodeId, type NodeId } from '../core/ids.js';
 import { WallClockHost } from '../kernel/wall-clock-host.js';
 import type { Logger } from 'pino';
 import type * as Codec from '../transport/codec.js';
+import { MaelstromPeerLink, readLines, writeLine, type OutMessage } from './stdio-link.js';
 import { HOSTED_WORKLOAD_NAMES, MaelstromError, type Body, type ClientReply, type ClientRequest, type Workload } from './service.js';
 import {
   PEER_MESSAGE_TYPE,
@@ -57,13 +57,6 @@ export interface MaelstromNodeStats {
   repliesOut: number;
 }
 
-/** An outgoing Maelstrom message. */
-interface OutMessage {
-  readonly src: string;
-  readonly dest: string;
-  readonly body: Readonly<Record<string, unknown>>;
-}
-
 /** Peer messages that arrive before our own `init` are kept (peers may be initialized first) up to this many. */
 const MAX_EARLY_PEER_MESSAGES = 10_000;
 
@@ -93,6 +86,8 @@ interface Pending {
 interface Hosted {
   readonly workload: Workload;
   readonly host: WallClockHost<unknown, unknown, ClientRequest>;
+  /** The workload's peer messages, both ways (stdio-link.ts). */
+  readonly link: MaelstromPeerLink;
 }
 
 /** The node's logic, fed one line at a time; `write` puts one message on stdout. Exported for tests. */
@@ -242,6 +237,7 @@ export class MaelstromNode {
   /** Stops the protocol's timers (stdin closed). */
   stop(): void {
     this.hosted?.host.stop();
+    void this.hosted?.link.close();
     this.log.info({ ...this.stats, workload: this.workloadName ?? null, ...(this.hosted === undefined ? {} : { metrics: this.hosted.host.metrics() }) }, 'stdin closed; stopping');
   }
 
@@ -397,16 +393,12 @@ export class MaelstromNode {
       this.dropPeer(message, `for workload ${JSON.stringify(parsed.data.workload)}, but this node runs ${hosted.workload.name}`);
       return;
     }
-    let decoded: unknown;
     try {
-      decoded = codec.decodeMessage(Buffer.from(parsed.data.m, 'base64'));
+      hosted.link.deliver(nodeId(message.src), parsed.data.m);
     } catch (error) {
       if (!(error instanceof codec.CodecError)) throw error;
       this.dropPeer(message, error.message);
-      return;
     }
-    // The protocol's guard is the kernel's (it logs, rate-limited); the node counts the drop with its others.
-    if (!hosted.host.receive(nodeId(message.src), decoded)) this.stats.peerMessagesDropped++;
   }
 
   /** Fixes the workload and starts its protocol; undefined when its options cannot be built. */
@@ -420,8 +412,21 @@ export class MaelstromNode {
     }
     const self = this.self as NodeId;
     const log = this.log.child({ workload: workload.name });
+    const link = new MaelstromPeerLink({
+      self,
+      workload: workload.name,
+      codec: (this.hosting as Hosting).codec,
+      write: (message) => {
+        this.stats.peerMessagesOut++;
+        this.write(message);
+      },
+      // The protocol's guard is the kernel's (it logs, rate-limited); the node counts the drop with its others.
+      onMessage: (from, msg) => {
+        if (!host.receive(from, msg)) this.stats.peerMessagesDropped++;
+      },
+    });
     const host = new WallClockHost<unknown, unknown, ClientRequest>(workload.protocol, {
-      send: (to, msg) => this.sendPeer(workload.name, to, msg),
+      send: (to, msg) => void link.send(to, msg),
       output: (value) => this.output(value),
       halt: () => log.warn('the workload protocol halted; its requests are now refused'),
       log,
@@ -432,18 +437,13 @@ export class MaelstromNode {
     } catch (error) {
       // Not fixed: a host whose init failed would take requests and never answer them.
       host.stop();
+      void link.close();
       log.error({ err: error }, 'the workload protocol failed to start');
       return undefined;
     }
-    const hosted: Hosted = { workload, host };
+    const hosted: Hosted = { workload, host, link };
     this.hosted = hosted;
     return hosted;
-  }
-
-  private sendPeer(workload: string, to: NodeId, msg: unknown): void {
-    const m = Buffer.from((this.hosting as Hosting).codec.encodeMessage(msg)).toString('base64');
-    this.stats.peerMessagesOut++;
-    this.write({ src: this.self as string, dest: to, body: { type: PEER_MESSAGE_TYPE, workload, m } });
   }
 
   private output(value: unknown): void {
@@ -518,10 +518,8 @@ export async function runMaelstromNode(
   options: MaelstromNodeOptions,
   hosting: Hosting | (() => Promise<Hosting>) = loadHosting,
 ): Promise<number> {
-  const node = new MaelstromNode(options, hosting, (message) => io.output.write(`${JSON.stringify(message)}\n`), io.log);
-  const lines = createInterface({ input: io.input, crlfDelay: Infinity });
-  lines.on('line', (line) => node.handleLine(line));
-  await once(lines, 'close');
+  const node = new MaelstromNode(options, hosting, (message) => writeLine(io.output, message), io.log);
+  await readLines(io.input, (line) => node.handleLine(line));
   await node.settled();
   node.stop();
   return 0;

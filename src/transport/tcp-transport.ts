@@ -27,7 +27,7 @@
  * Only then is the peer "up" (onPeerUp) and do messages flow, each in one length-prefixed frame
  * (framing.ts) holding one MessagePack-encoded message (codec.ts).
  *
- * Delivery guarantee: messages sent over one connection arrive in the order sent, each at most once, and
+ * Delivery guarantee (above the floor every `Transport` keeps, transport.ts): messages sent over one connection arrive in the order sent, each at most once, and
  * none is altered (with a key, cryptographically). Nothing more. `send` drops a message, and says so by
  * returning false, when the peer is not connected or when more than maxQueuedBytesPerPeer bytes are already
  * waiting for the socket; messages already written can still be lost when a connection breaks, and a new
@@ -75,6 +75,7 @@ import { DEFAULT_MAX_FRAME_BYTES, FRAME_HEADER_BYTES, FrameDecoder, FrameError, 
 import { helloTextProblem } from './hello-text.js';
 import { PendingHandshakes } from './pending-handshakes.js';
 import { RateLimitedWarnings } from './rate-limited-warnings.js';
+import type { Transport, TransportHandlers } from './transport.js';
 import {
   AuthError,
   HANDSHAKE_MAX_FRAME_BYTES,
@@ -113,7 +114,7 @@ export const HELLO_TIMEOUT_MS = 1_000;
 /** Per peer, a wake-up brings a dial forward at most once in this many milliseconds (wake-ups can be forged). */
 export const MIN_WOKEN_DIAL_INTERVAL_MS = 100;
 
-export interface TcpTransportOptions {
+export interface TcpTransportOptions extends TransportHandlers {
   readonly self: PeerAddress;
   /** All nodes, self included. */
   readonly peers: readonly PeerAddress[];
@@ -139,7 +140,6 @@ export interface TcpTransportOptions {
   /** The first incarnation seen per peer is remembered; a different one later is refused when true (default false). */
   readonly rejectRestartedPeers?: boolean;
   readonly log: Logger;
-  readonly onMessage: (from: NodeId, msg: unknown) => void;
   readonly onPeerUp?: (id: NodeId, incarnation: string) => void;
   readonly onPeerDown?: (id: NodeId) => void;
 }
@@ -242,7 +242,8 @@ interface ResolvedOptions extends TcpTransportOptions {
   readonly rejectRestartedPeers: boolean;
 }
 
-export class TcpTransport {
+/** The `Transport` between processes (transport.ts states the floor; the top of this file what TCP adds). */
+export class TcpTransport implements Transport {
   private readonly options: ResolvedOptions;
   private readonly nodes: ReadonlySet<string>;
   private readonly peers = new Map<NodeId, PeerSlot>();
@@ -330,6 +331,10 @@ export class TcpTransport {
     }
     this.counters.framesOut++;
     return true;
+  }
+
+  get self(): NodeId {
+    return this.options.self.id;
   }
 
   /** Peers with an established connection, sorted. */

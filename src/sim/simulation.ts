@@ -33,6 +33,7 @@ import { hash32, Prng } from '../core/prng.js';
 import { InvariantError, NodeKernel, type KernelSink } from '../kernel/node-kernel.js';
 import type { Input, LogLevel, Protocol } from '../protocol/types.js';
 import type { DurableStore } from '../kernel/durable-store.js';
+import type { Transport } from '../transport/transport.js';
 import { SimDisk } from './durable-store.js';
 import { EventQueue } from './event-queue.js';
 import { PartitionTable, validateNodeFaults, type Fault } from './faults.js';
@@ -344,7 +345,38 @@ interface NodeSlot<State, Options, Msg, Out, Req> {
   readonly disk: SimDisk;
   /** The running process's handle on the disk, opened at its init and closed by its crash. */
   store: DurableStore | undefined;
+  /** The running process's endpoint on the network, opened at its init and closed by its crash. */
+  endpoint: SimEndpoint<Msg> | undefined;
   readonly stats: NodeStats;
+}
+
+/**
+ * A node process's endpoint on the simulated network: the simulator's `Transport` (transport/transport.ts), the
+ * one its kernel sends through. Sends are the simulator's (loss, duplication, latency, partitions: network.ts,
+ * faults.ts); deliveries reach the kernel through the simulator, which drops those for a closed endpoint.
+ */
+class SimEndpoint<Msg> implements Transport<Msg> {
+  private open = true;
+
+  constructor(
+    readonly self: NodeId,
+    private readonly sendAs: (to: NodeId, msg: Msg) => void,
+  ) {}
+
+  get isOpen(): boolean {
+    return this.open;
+  }
+
+  send(to: NodeId, msg: Msg): boolean {
+    if (!this.open || to === this.self) return false;
+    this.sendAs(to, msg);
+    return true;
+  }
+
+  close(): Promise<void> {
+    this.open = false;
+    return Promise.resolve();
+  }
 }
 
 class Ring<T> {
@@ -479,6 +511,7 @@ export class Simulation<State, Msg, Out, Options, Req = never> {
           wakeStamp: -1,
           disk: new SimDisk(id),
           store: undefined,
+          endpoint: undefined,
           stats: { sent: 0, received: 0, bytesSent: 0, bytesReceived: 0 },
         });
         this.outputs.set(id, []);
@@ -545,6 +578,14 @@ export class Simulation<State, Msg, Out, Options, Req = never> {
   /** True while the node's process is stopped by a pause fault. */
   isPaused(node: NodeId): boolean {
     return this.slot(node).held !== null;
+  }
+
+  /**
+   * The node's endpoint on the network while its process runs (undefined while it is down): what its kernel
+   * sends through, and what a test may send through as the node between `runUntil` calls.
+   */
+  endpoint(node: NodeId): Transport<Msg> | undefined {
+    return this.slot(node).endpoint;
   }
 
   /**
@@ -695,7 +736,8 @@ export class Simulation<State, Msg, Out, Options, Req = never> {
   /** Gives a message that reached an up node to its protocol (unless the node halted). */
   private handOver(ev: DeliverEvent<Msg>): void {
     const slot = this.slots[ev.to]!;
-    if (slot.halted) {
+    // A halted protocol takes no more input; an endpoint closed from outside takes none either.
+    if (slot.halted || slot.endpoint?.isOpen !== true) {
       this.stats.droppedAtHaltedNode++;
       this.mix(FP_LOST_HALTED, ev.to);
       return;
@@ -763,6 +805,8 @@ export class Simulation<State, Msg, Out, Options, Req = never> {
     if (!slot.up && !slot.starting) return;
     slot.store?.close();
     slot.store = undefined;
+    void slot.endpoint?.close();
+    slot.endpoint = undefined;
     if (loseDurableState) slot.disk.wipe();
     if (slot.up && !slot.halted) this.active--;
     slot.up = false;
@@ -903,6 +947,7 @@ export class Simulation<State, Msg, Out, Options, Req = never> {
     const startedAtMs = slot.processStartedAt + slot.offsetMs;
     const store = slot.disk.open();
     slot.store = store;
+    slot.endpoint = new SimEndpoint<Msg>(slot.id, (to, msg) => this.send(i, to, msg));
     this.runKernel(i, 'init', (k, now) => k.init({ self: slot.id, nodes: this.nodeIds, options: slot.options, now, startedAtMs, restored: store.loadAll() }));
   }
 
@@ -966,7 +1011,11 @@ export class Simulation<State, Msg, Out, Options, Req = never> {
   /** Where node `i`'s kernel hands its effects (the halt and self-send rules are the kernel's). */
   private sinkFor(i: number): KernelSink<Msg, Out> {
     return {
-      send: (to, msg) => this.send(i, to, msg),
+      send: (to, msg) => {
+        const endpoint = this.slots[i]!.endpoint;
+        assert(endpoint !== undefined, 'only a running node sends');
+        endpoint.send(to, msg);
+      },
       output: (value) => {
         const slot = this.slots[i]!;
         this.outputs.get(slot.id)!.push({ atMs: this.now, value });

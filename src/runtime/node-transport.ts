@@ -4,8 +4,8 @@
  * `WallClockHost` unchecked: its kernel applies the protocol's guard (protocol/types.ts, rule 5).
  */
 import { randomBytes } from 'node:crypto';
-import type { NodeId } from '../core/ids.js';
 import { TcpTransport, type PeerAddress } from '../transport/tcp-transport.js';
+import type { TransportHandlers } from '../transport/transport.js';
 import type { Logger } from './log.js';
 
 export interface NodePlace {
@@ -15,11 +15,10 @@ export interface NodePlace {
   readonly clusterKey?: Buffer;
 }
 
-export interface NodeTransportOptions {
+export interface NodeTransportOptions extends TransportHandlers {
   /** Refuse a peer that comes back as a new incarnation (protocols that cannot take a restarted peer back). */
   readonly rejectRestartedPeers: boolean;
   readonly log: Logger;
-  readonly onMessage: (from: NodeId, msg: unknown) => void;
 }
 
 export function listenAsNode(place: NodePlace, options: NodeTransportOptions): Promise<TcpTransport> {

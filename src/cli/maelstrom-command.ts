@@ -58,14 +58,7 @@ export function maelstromCommand(): Command {
   return defineMaelstromCommand().action(async (opts: OptionValues) => {
     const args = maelstromArgsFromOptions(opts);
     const log = createLogger({ level: args.logLevel });
-    // Whoever reads our stdout is gone (Maelstrom or the harness stopped): there is nobody left to answer.
-    // This handler replaces main's generic one: whatever the error, Maelstrom's end of the pipe is gone.
-    process.stdout.removeAllListeners('error');
-    process.stdout.on('error', (error: NodeJS.ErrnoException) => {
-      log.warn({ code: error.code }, 'stdout closed; exiting');
-      process.exit(0);
-    });
-    const { runMaelstromNode } = await import('../maelstrom/node.js');
-    process.exitCode = await runMaelstromNode({ input: process.stdin, output: process.stdout, log }, { preset: args.preset });
+    const { runMaelstromStdio } = await import('../maelstrom/stdio.js');
+    process.exitCode = await runMaelstromStdio({ preset: args.preset, log });
   });
 }

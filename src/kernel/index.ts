@@ -11,3 +11,5 @@ export {
   type KernelSink,
   type TimerEntry,
 } from './node-kernel.js';
+export { DEBUG_INVARIANTS_ENV, WallClockHost, wallClockMs, type HostIo } from './wall-clock-host.js';
+export { StoreError, type DurableStore, type StoreErrorCode } from './durable-store.js';

@@ -1,5 +1,7 @@
 /** The deterministic simulator: virtual time, a network model and scheduled faults for any sans-IO protocol. */
 export { EventQueue, type Scheduled } from './event-queue.js';
+/** The seeded generator fault schedules and networks are drawn from. */
+export { Prng, hash32 } from '../core/prng.js';
 export {
   drawLatencyMs,
   perfectNetwork,
@@ -30,3 +32,19 @@ export {
   type SimulationStats,
   type StepListener,
 } from './simulation.js';
+/**
+ * Maelstrom workloads (the shipped ones, or a `Workload` of your own as `draw.hosted`) under the simulator, with
+ * drawn faults, the harness's clients and Maelstrom's checkers: one seed, one verdict.
+ */
+export {
+  SIM_WORKLOADS,
+  drawMaelstromScenario,
+  runMaelstromScenario,
+  shippedWorkload,
+  sweepMaelstrom,
+  type MaelstromDraw,
+  type MaelstromScenario,
+  type MaelstromSweep,
+  type MaelstromVerdict,
+  type SimWorkload,
+} from './scenarios/maelstrom.js';

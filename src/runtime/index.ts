@@ -1,0 +1,12 @@
+/**
+ * The wall-clock runtime (`chatterbox/runtime`): a protocol of the contract as a process. `runTcpNode` hosts it
+ * over TCP from its place (self, peers, cluster id and key); the wall-clock driver alone, for other transports,
+ * is `WallClockHost` in `chatterbox/kernel`. The peers file reader is the one `chatterbox node`, `chat` and
+ * `ranges serve` use.
+ */
+export { runTcpNode, type TcpNode, type TcpNodeOptions } from './tcp-node.js';
+export { listenAsNode, type NodePlace, type NodeTransportOptions } from './node-transport.js';
+export { createLogger, silentLogger, type Logger } from './log.js';
+export type { PeerAddress } from '../transport/tcp-transport.js';
+// The peers file is read by the CLI's place flags; it lives there, and is re-exported here for embedders.
+export { deriveClusterId, findSelf, parsePeers, readPeersFile } from '../cli/peers-file.js';

@@ -1,0 +1,120 @@
+/**
+ * The example counter (examples/counter/) as real processes: three TCP nodes that converge on the same total, and
+ * the Maelstrom node binary under the harness with partitions, judged by Maelstrom's g-counter checker. Every wait
+ * is for an event (a reply, convergence, an exit), bounded only by HUNG_AFTER_MS.
+ */
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { rmSync } from 'node:fs';
+import { createInterface } from 'node:readline';
+import { setTimeout as delay } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
+import { after, describe, test } from 'node:test';
+import { formatReport } from '../../src/maelstrom/harness/format.js';
+import { runHarness } from '../../src/maelstrom/harness/runner.js';
+import { PATIENT } from './helpers/harness.js';
+import { HUNG_AFTER_MS, localCluster } from './helpers/processes.js';
+
+const EXAMPLE = (file: string): string => fileURLToPath(new URL(`../../examples/counter/${file}`, import.meta.url));
+/** Between two reads of a node that has not converged yet: pacing only, so a waiting test leaves the cores to the nodes. */
+const READ_PACING_MS = 20;
+
+const cleanups: Array<() => void> = [];
+after(() => {
+  for (const cleanup of cleanups) cleanup();
+});
+
+/** One `tcp.js` node: commands go in on stdin, each reply comes back as one JSON line on stdout. */
+class CounterProcess {
+  private readonly replies: unknown[] = [];
+  private readonly waiting: Array<(reply: unknown) => void> = [];
+  private readonly stderr: string[] = [];
+  readonly exited: Promise<number | string>;
+
+  constructor(readonly proc: ChildProcess) {
+    createInterface({ input: proc.stdout! }).on('line', (line) => {
+      const reply: unknown = JSON.parse(line);
+      const waiter = this.waiting.shift();
+      if (waiter === undefined) this.replies.push(reply);
+      else waiter(reply);
+    });
+    createInterface({ input: proc.stderr! }).on('line', (line) => this.stderr.push(line));
+    this.exited = once(proc, 'close').then(([code, signal]) => (code ?? signal) as number | string);
+  }
+
+  /** Sends one command and resolves with its reply; rejects if the process exits first. */
+  async ask(command: string): Promise<Record<string, unknown>> {
+    this.proc.stdin!.write(`${command}\n`);
+    const queued = this.replies.shift();
+    const reply =
+      queued ??
+      (await Promise.race([
+        new Promise<unknown>((resolve) => this.waiting.push(resolve)),
+        this.exited.then((code) => {
+          throw new Error(`the node exited (${code}) before answering ${command}; stderr:\n${this.stderr.slice(-10).join('\n')}`);
+        }),
+      ]));
+    return reply as Record<string, unknown>;
+  }
+
+  /** Reads until the node's total is `value`. */
+  async readUntil(value: number): Promise<void> {
+    for (;;) {
+      const reply = await this.ask('read');
+      assert.equal(reply['type'], 'read_ok', JSON.stringify(reply));
+      if (reply['value'] === value) return;
+      assert.ok((reply['value'] as number) < value, `read ${JSON.stringify(reply['value'])}, above every add (${value})`);
+      await delay(READ_PACING_MS);
+    }
+  }
+}
+
+describe('the example counter as processes', () => {
+  test('three TCP nodes take adds at every node and all come to read the same total', { timeout: HUNG_AFTER_MS }, async () => {
+    const cluster = await localCluster(3);
+    cleanups.push(() => rmSync(cluster.dir, { recursive: true, force: true }));
+    const nodes = cluster.ports.map(
+      (_, i) => new CounterProcess(spawn(process.execPath, [EXAMPLE('tcp.js'), '--peers', cluster.peersFile, '--id', `n${i + 1}`, '--gossip-ms', '20'], { stdio: ['pipe', 'pipe', 'pipe'] })),
+    );
+    cleanups.push(() => nodes.forEach((n) => n.proc.kill()));
+    const adds = [1, 2, 3];
+    const answers = await Promise.all(nodes.map((node, i) => node.ask(`add ${adds[i]}`)));
+    assert.deepEqual(answers, [{ type: 'add_ok' }, { type: 'add_ok' }, { type: 'add_ok' }]);
+    assert.deepEqual(await nodes[0]!.ask('sub 1'), { type: 'error', text: 'expected "add <n>" or "read", got "sub 1"' });
+    await Promise.all(nodes.map((node) => node.readUntil(6)));
+    for (const node of nodes) node.proc.stdin!.end();
+    assert.deepEqual(await Promise.all(nodes.map((node) => node.exited)), [0, 0, 0]);
+  });
+
+  test('a bad peers file is one line and exit 2', { timeout: HUNG_AFTER_MS }, async () => {
+    const proc = spawn(process.execPath, [EXAMPLE('tcp.js'), '--peers', '/nonexistent/peers.json', '--id', 'n1'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const stderr: string[] = [];
+    createInterface({ input: proc.stderr! }).on('line', (line) => stderr.push(line));
+    const [code] = await once(proc, 'close');
+    assert.equal(code, 2);
+    assert.match(stderr[0] ?? '', /^tcp\.js: peers file \/nonexistent\/peers\.json: /);
+    assert.ok(!stderr.some((line) => /^\s+at /.test(line)), stderr.join('\n'));
+  });
+
+  test('the Maelstrom node passes the harness g-counter checker with partitions', { timeout: 2 * HUNG_AFTER_MS }, async () => {
+    const report = await runHarness({
+      ...PATIENT,
+      workload: 'g-counter',
+      bin: process.execPath,
+      binArgs: [EXAMPLE('maelstrom.js')],
+      nodeCount: 3,
+      latencyMs: 10,
+      timeLimitMs: 1500,
+      rate: 40,
+      partition: true,
+      nemesisIntervalMs: 300,
+      seed: 7,
+    });
+    cleanups.push(() => rmSync(report.logDir, { recursive: true, force: true }));
+    assert.equal(report.valid, true, formatReport(report));
+    assert.ok((report.ops.byF['add']?.ok ?? 0) > 10, formatReport(report));
+    assert.equal(report.recovery?.endedBy, 'convergence', formatReport(report));
+    assert.ok(report.nodes.every((n) => n.exit === 0), JSON.stringify(report.nodes));
+  });
+});

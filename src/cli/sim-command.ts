@@ -2,7 +2,7 @@
  * `chatterbox sim`: the agreement job in the deterministic simulator. One seed replays one scenario in full
  * (schedule, lines, verdict, metrics); `--runs N` sweeps seeds and lists the failing ones with their replay.
  * With `--workload`, a shipped Maelstrom workload instead, judged by the harness's checkers
- * (src/sim/scenarios/maelstrom.ts).
+ * (src/harness/simulated.ts).
  */
 import { Command } from 'commander';
 import * as z from 'zod';
@@ -11,8 +11,8 @@ import { validateNodeFaults, type Fault } from '../sim/faults.js';
 import type { AgreementProtocolName } from '../agreement/protocols.js';
 import { seed32 } from '../core/prng.js';
 import { drawAgreementScenario, runAgreementScenario, TUNING_NAMES, type AgreementVerdict, type ScenarioDraw } from '../sim/scenarios/agreement.js';
-import { SIM_WORKLOADS, sweepMaelstrom, type MaelstromDraw, type MaelstromVerdict, type SimWorkload } from '../sim/scenarios/maelstrom.js';
-import { formatCheck, formatCounts } from '../maelstrom/harness/format.js';
+import { SIM_WORKLOADS, sweepMaelstrom, type MaelstromDraw, type MaelstromVerdict, type SimWorkload } from '../harness/simulated.js';
+import { formatCheck, formatCounts } from '../harness/format.js';
 import { PROTOCOLS } from './agreement-flags.js';
 import { configureCommand, type OptionValues } from './command.js';
 import { UsageError, fileErrorText } from './errors.js';

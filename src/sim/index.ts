@@ -32,19 +32,3 @@ export {
   type SimulationStats,
   type StepListener,
 } from './simulation.js';
-/**
- * Maelstrom workloads (the shipped ones, or a `Workload` of your own as `draw.hosted`) under the simulator, with
- * drawn faults, the harness's clients and Maelstrom's checkers: one seed, one verdict.
- */
-export {
-  SIM_WORKLOADS,
-  drawMaelstromScenario,
-  runMaelstromScenario,
-  shippedWorkload,
-  sweepMaelstrom,
-  type MaelstromDraw,
-  type MaelstromScenario,
-  type MaelstromSweep,
-  type MaelstromVerdict,
-  type SimWorkload,
-} from './scenarios/maelstrom.js';

@@ -11,8 +11,8 @@ import { createInterface } from 'node:readline';
 import { setTimeout as delay } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { after, describe, test } from 'node:test';
-import { formatReport } from '../../src/maelstrom/harness/format.js';
-import { runHarness } from '../../src/maelstrom/harness/runner.js';
+import { formatReport } from '../../src/harness/format.js';
+import { runHarness } from '../../src/harness/runner.js';
 import { PATIENT } from './helpers/harness.js';
 import { HUNG_AFTER_MS, localCluster } from './helpers/processes.js';
 

@@ -15,13 +15,13 @@ import {
   checkUniqueIds,
   quantile,
   statsProblems,
-} from '../../src/maelstrom/harness/checkers.js';
-import { canonicalKey, interpretReply, operationGenerator } from '../../src/maelstrom/harness/client.js';
-import { formatReport } from '../../src/maelstrom/harness/format.js';
-import { cuts, makePartition, partitionKinds, sampleLatencyMs } from '../../src/maelstrom/harness/network.js';
-import { runHarness } from '../../src/maelstrom/harness/runner.js';
-import { gridTopology, topology, type Topology } from '../../src/maelstrom/harness/topology.js';
-import type { Op, Report } from '../../src/maelstrom/harness/types.js';
+} from '../../src/harness/checkers.js';
+import { canonicalKey, interpretReply, operationGenerator } from '../../src/harness/client.js';
+import { formatReport } from '../../src/harness/format.js';
+import { cuts, makePartition, partitionKinds, sampleLatencyMs } from '../../src/harness/network.js';
+import { runHarness } from '../../src/harness/runner.js';
+import { gridTopology, topology, type Topology } from '../../src/harness/topology.js';
+import type { Op, Report } from '../../src/harness/types.js';
 import { PATIENT } from './helpers/harness.js';
 import { HUNG_AFTER_MS, MAIN } from './helpers/processes.js';
 

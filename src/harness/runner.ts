@@ -13,7 +13,8 @@
  *    probe reads hit every node every `probeMs` to time visibility and convergence; they are not operations.
  * 5. Stops the nodes (stdin closed; killed if they linger), checks the history, returns the report.
  *
- * The harness is a driver: wall clock and timers are fine here; all randomness comes from the seed.
+ * The process backend is a tool at the top of the stack: wall clock and timers are fine here; all randomness
+ * comes from the seed.
  */
 import { randomBytes } from 'node:crypto';
 import { closeSync, mkdirSync, mkdtempSync, openSync, writeFileSync } from 'node:fs';
@@ -23,8 +24,8 @@ import { createInterface } from 'node:readline';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { setTimeout as delay } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
-import { Prng } from '../../core/prng.js';
-import { envelopeSchema, issueText } from '../wire.js';
+import { Prng } from '../core/prng.js';
+import { envelopeSchema, issueText } from '../maelstrom/wire.js';
 import { READ, canonicalKey, operationGenerator, type OpSpec, type RequestBody } from './client.js';
 import { acceptableRanges, countOps, inRanges } from './checkers.js';
 import { History } from './history.js';
@@ -42,8 +43,8 @@ import {
   type Report,
 } from './types.js';
 
-/** dist/src/maelstrom/harness/runner.js → dist/src/cli/main.js */
-export const CHATTERBOX_MAIN = fileURLToPath(new URL('../../cli/main.js', import.meta.url));
+/** dist/src/harness/runner.js → dist/src/cli/main.js */
+export const CHATTERBOX_MAIN = fileURLToPath(new URL('../cli/main.js', import.meta.url));
 
 export const HARNESS_DEFAULTS = {
   nodeCount: 5, // Jepsen's default n1..n5

@@ -13,8 +13,8 @@
  * `one` (isolate a node), `minority-third` (isolate fewer than a third), `majority` (a random majority and the
  * rest), `majorities-ring` (every node sees a majority, no two the same one).
  */
-import type { Prng } from '../../core/prng.js';
-import { drawLatencyMs, type LatencyModel } from '../../sim/network.js';
+import type { Prng } from '../core/prng.js';
+import { drawLatencyMs, type LatencyModel } from '../sim/network.js';
 import type { LatencyDist } from './types.js';
 
 /**

@@ -3,8 +3,9 @@
  *
  * 1. Starts `nodeCount` processes `n1..nN` (stderr to `<logDir>/<node>.log`, so a chatty node never blocks on a
  *    full pipe), sends each `init`, and for broadcast a `topology` (as Maelstrom's clients do in setup).
- * 2. Routes every message a node prints: to another node through the simulated network (seeded latency, the
- *    partition nemesis), to a client by `in_reply_to`.
+ * 2. Routes every message a node prints: to another node through the simulator's network model (seeded latency
+ *    from src/sim/network.ts; the partition nemesis is a src/sim/faults.ts schedule, judged when a message would
+ *    be delivered, as by the simulator's PartitionTable), to a client by `in_reply_to`.
  * 3. For `timeLimitMs`, issues operations at `rate` (Jepsen's stagger: gaps uniform in [0, 2/rate]) from
  *    `concurrency` client slots bound to the nodes round-robin; each slot has one request in flight, and a
  *    request unanswered within `timeoutMs` is indefinite and its client is replaced by a fresh one (Maelstrom
@@ -24,12 +25,14 @@ import { createInterface } from 'node:readline';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { setTimeout as delay } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
+import { nodeId, type NodeId } from '../core/ids.js';
 import { Prng } from '../core/prng.js';
+import { describePartition, nemesisSchedule, PartitionTable, staggerMs, type Fault } from '../sim/faults.js';
+import { drawLatencyMs, latencyWithMean, type LatencyModel } from '../sim/network.js';
 import { envelopeSchema, issueText } from '../maelstrom/wire.js';
 import { READ, canonicalKey, operationGenerator, type OpSpec, type RequestBody } from './client.js';
 import { acceptableRanges, countOps, inRanges } from './checkers.js';
 import { History } from './history.js';
-import { compareNodes, cuts, drawPartition, sampleLatencyMs, staggerMs, type Partition } from './network.js';
 import { topology } from './topology.js';
 import {
   hasReads,
@@ -117,7 +120,7 @@ export async function runHarness(input: HarnessInput): Promise<Report> {
 class SetupFailure extends Error {}
 
 interface NodeProc {
-  readonly id: string;
+  readonly id: NodeId;
   readonly proc: ChildProcess;
   readonly summary: NodeSummary;
   alive: boolean;
@@ -151,7 +154,10 @@ const EXAMPLES = 5;
 
 class Run {
   private readonly t0 = performance.now();
-  private readonly nodeIds: string[];
+  private readonly nodeIds: NodeId[];
+  /** Node index by id, for the partition table. */
+  private readonly indexOf: Map<NodeId, number>;
+  private readonly latency: LatencyModel;
   private readonly nodes: NodeProc[] = [];
   private readonly nodeById = new Map<string, NodeProc>();
   private readonly clients = new Map<string, Client>();
@@ -168,7 +174,8 @@ class Run {
   private nextClient = 0;
   private stopping = false;
   private closed = false;
-  private partition: Partition | undefined;
+  /** The nemesis's partitions in run time, once the main phase has drawn them. */
+  private partitionTable: PartitionTable | undefined;
   private readonly partitions: PartitionEvent[] = [];
   private finalHealMs: number | null = null;
   private recovery: Report['recovery'] = null;
@@ -189,7 +196,9 @@ class Run {
   private readonly killOnExit = (): void => this.killAll();
 
   constructor(private readonly o: HarnessOptions) {
-    this.nodeIds = Array.from({ length: o.nodeCount }, (_, i) => `n${i + 1}`);
+    this.nodeIds = Array.from({ length: o.nodeCount }, (_, i) => nodeId(`n${i + 1}`));
+    this.indexOf = new Map(this.nodeIds.map((id, i) => [id, i]));
+    this.latency = latencyWithMean(o.latencyMs, o.latencyDist);
     const root = new Prng(o.seed);
     this.netPrng = root.fork();
     this.opPrng = root.fork();
@@ -366,16 +375,16 @@ class Run {
   }
 
   /** Server-to-server: latency per message, dropped if a partition separates the ends when it arrives. */
-  private route(src: string, dest: NodeProc, line: string): void {
+  private route(src: NodeId, dest: NodeProc, line: string): void {
     const deliver = (): void => {
       if (this.closed) return;
-      if (cuts(this.partition, src, dest.id)) {
+      if (this.partitionTable?.separated(this.indexOf.get(src) as number, this.indexOf.get(dest.id) as number, this.now()) === true) {
         this.dropped++;
         return;
       }
       this.write(dest, line);
     };
-    const ms = sampleLatencyMs(this.netPrng, this.o.latencyMs, this.o.latencyDist);
+    const ms = drawLatencyMs(this.netPrng, this.latency);
     if (ms <= 0) deliver();
     else setTimeout(deliver, ms).unref(); // the nodes' pipes keep the loop alive while the run lasts
   }
@@ -454,18 +463,25 @@ class Run {
   }
 
   private async mainPhase(): Promise<void> {
-    const endMs = this.now() + this.o.timeLimitMs;
+    const startMs = this.now();
+    const endMs = startMs + this.o.timeLimitMs;
     if (hasReads(this.o.workload) && this.o.probeMs > 0) this.startProbes();
-    const stopNemesis = new AbortController();
-    const nemesis = this.o.partition ? this.nemesis(endMs, stopNemesis.signal) : Promise.resolve();
-    try {
-      await this.generate(endMs);
-    } finally {
-      stopNemesis.abort();
-      await nemesis.catch(() => {});
-    }
-    if (this.partition !== undefined) this.heal();
+    if (this.o.partition) this.scheduleNemesis(startMs);
+    await this.generate(endMs);
     this.finalHealMs = this.now();
+  }
+
+  /**
+   * Jepsen's partition nemesis over the time limit, drawn up front (src/sim/faults.ts) and laid on the run's
+   * clock from `startMs`: partitions start and heal at staggered times, and the last heals at the time limit.
+   */
+  private scheduleNemesis(startMs: number): void {
+    const drawn = nemesisSchedule(this.nemesisPrng, this.nodeIds, this.o.nemesisIntervalMs, this.o.timeLimitMs);
+    const faults: Fault[] = drawn.map(({ fault }) => ({ ...fault, atMs: startMs + fault.atMs, healAtMs: startMs + fault.healAtMs }));
+    this.partitionTable = new PartitionTable(this.nodeIds.length, this.indexOf, faults);
+    for (const { target, fault } of drawn) {
+      this.partitions.push({ kind: target, description: describePartition(fault), startMs: round(startMs + fault.atMs), endMs: round(startMs + fault.healAtMs) });
+    }
   }
 
   /** Issues operations until `endMs`, then waits for the outstanding ones. */
@@ -588,26 +604,6 @@ class Run {
     this.probeTimer = undefined;
   }
 
-  /** Jepsen's partition nemesis: start, wait, heal, wait, …, with gaps uniform in [0, 2·interval]. */
-  private async nemesis(endMs: number, stop: AbortSignal): Promise<void> {
-    for (;;) {
-      if (!(await this.sleepUntil(this.now() + staggerMs(this.nemesisPrng, this.o.nemesisIntervalMs), stop)) || this.now() >= endMs) return;
-      const partition = drawPartition(this.nemesisPrng, this.nodeIds);
-      if (partition !== undefined) {
-        this.partition = partition;
-        this.partitions.push({ kind: partition.kind, description: partition.description, startMs: round(this.now()), endMs: null });
-      }
-      if (!(await this.sleepUntil(this.now() + staggerMs(this.nemesisPrng, this.o.nemesisIntervalMs), stop)) || this.now() >= endMs) return;
-      this.heal();
-    }
-  }
-
-  private heal(): void {
-    this.partition = undefined;
-    const last = this.partitions[this.partitions.length - 1];
-    if (last !== undefined && last.endMs === null) last.endMs = round(this.now());
-  }
-
   /** Resolves true at `atMs`, false if `stop` fires first; throws if the run is aborted. */
   private async sleepUntil(atMs: number, stop?: AbortSignal): Promise<boolean> {
     this.throwIfAborted();
@@ -665,7 +661,7 @@ class Run {
       },
       logDir: this.logDir,
       durationMs: round(this.now()),
-      nodes: [...this.nodes].sort((a, b) => compareNodes(a.id, b.id)).map((n) => n.summary),
+      nodes: this.nodes.map((n) => n.summary), // started in node order
       ops,
       net: {
         serverMessages: this.serverMessages,

@@ -27,7 +27,7 @@ import { nodeId, type NodeId } from '../core/ids.js';
 import { countOps } from './checkers.js';
 import { READ, operationGenerator, type OpSpec } from './client.js';
 import { History } from './history.js';
-import { staggerMs } from './network.js';
+import { staggerMs } from '../sim/faults.js';
 import { topology } from './topology.js';
 import type { CheckResult, OpCounts, Op } from './types.js';
 import { MaelstromError, type ClientReply, type ClientRequest, type Workload } from '../maelstrom/service.js';

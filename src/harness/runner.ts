@@ -21,14 +21,13 @@ import { randomBytes } from 'node:crypto';
 import { closeSync, mkdirSync, mkdtempSync, openSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { setTimeout as delay } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { nodeId, type NodeId } from '../core/ids.js';
 import { Prng } from '../core/prng.js';
 import { describePartition, nemesisSchedule, PartitionTable, staggerMs, type Fault } from '../sim/faults.js';
 import { drawLatencyMs, latencyWithMean, type LatencyModel } from '../sim/network.js';
+import { ChildSet, type Child } from '../supervisor/supervisor.js';
 import { envelopeSchema, issueText } from '../maelstrom/wire.js';
 import { READ, canonicalKey, operationGenerator, type OpSpec, type RequestBody } from './client.js';
 import { acceptableRanges, countOps, inRanges } from './checkers.js';
@@ -121,13 +120,15 @@ class SetupFailure extends Error {}
 
 interface NodeProc {
   readonly id: NodeId;
-  readonly proc: ChildProcess;
+  readonly child: Child;
   readonly summary: NodeSummary;
-  alive: boolean;
   spawnError: string | undefined;
   /** Resolves once the process has exited and its stdout is read. */
   readonly closed: Promise<void>;
 }
+
+/** A node that ignores the end of its stdin gets this long to exit before SIGKILL. */
+const STOP_GRACE_MS = 2000;
 
 type Role = 'setup' | 'op' | 'probe' | 'final';
 
@@ -193,7 +194,8 @@ class Run {
   private convergedTest: ((result: unknown) => boolean) | undefined;
   /** Aborted once every node's healed read is the same (only with `recoverUntilConverged`). */
   private readonly converged = new AbortController();
-  private readonly killOnExit = (): void => this.killAll();
+  /** The node processes; any still running when this process exits are killed. */
+  private readonly children = new ChildSet();
 
   constructor(private readonly o: HarnessOptions) {
     this.nodeIds = Array.from({ length: o.nodeCount }, (_, i) => nodeId(`n${i + 1}`));
@@ -222,7 +224,6 @@ class Run {
     const onAbort = (): void => this.abort.abort(external?.reason);
     external?.addEventListener('abort', onAbort);
     if (external?.aborted === true) onAbort();
-    process.on('exit', this.killOnExit);
     try {
       this.startNodes();
       await this.setup();
@@ -250,39 +251,32 @@ class Run {
     for (const id of this.nodeIds) {
       const log = join(this.logDir, `${id}.log`);
       const fd = openSync(log, 'w');
-      let proc: ChildProcess;
+      let child: Child;
       try {
-        proc = spawn(this.o.bin, [...this.o.binArgs], { stdio: ['pipe', 'pipe', fd] });
+        child = this.children.start({ command: this.o.bin, args: this.o.binArgs, stderr: fd });
       } finally {
         closeSync(fd); // the child has its own copy
       }
       const summary: NodeSummary = { id, log, exit: null, crashedAtMs: null };
-      let markClosed!: () => void;
-      const node: NodeProc = { id, proc, summary, alive: true, spawnError: undefined, closed: new Promise((resolve) => (markClosed = resolve)) };
-      proc.on('error', (error) => {
-        node.spawnError = error.message;
-      });
-      // Writes to a node that died fail with EPIPE; its exit is what gets reported.
-      proc.stdin?.on('error', () => {});
-      const lines = createInterface({ input: proc.stdout as NodeJS.ReadableStream, crlfDelay: Infinity });
-      lines.on('line', (line) => this.onLine(node, line));
-      proc.on('close', (code, signal) => {
-        node.alive = false;
-        summary.exit = code ?? signal;
-        if (!this.stopping) {
-          summary.crashedAtMs = round(this.now());
-          const why = node.spawnError === undefined ? `exit ${String(code ?? signal)}` : node.spawnError;
-          this.problems.push(`${id} stopped during the run at ${summary.crashedAtMs} ms (${why}); see ${log}`);
-        }
-        markClosed();
-      });
+      const node: NodeProc = {
+        id,
+        child,
+        summary,
+        spawnError: undefined,
+        closed: child.exited.then(({ code, signal, spawnError }) => {
+          node.spawnError = spawnError;
+          summary.exit = code ?? signal;
+          if (!this.stopping) {
+            summary.crashedAtMs = round(this.now());
+            const why = spawnError ?? `exit ${String(code ?? signal)}`;
+            this.problems.push(`${id} stopped during the run at ${summary.crashedAtMs} ms (${why}); see ${log}`);
+          }
+        }),
+      };
+      child.onLine('stdout', (line) => this.onLine(node, line));
       this.nodes.push(node);
       this.nodeById.set(id, node);
     }
-  }
-
-  private killAll(): void {
-    for (const node of this.nodes) if (node.alive) node.proc.kill('SIGKILL');
   }
 
   private async shutdown(force: boolean): Promise<void> {
@@ -295,19 +289,9 @@ class Run {
       this.pending.delete(key);
       p.resolve(undefined);
     }
-    if (force) this.killAll();
-    else for (const node of this.nodes) node.proc.stdin?.end();
-    await Promise.all(
-      this.nodes.map(async (node) => {
-        // A node that ignores the end of stdin gets two seconds, then SIGKILL.
-        const grace = delay(force ? 0 : 2000, undefined, { ref: false });
-        if ((await Promise.race([node.closed.then(() => true), grace.then(() => false)])) === false) {
-          node.proc.kill('SIGKILL');
-          await node.closed;
-        }
-      }),
-    );
-    process.removeListener('exit', this.killOnExit);
+    await Promise.all(this.nodes.map((node) => (force ? node.child.stop('SIGKILL', 0) : node.child.stop('end-input', STOP_GRACE_MS))));
+    await Promise.all(this.nodes.map((node) => node.closed));
+    this.children.close();
   }
 
   private writeFiles(report: Report): void {
@@ -390,9 +374,7 @@ class Run {
   }
 
   private write(node: NodeProc, line: string): void {
-    const stdin = node.proc.stdin;
-    if (!node.alive || stdin === null || !stdin.writable) return;
-    stdin.write(`${line}\n`);
+    node.child.write(`${line}\n`);
   }
 
   // -------------------------------------------------------------------------------------------------------

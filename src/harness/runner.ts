@@ -25,7 +25,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { nodeId, type NodeId } from '../core/ids.js';
 import { Prng } from '../core/prng.js';
-import { describePartition, nemesisSchedule, PartitionTable, staggerMs, type Fault } from '../sim/faults.js';
+import { describePartition, nemesisSchedule, PartitionTable, staggerMs, type PartitionFault } from '../sim/faults.js';
 import { drawLatencyMs, latencyWithMean, type LatencyModel } from '../sim/network.js';
 import { ChildSet, type Child } from '../supervisor/supervisor.js';
 import { envelopeSchema, issueText } from '../maelstrom/wire.js';
@@ -175,9 +175,9 @@ class Run {
   private nextClient = 0;
   private stopping = false;
   private closed = false;
-  /** The nemesis's partitions in run time, once the main phase has drawn them. */
+  /** The nemesis's partitions in run time, once the main phase has drawn them (and its targets, for the report). */
   private partitionTable: PartitionTable | undefined;
-  private readonly partitions: PartitionEvent[] = [];
+  private nemesisFaults: Array<{ readonly target: string; readonly fault: PartitionFault }> = [];
   private finalHealMs: number | null = null;
   private recovery: Report['recovery'] = null;
   private serverMessages = 0;
@@ -451,19 +451,30 @@ class Run {
     if (this.o.partition) this.scheduleNemesis(startMs);
     await this.generate(endMs);
     this.finalHealMs = this.now();
+    // The nemesis stops with the operations (which may end before the time limit): what is cut heals now, and
+    // what would have started later never does.
+    if (this.o.partition) this.healBy(this.finalHealMs);
   }
 
   /**
    * Jepsen's partition nemesis over the time limit, drawn up front (src/sim/faults.ts) and laid on the run's
-   * clock from `startMs`: partitions start and heal at staggered times, and the last heals at the time limit.
+   * clock from `startMs`: partitions start and heal at staggered times, the last by the time limit (or sooner,
+   * when the operations end sooner: `healBy`).
    */
   private scheduleNemesis(startMs: number): void {
     const drawn = nemesisSchedule(this.nemesisPrng, this.nodeIds, this.o.nemesisIntervalMs, this.o.timeLimitMs);
-    const faults: Fault[] = drawn.map(({ fault }) => ({ ...fault, atMs: startMs + fault.atMs, healAtMs: startMs + fault.healAtMs }));
-    this.partitionTable = new PartitionTable(this.nodeIds.length, this.indexOf, faults);
-    for (const { target, fault } of drawn) {
-      this.partitions.push({ kind: target, description: describePartition(fault), startMs: round(startMs + fault.atMs), endMs: round(startMs + fault.healAtMs) });
-    }
+    this.nemesisFaults = drawn.map(({ target, fault }) => ({ target, fault: { ...fault, atMs: startMs + fault.atMs, healAtMs: startMs + fault.healAtMs } }));
+    this.partitionTable = new PartitionTable(this.nodeIds.length, this.indexOf, this.nemesisFaults.map((p) => p.fault));
+  }
+
+  /** Cuts the nemesis's schedule at `atMs`: a partition still on heals then, one yet to start is dropped. */
+  private healBy(atMs: number): void {
+    this.nemesisFaults = this.nemesisFaults.filter((p) => p.fault.atMs < atMs).map((p) => ({ ...p, fault: { ...p.fault, healAtMs: Math.min(p.fault.healAtMs, atMs) } }));
+    this.partitionTable = new PartitionTable(this.nodeIds.length, this.indexOf, this.nemesisFaults.map((p) => p.fault));
+  }
+
+  private partitionEvents(): PartitionEvent[] {
+    return this.nemesisFaults.map(({ target, fault }) => ({ kind: target, description: describePartition(fault), startMs: round(fault.atMs), endMs: round(fault.healAtMs) }));
   }
 
   /** Issues operations until `endMs`, then waits for the outstanding ones. */
@@ -655,7 +666,7 @@ class Run {
         badLines: this.badLines,
       },
       probes: hasReads(o.workload) && o.probeMs > 0 ? { intervalMs: o.probeMs, reads: this.history.probeReads, failed: this.history.probeFailed } : null,
-      nemesis: o.partition ? { partitions: this.partitions, finalHealMs: round(this.finalHealMs ?? this.now()) } : null,
+      nemesis: o.partition ? { partitions: this.partitionEvents(), finalHealMs: round(this.finalHealMs ?? this.now()) } : null,
       recovery: this.recovery,
       check,
     };

@@ -109,7 +109,9 @@ export function readFaultsFile(path: string, nodeCount: number | undefined, rest
       if (f.healAtMs < f.atMs) throw new UsageError(`--faults ${path}: entry ${i} heals before it starts`);
       // The simulator's PartitionTable refuses this too, but as a bug would be: say it here as the user's mistake.
       const twice = named.find((n, k) => named.indexOf(n) !== k);
-      if (twice !== undefined) throw new UsageError(`--faults ${path}: entry ${i} lists ${twice} twice; a node is in one group of a partition`);
+      if (twice !== undefined) {
+        throw new UsageError(`--faults ${path}: entry ${i} lists ${twice} twice; ${f.ring === undefined ? 'a node is in one group of a partition' : 'a ring lists every node once'}`);
+      }
       if (f.ring !== undefined && nodeCount !== undefined && f.ring.length !== nodeCount) {
         throw new UsageError(`--faults ${path}: entry ${i}: a ring lists every node once (${nodeCount}), got ${f.ring.length}`);
       }

@@ -216,12 +216,12 @@ export interface UniqueIdsCheck {
 export type CheckResult = SetCheck | CounterCheck | EchoCheck | UniqueIdsCheck;
 
 export interface PartitionEvent {
+  /** Jepsen's partition target (src/sim/faults.ts `PartitionTarget`). */
   readonly kind: string;
-  /** Each node's view: the groups that can talk among themselves (for rings, every node's visible set). */
+  /** Who hears whom: the groups that can talk among themselves, or the ring and each node's window. */
   readonly description: string;
   readonly startMs: number;
-  /** null only while active. */
-  endMs: number | null;
+  readonly endMs: number;
 }
 
 export interface NodeSummary {

@@ -94,6 +94,7 @@ test('a schedule may partition as a majorities ring, in the agreement job and un
   };
   bad([{ kind: 'partition', atMs: 1, healAtMs: 2, ring: ['n1', 'n2', 'n3'] }], '3'); // fewer than 4: nothing to cut
   bad([{ kind: 'partition', atMs: 1, healAtMs: 2, ring: ['n1', 'n2', 'n3', 'n4'] }], '5'); // not every node
+  bad([{ kind: 'partition', atMs: 1, healAtMs: 2, ring: ['n1', 'n2', 'n2', 'n3'] }], '4'); // a node twice
   bad([{ kind: 'partition', atMs: 1, healAtMs: 2 }], '3'); // neither form
   bad([{ kind: 'partition', atMs: 1, healAtMs: 2, groups: [['n1']], ring: ['n1', 'n2', 'n3', 'n4'] }], '4'); // both
 });

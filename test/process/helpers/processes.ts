@@ -34,7 +34,12 @@ const children = new ChildSet();
 
 /** Starts `chatterbox <args>`; stdin is ignored unless `stdin` is 'pipe' (then `child.write` feeds it). */
 export function startChatterbox(args: readonly string[], env: NodeJS.ProcessEnv = {}, stdin: 'pipe' | 'ignore' = 'ignore'): Running {
-  const child = children.start({ command: process.execPath, args: [MAIN, ...args], stdin, env: { ...process.env, ...env } });
+  return startNodeScript(MAIN, args, env, stdin);
+}
+
+/** Starts `node <script> <args>` (a chatterbox command, or an example's script), as `startChatterbox` does. */
+export function startNodeScript(script: string, args: readonly string[], env: NodeJS.ProcessEnv = {}, stdin: 'pipe' | 'ignore' = 'ignore'): Running {
+  const child = children.start({ command: process.execPath, args: [script, ...args], stdin, env: { ...process.env, ...env } });
   const stdoutLines: string[] = [];
   const stderrLines: string[] = [];
   child.onLine('stdout', (line) => stdoutLines.push(line)).onLine('stderr', (line) => stderrLines.push(line));

@@ -12,8 +12,8 @@
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { gossipOptions, type GossipOptions } from '../src/broadcast/gossip.js';
-import { runHarness } from '../src/maelstrom/harness/runner.js';
-import type { Report } from '../src/maelstrom/harness/types.js';
+import { runHarness } from '../src/harness/runner.js';
+import type { Report } from '../src/harness/types.js';
 import { describeTopology } from '../src/replication/topology.js';
 import { runBroadcastScenario } from '../src/sim/scenarios/broadcast.js';
 

@@ -1,5 +1,5 @@
 /**
- * The Maelstrom workloads as `chatterbox maelstrom` ships them, under the simulator (src/sim/scenarios/maelstrom.ts):
+ * The Maelstrom workloads as `chatterbox maelstrom` ships them, under the simulator (src/harness/simulated.ts):
  * seeded sweeps per workload and preset, each run's history judged by the harness's own checkers after the faults
  * are over, a recovery wait and a final read on every node. Then deliberate bugs, built through the same factory
  * as the shipped workloads, must make a sweep fail within a few seeds, in-process, naming the seed.
@@ -20,7 +20,7 @@ import {
   shippedWorkload,
   sweepMaelstrom,
   type MaelstromVerdict,
-} from '../src/sim/scenarios/maelstrom.js';
+} from '../src/harness/simulated.js';
 import { testSeeds, withSeed } from '../src/sim/simulation.js';
 
 /** Seeds per workload and preset; MAELSTROM_SIM_SEEDS sets a longer sweep. */

@@ -21,7 +21,8 @@ import {
   type SimulationConfig,
   type SimulationReport,
 } from '../src/sim/index.js';
-import { validateNodeFaults } from '../src/sim/faults.js';
+import { jepsenPartition, nemesisSchedule, PartitionTable, partitionTargets, validateNodeFaults } from '../src/sim/faults.js';
+import { drawLatencyMs, latencyWithMean, type MeanLatencyShape } from '../src/sim/network.js';
 
 const ids = (...names: string[]): NodeId[] => names.map(nodeId);
 const [A, B, C] = ids('a', 'b', 'c') as [NodeId, NodeId, NodeId];
@@ -388,6 +389,97 @@ describe('faults', () => {
     assert.equal(bc.length, 79); // sent at 0, 5, …, 390
     // Sent in [90, 100): on the wire when the partition started, so dropped at delivery; sent in [100, 200): at send.
     assert.equal(report.stats.droppedByPartition, 4 * (2 + 20));
+  });
+
+  test("a majorities ring: each node hears the nodes next to it on the ring, and only during the window", () => {
+    const five = ids('n1', 'n2', 'n3', 'n4', 'n5');
+    const ring = ids('n1', 'n3', 'n5', 'n2', 'n4'); // radius 1: n1 hears n4 and n3, n3 hears n1 and n5, …
+    const faults: Fault[] = [{ kind: 'partition', atMs: 100, healAtMs: 200, ring }];
+    const sim = new Simulation(probe, probeConfig(five, () => ({ pingEveryMs: 5 }), { faults, untilMs: 400 }));
+    const report = sim.run();
+    assertConserved(report);
+    const neighbours = (node: NodeId): NodeId[] => {
+      const at = ring.indexOf(node);
+      return [ring[(at + 1) % 5]!, ring[(at + 4) % 5]!];
+    };
+    for (const to of five) {
+      for (const from of five) {
+        if (from === to) continue;
+        const inWindow = probeState(sim, to).received.filter((r) => r.from === from && r.at >= 100 && r.at < 200);
+        const near = neighbours(to).includes(from);
+        assert.equal(inWindow.length, near ? 20 : 0, `${from} -> ${to} ${near ? 'is on the ring' : 'is cut'}`);
+        // Outside the window everything arrives (sends every 5 ms, arriving by 400), but for a cut pair the two
+        // sent in [90, 100), on the wire when the partition started.
+        assert.equal(probeState(sim, to).received.filter((r) => r.from === from && (r.at < 100 || r.at >= 200)).length, 79 - 20 - (near ? 0 : 2));
+      }
+    }
+  });
+
+  test('a ring lists every node once and needs 4 of them; groups list a node once', () => {
+    const four = ids('n1', 'n2', 'n3', 'n4');
+    const table = (nodes: readonly NodeId[], f: Fault): PartitionTable => new PartitionTable(nodes.length, new Map(nodes.map((n, i) => [n, i])), [f]);
+    assert.throws(() => table(four, { kind: 'partition', atMs: 0, healAtMs: 1, ring: ids('n1', 'n2', 'n3') }), /lists every node once/);
+    assert.throws(() => table(four, { kind: 'partition', atMs: 0, healAtMs: 1, ring: ids('n1', 'n2', 'n3', 'n3') }), /n3 is on the ring twice/);
+    assert.throws(() => table(four.slice(0, 3), { kind: 'partition', atMs: 0, healAtMs: 1, ring: ids('n1', 'n2', 'n3') }), /at least 4 nodes/);
+    assert.throws(() => table(four, { kind: 'partition', atMs: 0, healAtMs: 1, groups: [ids('n1'), ids('n1', 'n2')] }), /n1 is in two groups/);
+  });
+
+  test("Jepsen's partition targets cut something, never a node from itself, symmetrically; rings leave every node a majority", () => {
+    assert.deepEqual(partitionTargets(1), []);
+    assert.deepEqual(partitionTargets(2), ['one']);
+    assert.deepEqual(partitionTargets(5), ['one', 'majority', 'minority-third', 'majorities-ring']);
+    const prng = new Prng(9);
+    for (let n = 2; n <= 9; n++) {
+      const nodes = Array.from({ length: n }, (_, i) => nodeId(`n${i + 1}`));
+      for (const target of partitionTargets(n)) {
+        const table = new PartitionTable(n, new Map(nodes.map((node, i) => [node, i])), [jepsenPartition(target, prng, nodes, 0, 1)]);
+        let cut = 0;
+        for (let a = 0; a < n; a++) {
+          assert.equal(table.separated(a, a, 0), false);
+          for (let b = 0; b < n; b++) {
+            if (table.separated(a, b, 0)) cut++;
+            assert.equal(table.separated(a, b, 0), table.separated(b, a, 0), `${target} on ${n} nodes is symmetric`);
+            assert.equal(table.separated(a, b, 1), false, 'healed');
+          }
+          if (target === 'majorities-ring') assert.ok(nodes.filter((_, b) => !table.separated(b, a, 0)).length > n / 2);
+        }
+        assert.ok(cut > 0, `${target} on ${n} nodes cuts a link`);
+      }
+    }
+  });
+
+  test("the nemesis schedule: Jepsen's stagger, one partition at a time, every one healed by the end", () => {
+    const nodes = ids('n1', 'n2', 'n3', 'n4', 'n5');
+    const schedule = nemesisSchedule(new Prng(4), nodes, 100, 2000);
+    assert.ok(schedule.length >= 3, `${schedule.length} partitions in 20 mean intervals`);
+    for (let i = 0; i < schedule.length; i++) {
+      const f = schedule[i]!.fault;
+      assert.ok(f.atMs < f.healAtMs && f.healAtMs <= 2000);
+      if (i > 0) assert.ok(schedule[i - 1]!.fault.healAtMs <= f.atMs, 'one at a time');
+    }
+    assert.deepEqual(nemesisSchedule(new Prng(4), nodes, 100, 2000), schedule, 'a function of the prng');
+    assert.deepEqual(nemesisSchedule(new Prng(4), ids('n1'), 100, 2000), [], 'nothing to cut');
+    // The simulator runs what the nemesis draws, rings included.
+    const faults = nemesisSchedule(new Prng(11), nodes, 50, 1000).map((d) => d.fault);
+    assert.ok(faults.some((f) => 'ring' in f) && faults.some((f) => 'groups' in f), 'both forms drawn');
+    const report = new Simulation(probe, probeConfig(nodes, () => ({ pingEveryMs: 5 }), { faults, untilMs: 1200 })).run();
+    assertConserved(report);
+    assert.ok(report.stats.droppedByPartition > 0);
+  });
+
+  test('latency given by a mean: constant, uniform over [0, 2·mean], exponential with that mean', () => {
+    const prng = new Prng(1);
+    const draw = (meanMs: number, shape: MeanLatencyShape): number => drawLatencyMs(prng, latencyWithMean(meanMs, shape));
+    assert.equal(draw(100, 'constant'), 100);
+    assert.equal(draw(0, 'exponential'), 0);
+    const draws = (shape: 'uniform' | 'exponential'): number[] => Array.from({ length: 20_000 }, () => draw(100, shape));
+    const mean = (xs: number[]): number => xs.reduce((a, b) => a + b, 0) / xs.length;
+    const uniform = draws('uniform');
+    assert.ok(uniform.every((x) => x >= 0 && x <= 200));
+    assert.ok(Math.abs(mean(uniform) - 100) < 3);
+    const exponential = draws('exponential');
+    assert.ok(Math.abs(mean(exponential) - 100) < 5);
+    assert.ok(exponential.some((x) => x > 400), 'a long tail');
   });
 
   test('a crash loses state, timers and inbound messages; a restart re-inits at the current time', () => {
@@ -850,6 +942,7 @@ describe('random schedules', () => {
             assert.ok(f.atMs >= 100 && f.atMs < 900);
             if (f.kind === 'partition') {
               assert.ok(f.healAtMs > f.atMs && f.healAtMs <= 1200);
+              assert.ok('groups' in f, 'drawn schedules give partitions as groups');
               assert.ok(f.groups.length >= 2 && f.groups.every((g) => g.length > 0));
               assert.equal(f.groups.flat().length, new Set(f.groups.flat()).size);
             } else if (f.kind === 'pause') {

@@ -21,7 +21,7 @@ import type { Protocol } from '../src/protocol/types.js';
 import { perfectNetwork } from '../src/sim/network.js';
 import { Simulation } from '../src/sim/simulation.js';
 import * as codec from '../src/transport/codec.js';
-import { freePorts } from '../src/transport/free-port.js';
+import { freePorts } from '../src/supervisor/free-port.js';
 import { TcpTransport, type PeerAddress } from '../src/transport/tcp-transport.js';
 import type { Transport } from '../src/transport/transport.js';
 

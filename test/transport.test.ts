@@ -6,7 +6,7 @@ import fc from 'fast-check';
 import { pino } from 'pino';
 import { nodeId, type NodeId } from '../src/core/ids.js';
 import { encodeMessage } from '../src/transport/codec.js';
-import { freePorts } from '../src/transport/free-port.js';
+import { freePorts } from '../src/supervisor/free-port.js';
 import { FrameDecoder, FrameError, encodeFrame, frameHeader } from '../src/transport/framing.js';
 import {
   AuthError,

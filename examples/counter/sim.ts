@@ -8,7 +8,7 @@
  */
 import { pathToFileURL } from 'node:url';
 import type { Workload } from 'chatterbox/maelstrom';
-import { sweepMaelstrom, type MaelstromSweep } from 'chatterbox/sim';
+import { sweepMaelstrom, type MaelstromSweep } from 'chatterbox/harness';
 import { counterWorkload } from './counter.js';
 
 /** Runs `runs` seeds from `firstSeed`, stopping at the first invalid one; `workload` is the counter unless a test swaps it. */

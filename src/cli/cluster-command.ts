@@ -8,16 +8,15 @@
  * The pure parts (argument validation, child argv, log-line classification, progress rendering, the verdict)
  * are exported for tests; `runClusterCommand` does the process work.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { constants as osConstants, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { Command } from 'commander';
 import { nodeId } from '../core/ids.js';
 import type { PeerAddress } from '../transport/tcp-transport.js';
-import { freePorts } from '../transport/free-port.js';
+import { freePorts } from '../supervisor/free-port.js';
+import { ChildSet, type Child as SupervisedChild } from '../supervisor/supervisor.js';
 import { PARENT_PIPE_ENV, addRunOptions, randomSeed, runArgsFromOptions, type RunArgs, type RunDefaults } from './agreement-flags.js';
 import { configureCommand, parseQuietly, type Env, type OptionValues } from './command.js';
 import { UsageError, fileErrorText, quote } from './errors.js';
@@ -503,7 +502,7 @@ function armTimer(ms: number, fire: () => void): () => void {
 interface Child {
   readonly id: string;
   readonly progress: NodeProgress;
-  readonly process: ChildProcess;
+  readonly process: SupervisedChild;
   /** Mutated while the child runs. */
   readonly state: { stdout: string; timedOut: boolean; spawnError: string | undefined; maxRssKb: number | undefined; killedAsPlanned: boolean };
   /** Resolves when the process has exited and both of its output streams are fully read. */
@@ -515,67 +514,40 @@ function defaultMainPath(): string {
   return fileURLToPath(new URL('./main.js', import.meta.url));
 }
 
-function startChild(id: string, mainPath: string, argv: readonly string[], board: ProgressBoard, verbose: boolean): Child {
+function startChild(children: ChildSet, id: string, mainPath: string, argv: readonly string[], board: ProgressBoard, verbose: boolean): Child {
   const progress: NodeProgress = { id, phase: 'starting', sent: undefined, committed: undefined, state: 'running' };
   const state: Child['state'] = { stdout: '', timedOut: false, spawnError: undefined, maxRssKb: undefined, killedAsPlanned: false };
-  const proc = spawn(process.execPath, [mainPath, ...argv], {
-    // stdin stays an open pipe that is never written: its EOF tells the child the cluster is gone.
-    stdio: ['pipe', 'pipe', 'pipe'],
-    env: { ...process.env, [PARENT_PIPE_ENV]: '1' },
+  // stdin stays an open pipe that is never written: its EOF tells the child the cluster is gone.
+  const proc = children.start({ command: process.execPath, args: [mainPath, ...argv], stdin: 'pipe', env: { ...process.env, [PARENT_PIPE_ENV]: '1' } });
+  proc.onLine('stdout', (text) => {
+    if (state.stdout.length < MAX_STDOUT_CHARS) state.stdout += `${text}\n`.slice(0, MAX_STDOUT_CHARS - state.stdout.length);
   });
-  proc.stdin?.on('error', () => {}); // EPIPE once the child is gone: nothing to do
-
-  const stdoutDone = new Promise<void>((resolveOut) => {
-    if (proc.stdout === null) return resolveOut();
-    proc.stdout.setEncoding('utf8');
-    proc.stdout.on('data', (chunk: string) => {
-      if (state.stdout.length < MAX_STDOUT_CHARS) state.stdout += chunk.slice(0, MAX_STDOUT_CHARS - state.stdout.length);
-    });
-    proc.stdout.on('close', () => resolveOut());
-    proc.stdout.on('error', () => resolveOut());
+  proc.onLine('stderr', (text) => {
+    if (text.trim().length === 0) return;
+    const line = classifyChildLine(text);
+    if (line.kind === 'progress') {
+      if (line.phase !== undefined) progress.phase = line.phase;
+      if (line.sent !== undefined) progress.sent = line.sent;
+      if (line.committed !== undefined) progress.committed = line.committed;
+      board.changed();
+    } else if (line.kind === 'log' && line.record['msg'] === 'node stopped') {
+      state.maxRssKb = finiteNumber(line.record['maxRssKb']);
+    }
+    if (line.kind !== 'progress' && shouldPassThrough(line, verbose)) {
+      board.print(formatPassThrough(id, line, verbose));
+    }
   });
-  const stderrDone = new Promise<void>((resolveLines) => {
-    if (proc.stderr === null) return resolveLines();
-    const lines = createInterface({ input: proc.stderr, crlfDelay: Infinity });
-    lines.on('line', (text) => {
-      if (text.trim().length === 0) return;
-      const line = classifyChildLine(text);
-      if (line.kind === 'progress') {
-        if (line.phase !== undefined) progress.phase = line.phase;
-        if (line.sent !== undefined) progress.sent = line.sent;
-        if (line.committed !== undefined) progress.committed = line.committed;
-        board.changed();
-      } else if (line.kind === 'log' && line.record['msg'] === 'node stopped') {
-        state.maxRssKb = finiteNumber(line.record['maxRssKb']);
-      }
-      if (line.kind !== 'progress' && shouldPassThrough(line, verbose)) {
-        board.print(formatPassThrough(id, line, verbose));
-      }
-    });
-    lines.on('close', () => resolveLines());
-  });
-  const exited = new Promise<{ code: number | null; signal: string | null }>((resolveExit) => {
-    proc.on('error', (error) => {
-      // A spawn failure emits 'error' and maybe no 'exit'; a failed kill() emits 'error' while the child runs on.
-      if (proc.pid === undefined) {
-        state.spawnError = error.message;
-        resolveExit({ code: null, signal: null });
-      }
-    });
-    proc.on('exit', (code, signal) => resolveExit({ code, signal }));
-  });
-  const done = exited.then(async (status) => {
-    if (state.spawnError === undefined) await Promise.all([stdoutDone, stderrDone]);
-    proc.stdin?.destroy();
+  const done = proc.exited.then((status) => {
+    state.spawnError = status.spawnError;
     progress.state = state.timedOut ? 'killed (hung)' : state.killedAsPlanned ? 'killed (--kill)' : status.signal !== null ? status.signal : `exit ${status.code}`;
     board.changed();
-    return status;
+    return { code: status.code, signal: status.signal };
   });
   return { id, progress, process: proc, state, done };
 }
 
 function isRunning(child: Child): boolean {
-  return child.process.exitCode === null && child.process.signalCode === null && child.state.spawnError === undefined;
+  return child.process.running;
 }
 
 /** Writes text and resolves once it is handed to the OS, so it is not lost when the process exits. */
@@ -640,9 +612,9 @@ export async function runClusterCommand(args: ClusterArgs, io: ClusterIo = { std
   const board = new ProgressBoard(io.stderr, rows, plannedMs, () => Date.now(), startedAt);
   const children: Child[] = [];
 
-  const killAll = (signal: NodeJS.Signals): void => {
-    for (const child of children) if (isRunning(child)) child.process.kill(signal);
-  };
+  // Every node process; any still running when this process exits, for whatever reason, is killed.
+  const processes = new ChildSet();
+  const killAll = (signal: NodeJS.Signals): void => processes.signalAll(signal);
   // Nodes yet to start (--start-apart) and planned kills and pauses; all cancelled when the run ends.
   const plans = new Set<NodeJS.Timeout>();
   const later = (ms: number, action: () => void): void => {
@@ -653,8 +625,6 @@ export async function runClusterCommand(args: ClusterArgs, io: ClusterIo = { std
     plans.add(timer);
   };
   const notStarted = new Map<string, () => void>();
-  // Last resort on any exit of this process (including an uncaught exception): no orphaned nodes.
-  const onExit = (): void => killAll('SIGKILL');
   let interruptedBy: NodeJS.Signals | undefined;
   const onSignal = (signal: NodeJS.Signals): void => {
     if (interruptedBy !== undefined) {
@@ -671,17 +641,14 @@ export async function runClusterCommand(args: ClusterArgs, io: ClusterIo = { std
     killAll('SIGCONT');
   };
   const signals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
-  process.on('exit', onExit);
   for (const signal of signals) process.on(signal, onSignal);
 
-  let killTimer: NodeJS.Timeout | undefined;
   const disarmDeadline = (io.armDeadline ?? armTimer)(deadlineMs, () => {
     const hung = children.filter(isRunning);
     if (hung.length === 0) return;
     for (const child of hung) child.state.timedOut = true;
     board.print(`chatterbox cluster: ${hung.map((c) => c.id).join(', ')} still running after ${seconds(deadlineMs)}: killing`);
-    killAll('SIGTERM');
-    killTimer = setTimeout(() => killAll('SIGKILL'), KILL_GRACE_MS);
+    for (const child of hung) void child.process.stop('SIGTERM', KILL_GRACE_MS);
   });
   const ticker = setInterval(() => board.tick(), board.intervalMs);
 
@@ -693,22 +660,22 @@ export async function runClusterCommand(args: ClusterArgs, io: ClusterIo = { std
           if (!isRunning(child)) return;
           child.state.killedAsPlanned = true;
           board.print(`chatterbox cluster: killing ${child.id} (--kill)`);
-          child.process.kill('SIGKILL');
+          child.process.signal('SIGKILL');
         });
       } else {
         later(fault.atMs, () => {
           if (!isRunning(child)) return;
           board.print(`chatterbox cluster: stopping ${child.id} for ${seconds(fault.forMs)} (--pause)`);
-          child.process.kill('SIGSTOP');
+          child.process.signal('SIGSTOP');
           later(fault.forMs, () => {
-            if (isRunning(child)) child.process.kill('SIGCONT');
+            child.process.signal('SIGCONT');
           });
         });
       }
     }
   };
   const launch = (peer: PeerAddress): Child => {
-    const child = startChild(peer.id, mainPath, childArgv(args, peer, peersFile, seed, keyFile), board, args.verbose);
+    const child = startChild(processes, peer.id, mainPath, childArgv(args, peer, peersFile, seed, keyFile), board, args.verbose);
     children.push(child);
     rows.push(child.progress);
     board.changed();
@@ -762,10 +729,8 @@ export async function runClusterCommand(args: ClusterArgs, io: ClusterIo = { std
   } finally {
     disarmDeadline();
     for (const timer of plans) clearTimeout(timer);
-    if (killTimer !== undefined) clearTimeout(killTimer);
     clearInterval(ticker);
-    killAll('SIGKILL'); // only if something above threw while children were still running
-    process.off('exit', onExit);
+    processes.close(); // kills only if something above threw while children were still running
     for (const signal of signals) process.off(signal, onSignal);
     if (tempDir !== undefined) await rm(tempDir, { recursive: true, force: true });
   }

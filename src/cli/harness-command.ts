@@ -1,15 +1,15 @@
 /**
  * `chatterbox harness`: a Maelstrom-like test harness (Maelstrom itself needs a JVM). Runs any Maelstrom node
  * binary, by default this chatterbox's own `maelstrom` command, and checks it as `maelstrom test` would. Flags
- * mirror `maelstrom test`; the logic lives in src/maelstrom/harness/.
+ * mirror `maelstrom test`; the logic lives in src/harness/.
  */
 import { accessSync, constants, mkdtempSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Command } from 'commander';
-import { formatReport } from '../maelstrom/harness/format.js';
-import { HARNESS_DEFAULTS, runHarness, type HarnessInput } from '../maelstrom/harness/runner.js';
-import { HARNESS_WORKLOADS, LATENCY_DISTS, TOPOLOGIES, type HarnessWorkload, type LatencyDist, type TopologyName } from '../maelstrom/harness/types.js';
+import { formatReport } from '../harness/format.js';
+import { HARNESS_DEFAULTS, runHarness, type HarnessInput } from '../harness/runner.js';
+import { HARNESS_WORKLOADS, LATENCY_DISTS, TOPOLOGIES, type HarnessWorkload, type LatencyDist, type TopologyName } from '../harness/types.js';
 import { makeDirectory } from '../runtime/make-directory.js';
 import { configureCommand, untilInterrupted, type OptionValues } from './command.js';
 import { UsageError, quote } from './errors.js';

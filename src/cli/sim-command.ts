@@ -2,17 +2,17 @@
  * `chatterbox sim`: the agreement job in the deterministic simulator. One seed replays one scenario in full
  * (schedule, lines, verdict, metrics); `--runs N` sweeps seeds and lists the failing ones with their replay.
  * With `--workload`, a shipped Maelstrom workload instead, judged by the harness's checkers
- * (src/sim/scenarios/maelstrom.ts).
+ * (src/harness/simulated.ts).
  */
 import { Command } from 'commander';
 import * as z from 'zod';
 import { nodeId } from '../core/ids.js';
-import { validateNodeFaults, type Fault } from '../sim/faults.js';
+import { describePartition, ringRadius, validateNodeFaults, type Fault } from '../sim/faults.js';
 import type { AgreementProtocolName } from '../agreement/protocols.js';
 import { seed32 } from '../core/prng.js';
 import { drawAgreementScenario, runAgreementScenario, TUNING_NAMES, type AgreementVerdict, type ScenarioDraw } from '../sim/scenarios/agreement.js';
-import { SIM_WORKLOADS, sweepMaelstrom, type MaelstromDraw, type MaelstromVerdict, type SimWorkload } from '../sim/scenarios/maelstrom.js';
-import { formatCheck, formatCounts } from '../maelstrom/harness/format.js';
+import { SIM_WORKLOADS, sweepMaelstrom, type MaelstromDraw, type MaelstromVerdict, type SimWorkload } from '../harness/simulated.js';
+import { formatCheck, formatCounts } from '../harness/format.js';
 import { PROTOCOLS } from './agreement-flags.js';
 import { configureCommand, type OptionValues } from './command.js';
 import { UsageError, fileErrorText } from './errors.js';
@@ -44,8 +44,9 @@ const nodeName = z.string().regex(/^n[1-9][0-9]*$/, 'node names are n1, n2, …'
 const ms = z.number().int().nonnegative();
 const faultSchema = z.array(
   z.discriminatedUnion('kind', [
-    z.object({ kind: z.literal('partition'), atMs: ms, healAtMs: ms, groups: z.array(z.array(nodeName).min(1)).min(1) }).strict(),
-    z.object({ kind: z.literal('crash'), atMs: ms, node: nodeName }).strict(),
+    // Groups, or a majorities ring (every node once, in ring order); which one is checked below, with a clearer word.
+    z.object({ kind: z.literal('partition'), atMs: ms, healAtMs: ms, groups: z.array(z.array(nodeName).min(1)).min(1).optional(), ring: z.array(nodeName).optional() }).strict(),
+    z.object({ kind: z.literal('crash'), atMs: ms, node: nodeName, restartAtMs: ms.optional(), loseDurableState: z.boolean().optional() }).strict(),
     z.object({ kind: z.literal('pause'), atMs: ms, resumeAtMs: ms, node: nodeName }).strict(),
   ]),
 );
@@ -66,10 +67,12 @@ function issueText(issue: { readonly path: readonly PropertyKey[]; readonly mess
 
 /**
  * A JSON fault schedule: `[{"kind":"partition","atMs":100,"healAtMs":900,"groups":[["n1"],["n2","n3"]]},
- * {"kind":"crash","atMs":500,"node":"n2"}, {"kind":"pause","atMs":200,"resumeAtMs":1700,"node":"n3"}]`.
- * Every problem is a UsageError naming the file and the entry.
+ * {"kind":"crash","atMs":500,"node":"n2"}, {"kind":"pause","atMs":200,"resumeAtMs":1700,"node":"n3"}]`; a
+ * partition may be a majorities ring instead (`"ring":["n1","n3","n5","n2","n4"]`). Crashes restart
+ * (`restartAtMs`, `loseDurableState`) only where the run is crash-recovery (`restarts`: the Maelstrom workloads);
+ * the agreement job is crash-stop. Every problem is a UsageError naming the file and the entry.
  */
-export function readFaultsFile(path: string, nodeCount: number | undefined): Fault[] {
+export function readFaultsFile(path: string, nodeCount: number | undefined, restarts = false): Fault[] {
   let text: string;
   try {
     text = readInputFile(path).toString('utf8');
@@ -82,7 +85,7 @@ export function readFaultsFile(path: string, nodeCount: number | undefined): Fau
   } catch (error) {
     throw new UsageError(`--faults ${path}: not JSON (${error instanceof Error ? error.message : String(error)})`);
   }
-  if (Array.isArray(json)) {
+  if (Array.isArray(json) && !restarts) {
     json.forEach((entry: unknown, i) => {
       if (typeof entry !== 'object' || entry === null || (entry as { kind?: unknown }).kind !== 'crash') return;
       const key = Object.keys(CRASH_STOP_KEYS).find((k) => k in entry);
@@ -96,21 +99,42 @@ export function readFaultsFile(path: string, nodeCount: number | undefined): Fau
   }
   const faults: Fault[] = [];
   for (const [i, f] of parsed.data.entries()) {
-    const named = f.kind === 'partition' ? f.groups.flat() : [f.node];
+    if (f.kind === 'partition' && (f.groups === undefined) === (f.ring === undefined)) {
+      throw new UsageError(`--faults ${path}: entry ${i} gives ${f.groups === undefined ? 'neither' : 'both'} groups ${f.groups === undefined ? 'nor' : 'and'} a ring; a partition is one of them`);
+    }
+    const named = f.kind === 'partition' ? (f.groups?.flat() ?? f.ring ?? []) : [f.node];
     const unknown = named.find((n) => nodeCount !== undefined && Number(n.slice(1)) > nodeCount);
     if (unknown !== undefined) throw new UsageError(`--faults ${path}: entry ${i} names ${unknown}, but the cluster has ${nodeCount} nodes`);
     if (f.kind === 'partition') {
       if (f.healAtMs < f.atMs) throw new UsageError(`--faults ${path}: entry ${i} heals before it starts`);
       // The simulator's PartitionTable refuses this too, but as a bug would be: say it here as the user's mistake.
       const twice = named.find((n, k) => named.indexOf(n) !== k);
-      if (twice !== undefined) throw new UsageError(`--faults ${path}: entry ${i} lists ${twice} twice; a node is in one group of a partition`);
+      if (twice !== undefined) {
+        throw new UsageError(`--faults ${path}: entry ${i} lists ${twice} twice; ${f.ring === undefined ? 'a node is in one group of a partition' : 'a ring lists every node once'}`);
+      }
+      if (f.ring !== undefined && nodeCount !== undefined && f.ring.length !== nodeCount) {
+        throw new UsageError(`--faults ${path}: entry ${i}: a ring lists every node once (${nodeCount}), got ${f.ring.length}`);
+      }
+      if (f.ring !== undefined && ringRadius(f.ring.length) === undefined) {
+        throw new UsageError(`--faults ${path}: entry ${i}: a majorities ring needs at least 4 nodes (with fewer, every node sees every other)`);
+      }
     }
     switch (f.kind) {
       case 'partition':
-        faults.push({ kind: 'partition', atMs: f.atMs, healAtMs: f.healAtMs, groups: f.groups.map((g) => g.map(nodeId)) });
+        faults.push(
+          f.groups !== undefined
+            ? { kind: 'partition', atMs: f.atMs, healAtMs: f.healAtMs, groups: f.groups.map((g) => g.map(nodeId)) }
+            : { kind: 'partition', atMs: f.atMs, healAtMs: f.healAtMs, ring: (f.ring ?? []).map(nodeId) },
+        );
         break;
       case 'crash':
-        faults.push({ kind: 'crash', atMs: f.atMs, node: nodeId(f.node) });
+        faults.push({
+          kind: 'crash',
+          atMs: f.atMs,
+          node: nodeId(f.node),
+          ...(f.restartAtMs === undefined ? {} : { restartAtMs: f.restartAtMs }),
+          ...(f.loseDurableState === undefined ? {} : { loseDurableState: f.loseDurableState }),
+        });
         break;
       case 'pause':
         faults.push({ kind: 'pause', atMs: f.atMs, resumeAtMs: f.resumeAtMs, node: nodeId(f.node) });
@@ -130,7 +154,7 @@ export function readFaultsFile(path: string, nodeCount: number | undefined): Fau
 export function describeFault(f: Fault): string {
   switch (f.kind) {
     case 'partition':
-      return `partition ${f.atMs}–${f.healAtMs} ms: ${f.groups.map((g) => `{${g.join(' ')}}`).join(' | ')}`;
+      return `partition ${f.atMs}–${f.healAtMs} ms: ${describePartition(f)}`;
     case 'crash':
       return `crash ${f.node} at ${f.atMs} ms${f.loseDurableState === true ? ' losing its store' : ''}${f.restartAtMs === undefined ? ', for good' : `, restart at ${f.restartAtMs} ms`}`;
     case 'pause':
@@ -195,7 +219,8 @@ function maelstromArgs(opts: OptionValues, raw: string, str: (name: string) => s
   const draw: MaelstromDraw = {
     ...(nodeCount === undefined ? {} : { nodeCount }),
     ...(preset === undefined ? {} : { preset: parseGossipPreset('--preset', preset) }),
-    ...(faultsFile === undefined ? {} : { faults: readFaultsFile(faultsFile, nodeCount) }),
+    // Workloads are crash-recovery: a crash in the file may restart the node (with its durable state or without).
+    ...(faultsFile === undefined ? {} : { faults: readFaultsFile(faultsFile, nodeCount, true) }),
   };
   const rawSeed = str('seed');
   return {
@@ -319,7 +344,7 @@ export function simCommand(): Command {
     .option('--start-skew <seconds>', 'nodes start up to this far apart (default: drawn, none or half the grace period)')
     .option(
       '--faults <path>',
-      'JSON fault schedule instead of a drawn one (needs --nodes): partitions, crashes for good, and pauses (the node is stopped, as by SIGSTOP, and resumed; nothing sent to it is lost), e.g. [{"kind":"partition","atMs":100,"healAtMs":900,"groups":[["n1"],["n2","n3"]]},{"kind":"crash","atMs":500,"node":"n3"},{"kind":"pause","atMs":200,"resumeAtMs":1700,"node":"n2"}]',
+      'JSON fault schedule instead of a drawn one (needs --nodes): partitions (as groups, or "ring": every node once, each hearing a majority around it), crashes (for good in the agreement job; with --workload a crash may restart: "restartAtMs", "loseDurableState"), and pauses (the node is stopped, as by SIGSTOP, and resumed; nothing sent to it is lost), e.g. [{"kind":"partition","atMs":100,"healAtMs":900,"groups":[["n1"],["n2","n3"]]},{"kind":"crash","atMs":500,"node":"n3"},{"kind":"pause","atMs":200,"resumeAtMs":1700,"node":"n2"}]',
     )
     .addHelpText('after', ['', 'Exit status: 0 when every scenario passed, 1 when one failed (its replay command is printed), 2 for a usage error.'].join('\n'))
     .action((opts: OptionValues) => {

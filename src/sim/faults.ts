@@ -5,6 +5,11 @@
  * its send time or its delivery time falls inside the window and it crosses groups (a message already on the
  * wire when the partition starts is lost too, as is one sent just before healing that would arrive after).
  * Nodes missing from `groups` form one extra group together. Partitions may overlap; each applies on its own.
+ * A partition is given either as `groups` or as a `ring`, Jepsen's majorities-ring: the ring lists every node
+ * once, in ring order, and each node exchanges messages only with the nodes at most `ringRadius(n)` places from
+ * it, so every node sees a majority and no two nodes see the same one (groups cannot say this: seeing is not
+ * transitive there). `jepsenPartition` draws Jepsen's partition targets in either form, and `nemesisSchedule`
+ * lays them out in time as Jepsen's partition nemesis does (the harness's nemesis is this schedule).
  *
  * Crash: the node loses its state, its timers and every message addressed to it that has not been delivered
  * yet (messages it already sent stay on the wire). Messages sent to it while it is down and arriving after its
@@ -29,8 +34,14 @@
 import type { NodeId } from '../core/ids.js';
 import type { Prng } from '../core/prng.js';
 
+/** Nodes in different groups cannot exchange messages. */
+export type GroupsPartition = { readonly kind: 'partition'; readonly atMs: number; readonly healAtMs: number; readonly groups: readonly (readonly NodeId[])[] };
+/** Every node, in ring order; each exchanges messages only with the nodes within `ringRadius(ring.length)` places. */
+export type RingPartition = { readonly kind: 'partition'; readonly atMs: number; readonly healAtMs: number; readonly ring: readonly NodeId[] };
+export type PartitionFault = GroupsPartition | RingPartition;
+
 export type Fault =
-  | { readonly kind: 'partition'; readonly atMs: number; readonly healAtMs: number; readonly groups: readonly (readonly NodeId[])[] }
+  | PartitionFault
   /** `loseDurableState`: the node's durable store goes with it (a lost disk), so it restarts empty. */
   | { readonly kind: 'crash'; readonly atMs: number; readonly node: NodeId; readonly restartAtMs?: number; readonly loseDurableState?: boolean }
   /** The node's process is stopped in [atMs, resumeAtMs) (SIGSTOP, then SIGCONT). */
@@ -48,12 +59,17 @@ export function faultEndMs(f: Fault): number {
   }
 }
 
-/** Partitions resolved over node indices. Internal to the simulator. */
+/** Partitions resolved over node indices. Internal to the simulator (and the harness's process backend). */
 export class PartitionTable {
   private readonly starts: number[] = [];
   private readonly ends: number[] = [];
-  /** groupOf[p][node index]: the node's group in partition p. */
-  private readonly groupOf: Int32Array[] = [];
+  /**
+   * Per partition, per node index: its group (groups form; unlisted nodes share -1) or its place on the ring
+   * (ring form, where `radius[p]` >= 0 says which form it is).
+   */
+  private readonly placeOf: Int32Array[] = [];
+  /** The ring form's radius, or -1 for the groups form. */
+  private readonly radius: number[] = [];
 
   constructor(nodeCount: number, indexOf: ReadonlyMap<NodeId, number>, faults: readonly Fault[]) {
     for (let k = 0; k < faults.length; k++) {
@@ -62,19 +78,28 @@ export class PartitionTable {
       if (!Number.isFinite(f.atMs) || !Number.isFinite(f.healAtMs) || f.healAtMs < f.atMs) {
         throw new RangeError(`faults[${k}]: a partition needs finite atMs <= healAtMs`);
       }
-      // Unlisted nodes share group -1.
-      const groups = new Int32Array(nodeCount).fill(-1);
-      f.groups.forEach((group, g) => {
-        for (const node of group) {
-          const i = indexOf.get(node);
-          if (i === undefined) throw new RangeError(`faults[${k}]: unknown node ${node}`);
-          if (groups[i] !== -1) throw new RangeError(`faults[${k}]: node ${node} is in two groups`);
-          groups[i] = g;
-        }
-      });
+      const places = new Int32Array(nodeCount).fill(-1);
+      const place = (node: NodeId, at: number, twice: string): void => {
+        const i = indexOf.get(node);
+        if (i === undefined) throw new RangeError(`faults[${k}]: unknown node ${node}`);
+        if (places[i] !== -1) throw new RangeError(`faults[${k}]: node ${node} ${twice}`);
+        places[i] = at;
+      };
+      if ('ring' in f) {
+        const radius = ringRadius(f.ring.length);
+        if (f.ring.length !== nodeCount) throw new RangeError(`faults[${k}]: a ring lists every node once (${nodeCount}), got ${f.ring.length}`);
+        if (radius === undefined) throw new RangeError(`faults[${k}]: a majorities ring needs at least 4 nodes, or every node sees every other`);
+        f.ring.forEach((node, at) => place(node, at, 'is on the ring twice'));
+        this.radius.push(radius);
+      } else {
+        f.groups.forEach((group, g) => {
+          for (const node of group) place(node, g, 'is in two groups');
+        });
+        this.radius.push(-1);
+      }
       this.starts.push(f.atMs);
       this.ends.push(f.healAtMs);
-      this.groupOf.push(groups);
+      this.placeOf.push(places);
     }
   }
 
@@ -87,12 +112,118 @@ export class PartitionTable {
     const n = this.starts.length;
     for (let p = 0; p < n; p++) {
       if (atMs >= this.starts[p]! && atMs < this.ends[p]!) {
-        const groups = this.groupOf[p]!;
-        if (groups[from] !== groups[to]) return true;
+        const places = this.placeOf[p]!;
+        const radius = this.radius[p]!;
+        if (radius < 0) {
+          if (places[from] !== places[to]) return true;
+        } else {
+          const apart = Math.abs(places[from]! - places[to]!);
+          if (Math.min(apart, places.length - apart) > radius) return true;
+        }
       }
     }
     return false;
   }
+}
+
+/**
+ * The radius of a majorities ring over n nodes: the fewest places either side that make a node's window a
+ * majority. Undefined when that window is everyone (n < 4), so no ring partition cuts anything.
+ */
+export function ringRadius(n: number): number | undefined {
+  const majority = Math.floor(n / 2) + 1;
+  const radius = Math.ceil((majority - 1) / 2);
+  return 2 * radius + 1 < n ? radius : undefined;
+}
+
+/**
+ * Jepsen's partition targets (jepsen.nemesis.combined) that make sense for the node count: `one` isolates a
+ * node, `minority-third` fewer than a third, `majority` splits a random majority from the rest, and
+ * `majorities-ring` gives every node a majority and no two the same one.
+ */
+export type PartitionTarget = 'one' | 'minority-third' | 'majority' | 'majorities-ring';
+
+/** Jepsen's util/minority-third: the largest integer strictly below n/3. */
+function minorityThird(n: number): number {
+  return Math.ceil(n / 3) - 1;
+}
+
+/** The partition targets that cut at least one link in a cluster of n nodes. */
+export function partitionTargets(n: number): PartitionTarget[] {
+  if (n < 2) return [];
+  const targets: PartitionTarget[] = ['one'];
+  if (n >= 3) targets.push('majority');
+  if (minorityThird(n) >= 1) targets.push('minority-third');
+  if (ringRadius(n) !== undefined) targets.push('majorities-ring');
+  return targets;
+}
+
+function shuffled<T>(prng: Prng, items: readonly T[]): T[] {
+  const out = [...items];
+  for (let i = out.length - 1; i > 0; i--) {
+    const j = prng.int(0, i);
+    [out[i], out[j]] = [out[j] as T, out[i] as T];
+  }
+  return out;
+}
+
+/** n2 before n10: node names compare by their number when both have one, else as strings. */
+function byNodeNumber(a: string, b: string): number {
+  const na = /^n(\d+)$/.exec(a);
+  const nb = /^n(\d+)$/.exec(b);
+  if (na !== null && nb !== null) return Number(na[1]) - Number(nb[1]);
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/**
+ * One partition of `target`'s shape over a random order of the nodes, in [atMs, healAtMs). Groups list their
+ * members in node order, so that a printed schedule reads easily; a ring keeps its drawn order, which is its shape.
+ */
+export function jepsenPartition(target: PartitionTarget, prng: Prng, nodes: readonly NodeId[], atMs: number, healAtMs: number): PartitionFault {
+  const order = shuffled(prng, nodes);
+  if (target === 'majorities-ring') return { kind: 'partition', atMs, healAtMs, ring: order };
+  const n = nodes.length;
+  const cut = target === 'one' ? 1 : target === 'minority-third' ? minorityThird(n) : n - (Math.floor(n / 2) + 1);
+  const groups = [order.slice(0, cut), order.slice(cut)].map((group) => group.sort(byNodeNumber));
+  return { kind: 'partition', atMs, healAtMs, groups };
+}
+
+/** Who hears whom, in one line: `{n1} | {n2 n3}`, or the ring and each node's window. */
+export function describePartition(f: PartitionFault): string {
+  if ('ring' in f) return `majorities ring ${f.ring.join(' ')}, each node hears the ${2 * (ringRadius(f.ring.length) ?? 0) + 1} nearest`;
+  return f.groups.map((g) => `{${g.join(' ')}}`).join(' | ');
+}
+
+/** Jepsen's stagger: a delay uniform in [0, 2·mean], so that actions come every `mean` on average. */
+export function staggerMs(prng: Prng, meanMs: number): number {
+  return prng.float() * 2 * meanMs;
+}
+
+/**
+ * Jepsen's partition nemesis as a schedule over [0, untilMs): wait a stagger, partition (a target drawn from
+ * those that cut something), wait a stagger, heal, and so on; whatever is still cut at `untilMs` heals then.
+ * Nothing with fewer than 2 nodes. Deterministic in the prng's state.
+ */
+export function nemesisSchedule(
+  prng: Prng,
+  nodes: readonly NodeId[],
+  intervalMs: number,
+  untilMs: number,
+): Array<{ readonly target: PartitionTarget; readonly fault: PartitionFault }> {
+  const targets = partitionTargets(nodes.length);
+  const schedule: Array<{ target: PartitionTarget; fault: PartitionFault }> = [];
+  for (let at = 0; ; ) {
+    at += staggerMs(prng, intervalMs);
+    if (at >= untilMs) break;
+    const startMs = at;
+    // The shape is drawn before the heal time, as the nemesis picks it when it strikes.
+    const target = targets.length === 0 ? undefined : prng.pick(targets);
+    const drawn = target === undefined ? undefined : jepsenPartition(target, prng, nodes, startMs, startMs);
+    at += staggerMs(prng, intervalMs);
+    if (target !== undefined && drawn !== undefined) schedule.push({ target, fault: { ...drawn, healAtMs: Math.min(at, untilMs) } });
+    if (at >= untilMs) break;
+  }
+  return schedule;
 }
 
 /**

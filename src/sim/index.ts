@@ -13,6 +13,20 @@ export {
   type RandomNetworkOptions,
 } from './network.js';
 export { DEFAULT_PAUSE_LENGTH_MS, drawStartOffsets, faultEndMs, randomFaultSchedule, type Fault, type FaultScheduleOptions } from './faults.js';
+// Partitions as groups or as Jepsen's majorities ring; Jepsen's partition targets and nemesis as schedules.
+export {
+  describePartition,
+  jepsenPartition,
+  nemesisSchedule,
+  partitionTargets,
+  ringRadius,
+  staggerMs,
+  type GroupsPartition,
+  type PartitionFault,
+  type PartitionTarget,
+  type RingPartition,
+} from './faults.js';
+export { latencyWithMean, MEAN_LATENCY_SHAPES, type MeanLatencyShape } from './network.js';
 export {
   DEFAULT_LOG_CAPACITY,
   DEFAULT_MAX_QUEUED_EVENTS,
@@ -32,19 +46,3 @@ export {
   type SimulationStats,
   type StepListener,
 } from './simulation.js';
-/**
- * Maelstrom workloads (the shipped ones, or a `Workload` of your own as `draw.hosted`) under the simulator, with
- * drawn faults, the harness's clients and Maelstrom's checkers: one seed, one verdict.
- */
-export {
-  SIM_WORKLOADS,
-  drawMaelstromScenario,
-  runMaelstromScenario,
-  shippedWorkload,
-  sweepMaelstrom,
-  type MaelstromDraw,
-  type MaelstromScenario,
-  type MaelstromSweep,
-  type MaelstromVerdict,
-  type SimWorkload,
-} from './scenarios/maelstrom.js';

@@ -51,6 +51,33 @@ export function drawLatencyMs(prng: Prng, model: LatencyModel): number {
   }
 }
 
+/** Latency shapes given by their mean alone, as Maelstrom's `--latency-dist` names them. */
+export const MEAN_LATENCY_SHAPES = ['constant', 'uniform', 'exponential'] as const;
+export type MeanLatencyShape = (typeof MEAN_LATENCY_SHAPES)[number];
+
+/**
+ * Exponential draws are capped at this many means: the model needs a cap, and the chance of reaching it (e^-50)
+ * is nil, so the distribution is the uncapped one in all but name.
+ */
+const EXPONENTIAL_CAP_MEANS = 50;
+
+/**
+ * A latency model with mean `meanMs` (Maelstrom's `--latency` and `--latency-dist`): `constant` is the mean,
+ * `uniform` draws from [0, 2·mean], `exponential` from an exponential distribution with that mean; the last two
+ * reorder messages, as Maelstrom's network does.
+ */
+export function latencyWithMean(meanMs: number, shape: MeanLatencyShape): LatencyModel {
+  if (meanMs <= 0) return { kind: 'fixed', ms: 0 };
+  switch (shape) {
+    case 'constant':
+      return { kind: 'fixed', ms: meanMs };
+    case 'uniform':
+      return { kind: 'uniform', minMs: 0, maxMs: 2 * meanMs };
+    case 'exponential':
+      return { kind: 'exponential', minMs: 0, meanExtraMs: meanMs, maxMs: EXPONENTIAL_CAP_MEANS * meanMs };
+  }
+}
+
 function checkMs(value: number, what: string): void {
   if (!Number.isFinite(value) || value < 0) throw new RangeError(`${what} must be a finite number >= 0, got ${value}`);
 }

@@ -4,11 +4,9 @@
  */
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { once } from 'node:events';
+import type { ChildProcess } from 'node:child_process';
 import { rmSync } from 'node:fs';
-import { createInterface } from 'node:readline';
-import { HUNG_AFTER_MS, MAIN, localCluster, type LocalCluster } from './helpers/processes.js';
+import { HUNG_AFTER_MS, localCluster, startChatterbox, type LocalCluster } from './helpers/processes.js';
 import { formatChatLine } from '../../src/runtime/chat-node.js';
 import { nodeId } from '../../src/core/ids.js';
 import { parseChatArgv } from '../../src/cli/chat-command.js';
@@ -26,43 +24,18 @@ interface ChatProcess {
 }
 
 function startChat(args: readonly string[]): ChatProcess {
-  // stdin is a pipe: it is the chat's input (the shared helper ignores stdin).
-  const proc = spawn(process.execPath, [MAIN, 'chat', ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
-  const stdout: string[] = [];
-  const stderr: string[] = [];
-  const waiters: Array<{ line: string; resolve: (i: number) => void }> = [];
-  const out = createInterface({ input: proc.stdout! });
-  out.on('line', (line) => {
-    stdout.push(line);
-    for (const w of [...waiters]) {
-      if (w.line === line) {
-        waiters.splice(waiters.indexOf(w), 1);
-        w.resolve(stdout.length - 1);
-      }
-    }
-  });
-  const err = createInterface({ input: proc.stderr! });
-  err.on('line', (line) => stderr.push(line));
-  const exited = Promise.all([once(proc, 'close'), once(out, 'close'), once(err, 'close')]).then(([[code, signal]]) => (code ?? signal) as number | string);
-  let gone = false;
-  void exited.then(() => (gone = true));
+  // stdin is a pipe: it is the chat's input.
+  const chat = startChatterbox(['chat', ...args], {}, 'pipe');
   return {
-    proc,
-    stdout,
-    stderr,
-    exited,
-    printed(line) {
-      const seen = stdout.indexOf(line);
-      if (seen >= 0) return Promise.resolve(seen);
-      const waiting = new Promise<number>((resolve) => waiters.push({ line, resolve }));
-      const died = exited.then(() => {
-        throw new Error(`process exited before printing ${JSON.stringify(line)}; stdout: ${JSON.stringify(stdout)}; stderr:\n${stderr.slice(-10).join('\n')}`);
-      });
-      return gone ? died : Promise.race([waiting, died]);
+    proc: chat.proc,
+    stdout: chat.stdoutLines,
+    stderr: chat.stderrLines,
+    exited: chat.exited,
+    printed: async (line) => {
+      await chat.stdoutMatching((l) => l === line);
+      return chat.stdoutLines.indexOf(line);
     },
-    type(line) {
-      proc.stdin!.write(`${line}\n`);
-    },
+    type: (line) => chat.child.write(`${line}\n`),
   };
 }
 

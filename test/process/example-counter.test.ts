@@ -4,17 +4,15 @@
  * is for an event (a reply, convergence, an exit), bounded only by HUNG_AFTER_MS.
  */
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { once } from 'node:events';
+import type { ChildProcess } from 'node:child_process';
 import { rmSync } from 'node:fs';
-import { createInterface } from 'node:readline';
 import { setTimeout as delay } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { after, describe, test } from 'node:test';
-import { formatReport } from '../../src/maelstrom/harness/format.js';
-import { runHarness } from '../../src/maelstrom/harness/runner.js';
+import { formatReport } from '../../src/harness/format.js';
+import { runHarness } from '../../src/harness/runner.js';
 import { PATIENT } from './helpers/harness.js';
-import { HUNG_AFTER_MS, localCluster } from './helpers/processes.js';
+import { HUNG_AFTER_MS, localCluster, startNodeScript, type Running } from './helpers/processes.js';
 
 const EXAMPLE = (file: string): string => fileURLToPath(new URL(`../../examples/counter/${file}`, import.meta.url));
 /** Between two reads of a node that has not converged yet: pacing only, so a waiting test leaves the cores to the nodes. */
@@ -29,23 +27,25 @@ after(() => {
 class CounterProcess {
   private readonly replies: unknown[] = [];
   private readonly waiting: Array<(reply: unknown) => void> = [];
-  private readonly stderr: string[] = [];
+  private readonly stderr: string[];
+  readonly proc: ChildProcess;
   readonly exited: Promise<number | string>;
 
-  constructor(readonly proc: ChildProcess) {
-    createInterface({ input: proc.stdout! }).on('line', (line) => {
+  constructor(private readonly running: Running) {
+    this.proc = running.proc;
+    this.stderr = running.stderrLines;
+    this.exited = running.exited;
+    running.child.onLine('stdout', (line) => {
       const reply: unknown = JSON.parse(line);
       const waiter = this.waiting.shift();
       if (waiter === undefined) this.replies.push(reply);
       else waiter(reply);
     });
-    createInterface({ input: proc.stderr! }).on('line', (line) => this.stderr.push(line));
-    this.exited = once(proc, 'close').then(([code, signal]) => (code ?? signal) as number | string);
   }
 
   /** Sends one command and resolves with its reply; rejects if the process exits first. */
   async ask(command: string): Promise<Record<string, unknown>> {
-    this.proc.stdin!.write(`${command}\n`);
+    this.running.child.write(`${command}\n`);
     const queued = this.replies.shift();
     const reply =
       queued ??
@@ -75,7 +75,7 @@ describe('the example counter as processes', () => {
     const cluster = await localCluster(3);
     cleanups.push(() => rmSync(cluster.dir, { recursive: true, force: true }));
     const nodes = cluster.ports.map(
-      (_, i) => new CounterProcess(spawn(process.execPath, [EXAMPLE('tcp.js'), '--peers', cluster.peersFile, '--id', `n${i + 1}`, '--gossip-ms', '20'], { stdio: ['pipe', 'pipe', 'pipe'] })),
+      (_, i) => new CounterProcess(startNodeScript(EXAMPLE('tcp.js'), ['--peers', cluster.peersFile, '--id', `n${i + 1}`, '--gossip-ms', '20'], {}, 'pipe')),
     );
     cleanups.push(() => nodes.forEach((n) => n.proc.kill()));
     const adds = [1, 2, 3];
@@ -88,11 +88,9 @@ describe('the example counter as processes', () => {
   });
 
   test('a bad peers file is one line and exit 2', { timeout: HUNG_AFTER_MS }, async () => {
-    const proc = spawn(process.execPath, [EXAMPLE('tcp.js'), '--peers', '/nonexistent/peers.json', '--id', 'n1'], { stdio: ['ignore', 'pipe', 'pipe'] });
-    const stderr: string[] = [];
-    createInterface({ input: proc.stderr! }).on('line', (line) => stderr.push(line));
-    const [code] = await once(proc, 'close');
-    assert.equal(code, 2);
+    const bad = startNodeScript(EXAMPLE('tcp.js'), ['--peers', '/nonexistent/peers.json', '--id', 'n1']);
+    const stderr = bad.stderrLines;
+    assert.equal(await bad.exited, 2);
     assert.match(stderr[0] ?? '', /^tcp\.js: peers file \/nonexistent\/peers\.json: /);
     assert.ok(!stderr.some((line) => /^\s+at /.test(line)), stderr.join('\n'));
   });

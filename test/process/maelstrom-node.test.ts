@@ -1,6 +1,6 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { createInterface } from 'node:readline';
 import { PassThrough } from 'node:stream';
@@ -11,7 +11,7 @@ import type { NodeId } from '../../src/core/ids.js';
 import * as codec from '../../src/transport/codec.js';
 import { decodeMessage, encodeMessage } from '../../src/transport/codec.js';
 import { silentLogger } from '../../src/runtime/log.js';
-import { MAIN } from './helpers/processes.js';
+import { startChatterbox, type Running } from './helpers/processes.js';
 
 type Json = Record<string, unknown>;
 
@@ -23,16 +23,20 @@ interface Message {
 
 /** `chatterbox maelstrom` as a real process, with stdin open and every stdout line parsed. */
 class NodeProcess {
+  private readonly running: Running;
   readonly proc: ChildProcess;
   readonly out: Message[] = [];
-  readonly stderr: string[] = [];
+  readonly stderr: string[];
   private readonly waiters: Array<{ match: (m: Message) => boolean; resolve: (m: Message) => void }> = [];
   private seen = 0;
   readonly exited: Promise<number | string>;
 
   constructor(args: readonly string[] = []) {
-    this.proc = spawn(process.execPath, [MAIN, 'maelstrom', '--log-level', 'warn', ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
-    createInterface({ input: this.proc.stdout! }).on('line', (line) => {
+    this.running = startChatterbox(['maelstrom', '--log-level', 'warn', ...args], {}, 'pipe');
+    this.proc = this.running.proc;
+    this.stderr = this.running.stderrLines;
+    this.exited = this.running.exited;
+    this.running.child.onLine('stdout', (line) => {
       const m = JSON.parse(line) as Message; // every stdout line must be a message: logs go to stderr
       this.out.push(m);
       for (const w of [...this.waiters]) {
@@ -42,13 +46,10 @@ class NodeProcess {
         }
       }
     });
-    const err = createInterface({ input: this.proc.stderr! });
-    err.on('line', (line) => this.stderr.push(line));
-    this.exited = Promise.all([once(this.proc, 'close'), once(err, 'close')]).then(([[code, signal]]) => (code ?? signal) as number | string);
   }
 
   send(line: string | Message): void {
-    this.proc.stdin!.write(`${typeof line === 'string' ? line : JSON.stringify(line)}\n`);
+    this.running.child.write(`${typeof line === 'string' ? line : JSON.stringify(line)}\n`);
   }
 
   /** The next stdout message (in order), awaited. */
@@ -130,13 +131,9 @@ describe('chatterbox maelstrom (process)', () => {
 
   test('--help tells the flags; a bad flag is a one-line usage error (exit 2)', async () => {
     const run = async (args: string[]): Promise<{ code: number | string; out: string; err: string }> => {
-      const p = spawn(process.execPath, [MAIN, 'maelstrom', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-      let out = '';
-      let err = '';
-      p.stdout.on('data', (d) => (out += String(d)));
-      p.stderr.on('data', (d) => (err += String(d)));
-      const [code, signal] = (await once(p, 'close')) as [number | null, string | null];
-      return { code: code ?? signal ?? -1, out, err };
+      const p = startChatterbox(['maelstrom', ...args]);
+      const code = await p.exited;
+      return { code, out: p.stdoutLines.map((l) => `${l}\n`).join(''), err: p.stderrLines.map((l) => `${l}\n`).join('') };
     };
     const help = await run(['--help']);
     assert.equal(help.code, 0);

@@ -5,9 +5,9 @@
 import assert from 'node:assert/strict';
 import { rmSync } from 'node:fs';
 import { after, describe, test } from 'node:test';
-import { formatReport } from '../../src/maelstrom/harness/format.js';
-import { runHarness } from '../../src/maelstrom/harness/runner.js';
-import type { Report } from '../../src/maelstrom/harness/types.js';
+import { formatReport } from '../../src/harness/format.js';
+import { runHarness } from '../../src/harness/runner.js';
+import type { Report } from '../../src/harness/types.js';
 import { PATIENT } from './helpers/harness.js';
 
 const logDirs: string[] = [];

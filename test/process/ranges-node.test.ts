@@ -14,7 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { request as httpRequest } from 'node:http';
 import { HUNG_AFTER_MS, localCluster, startChatterbox, type LocalCluster, type Running } from './helpers/processes.js';
-import { freePorts } from '../../src/transport/free-port.js';
+import { freePorts } from '../../src/supervisor/free-port.js';
 import { nodeId } from '../../src/core/ids.js';
 import { routeRangesHttp, MAX_BODY_BYTES, isLoopbackHost, type HttpInput } from '../../src/runtime/ranges-http.js';
 import { startRangesNode, type RangesNode } from '../../src/runtime/ranges-node.js';

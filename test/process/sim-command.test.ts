@@ -63,6 +63,42 @@ test('a schedule may pause a node; the printout shows the pause', () => {
   assert.ok(printedAt >= 1500, n2);
 });
 
+test('a workload is crash-recovery: a crash in its schedule may restart, and such a run is valid', () => {
+  const file = join(dir, 'workload-restart.json');
+  writeFileSync(file, JSON.stringify([{ kind: 'crash', atMs: 800, node: 'n2', restartAtMs: 1500 }, { kind: 'crash', atMs: 900, node: 'n3', restartAtMs: 1200, loseDurableState: true }]));
+  for (const workload of ['g-set', 'pn-counter', 'broadcast']) {
+    const { code, lines } = capture({ workload, seed: '3', nodes: '3', faults: file });
+    assert.equal(code, 0, lines.join('\n'));
+    assert.ok(lines.includes('  crash n2 at 800 ms, restart at 1500 ms'), lines.join('\n'));
+    assert.ok(lines.includes('  crash n3 at 900 ms losing its store, restart at 1200 ms'), lines.join('\n'));
+    assert.equal(lines.at(-1), '  verdict: valid');
+  }
+  // The agreement job stays crash-stop.
+  assert.throws(() => simArgsFromOptions({ nodes: '3', faults: file }), /entry 0, restartAtMs: crashes in an agreement schedule are for good/);
+});
+
+test('a schedule may partition as a majorities ring, in the agreement job and under a workload', () => {
+  const file = join(dir, 'ring.json');
+  writeFileSync(file, JSON.stringify([{ kind: 'partition', atMs: 200, healAtMs: 1500, ring: ['n1', 'n3', 'n5', 'n2', 'n4'] }]));
+  const ring = '  partition 200–1500 ms: majorities ring n1 n3 n5 n2 n4, each node hears the 3 nearest';
+  const job = capture({ seed: '4', protocol: 'stream', nodes: '5', sendFor: '1', faults: file });
+  assert.equal(job.code, 0, job.lines.join('\n'));
+  assert.ok(job.lines.includes(ring), job.lines.join('\n'));
+  assert.match(job.lines.find((l) => l.startsWith('  messages: ')) ?? '', /[1-9]\d* cut by partitions/);
+  const workload = capture({ workload: 'g-set', seed: '4', nodes: '5', faults: file });
+  assert.equal(workload.code, 0, workload.lines.join('\n'));
+  assert.ok(workload.lines.includes(ring), workload.lines.join('\n'));
+  const bad = (content: unknown, nodes: string): void => {
+    writeFileSync(file, JSON.stringify(content));
+    assert.throws(() => simArgsFromOptions({ nodes, faults: file }), (e: Error) => e.message.includes(file) && /ring|groups/.test(e.message));
+  };
+  bad([{ kind: 'partition', atMs: 1, healAtMs: 2, ring: ['n1', 'n2', 'n3'] }], '3'); // fewer than 4: nothing to cut
+  bad([{ kind: 'partition', atMs: 1, healAtMs: 2, ring: ['n1', 'n2', 'n3', 'n4'] }], '5'); // not every node
+  bad([{ kind: 'partition', atMs: 1, healAtMs: 2, ring: ['n1', 'n2', 'n2', 'n3'] }], '4'); // a node twice
+  bad([{ kind: 'partition', atMs: 1, healAtMs: 2 }], '3'); // neither form
+  bad([{ kind: 'partition', atMs: 1, healAtMs: 2, groups: [['n1']], ring: ['n1', 'n2', 'n3', 'n4'] }], '4'); // both
+});
+
 test('bad --faults files are usage errors naming the file', async () => {
   const cases: Array<[string, RegExp]> = [
     ['[{"kind":"crash","atMs":1,"node":"n7"}]', /names n7, but the cluster has 3 nodes/],

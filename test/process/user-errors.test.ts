@@ -14,7 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SqliteStore, STORE_FILE } from '../../src/runtime/durable-store.js';
 import { MAX_CHAT_LINE_CHARS } from '../../src/runtime/chat-node.js';
-import { freePorts } from '../../src/transport/free-port.js';
+import { freePorts } from '../../src/supervisor/free-port.js';
 import type { Command } from 'commander';
 import { defineChatCommand } from '../../src/cli/chat-command.js';
 import { startChatterbox, type Running } from './helpers/processes.js';

@@ -1,5 +1,5 @@
 /** Harness options for process tests: every wait is for an event, bounded only by HUNG_AFTER_MS. */
-import type { HarnessInput } from '../../../src/maelstrom/harness/runner.js';
+import type { HarnessInput } from '../../../src/harness/runner.js';
 import { HUNG_AFTER_MS } from './processes.js';
 
 /**

@@ -1,12 +1,11 @@
 /** Real OS processes for integration tests: start `chatterbox` commands and await what they print, never sleep. */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { once } from 'node:events';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { freePorts } from '../../../src/transport/free-port.js';
+import { freePorts } from '../../../src/supervisor/free-port.js';
+import { ChildSet, type Child } from '../../../src/supervisor/supervisor.js';
+import type { ChildProcess } from 'node:child_process';
 
 export const MAIN = fileURLToPath(new URL('../../../src/cli/main.js', import.meta.url));
 
@@ -18,6 +17,7 @@ export const MAIN = fileURLToPath(new URL('../../../src/cli/main.js', import.met
 export const HUNG_AFTER_MS = 60_000;
 
 export interface Running {
+  readonly child: Child;
   readonly proc: ChildProcess;
   readonly stdoutLines: string[];
   readonly stderrLines: string[];
@@ -25,41 +25,44 @@ export interface Running {
   readonly exited: Promise<number | string>;
   /** Resolves with the first stderr line matching, or rejects when the process exits first. */
   stderrMatching(pattern: RegExp): Promise<string>;
+  /** The same on stdout: the first line for which `matches` holds, printed already or awaited. */
+  stdoutMatching(matches: (line: string) => boolean): Promise<string>;
 }
 
-export function startChatterbox(args: readonly string[], env: NodeJS.ProcessEnv = {}): Running {
-  const proc = spawn(process.execPath, [MAIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
+/** Every process a test file starts; what still runs when the file's process exits is killed. */
+const children = new ChildSet();
+
+/** Starts `chatterbox <args>`; stdin is ignored unless `stdin` is 'pipe' (then `child.write` feeds it). */
+export function startChatterbox(args: readonly string[], env: NodeJS.ProcessEnv = {}, stdin: 'pipe' | 'ignore' = 'ignore'): Running {
+  return startNodeScript(MAIN, args, env, stdin);
+}
+
+/** Starts `node <script> <args>` (a chatterbox command, or an example's script), as `startChatterbox` does. */
+export function startNodeScript(script: string, args: readonly string[], env: NodeJS.ProcessEnv = {}, stdin: 'pipe' | 'ignore' = 'ignore'): Running {
+  const child = children.start({ command: process.execPath, args: [script, ...args], stdin, env: { ...process.env, ...env } });
   const stdoutLines: string[] = [];
   const stderrLines: string[] = [];
-  const waiters: Array<{ pattern: RegExp; resolve: (line: string) => void; reject: (e: Error) => void }> = [];
-  createInterface({ input: proc.stdout! }).on('line', (line) => stdoutLines.push(line));
-  const stderr = createInterface({ input: proc.stderr! });
-  stderr.on('line', (line) => {
-    stderrLines.push(line);
-    for (const w of [...waiters]) {
-      if (w.pattern.test(line)) {
-        waiters.splice(waiters.indexOf(w), 1);
-        w.resolve(line);
-      }
-    }
-  });
+  child.onLine('stdout', (line) => stdoutLines.push(line)).onLine('stderr', (line) => stderrLines.push(line));
   let gone = false;
-  const exited = Promise.all([once(proc, 'close'), once(stderr, 'close')]).then(([[code, signal]]) => (code ?? signal) as number | string);
-  void exited.then(() => {
+  const exited = child.exited.then((status) => {
     gone = true;
-    for (const w of waiters.splice(0)) w.reject(new Error(`process exited before printing ${w.pattern}; stderr:\n${stderrLines.slice(-10).join('\n')}`));
+    return status.code ?? status.signal ?? `not started: ${status.spawnError}`;
   });
+  const matching = (stream: 'stdout' | 'stderr', lines: string[], matches: (line: string) => boolean, what: string): Promise<string> => {
+    const seen = lines.find(matches);
+    if (seen !== undefined) return Promise.resolve(seen);
+    const exitedFirst = (): Error => new Error(`process exited without printing ${what}; stdout:\n${stdoutLines.slice(-10).join('\n')}\nstderr:\n${stderrLines.slice(-10).join('\n')}`);
+    if (gone) return Promise.reject(exitedFirst());
+    return child.lineMatching(stream, matches).catch(() => Promise.reject(exitedFirst()));
+  };
   return {
-    proc,
+    child,
+    proc: child.proc,
     stdoutLines,
     stderrLines,
     exited,
-    stderrMatching(pattern) {
-      const seen = stderrLines.find((l) => pattern.test(l));
-      if (seen !== undefined) return Promise.resolve(seen);
-      if (gone) return Promise.reject(new Error(`process exited without printing ${pattern}; stderr:\n${stderrLines.slice(-10).join('\n')}`));
-      return new Promise((resolve, reject) => waiters.push({ pattern, resolve, reject }));
-    },
+    stderrMatching: (pattern) => matching('stderr', stderrLines, (line) => pattern.test(line), String(pattern)),
+    stdoutMatching: (matches) => matching('stdout', stdoutLines, matches, 'the line awaited'),
   };
 }
 

@@ -74,7 +74,7 @@ export function formatReport(r: Report): string {
   if (r.probes !== null) lines.push(`probes: ${r.probes.reads} reads every ${r.probes.intervalMs} ms per node (${r.probes.failed} failed); not counted as ops`);
   if (r.nemesis !== null) {
     lines.push(`partitions: ${r.nemesis.partitions.length}; final heal at ${r.nemesis.finalHealMs} ms`);
-    for (const p of r.nemesis.partitions) lines.push(`  ${p.startMs}–${p.endMs ?? r.nemesis.finalHealMs} ms ${p.kind}: ${p.description}`);
+    for (const p of r.nemesis.partitions) lines.push(`  ${p.startMs}–${p.endMs} ms ${p.kind}: ${p.description}`);
   }
   if (r.recovery !== null) {
     const why = r.recovery.endedBy === 'convergence' ? 'every node had converged' : 'the whole recovery';

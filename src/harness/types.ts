@@ -2,6 +2,7 @@
  * Shared types of the bundled Maelstrom-like harness (`chatterbox harness`): its options, the history it
  * records, and the report it produces.
  */
+import { MEAN_LATENCY_SHAPES, type MeanLatencyShape } from '../sim/network.js';
 
 export const HARNESS_WORKLOADS = ['echo', 'unique-ids', 'broadcast', 'g-set', 'g-counter', 'pn-counter'] as const;
 export type HarnessWorkload = (typeof HARNESS_WORKLOADS)[number];
@@ -10,9 +11,9 @@ export type HarnessWorkload = (typeof HARNESS_WORKLOADS)[number];
 export const TOPOLOGIES = ['grid', 'line', 'total', 'tree2', 'tree3', 'tree4'] as const;
 export type TopologyName = (typeof TOPOLOGIES)[number];
 
-/** Maelstrom's `--latency-dist` values. */
-export const LATENCY_DISTS = ['constant', 'uniform', 'exponential'] as const;
-export type LatencyDist = (typeof LATENCY_DISTS)[number];
+/** Maelstrom's `--latency-dist` values: the simulator's latency shapes given by a mean (one network model). */
+export const LATENCY_DISTS = MEAN_LATENCY_SHAPES;
+export type LatencyDist = MeanLatencyShape;
 
 /** Workloads whose nodes answer `read`: they get probes, a recovery wait and final reads on every node. */
 export function hasReads(workload: HarnessWorkload): boolean {
@@ -215,12 +216,12 @@ export interface UniqueIdsCheck {
 export type CheckResult = SetCheck | CounterCheck | EchoCheck | UniqueIdsCheck;
 
 export interface PartitionEvent {
+  /** Jepsen's partition target (src/sim/faults.ts `PartitionTarget`). */
   readonly kind: string;
-  /** Each node's view: the groups that can talk among themselves (for rings, every node's visible set). */
+  /** Who hears whom: the groups that can talk among themselves, or the ring and each node's window. */
   readonly description: string;
   readonly startMs: number;
-  /** null only while active. */
-  endMs: number | null;
+  readonly endMs: number;
 }
 
 export interface NodeSummary {

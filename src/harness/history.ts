@@ -2,13 +2,13 @@
  * A run's client history, Jepsen style, and its verdict: operations are invoked, completed with their reply (or
  * a timeout), and judged by the workload's checker (checkers.ts) plus Jepsen's stats checker. Pure: whoever
  * drives the clients owns the clock and the transport. The harness (runner.ts, real processes on the wall clock)
- * and the simulated Maelstrom runs (../../sim/scenarios/maelstrom.ts, virtual time) both record through this, so
+ * and the simulated Maelstrom runs (simulated.ts, virtual time) both record through this, so
  * a history means the same and is checked the same way in both.
  *
  * Set reads are folded into the set analysis as they complete, so probe results need not be kept; counter probes
  * are numbers and are kept for the convergence measure.
  */
-import { MaelstromError } from '../service.js';
+import { MaelstromError } from '../maelstrom/service.js';
 import { interpretReply, type OpSpec } from './client.js';
 import { SetAnalysis, checkCounter, checkEcho, checkUniqueIds, statsProblems } from './checkers.js';
 import { isCounterWorkload, isSetWorkload, type CheckResult, type HarnessWorkload, type Op } from './types.js';

@@ -1,14 +1,16 @@
 /**
- * The Maelstrom workloads as they ship, under the simulator, judged by the harness's own checkers.
+ * The harness's in-process backend: the Maelstrom workloads as they ship, under the simulator, judged by the
+ * harness's own checkers (runner.ts is the other backend: any node binary as real processes on the wall clock).
  *
  * A run hosts one workload of src/maelstrom/workloads.ts on n simulated nodes: its protocol, with the options
  * `chatterbox maelstrom --preset P` runs, every protocol message through the wire codec the process uses. The
- * network and faults are the simulator's (network.ts, faults.ts): drawn latency, loss, duplication and reordering,
- * partitions that heal, pauses, and crashes with restart. The clients are the harness's (harness/client.ts,
- * harness/history.ts): its operation generator, Jepsen's stagger at `rate`, one request in flight per client slot
- * with slots bound to the nodes round-robin, a timeout that makes an operation indefinite; for broadcast a
- * `topology` to every node first. Every fault is over by the time limit (the final heal); after a recovery wait
- * every node is read once more, and the history goes to the harness's checkers. A run is a function of its seed.
+ * network and faults are the simulator's (src/sim/network.ts, src/sim/faults.ts): drawn latency, loss,
+ * duplication and reordering, partitions that heal, pauses, and crashes with restart. The clients are the
+ * harness's (client.ts, history.ts): its operation generator, Jepsen's stagger at `rate`, one request in flight
+ * per client slot with slots bound to the nodes round-robin, a timeout that makes an operation indefinite; for
+ * broadcast a `topology` to every node first. Every fault is over by the time limit (the final heal); after a
+ * recovery wait every node is read once more, and the history goes to the harness's checkers. A run is a
+ * function of its seed.
  *
  * What a process adds that a run leaves out: JSON lines and the driver's routing (src/maelstrom/node.ts; a
  * request no workload claims gets not-supported here as there). Client messages are not delayed, as in Maelstrom.
@@ -18,23 +20,23 @@
  * indefinite (history.ts, `forgotten`), as Jepsen records an operation whose node crashed; the rest is checked in
  * full, and the restarted node must catch up with everything its peers hold.
  */
-import { assert } from '../../core/assert.js';
-import { GOSSIP_PRESETS, type GossipPreset } from '../../broadcast/gossip-presets.js';
-import { hash32, Prng } from '../../core/prng.js';
-import { nodeId, type NodeId } from '../../core/ids.js';
-import { countOps } from '../../maelstrom/harness/checkers.js';
-import { READ, operationGenerator, type OpSpec } from '../../maelstrom/harness/client.js';
-import { History } from '../../maelstrom/harness/history.js';
-import { staggerMs } from '../../maelstrom/harness/network.js';
-import { topology } from '../../maelstrom/harness/topology.js';
-import type { CheckResult, OpCounts, Op } from '../../maelstrom/harness/types.js';
-import { MaelstromError, type ClientReply, type ClientRequest, type Workload } from '../../maelstrom/service.js';
-import { WORKLOADS } from '../../maelstrom/workloads.js';
-import type { Protocol } from '../../protocol/types.js';
-import { decodeMessage, encodeMessage } from '../../transport/codec.js';
-import { faultEndMs, randomFaultSchedule, type Fault } from '../faults.js';
-import { randomNetwork, type NetworkModel } from '../network.js';
-import { Simulation, SimulationError, type SimulationStats } from '../simulation.js';
+import { assert } from '../core/assert.js';
+import { GOSSIP_PRESETS, type GossipPreset } from '../broadcast/gossip-presets.js';
+import { hash32, Prng } from '../core/prng.js';
+import { nodeId, type NodeId } from '../core/ids.js';
+import { countOps } from './checkers.js';
+import { READ, operationGenerator, type OpSpec } from './client.js';
+import { History } from './history.js';
+import { staggerMs } from '../sim/faults.js';
+import { topology } from './topology.js';
+import type { CheckResult, OpCounts, Op } from './types.js';
+import { MaelstromError, type ClientReply, type ClientRequest, type Workload } from '../maelstrom/service.js';
+import { WORKLOADS } from '../maelstrom/workloads.js';
+import type { Protocol } from '../protocol/types.js';
+import { decodeMessage, encodeMessage } from '../transport/codec.js';
+import { faultEndMs, randomFaultSchedule, type Fault } from '../sim/faults.js';
+import { randomNetwork, type NetworkModel } from '../sim/network.js';
+import { Simulation, SimulationError, type SimulationStats } from '../sim/simulation.js';
 
 /** The harness workloads a shipped replicated workload serves (pn-counter also serves g-counter). */
 export const SIM_WORKLOADS = ['broadcast', 'g-set', 'g-counter', 'pn-counter'] as const;

@@ -13,8 +13,8 @@
  * (`info`), as is a reply that breaks the workload's schema.
  */
 import * as z from 'zod';
-import type { Prng } from '../../core/prng.js';
-import { DEFINITE_ERROR_CODES, errorBodySchema, issueText, maelstromInt } from '../wire.js';
+import type { Prng } from '../core/prng.js';
+import { DEFINITE_ERROR_CODES, errorBodySchema, issueText, maelstromInt } from '../maelstrom/wire.js';
 import type { HarnessWorkload, OpError, OpF, OpType } from './types.js';
 
 export type RequestBody = Readonly<Record<string, unknown>> & { readonly type: string };

@@ -1,7 +1,7 @@
 /**
- * Free TCP ports for tests and `chatterbox cluster`: the OS picks them (listen on port 0), we read and release
- * them. All listeners are open at once, so the ports are distinct; another process may still take one between
- * release and use, which is acceptable for local clusters and tests.
+ * Free TCP ports for the children the supervisor starts (`chatterbox cluster`, tests, benchmarks): the OS picks
+ * them (listen on port 0), we read and release them. All listeners are open at once, so the ports are distinct;
+ * another process may still take one between release and use, which is acceptable for local clusters and tests.
  */
 import { createServer, type Server } from 'node:net';
 

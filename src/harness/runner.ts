@@ -3,8 +3,9 @@
  *
  * 1. Starts `nodeCount` processes `n1..nN` (stderr to `<logDir>/<node>.log`, so a chatty node never blocks on a
  *    full pipe), sends each `init`, and for broadcast a `topology` (as Maelstrom's clients do in setup).
- * 2. Routes every message a node prints: to another node through the simulated network (seeded latency, the
- *    partition nemesis), to a client by `in_reply_to`.
+ * 2. Routes every message a node prints: to another node through the simulator's network model (seeded latency
+ *    from src/sim/network.ts; the partition nemesis is a src/sim/faults.ts schedule, judged when a message would
+ *    be delivered, as by the simulator's PartitionTable), to a client by `in_reply_to`.
  * 3. For `timeLimitMs`, issues operations at `rate` (Jepsen's stagger: gaps uniform in [0, 2/rate]) from
  *    `concurrency` client slots bound to the nodes round-robin; each slot has one request in flight, and a
  *    request unanswered within `timeoutMs` is indefinite and its client is replaced by a fresh one (Maelstrom
@@ -13,22 +14,24 @@
  *    probe reads hit every node every `probeMs` to time visibility and convergence; they are not operations.
  * 5. Stops the nodes (stdin closed; killed if they linger), checks the history, returns the report.
  *
- * The harness is a driver: wall clock and timers are fine here; all randomness comes from the seed.
+ * The process backend is a tool at the top of the stack: wall clock and timers are fine here; all randomness
+ * comes from the seed.
  */
 import { randomBytes } from 'node:crypto';
 import { closeSync, mkdirSync, mkdtempSync, openSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { setTimeout as delay } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
-import { Prng } from '../../core/prng.js';
-import { envelopeSchema, issueText } from '../wire.js';
+import { nodeId, type NodeId } from '../core/ids.js';
+import { Prng } from '../core/prng.js';
+import { describePartition, nemesisSchedule, PartitionTable, staggerMs, type PartitionFault } from '../sim/faults.js';
+import { drawLatencyMs, latencyWithMean, type LatencyModel } from '../sim/network.js';
+import { ChildSet, type Child } from '../supervisor/supervisor.js';
+import { envelopeSchema, issueText } from '../maelstrom/wire.js';
 import { READ, canonicalKey, operationGenerator, type OpSpec, type RequestBody } from './client.js';
 import { acceptableRanges, countOps, inRanges } from './checkers.js';
 import { History } from './history.js';
-import { compareNodes, cuts, drawPartition, sampleLatencyMs, staggerMs, type Partition } from './network.js';
 import { topology } from './topology.js';
 import {
   hasReads,
@@ -42,8 +45,8 @@ import {
   type Report,
 } from './types.js';
 
-/** dist/src/maelstrom/harness/runner.js → dist/src/cli/main.js */
-export const CHATTERBOX_MAIN = fileURLToPath(new URL('../../cli/main.js', import.meta.url));
+/** dist/src/harness/runner.js → dist/src/cli/main.js */
+export const CHATTERBOX_MAIN = fileURLToPath(new URL('../cli/main.js', import.meta.url));
 
 export const HARNESS_DEFAULTS = {
   nodeCount: 5, // Jepsen's default n1..n5
@@ -116,14 +119,16 @@ export async function runHarness(input: HarnessInput): Promise<Report> {
 class SetupFailure extends Error {}
 
 interface NodeProc {
-  readonly id: string;
-  readonly proc: ChildProcess;
+  readonly id: NodeId;
+  readonly child: Child;
   readonly summary: NodeSummary;
-  alive: boolean;
   spawnError: string | undefined;
   /** Resolves once the process has exited and its stdout is read. */
   readonly closed: Promise<void>;
 }
+
+/** A node that ignores the end of its stdin gets this long to exit before SIGKILL. */
+const STOP_GRACE_MS = 2000;
 
 type Role = 'setup' | 'op' | 'probe' | 'final';
 
@@ -150,7 +155,10 @@ const EXAMPLES = 5;
 
 class Run {
   private readonly t0 = performance.now();
-  private readonly nodeIds: string[];
+  private readonly nodeIds: NodeId[];
+  /** Node index by id, for the partition table. */
+  private readonly indexOf: Map<NodeId, number>;
+  private readonly latency: LatencyModel;
   private readonly nodes: NodeProc[] = [];
   private readonly nodeById = new Map<string, NodeProc>();
   private readonly clients = new Map<string, Client>();
@@ -167,8 +175,9 @@ class Run {
   private nextClient = 0;
   private stopping = false;
   private closed = false;
-  private partition: Partition | undefined;
-  private readonly partitions: PartitionEvent[] = [];
+  /** The nemesis's partitions in run time, once the main phase has drawn them (and its targets, for the report). */
+  private partitionTable: PartitionTable | undefined;
+  private nemesisFaults: Array<{ readonly target: string; readonly fault: PartitionFault }> = [];
   private finalHealMs: number | null = null;
   private recovery: Report['recovery'] = null;
   private serverMessages = 0;
@@ -185,10 +194,13 @@ class Run {
   private convergedTest: ((result: unknown) => boolean) | undefined;
   /** Aborted once every node's healed read is the same (only with `recoverUntilConverged`). */
   private readonly converged = new AbortController();
-  private readonly killOnExit = (): void => this.killAll();
+  /** The node processes; any still running when this process exits are killed. */
+  private readonly children = new ChildSet();
 
   constructor(private readonly o: HarnessOptions) {
-    this.nodeIds = Array.from({ length: o.nodeCount }, (_, i) => `n${i + 1}`);
+    this.nodeIds = Array.from({ length: o.nodeCount }, (_, i) => nodeId(`n${i + 1}`));
+    this.indexOf = new Map(this.nodeIds.map((id, i) => [id, i]));
+    this.latency = latencyWithMean(o.latencyMs, o.latencyDist);
     const root = new Prng(o.seed);
     this.netPrng = root.fork();
     this.opPrng = root.fork();
@@ -212,7 +224,6 @@ class Run {
     const onAbort = (): void => this.abort.abort(external?.reason);
     external?.addEventListener('abort', onAbort);
     if (external?.aborted === true) onAbort();
-    process.on('exit', this.killOnExit);
     try {
       this.startNodes();
       await this.setup();
@@ -240,39 +251,32 @@ class Run {
     for (const id of this.nodeIds) {
       const log = join(this.logDir, `${id}.log`);
       const fd = openSync(log, 'w');
-      let proc: ChildProcess;
+      let child: Child;
       try {
-        proc = spawn(this.o.bin, [...this.o.binArgs], { stdio: ['pipe', 'pipe', fd] });
+        child = this.children.start({ command: this.o.bin, args: this.o.binArgs, stderr: fd });
       } finally {
         closeSync(fd); // the child has its own copy
       }
       const summary: NodeSummary = { id, log, exit: null, crashedAtMs: null };
-      let markClosed!: () => void;
-      const node: NodeProc = { id, proc, summary, alive: true, spawnError: undefined, closed: new Promise((resolve) => (markClosed = resolve)) };
-      proc.on('error', (error) => {
-        node.spawnError = error.message;
-      });
-      // Writes to a node that died fail with EPIPE; its exit is what gets reported.
-      proc.stdin?.on('error', () => {});
-      const lines = createInterface({ input: proc.stdout as NodeJS.ReadableStream, crlfDelay: Infinity });
-      lines.on('line', (line) => this.onLine(node, line));
-      proc.on('close', (code, signal) => {
-        node.alive = false;
-        summary.exit = code ?? signal;
-        if (!this.stopping) {
-          summary.crashedAtMs = round(this.now());
-          const why = node.spawnError === undefined ? `exit ${String(code ?? signal)}` : node.spawnError;
-          this.problems.push(`${id} stopped during the run at ${summary.crashedAtMs} ms (${why}); see ${log}`);
-        }
-        markClosed();
-      });
+      const node: NodeProc = {
+        id,
+        child,
+        summary,
+        spawnError: undefined,
+        closed: child.exited.then(({ code, signal, spawnError }) => {
+          node.spawnError = spawnError;
+          summary.exit = code ?? signal;
+          if (!this.stopping) {
+            summary.crashedAtMs = round(this.now());
+            const why = spawnError ?? `exit ${String(code ?? signal)}`;
+            this.problems.push(`${id} stopped during the run at ${summary.crashedAtMs} ms (${why}); see ${log}`);
+          }
+        }),
+      };
+      child.onLine('stdout', (line) => this.onLine(node, line));
       this.nodes.push(node);
       this.nodeById.set(id, node);
     }
-  }
-
-  private killAll(): void {
-    for (const node of this.nodes) if (node.alive) node.proc.kill('SIGKILL');
   }
 
   private async shutdown(force: boolean): Promise<void> {
@@ -285,19 +289,9 @@ class Run {
       this.pending.delete(key);
       p.resolve(undefined);
     }
-    if (force) this.killAll();
-    else for (const node of this.nodes) node.proc.stdin?.end();
-    await Promise.all(
-      this.nodes.map(async (node) => {
-        // A node that ignores the end of stdin gets two seconds, then SIGKILL.
-        const grace = delay(force ? 0 : 2000, undefined, { ref: false });
-        if ((await Promise.race([node.closed.then(() => true), grace.then(() => false)])) === false) {
-          node.proc.kill('SIGKILL');
-          await node.closed;
-        }
-      }),
-    );
-    process.removeListener('exit', this.killOnExit);
+    await Promise.all(this.nodes.map((node) => (force ? node.child.stop('SIGKILL', 0) : node.child.stop('end-input', STOP_GRACE_MS))));
+    await Promise.all(this.nodes.map((node) => node.closed));
+    this.children.close();
   }
 
   private writeFiles(report: Report): void {
@@ -365,24 +359,22 @@ class Run {
   }
 
   /** Server-to-server: latency per message, dropped if a partition separates the ends when it arrives. */
-  private route(src: string, dest: NodeProc, line: string): void {
+  private route(src: NodeId, dest: NodeProc, line: string): void {
     const deliver = (): void => {
       if (this.closed) return;
-      if (cuts(this.partition, src, dest.id)) {
+      if (this.partitionTable?.separated(this.indexOf.get(src) as number, this.indexOf.get(dest.id) as number, this.now()) === true) {
         this.dropped++;
         return;
       }
       this.write(dest, line);
     };
-    const ms = sampleLatencyMs(this.netPrng, this.o.latencyMs, this.o.latencyDist);
+    const ms = drawLatencyMs(this.netPrng, this.latency);
     if (ms <= 0) deliver();
     else setTimeout(deliver, ms).unref(); // the nodes' pipes keep the loop alive while the run lasts
   }
 
   private write(node: NodeProc, line: string): void {
-    const stdin = node.proc.stdin;
-    if (!node.alive || stdin === null || !stdin.writable) return;
-    stdin.write(`${line}\n`);
+    node.child.write(`${line}\n`);
   }
 
   // -------------------------------------------------------------------------------------------------------
@@ -453,18 +445,36 @@ class Run {
   }
 
   private async mainPhase(): Promise<void> {
-    const endMs = this.now() + this.o.timeLimitMs;
+    const startMs = this.now();
+    const endMs = startMs + this.o.timeLimitMs;
     if (hasReads(this.o.workload) && this.o.probeMs > 0) this.startProbes();
-    const stopNemesis = new AbortController();
-    const nemesis = this.o.partition ? this.nemesis(endMs, stopNemesis.signal) : Promise.resolve();
-    try {
-      await this.generate(endMs);
-    } finally {
-      stopNemesis.abort();
-      await nemesis.catch(() => {});
-    }
-    if (this.partition !== undefined) this.heal();
+    if (this.o.partition) this.scheduleNemesis(startMs);
+    await this.generate(endMs);
     this.finalHealMs = this.now();
+    // The nemesis stops with the operations (which may end before the time limit): what is cut heals now, and
+    // what would have started later never does.
+    if (this.o.partition) this.healBy(this.finalHealMs);
+  }
+
+  /**
+   * Jepsen's partition nemesis over the time limit, drawn up front (src/sim/faults.ts) and laid on the run's
+   * clock from `startMs`: partitions start and heal at staggered times, the last by the time limit (or sooner,
+   * when the operations end sooner: `healBy`).
+   */
+  private scheduleNemesis(startMs: number): void {
+    const drawn = nemesisSchedule(this.nemesisPrng, this.nodeIds, this.o.nemesisIntervalMs, this.o.timeLimitMs);
+    this.nemesisFaults = drawn.map(({ target, fault }) => ({ target, fault: { ...fault, atMs: startMs + fault.atMs, healAtMs: startMs + fault.healAtMs } }));
+    this.partitionTable = new PartitionTable(this.nodeIds.length, this.indexOf, this.nemesisFaults.map((p) => p.fault));
+  }
+
+  /** Cuts the nemesis's schedule at `atMs`: a partition still on heals then, one yet to start is dropped. */
+  private healBy(atMs: number): void {
+    this.nemesisFaults = this.nemesisFaults.filter((p) => p.fault.atMs < atMs).map((p) => ({ ...p, fault: { ...p.fault, healAtMs: Math.min(p.fault.healAtMs, atMs) } }));
+    this.partitionTable = new PartitionTable(this.nodeIds.length, this.indexOf, this.nemesisFaults.map((p) => p.fault));
+  }
+
+  private partitionEvents(): PartitionEvent[] {
+    return this.nemesisFaults.map(({ target, fault }) => ({ kind: target, description: describePartition(fault), startMs: round(fault.atMs), endMs: round(fault.healAtMs) }));
   }
 
   /** Issues operations until `endMs`, then waits for the outstanding ones. */
@@ -587,26 +597,6 @@ class Run {
     this.probeTimer = undefined;
   }
 
-  /** Jepsen's partition nemesis: start, wait, heal, wait, …, with gaps uniform in [0, 2·interval]. */
-  private async nemesis(endMs: number, stop: AbortSignal): Promise<void> {
-    for (;;) {
-      if (!(await this.sleepUntil(this.now() + staggerMs(this.nemesisPrng, this.o.nemesisIntervalMs), stop)) || this.now() >= endMs) return;
-      const partition = drawPartition(this.nemesisPrng, this.nodeIds);
-      if (partition !== undefined) {
-        this.partition = partition;
-        this.partitions.push({ kind: partition.kind, description: partition.description, startMs: round(this.now()), endMs: null });
-      }
-      if (!(await this.sleepUntil(this.now() + staggerMs(this.nemesisPrng, this.o.nemesisIntervalMs), stop)) || this.now() >= endMs) return;
-      this.heal();
-    }
-  }
-
-  private heal(): void {
-    this.partition = undefined;
-    const last = this.partitions[this.partitions.length - 1];
-    if (last !== undefined && last.endMs === null) last.endMs = round(this.now());
-  }
-
   /** Resolves true at `atMs`, false if `stop` fires first; throws if the run is aborted. */
   private async sleepUntil(atMs: number, stop?: AbortSignal): Promise<boolean> {
     this.throwIfAborted();
@@ -664,7 +654,7 @@ class Run {
       },
       logDir: this.logDir,
       durationMs: round(this.now()),
-      nodes: [...this.nodes].sort((a, b) => compareNodes(a.id, b.id)).map((n) => n.summary),
+      nodes: this.nodes.map((n) => n.summary), // started in node order
       ops,
       net: {
         serverMessages: this.serverMessages,
@@ -676,7 +666,7 @@ class Run {
         badLines: this.badLines,
       },
       probes: hasReads(o.workload) && o.probeMs > 0 ? { intervalMs: o.probeMs, reads: this.history.probeReads, failed: this.history.probeFailed } : null,
-      nemesis: o.partition ? { partitions: this.partitions, finalHealMs: round(this.finalHealMs ?? this.now()) } : null,
+      nemesis: o.partition ? { partitions: this.partitionEvents(), finalHealMs: round(this.finalHealMs ?? this.now()) } : null,
       recovery: this.recovery,
       check,
     };

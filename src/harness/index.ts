@@ -1,0 +1,19 @@
+/**
+ * The Maelstrom-like test harness as a library (its pure part): Maelstrom workloads (the shipped ones, or a
+ * `Workload` of your own as `draw.hosted`) under the simulator, with drawn faults, the harness's clients and
+ * Maelstrom's checkers: one seed, one verdict. The process backend, any node binary as real processes, is
+ * `chatterbox harness`.
+ */
+export {
+  SIM_WORKLOADS,
+  drawMaelstromScenario,
+  runMaelstromScenario,
+  shippedWorkload,
+  sweepMaelstrom,
+  type MaelstromDraw,
+  type MaelstromScenario,
+  type MaelstromSweep,
+  type MaelstromVerdict,
+  type SimWorkload,
+} from './simulated.js';
+export type { CheckResult, Op, OpCounts } from './types.js';

@@ -1,0 +1,110 @@
+/**
+ * The process supervisor (src/supervisor/supervisor.ts) with real children: output as lines, waits on events,
+ * signals, stop with a grace, the bound on running children, and no orphans when the parent exits.
+ * Every wait is on an event (a line, an exit); the one grace period only decides how a child ends, never whether
+ * the test passes.
+ */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { setTimeout as delay } from 'node:timers/promises';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { ChildSet, MAX_LINE_CHARS } from '../../src/supervisor/supervisor.js';
+
+const SUPERVISOR_URL = pathToFileURL(fileURLToPath(new URL('../../src/supervisor/supervisor.js', import.meta.url))).href;
+const children = new ChildSet();
+
+/** A node child running `script` (an ES module's text). */
+function node(script: string, stdin: 'pipe' | 'ignore' = 'ignore'): ReturnType<ChildSet['start']> {
+  return children.start({ command: process.execPath, args: ['--input-type=module', '-e', script], stdin });
+}
+
+test('lines come as events, CRLF and a last line without a newline included; the exit waits for them', async () => {
+  const child = node(`process.stdout.write('one\\r\\ntwo\\nthree'); process.stderr.write('err\\n');`);
+  const out: string[] = [];
+  const err: string[] = [];
+  child.onLine('stdout', (l) => out.push(l)).onLine('stderr', (l) => err.push(l));
+  assert.deepEqual(await child.exited, { code: 0, signal: null });
+  assert.deepEqual(out, ['one', 'two', 'three']);
+  assert.deepEqual(err, ['err']);
+  assert.equal(child.running, false);
+});
+
+test('a line past the cap is cut there and the rest of it dropped', async () => {
+  const child = node(`process.stdout.write('x'.repeat(${MAX_LINE_CHARS + 10}) + '\\nnext\\n');`);
+  const lengths: number[] = [];
+  child.onLine('stdout', (l) => lengths.push(l.length));
+  await child.exited;
+  assert.deepEqual(lengths, [MAX_LINE_CHARS, 4]);
+});
+
+test('waiting for a line: resolves on the match, rejects when the child exits first', async () => {
+  const child = node(`process.stdin.on('data', (d) => process.stdout.write('got ' + d)); process.stdout.write('ready\\n');`, 'pipe');
+  await child.lineMatching('stdout', (l) => l === 'ready');
+  const echoed = child.lineMatching('stdout', (l) => l.startsWith('got'));
+  child.write('ping\n');
+  assert.equal(await echoed, 'got ping');
+  const never = child.lineMatching('stdout', (l) => l === 'never');
+  child.endInput();
+  await assert.rejects(never, /exited \(0\) before printing the line awaited on stdout/);
+});
+
+test('a command that cannot start resolves with its error, never hangs', async () => {
+  const child = children.start({ command: '/nonexistent/chatterbox-test-binary', args: [] });
+  const status = await child.exited;
+  assert.match(status.spawnError ?? '', /ENOENT/);
+  assert.equal(child.running, false);
+  assert.equal(child.signal('SIGTERM'), false, 'no signal to a child that never ran');
+});
+
+test('SIGSTOP and SIGCONT pause a child; stop() ends a child that ignores SIGTERM with SIGKILL after the grace', async () => {
+  const child = node(`process.on('SIGTERM', () => console.log('ignored')); process.on('SIGCONT', () => console.log('continued')); console.log('ready'); setInterval(() => {}, 1000);`);
+  await child.lineMatching('stdout', (l) => l === 'ready');
+  assert.equal(child.signal('SIGSTOP'), true);
+  const continued = child.lineMatching('stdout', (l) => l === 'continued');
+  assert.equal(child.signal('SIGCONT'), true);
+  await continued;
+  const ignored = child.lineMatching('stdout', (l) => l === 'ignored');
+  child.signal('SIGTERM');
+  await ignored;
+  assert.deepEqual(await child.stop('SIGTERM', 200), { code: null, signal: 'SIGKILL' });
+});
+
+test('stop() by end of input lets a well-behaved child exit by itself', async () => {
+  const child = node(`process.stdin.resume(); process.stdin.on('end', () => process.exit(7));`, 'pipe');
+  assert.deepEqual(await child.stop('end-input', 60_000), { code: 7, signal: null });
+});
+
+test('a set bounds the children running at once', async () => {
+  const set = new ChildSet(1);
+  const first = set.start({ command: process.execPath, args: ['-e', 'setInterval(() => {}, 1000)'] });
+  assert.throws(() => set.start({ command: process.execPath, args: ['-e', ''] }), /more than 1 children running at once/);
+  set.close();
+  assert.equal((await first.exited).signal, 'SIGKILL');
+  const second = set.start({ command: process.execPath, args: ['-e', ''] });
+  assert.equal((await second.exited).code, 0);
+  set.close();
+});
+
+test('no orphans: the children of a process that exits are killed with it', async () => {
+  // The parent starts a child that would run for ever, prints its pid, and exits (as on an uncaught exception).
+  const parent = node(
+    `import { ChildSet } from ${JSON.stringify(SUPERVISOR_URL)};
+     const set = new ChildSet();
+     const child = set.start({ command: process.execPath, args: ['-e', 'console.log("up"); setInterval(() => {}, 1000)'] });
+     await child.lineMatching('stdout', (l) => l === 'up');
+     console.log(child.proc.pid);
+     throw new Error('the parent fails');`,
+  );
+  const pid = Number(await parent.lineMatching('stdout', (l) => /^\d+$/.test(l)));
+  assert.notEqual((await parent.exited).code, 0);
+  // Gone: SIGKILL was sent in the parent's exit; its reaping by init is the event this waits for.
+  const alive = (): boolean => {
+    try {
+      process.kill(pid, 0);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  while (alive()) await delay(10);
+});

@@ -8,9 +8,14 @@
  * topology change removes a link).
  */
 import { assert } from '../../core/assert.js';
+import type { Lattice } from '../lattice.js';
 import { maxLinks, nextSeq, relays, type SyncState } from './state.js';
 
-export function checkInvariants<T>(state: SyncState<T>): void {
+/**
+ * The engine's invariants, then the replicated value's own when `lattice` is given and states them (buffered deltas
+ * are not walked: each was the value's new part when buffered).
+ */
+export function checkInvariants<T>(state: SyncState<T>, lattice?: Lattice<T>): void {
   const { options } = state;
   const next = nextSeq(state);
   assert(Number.isSafeInteger(state.bufferStart) && state.bufferStart >= 0, `buffer start ${state.bufferStart} is not a count`);
@@ -50,4 +55,6 @@ export function checkInvariants<T>(state: SyncState<T>): void {
   assert(!state.flushArmed || options.flushMs > 0, 'a flush timer is armed though flushes are immediate');
   assert(!state.greeting || options.antiEntropyMs === null, 'greeting although anti-entropy runs');
   assert(Number.isSafeInteger(state.antiEntropyCursor) && state.antiEntropyCursor >= 0, `anti-entropy cursor ${state.antiEntropyCursor}`);
+
+  lattice?.invariants?.(state.value);
 }

@@ -54,6 +54,13 @@ describe('errors a user can cause', () => {
     assert.equal(listenErrorText(listenError('EACCES', '::1', 80)), 'cannot listen on [::1]:80: permission denied (ports below 1024 need privileges)');
     const dns = Object.assign(new Error('getaddrinfo ENOTFOUND nowhere.invalid'), { code: 'ENOTFOUND', syscall: 'getaddrinfo', hostname: 'nowhere.invalid' });
     assert.equal(listenErrorText(dns), 'cannot listen on "nowhere.invalid": no such host name');
+    // A resolver that cannot answer now: its code has an underscore, which the classifier once missed.
+    const again = Object.assign(new Error('getaddrinfo EAI_AGAIN slow.example'), { code: 'EAI_AGAIN', syscall: 'getaddrinfo', hostname: 'slow.example' });
+    assert.equal(systemErrorOf(again)?.code, 'EAI_AGAIN');
+    assert.equal(listenErrorText(again), 'cannot listen on "slow.example": no such host name');
+    // Node's own codes are not system errors: the walk goes on to the cause.
+    const wrapped = Object.assign(new Error('x', { cause: again }), { code: 'ERR_SOCKET_BAD_PORT' });
+    assert.equal(systemErrorOf(wrapped)?.code, 'EAI_AGAIN');
     assert.equal(listenErrorText(Object.assign(new Error('x'), { code: 'ENOENT', syscall: 'open' })), undefined);
     assert.equal(listenErrorText(new Error('no code')), undefined);
     const run = listenRunError(listenError('EADDRINUSE'), '-h/--host, -p/--port');

@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { isAbsolute, join, relative } from 'node:path';
 import type { Command } from 'commander';
 import { defineChatCommand } from '../src/cli/chat-command.js';
+import { checkStdin } from '../src/cli/command.js';
 import { RunError, UsageError, fileErrorText, listenErrorText, listenRunError, systemErrorOf } from '../src/cli/errors.js';
 import { oneOf, pathOption, wholeNumber } from '../src/cli/flags.js';
 import { harnessArgsFromOptions } from '../src/cli/harness-command.js';
@@ -66,6 +67,14 @@ describe('errors a user can cause', () => {
     const run = listenRunError(listenError('EADDRINUSE'), '-h/--host, -p/--port');
     assert.ok(run instanceof RunError);
     assert.match(run.message, /^-h\/--host, -p\/--port: cannot listen on 127\.0\.0\.1:3000: the address is already in use/);
+  });
+
+  test('stdin from a directory is a usage error; one that cannot be examined is left alone', () => {
+    assert.throws(() => checkStdin(() => true), (e: unknown) => e instanceof UsageError && /^stdin: is a directory/.test(e.message));
+    checkStdin(() => false);
+    checkStdin(() => {
+      throw Object.assign(new Error('EBADF'), { code: 'EBADF' });
+    });
   });
 
   test('file errors read as reasons', () => {

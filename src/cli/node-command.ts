@@ -121,26 +121,29 @@ function exitWithParent(log: Logger): void {
 export async function runNodeCommand(args: NodeArgs, env: Env = process.env): Promise<number> {
   const { config, seed } = buildNodeConfig(args);
   const log = createLogger({ verbose: args.verbose, name: config.self.id });
-  if (seed.random) log.info({ seed: seed.value.toString() }, 'no --with-seed given: chose a random seed (pass it as --with-seed to repeat the run)');
-  log.debug(
-    {
-      self: `${config.self.host}:${config.self.port}`,
-      nodes: config.peers.length,
-      clusterId: config.clusterId,
-      keyed: config.clusterKey !== undefined, // whether there is a key, never the key
-      protocol: config.protocol,
-      sendForMs: config.sendForMs,
-      waitForMs: config.waitForMs,
-      tickMs: config.tickMs,
-      seed32: config.seed,
-    },
-    'starting node',
-  );
+  // Logged once the node listens: a node that cannot (a port in use) says only that, in one line.
+  const listening = (): void => {
+    if (seed.random) log.info({ seed: seed.value.toString() }, 'no --with-seed given: chose a random seed (pass it as --with-seed to repeat the run)');
+    log.debug(
+      {
+        self: `${config.self.host}:${config.self.port}`,
+        nodes: config.peers.length,
+        clusterId: config.clusterId,
+        keyed: config.clusterKey !== undefined, // whether there is a key, never the key
+        protocol: config.protocol,
+        sendForMs: config.sendForMs,
+        waitForMs: config.waitForMs,
+        tickMs: config.tickMs,
+        seed32: config.seed,
+      },
+      'starting node',
+    );
+  };
   if (env[PARENT_PIPE_ENV] === '1') exitWithParent(log);
   try {
     // Loaded only now: help and usage errors need not load (or be broken by) the protocol and TCP stack.
     const { runAgreementNode } = await import('../runtime/agreement-node.js');
-    return await runAgreementNode(config, { stdout: process.stdout, log });
+    return await runAgreementNode(config, { stdout: process.stdout, log, listening });
   } catch (error) {
     return nodeFailed(error, log, 'node failed');
   }

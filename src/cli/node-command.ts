@@ -17,10 +17,13 @@ import type { AgreementNodeConfig } from '../runtime/agreement-node.js';
 import { createLogger, type Logger } from '../runtime/log.js';
 import { PARENT_PIPE_ENV, addRunOptions, randomSeed, runArgsFromOptions, type RunArgs, type RunDefaults } from './agreement-flags.js';
 import { configureCommand, parseQuietly, type Env, type OptionValues } from './command.js';
-import { UsageError } from './errors.js';
 import { flagOption } from './flags.js';
 import { PLACE_DEFAULTS, addPlaceOptions, nodeFailed, placeArgsFromOptions, resolveClusterPlace, type PlaceArgs } from './place-flags.js';
-import type { ReadFile } from './peers-file.js';
+import { MAX_PEERS, type ReadFile } from './peers-file.js';
+import { assert } from '../core/assert.js';
+
+// The peers file's cap is the only one a user meets: the agreement job must take every cluster it lets through.
+assert(MAX_PEERS <= MAX_AGREEMENT_NODES, 'the peers file admits clusters larger than the agreement job takes');
 
 export const NODE_DEFAULTS = {
   ...PLACE_DEFAULTS,
@@ -89,9 +92,6 @@ export interface ConfigSources {
 /** Reads the peers and key files and assembles the runtime's config. Throws UsageError. */
 export function buildNodeConfig(args: NodeArgs, sources: ConfigSources = {}): ResolvedNode {
   const place = resolveClusterPlace(args, sources.readFile);
-  if (place.peers.length > MAX_AGREEMENT_NODES) {
-    throw new UsageError(`peers file ${args.peersFile}: ${place.peers.length} nodes; the agreement job takes at most ${MAX_AGREEMENT_NODES}`);
-  }
   const seed = args.seed ?? (sources.randomSeed ?? randomSeed)();
   const config: AgreementNodeConfig = {
     ...place,

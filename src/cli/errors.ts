@@ -59,7 +59,7 @@ export function usageErrorFromCommander(failure: CommanderFailure, commandPath: 
 }
 
 /** What Node's system errors carry (fs, net, dns), read structurally from an error or anything in its cause chain. */
-export interface SystemErrorFacts {
+interface SystemErrorFacts {
   readonly code: string;
   readonly syscall?: string;
   readonly address?: string;

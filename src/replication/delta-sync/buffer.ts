@@ -10,13 +10,11 @@ import type { NodeId } from '../../core/ids.js';
 import { nextSeq, type Link, type SyncState } from './state.js';
 
 export function bufferDelta<T>(state: SyncState<T>, delta: T, from: NodeId | null): void {
-  if (state.buffer.full) {
-    // Bounded memory: neighbours that still needed the dropped delta will get the full state.
-    state.buffer.dropFront(1);
+  // Bounded memory: neighbours that still needed the dropped delta will get the full state.
+  if (state.buffer.pushEvicting({ delta, from })) {
     state.bufferStart++;
     state.stats.droppedForBound++;
   }
-  state.buffer.push({ delta, from });
 }
 
 /** Drops the deltas every eager neighbour has acknowledged. */

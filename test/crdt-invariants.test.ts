@@ -27,6 +27,7 @@ import {
   encode,
 } from '../src/crdt/index.js';
 import { packr } from '../src/crdt/data.js';
+import { MessageLog, messageLogLattice } from '../src/broadcast/message-log.js';
 
 /** The private parts a test breaks. */
 type ContextParts = { vv: Map<string, number>; cloud: Map<string, Set<number>> };
@@ -156,6 +157,22 @@ describe('CRDT invariants', () => {
 
     new MVRegister<string>().checkInvariants();
     new EWFlag().checkInvariants();
+  });
+
+  test("gossip's message log holds exactly what its context names", () => {
+    const log = new MessageLog();
+    log.append('a', 'hello');
+    log.insert('b', 2, 'later'); // out of order: a cloud dot
+    log.checkInvariants();
+    messageLogLattice.invariants!(log);
+
+    const unheld = messageLogLattice.clone(log);
+    unheld.context.insert('b', 1); // named, never held
+    fails('a dot without its message', () => unheld.checkInvariants(), /does not hold/);
+
+    const outside = messageLogLattice.clone(log);
+    (outside as unknown as { byOrigin: Map<string, Map<number, unknown>> }).byOrigin.get('a')!.set(7, 'x');
+    fails('a message outside the context', () => outside.checkInvariants(), /outside its context/);
   });
 
   test('views of one map cannot be joined (each would read the other as removing everything)', () => {

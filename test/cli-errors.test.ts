@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { isAbsolute, join, relative } from 'node:path';
 import type { Command } from 'commander';
 import { defineChatCommand } from '../src/cli/chat-command.js';
+import { checkStdin } from '../src/cli/command.js';
 import { RunError, UsageError, fileErrorText, listenErrorText, listenRunError, systemErrorOf } from '../src/cli/errors.js';
 import { oneOf, pathOption, wholeNumber } from '../src/cli/flags.js';
 import { harnessArgsFromOptions } from '../src/cli/harness-command.js';
@@ -54,11 +55,26 @@ describe('errors a user can cause', () => {
     assert.equal(listenErrorText(listenError('EACCES', '::1', 80)), 'cannot listen on [::1]:80: permission denied (ports below 1024 need privileges)');
     const dns = Object.assign(new Error('getaddrinfo ENOTFOUND nowhere.invalid'), { code: 'ENOTFOUND', syscall: 'getaddrinfo', hostname: 'nowhere.invalid' });
     assert.equal(listenErrorText(dns), 'cannot listen on "nowhere.invalid": no such host name');
+    // A resolver that cannot answer now: its code has an underscore, which the classifier once missed.
+    const again = Object.assign(new Error('getaddrinfo EAI_AGAIN slow.example'), { code: 'EAI_AGAIN', syscall: 'getaddrinfo', hostname: 'slow.example' });
+    assert.equal(systemErrorOf(again)?.code, 'EAI_AGAIN');
+    assert.equal(listenErrorText(again), 'cannot listen on "slow.example": no such host name');
+    // Node's own codes are not system errors: the walk goes on to the cause.
+    const wrapped = Object.assign(new Error('x', { cause: again }), { code: 'ERR_SOCKET_BAD_PORT' });
+    assert.equal(systemErrorOf(wrapped)?.code, 'EAI_AGAIN');
     assert.equal(listenErrorText(Object.assign(new Error('x'), { code: 'ENOENT', syscall: 'open' })), undefined);
     assert.equal(listenErrorText(new Error('no code')), undefined);
     const run = listenRunError(listenError('EADDRINUSE'), '-h/--host, -p/--port');
     assert.ok(run instanceof RunError);
     assert.match(run.message, /^-h\/--host, -p\/--port: cannot listen on 127\.0\.0\.1:3000: the address is already in use/);
+  });
+
+  test('stdin from a directory is a usage error; one that cannot be examined is left alone', () => {
+    assert.throws(() => checkStdin(() => true), (e: unknown) => e instanceof UsageError && /^stdin: is a directory/.test(e.message));
+    checkStdin(() => false);
+    checkStdin(() => {
+      throw Object.assign(new Error('EBADF'), { code: 'EBADF' });
+    });
   });
 
   test('file errors read as reasons', () => {

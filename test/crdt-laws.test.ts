@@ -367,6 +367,9 @@ function play<T extends AnyCrdt & Crdt<T>>(h: Harness<T>, steps: readonly Step<T
     if (step.kind === 'op') {
       const delta = step.op.run(states[step.at] as T, REPLICAS[step.at] as string);
       deltas.push({ from: step.at, delta });
+      // Every state and delta a history reaches keeps the type's stated invariants.
+      delta.checkInvariants();
+      (states[step.at] as T).checkInvariants();
     } else if (step.kind === 'index') {
       const state = states[step.at] as T;
       if (state instanceof Causal) buildIndexes(state.store);
@@ -378,6 +381,7 @@ function play<T extends AnyCrdt & Crdt<T>>(h: Harness<T>, steps: readonly Step<T
     } else {
       (states[step.to] as T).join(states[step.from] as T);
     }
+    if (step.kind !== 'op') (states[step.to] as T).checkInvariants();
     if (snapshots.length < 6 && step.kind !== 'op') snapshots.push((states[step.to] as T).clone());
   }
   return { states, deltas, snapshots };
@@ -675,6 +679,7 @@ describe('causal context compaction under long histories', () => {
           for (const s of states) {
             const state = s as AnyCausal;
             assertSame(state, first, 'replicas converged');
+            state.checkInvariants();
             assert.equal(state.context.cloudSize(), 0, `cloud left in ${state.context}`);
             assertIndexExact(state.store);
             for (const replica of REPLICAS) {

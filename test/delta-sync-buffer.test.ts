@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { PNCounter } from '../src/crdt/index.js';
-import { bufferDelta, collectGarbage, forgetSource, skipOwnEntries } from '../src/replication/delta-sync/buffer.js';
+import { bufferDelta, collectGarbage, forgetSource, ownDeltasAcknowledged, skipOwnEntries } from '../src/replication/delta-sync/buffer.js';
 import { checkInvariants } from '../src/replication/delta-sync/invariants.js';
 import { nextSeq } from '../src/replication/delta-sync/state.js';
 import { A, B, C, optionsOf, stateOf } from './delta-sync-fixture.js';
@@ -45,6 +45,26 @@ describe('delta-sync buffer', () => {
     b.sentUpTo = 4;
     skipOwnEntries(state, b);
     assert.equal(b.acked, 2, 'stops at the first delta from elsewhere');
+  });
+
+  it("waits for every eager neighbour to acknowledge this replica's own deltas, not the ones it relays", () => {
+    // A relaying overlay (every node linked in a triangle): received deltas are buffered too.
+    const state = stateOf(A, [A, B, C], optionsOf({ topology: { kind: 'regular', degree: 2 } }));
+    assert.equal(state.links.size, 2);
+    assert.equal(ownDeltasAcknowledged(state), true, 'nothing of its own pending');
+    bufferDelta(state, d(1), null);
+    bufferDelta(state, d(2), B); // relayed: not ours to wait for
+    const [b, c] = [state.links.get(B)!, state.links.get(C)!];
+    b.sentUpTo = c.sentUpTo = 2;
+    b.acked = 1;
+    assert.equal(ownDeltasAcknowledged(state), false, 'c has not acknowledged our delta');
+    c.acked = 1;
+    assert.equal(ownDeltasAcknowledged(state), true, 'both hold our delta; the relayed one does not count');
+    c.eager = false;
+    c.overlay = false;
+    c.acked = 0;
+    assert.equal(ownDeltasAcknowledged(state), true, 'a lazy neighbour is repaired by digests, not waited for');
+    checkInvariants(state);
   });
 
   it("forgets where a restarted neighbour's deltas came from, so they are sent back to it", () => {

@@ -78,5 +78,9 @@ describe('delta-sync protocol', () => {
       breakIt(state);
       assert.throws(() => protocol.invariants!(state), AssertionError, breakIt.toString());
     }
+    // A broken link is named, with where its sequence numbers stood (built only on failure).
+    const { state } = start();
+    state.links.get(B)!.acked = 5;
+    assert.throws(() => protocol.invariants!(state), /^AssertionError: link to b \(acked 5, sent 0, next 0\): not 0 <= acked <= sent <= next$/);
   });
 });

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import fc from 'fast-check';
 import { nodeId } from '../src/core/ids.js';
 import { UsageError } from '../src/cli/errors.js';
-import { deriveClusterId, findSelf, formatPeersFile, parsePeers, readPeersFile } from '../src/cli/peers-file.js';
+import { MAX_PEERS, deriveClusterId, findSelf, formatPeersFile, parsePeers, readPeersFile } from '../src/cli/peers-file.js';
 import { MAX_HELLO_TEXT_CHARS } from '../src/transport/hello-text.js';
 
 let dir = '';
@@ -91,6 +91,12 @@ describe('peers file: every problem is one line naming the file', () => {
   });
 
   test('empty file', () => assertFileError(fileWith('empty.json', '  \n'), /empty/));
+
+  test('more nodes than a cluster has, for every command that reads a peers file', () => {
+    const entries = (n: number): string => JSON.stringify(Array.from({ length: n }, (_, i) => `127.0.0.1:${1 + i}:0`));
+    assert.equal(parsePeers(entries(MAX_PEERS), 'most.json').length, MAX_PEERS);
+    assertFileError(fileWith('too-many.json', entries(MAX_PEERS + 1)), new RegExp(`lists ${MAX_PEERS + 1} nodes; a cluster has at most ${MAX_PEERS}`));
+  });
 
   test('bad JSON', () => assertFileError(fileWith('bad.json', '["127.0.0.1:3000:0",'), /not valid JSON/));
 

@@ -41,9 +41,22 @@ describe('Ring', () => {
     assert.throws(() => ring.push('c'), AssertionError);
     assert.throws(() => ring.dropFront(3), AssertionError);
     assert.throws(() => ring.set(2, 'x'), AssertionError);
-    assert.throws(() => new Ring(0), AssertionError);
+    assert.throws(() => new Ring(-1), AssertionError);
+    assert.throws(() => new Ring(1.5), AssertionError);
     ring.dropFront(1);
     ring.push('c');
     assert.deepEqual([...ring], ['b', 'c']);
+  });
+
+  it('pushEvicting keeps the newest items; a ring of capacity 0 keeps none', () => {
+    const ring = new Ring<number>(3);
+    const dropped = [1, 2, 3, 4, 5].map((k) => ring.pushEvicting(k));
+    assert.deepEqual(dropped, [false, false, false, true, true]);
+    assert.deepEqual([...ring], [3, 4, 5]);
+    const none = new Ring<number>(0);
+    assert.equal(none.full, true);
+    assert.equal(none.pushEvicting(1), true);
+    assert.equal(none.length, 0);
+    assert.throws(() => none.push(1), AssertionError);
   });
 });

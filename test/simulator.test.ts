@@ -603,6 +603,16 @@ describe('timers, clocks and injection', () => {
     assert.equal(report.endedAtMs, 55);
     assert.equal(report.stats.inFlight, 0);
     assert.equal(report.stats.droppedAtHaltedNode, 4);
+    assert.deepEqual(report.halted, new Map([[A, 50], [B, 50]]));
+    assert.ok(report.logs.some((e) => e.text === 'sim: halt'), 'the halts are in the kept log');
+  });
+
+  test('the kept log holds the newest logCapacity entries; 0 keeps none, a fraction is a config error', () => {
+    const config = probeConfig([A, B], () => ({ pingEveryMs: 5, haltAtMs: 50 }), { untilMs: 10_000 });
+    const all = runSimulation(probe, { ...config, logCapacity: 10_000 }).logs;
+    assert.deepEqual(runSimulation(probe, { ...config, logCapacity: 2 }).logs, all.slice(-2));
+    assert.deepEqual(runSimulation(probe, { ...config, logCapacity: 0 }).logs, []);
+    assert.throws(() => runSimulation(probe, { ...config, logCapacity: 1.5 }), /invalid config/);
   });
 });
 

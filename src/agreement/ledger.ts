@@ -39,9 +39,10 @@ export class Ledger {
   /** Appends a run of `rank`; runs of one sender arrive in strictly increasing timestamp order. */
   append(rank: number, run: Run): void {
     const lane = this.lane(rank);
-    assert(!lane.finished, `sender ${rank} appended after it finished`);
-    assert(run.ts > lane.lastTs, `sender ${rank} runs out of order: ${run.ts} after ${lane.lastTs}`);
-    assert(run.ts > lane.bound, `sender ${rank} broke its bound: run at ${run.ts}, bound ${lane.bound}`);
+    // Constant messages: a template would be built on every append, and this is the hot path.
+    assert(!lane.finished, 'ledger: a sender appended after it finished');
+    assert(run.ts > lane.lastTs, "ledger: a sender's runs out of timestamp order");
+    assert(run.ts > lane.bound, 'ledger: a sender appended a run at or below its promised bound');
     lane.lastTs = run.ts;
     // Runs of a sender come in strictly increasing timestamp order, so its own run is a bound too.
     if (run.ts > lane.bound) lane.bound = run.ts;
@@ -140,7 +141,7 @@ export class Ledger {
 
   private lane(rank: number): SenderLane {
     const lane = this.lanes[rank];
-    assert(lane !== undefined, `no sender with rank ${rank}`);
+    assert(lane !== undefined, 'ledger: no sender with that rank');
     return lane;
   }
 }

@@ -503,7 +503,7 @@ function pump(state: StreamState, now: number, effects: Fx[]): void {
   for (const peer of state.peers) if (canSend(state, peer) && peer.sentUpTo < from) from = peer.sentUpTo;
   if (from === Infinity) return;
   const start = findRun(state, from);
-  assert(start >= 0, `every peer's send point is a run boundary, ${from} is not`);
+  assert(start >= 0, "every peer's send point is a run boundary"); // constant: checked on every pump
   for (let index = start; index < state.runSeqs.length; index++) {
     const seq = state.runSeqs[index] as number;
     let msg: DataMessage | undefined;
@@ -742,7 +742,7 @@ function onTick(state: StreamState, now: number, effects: Fx[]): void {
 /** Sends a peer again every run between its acknowledged point and what it was sent that it does not hold. */
 function resendMissing(state: StreamState, peer: PeerLink, now: number, effects: Fx[]): void {
   const start = findRun(state, peer.acked);
-  assert(start >= 0, `acknowledged point ${peer.acked} is a run boundary`);
+  assert(start >= 0, "a peer's acknowledged point is a run boundary");
   for (let index = start; index < state.runSeqs.length && (state.runSeqs[index] as number) < peer.sentUpTo; index++) {
     if (peer.held.has(state.runSeqs[index] as number)) continue;
     resendRun(state, peer, index, now, effects);
@@ -772,7 +772,7 @@ function resendLost(state: StreamState, peer: PeerLink, msg: StatusMessage, now:
   }
   const reorderWindowMs = (peer.srttMs ?? state.tuning.retransmitMaxMs) / 4;
   const start = findRun(state, peer.acked);
-  assert(start >= 0, `acknowledged point ${peer.acked} is a run boundary`);
+  assert(start >= 0, "a peer's acknowledged point is a run boundary");
   let resent = false;
   for (let index = start; index < state.runSeqs.length && (state.runSeqs[index] as number) < peer.sentUpTo; index++) {
     const seq = state.runSeqs[index] as number;

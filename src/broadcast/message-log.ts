@@ -6,6 +6,7 @@
  * few dots above it (a gap left by a lost message). That summary is the digest: two replicas compare digests and
  * each ships the other exactly the messages it lacks, whatever the size of the log.
  */
+import { assert } from '../core/assert.js';
 import { CausalContext } from '../crdt/causal-context.js';
 import { isPlainData, packr, type PlainData } from '../crdt/data.js';
 import type { Lattice } from '../replication/lattice.js';
@@ -78,6 +79,23 @@ export class MessageLog {
 
   forEach(fn: (origin: string, seq: number, payload: PlainData) => void): void {
     for (const [origin, messages] of this.byOrigin) for (const [seq, payload] of messages) fn(origin, seq, payload);
+  }
+
+  /**
+   * Asserts that the log holds exactly the messages its context names (a grow-only log keeps every dot it saw), the
+   * context is canonical, and the count is right. O(messages): for the simulator and debug runs.
+   */
+  checkInvariants(): void {
+    this.context.checkInvariants();
+    let count = 0;
+    for (const [origin, messages] of this.byOrigin) {
+      assert(messages.size > 0, 'message log: an origin without messages');
+      count += messages.size;
+      for (const seq of messages.keys()) assert(this.context.contains(origin, seq), 'message log: a message outside its context');
+    }
+    assert(count === this.count, 'message log: the count is off');
+    // Every held dot is in the context, so equal sizes mean the context names no message the log lacks.
+    assert(this.context.dotCount() === count, 'message log: its context names messages it does not hold');
   }
 }
 
@@ -173,6 +191,7 @@ export const messageLogLattice: Lattice<MessageLog> = {
   encode: encodeLog,
   decode: decodeLog,
   digest: encodeDigest,
+  invariants: (value) => value.checkInvariants(),
   missing(state, digest) {
     const theirs = decodeDigest(digest);
     let diff: MessageLog | null = null;

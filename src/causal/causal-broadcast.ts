@@ -29,6 +29,7 @@ import type { Delivery } from '../broadcast/types.js';
 import type { Effect, InitContext, Input, Protocol } from '../protocol/types.js';
 import { CausalDelivery, DEFAULT_MAX_HELD } from './causal-delivery.js';
 import { liftEffects } from './compose.js';
+import { ownDeltasAcknowledged } from '../replication/delta-sync.js';
 import { VectorClock, isVectorClockEntries, type VectorClockEntries } from './vector-clock.js';
 
 export interface CausalBroadcastRequest<P = PlainData> {
@@ -131,7 +132,7 @@ function step(state: CausalState, input: Input<GossipMsg, CausalRequest, CausalT
     // Any other name is gossip's (the type says so): a name neither sets is a compile error, not a run-time drop.
     effects = lift(state, gossipBroadcast.step(state.inner, { kind: 'timer', name: input.name }, now));
   }
-  if (state.draining && !state.halted && ownMessagesAcknowledged(state.inner)) halt(state, effects, 'drained: every neighbour holds our messages');
+  if (state.draining && !state.halted && ownDeltasAcknowledged(state.inner)) halt(state, effects, 'drained: every neighbour holds our messages');
   return effects;
 }
 
@@ -151,7 +152,7 @@ function onBroadcast(state: CausalState, body: CausalBroadcastRequest, now: numb
   const effects = gossipBroadcast.step(state.inner, { kind: 'request', body: { kind: 'broadcast', payload: envelope } }, now);
   // Gossip delivers the origin's own message at once, under the seq computed above.
   const own = effects.find((e) => e.kind === 'output' && e.value.origin === state.self);
-  assert(own?.kind === 'output' && own.value.seq === seq, `gossip numbered our broadcast ${own?.kind === 'output' ? own.value.seq : 'not at all'}, expected ${seq}`);
+  assert(own?.kind === 'output' && own.value.seq === seq, 'gossip numbered our broadcast as causal broadcast did not expect'); // constant: every broadcast
   // The answer first: the message itself may be delivered in the same step, or held for the client's dependencies.
   return [{ kind: 'output', value: { kind: 'accepted', origin: state.self, clock } }, ...lift(state, effects)];
 }
@@ -184,25 +185,6 @@ function onDrain(state: CausalState, body: DrainRequest, now: number): Effects {
 function halt(state: CausalState, effects: Effects, text: string): void {
   state.halted = true;
   effects.push({ kind: 'log', level: 'info', text, fields: { held: state.buffer.heldCount } }, { kind: 'timer', name: DRAIN_TIMER, at: null }, { kind: 'halt' });
-}
-
-/**
- * Whether every eager neighbour has acknowledged this node's own messages (delta-sync's buffer holds our own
- * deltas with `from: null`; a neighbour's `acked` counts the deltas it holds). Deltas relayed from others are
- * their origins' business, so a neighbour that left does not hold up a node that has nothing of its own pending.
- */
-function ownMessagesAcknowledged(inner: GossipState): boolean {
-  let lastOwn = -1;
-  for (let k = inner.buffer.length - 1; k >= 0; k--) {
-    if (inner.buffer.get(k)?.from === null) {
-      lastOwn = k;
-      break;
-    }
-  }
-  if (lastOwn < 0) return true;
-  const needed = inner.bufferStart + lastOwn + 1;
-  for (const link of inner.links.values()) if (link.eager && link.acked < needed) return false;
-  return true;
 }
 
 /** Gossip's effects as ours: its deliveries go through the hold-back buffer. */

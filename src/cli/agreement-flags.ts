@@ -37,11 +37,11 @@ export interface RunArgs {
   readonly verbose: boolean;
 }
 
-export function parseTickMs(flag: string, raw: string): number {
+function parseTickMs(flag: string, raw: string): number {
   return wholeNumber(flag, raw, 1, MAX_TICK_MS, ' of milliseconds');
 }
 
-export function parseProtocol(flag: string, raw: string): AgreementProtocolName {
+function parseProtocol(flag: string, raw: string): AgreementProtocolName {
   return oneOf(flag, raw, PROTOCOLS);
 }
 

@@ -9,7 +9,7 @@ import { Command } from 'commander';
 import type { GossipPreset } from '../broadcast/gossip.js';
 import type { ChatNodeConfig } from '../runtime/chat-node.js';
 import { createLogger } from '../runtime/log.js';
-import { configureCommand, parseQuietly, untilInterrupted, type Env, type OptionValues } from './command.js';
+import { checkStdin, configureCommand, parseQuietly, untilInterrupted, type Env, type OptionValues } from './command.js';
 import { flagOption, parseGossipPreset, parseSeconds, stringOption } from './flags.js';
 import { PLACE_DEFAULTS, addPlaceOptions, nodeFailed, placeArgsFromOptions, resolveClusterPlace, type PlaceArgs } from './place-flags.js';
 import { readInputFile, type ReadFile } from './peers-file.js';
@@ -47,8 +47,8 @@ export function defineChatCommand(): Command {
         'is logged). Chat lines go to stdout, logs (JSON) to stderr.',
         '',
         'Exit status: 0 when stdin has ended and the other nodes have acknowledged this node\'s lines (or --linger',
-        'has passed), or on Ctrl-C; 2 for a usage error (bad flag, peers or key file); 1 when the node failed',
-        '(a port in use, say). Errors are one line on stderr.',
+        'has passed), or on Ctrl-C; 2 for a usage error (bad flag, peers or key file, stdin a directory); 1 when',
+        'the node failed (a port in use, say). Errors are one line on stderr.',
       ].join('\n'),
     );
 }
@@ -82,6 +82,7 @@ export function buildChatConfig(args: ChatArgs, readFile: ReadFile = readInputFi
 /** The side-effecting part. Resolves with the process exit code. */
 export async function runChatCommand(args: ChatArgs): Promise<number> {
   const config = buildChatConfig(args);
+  checkStdin();
   const log = createLogger({ verbose: args.verbose, name: config.self.id });
   return untilInterrupted(async (interrupt) => {
     try {

@@ -59,7 +59,7 @@ export function usageErrorFromCommander(failure: CommanderFailure, commandPath: 
 }
 
 /** What Node's system errors carry (fs, net, dns), read structurally from an error or anything in its cause chain. */
-export interface SystemErrorFacts {
+interface SystemErrorFacts {
   readonly code: string;
   readonly syscall?: string;
   readonly address?: string;
@@ -70,12 +70,18 @@ export interface SystemErrorFacts {
 /** Causes followed at most this deep: a chain is a few wrappers long, and a cycle must not hang a failing program. */
 const MAX_CAUSE_DEPTH = 8;
 
+/**
+ * Node's system error codes: `ENOENT`, and the resolver's with an underscore, such as `EAI_AGAIN`; not Node's own
+ * `ERR_*` codes, which a wrapper may carry in front of the system error that says what went wrong.
+ */
+const SYSTEM_ERROR_CODE = /^E(?!RR_)[A-Z0-9_]+$/;
+
 /** The first system error (one with a string `code`) in `error`'s cause chain, wrappers included. */
 export function systemErrorOf(error: unknown): SystemErrorFacts | undefined {
   let at: unknown = error;
   for (let depth = 0; depth < MAX_CAUSE_DEPTH && typeof at === 'object' && at !== null; depth++) {
     const fields = at as Record<string, unknown>;
-    if (typeof fields['code'] === 'string' && /^E[A-Z]+$/.test(fields['code'])) {
+    if (typeof fields['code'] === 'string' && SYSTEM_ERROR_CODE.test(fields['code'])) {
       return {
         code: fields['code'],
         ...(typeof fields['syscall'] === 'string' ? { syscall: fields['syscall'] } : {}),

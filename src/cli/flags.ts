@@ -8,7 +8,7 @@ import type { OptionValues } from './command.js';
 import { UsageError, quote } from './errors.js';
 
 /** Durations above a day are certainly mistakes, and timers overflow at 2^31 ms (24.8 days) anyway. */
-export const MAX_SECONDS = 86_400;
+const MAX_SECONDS = 86_400;
 
 /** A value flag's string, or undefined when it was not given. */
 export function stringOption(opts: OptionValues, key: string, flag: string): string | undefined {

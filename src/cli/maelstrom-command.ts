@@ -6,7 +6,7 @@ import { Command } from 'commander';
 import { GOSSIP_PRESETS } from '../broadcast/gossip-presets.js';
 import { HOSTED_WORKLOAD_NAMES } from '../maelstrom/service.js';
 import { createLogger } from '../runtime/log.js';
-import { configureCommand, type OptionValues } from './command.js';
+import { checkStdin, configureCommand, type OptionValues } from './command.js';
 import { oneOf, parseGossipPreset, stringOption } from './flags.js';
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -49,7 +49,7 @@ export function defineMaelstromCommand(): Command {
         '',
         'Try it: chatterbox harness -w echo (the bundled Maelstrom-like test harness runs this command by default).',
         '',
-        'Exit status: 0 when stdin closes, 2 for a usage error.',
+        'Exit status: 0 when stdin closes, 2 for a usage error (a bad flag, stdin a directory).',
       ].join('\n'),
     );
 }
@@ -57,6 +57,7 @@ export function defineMaelstromCommand(): Command {
 export function maelstromCommand(): Command {
   return defineMaelstromCommand().action(async (opts: OptionValues) => {
     const args = maelstromArgsFromOptions(opts);
+    checkStdin();
     const log = createLogger({ level: args.logLevel });
     const { runMaelstromStdio } = await import('../maelstrom/stdio.js');
     process.exitCode = await runMaelstromStdio({ preset: args.preset, log });

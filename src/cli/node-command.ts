@@ -17,10 +17,13 @@ import type { AgreementNodeConfig } from '../runtime/agreement-node.js';
 import { createLogger, type Logger } from '../runtime/log.js';
 import { PARENT_PIPE_ENV, addRunOptions, randomSeed, runArgsFromOptions, type RunArgs, type RunDefaults } from './agreement-flags.js';
 import { configureCommand, parseQuietly, type Env, type OptionValues } from './command.js';
-import { UsageError } from './errors.js';
 import { flagOption } from './flags.js';
 import { PLACE_DEFAULTS, addPlaceOptions, nodeFailed, placeArgsFromOptions, resolveClusterPlace, type PlaceArgs } from './place-flags.js';
-import type { ReadFile } from './peers-file.js';
+import { MAX_PEERS, type ReadFile } from './peers-file.js';
+import { assert } from '../core/assert.js';
+
+// The peers file's cap is the only one a user meets: the agreement job must take every cluster it lets through.
+assert(MAX_PEERS <= MAX_AGREEMENT_NODES, 'the peers file admits clusters larger than the agreement job takes');
 
 export const NODE_DEFAULTS = {
   ...PLACE_DEFAULTS,
@@ -89,9 +92,6 @@ export interface ConfigSources {
 /** Reads the peers and key files and assembles the runtime's config. Throws UsageError. */
 export function buildNodeConfig(args: NodeArgs, sources: ConfigSources = {}): ResolvedNode {
   const place = resolveClusterPlace(args, sources.readFile);
-  if (place.peers.length > MAX_AGREEMENT_NODES) {
-    throw new UsageError(`peers file ${args.peersFile}: ${place.peers.length} nodes; the agreement job takes at most ${MAX_AGREEMENT_NODES}`);
-  }
   const seed = args.seed ?? (sources.randomSeed ?? randomSeed)();
   const config: AgreementNodeConfig = {
     ...place,
@@ -121,26 +121,29 @@ function exitWithParent(log: Logger): void {
 export async function runNodeCommand(args: NodeArgs, env: Env = process.env): Promise<number> {
   const { config, seed } = buildNodeConfig(args);
   const log = createLogger({ verbose: args.verbose, name: config.self.id });
-  if (seed.random) log.info({ seed: seed.value.toString() }, 'no --with-seed given: chose a random seed (pass it as --with-seed to repeat the run)');
-  log.debug(
-    {
-      self: `${config.self.host}:${config.self.port}`,
-      nodes: config.peers.length,
-      clusterId: config.clusterId,
-      keyed: config.clusterKey !== undefined, // whether there is a key, never the key
-      protocol: config.protocol,
-      sendForMs: config.sendForMs,
-      waitForMs: config.waitForMs,
-      tickMs: config.tickMs,
-      seed32: config.seed,
-    },
-    'starting node',
-  );
+  // Logged once the node listens: a node that cannot (a port in use) says only that, in one line.
+  const listening = (): void => {
+    if (seed.random) log.info({ seed: seed.value.toString() }, 'no --with-seed given: chose a random seed (pass it as --with-seed to repeat the run)');
+    log.debug(
+      {
+        self: `${config.self.host}:${config.self.port}`,
+        nodes: config.peers.length,
+        clusterId: config.clusterId,
+        keyed: config.clusterKey !== undefined, // whether there is a key, never the key
+        protocol: config.protocol,
+        sendForMs: config.sendForMs,
+        waitForMs: config.waitForMs,
+        tickMs: config.tickMs,
+        seed32: config.seed,
+      },
+      'starting node',
+    );
+  };
   if (env[PARENT_PIPE_ENV] === '1') exitWithParent(log);
   try {
     // Loaded only now: help and usage errors need not load (or be broken by) the protocol and TCP stack.
     const { runAgreementNode } = await import('../runtime/agreement-node.js');
-    return await runAgreementNode(config, { stdout: process.stdout, log });
+    return await runAgreementNode(config, { stdout: process.stdout, log, listening });
   } catch (error) {
     return nodeFailed(error, log, 'node failed');
   }

@@ -28,6 +28,13 @@ export type ReadFile = (path: string) => Buffer;
 export const MAX_INPUT_FILE_BYTES = 16 * 1024 * 1024;
 const READ_CHUNK_BYTES = 64 * 1024;
 
+/**
+ * The most nodes a peers file may list, for every command that reads one (`node`, `chat`, `ranges serve`): each
+ * node links to the others and keeps per-peer state, and the agreement job's messages carry per-node vectors
+ * (MAX_AGREEMENT_NODES, which node-command.ts checks is at least this).
+ */
+export const MAX_PEERS = 1024;
+
 /** The default ReadFile: reads at most MAX_INPUT_FILE_BYTES, else throws an fs-style error with code EFBIG. */
 export const readInputFile: ReadFile = (path) => {
   const fd = openSync(path, 'r');
@@ -116,7 +123,8 @@ function parseEntry(entry: unknown): { id: string; host: string; port: number } 
 
 /**
  * Parses the text of a peers file. `file` only names the file in messages.
- * Throws UsageError on bad JSON, a non-array, an empty list, a bad entry, or a duplicate id or address.
+ * Throws UsageError on bad JSON, a non-array, an empty list or one over MAX_PEERS, a bad entry, or a duplicate id
+ * or address.
  */
 export function parsePeers(text: string, file: string): PeerAddress[] {
   // Explicitly typed so that TypeScript narrows after a call (an assertion-style `never` function).
@@ -133,6 +141,7 @@ export function parsePeers(text: string, file: string): PeerAddress[] {
   }
   if (!Array.isArray(json)) fail(`expected a JSON array of nodes, got ${describe(json)}`);
   if (json.length === 0) fail('lists no nodes');
+  if (json.length > MAX_PEERS) fail(`lists ${json.length} nodes; a cluster has at most ${MAX_PEERS}`);
 
   const peers: PeerAddress[] = [];
   const entryOfId = new Map<string, number>();

@@ -78,7 +78,7 @@ export function placeArgsFromOptions(opts: OptionValues, env: Env): PlaceArgs {
 }
 
 /** A cluster id travels in every handshake hello, so it must be one the hello can carry. */
-export function parseClusterId(flag: string, raw: string): string {
+function parseClusterId(flag: string, raw: string): string {
   if (raw.length === 0 || helloTextProblem(raw) !== undefined || /[\u0000-\u001f\u007f]/.test(raw)) {
     throw new UsageError(`${flag}: expected a non-empty id of at most ${MAX_HELLO_TEXT_CHARS} characters without control characters, got ${quote(raw)}`);
   }
@@ -118,7 +118,7 @@ export function loadClusterKey(keyFile: ClusterKeyFile, readFile: ReadFile = rea
 }
 
 /** Where a node process stands in its cluster: what every long-running command needs from its flags. */
-export interface ClusterPlace {
+interface ClusterPlace {
   readonly self: PeerAddress;
   readonly peers: readonly PeerAddress[];
   readonly clusterId: string;

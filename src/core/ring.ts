@@ -5,7 +5,8 @@
  *
  * The storage grows by doubling (a power of two, so a position is a mask, not a division) up to the first power
  * of two at or above `capacity`; a ring that never holds much stays small. `capacity` is the bound on `length`:
- * pushing onto a full ring is a bug of the caller, which decides what to evict first.
+ * pushing onto a full ring is a bug of the caller, which decides what to evict first, or lets `pushEvicting` drop
+ * the oldest. A ring of capacity 0 holds nothing and is always full: a log told to keep no entries.
  */
 import { assert } from './assert.js';
 
@@ -20,7 +21,7 @@ export class Ring<T> {
   private count = 0;
 
   constructor(capacity: number) {
-    assert(Number.isSafeInteger(capacity) && capacity > 0, `ring capacity must be a positive integer, got ${capacity}`);
+    assert(Number.isSafeInteger(capacity) && capacity >= 0, `ring capacity must be a whole number, got ${capacity}`);
     this.capacity = capacity;
     this.slots = new Array<T | undefined>(Math.min(INITIAL_SLOTS, powerOfTwoAtLeast(capacity)));
   }
@@ -50,6 +51,18 @@ export class Ring<T> {
     if (this.count === this.slots.length) this.grow();
     this.slots[(this.head + this.count) & (this.slots.length - 1)] = item;
     this.count++;
+  }
+
+  /**
+   * Pushes `item`, dropping the oldest first when the ring is full; true when something was dropped (with capacity
+   * 0, `item` itself: nothing is kept). For bounded histories, where the newest matter most.
+   */
+  pushEvicting(item: T): boolean {
+    if (this.capacity === 0) return true;
+    const evict = this.count === this.capacity;
+    if (evict) this.dropFront(1);
+    this.push(item);
+    return evict;
   }
 
   /** Removes the `n` oldest items. */

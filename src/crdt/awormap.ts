@@ -12,7 +12,8 @@
 import { CausalContext, dotKey } from './causal-context.js';
 import { Causal, type CausalKind } from './causal.js';
 import { DotMap, type DotStore } from './dot-store.js';
-import { type Key, checkKey } from './data.js';
+import { type Key, checkKey, isKey } from './data.js';
+import { assert } from '../core/assert.js';
 
 /**
  * A value type of a map. The store type parameter is erased to `any` because a map never looks inside its
@@ -132,6 +133,14 @@ export class AWORMap<K extends Key, V extends AnyCausal> extends Causal<DotMap<K
 
   get size(): number {
     return this.store.size;
+  }
+
+  /** Keys are keys, and each value's own invariants hold (checked through a view, under the map's context). */
+  override checkValues(): void {
+    for (const [key, store] of this.store.entriesIterator()) {
+      assert(isKey(key), 'awormap: a key that is not a string or a number');
+      this.template.make(store, this.context).checkValues();
+    }
   }
 
   value(): Map<K, ValueOf<V>> {

@@ -8,7 +8,8 @@
 import { CausalContext, checkReplica } from './causal-context.js';
 import { Causal } from './causal.js';
 import { DotMap, DotSet } from './dot-store.js';
-import { type Key, checkKey } from './data.js';
+import { type Key, checkKey, isKey } from './data.js';
+import { assert } from '../core/assert.js';
 
 export const newDotSet = (): DotSet => new DotSet();
 
@@ -70,5 +71,10 @@ export class AWORSet<E extends Key = string> extends Causal<DotMap<E, DotSet>, A
 
   value(): Set<E> {
     return new Set(this.store.keys());
+  }
+
+  /** Elements are keys (each present one holds dots: the kernel checks that no map value is empty). */
+  override checkValues(): void {
+    for (const element of this.store.keys()) assert(isKey(element), 'aworset: an element that is not a string or a number');
   }
 }

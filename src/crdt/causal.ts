@@ -1,6 +1,7 @@
 /**
  * The shape every CRDT here shares, and the base class of the causal ones (a dot store plus its context).
  */
+import { assert } from '../core/assert.js';
 import { CausalContext } from './causal-context.js';
 import type { DotStore } from './dot-store.js';
 
@@ -56,6 +57,11 @@ export interface Crdt<Self> {
   clone(): Self;
   /** Equality of states (not only of values): what the lattice laws are stated with. */
   equals(other: Self): boolean;
+  /**
+   * Asserts what holds of every state the type's operations and validated decoding can reach (core/assert: a
+   * failure is a bug here, never bad input). O(size of the state): for tests, the simulator and debug runs.
+   */
+  checkInvariants(): void;
 }
 
 /**
@@ -81,6 +87,8 @@ export abstract class Causal<S extends DotStore<S>, Self extends Causal<S, Self>
 
   join(other: Self): this {
     if ((other as unknown) === this) return this;
+    // Two views of one map or record (its context): the join would read every dot of this store as removed.
+    assert(other.context !== this.context, 'a join of two views sharing one context (mutate values through update)');
     this.store.join(other.store, this.context, other.context);
     this.context.join(other.context);
     return this;
@@ -93,6 +101,22 @@ export abstract class Causal<S extends DotStore<S>, Self extends Causal<S, Self>
   equals(other: Self): boolean {
     return this.store.equals(other.store) && this.context.equals(other.context);
   }
+
+  /**
+   * The kernel's invariants (the context canonical; every stored dot in it, held once; no empty map value; owner
+   * indexes complete), then the type's own on its values (`checkValues`).
+   */
+  checkInvariants(): void {
+    this.context.checkInvariants();
+    this.store.checkInvariants(this.context, new Set());
+    this.checkValues();
+  }
+
+  /**
+   * The type's invariants on the values its store holds, beyond the kernel's (none by default). Public because a
+   * map or record checks its values through views of them; the context is checked once, by `checkInvariants`.
+   */
+  checkValues(): void {}
 
   /** A new empty instance of the same type (with its own context): the start of a delta. */
   protected newDelta(): Self {

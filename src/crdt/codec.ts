@@ -27,10 +27,11 @@
  *
  * Encodings are canonical: dots, keys, fields and replicas are written in a fixed order, so equal states
  * encode to equal bytes. Decoding validates everything (types, ranges, indices, no duplicates, no empty map
- * values, every stored dot inside the context, bounded nesting of maps and records) and throws DecodeError on
- * malformed input: bytes from the network never reach the types' invariants unchecked.
+ * values, every stored dot inside the context and under one key or field, bounded nesting of maps and records)
+ * and throws DecodeError on malformed input: bytes from the network never reach the types' invariants
+ * unchecked (each type's `checkInvariants` states them).
  */
-import { type Dot, CausalContext } from './causal-context.js';
+import { type Dot, CausalContext, dotKey } from './causal-context.js';
 import { type CausalKind, type Kind, kindEquals, kindName } from './causal.js';
 import { GCounter, PNCounter, CCounter } from './counters.js';
 import { GSet } from './gset.js';
@@ -475,8 +476,15 @@ function decodeBody(kind: Kind, raw: unknown, reader: Reader, like: AnyCrdt | un
       decodeStore(parts[0], store, kind, reader);
       const vv = reader.relative ? alignedVector(parts[1], reader) : pairedVector(parts[1], reader);
       const context = CausalContext.fromParts(vv, reader.dots(parts[2], 'cloud'));
+      // A dot names one event, so it lies under one key or field: a map or record has no other check of that
+      // (a dot set or function rejects its own duplicates), and the join and owner index rely on it.
+      const held = store instanceof DotSet || store instanceof DotFun ? undefined : new Set<string>();
       store.forEachDot((dot: Dot) => {
         if (!context.has(dot)) fail(`store holds dot ${dot.replica}:${dot.counter} outside its context`);
+        if (held === undefined) return;
+        const key = dotKey(dot.replica, dot.counter);
+        if (held.has(key)) fail(`store holds dot ${dot.replica}:${dot.counter} twice`);
+        held.add(key);
       });
       return template.make(store, context) as AnyCausal;
     }

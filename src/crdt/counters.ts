@@ -10,6 +10,7 @@
  * Amounts are safe integers and every per-replica total stays a safe integer, so sums are exact and
  * independent of the order replicas are visited in.
  */
+import { assert } from '../core/assert.js';
 import { CausalContext, checkReplica } from './causal-context.js';
 import { Causal, type Crdt, type Kind } from './causal.js';
 import { DotFun } from './dot-store.js';
@@ -77,6 +78,14 @@ export class GCounter implements Crdt<GCounter> {
     return true;
   }
 
+  /** Every entry is a replica's positive safe-integer count (zero entries are absent, so equal states are equal maps). */
+  checkInvariants(): void {
+    for (const [replica, count] of this.counts) {
+      assert(typeof replica === 'string' && replica.length > 0, 'gcounter: a replica id that is not a non-empty string');
+      assert(Number.isSafeInteger(count) && count > 0, 'gcounter: an entry that is not a positive safe integer');
+    }
+  }
+
   /** A counter with the given entries (codec input): positive safe integers; zero entries are skipped. */
   static fromEntries(entries: Iterable<readonly [string, number]>): GCounter {
     const counter = new GCounter();
@@ -128,6 +137,12 @@ export class PNCounter implements Crdt<PNCounter> {
 
   equals(other: PNCounter): boolean {
     return this.positive.equals(other.positive) && this.negative.equals(other.negative);
+  }
+
+  checkInvariants(): void {
+    assert(this.positive !== this.negative, 'pncounter: one grow-only counter on both sides');
+    this.positive.checkInvariants();
+    this.negative.checkInvariants();
   }
 }
 
@@ -190,5 +205,13 @@ export class CCounter extends Causal<DotFun<number>, CCounter> {
     let sum = 0;
     for (const entry of this.store.values()) sum += entry.value;
     return sum;
+  }
+
+  /**
+   * Every contribution is a safe integer (0 included: a change can bring a replica's total back to it). Not
+   * claimed: one dot per replica, which our own writes keep but decoding does not check (`increment` sums).
+   */
+  override checkValues(): void {
+    for (const entry of this.store.values()) assert(Number.isSafeInteger(entry.value), 'ccounter: a contribution that is not a safe integer');
   }
 }

@@ -19,6 +19,7 @@
  * than the map (a delta), the join enumerates that context's dots and visits only the keys that hold one of
  * them. Joining a delta then costs O(size of the delta), not O(size of the state).
  */
+import { assert } from '../core/assert.js';
 import { type CausalContext, type Dot, dotKey, compareDots } from './causal-context.js';
 import { dataEquals } from './data.js';
 
@@ -44,6 +45,12 @@ export interface DotStore<Self> {
   forEachDot(fn: (dot: Dot) => void): void;
   /** Structural equality (same dots, equal values). */
   equals(other: Self): boolean;
+  /**
+   * Asserts the store's invariants under its `context`: every dot it holds is in the context and held once
+   * (`held` collects the dot keys seen so far across the whole state, so a dot under two keys or fields fails),
+   * and a map holds no empty value and indexes every dot. O(size of the store): for invariant checks, not hot paths.
+   */
+  checkInvariants(context: CausalContext, held: Set<string>): void;
 }
 
 /** Adds every dot of `store` to `context`: the context of a delta that removes the whole store. */
@@ -139,6 +146,17 @@ export class DotSet implements DotStore<DotSet> {
     for (const key of this.dots.keys()) if (!other.dots.has(key)) return false;
     return true;
   }
+
+  checkInvariants(context: CausalContext, held: Set<string>): void {
+    for (const [key, dot] of this.dots) checkHeld(key, dot, context, held);
+  }
+}
+
+/** One held dot of `checkInvariants`; constant messages, as it runs once per dot. */
+function checkHeld(key: string, dot: Dot, context: CausalContext, held: Set<string>): void {
+  assert(context.contains(dot.replica, dot.counter), 'dot store: holds a dot outside its context');
+  assert(!held.has(key), 'dot store: holds a dot twice');
+  held.add(key);
 }
 
 /** A dot with the value written under it. Immutable: stores share entries freely. */
@@ -245,6 +263,10 @@ export class DotFun<V> implements DotStore<DotFun<V>> {
     }
     return true;
   }
+
+  checkInvariants(context: CausalContext, held: Set<string>): void {
+    for (const [key, entry] of this.entries) checkHeld(key, entry, context, held);
+  }
 }
 
 /**
@@ -281,6 +303,7 @@ export class DotMap<K, S extends DotStore<S>> implements DotStore<DotMap<K, S>> 
 
   /** Sets (or replaces) the store under `key`. Callers keep the invariant: never set an empty store. */
   set(key: K, store: S): this {
+    assert(!store.isEmpty(), 'dot map: an empty store set under a key (a map never holds bottom)');
     const old = this.entries.get(key);
     if (old !== undefined && old !== store) this.unindex(key, old);
     this.entries.set(key, store);
@@ -464,5 +487,16 @@ export class DotMap<K, S extends DotStore<S>> implements DotStore<DotMap<K, S>> 
       if (theirs === undefined || !store.equals(theirs)) return false;
     }
     return true;
+  }
+
+  /** Also: the owner index, once built, names the key of every dot (stale entries are allowed, see the class). */
+  checkInvariants(context: CausalContext, held: Set<string>): void {
+    assert(this.blank === undefined || this.blank.isEmpty(), 'dot map: the blank store of joins was written to');
+    const owner = this.owner;
+    for (const [key, store] of this.entries) {
+      assert(!store.isEmpty(), 'dot map: an empty value under a key');
+      store.checkInvariants(context, held);
+      if (owner !== undefined) store.forEachDot((dot) => assert(owner.get(dotKey(dot.replica, dot.counter)) === key, 'dot map: the owner index misses a dot'));
+    }
   }
 }

@@ -1,8 +1,9 @@
 /**
  * GSet: a grow-only set. Join is union, so concurrent adds all survive and nothing can be removed.
  */
+import { assert } from '../core/assert.js';
 import type { Crdt, Kind } from './causal.js';
-import { type Key, checkKey } from './data.js';
+import { type Key, checkKey, isKey } from './data.js';
 
 export class GSet<E extends Key = string> implements Crdt<GSet<E>> {
   private readonly elements = new Set<E>();
@@ -50,6 +51,10 @@ export class GSet<E extends Key = string> implements Crdt<GSet<E>> {
     if (this.elements.size !== other.elements.size) return false;
     for (const element of this.elements) if (!other.elements.has(element)) return false;
     return true;
+  }
+
+  checkInvariants(): void {
+    for (const element of this.elements) assert(isKey(element), 'gset: an element that is not a string or a number');
   }
 
   static of<E extends Key>(elements: Iterable<E>): GSet<E> {

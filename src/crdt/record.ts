@@ -14,6 +14,7 @@
  * a view of the field (the field's sub-store, the record's context) and returns the delta of its mutation,
  * which becomes the record's delta.
  */
+import { assert } from '../core/assert.js';
 import { CausalContext, type Dot } from './causal-context.js';
 import { Causal, type CausalKind } from './causal.js';
 import type { DotObserver, DotStore } from './dot-store.js';
@@ -131,6 +132,11 @@ export class DotRecord implements DotStore<DotRecord> {
     return true;
   }
 
+  checkInvariants(context: CausalContext, held: Set<string>): void {
+    assert(this.stores.length === this.layout.names.length, 'dot record: not one store per field');
+    for (const store of this.stores) store.checkInvariants(context, held);
+  }
+
   private sameFields(other: DotRecord): boolean {
     const mine = this.layout.names;
     const theirs = other.layout.names;
@@ -246,6 +252,12 @@ export class CausalRecord<F extends RecordFields> extends Causal<DotRecord, Caus
   /** Removes everything observed in every field. */
   clear(): CausalRecord<F> {
     return this.removeAll();
+  }
+
+  /** Each field's own invariants (checked through a view, under the record's context). */
+  override checkValues(): void {
+    const { names, fields } = this.templates;
+    names.forEach((name, i) => (fields[i] as AnyCausal).make(this.store.field(name), this.context).checkValues());
   }
 
   value(): { [K in keyof F]: ValueOf<F[K]> } {

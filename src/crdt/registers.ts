@@ -8,6 +8,7 @@
  *   greater timestamp wins, replica id (code-unit order) breaks ties. Timestamps are given by the caller;
  *   this code never reads a clock.
  */
+import { assert } from '../core/assert.js';
 import { CausalContext, checkReplica } from './causal-context.js';
 import { Causal, type Crdt, type Kind } from './causal.js';
 import { DotFun } from './dot-store.js';
@@ -115,6 +116,14 @@ export class LWWRegister<V = unknown> implements Crdt<LWWRegister<V>> {
     const b = other.current;
     if (a === undefined || b === undefined) return a === b;
     return a.timestamp === b.timestamp && a.replica === b.replica && dataEquals(a.value, b.value);
+  }
+
+  /** No write, or one with a finite timestamp and a replica id (what `write`, the constructor and the codec check). */
+  checkInvariants(): void {
+    const w = this.current;
+    if (w === undefined) return;
+    assert(Number.isFinite(w.timestamp), 'lwwregister: a winning write without a finite timestamp');
+    assert(typeof w.replica === 'string' && w.replica.length > 0, 'lwwregister: a winning write without a replica id');
   }
 }
 

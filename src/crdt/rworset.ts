@@ -10,7 +10,8 @@
 import { CausalContext, checkReplica } from './causal-context.js';
 import { Causal } from './causal.js';
 import { DotFun, DotMap } from './dot-store.js';
-import { type Key, checkKey } from './data.js';
+import { type Key, checkKey, isKey } from './data.js';
+import { assert } from '../core/assert.js';
 
 export const newTagFun = (): DotFun<boolean> => new DotFun<boolean>();
 
@@ -62,5 +63,13 @@ export class RWORSet<E extends Key = string> extends Causal<DotMap<E, DotFun<boo
     const elements = new Set<E>();
     for (const element of this.store.keys()) if (this.has(element)) elements.add(element);
     return elements;
+  }
+
+  /** Elements are keys and every tag is a boolean (true an add, false a remove). */
+  override checkValues(): void {
+    for (const [element, tags] of this.store.entriesIterator()) {
+      assert(isKey(element), 'rworset: an element that is not a string or a number');
+      for (const entry of tags.values()) assert(typeof entry.value === 'boolean', 'rworset: a tag that is not a boolean');
+    }
   }
 }

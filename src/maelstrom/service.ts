@@ -5,7 +5,7 @@
  * are replies. The driver owns everything Maelstrom-specific: JSON lines, `init`, `msg_id`/`in_reply_to`,
  * carrying the protocol's own messages between nodes, and answering requests no workload claims.
  */
-import type { AnyProtocol } from '../protocol/types.js';
+import type { Protocol } from '../protocol/types.js';
 
 /**
  * The names of the workloads in workloads.ts, in its order, so that help and logs can name them without loading
@@ -46,7 +46,8 @@ export interface ClientReply {
   readonly body: Body;
 }
 
-export interface Workload {
+/** `Timer` is the hosted protocol's timer names; a list of workloads of several protocols is `Workload[]`. */
+export interface Workload<Timer extends string = string> {
   /** As Maelstrom names it: 'broadcast', 'g-set', 'g-counter', 'pn-counter'. */
   readonly name: string;
   /**
@@ -55,8 +56,8 @@ export interface Workload {
    * `not-supported`, and a read that several could claim before any is fixed gets `temporarily-unavailable`.
    */
   claims(body: Body): boolean;
-  /** A `Protocol<State, Msg, ClientReply, Options, ClientRequest>`; its messages must pass the transport codec. */
-  readonly protocol: AnyProtocol;
+  /** Its state, messages and options are its own; its messages must pass the transport codec. */
+  readonly protocol: Protocol<unknown, unknown, ClientReply, unknown, ClientRequest, Timer>;
   /** The protocol's options for this node, from the driver's flags. */
   options(flags: Readonly<Record<string, unknown>>): unknown;
 }

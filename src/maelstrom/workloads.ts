@@ -17,7 +17,7 @@ import { PNCounter } from '../crdt/counters.js';
 import { isPlainData, type PlainData } from '../crdt/data.js';
 import { GSet } from '../crdt/gset.js';
 import { crdtLattice, type Lattice } from '../replication/lattice.js';
-import { deltaSync, type ReplicatedService, type ServiceContext, type ServiceResult } from '../replication/delta-sync.js';
+import { deltaSync, type ReplicatedService, type ServiceContext, type ServiceResult, type SyncTimer } from '../replication/delta-sync.js';
 import { MaelstromError, type Body, type ClientReply, type ClientRequest, type Workload } from './service.js';
 
 type Result<T> = ServiceResult<T, ClientReply>;
@@ -97,11 +97,11 @@ const isType = (body: Body, ...types: string[]): boolean => types.includes(body.
  * A workload hosting `service` over delta anti-entropy with the preset options: the one way a hosted workload is
  * made, so that a variant of a shipped one (a test's deliberate bug) runs exactly as the shipped one does.
  */
-export function hostedWorkload<T>(service: ReplicatedService<T, ClientRequest, ClientReply>, claims: (body: Body) => boolean): Workload {
+export function hostedWorkload<T>(service: ReplicatedService<T, ClientRequest, ClientReply>, claims: (body: Body) => boolean): Workload<SyncTimer> {
   return { name: service.name, claims, protocol: deltaSync(service), options: presetOptions };
 }
 
-export const WORKLOADS: readonly Workload[] = [
+export const WORKLOADS: readonly Workload<SyncTimer>[] = [
   hostedWorkload(BROADCAST_SERVICE, (body) => isType(body, 'broadcast', 'topology', 'read')),
   hostedWorkload(GSET_SERVICE, (body) => isType(body, 'read') || (isType(body, 'add') && 'element' in body)),
   hostedWorkload(COUNTER_SERVICE, (body) => isType(body, 'read') || (isType(body, 'add') && 'delta' in body)),

@@ -71,6 +71,7 @@ export const groupStateLattice: Lattice<GroupState> = {
   clone: (value) => value.clone(),
   encode: (value) => value.encode(),
   decode: (bytes) => GroupState.decode(bytes),
+  invariants: (value) => value.checkInvariants(),
 };
 
 function ok(id: number, result: unknown, delta?: ReturnType<GroupState['join']>): ServiceResult<GroupState, RangesReply> {

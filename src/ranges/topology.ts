@@ -17,8 +17,9 @@
  * covering registrations in a sorted array, O(R log R + output), where the output is the sum of the
  * subranges' node counts. `lookup` is a binary search, O(log S + nodes).
  */
+import { assert } from '../core/assert.js';
 import type { PlainData } from '../crdt/index.js';
-import { type KeyRange, checkPosition, checkRange } from './key-space.js';
+import { type KeyRange, KEY_SPACE_SIZE, checkPosition, checkRange } from './key-space.js';
 
 /** A node serving a range with a priority; `meta` says how to reach it. */
 export interface Registration {
@@ -94,7 +95,10 @@ export class Topology {
       const point = points[p] as number;
       while (nextEnd < byEnd.length && (byRank[byEnd[nextEnd] as number] as Registration).end === point) {
         const rank = byEnd[nextEnd++] as number;
-        active.splice(lowerBound(active, rank), 1);
+        const at = lowerBound(active, rank);
+        // Every registration ends after it starts, so the one ending here was made active at an earlier point.
+        assert(active[at] === rank, 'topology: a registration ends that was not active');
+        active.splice(at, 1);
       }
       while (nextStart < byStart.length && (byRank[byStart[nextStart] as number] as Registration).start === point) {
         const rank = byStart[nextStart++] as number;
@@ -111,6 +115,8 @@ export class Topology {
       }
       subranges.push({ start: point, end: points[p + 1] as number, nodes });
     }
+    // Every start is at or before the last point, so the sweep made every registration active.
+    assert(nextStart === byStart.length, 'topology: the sweep skipped a registration start');
     return new Topology(subranges);
   }
 
@@ -126,6 +132,32 @@ export class Topology {
     const i = lowerBound(this.starts, position + 1) - 1;
     const sub = this.subranges[i];
     return sub !== undefined && position < sub.end ? sub : undefined;
+  }
+
+  /**
+   * Asserts what `derive` promises: subranges non-empty, inside the key space, sorted and disjoint (gaps allowed:
+   * nothing covers them); each served by at least one node, nodes distinct and in serving order, each by a
+   * registration covering the subrange; and the lookup index in step. O(subranges + nodes).
+   */
+  checkInvariants(): void {
+    assert(this.starts.length === this.subranges.length, 'topology: the lookup index and the subranges differ in length');
+    let end = 0;
+    for (let i = 0; i < this.subranges.length; i++) {
+      const s = this.subranges[i] as Subrange;
+      assert(this.starts[i] === s.start, 'topology: the lookup index is out of step');
+      assert(Number.isInteger(s.start) && Number.isInteger(s.end) && s.start < s.end && s.end <= KEY_SPACE_SIZE, 'topology: a subrange that is not a non-empty range of the key space');
+      assert(end <= s.start, 'topology: subranges out of order or overlapping');
+      end = s.end;
+      assert(s.nodes.length > 0, 'topology: a subrange nobody serves (gaps are left out)');
+      const seen = new Set<string>();
+      for (let k = 0; k < s.nodes.length; k++) {
+        const r = s.nodes[k] as Registration;
+        assert(r.start <= s.start && s.end <= r.end, 'topology: a node listed for a subrange its registration does not cover');
+        assert(!seen.has(r.node), 'topology: a node listed twice for one subrange');
+        seen.add(r.node);
+        assert(k === 0 || compareServing(s.nodes[k - 1] as Registration, r) < 0, 'topology: nodes out of serving order');
+      }
+    }
   }
 
   /** Split points in use: the distinct bounds of the subranges, ascending. */

@@ -31,6 +31,7 @@
  * is what the rest of the code imports.
  */
 export { deltaSync } from './delta-sync/protocol.js';
+export { ownDeltasAcknowledged } from './delta-sync/buffer.js';
 export { validateSyncOptions } from './delta-sync/types.js';
 export type { ReplicatedService, ServiceContext, ServiceResult, SyncMsg, SyncOptions } from './delta-sync/types.js';
 export type { SyncState, SyncStats, SyncTimer } from './delta-sync/state.js';

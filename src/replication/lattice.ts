@@ -36,6 +36,11 @@ export interface Lattice<T> {
   missing?(state: T, digest: Uint8Array): T | null;
   /** Whether the replica summarised by `digest` holds something `state` lacks; throws on a bad digest. */
   lacks?(state: T, digest: Uint8Array): boolean;
+  /**
+   * Asserts the invariants of a replica's value (core/assert). Delta-sync's `invariants` calls it, so the simulator
+   * checks it after every step; walking the whole value is fine there, and processes check only in debug runs.
+   */
+  invariants?(value: T): void;
 }
 
 /**
@@ -70,6 +75,7 @@ export function crdtLattice<T extends AnyCrdt>(make: () => T): Lattice<T> {
     digest: (state: T) => encodeCrdt(state),
     missing: (state: T, digest: Uint8Array) => (inflates(decode(digest), state) ? state : null),
     lacks: (state: T, digest: Uint8Array) => inflates(state, decode(digest)),
+    invariants: (value: T) => value.checkInvariants(),
   };
 }
 

@@ -36,6 +36,8 @@ export interface AgreementNodeConfig {
 export interface NodeIo {
   readonly stdout: NodeJS.WritableStream;
   readonly log: Logger;
+  /** Called once the node listens: what the command logs about its run waits for it, so a failure to listen is the only line. */
+  readonly listening?: () => void;
 }
 
 const PROGRESS_EVERY_MS = 250;
@@ -68,6 +70,7 @@ export async function runAgreementNode(config: AgreementNodeConfig, io: NodeIo):
     log,
     onMessage: (from, msg) => host?.receive(from, msg),
   });
+  io.listening?.();
 
   host = new WallClockHost<unknown, AgreementOutput>(protocol, {
     send: (to, msg) => transport.send(to, msg),

@@ -30,6 +30,7 @@
 import { assert } from '../core/assert.js';
 import type { NodeId } from '../core/ids.js';
 import { hash32, Prng } from '../core/prng.js';
+import { Ring } from '../core/ring.js';
 import { InvariantError, NodeKernel, type KernelSink } from '../kernel/node-kernel.js';
 import type { Input, LogLevel, Protocol } from '../protocol/types.js';
 import type { DurableStore } from '../kernel/durable-store.js';
@@ -86,7 +87,7 @@ export interface SimulationConfig<Options, Msg> {
   readonly maxSteps?: number;
   /** Bound on the agenda's size plus what paused nodes hold (runaway sends or timers). Default 5,000,000. */
   readonly maxQueuedEvents?: number;
-  /** How many recent log entries the report and errors keep. Default 256. */
+  /** How many recent log entries the report and errors keep (a whole number; 0 keeps none). Default 256. */
   readonly logCapacity?: number;
 }
 
@@ -312,7 +313,7 @@ interface Held<Msg, Req> {
   readonly inputs: Array<DeliverEvent<Msg> | InjectEvent<Msg, Req>>;
 }
 
-interface NodeSlot<State, Options, Msg, Out, Req> {
+interface NodeSlot<State, Options, Msg, Out, Req, Timer extends string> {
   readonly id: NodeId;
   readonly offsetMs: number;
   readonly options: Options;
@@ -320,7 +321,7 @@ interface NodeSlot<State, Options, Msg, Out, Req> {
   readonly startAtMs: number;
   readonly initDelayMs: number;
   /** The running process's kernel (undefined while the node is down or not yet initialised). */
-  kernel: NodeKernel<State, Msg, Out, Options, Req, string> | undefined;
+  kernel: NodeKernel<State, Msg, Out, Options, Req, Timer> | undefined;
   /** Where the kernel hands the node's effects; one per node, it outlives restarts. */
   readonly sink: KernelSink<Msg, Out>;
   /** Initialised and not crashed since. */
@@ -333,7 +334,6 @@ interface NodeSlot<State, Options, Msg, Out, Req> {
   firstUpAt: number;
   /** Non-null while the process is paused. */
   held: Held<Msg, Req> | null;
-  halted: boolean;
   /** Incremented on every crash. */
   epoch: number;
   /** Bumped whenever the node's timer event is replaced or dropped: older timer events are stale. */
@@ -379,33 +379,26 @@ class SimEndpoint<Msg> implements Transport<Msg> {
   }
 }
 
-class Ring<T> {
-  private readonly items: T[] = [];
-  private next = 0;
-  constructor(private readonly capacity: number) {}
-  push(item: T): void {
-    if (this.capacity === 0) return;
-    if (this.items.length < this.capacity) this.items.push(item);
-    else this.items[this.next] = item;
-    this.next = (this.next + 1) % this.capacity;
-  }
-  toArray(): T[] {
-    if (this.items.length < this.capacity) return this.items.slice();
-    return this.items.slice(this.next).concat(this.items.slice(0, this.next));
-  }
+/** Whether the node's running process halted: its kernel's word (a restart is a new kernel, a crash none). */
+function halted(slot: { readonly kernel: { readonly isHalted: boolean } | undefined }): boolean {
+  return slot.kernel?.isHalted === true;
 }
 
 export type OutputListener<Out> = (node: NodeId, atMs: number, value: Out) => void;
 /** Called after each init and step of a node with its state: the place for invariant checks (throw to fail). */
 export type StepListener<State> = (node: NodeId, atMs: number, state: State) => void;
 
-export class Simulation<State, Msg, Out, Options, Req = never> {
+/**
+ * `Timer` is the protocol's timer names (protocol/types.ts, rule 4), inferred from the protocol when the type
+ * arguments are left out, so the kernel each node runs is typed with them; `string` when they are given up to `Req`.
+ */
+export class Simulation<State, Msg, Out, Options, Req = never, Timer extends string = string> {
   readonly seed: number;
-  private readonly protocol: Protocol<State, Msg, Out, Options, Req>;
+  private readonly protocol: Protocol<State, Msg, Out, Options, Req, Timer>;
   private readonly config: SimulationConfig<Options, Msg>;
   private readonly nodeIds: readonly NodeId[];
   private readonly indexOf = new Map<NodeId, number>();
-  private readonly slots: NodeSlot<State, Options, Msg, Out, Req>[] = [];
+  private readonly slots: NodeSlot<State, Options, Msg, Out, Req, Timer>[] = [];
   private readonly links: LinkTable;
   private readonly partitions: PartitionTable;
   private readonly queue = new EventQueue<SimEvent<Msg, Req>>();
@@ -450,7 +443,7 @@ export class Simulation<State, Msg, Out, Options, Req = never> {
   private running = false;
   private failure: SimulationError | undefined;
 
-  constructor(protocol: Protocol<State, Msg, Out, Options, Req>, config: SimulationConfig<Options, Msg>) {
+  constructor(protocol: Protocol<State, Msg, Out, Options, Req, Timer>, config: SimulationConfig<Options, Msg>) {
     this.protocol = protocol;
     this.config = config;
     const seed = config.seed;
@@ -463,7 +456,6 @@ export class Simulation<State, Msg, Out, Options, Req = never> {
     this.maxQueued = config.maxQueuedEvents ?? DEFAULT_MAX_QUEUED_EVENTS;
     this.checkMessages = config.checkMessages ?? true;
     this.checkInvariants = config.checkInvariants ?? true;
-    this.logs = new Ring(config.logCapacity ?? DEFAULT_LOG_CAPACITY);
     // One root generator, one fork per concern, in a fixed order: new concerns fork after these.
     const root = new Prng(seed);
     this.lossPrng = root.fork();
@@ -471,6 +463,9 @@ export class Simulation<State, Msg, Out, Options, Req = never> {
     this.latencyPrng = root.fork();
 
     try {
+      const logCapacity = config.logCapacity ?? DEFAULT_LOG_CAPACITY;
+      if (!(Number.isSafeInteger(logCapacity) && logCapacity >= 0)) throw new RangeError(`logCapacity must be a whole number, got ${logCapacity}`);
+      this.logs = new Ring(logCapacity);
       if (config.nodes.length === 0) throw new RangeError('nodes is empty');
       if (!Number.isFinite(this.now)) throw new RangeError('startMs must be finite');
       if (!(Number.isFinite(config.untilMs) && config.untilMs >= this.now)) throw new RangeError('untilMs must be finite and >= startMs');
@@ -504,7 +499,6 @@ export class Simulation<State, Msg, Out, Options, Req = never> {
           processStartedAt: startAtMs,
           firstUpAt: Infinity,
           held: null,
-          halted: false,
           epoch: 0,
           wakeGen: 0,
           wakeDue: 0,
@@ -572,7 +566,7 @@ export class Simulation<State, Msg, Out, Options, Req = never> {
 
   isHalted(node: NodeId): boolean {
     const s = this.slot(node);
-    return s.up && s.halted;
+    return s.up && halted(s);
   }
 
   /** True while the node's process is stopped by a pause fault. */
@@ -648,7 +642,7 @@ export class Simulation<State, Msg, Out, Options, Req = never> {
       crashed,
       stats: { ...this.stats },
       perNode,
-      logs: this.logs.toArray(),
+      logs: [...this.logs],
       fingerprint: hash32(this.fp),
     };
   }
@@ -721,7 +715,7 @@ export class Simulation<State, Msg, Out, Options, Req = never> {
       this.mix(FP_LOST_CRASHED, ev.to);
       return;
     }
-    if (slot.held !== null && !slot.halted) {
+    if (slot.held !== null && !halted(slot)) {
       // In the paused node's socket buffer: still undelivered.
       slot.held.inputs.push(ev);
       this.heldCount++;
@@ -737,7 +731,7 @@ export class Simulation<State, Msg, Out, Options, Req = never> {
   private handOver(ev: DeliverEvent<Msg>): void {
     const slot = this.slots[ev.to]!;
     // A halted protocol takes no more input; an endpoint closed from outside takes none either.
-    if (slot.halted || slot.endpoint?.isOpen !== true) {
+    if (halted(slot) || slot.endpoint?.isOpen !== true) {
       this.stats.droppedAtHaltedNode++;
       this.mix(FP_LOST_HALTED, ev.to);
       return;
@@ -775,7 +769,7 @@ export class Simulation<State, Msg, Out, Options, Req = never> {
 
   private injectNow(ev: InjectEvent<Msg, Req>): void {
     const slot = this.slots[ev.node]!;
-    if (!slot.up || slot.halted) {
+    if (!slot.up || halted(slot)) {
       this.stats.injectedDropped++;
       this.mix(FP_INJECT_DROPPED, ev.node);
       return;
@@ -808,7 +802,7 @@ export class Simulation<State, Msg, Out, Options, Req = never> {
     void slot.endpoint?.close();
     slot.endpoint = undefined;
     if (loseDurableState) slot.disk.wipe();
-    if (slot.up && !slot.halted) this.active--;
+    if (slot.up && !halted(slot)) this.active--;
     slot.up = false;
     slot.starting = false;
     // The process and its kernel (state, timer table) are gone.
@@ -933,10 +927,9 @@ export class Simulation<State, Msg, Out, Options, Req = never> {
     slot.up = true;
     slot.starting = false;
     if (slot.firstUpAt === Infinity) slot.firstUpAt = this.now;
-    slot.halted = false;
     this.haltedAt.delete(slot.id);
     this.active++;
-    const kernel = new NodeKernel<State, Msg, Out, Options, Req, string>(this.protocol, slot.sink, {
+    const kernel = new NodeKernel<State, Msg, Out, Options, Req, Timer>(this.protocol, slot.sink, {
       checkInvariants: this.checkInvariants,
       // Deadlines are in the node's (skewed) clock; one in the past is due now, after what is already due now:
       // a timer keeps the agenda sequence number of its setting, as every agenda entry does.
@@ -955,7 +948,7 @@ export class Simulation<State, Msg, Out, Options, Req = never> {
    * Hands one input to a node's kernel at the node's (skewed) time, then puts the node's timer event where the
    * kernel's earliest timer now is and runs the step listeners. Errors become the run's failure.
    */
-  private runKernel(i: number, what: string, fn: (kernel: NodeKernel<State, Msg, Out, Options, Req, string>, now: number) => void): void {
+  private runKernel(i: number, what: string, fn: (kernel: NodeKernel<State, Msg, Out, Options, Req, Timer>, now: number) => void): void {
     const slot = this.slots[i]!;
     const kernel = slot.kernel;
     assert(kernel !== undefined, 'only a running node is stepped');
@@ -989,7 +982,7 @@ export class Simulation<State, Msg, Out, Options, Req = never> {
     this.queue.pushReserved({ kind: 'timer', at: Math.max(this.now, next.due), seq: 0, node: i, gen: slot.wakeGen }, next.stamp);
   }
 
-  private dropWake(slot: NodeSlot<State, Options, Msg, Out, Req>): void {
+  private dropWake(slot: NodeSlot<State, Options, Msg, Out, Req, Timer>): void {
     if (slot.wakeStamp === -1) return;
     slot.wakeGen++;
     slot.wakeStamp = -1;
@@ -1030,7 +1023,7 @@ export class Simulation<State, Msg, Out, Options, Req = never> {
       },
       log: (level, text, fields) => {
         const node = this.slots[i]!.id;
-        this.logs.push(fields === undefined ? { atMs: this.now, node, level, text } : { atMs: this.now, node, level, text, fields });
+        this.logs.pushEvicting(fields === undefined ? { atMs: this.now, node, level, text } : { atMs: this.now, node, level, text, fields });
       },
       persist: (key, value) => {
         const store = this.slots[i]!.store;
@@ -1039,8 +1032,8 @@ export class Simulation<State, Msg, Out, Options, Req = never> {
       },
       halt: () => {
         const slot = this.slots[i]!;
-        if (slot.halted) return;
-        slot.halted = true;
+        // The kernel halts once and says so once: it is the one record of whether the node halted.
+        assert(slot.kernel?.isHalted === true, 'a halt from a kernel that is not the node\'s, or has not halted');
         this.active--;
         this.dropWake(slot);
         this.haltedAt.set(slot.id, this.now);
@@ -1107,7 +1100,7 @@ export class Simulation<State, Msg, Out, Options, Req = never> {
 
   // ---- helpers --------------------------------------------------------------------------------------------------
 
-  private slot(node: NodeId): NodeSlot<State, Options, Msg, Out, Req> {
+  private slot(node: NodeId): NodeSlot<State, Options, Msg, Out, Req, Timer> {
     const i = this.indexOf.get(node);
     if (i === undefined) throw new SimulationError(this.seed, `unknown node ${node}`);
     return this.slots[i]!;
@@ -1124,12 +1117,12 @@ export class Simulation<State, Msg, Out, Options, Req = never> {
   }
 
   private log(node: NodeId | null, level: LogLevel, text: string): void {
-    this.logs.push({ atMs: this.now, node, level, text });
+    this.logs.pushEvicting({ atMs: this.now, node, level, text });
   }
 
   private fail(text: string, node: number | undefined, cause: unknown): SimulationError {
     const id = node === undefined ? undefined : this.nodeIds[node];
-    return new SimulationError(this.seed, text, { atMs: this.now, node: id, cause, recentLogs: this.logs.toArray() });
+    return new SimulationError(this.seed, text, { atMs: this.now, node: id, cause, recentLogs: [...this.logs] });
   }
 
   /** Runs `fn`; any error becomes (and stays) this simulation's failure, named with the seed. */
@@ -1154,8 +1147,8 @@ function preview(value: unknown): string {
 }
 
 /** Builds a simulation and runs it to `config.untilMs` (or until finished). */
-export function runSimulation<State, Msg, Out, Options, Req = never>(
-  protocol: Protocol<State, Msg, Out, Options, Req>,
+export function runSimulation<State, Msg, Out, Options, Req = never, Timer extends string = string>(
+  protocol: Protocol<State, Msg, Out, Options, Req, Timer>,
   config: SimulationConfig<Options, Msg>,
 ): SimulationReport<Out> {
   return new Simulation(protocol, config).run();

@@ -20,7 +20,8 @@ export class FrameError extends Error {
 
 /** The 4-byte header for a payload of this many bytes. */
 export function frameHeader(payloadBytes: number): Buffer {
-  assert(Number.isInteger(payloadBytes) && payloadBytes >= 0 && payloadBytes <= MAX_FRAME_BYTES_LIMIT, `frame length ${payloadBytes}`);
+  // A constant message: this runs for every frame sent.
+  assert(Number.isInteger(payloadBytes) && payloadBytes >= 0 && payloadBytes <= MAX_FRAME_BYTES_LIMIT, 'frame length outside 0..MAX_FRAME_BYTES_LIMIT');
   const header = Buffer.allocUnsafe(FRAME_HEADER_BYTES);
   header.writeUInt32BE(payloadBytes, 0);
   return header;

@@ -202,7 +202,7 @@ describe('buildNodeConfig', () => {
   test('a peers file with more nodes than the agreement job takes is a usage error', () => {
     const many = Array.from({ length: MAX_AGREEMENT_NODES + 1 }, (_, i) => ({ id: `n${i}`, host: '127.0.0.1', port: 3000 + i }));
     const big = (path: string): Buffer => (path === 'peers.json' ? Buffer.from(JSON.stringify(many)) : readFile(path));
-    assert.throws(() => buildNodeConfig(parseNodeArgv(['--with-seed', '1']), { readFile: big }), (e: unknown) => e instanceof UsageError && /1025 nodes; the agreement job takes at most 1024/.test(e.message));
+    assert.throws(() => buildNodeConfig(parseNodeArgv(['--with-seed', '1']), { readFile: big }), (e: unknown) => e instanceof UsageError && /lists 1025 nodes; a cluster has at most 1024/.test(e.message));
   });
 
   test('an explicit cluster id, and a random seed when none is given', () => {

@@ -17,7 +17,8 @@ import { MAX_CHAT_LINE_CHARS } from '../../src/runtime/chat-node.js';
 import { freePorts } from '../../src/supervisor/free-port.js';
 import type { Command } from 'commander';
 import { defineChatCommand } from '../../src/cli/chat-command.js';
-import { startChatterbox, type Running } from './helpers/processes.js';
+import { spawnSync } from 'node:child_process';
+import { MAIN, startChatterbox, type Running } from './helpers/processes.js';
 
 let dir = '';
 /** A port this test listens on, so that a node told to listen there finds it in use. */
@@ -97,6 +98,8 @@ const CASES: readonly Case[] = [
   // Ports in use: the run fails (1), in one line naming the flags that chose the address.
   { name: 'node: port in use', args: () => ['node', '-p', String(heldPort), '--peer-config-file', peers('held.json', [heldPort]), '--with-seed', '1'], exit: 1, says: /-h\/--host, -p\/--port: cannot listen on 127\.0\.0\.1:\d+: the address is already in use/ },
   { name: 'node: an address this machine lacks', args: () => ['node', '-h', '192.0.2.1', '--peer-config-file', file('test-net.json', '["192.0.2.1:3000:0"]'), '--with-seed', '1'], exit: 1, says: /-h\/--host, -p\/--port: cannot listen on 192\.0\.2\.1:3000: no network interface of this machine has that address/ },
+  // Without --with-seed the seed is logged once the node listens: the error stays the only line.
+  { name: 'node: port in use, no seed given', args: () => ['node', '-p', String(heldPort), '--peer-config-file', peers('held.json', [heldPort])], exit: 1, says: /-h\/--host, -p\/--port: cannot listen on 127\.0\.0\.1:\d+: the address is already in use/ },
   { name: 'chat: port in use', args: () => ['chat', '-p', String(heldPort), '--peer-config-file', peers('held.json', [heldPort])], exit: 1, says: /-h\/--host, -p\/--port: cannot listen on 127\.0\.0\.1:\d+: the address is already in use/ },
   {
     name: 'ranges serve: port in use',
@@ -179,6 +182,25 @@ describe('every error a user can cause is one line with the documented exit stat
   for (const c of CASES) {
     test(c.name, { skip: c.when !== undefined && !c.when() ? 'not on this platform' : false }, async () => {
       await assertOneLine(startChatterbox(await c.args()), c.exit, c.says);
+    });
+  }
+});
+
+describe('stdin redirected from a directory', () => {
+  // Node reads such a stdin as empty: without the check these commands ran on nothing and exited 0.
+  for (const args of [['chat', '-p', '<port>', '--peer-config-file', '<peers>'], ['maelstrom']]) {
+    test(`${args[0]}: a usage error in one line`, { skip: linux() ? false : 'not on this platform' }, () => {
+      const argv = args.map((a) => (a === '<peers>' ? peers('stdin-dir.json', [heldPort]) : a === '<port>' ? String(heldPort) : a));
+      const fd = openSync('/', 'r');
+      try {
+        // Synchronous: the check comes before the command starts anything, so the process exits at once.
+        const run = spawnSync(process.execPath, [MAIN, ...argv], { stdio: [fd, 'pipe', 'pipe'], encoding: 'utf8' });
+        assert.equal(run.status, 2, run.stderr);
+        assert.equal(run.stdout, '');
+        assert.equal(run.stderr, 'chatterbox: stdin: is a directory; give input on stdin from a terminal, a pipe or a file\n');
+      } finally {
+        closeSync(fd);
+      }
     });
   }
 });

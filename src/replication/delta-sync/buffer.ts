@@ -10,13 +10,11 @@ import type { NodeId } from '../../core/ids.js';
 import { nextSeq, type Link, type SyncState } from './state.js';
 
 export function bufferDelta<T>(state: SyncState<T>, delta: T, from: NodeId | null): void {
-  if (state.buffer.full) {
-    // Bounded memory: neighbours that still needed the dropped delta will get the full state.
-    state.buffer.dropFront(1);
+  // Bounded memory: neighbours that still needed the dropped delta will get the full state.
+  if (state.buffer.pushEvicting({ delta, from })) {
     state.bufferStart++;
     state.stats.droppedForBound++;
   }
-  state.buffer.push({ delta, from });
 }
 
 /** Drops the deltas every eager neighbour has acknowledged. */
@@ -45,4 +43,24 @@ export function forgetSource<T>(state: SyncState<T>, peer: NodeId): void {
     const entry = state.buffer.get(k)!;
     if (entry.from === peer) state.buffer.set(k, { delta: entry.delta, from: null });
   }
+}
+
+/**
+ * Whether every eager neighbour has acknowledged this replica's own deltas (those buffered with `from: null`; a
+ * neighbour's `acked` counts the deltas it holds). Deltas relayed from others are their origins' business, so a
+ * neighbour that left does not hold up a replica with nothing of its own pending. What a layer above waits for
+ * before it stops (causal broadcast's drain).
+ */
+export function ownDeltasAcknowledged<T>(state: SyncState<T>): boolean {
+  let lastOwn = -1;
+  for (let k = state.buffer.length - 1; k >= 0; k--) {
+    if (state.buffer.get(k)?.from === null) {
+      lastOwn = k;
+      break;
+    }
+  }
+  if (lastOwn < 0) return true;
+  const needed = state.bufferStart + lastOwn + 1;
+  for (const link of state.links.values()) if (link.eager && link.acked < needed) return false;
+  return true;
 }

@@ -29,7 +29,7 @@ export function onAntiEntropyTimer<T, Req, Out>(env: SyncEnv<T, Req, Out>, state
 }
 
 /** Whether this protocol runs anti-entropy: the option is on and the lattice has digests. */
-export function runsAntiEntropy<T, Req, Out>(env: SyncEnv<T, Req, Out>, state: SyncState<T>): boolean {
+function runsAntiEntropy<T, Req, Out>(env: SyncEnv<T, Req, Out>, state: SyncState<T>): boolean {
   return state.options.antiEntropyMs !== null && env.lattice.digest !== undefined;
 }
 

@@ -212,7 +212,7 @@ export function onAck<T, Req, Out>(env: SyncEnv<T, Req, Out>, state: SyncState<T
   assert(link.acked <= link.sentUpTo && link.sentUpTo <= nextSeq(state), 'acked <= sent <= next sequence');
 }
 
-export function sendAck<T>(state: SyncState<T>, link: Link, gap: boolean, effects: SyncEffects<unknown>): void {
+function sendAck<T>(state: SyncState<T>, link: Link, gap: boolean, effects: SyncEffects<unknown>): void {
   link.ackOwed = false;
   state.stats.acksSent++;
   effects.push({ kind: 'send', to: link.peer, msg: { t: 'a', i: state.incarnation, ri: link.incarnation ?? 0, ack: link.received, gap } });

@@ -77,7 +77,7 @@ export function linkFor<T>(state: SyncState<T>, from: NodeId, now: number, effec
   return link;
 }
 
-export type Contact = 'known' | 'first' | 'restarted' | 'stale';
+type Contact = 'known' | 'first' | 'restarted' | 'stale';
 
 /**
  * Notes the incarnation a message from `link`'s peer carries. 'stale': the message is from a dead incarnation

@@ -59,7 +59,7 @@ export function resumeIfBackedOff<T>(state: SyncState<T>, link: Link, now: numbe
 }
 
 /** The next flush resends to `link` from its last acknowledgement. */
-export function rewind<T>(state: SyncState<T>, link: Link, now: number): void {
+function rewind<T>(state: SyncState<T>, link: Link, now: number): void {
   link.sentUpTo = link.acked;
   link.retransmitting = true;
   link.progressAt = now;

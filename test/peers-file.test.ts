@@ -6,8 +6,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { nodeId } from '../src/core/ids.js';
-import { UsageError } from '../src/cli/errors.js';
-import { MAX_PEERS, deriveClusterId, findSelf, formatPeersFile, parsePeers, readPeersFile } from '../src/cli/peers-file.js';
+import { UsageError } from '../src/platform/user-errors.js';
+import { MAX_PEERS, deriveClusterId, findSelf, formatPeersFile, parsePeers, readPeersFile } from '../src/platform/peers-file.js';
 import { MAX_HELLO_TEXT_CHARS } from '../src/transport/hello-text.js';
 
 let dir = '';

@@ -22,7 +22,7 @@ import {
 } from '../src/transport/secure-channel.js';
 import { PendingHandshakes } from '../src/transport/pending-handshakes.js';
 import { MAX_PENDING_HANDSHAKES, TcpTransport, type PeerAddress, type TcpTransportOptions } from '../src/transport/tcp-transport.js';
-import type { Logger } from '../src/runtime/log.js';
+import type { Logger } from '../src/platform/log.js';
 import { RateLimitedWarnings, WARN_BURST_INTERVAL_MS, WARN_BURST_LINES } from '../src/transport/rate-limited-warnings.js';
 
 /** Every wait in these tests is for an event; this only bounds how long a missing event takes to fail a test. */

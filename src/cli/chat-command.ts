@@ -8,11 +8,11 @@
 import { Command } from 'commander';
 import type { GossipPreset } from '../broadcast/gossip.js';
 import type { ChatNodeConfig } from '../runtime/chat-node.js';
-import { createLogger } from '../runtime/log.js';
+import { createLogger } from '../platform/log.js';
 import { checkStdin, configureCommand, parseQuietly, untilInterrupted, type Env, type OptionValues } from './command.js';
 import { flagOption, parseGossipPreset, parseSeconds, stringOption } from './flags.js';
 import { PLACE_DEFAULTS, addPlaceOptions, nodeFailed, placeArgsFromOptions, resolveClusterPlace, type PlaceArgs } from './place-flags.js';
-import { readInputFile, type ReadFile } from './peers-file.js';
+import { readInputFile, type ReadFile } from '../platform/peers-file.js';
 
 export const CHAT_DEFAULTS = {
   ...PLACE_DEFAULTS,

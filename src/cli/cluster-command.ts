@@ -19,10 +19,10 @@ import { freePorts } from '../supervisor/free-port.js';
 import { ChildSet, type Child as SupervisedChild } from '../supervisor/supervisor.js';
 import { PARENT_PIPE_ENV, addRunOptions, randomSeed, runArgsFromOptions, type RunArgs, type RunDefaults } from './agreement-flags.js';
 import { configureCommand, parseQuietly, type Env, type OptionValues } from './command.js';
-import { UsageError, fileErrorText, quote } from './errors.js';
+import { UsageError, fileErrorText, quote } from '../platform/user-errors.js';
 import { parseSeconds, pathOption, stringOption, wholeNumber } from './flags.js';
 import { addClusterKeyOption, clusterKeyFileFrom, loadClusterKey, type ClusterKeyFile } from './place-flags.js';
-import { formatPeersFile } from './peers-file.js';
+import { formatPeersFile } from '../platform/peers-file.js';
 
 export const MAX_NODES = 64;
 

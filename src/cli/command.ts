@@ -4,7 +4,7 @@
  */
 import { fstatSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
-import { UsageError, usageErrorFromCommander } from './errors.js';
+import { UsageError, usageErrorFromCommander } from '../platform/user-errors.js';
 
 /** What commander hands over: strings for value flags, `true` for switches, absent when not given. */
 export type OptionValues = Readonly<Record<string, unknown>>;

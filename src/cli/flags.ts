@@ -5,7 +5,7 @@
  */
 import { GOSSIP_PRESETS, type GossipPreset } from '../broadcast/gossip-presets.js';
 import type { OptionValues } from './command.js';
-import { UsageError, quote } from './errors.js';
+import { UsageError, quote } from '../platform/user-errors.js';
 
 /** Durations above a day are certainly mistakes, and timers overflow at 2^31 ms (24.8 days) anyway. */
 const MAX_SECONDS = 86_400;

@@ -12,7 +12,7 @@ import { HARNESS_DEFAULTS, runHarness, type HarnessInput } from '../harness/runn
 import { HARNESS_WORKLOADS, LATENCY_DISTS, TOPOLOGIES, type HarnessWorkload, type LatencyDist, type TopologyName } from '../harness/types.js';
 import { makeDirectory } from '../runtime/make-directory.js';
 import { configureCommand, untilInterrupted, type OptionValues } from './command.js';
-import { UsageError, quote } from './errors.js';
+import { UsageError, quote } from '../platform/user-errors.js';
 import { oneOf, parseSeconds, pathOption, stringOption, wholeNumber } from './flags.js';
 
 const MAX_NODES = 256;

@@ -5,7 +5,7 @@
 import { Command } from 'commander';
 import { GOSSIP_PRESETS } from '../broadcast/gossip-presets.js';
 import { HOSTED_WORKLOAD_NAMES } from '../maelstrom/service.js';
-import { createLogger } from '../runtime/log.js';
+import { createLogger } from '../platform/log.js';
 import { checkStdin, configureCommand, type OptionValues } from './command.js';
 import { oneOf, parseGossipPreset, stringOption } from './flags.js';
 

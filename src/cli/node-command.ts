@@ -14,12 +14,12 @@ import { Command } from 'commander';
 import { seed32 } from '../core/prng.js';
 import { MAX_AGREEMENT_NODES } from '../agreement/types.js';
 import type { AgreementNodeConfig } from '../runtime/agreement-node.js';
-import { createLogger, type Logger } from '../runtime/log.js';
+import { createLogger, type Logger } from '../platform/log.js';
 import { PARENT_PIPE_ENV, addRunOptions, randomSeed, runArgsFromOptions, type RunArgs, type RunDefaults } from './agreement-flags.js';
 import { configureCommand, parseQuietly, type Env, type OptionValues } from './command.js';
 import { flagOption } from './flags.js';
 import { PLACE_DEFAULTS, addPlaceOptions, nodeFailed, placeArgsFromOptions, resolveClusterPlace, type PlaceArgs } from './place-flags.js';
-import { MAX_PEERS, type ReadFile } from './peers-file.js';
+import { MAX_PEERS, type ReadFile } from '../platform/peers-file.js';
 import { assert } from '../core/assert.js';
 
 // The peers file's cap is the only one a user meets: the agreement job must take every cluster it lets through.

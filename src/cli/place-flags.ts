@@ -4,13 +4,13 @@
  * validated here once, and resolved here once into a ClusterPlace (the peers file and key file read).
  */
 import type { Command } from 'commander';
-import type { Logger } from '../runtime/log.js';
+import type { Logger } from '../platform/log.js';
 import type { PeerAddress } from '../transport/tcp-transport.js';
 import { MAX_HELLO_TEXT_CHARS, helloTextProblem } from '../transport/hello-text.js';
 import type { Env, OptionValues } from './command.js';
-import { UsageError, fileErrorText, listenRunError, quote } from './errors.js';
+import { UsageError, fileErrorText, listenRunError, quote } from '../platform/user-errors.js';
 import { parseHost, parsePort, pathOption, stringOption } from './flags.js';
-import { deriveClusterId, findSelf, readInputFile, readPeersFile, type ReadFile } from './peers-file.js';
+import { deriveClusterId, findSelf, readInputFile, readPeersFile, type ReadFile } from '../platform/peers-file.js';
 
 export const CLUSTER_KEY_ENV = 'CHATTERBOX_CLUSTER_KEY_FILE';
 

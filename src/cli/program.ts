@@ -7,7 +7,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
-import { CommandError } from './errors.js';
+import { CommandError } from '../platform/user-errors.js';
 import { configureCommand } from './command.js';
 
 /**

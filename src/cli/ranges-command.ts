@@ -11,12 +11,12 @@
  */
 import { Command } from 'commander';
 import type { RangesNodeConfig } from '../runtime/ranges-node.js';
-import { createLogger } from '../runtime/log.js';
+import { createLogger } from '../platform/log.js';
 import { configureCommand, parseQuietly, untilInterrupted, type Env, type OptionValues } from './command.js';
-import { RunError, UsageError, oneLine, quote, systemErrorOf } from './errors.js';
+import { RunError, UsageError, oneLine, quote, systemErrorOf } from '../platform/user-errors.js';
 import { flagOption, parseHost, parsePort, pathOption, stringOption, wholeNumber } from './flags.js';
 import { PLACE_DEFAULTS, addPlaceOptions, nodeFailed, placeArgsFromOptions, resolveClusterPlace, type PlaceArgs } from './place-flags.js';
-import { readInputFile, type ReadFile } from './peers-file.js';
+import { readInputFile, type ReadFile } from '../platform/peers-file.js';
 
 export const RANGES_API_ENV = 'CHATTERBOX_RANGES_API';
 

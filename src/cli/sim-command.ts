@@ -15,8 +15,8 @@ import { SIM_WORKLOADS, sweepMaelstrom, type MaelstromDraw, type MaelstromVerdic
 import { formatCheck, formatCounts } from '../harness/format.js';
 import { PROTOCOLS } from './agreement-flags.js';
 import { configureCommand, type OptionValues } from './command.js';
-import { UsageError, fileErrorText } from './errors.js';
-import { readInputFile } from './peers-file.js';
+import { UsageError, fileErrorText } from '../platform/user-errors.js';
+import { readInputFile } from '../platform/peers-file.js';
 import { oneOf, parseGossipPreset, parseSeconds, parseSeed, pathOption, stringOption, wholeNumber } from './flags.js';
 
 export interface SimArgs {

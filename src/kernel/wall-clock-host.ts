@@ -13,7 +13,7 @@ import type { NodeId } from '../core/ids.js';
 import { NodeKernel, type KernelSink } from './node-kernel.js';
 import type { AnyProtocol } from '../protocol/types.js';
 // pino's type, imported as a type only: the kernel layer keeps no runtime dependency on a logger, and the
-// drivers (the TCP runtime, the Maelstrom node) hand in the one they made (runtime/log.ts in processes).
+// drivers (the TCP runtime, the Maelstrom node) hand in the one they made (platform/log.ts in processes).
 import type { Logger } from 'pino';
 
 /** The environment switch for invariant checks in processes (see the module comment). */

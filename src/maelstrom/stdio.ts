@@ -3,7 +3,7 @@
  * program of your own hosting its own (`runMaelstromStdio({ workloads: [mine] })`). Logs go to stderr, as
  * Maelstrom wants; the node exits when stdin closes.
  */
-import { createLogger, type Logger } from '../runtime/log.js';
+import { createLogger, type Logger } from '../platform/log.js';
 import { loadHosting, runMaelstromNode, type Hosting } from './node.js';
 import type { Workload } from './service.js';
 

@@ -9,7 +9,7 @@ import type { AgreementOptions, AgreementOutput } from '../agreement/types.js';
 import type { PeerAddress } from '../transport/tcp-transport.js';
 
 export type { PeerAddress };
-import type { Logger } from './log.js';
+import type { Logger } from '../platform/log.js';
 import { listenAsNode } from './node-transport.js';
 import { WallClockHost } from '../kernel/wall-clock-host.js';
 

@@ -14,7 +14,7 @@ import type { PlainData } from '../crdt/data.js';
 import type { GossipMsg, GossipPreset } from '../broadcast/gossip.js';
 import { causalBroadcast, causalOptions, type CausalOutput, type CausalRequest } from '../causal/causal-broadcast.js';
 import type { PeerAddress } from '../transport/tcp-transport.js';
-import type { Logger } from './log.js';
+import type { Logger } from '../platform/log.js';
 import { listenAsNode } from './node-transport.js';
 import { WallClockHost } from '../kernel/wall-clock-host.js';
 

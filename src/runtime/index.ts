@@ -6,7 +6,7 @@
  */
 export { runTcpNode, type TcpNode, type TcpNodeOptions } from './tcp-node.js';
 export { listenAsNode, type NodePlace, type NodeTransportOptions } from './node-transport.js';
-export { createLogger, silentLogger, type Logger } from './log.js';
+export { createLogger, silentLogger, type Logger } from '../platform/log.js';
 export type { PeerAddress } from '../transport/tcp-transport.js';
-// The peers file is read by the CLI's place flags; it lives there, and is re-exported here for embedders.
-export { deriveClusterId, findSelf, parsePeers, readPeersFile } from '../cli/peers-file.js';
+// The peers file, as chatterbox node, chat and ranges serve read it (their place flags), for embedders.
+export { deriveClusterId, findSelf, parsePeers, readPeersFile } from '../platform/peers-file.js';

@@ -6,7 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import { TcpTransport, type PeerAddress } from '../transport/tcp-transport.js';
 import type { TransportHandlers } from '../transport/transport.js';
-import type { Logger } from './log.js';
+import type { Logger } from '../platform/log.js';
 
 export interface NodePlace {
   readonly self: PeerAddress;

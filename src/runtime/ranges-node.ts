@@ -18,7 +18,7 @@ import { rangesProtocol, rangesSyncOptions, type RangesMsg, type RangesReply, ty
 import type { TcpTransport, PeerAddress } from '../transport/tcp-transport.js';
 import { DecodeError } from '../crdt/index.js';
 import { SqliteStore, StoreError } from './durable-store.js';
-import type { Logger } from './log.js';
+import type { Logger } from '../platform/log.js';
 import { listenAsNode } from './node-transport.js';
 import { WallClockHost } from '../kernel/wall-clock-host.js';
 import {

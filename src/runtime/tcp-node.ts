@@ -8,7 +8,7 @@
  */
 import type { NodeId } from '../core/ids.js';
 import type { Protocol } from '../protocol/types.js';
-import { silentLogger, type Logger } from './log.js';
+import { silentLogger, type Logger } from '../platform/log.js';
 import { listenAsNode, type NodePlace } from './node-transport.js';
 import { WallClockHost } from '../kernel/wall-clock-host.js';
 

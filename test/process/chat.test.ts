@@ -10,7 +10,7 @@ import { HUNG_AFTER_MS, localCluster, startChatterbox, type LocalCluster } from 
 import { formatChatLine } from '../../src/runtime/chat-node.js';
 import { nodeId } from '../../src/core/ids.js';
 import { parseChatArgv } from '../../src/cli/chat-command.js';
-import { UsageError } from '../../src/cli/errors.js';
+import { UsageError } from '../../src/platform/user-errors.js';
 
 interface ChatProcess {
   readonly proc: ChildProcess;

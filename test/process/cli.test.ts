@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
 import { seed32 } from '../../src/core/prng.js';
 import { HUNG_AFTER_MS } from './helpers/processes.js';
-import { UsageError } from '../../src/cli/errors.js';
+import { UsageError } from '../../src/platform/user-errors.js';
 import { MAX_HELLO_TEXT_CHARS } from '../../src/transport/hello-text.js';
 import { MAX_AGREEMENT_NODES } from '../../src/agreement/types.js';
 import { isHelpOrVersion } from '../../src/cli/command.js';

@@ -5,7 +5,7 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Prng } from '../../src/core/prng.js';
-import { UsageError } from '../../src/cli/errors.js';
+import { UsageError } from '../../src/platform/user-errors.js';
 import { harnessArgsFromOptions } from '../../src/cli/harness-command.js';
 import {
   acceptableRanges,

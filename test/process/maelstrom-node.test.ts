@@ -10,7 +10,7 @@ import type { Effect, Protocol } from '../../src/protocol/types.js';
 import type { NodeId } from '../../src/core/ids.js';
 import * as codec from '../../src/transport/codec.js';
 import { decodeMessage, encodeMessage } from '../../src/transport/codec.js';
-import { silentLogger } from '../../src/runtime/log.js';
+import { silentLogger } from '../../src/platform/log.js';
 import { startChatterbox, type Running } from './helpers/processes.js';
 
 type Json = Record<string, unknown>;

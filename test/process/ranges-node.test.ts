@@ -18,9 +18,9 @@ import { freePorts } from '../../src/supervisor/free-port.js';
 import { nodeId } from '../../src/core/ids.js';
 import { routeRangesHttp, MAX_BODY_BYTES, isLoopbackHost, type HttpInput } from '../../src/runtime/ranges-http.js';
 import { startRangesNode, type RangesNode } from '../../src/runtime/ranges-node.js';
-import { silentLogger } from '../../src/runtime/log.js';
+import { silentLogger } from '../../src/platform/log.js';
 import { defineRangesCommand, defineServeCommand, parseClientArgv, parseServeArgv } from '../../src/cli/ranges-command.js';
-import { UsageError } from '../../src/cli/errors.js';
+import { UsageError } from '../../src/platform/user-errors.js';
 import { AWORMap, AWORSet, encode } from '../../src/crdt/index.js';
 import { SqliteStore, StoreError } from '../../src/runtime/durable-store.js';
 

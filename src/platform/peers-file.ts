@@ -16,7 +16,7 @@ import * as z from 'zod';
 import { compareNodeIds, nodeId, type NodeId } from '../core/ids.js';
 import { helloTextProblem } from '../transport/hello-text.js';
 import type { PeerAddress } from '../transport/tcp-transport.js';
-import { UsageError, fileErrorText, quote } from './errors.js';
+import { UsageError, fileErrorText, quote } from './user-errors.js';
 
 /** Reads raw bytes; injectable so callers and tests can stand in for the file system. */
 export type ReadFile = (path: string) => Buffer;

@@ -1,8 +1,9 @@
 /**
- * The harness's rooms, as ARCHITECTURE.md states them: the harness is a tool at the top (nothing below the CLI
- * imports it), its pure model and its simulated backend reach nothing process-bound (so the simulated backend
- * stays a function of its seed), and the process supervisor is used from above only. Read from the compiled
- * modules' imports, which are what runs (type-only imports are gone there, as they are at run time).
+ * The rooms of ARCHITECTURE.md: the folders' layers (the last test), and the harness's: the harness is a tool at
+ * the top (nothing below the CLI imports it), its pure model and its simulated backend reach nothing
+ * process-bound (so the simulated backend stays a function of its seed), and the process supervisor is used from
+ * above only. The harness's rooms are read from the compiled modules' imports, which are what runs (type-only
+ * imports are gone there, as they are at run time).
  */
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
@@ -70,4 +71,50 @@ test('nothing below the CLI imports the harness; only the CLI and the harness ru
       if (spec.startsWith('supervisor/') && !file.startsWith('supervisor/')) assert.match(file, /^(cli\/|harness\/runner\.js$)/, `${file} imports the supervisor (${spec})`);
     }
   }
+});
+
+/**
+ * The layers of ARCHITECTURE.md, lowest first: a folder may import only folders of a lower rank, so nothing
+ * imports upward and no two folders of one rank (the drivers, say) import each other. Read from the sources, so
+ * type-only imports count too.
+ */
+const LAYER_RANKS: Readonly<Record<string, number>> = {
+  core: 0,
+  supervisor: 0,
+  protocol: 1,
+  crdt: 1,
+  transport: 1,
+  kernel: 2,
+  agreement: 2,
+  replication: 2,
+  platform: 2,
+  broadcast: 3,
+  ranges: 3,
+  sim: 4,
+  causal: 4,
+  runtime: 5,
+  maelstrom: 5,
+  harness: 6,
+  cli: 7,
+};
+
+const SOURCES = fileURLToPath(new URL('../../src/', import.meta.url));
+
+test('no folder imports upward or sideways: each imports only folders of a lower layer', () => {
+  const folders = readdirSync(SOURCES, { withFileTypes: true }).filter((d) => d.isDirectory()).map((d) => d.name);
+  assert.deepEqual(folders.filter((f) => LAYER_RANKS[f] === undefined), [], 'every folder has a layer');
+  const wrong: string[] = [];
+  for (const folder of folders) {
+    const files = readdirSync(join(SOURCES, folder), { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.ts'));
+    for (const file of files) {
+      const text = readFileSync(join(SOURCES, folder, file), 'utf8');
+      for (const m of text.matchAll(IMPORT)) {
+        const spec = m[1] ?? m[2] ?? m[3];
+        if (spec === undefined || !spec.startsWith('.')) continue;
+        const target = relative(SOURCES, resolve(dirname(join(SOURCES, folder, file)), spec)).split(sep)[0]!;
+        if (target !== folder && !(LAYER_RANKS[target]! < LAYER_RANKS[folder]!)) wrong.push(`${folder}/${file} imports ${target}/ (${spec})`);
+      }
+    }
+  }
+  assert.deepEqual(wrong, []);
 });

@@ -21,7 +21,7 @@ import {
   type SimulationConfig,
   type SimulationReport,
 } from '../src/sim/index.js';
-import { jepsenPartition, nemesisSchedule, PartitionTable, partitionTargets, validateNodeFaults } from '../src/sim/faults.js';
+import { jepsenPartition, MAX_NEMESIS_PARTITIONS, nemesisSchedule, PartitionTable, partitionTargets, validateNodeFaults } from '../src/sim/faults.js';
 import { drawLatencyMs, latencyWithMean, type MeanLatencyShape } from '../src/sim/network.js';
 
 const ids = (...names: string[]): NodeId[] => names.map(nodeId);
@@ -459,6 +459,10 @@ describe('faults', () => {
     }
     assert.deepEqual(nemesisSchedule(new Prng(4), nodes, 100, 2000), schedule, 'a function of the prng');
     assert.deepEqual(nemesisSchedule(new Prng(4), ids('n1'), 100, 2000), [], 'nothing to cut');
+    // Bad settings are refused instead of looping for ever or growing without bound.
+    for (const [interval, until] of [[0, 2000], [-1, 2000], [Number.NaN, 2000], [100, Infinity], [1, 4 * MAX_NEMESIS_PARTITIONS]] as const) {
+      assert.throws(() => nemesisSchedule(new Prng(4), nodes, interval, until), RangeError, `interval ${interval}, until ${until}`);
+    }
     // The simulator runs what the nemesis draws, rings included.
     const faults = nemesisSchedule(new Prng(11), nodes, 50, 1000).map((d) => d.fault);
     assert.ok(faults.some((f) => 'ring' in f) && faults.some((f) => 'groups' in f), 'both forms drawn');

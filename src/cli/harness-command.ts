@@ -11,6 +11,7 @@ import { formatReport } from '../harness/format.js';
 import { HARNESS_DEFAULTS, runHarness, type HarnessInput } from '../harness/runner.js';
 import { HARNESS_WORKLOADS, LATENCY_DISTS, TOPOLOGIES, type HarnessWorkload, type LatencyDist, type TopologyName } from '../harness/types.js';
 import { makeDirectory } from '../runtime/make-directory.js';
+import { MAX_NEMESIS_PARTITIONS } from '../sim/faults.js';
 import { configureCommand, untilInterrupted, type OptionValues } from './command.js';
 import { UsageError, quote } from '../platform/user-errors.js';
 import { oneOf, parseSeconds, pathOption, stringOption, wholeNumber } from './flags.js';
@@ -98,6 +99,13 @@ export function harnessArgsFromOptions(opts: OptionValues, binArgs: readonly str
     ...(seed === undefined ? {} : { seed: wholeNumber('--seed', seed, 0, 0xffffffff) }),
     ...(logDir === undefined ? {} : { logDir }),
   };
+  // Each partition with its heal takes two staggers of the interval on average; refuse a schedule the nemesis
+  // would have to cut short (with room to spare, so the random staggers never reach the bound).
+  const interval = input.nemesisIntervalMs ?? HARNESS_DEFAULTS.nemesisIntervalMs;
+  const limit = input.timeLimitMs ?? HARNESS_DEFAULTS.timeLimitMs;
+  if (input.partition && limit / interval > MAX_NEMESIS_PARTITIONS) {
+    throw new UsageError(`--nemesis-interval ${interval / 1000} s with --time-limit ${limit / 1000} s makes too many partitions (at most ${MAX_NEMESIS_PARTITIONS / 2} on average): lengthen the interval or shorten the run`);
+  }
   return { input, json: opts['json'] === true };
 }
 

@@ -200,9 +200,16 @@ export function staggerMs(prng: Prng, meanMs: number): number {
 }
 
 /**
+ * The most partitions one nemesis schedule holds: every message checks the partitions of its time, so a schedule
+ * must stay small; 10,000 is a 100 ms nemesis over more than half an hour.
+ */
+export const MAX_NEMESIS_PARTITIONS = 10_000;
+
+/**
  * Jepsen's partition nemesis as a schedule over [0, untilMs): wait a stagger, partition (a target drawn from
  * those that cut something), wait a stagger, heal, and so on; whatever is still cut at `untilMs` heals then.
- * Nothing with fewer than 2 nodes. Deterministic in the prng's state.
+ * Nothing with fewer than 2 nodes. Deterministic in the prng's state. Throws a RangeError for an interval that
+ * is not a positive finite number, an end that is not finite, or a schedule of more than MAX_NEMESIS_PARTITIONS.
  */
 export function nemesisSchedule(
   prng: Prng,
@@ -210,9 +217,14 @@ export function nemesisSchedule(
   intervalMs: number,
   untilMs: number,
 ): Array<{ readonly target: PartitionTarget; readonly fault: PartitionFault }> {
+  if (!(Number.isFinite(intervalMs) && intervalMs > 0)) throw new RangeError(`the nemesis interval must be a positive number of milliseconds, not ${intervalMs}`);
+  if (!Number.isFinite(untilMs)) throw new RangeError(`the nemesis must end at a finite time, not ${untilMs}`);
   const targets = partitionTargets(nodes.length);
   const schedule: Array<{ target: PartitionTarget; fault: PartitionFault }> = [];
   for (let at = 0; ; ) {
+    if (schedule.length >= MAX_NEMESIS_PARTITIONS) {
+      throw new RangeError(`a nemesis every ${intervalMs} ms until ${untilMs} ms makes more than ${MAX_NEMESIS_PARTITIONS} partitions: lengthen the interval or shorten the run`);
+    }
     at += staggerMs(prng, intervalMs);
     if (at >= untilMs) break;
     const startMs = at;

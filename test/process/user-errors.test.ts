@@ -93,6 +93,7 @@ const CASES: readonly Case[] = [
   { name: 'ranges serve: key file too short', args: () => ['ranges', 'serve', '--data-dir', join(dir, 'short-key'), '--peer-config-file', peers('rs-peers.json', [3000]), '--cluster-key-file', file('short.key', 'abc\n')], exit: 2, says: /the key is 3 bytes/ },
   { name: 'ranges serve: --data-dir missing', args: () => ['ranges', 'serve'], exit: 2, says: /--data-dir is required/ },
   { name: 'ranges serve: --data-dir empty', args: () => ['ranges', 'serve', '--data-dir', ''], exit: 2, says: /--data-dir: expected a directory name/ },
+  { name: 'harness: a nemesis too frequent for the run', args: () => ['harness', '-w', 'g-set', '--nemesis', 'partition', '--nemesis-interval', '0.001', '--time-limit', '60'], exit: 2, says: /--nemesis-interval 0\.001 s with --time-limit 60 s makes too many partitions/ },
   { name: 'cluster: --peers-out in a missing directory', args: () => ['cluster', '--peers-out', join(dir, 'no', 'such', 'peers.json')], exit: 2, says: /--peers-out .*: cannot write the peers file: its directory does not exist/ },
 
   // Ports in use: the run fails (1), in one line naming the flags that chose the address.

@@ -67,6 +67,25 @@ describe('delta-sync buffer', () => {
     checkInvariants(state);
   });
 
+  it('still waits for its own deltas after the bound evicted them, until the neighbour catches up', () => {
+    // A relaying overlay, so received deltas are buffered too.
+    const state = stateOf(A, [A, B, C], optionsOf({ maxBufferedDeltas: 2, topology: { kind: 'regular', degree: 2 } }));
+    const [b, c] = [state.links.get(B)!, state.links.get(C)!];
+    bufferDelta(state, d(1), null);
+    bufferDelta(state, d(2), B);
+    bufferDelta(state, d(3), B); // evicts our own delta 0: only the full state carries it now
+    assert.deepEqual([state.bufferStart, state.ownEvictedBelow], [1, 1]);
+    b.sentUpTo = c.sentUpTo = 3;
+    c.acked = 3;
+    b.acked = 0;
+    assert.equal(ownDeltasAcknowledged(state), false, 'b lacks our evicted delta');
+    b.acked = 1;
+    assert.equal(ownDeltasAcknowledged(state), true, 'b holds it (by the full state)');
+    bufferDelta(state, d(4), B); // evicts a relayed delta: nothing of ours
+    assert.deepEqual([state.bufferStart, state.ownEvictedBelow], [2, 1]);
+    checkInvariants(state);
+  });
+
   it("forgets where a restarted neighbour's deltas came from, so they are sent back to it", () => {
     const state = stateOf(A, [A, B, C]);
     bufferDelta(state, d(1), B);

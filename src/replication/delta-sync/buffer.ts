@@ -11,7 +11,9 @@ import { nextSeq, type Link, type SyncState } from './state.js';
 
 export function bufferDelta<T>(state: SyncState<T>, delta: T, from: NodeId | null): void {
   // Bounded memory: neighbours that still needed the dropped delta will get the full state.
+  const evicted = state.buffer.length < state.buffer.capacity ? undefined : state.buffer.capacity === 0 ? from : state.buffer.get(0)!.from;
   if (state.buffer.pushEvicting({ delta, from })) {
+    if (evicted === null) state.ownEvictedBelow = state.bufferStart + 1;
     state.bufferStart++;
     state.stats.droppedForBound++;
   }
@@ -46,21 +48,21 @@ export function forgetSource<T>(state: SyncState<T>, peer: NodeId): void {
 }
 
 /**
- * Whether every eager neighbour has acknowledged this replica's own deltas (those buffered with `from: null`; a
- * neighbour's `acked` counts the deltas it holds). Deltas relayed from others are their origins' business, so a
- * neighbour that left does not hold up a replica with nothing of its own pending. What a layer above waits for
- * before it stops (causal broadcast's drain).
+ * Whether every eager neighbour has acknowledged this replica's own deltas (those buffered with `from: null`, and
+ * those the bound evicted; a neighbour's `acked` counts the deltas it holds). Deltas relayed from others are their
+ * origins' business, so a neighbour that left does not hold up a replica with nothing of its own pending; those
+ * from a neighbour that restarted count as ours (forgetSource), since we must now deliver them. What a layer
+ * above waits for before it stops (causal broadcast's drain).
  */
 export function ownDeltasAcknowledged<T>(state: SyncState<T>): boolean {
-  let lastOwn = -1;
+  let needed = state.ownEvictedBelow;
   for (let k = state.buffer.length - 1; k >= 0; k--) {
     if (state.buffer.get(k)?.from === null) {
-      lastOwn = k;
+      needed = state.bufferStart + k + 1;
       break;
     }
   }
-  if (lastOwn < 0) return true;
-  const needed = state.bufferStart + lastOwn + 1;
+  if (needed === 0) return true;
   for (const link of state.links.values()) if (link.eager && link.acked < needed) return false;
   return true;
 }

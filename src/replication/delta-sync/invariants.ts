@@ -23,6 +23,7 @@ export function checkInvariants<T>(state: SyncState<T>, lattice?: Lattice<T>): v
   const next = nextSeq(state);
   assert(Number.isSafeInteger(state.bufferStart) && state.bufferStart >= 0, 'the buffer start is not a count');
   assert(state.buffer.length <= options.maxBufferedDeltas, 'more deltas buffered than maxBufferedDeltas');
+  assert(state.ownEvictedBelow >= 0 && state.ownEvictedBelow <= state.bufferStart, 'own deltas evicted beyond the buffer start');
 
   // Links: only other members, within the bound, each under its own peer's name.
   assert(state.links.size <= maxLinks(state), 'more links than other members');

@@ -76,6 +76,11 @@ export interface SyncState<T> {
   readonly buffer: Ring<Buffered<T>>;
   /** Sequence number of buffer.get(0); the next delta gets bufferStart + buffer.length. */
   bufferStart: number;
+  /**
+   * One past the last of this replica's own deltas the bound evicted (0: none): a neighbour whose `acked` is below
+   * it lacks one of ours, which only the full state now carries. At most `bufferStart`.
+   */
+  ownEvictedBelow: number;
   /** At most `maxLinks(state)`. */
   readonly links: Map<NodeId, Link>;
   // Whether the flush and ack timers are armed: a handler only needs to know not to arm one twice.
@@ -109,6 +114,7 @@ export function newSyncState<T>(fields: {
     members: new Set(fields.nodes),
     buffer: new Ring<Buffered<T>>(fields.options.maxBufferedDeltas),
     bufferStart: 0,
+    ownEvictedBelow: 0,
     links: new Map(),
     flushArmed: false,
     ackArmed: false,

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { isAbsolute, join, relative } from 'node:path';
 import type { Command } from 'commander';
 import { defineChatCommand } from '../src/cli/chat-command.js';
-import { checkStdin } from '../src/cli/command.js';
+import { checkStdin } from '../src/platform/stdin.js';
 import { RunError, UsageError, fileErrorText, listenErrorText, listenRunError, systemErrorOf } from '../src/platform/user-errors.js';
 import { oneOf, pathOption, wholeNumber } from '../src/cli/flags.js';
 import { harnessArgsFromOptions } from '../src/cli/harness-command.js';

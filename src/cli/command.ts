@@ -2,7 +2,6 @@
  * What every subcommand's commander definition shares: help and error conventions, and the option values type.
  * The validators of flag values are in flags.ts; the flags that place a node in its cluster in place-flags.ts.
  */
-import { fstatSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { UsageError, usageErrorFromCommander } from '../platform/user-errors.js';
 
@@ -66,18 +65,3 @@ export function parseQuietly(cmd: Command, argv: readonly string[]): Command {
   return cmd.configureOutput({ writeOut: () => {}, writeErr: () => {}, outputError: () => {} }).parse([...argv], { from: 'user' });
 }
 
-/**
- * For commands that read stdin (`chat`, `maelstrom`): stdin redirected from a directory (`chatterbox chat … < /`)
- * is a usage error, like a file flag naming one. Node reads such a stdin as empty, so the command would run on no
- * input and exit 0 without a word. `isDirectory` is injectable for tests; a stdin that cannot even be examined is
- * left to the command, which reads it as ended.
- */
-export function checkStdin(isDirectory: () => boolean = () => fstatSync(0).isDirectory()): void {
-  let directory = false;
-  try {
-    directory = isDirectory();
-  } catch {
-    return;
-  }
-  if (directory) throw new UsageError('stdin: is a directory; give input on stdin from a terminal, a pipe or a file');
-}

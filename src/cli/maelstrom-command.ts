@@ -6,7 +6,7 @@ import { Command } from 'commander';
 import { GOSSIP_PRESETS } from '../broadcast/gossip-presets.js';
 import { HOSTED_WORKLOAD_NAMES } from '../maelstrom/service.js';
 import { createLogger } from '../platform/log.js';
-import { checkStdin, configureCommand, type OptionValues } from './command.js';
+import { configureCommand, type OptionValues } from './command.js';
 import { oneOf, parseGossipPreset, stringOption } from './flags.js';
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -57,7 +57,6 @@ export function defineMaelstromCommand(): Command {
 export function maelstromCommand(): Command {
   return defineMaelstromCommand().action(async (opts: OptionValues) => {
     const args = maelstromArgsFromOptions(opts);
-    checkStdin();
     const log = createLogger({ level: args.logLevel });
     const { runMaelstromStdio } = await import('../maelstrom/stdio.js');
     process.exitCode = await runMaelstromStdio({ preset: args.preset, log });

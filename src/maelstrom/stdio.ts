@@ -4,6 +4,7 @@
  * Maelstrom wants; the node exits when stdin closes.
  */
 import { createLogger, type Logger } from '../platform/log.js';
+import { checkStdin } from '../platform/stdin.js';
 import { loadHosting, runMaelstromNode, type Hosting } from './node.js';
 import type { Workload } from './service.js';
 
@@ -21,8 +22,9 @@ export function hostingOf(workloads: readonly Workload[]): () => Promise<Hosting
   return async () => ({ workloads, codec: await import('../transport/codec.js') });
 }
 
-/** Runs until stdin closes; resolves with the exit status (0). */
+/** Runs until stdin closes; resolves with the exit status (0). Throws a UsageError when stdin is a directory. */
 export function runMaelstromStdio(options: MaelstromStdioOptions = {}): Promise<number> {
+  checkStdin();
   const log = options.log ?? createLogger();
   // Whoever reads our stdout is gone (Maelstrom or the harness stopped): there is nobody left to answer.
   // This replaces any generic handler: whatever the error, Maelstrom's end of the pipe is gone.

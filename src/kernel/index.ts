@@ -13,3 +13,4 @@ export {
 } from './node-kernel.js';
 export { DEBUG_INVARIANTS_ENV, WallClockHost, wallClockMs, type HostIo } from './wall-clock-host.js';
 export { StoreError, type DurableStore, type StoreErrorCode } from './durable-store.js';
+export type { Transport, TransportHandlers } from '../transport/transport.js';

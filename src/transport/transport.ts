@@ -14,8 +14,8 @@
  *   nothing is delivered to it any more.
  * - No loopback: a send to self is refused (false) and nothing is delivered; the node kernel feeds a protocol's
  *   self-addressed messages back itself (rule 3), the same under every driver.
- * - `send` never throws for what the network does. False means the message was dropped at once and is counted
- *   (peer unreachable, a bound reached, closed, self); true promises nothing more than an attempt.
+ * - `send` never throws for what the network does. False means the message was dropped at once (peer
+ *   unreachable, a bound reached, closed, self); true promises nothing more than an attempt.
  * - Handlers run one at a time, on the driver's own turn, never from inside `send`.
  * What callers must tolerate (every protocol does: it retransmits, and its handlers are idempotent):
  * - loss of any message; reordering of any two messages; a message delivered more than once;
@@ -27,7 +27,8 @@
  * - TCP: one connection per pair; within a connection FIFO and no duplicates, so loss and reordering happen
  *   only across a reconnection (a message sent before it may arrive after one sent after it, or never). `send`
  *   knows when the peer is not connected or its queue is over the bound. With a cluster key, peers are
- *   authenticated and messages encrypted. Peer up/down events name the peer's incarnation.
+ *   authenticated and messages encrypted. A peer-up event names the peer's incarnation (so a restart shows as a
+ *   new one); a peer-down event names the peer.
  * - Maelstrom stdio: whatever Maelstrom's network does (maelstrom/net.clj): every message is delayed at random
  *   below the configured latency, so messages reorder; none is duplicated; each is lost with the network's loss
  *   probability (0.5 under the `flaky` nemesis), and partitions drop messages at the receiver. Maelstrom does not
@@ -35,7 +36,8 @@
  * - Simulated: whatever the seeded `NetworkModel` and faults say (sim/network.ts, sim/faults.ts): per-link
  *   latency (a fixed latency gives FIFO links), loss and duplication rates, partitions, crashes and restarts,
  *   pauses that hold deliveries until the resume; a message to a node that has never been up is refused. Every
- *   run of a seed is the same, message for message.
+ *   run of a seed is the same, message for message. A run that outgrows the simulator's own event bound
+ *   (`maxQueuedEvents`) fails as a whole with a SimulationError: a fault of the test's settings, not of a network.
  */
 import type { NodeId } from '../core/ids.js';
 

@@ -111,7 +111,8 @@ describe('the example counter as processes', () => {
     });
     cleanups.push(() => rmSync(report.logDir, { recursive: true, force: true }));
     assert.equal(report.valid, true, formatReport(report));
-    assert.ok((report.ops.byF['add']?.ok ?? 0) > 10, formatReport(report));
+    // Some adds were acknowledged (how many depends on the machine's speed, so only that there were any).
+    assert.ok((report.ops.byF['add']?.ok ?? 0) > 0, formatReport(report));
     assert.equal(report.recovery?.endedBy, 'convergence', formatReport(report));
     assert.ok(report.nodes.every((n) => n.exit === 0), JSON.stringify(report.nodes));
   });

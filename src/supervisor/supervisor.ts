@@ -4,9 +4,14 @@
  *
  * A child is spawned with piped stdout (and stderr, unless it goes straight to a file so that a chatty child never
  * blocks on a full pipe), and what it prints comes back as lines, as events. Waiting is on events only: the
- * child's exit, or a line that matches; the one wall-clock wait is `stop`'s grace before SIGKILL, a named hang
- * limit the caller passes. Signals go only to a child that still runs (SIGSTOP/SIGCONT pause it as a shell's
- * ^Z/fg do). A `ChildSet` holds what one command started, at most `MAX_RUNNING_CHILDREN` at once, and kills
+ * child's exit, or a line that matches; the wall-clock waits are `stop`'s grace before SIGKILL, a named hang
+ * limit the caller passes, and OUTPUT_DRAIN_AFTER_EXIT_MS for the output of a child that has exited. Signals go
+ * only to a child that still runs (SIGSTOP/SIGCONT pause it as a shell's ^Z/fg do).
+ *
+ * The child's exit ends its stdin at once, and its output gets a bound to close after that: a child that is a
+ * wrapper (`#!/bin/sh` running `node x.js` without `exec`) leaves a grandchild holding the pipes, and neither that
+ * grandchild waiting for the end of its input nor one that never closes its stdout can keep `exited` (and so
+ * `stop`) waiting without end. A `ChildSet` holds what one command started, at most `MAX_RUNNING_CHILDREN` at once, and kills
  * every one still running when this process exits for any reason (an uncaught exception included), so nothing
  * is left orphaned.
  *
@@ -23,6 +28,12 @@ export const MAX_RUNNING_CHILDREN = 1024;
  * newlines must not grow our memory without end. Far above any protocol line (a broadcast read of every value).
  */
 export const MAX_LINE_CHARS = 16 * 1024 * 1024;
+/**
+ * After the child has exited, how long its stdout and stderr get to close before they are destroyed and `exited`
+ * resolves with what was read. A child's own output is in the pipe when it exits and reads in milliseconds; only a
+ * grandchild that inherited the pipes (a wrapper script's) can hold them open. A hang limit, far above the former.
+ */
+export const OUTPUT_DRAIN_AFTER_EXIT_MS = 10_000;
 
 export interface ChildSpec {
   readonly command: string;
@@ -49,7 +60,10 @@ type LineListener = (line: string) => void;
 
 export class Child {
   readonly proc: ChildProcess;
-  /** Resolves once the child has exited and all it printed has been read (at once when it never started). */
+  /**
+   * Resolves once the child has exited and all it printed has been read (at once when it never started; at most
+   * OUTPUT_DRAIN_AFTER_EXIT_MS after the exit when something it started holds its output open).
+   */
   readonly exited: Promise<ExitStatus>;
   private readonly listeners: { readonly stdout: LineListener[]; readonly stderr: LineListener[] } = { stdout: [], stderr: [] };
   private status: ExitStatus | undefined;
@@ -71,11 +85,27 @@ export class Child {
       this.proc.on('exit', (code, signal) => resolve({ code, signal }));
     });
     this.exited = ended.then(async (status) => {
-      if (status.spawnError === undefined) await streamsRead;
+      // End of input as soon as the child is gone (Node's ChildProcess does this on exit too; this does not rely
+      // on it): a grandchild that inherited the stdin reads EOF now, rather than hold stdout open waiting for it.
       this.proc.stdin?.destroy();
+      if (status.spawnError === undefined) await this.drain(streamsRead);
       this.status = status;
       return status;
     });
+  }
+
+  /** Waits for the output streams to close, for at most OUTPUT_DRAIN_AFTER_EXIT_MS; then destroys them. */
+  private async drain(streamsRead: Promise<unknown>): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const bound = new Promise<'held open'>((resolve) => {
+      timer = setTimeout(() => resolve('held open'), OUTPUT_DRAIN_AFTER_EXIT_MS);
+    });
+    const outcome = await Promise.race([streamsRead, bound]);
+    clearTimeout(timer);
+    if (outcome === 'held open') {
+      this.proc.stdout?.destroy();
+      this.proc.stderr?.destroy();
+    }
   }
 
   /** Until the child has exited (or failed to start). */
@@ -129,12 +159,15 @@ export class Child {
   }
 
   /**
-   * Asks the child to stop (`how`: end its input, or a signal; a stopped child is continued first so that it can
-   * act on it), waits for its exit for at most `graceMs` (the caller's named hang limit), then SIGKILLs it.
+   * Asks the child to stop, waits for its exit for at most `graceMs` (the caller's named hang limit), then SIGKILLs
+   * it. `how`: end its input (a stopped child is continued first, so that it can read the end), or a signal (a
+   * stopped child is continued right after it, so that it acts on the signal, which stays pending until then).
    */
   async stop(how: 'end-input' | NodeJS.Signals, graceMs: number): Promise<ExitStatus> {
-    if (how === 'end-input') this.endInput();
-    else if (this.signal(how) && how !== 'SIGKILL') this.signal('SIGCONT');
+    if (how === 'end-input') {
+      this.signal('SIGCONT');
+      this.endInput();
+    } else if (this.signal(how) && how !== 'SIGKILL') this.signal('SIGCONT');
     let timer: NodeJS.Timeout | undefined;
     const grace = new Promise<'hung'>((resolve) => {
       timer = setTimeout(() => resolve('hung'), graceMs);

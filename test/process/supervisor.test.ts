@@ -1,17 +1,44 @@
 /**
  * The process supervisor (src/supervisor/supervisor.ts) with real children: output as lines, waits on events,
  * signals, stop with a grace, the bound on running children, and no orphans when the parent exits.
- * Every wait is on an event (a line, an exit); the one grace period only decides how a child ends, never whether
- * the test passes.
+ * Every wait is on an event (a line, an exit, a pipe's end), bounded by HUNG_AFTER_MS only to turn a hang into a
+ * failure; the grace periods only decide how a child ends, never whether the test passes.
  */
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
 import { test } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { ChildSet, MAX_LINE_CHARS } from '../../src/supervisor/supervisor.js';
+import { HUNG_AFTER_MS } from './helpers/processes.js';
 
 const SUPERVISOR_URL = pathToFileURL(fileURLToPath(new URL('../../src/supervisor/supervisor.js', import.meta.url))).href;
 const children = new ChildSet();
+
+/** `promise`, or a failure naming `what` once HUNG_AFTER_MS has passed without it. */
+async function unlessHung<T>(promise: Promise<T>, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const hung = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`hung: ${what} did not happen within ${HUNG_AFTER_MS} ms`)), HUNG_AFTER_MS);
+  });
+  try {
+    return await Promise.race([promise, hung]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/**
+ * A wrapper script without `exec`: a shell running a node grandchild running `script`, the grandchild inheriting
+ * the shell's stdin and stdout (the `; true` keeps the shell from exec'ing its last command).
+ */
+function wrapper(script: string): ReturnType<ChildSet['start']> {
+  return children.start({
+    command: '/bin/sh',
+    args: ['-c', '"$WRAPPED_NODE" --input-type=module -e "$WRAPPED_SCRIPT"; true'],
+    env: { ...process.env, WRAPPED_NODE: process.execPath, WRAPPED_SCRIPT: script },
+  });
+}
 
 /** A node child running `script` (an ES module's text). */
 function node(script: string, stdin: 'pipe' | 'ignore' = 'ignore'): ReturnType<ChildSet['start']> {
@@ -107,4 +134,23 @@ test('no orphans: the children of a process that exits are killed with it', asyn
     }
   };
   while (alive()) await delay(10);
+});
+
+test('a force stop of a wrapper script ends: its grandchild gets the end of its input at the exit and closes stdout', async () => {
+  const child = wrapper(`process.stdin.resume(); process.stdin.on('end', () => process.exit(0)); console.log('up');`);
+  const stdoutEnd = once(child.proc.stdout!, 'end');
+  await unlessHung(child.lineMatching('stdout', (l) => l === 'up'), "the grandchild's first line");
+  assert.deepEqual(await unlessHung(child.stop('SIGKILL', 0), 'the stop'), { code: null, signal: 'SIGKILL' });
+  await unlessHung(stdoutEnd, 'the end of stdout (the grandchild exited)');
+});
+
+test('a grandchild that holds the output open past the exit delays the exit by OUTPUT_DRAIN_AFTER_EXIT_MS at most', async () => {
+  const child = wrapper(`process.stdin.resume(); console.log(process.pid); setInterval(() => {}, 1000);`);
+  const pid = Number(await unlessHung(child.lineMatching('stdout', (l) => /^\d+$/.test(l)), "the grandchild's pid"));
+  try {
+    assert.deepEqual(await unlessHung(child.stop('SIGKILL', 0), 'the stop'), { code: null, signal: 'SIGKILL' });
+    assert.equal(child.proc.stdout?.destroyed, true);
+  } finally {
+    process.kill(pid, 'SIGKILL');
+  }
 });

@@ -7,7 +7,6 @@
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { test } from 'node:test';
-import { setTimeout as delay } from 'node:timers/promises';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { ChildSet, MAX_LINE_CHARS } from '../../src/supervisor/supervisor.js';
 import { HUNG_AFTER_MS } from './helpers/processes.js';
@@ -117,23 +116,17 @@ test('no orphans: the children of a process that exits are killed with it', asyn
   const parent = node(
     `import { ChildSet } from ${JSON.stringify(SUPERVISOR_URL)};
      const set = new ChildSet();
-     const child = set.start({ command: process.execPath, args: ['-e', 'console.log("up"); setInterval(() => {}, 1000)'] });
+     const child = set.start({ command: process.execPath, args: ['-e', 'console.log("up"); setInterval(() => {}, 1000)'], stderr: 2 });
      await child.lineMatching('stdout', (l) => l === 'up');
      console.log(child.proc.pid);
      throw new Error('the parent fails');`,
   );
+  const stderrEnd = once(parent.proc.stderr!, 'end');
   const pid = Number(await parent.lineMatching('stdout', (l) => /^\d+$/.test(l)));
   assert.notEqual((await parent.exited).code, 0);
-  // Gone: SIGKILL was sent in the parent's exit; its reaping by init is the event this waits for.
-  const alive = (): boolean => {
-    try {
-      process.kill(pid, 0);
-      return true;
-    } catch {
-      return false;
-    }
-  };
-  while (alive()) await delay(10);
+  // Gone: SIGKILL was sent in the parent's exit. The grandchild's stderr is the parent's, the pipe to this test:
+  // it reaches its end (an 'end', never emitted when the stream is only destroyed) once both have exited.
+  await unlessHung(stderrEnd, `the end of the parent's stderr, which its child (pid ${pid}) held`);
 });
 
 test('a force stop of a wrapper script ends: its grandchild gets the end of its input at the exit and closes stdout', async () => {

@@ -40,6 +40,8 @@ export interface ChildSpec {
   readonly args: readonly string[];
   /** The child's whole environment; default this process's. */
   readonly env?: NodeJS.ProcessEnv;
+  /** The child's working directory; default this process's. */
+  readonly cwd?: string;
   /**
    * `pipe` (default): open for `write`; a child may also take its end as the parent's going away. `ignore`: the
    * child reads end-of-file at once.
@@ -73,6 +75,7 @@ export class Child {
     this.proc = spawn(spec.command, [...spec.args], {
       stdio: [spec.stdin ?? 'pipe', 'pipe', stderr === 'lines' ? 'pipe' : stderr],
       env: spec.env ?? process.env,
+      ...(spec.cwd === undefined ? {} : { cwd: spec.cwd }),
     });
     // EPIPE once the child is gone: its exit is what counts.
     this.proc.stdin?.on('error', () => {});

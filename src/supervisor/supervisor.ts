@@ -8,6 +8,11 @@
  * limit the caller passes, and OUTPUT_DRAIN_AFTER_EXIT_MS for the output of a child that has exited. Signals go
  * only to a child that still runs (SIGSTOP/SIGCONT pause it as a shell's ^Z/fg do).
  *
+ * Each child runs in its own process group (and session: `detached`), and a signal goes to that whole group, so
+ * what a child started (a wrapper script's node) is paused, stopped and killed with it. So a terminal's ^C reaches
+ * only this process, not the children directly: `chatterbox cluster` stops its nodes on SIGINT/SIGTERM/SIGHUP
+ * itself, and the exit hook below kills every group still running, whatever way this process exits.
+ *
  * The child's exit ends its stdin at once, and its output gets a bound to close after that: a child that is a
  * wrapper (`#!/bin/sh` running `node x.js` without `exec`) leaves a grandchild holding the pipes, and neither that
  * grandchild waiting for the end of its input nor one that never closes its stdout can keep `exited` (and so
@@ -75,6 +80,7 @@ export class Child {
     this.proc = spawn(spec.command, [...spec.args], {
       stdio: [spec.stdin ?? 'pipe', 'pipe', stderr === 'lines' ? 'pipe' : stderr],
       env: spec.env ?? process.env,
+      detached: true,
       ...(spec.cwd === undefined ? {} : { cwd: spec.cwd }),
     });
     // EPIPE once the child is gone: its exit is what counts.
@@ -156,9 +162,16 @@ export class Child {
     this.proc.stdin?.end();
   }
 
-  /** Sends `sig` if the child still runs; says whether it did. */
+  /** Sends `sig` to the child's process group if the child still runs; says whether it did. */
   signal(sig: NodeJS.Signals): boolean {
-    return this.running && this.proc.kill(sig);
+    const pid = this.proc.pid;
+    if (!this.running || pid === undefined) return false;
+    try {
+      process.kill(-pid, sig);
+      return true;
+    } catch {
+      return this.proc.kill(sig);
+    }
   }
 
   /**
@@ -219,7 +232,7 @@ export class Child {
   }
 }
 
-/** What one command started; every child still running is killed when this process exits. */
+/** What one command started; every child still running is killed, with its group, when this process exits. */
 export class ChildSet {
   private readonly children = new Set<Child>();
   private readonly killOnExit = (): void => this.signalAll('SIGKILL');

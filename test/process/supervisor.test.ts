@@ -29,12 +29,13 @@ async function unlessHung<T>(promise: Promise<T>, what: string): Promise<T> {
 
 /**
  * A wrapper script without `exec`: a shell running a node grandchild running `script`, the grandchild inheriting
- * the shell's stdin and stdout (the `; true` keeps the shell from exec'ing its last command).
+ * the shell's stdin and stdout (the `; true` keeps the shell from exec'ing its last command). `ownGroup`: the
+ * grandchild leaves the shell's process group (setsid), as a daemonizing one would.
  */
-function wrapper(script: string): ReturnType<ChildSet['start']> {
+function wrapper(script: string, ownGroup = false): ReturnType<ChildSet['start']> {
   return children.start({
     command: '/bin/sh',
-    args: ['-c', '"$WRAPPED_NODE" --input-type=module -e "$WRAPPED_SCRIPT"; true'],
+    args: ['-c', `${ownGroup ? 'setsid ' : ''}"$WRAPPED_NODE" --input-type=module -e "$WRAPPED_SCRIPT"; true`],
     env: { ...process.env, WRAPPED_NODE: process.execPath, WRAPPED_SCRIPT: script },
   });
 }
@@ -130,15 +131,23 @@ test('no orphans: the children of a process that exits are killed with it', asyn
 });
 
 test('a force stop of a wrapper script ends: its grandchild gets the end of its input at the exit and closes stdout', async () => {
-  const child = wrapper(`process.stdin.resume(); process.stdin.on('end', () => process.exit(0)); console.log('up');`);
+  const child = wrapper(`process.stdin.resume(); process.stdin.on('end', () => process.exit(0)); console.log('up');`, true);
   const stdoutEnd = once(child.proc.stdout!, 'end');
   await unlessHung(child.lineMatching('stdout', (l) => l === 'up'), "the grandchild's first line");
   assert.deepEqual(await unlessHung(child.stop('SIGKILL', 0), 'the stop'), { code: null, signal: 'SIGKILL' });
   await unlessHung(stdoutEnd, 'the end of stdout (the grandchild exited)');
 });
 
+test("a signal goes to the child's process group: a wrapper script's grandchild is stopped with it", async () => {
+  const child = wrapper(`console.log('up'); setInterval(() => {}, 1000);`);
+  const stdoutEnd = once(child.proc.stdout!, 'end');
+  await unlessHung(child.lineMatching('stdout', (l) => l === 'up'), "the grandchild's first line");
+  assert.deepEqual(await unlessHung(child.stop('SIGKILL', 0), 'the stop'), { code: null, signal: 'SIGKILL' });
+  await unlessHung(stdoutEnd, 'the end of stdout (the grandchild was killed with the group)');
+});
+
 test('a grandchild that holds the output open past the exit delays the exit by OUTPUT_DRAIN_AFTER_EXIT_MS at most', async () => {
-  const child = wrapper(`process.stdin.resume(); console.log(process.pid); setInterval(() => {}, 1000);`);
+  const child = wrapper(`process.stdin.resume(); console.log(process.pid); setInterval(() => {}, 1000);`, true);
   const pid = Number(await unlessHung(child.lineMatching('stdout', (l) => /^\d+$/.test(l)), "the grandchild's pid"));
   try {
     assert.deepEqual(await unlessHung(child.stop('SIGKILL', 0), 'the stop'), { code: null, signal: 'SIGKILL' });

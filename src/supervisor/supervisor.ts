@@ -4,9 +4,19 @@
  *
  * A child is spawned with piped stdout (and stderr, unless it goes straight to a file so that a chatty child never
  * blocks on a full pipe), and what it prints comes back as lines, as events. Waiting is on events only: the
- * child's exit, or a line that matches; the one wall-clock wait is `stop`'s grace before SIGKILL, a named hang
- * limit the caller passes. Signals go only to a child that still runs (SIGSTOP/SIGCONT pause it as a shell's
- * ^Z/fg do). A `ChildSet` holds what one command started, at most `MAX_RUNNING_CHILDREN` at once, and kills
+ * child's exit, or a line that matches; the wall-clock waits are `stop`'s grace before SIGKILL, a named hang
+ * limit the caller passes, and OUTPUT_DRAIN_AFTER_EXIT_MS for the output of a child that has exited. Signals go
+ * only to a child that still runs (SIGSTOP/SIGCONT pause it as a shell's ^Z/fg do).
+ *
+ * Each child runs in its own process group (and session: `detached`), and a signal goes to that whole group, so
+ * what a child started (a wrapper script's node) is paused, stopped and killed with it. So a terminal's ^C reaches
+ * only this process, not the children directly: `chatterbox cluster` stops its nodes on SIGINT/SIGTERM/SIGHUP
+ * itself, and the exit hook below kills every group still running, whatever way this process exits.
+ *
+ * The child's exit ends its stdin at once, and its output gets a bound to close after that: a child that is a
+ * wrapper (`#!/bin/sh` running `node x.js` without `exec`) leaves a grandchild holding the pipes, and neither that
+ * grandchild waiting for the end of its input nor one that never closes its stdout can keep `exited` (and so
+ * `stop`) waiting without end. A `ChildSet` holds what one command started, at most `MAX_RUNNING_CHILDREN` at once, and kills
  * every one still running when this process exits for any reason (an uncaught exception included), so nothing
  * is left orphaned.
  *
@@ -23,12 +33,20 @@ export const MAX_RUNNING_CHILDREN = 1024;
  * newlines must not grow our memory without end. Far above any protocol line (a broadcast read of every value).
  */
 export const MAX_LINE_CHARS = 16 * 1024 * 1024;
+/**
+ * After the child has exited, how long its stdout and stderr get to close before they are destroyed and `exited`
+ * resolves with what was read. A child's own output is in the pipe when it exits and reads in milliseconds; only a
+ * grandchild that inherited the pipes (a wrapper script's) can hold them open. A hang limit, far above the former.
+ */
+export const OUTPUT_DRAIN_AFTER_EXIT_MS = 10_000;
 
 export interface ChildSpec {
   readonly command: string;
   readonly args: readonly string[];
   /** The child's whole environment; default this process's. */
   readonly env?: NodeJS.ProcessEnv;
+  /** The child's working directory; default this process's. */
+  readonly cwd?: string;
   /**
    * `pipe` (default): open for `write`; a child may also take its end as the parent's going away. `ignore`: the
    * child reads end-of-file at once.
@@ -49,7 +67,10 @@ type LineListener = (line: string) => void;
 
 export class Child {
   readonly proc: ChildProcess;
-  /** Resolves once the child has exited and all it printed has been read (at once when it never started). */
+  /**
+   * Resolves once the child has exited and all it printed has been read (at once when it never started; at most
+   * OUTPUT_DRAIN_AFTER_EXIT_MS after the exit when something it started holds its output open).
+   */
   readonly exited: Promise<ExitStatus>;
   private readonly listeners: { readonly stdout: LineListener[]; readonly stderr: LineListener[] } = { stdout: [], stderr: [] };
   private status: ExitStatus | undefined;
@@ -59,6 +80,8 @@ export class Child {
     this.proc = spawn(spec.command, [...spec.args], {
       stdio: [spec.stdin ?? 'pipe', 'pipe', stderr === 'lines' ? 'pipe' : stderr],
       env: spec.env ?? process.env,
+      detached: true,
+      ...(spec.cwd === undefined ? {} : { cwd: spec.cwd }),
     });
     // EPIPE once the child is gone: its exit is what counts.
     this.proc.stdin?.on('error', () => {});
@@ -71,11 +94,27 @@ export class Child {
       this.proc.on('exit', (code, signal) => resolve({ code, signal }));
     });
     this.exited = ended.then(async (status) => {
-      if (status.spawnError === undefined) await streamsRead;
+      // End of input as soon as the child is gone (Node's ChildProcess does this on exit too; this does not rely
+      // on it): a grandchild that inherited the stdin reads EOF now, rather than hold stdout open waiting for it.
       this.proc.stdin?.destroy();
+      if (status.spawnError === undefined) await this.drain(streamsRead);
       this.status = status;
       return status;
     });
+  }
+
+  /** Waits for the output streams to close, for at most OUTPUT_DRAIN_AFTER_EXIT_MS; then destroys them. */
+  private async drain(streamsRead: Promise<unknown>): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const bound = new Promise<'held open'>((resolve) => {
+      timer = setTimeout(() => resolve('held open'), OUTPUT_DRAIN_AFTER_EXIT_MS);
+    });
+    const outcome = await Promise.race([streamsRead, bound]);
+    clearTimeout(timer);
+    if (outcome === 'held open') {
+      this.proc.stdout?.destroy();
+      this.proc.stderr?.destroy();
+    }
   }
 
   /** Until the child has exited (or failed to start). */
@@ -123,18 +162,28 @@ export class Child {
     this.proc.stdin?.end();
   }
 
-  /** Sends `sig` if the child still runs; says whether it did. */
+  /** Sends `sig` to the child's process group if the child still runs; says whether it did. */
   signal(sig: NodeJS.Signals): boolean {
-    return this.running && this.proc.kill(sig);
+    const pid = this.proc.pid;
+    if (!this.running || pid === undefined) return false;
+    try {
+      process.kill(-pid, sig);
+      return true;
+    } catch {
+      return this.proc.kill(sig);
+    }
   }
 
   /**
-   * Asks the child to stop (`how`: end its input, or a signal; a stopped child is continued first so that it can
-   * act on it), waits for its exit for at most `graceMs` (the caller's named hang limit), then SIGKILLs it.
+   * Asks the child to stop, waits for its exit for at most `graceMs` (the caller's named hang limit), then SIGKILLs
+   * it. `how`: end its input (a stopped child is continued first, so that it can read the end), or a signal (a
+   * stopped child is continued right after it, so that it acts on the signal, which stays pending until then).
    */
   async stop(how: 'end-input' | NodeJS.Signals, graceMs: number): Promise<ExitStatus> {
-    if (how === 'end-input') this.endInput();
-    else if (this.signal(how) && how !== 'SIGKILL') this.signal('SIGCONT');
+    if (how === 'end-input') {
+      this.signal('SIGCONT');
+      this.endInput();
+    } else if (this.signal(how) && how !== 'SIGKILL') this.signal('SIGCONT');
     let timer: NodeJS.Timeout | undefined;
     const grace = new Promise<'hung'>((resolve) => {
       timer = setTimeout(() => resolve('hung'), graceMs);
@@ -183,7 +232,7 @@ export class Child {
   }
 }
 
-/** What one command started; every child still running is killed when this process exits. */
+/** What one command started; every child still running is killed, with its group, when this process exits. */
 export class ChildSet {
   private readonly children = new Set<Child>();
   private readonly killOnExit = (): void => this.signalAll('SIGKILL');

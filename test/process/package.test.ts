@@ -14,19 +14,31 @@
  * (npm applies `overrides` only in the root project, so chatterbox's own neither helps nor harms its users).
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { once } from 'node:events';
 import { createHash } from 'node:crypto';
 import { cpSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, describe, test } from 'node:test';
-import { HUNG_AFTER_MS } from './helpers/processes.js';
+import { ChildSet } from '../../src/supervisor/supervisor.js';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const TSC = join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc');
 const NPM = process.platform === 'win32' ? 'npm.cmd' : 'npm';
+
+/**
+ * Any one step (npm pack, npm ci, tsc, one run of the example) still running after this has hung: it is stopped
+ * and the test fails. A hang limit, not a time budget: far above what a loaded 2-core machine takes (npm ci and
+ * tsc, the slowest, take tens of seconds), so the test never fails by timing alone.
+ */
+const STEP_HUNG_AFTER_MS = 5 * 60_000;
+/** A hung step's grace between SIGTERM and SIGKILL. */
+const STOP_GRACE_MS = 10_000;
+/** The steps the test runs one after another; its own limit is theirs together, so only a step's can fire. */
+const STEPS = 6;
+
+/** Every process the test starts; stopped when hung, and any still running when this file's process exits is killed. */
+const children = new ChildSet();
 
 interface Ran {
   readonly code: number | string;
@@ -35,14 +47,21 @@ interface Ran {
 }
 
 async function run(command: string, args: readonly string[], cwd: string, input?: string): Promise<Ran> {
-  const child = spawn(command, args, { cwd, stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, npm_config_update_notifier: 'false' } });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  child.stdin.end(input ?? '');
-  const [code, signal] = (await once(child, 'close')) as [number | null, string | null];
-  return { code: code ?? signal ?? 'unknown', stdout, stderr };
+  const child = children.start({ command, args, cwd, env: { ...process.env, npm_config_update_notifier: 'false' } });
+  const stdout: string[] = [];
+  const stderr: string[] = [];
+  child.onLine('stdout', (line) => stdout.push(line)).onLine('stderr', (line) => stderr.push(line));
+  child.write(input ?? '');
+  child.endInput();
+  let timer: NodeJS.Timeout | undefined;
+  const hung = new Promise<'hung'>((resolve) => {
+    timer = setTimeout(() => resolve('hung'), STEP_HUNG_AFTER_MS);
+  });
+  const outcome = await Promise.race([child.exited, hung]);
+  clearTimeout(timer);
+  const status = outcome === 'hung' ? await child.stop('SIGTERM', STOP_GRACE_MS) : outcome;
+  const code = outcome === 'hung' ? `hung (still running after ${STEP_HUNG_AFTER_MS} ms, stopped)` : (status.code ?? status.signal ?? `not started: ${status.spawnError}`);
+  return { code, stdout: stdout.join('\n'), stderr: stderr.join('\n') };
 }
 
 function ok(ran: Ran, what: string): Ran {
@@ -93,11 +112,12 @@ const TSCONFIG = {
 
 const dirs: string[] = [];
 after(() => {
+  children.close();
   for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
 });
 
 describe('the packed package', () => {
-  test('installs offline into an empty project, where the example type-checks against its exports and runs', { timeout: 2 * HUNG_AFTER_MS }, async () => {
+  test('installs offline into an empty project, where the example type-checks against its exports and runs', { timeout: STEPS * (STEP_HUNG_AFTER_MS + STOP_GRACE_MS) }, async () => {
     const dir = mkdtempSync(join(tmpdir(), 'chatterbox-package-'));
     dirs.push(dir);
 
@@ -147,7 +167,7 @@ describe('the packed package', () => {
     writeFileSync(join(project, 'tsconfig.json'), JSON.stringify({ ...TSCONFIG, include: ['counter/*.ts', 'outside/*.ts'] }));
     const checked = await run(process.execPath, [TSC, '-p', 'tsconfig.json'], project);
     const errors = checked.stdout.split('\n').filter((line) => /error TS\d+/.test(line));
-    assert.equal(errors.length, 2, `type-checking the example against the package:\n${checked.stdout}`);
+    assert.equal(errors.length, 2, `type-checking the example against the package (${checked.code}):\n${checked.stdout}`);
     assert.match(errors[0] ?? '', /^outside\/outside\.ts\(1,\d+\): error TS2305: .*NodeKernel/);
     assert.match(errors[1] ?? '', /^outside\/outside\.ts\(2,\d+\): error TS2307: .*chatterbox\/dist\/src\/core\/assert\.js/);
     // tsc writes JavaScript despite errors elsewhere (noEmitOnError is off), so the example's output is complete.

@@ -1,17 +1,44 @@
 /**
  * The process supervisor (src/supervisor/supervisor.ts) with real children: output as lines, waits on events,
  * signals, stop with a grace, the bound on running children, and no orphans when the parent exits.
- * Every wait is on an event (a line, an exit); the one grace period only decides how a child ends, never whether
- * the test passes.
+ * Every wait is on an event (a line, an exit, a pipe's end), bounded by HUNG_AFTER_MS only to turn a hang into a
+ * failure; the grace periods only decide how a child ends, never whether the test passes.
  */
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
 import { test } from 'node:test';
-import { setTimeout as delay } from 'node:timers/promises';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { ChildSet, MAX_LINE_CHARS } from '../../src/supervisor/supervisor.js';
+import { HUNG_AFTER_MS } from './helpers/processes.js';
 
 const SUPERVISOR_URL = pathToFileURL(fileURLToPath(new URL('../../src/supervisor/supervisor.js', import.meta.url))).href;
 const children = new ChildSet();
+
+/** `promise`, or a failure naming `what` once HUNG_AFTER_MS has passed without it. */
+async function unlessHung<T>(promise: Promise<T>, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const hung = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`hung: ${what} did not happen within ${HUNG_AFTER_MS} ms`)), HUNG_AFTER_MS);
+  });
+  try {
+    return await Promise.race([promise, hung]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/**
+ * A wrapper script without `exec`: a shell running a node grandchild running `script`, the grandchild inheriting
+ * the shell's stdin and stdout (the `; true` keeps the shell from exec'ing its last command). `ownGroup`: the
+ * grandchild leaves the shell's process group (setsid), as a daemonizing one would.
+ */
+function wrapper(script: string, ownGroup = false): ReturnType<ChildSet['start']> {
+  return children.start({
+    command: '/bin/sh',
+    args: ['-c', `${ownGroup ? 'setsid ' : ''}"$WRAPPED_NODE" --input-type=module -e "$WRAPPED_SCRIPT"; true`],
+    env: { ...process.env, WRAPPED_NODE: process.execPath, WRAPPED_SCRIPT: script },
+  });
+}
 
 /** A node child running `script` (an ES module's text). */
 function node(script: string, stdin: 'pipe' | 'ignore' = 'ignore'): ReturnType<ChildSet['start']> {
@@ -90,21 +117,42 @@ test('no orphans: the children of a process that exits are killed with it', asyn
   const parent = node(
     `import { ChildSet } from ${JSON.stringify(SUPERVISOR_URL)};
      const set = new ChildSet();
-     const child = set.start({ command: process.execPath, args: ['-e', 'console.log("up"); setInterval(() => {}, 1000)'] });
+     const child = set.start({ command: process.execPath, args: ['-e', 'console.log("up"); setInterval(() => {}, 1000)'], stderr: 2 });
      await child.lineMatching('stdout', (l) => l === 'up');
      console.log(child.proc.pid);
      throw new Error('the parent fails');`,
   );
+  const stderrEnd = once(parent.proc.stderr!, 'end');
   const pid = Number(await parent.lineMatching('stdout', (l) => /^\d+$/.test(l)));
   assert.notEqual((await parent.exited).code, 0);
-  // Gone: SIGKILL was sent in the parent's exit; its reaping by init is the event this waits for.
-  const alive = (): boolean => {
-    try {
-      process.kill(pid, 0);
-      return true;
-    } catch {
-      return false;
-    }
-  };
-  while (alive()) await delay(10);
+  // Gone: SIGKILL was sent in the parent's exit. The grandchild's stderr is the parent's, the pipe to this test:
+  // it reaches its end (an 'end', never emitted when the stream is only destroyed) once both have exited.
+  await unlessHung(stderrEnd, `the end of the parent's stderr, which its child (pid ${pid}) held`);
+});
+
+test('a force stop of a wrapper script ends: its grandchild gets the end of its input at the exit and closes stdout', async () => {
+  const child = wrapper(`process.stdin.resume(); process.stdin.on('end', () => process.exit(0)); console.log('up');`, true);
+  const stdoutEnd = once(child.proc.stdout!, 'end');
+  await unlessHung(child.lineMatching('stdout', (l) => l === 'up'), "the grandchild's first line");
+  assert.deepEqual(await unlessHung(child.stop('SIGKILL', 0), 'the stop'), { code: null, signal: 'SIGKILL' });
+  await unlessHung(stdoutEnd, 'the end of stdout (the grandchild exited)');
+});
+
+test("a signal goes to the child's process group: a wrapper script's grandchild is stopped with it", async () => {
+  const child = wrapper(`console.log('up'); setInterval(() => {}, 1000);`);
+  const stdoutEnd = once(child.proc.stdout!, 'end');
+  await unlessHung(child.lineMatching('stdout', (l) => l === 'up'), "the grandchild's first line");
+  assert.deepEqual(await unlessHung(child.stop('SIGKILL', 0), 'the stop'), { code: null, signal: 'SIGKILL' });
+  await unlessHung(stdoutEnd, 'the end of stdout (the grandchild was killed with the group)');
+});
+
+test('a grandchild that holds the output open past the exit delays the exit by OUTPUT_DRAIN_AFTER_EXIT_MS at most', async () => {
+  const child = wrapper(`process.stdin.resume(); console.log(process.pid); setInterval(() => {}, 1000);`, true);
+  const pid = Number(await unlessHung(child.lineMatching('stdout', (l) => /^\d+$/.test(l)), "the grandchild's pid"));
+  try {
+    assert.deepEqual(await unlessHung(child.stop('SIGKILL', 0), 'the stop'), { code: null, signal: 'SIGKILL' });
+    assert.equal(child.proc.stdout?.destroyed, true);
+  } finally {
+    process.kill(pid, 'SIGKILL');
+  }
 });

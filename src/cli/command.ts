@@ -40,20 +40,23 @@ export function configureCommand(cmd: Command): Command {
     .showSuggestionAfterError(true);
 }
 
+/** What stops a long-running command: ^C, a kill, and the terminal going away. */
+const STOP_SIGNALS: readonly NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
+
 /**
- * Runs `body` with a signal that SIGINT or SIGTERM aborts, and removes those handlers once it settles: how a
- * long-running command (chat, ranges serve, harness) stops cleanly with an exit status of its own.
+ * Runs `body` with a signal that SIGINT, SIGTERM or SIGHUP aborts, and removes those handlers once it settles: how a
+ * long-running command (chat, ranges serve, harness) stops cleanly with an exit status of its own. SIGHUP too,
+ * because the harness's nodes run in process groups of their own (src/supervisor/), which a closing terminal does
+ * not reach: the harness must stop them itself.
  */
 export async function untilInterrupted<T>(body: (interrupt: AbortSignal) => Promise<T>): Promise<T> {
   const interrupt = new AbortController();
   const onSignal = (): void => interrupt.abort();
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
+  for (const signal of STOP_SIGNALS) process.once(signal, onSignal);
   try {
     return await body(interrupt.signal);
   } finally {
-    process.removeListener('SIGINT', onSignal);
-    process.removeListener('SIGTERM', onSignal);
+    for (const signal of STOP_SIGNALS) process.removeListener(signal, onSignal);
   }
 }
 

@@ -7,6 +7,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
+import { EXIT_UNKNOWN, exitStatus } from '../src/cli/harness-command.js';
 import { Prng } from '../src/core/prng.js';
 import { interpretReply, operationGenerator } from '../src/harness/client.js';
 import { History } from '../src/harness/history.js';
@@ -36,6 +37,19 @@ describe('the linearizability checker on known histories', () => {
     assert.ok(stale !== undefined);
     const [line] = checkLinKv(stale.ops).problems;
     assert.match(line ?? '', /#3 read → 0 ok by c3 on n1, 40–50 ms cannot take effect \(the register could hold only 1\); concurrent with it: #1 write 1 ok by c1 on n1, 10–100 ms/);
+  });
+
+  it('a history the bound stops is unknown: not a problem, not valid, and the harness exits 4', () => {
+    const bounded = LIN_KV_FIXTURES.find((f) => f.expected === 'unknown');
+    assert.ok(bounded !== undefined);
+    const check = checkLinKv(bounded.ops, bounded.maxStepsPerKey);
+    assert.equal(check.valid, 'unknown');
+    assert.equal(History.undecided(check), true);
+    assert.equal(History.undecided(checkLinKv(bounded.ops)), false);
+    assert.equal(EXIT_UNKNOWN, 4);
+    assert.equal(exitStatus({ valid: false, unknown: true }), EXIT_UNKNOWN);
+    assert.equal(exitStatus({ valid: false, unknown: false }), 1);
+    assert.equal(exitStatus({ valid: true, unknown: false }), 0);
   });
 
   it('a verdict is a function of the history: the same steps every time, and the bound only ever withholds one', () => {

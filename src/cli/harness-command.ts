@@ -9,7 +9,7 @@ import { join, resolve } from 'node:path';
 import { Command } from 'commander';
 import { formatReport } from '../harness/format.js';
 import { HARNESS_DEFAULTS, runHarness, type HarnessInput } from '../harness/runner.js';
-import { HARNESS_WORKLOADS, LATENCY_DISTS, TOPOLOGIES, type HarnessWorkload, type LatencyDist, type TopologyName } from '../harness/types.js';
+import { HARNESS_WORKLOADS, LATENCY_DISTS, TOPOLOGIES, type HarnessWorkload, type LatencyDist, type Report, type TopologyName } from '../harness/types.js';
 import { makeDirectory } from '../runtime/make-directory.js';
 import { MAX_NEMESIS_PARTITIONS } from '../sim/faults.js';
 import { configureCommand, untilInterrupted, type OptionValues } from './command.js';
@@ -164,6 +164,11 @@ export function defineHarnessCommand(): Command {
     );
 }
 
+/** 0 valid, 1 invalid, EXIT_UNKNOWN when nothing was found wrong but a checker could not decide. */
+export function exitStatus(report: Pick<Report, 'valid' | 'unknown'>): number {
+  return report.valid ? 0 : report.unknown ? EXIT_UNKNOWN : 1;
+}
+
 export function harnessCommand(): Command {
   return defineHarnessCommand().action(async (binArgs: string[], opts: OptionValues) => {
     const args = harnessArgsFromOptions(opts, binArgs);
@@ -173,7 +178,7 @@ export function harnessCommand(): Command {
       try {
         const report = await runHarness({ ...args.input, logDir, signal: interrupt });
         process.stdout.write(args.json ? `${JSON.stringify(report)}\n` : formatReport(report));
-        return report.valid ? 0 : report.unknown ? EXIT_UNKNOWN : 1;
+        return exitStatus(report);
       } catch (error) {
         if (!interrupt.aborted) throw error;
         process.stderr.write('chatterbox harness: interrupted; nodes stopped\n');

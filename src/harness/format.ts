@@ -53,7 +53,7 @@ export function formatCheck(check: CheckResult, nemesis: boolean): string[] {
     case 'lin-kv': {
       const count = (v: boolean | 'unknown'): number => check.keys.filter((k) => k.valid === v).length;
       lines.push(
-        `lin-kv: ${check.keys.length} keys, ${check.ops} operations checked in ${check.steps} search steps (at most ${check.maxStepsPerKey} per key): ` +
+        `lin-kv: ${check.keys.length} key${check.keys.length === 1 ? '' : 's'}, ${check.ops} operations checked in ${check.steps} search steps (at most ${check.maxStepsPerKey} per key): ` +
           `${count(true)} linearizable, ${count(false)} not, ${count('unknown')} undecided`,
       );
       break;

@@ -30,7 +30,8 @@
  * missing key with error 20, so a null it returns claims the key is missing, and is checked as such.)
  *
  * Bounds. The search takes at most `maxStepsPerKey` steps per key (a step is one visit of a list entry; a
- * deterministic count, not wall time, so a verdict is a function of the history). A key that hits the bound is
+ * deterministic count, not wall time, so a verdict is a function of the history), and its memo holds at most
+ * MAX_MEMO_WORDS words of bitmaps. A key that hits either bound is
  * `unknown`, never `valid` or `invalid`: the bound can only withhold a verdict. The whole history is `invalid` if
  * any key is, else `unknown` if any key is, else `valid`.
  *
@@ -43,6 +44,11 @@ import type { LinKvCheck, Op } from './types.js';
 
 /** Steps per key before the verdict is `unknown`: 0.3 to 2 million steps a second here, so a few seconds at most per key. */
 export const DEFAULT_MAX_STEPS_PER_KEY = 2_000_000;
+/**
+ * The memo's size per key, in 32-bit words of linearized-set bitmaps (64 MiB): each step can add an entry of
+ * n/32 words, so for long keys the step bound alone would allow gigabytes. Reaching it is `unknown` too.
+ */
+export const MAX_MEMO_WORDS = 16 * 1024 * 1024;
 /** Register values listed in a witness. */
 const WITNESS_STATES = 8;
 /** Concurrent operations listed in a witness. */
@@ -168,14 +174,17 @@ export function checkRegister(key: unknown, input: readonly RegisterOp[], maxSte
   let h1 = 0;
   let h2 = 0;
   const memo = new Map<number, Array<{ h2: number; state: string; bits: Uint32Array }>>();
+  let memoWords = 0;
   const remember = (state: string): boolean => {
     const bucket = memo.get(h1);
     if (bucket === undefined) {
       memo.set(h1, [{ h2, state, bits: bits.slice() }]);
+      memoWords += words;
       return true;
     }
     for (const seen of bucket) if (seen.h2 === h2 && seen.state === state && sameBits(seen.bits, bits)) return false;
     bucket.push({ h2, state, bits: bits.slice() });
+    memoWords += words;
     return true;
   };
   const toggle = (i: number): void => {
@@ -193,7 +202,7 @@ export function checkRegister(key: unknown, input: readonly RegisterOp[], maxSte
   let stuck = -1;
   const deepStates = new Set<string>();
   while (entry !== -1) {
-    if (++steps > maxSteps) return { key, valid: 'unknown', ops: n, steps: steps - 1 };
+    if (++steps > maxSteps || memoWords > MAX_MEMO_WORDS) return { key, valid: 'unknown', ops: n, steps: steps - 1 };
     const i = entry >> 1;
     const op = ops[i] as RegisterOp;
     if ((entry & 1) === 0) {

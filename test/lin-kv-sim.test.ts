@@ -44,6 +44,7 @@ describe('lin-kv under the simulator, judged by the linearizability checker', ()
         if (!v.valid) noCas.noCasSucceeded++;
         assert.ok(v.check?.kind === 'lin-kv' && v.check.valid === true, describeVerdict(v));
         assert.ok(v.ops.ok > 0, 'some operations succeeded');
+        assert.ok(v.history.every((op) => !op.final && Array.isArray(op.value)), 'no final reads: every operation names its key');
         seen.partitions += v.scenario.faults.filter((f) => f.kind === 'partition').length;
         seen.pauses += v.scenario.faults.filter((f) => f.kind === 'pause').length;
         seen.crashes += v.scenario.faults.filter((f) => f.kind === 'crash').length;

@@ -9,7 +9,7 @@ import { join, resolve } from 'node:path';
 import { Command } from 'commander';
 import { formatReport } from '../harness/format.js';
 import { HARNESS_DEFAULTS, runHarness, type HarnessInput } from '../harness/runner.js';
-import { HARNESS_WORKLOADS, LATENCY_DISTS, TOPOLOGIES, type HarnessWorkload, type LatencyDist, type TopologyName } from '../harness/types.js';
+import { HARNESS_WORKLOADS, LATENCY_DISTS, TOPOLOGIES, type HarnessWorkload, type LatencyDist, type Report, type TopologyName } from '../harness/types.js';
 import { makeDirectory } from '../runtime/make-directory.js';
 import { MAX_NEMESIS_PARTITIONS } from '../sim/faults.js';
 import { configureCommand, untilInterrupted, type OptionValues } from './command.js';
@@ -20,6 +20,8 @@ const MAX_NODES = 256;
 const MAX_CONCURRENCY = 4096;
 const MAX_MS = 600_000;
 const MAX_RATE = 100_000;
+/** No problem found but the checker could not decide (Jepsen's `:valid? :unknown`; Jepsen exits 2, our usage error). */
+export const EXIT_UNKNOWN = 4;
 
 export interface HarnessArgs {
   readonly input: HarnessInput;
@@ -122,14 +124,14 @@ export function defineHarnessCommand(): Command {
     .option('--node-count <n>', `nodes n1..nN, 1..${MAX_NODES} (default ${d.nodeCount})`)
     .option('--time-limit <seconds>', `how long clients issue operations (default ${d.timeLimitMs / 1000})`)
     .option('--rate <ops/s>', `operations per second over all clients, Jepsen-staggered (default ${d.rate})`)
-    .option('--concurrency <n>', 'client slots, each with one request in flight, bound to nodes round-robin (default: the node count)')
+    .option('--concurrency <n>', 'client slots, each with one request in flight, bound to nodes round-robin (default: the node count; lin-kv twice that)')
     .option('--latency <ms>', `mean delay of each server-to-server message; client messages are not delayed, as in Maelstrom (default ${d.latencyMs})`)
     .option('--latency-dist <dist>', `${LATENCY_DISTS.join(', ')}: constant = the mean, uniform over [0, 2·mean], exponential with that mean (default ${d.latencyDist})`)
     .option('--topology <name>', `what broadcast nodes are told in topology: ${TOPOLOGIES.join(', ')} (default ${d.topology})`)
     .option('--nemesis <faults>', 'faults to inject: partition (server-to-server messages are dropped between sides)')
     .option('--nemesis-interval <seconds>', `mean seconds between nemesis actions (default ${d.nemesisIntervalMs / 1000})`)
     .option('--recovery <seconds>', `wait after the final heal before the final reads (default ${d.recoveryMs / 1000}, as Maelstrom)`)
-    .option('--timeout <ms>', `a request unanswered this long is indefinite (default ${d.timeoutMs})`)
+    .option('--timeout <ms>', `a request unanswered this long is indefinite (default ${d.timeoutMs}; lin-kv max(10 × latency, ${d.timeoutMs}), as Maelstrom)`)
     .option('--init-timeout <seconds>', `how long each node gets from its start to answer init; longer for a slow-starting node or a busy machine (default ${d.initTimeoutMs / 1000}, as Maelstrom)`)
     .option('--probe-ms <ms>', `probe reads on every node this often to time visibility; not counted as operations; 0 = none (default ${d.probeMs})`)
     .option('--seed <integer>', 'seed 0..4294967295 for latencies, operations and partitions (default: random, printed in the report)')
@@ -142,7 +144,9 @@ export function defineHarnessCommand(): Command {
         'Checks, after Maelstrom: echo answers match; unique-ids never repeat; broadcast and g-set: every acknowledged',
         "or observed value is in every node's final read, and reads hold only added values, each once; counters: every",
         'final read is the acknowledged sum plus the deltas of any subset of the indefinite adds; and every operation',
-        'kind succeeds at least once. Node logs, history.jsonl and report.json are kept in the log directory.',
+        'kind succeeds at least once; lin-kv: the history is linearizable, key by key (Wing-Gong-Lowe search, bounded:',
+        'a key that hits the bound is unknown, never passed or failed). Node logs, history.jsonl and report.json are',
+        'kept in the log directory.',
         '',
         'Reported: operations ok/failed/indefinite; msgs-per-op (server-to-server messages / operations; probes and',
         'setup are not operations); for broadcast and g-set the time from a write to its visibility on every node',
@@ -154,9 +158,15 @@ export function defineHarnessCommand(): Command {
         '  chatterbox harness -w broadcast --node-count 25 --time-limit 20 --rate 100 --latency 100',
         '  chatterbox harness -w unique-ids --bin ./my-node -- --verbose',
         '',
-        'Exit status: 0 valid, 1 invalid (a checker failed or a node misbehaved), 2 usage error, 130 interrupted.',
+        'Exit status: 0 valid, 1 invalid (a checker failed or a node misbehaved), 2 usage error, 4 unknown (lin-kv: no',
+        'problem found, but the linearizability search hit its bound on some key, so it proved nothing), 130 interrupted.',
       ].join('\n'),
     );
+}
+
+/** 0 valid, 1 invalid, EXIT_UNKNOWN when nothing was found wrong but a checker could not decide. */
+export function exitStatus(report: Pick<Report, 'valid' | 'unknown'>): number {
+  return report.valid ? 0 : report.unknown ? EXIT_UNKNOWN : 1;
 }
 
 export function harnessCommand(): Command {
@@ -168,7 +178,7 @@ export function harnessCommand(): Command {
       try {
         const report = await runHarness({ ...args.input, logDir, signal: interrupt });
         process.stdout.write(args.json ? `${JSON.stringify(report)}\n` : formatReport(report));
-        return report.valid ? 0 : 1;
+        return exitStatus(report);
       } catch (error) {
         if (!interrupt.aborted) throw error;
         process.stderr.write('chatterbox harness: interrupted; nodes stopped\n');

@@ -270,13 +270,14 @@ function describeMaelstromVerdict(v: MaelstromVerdict, out: (line: string) => vo
   }
   out(`  final heal at ${v.finalHealMs.toFixed(0)} ms, final reads ${s.recoveryMs} ms later`);
   if (v.check !== null) for (const line of formatCheck(v.check, s.faults.length > 0)) out(`  ${line}`);
-  out(`  verdict: ${v.valid ? 'valid' : `INVALID: ${v.problems.join('; ')}`}`);
+  out(`  verdict: ${v.valid ? 'valid' : v.unknown ? 'UNKNOWN: the checker hit its search bound' : `INVALID: ${v.problems.join('; ')}`}`);
 }
 
 function runMaelstromCommand(args: SimArgs, workload: SimWorkload, draw: MaelstromDraw, out: (line: string) => void): number {
   const { failures } = sweepMaelstrom(workload, args.seed, args.runs, draw, {
     onVerdict: (verdict) => {
       if (args.runs === 1) describeMaelstromVerdict(verdict, out);
+      else if (verdict.unknown) out(`seed ${verdict.scenario.seed} (${workload}) UNKNOWN: the checker hit its search bound`);
       else if (!verdict.valid) out(`seed ${verdict.scenario.seed} (${workload}) INVALID: ${verdict.problems.join('; ')}`);
     },
   });

@@ -8,6 +8,8 @@
  * - g-set: half `add` of 0, 1, 2, … (`element`), half `read` → `read_ok` with `value` (an array).
  * - pn-counter: half `add` with `delta` uniform in -5..4, half `read` → `read_ok` with an integer `value`.
  * - g-counter: the same stream with negative adds filtered out (so adds are 0..4 and a third of all operations).
+ * - lin-kv: `read`, `write` and `cas` on keys rotated per group of clients (lin-kv-client.ts) → `read_ok` with a
+ *   `value`, `write_ok`, `cas_ok`.
  *
  * An `error` reply is a definite failure (`fail`) for the codes Maelstrom calls definite, otherwise indefinite
  * (`info`), as is a reply that breaks the workload's schema.
@@ -15,6 +17,7 @@
 import * as z from 'zod';
 import type { Prng } from '../core/prng.js';
 import { DEFINITE_ERROR_CODES, errorBodySchema, issueText, maelstromInt } from '../maelstrom/wire.js';
+import { linKvGenerator, type ClientShape, type IssuedBy } from './lin-kv-client.js';
 import type { HarnessWorkload, OpError, OpF, OpType } from './types.js';
 
 export type RequestBody = Readonly<Record<string, unknown>> & { readonly type: string };
@@ -27,10 +30,18 @@ export interface OpSpec {
 
 export const READ: OpSpec = { f: 'read', value: null, body: { type: 'read' } };
 
-/** An endless stream of operations for the workload, drawn from `prng`. */
-export function operationGenerator(workload: HarnessWorkload, prng: Prng): () => OpSpec {
+/**
+ * An endless stream of operations for the workload, drawn from `prng`. Each call names the slot and client that
+ * will issue the operation (lin-kv's keys depend on them; the other workloads ignore it; without it, slot 0).
+ * `shape` is the run's node count and client slots (lin-kv groups its clients by them; default one node, one slot).
+ */
+export function operationGenerator(workload: HarnessWorkload, prng: Prng, shape: ClientShape = { nodeCount: 1, concurrency: 1 }): (by?: IssuedBy) => OpSpec {
   let next = 0;
   switch (workload) {
+    case 'lin-kv': {
+      const kv = linKvGenerator(prng, shape);
+      return (by) => kv(by ?? { slot: 0, client: 'c0' });
+    }
     case 'echo':
       return () => {
         const echo = `Please echo ${prng.int(0, 127)}`;
@@ -80,7 +91,13 @@ function okSchema(workload: HarnessWorkload, f: OpF): z.ZodType<Record<string, u
       return z.looseObject({ type: z.literal('broadcast_ok') });
     case 'add':
       return z.looseObject({ type: z.literal('add_ok') });
+    case 'write':
+      return z.looseObject({ type: z.literal('write_ok') });
+    case 'cas':
+      return z.looseObject({ type: z.literal('cas_ok') });
     case 'read':
+      // lin-kv: any JSON value, as the register holds it; null claims the key is missing (linearizability.ts).
+      if (workload === 'lin-kv') return z.looseObject({ type: z.literal('read_ok'), value: present });
       if (workload === 'broadcast') return z.looseObject({ type: z.literal('read_ok'), messages: z.array(z.unknown()) });
       if (workload === 'g-set') return z.looseObject({ type: z.literal('read_ok'), value: z.array(z.unknown()) });
       return z.looseObject({ type: z.literal('read_ok'), value: maelstromInt });

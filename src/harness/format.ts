@@ -50,6 +50,14 @@ export function formatCheck(check: CheckResult, nemesis: boolean): string[] {
     case 'unique-ids':
       lines.push(`unique-ids: ${check.attempted} attempted, ${check.acknowledged} acknowledged, ${check.duplicatedCount} duplicated`);
       break;
+    case 'lin-kv': {
+      const count = (v: boolean | 'unknown'): number => check.keys.filter((k) => k.valid === v).length;
+      lines.push(
+        `lin-kv: ${check.keys.length} key${check.keys.length === 1 ? '' : 's'}, ${check.ops} operations checked in ${check.steps} search steps (at most ${check.maxStepsPerKey} per key): ` +
+          `${count(true)} linearizable, ${count(false)} not, ${count('unknown')} undecided`,
+      );
+      break;
+    }
   }
   return lines;
 }
@@ -82,6 +90,7 @@ export function formatReport(r: Report): string {
   }
   if (r.check !== null) lines.push(...formatCheck(r.check, r.nemesis !== null));
   if (r.valid) lines.push('VALID');
+  else if (r.unknown) lines.push('UNKNOWN: no problem found, but the checker hit its search bound before it could decide');
   else {
     lines.push('INVALID:');
     for (const p of r.problems) lines.push(`  - ${p}`);

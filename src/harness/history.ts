@@ -11,6 +11,7 @@
 import { MaelstromError } from '../maelstrom/service.js';
 import { interpretReply, type OpSpec } from './client.js';
 import { SetAnalysis, checkCounter, checkEcho, checkUniqueIds, statsProblems } from './checkers.js';
+import { checkLinKv } from './linearizability.js';
 import { isCounterWorkload, isSetWorkload, type CheckResult, type HarnessWorkload, type Op } from './types.js';
 
 /** How an operation ended. */
@@ -106,6 +107,11 @@ export class History {
     return { check, problems: [...statsProblems(this.ops), ...check.problems] };
   }
 
+  /** True when the checker could not decide (lin-kv's search hit its bound) and found nothing wrong. */
+  static undecided(check: CheckResult | null): boolean {
+    return check?.kind === 'lin-kv' && check.valid === 'unknown';
+  }
+
   /** Replies that broke the workload's schema, as one problem line (none: empty). */
   malformedProblems(): string[] {
     return this.malformedReplies === 0 ? [] : [`${this.malformedReplies} replies broke the workload's schema, e.g. ${this.malformedExamples.join('; ')}`];
@@ -115,6 +121,7 @@ export class History {
     if (this.setAnalysis !== undefined) return this.setAnalysis.result(healAtMs);
     if (isCounterWorkload(this.workload)) return checkCounter([...this.ops, ...this.probeOps], this.nodes, { healAtMs });
     if (this.workload === 'echo') return checkEcho(this.ops);
+    if (this.workload === 'lin-kv') return checkLinKv(this.ops);
     return checkUniqueIds(this.ops);
   }
 }

@@ -79,7 +79,8 @@ export function resolveHarnessOptions(input: HarnessInput): HarnessOptions {
     nodeCount: input.nodeCount ?? HARNESS_DEFAULTS.nodeCount,
     timeLimitMs: input.timeLimitMs ?? HARNESS_DEFAULTS.timeLimitMs,
     rate: input.rate ?? HARNESS_DEFAULTS.rate,
-    concurrency: input.concurrency ?? input.nodeCount ?? HARNESS_DEFAULTS.nodeCount,
+    // lin-kv: Maelstrom's docs run it with `--concurrency 2n` (its generator gives each key 2n clients).
+    concurrency: input.concurrency ?? (input.workload === 'lin-kv' ? 2 : 1) * (input.nodeCount ?? HARNESS_DEFAULTS.nodeCount),
     latencyMs: input.latencyMs ?? HARNESS_DEFAULTS.latencyMs,
     latencyDist: input.latencyDist ?? HARNESS_DEFAULTS.latencyDist,
     topology: input.topology ?? HARNESS_DEFAULTS.topology,
@@ -87,7 +88,8 @@ export function resolveHarnessOptions(input: HarnessInput): HarnessOptions {
     nemesisIntervalMs: input.nemesisIntervalMs ?? HARNESS_DEFAULTS.nemesisIntervalMs,
     recoveryMs: input.recoveryMs ?? HARNESS_DEFAULTS.recoveryMs,
     recoverUntilConverged: input.recoverUntilConverged ?? HARNESS_DEFAULTS.recoverUntilConverged,
-    timeoutMs: input.timeoutMs ?? HARNESS_DEFAULTS.timeoutMs,
+    // lin-kv's client waits max(10 × latency, 1 s) (lin_kv.clj).
+    timeoutMs: input.timeoutMs ?? (input.workload === 'lin-kv' ? Math.max(10 * (input.latencyMs ?? HARNESS_DEFAULTS.latencyMs), HARNESS_DEFAULTS.timeoutMs) : HARNESS_DEFAULTS.timeoutMs),
     probeMs: input.probeMs ?? HARNESS_DEFAULTS.probeMs,
     seed: (input.seed ?? randomBytes(4).readUInt32BE(0)) >>> 0,
     logDir: input.logDir,
@@ -479,7 +481,7 @@ class Run {
 
   /** Issues operations until `endMs`, then waits for the outstanding ones. */
   private async generate(endMs: number): Promise<void> {
-    const next = operationGenerator(this.o.workload, this.opPrng);
+    const next = operationGenerator(this.o.workload, this.opPrng, this.o);
     const slots: Slot[] = Array.from({ length: this.o.concurrency }, (_, i) => ({
       client: this.newClient(this.nodeIds[i % this.nodeIds.length] as string, 'op'),
       busy: false,
@@ -517,7 +519,7 @@ class Run {
         // Jepsen's stagger counts from when the operation went out, so a wait for a free client delays the rest
         // (timer lateness alone does not: the schedule is kept, or the rate would sag by the timer jitter).
         if (waited) at = Math.max(at, this.now());
-        const p = this.operate(slot, next(), { final: false, probe: false }).finally(() => {
+        const p = this.operate(slot, next({ slot: slots.indexOf(slot), client: slot.client.id }), { final: false, probe: false }).finally(() => {
           slot.busy = false;
           inFlight.delete(p);
           waiting.shift()?.();
@@ -621,18 +623,21 @@ class Run {
   private report(): Report {
     const problems = [...this.problems];
     let check: CheckResult | null = null;
+    let unknown = false;
     // Without operations a setup failure is the whole story: no checker verdict.
     if (this.history.ops.length > 0 || this.problems.length === 0) {
       const checked = this.history.check(hasReads(this.o.workload) ? this.finalHealMs : null);
       check = checked.check;
       problems.push(...checked.problems);
+      unknown = History.undecided(check);
     }
     if (this.badLines > 0) problems.push(`nodes printed ${this.badLines} stdout lines that are not messages to a node or client, e.g. ${this.badExamples.join('; ')}`);
     problems.push(...this.history.malformedProblems());
     const ops = countOps(this.history.ops);
     const o = this.o;
     return {
-      valid: problems.length === 0,
+      valid: problems.length === 0 && !unknown,
+      unknown: problems.length === 0 && unknown,
       problems,
       config: {
         workload: o.workload,

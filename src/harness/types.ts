@@ -4,7 +4,7 @@
  */
 import { MEAN_LATENCY_SHAPES, type MeanLatencyShape } from '../sim/network.js';
 
-export const HARNESS_WORKLOADS = ['echo', 'unique-ids', 'broadcast', 'g-set', 'g-counter', 'pn-counter'] as const;
+export const HARNESS_WORKLOADS = ['echo', 'unique-ids', 'broadcast', 'g-set', 'g-counter', 'pn-counter', 'lin-kv'] as const;
 export type HarnessWorkload = (typeof HARNESS_WORKLOADS)[number];
 
 /** Maelstrom's broadcast topologies (workload/broadcast.clj, doc/03-broadcast/02-performance.md). */
@@ -15,9 +15,12 @@ export type TopologyName = (typeof TOPOLOGIES)[number];
 export const LATENCY_DISTS = MEAN_LATENCY_SHAPES;
 export type LatencyDist = MeanLatencyShape;
 
-/** Workloads whose nodes answer `read`: they get probes, a recovery wait and final reads on every node. */
+/**
+ * Workloads whose nodes answer a whole-state `read`: they get probes, a recovery wait and final reads on every
+ * node. lin-kv reads one key and its checker judges the whole history, so it has none of these (as Maelstrom's).
+ */
 export function hasReads(workload: HarnessWorkload): boolean {
-  return workload !== 'echo' && workload !== 'unique-ids';
+  return workload !== 'echo' && workload !== 'unique-ids' && workload !== 'lin-kv';
 }
 
 export function isSetWorkload(workload: HarnessWorkload): workload is 'broadcast' | 'g-set' {
@@ -75,13 +78,16 @@ export interface HarnessOptions {
 
 export type OpType = 'ok' | 'fail' | 'info';
 
-export type OpF = 'echo' | 'generate' | 'broadcast' | 'add' | 'read';
+export type OpF = 'echo' | 'generate' | 'broadcast' | 'add' | 'read' | 'write' | 'cas';
 
 /** One client operation, Jepsen style: an invocation and (once known) its completion. */
 export interface Op {
   readonly index: number;
   readonly f: OpF;
-  /** What was asked: the echo payload, the broadcast message, the set element or counter delta; null for reads. */
+  /**
+   * What was asked: the echo payload, the broadcast message, the set element or counter delta; null for reads.
+   * lin-kv, Jepsen's independent tuples: `[key, v]` for write, `[key, [from, to]]` for cas, `[key, null]` for read.
+   */
   readonly value: unknown;
   readonly client: string;
   readonly node: string;
@@ -213,7 +219,29 @@ export interface UniqueIdsCheck {
   readonly duplicated: ReadonlyArray<{ readonly id: unknown; readonly count: number }>;
 }
 
-export type CheckResult = SetCheck | CounterCheck | EchoCheck | UniqueIdsCheck;
+/** One key's verdict (src/harness/linearizability.ts). */
+export interface LinKvKeyCheck {
+  readonly key: unknown;
+  readonly valid: boolean | 'unknown';
+  /** Operations of the key the search considered: ok ones, and indefinite writes and cas. */
+  readonly ops: number;
+  /** Search steps taken (the bound is `maxStepsPerKey`). */
+  readonly steps: number;
+}
+
+export interface LinKvCheck {
+  readonly kind: 'lin-kv';
+  /** false if any key is not linearizable; else 'unknown' if the search bound stopped any key; else true. */
+  readonly valid: boolean | 'unknown';
+  /** One line per invalid key, with its witness; the same lines are the run's problems. */
+  readonly problems: readonly string[];
+  readonly keys: readonly LinKvKeyCheck[];
+  readonly ops: number;
+  readonly steps: number;
+  readonly maxStepsPerKey: number;
+}
+
+export type CheckResult = SetCheck | CounterCheck | EchoCheck | UniqueIdsCheck | LinKvCheck;
 
 export interface PartitionEvent {
   /** Jepsen's partition target (src/sim/faults.ts `PartitionTarget`). */
@@ -233,7 +261,10 @@ export interface NodeSummary {
 }
 
 export interface Report {
+  /** No problem found, and every checker reached a verdict. */
   readonly valid: boolean;
+  /** No problem found, but a checker could not decide within its bound (lin-kv): neither valid nor invalid. */
+  readonly unknown: boolean;
   /** Every reason the run is invalid, one line each. */
   readonly problems: readonly string[];
   readonly config: {

@@ -221,7 +221,7 @@ describe('harness topology, clients', () => {
     const usage = (opts: Record<string, unknown>, pattern: RegExp): void =>
       assert.throws(() => harnessArgsFromOptions(opts, []), (e: unknown) => e instanceof UsageError && pattern.test(e.message));
     usage({}, /-w\/--workload is required/);
-    usage({ workload: 'lin-kv' }, /expected one of echo, unique-ids/);
+    usage({ workload: 'no-such-workload' }, /expected one of echo, unique-ids/);
     usage({ workload: 'echo', nemesis: 'partition,kill' }, /the only fault is partition, got "kill"/);
     usage({ workload: 'echo', seed: '4294967296' }, /--seed/);
     usage({ workload: 'echo', latency: '1.5' }, /--latency/);

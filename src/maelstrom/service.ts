@@ -11,7 +11,7 @@ import type { Protocol } from '../protocol/types.js';
  * The names of the workloads in workloads.ts, in its order, so that help and logs can name them without loading
  * the protocols (test/process/maelstrom-node.test.ts checks that they match).
  */
-export const HOSTED_WORKLOAD_NAMES: readonly string[] = ['broadcast', 'g-set', 'pn-counter'];
+export const HOSTED_WORKLOAD_NAMES: readonly string[] = ['broadcast', 'g-set', 'pn-counter', 'lin-kv'];
 
 /** Maelstrom's error codes (doc/protocol.md, "Errors"). */
 export const MaelstromError = {
@@ -48,7 +48,7 @@ export interface ClientReply {
 
 /** `Timer` is the hosted protocol's timer names; a list of workloads of several protocols is `Workload[]`. */
 export interface Workload<Timer extends string = string> {
-  /** As Maelstrom names it: 'broadcast', 'g-set', 'g-counter', 'pn-counter'. */
+  /** As Maelstrom names it: 'broadcast', 'g-set', 'g-counter', 'pn-counter', 'lin-kv'. */
   readonly name: string;
   /**
    * True when a client request of this body belongs to this workload. The first claimed request (or the first

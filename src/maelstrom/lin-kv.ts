@@ -120,5 +120,7 @@ export const LIN_KV_WORKLOAD: Workload<RaftTimer> = {
   name: 'lin-kv',
   claims: (body) => (body.type === 'read' || body.type === 'write' || body.type === 'cas') && 'key' in body,
   protocol: LIN_KV_PROTOCOL,
+  // Until `chatterbox maelstrom` has a data dir: Raft's safety then needs a majority of nodes never killed.
+  memoryDisk: true,
   options: () => linKvOptions(),
 };

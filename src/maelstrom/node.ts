@@ -430,9 +430,8 @@ export class MaelstromNode {
       output: (value) => this.output(value),
       halt: () => log.warn('the workload protocol halted; its requests are now refused'),
       log,
-      // Without a data dir the process's memory is its disk: the protocol already holds what it persists, and a
-      // killed process comes back empty, as a node whose disk was lost (lin-kv's Raft documents what that costs).
-      persist: () => undefined,
+      // Without a data dir the process's memory is the disk of a workload that accepts it (Workload.memoryDisk).
+      ...(workload.memoryDisk === true ? { persist: () => undefined } : {}),
     });
     log.info({ preset: this.options.preset }, 'workload fixed; starting its protocol');
     try {

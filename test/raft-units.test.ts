@@ -100,10 +100,10 @@ describe('raft: replication', () => {
   it('refuses an append whose previous entry it lacks, with a hint, and takes it once it matches', () => {
     const b = new Node(n2);
     const entry = { term: 1, command: null, origin: null };
-    const refused = sends(b.receive(n1, { t: 'append', term: 1, prevIndex: 3, prevTerm: 1, entries: [entry], commit: 0 }));
-    assert.deepEqual(refused.map((s) => s.msg), [{ t: 'appendReply', term: 1, ok: false, index: 0 }]);
-    const ok = sends(b.receive(n1, { t: 'append', term: 1, prevIndex: 0, prevTerm: 0, entries: [entry], commit: 1 }));
-    assert.deepEqual(ok.map((s) => s.msg), [{ t: 'appendReply', term: 1, ok: true, index: 1 }]);
+    const refused = sends(b.receive(n1, { t: 'append', term: 1, prevIndex: 3, prevTerm: 1, entries: [entry], commit: 0, round: 0 }));
+    assert.deepEqual(refused.map((s) => s.msg), [{ t: 'appendReply', term: 1, ok: false, index: 0, round: 0 }]);
+    const ok = sends(b.receive(n1, { t: 'append', term: 1, prevIndex: 0, prevTerm: 0, entries: [entry], commit: 1, round: 0 }));
+    assert.deepEqual(ok.map((s) => s.msg), [{ t: 'appendReply', term: 1, ok: true, index: 1, round: 0 }]);
     assert.equal(b.state.commitIndex, 1);
     assert.equal(b.state.leader, n1);
   });
@@ -111,11 +111,11 @@ describe('raft: replication', () => {
   it('replaces conflicting uncommitted entries, on disk too, and keeps entries an older append repeats', () => {
     const b = new Node(n2);
     const w = (term: number, value: number) => ({ term, command: { op: 'write', key: 1, value } as const, origin: `1.${value}@n1` });
-    b.receive(n1, { t: 'append', term: 1, prevIndex: 0, prevTerm: 0, entries: [w(1, 1), w(1, 2), w(1, 3)], commit: 1 });
-    b.receive(n3, { t: 'append', term: 2, prevIndex: 1, prevTerm: 1, entries: [w(2, 4)], commit: 1 });
+    b.receive(n1, { t: 'append', term: 1, prevIndex: 0, prevTerm: 0, entries: [w(1, 1), w(1, 2), w(1, 3)], commit: 1, round: 0 });
+    b.receive(n3, { t: 'append', term: 2, prevIndex: 1, prevTerm: 1, entries: [w(2, 4)], commit: 1, round: 0 });
     assert.deepEqual(b.state.log.map((e) => e.term), [1, 2]);
     assert.ok(!b.disk.has('raft/log/3'), 'the dropped entry is deleted from disk');
-    b.receive(n3, { t: 'append', term: 2, prevIndex: 0, prevTerm: 0, entries: [w(1, 1)], commit: 1 });
+    b.receive(n3, { t: 'append', term: 2, prevIndex: 0, prevTerm: 0, entries: [w(1, 1)], commit: 1, round: 0 });
     assert.equal(b.state.log.length, 2, 'a reordered older append does not shorten the log');
     b.restart(9);
     assert.deepEqual(b.state.log.map((e) => e.term), [1, 2]);
@@ -128,7 +128,7 @@ describe('raft: replication', () => {
     const fx = a.request(7, { type: 'write', key: 1, value: 42 });
     assert.deepEqual(outputs(fx), []);
     assert.ok(sends(fx).some((s) => s.msg.t === 'append'));
-    const done = a.receive(n2, { t: 'appendReply', term: 1, ok: true, index: 2 });
+    const done = a.receive(n2, { t: 'appendReply', term: 1, ok: true, index: 2, round: 0 });
     assert.deepEqual(outputs(done), [{ type: 'write_ok' }]);
     assert.equal(a.state.machine.get(1), 42);
   });
@@ -153,7 +153,7 @@ describe('raft: the client path', () => {
 
   it('reads wait for a heartbeat round confirming leadership (read index), then answer from the state', () => {
     const a = leader();
-    a.receive(n2, { t: 'appendReply', term: 1, ok: true, index: 1 });
+    a.receive(n2, { t: 'appendReply', term: 1, ok: true, index: 1, round: 0 });
     assert.equal(a.state.commitIndex, 1);
     const fx = a.request(3, { type: 'read', key: 5 });
     assert.deepEqual(outputs(fx), [], 'not before a majority confirms');

@@ -13,7 +13,7 @@ import type { NodeId } from '../core/ids.js';
 import { appendOwn } from './log.js';
 import { enqueueRead } from './reads.js';
 import { maybeCommit, replicate } from './replication.js';
-import { FORWARD_RETRY_HEARTBEATS, MAX_FORWARD_ATTEMPTS, MAX_LOG_ENTRIES, MAX_PENDING_REQUESTS, type RaftEffects, type RaftEnv, type RaftMsg, type RaftState } from './types.js';
+import { MAX_FORWARD_ATTEMPTS, MAX_LOG_ENTRIES, MAX_PENDING_REQUESTS, type RaftEffects, type RaftEnv, type RaftMsg, type RaftState } from './types.js';
 
 function newOrigin<S, C, Req>(s: RaftState<S, C, Req>): string {
   return `${s.incarnation}.${++s.nextSeq}@${s.self}`;
@@ -109,7 +109,7 @@ export function onForwardRefused<S, C, R, Req, Out>(
  * unavailable), and sends again forwards and read-index requests the network may have lost.
  */
 export function tendRequests<S, C, R, Req, Out>(env: RaftEnv<S, C, R, Req, Out>, s: RaftState<S, C, Req>, now: number, effects: RaftEffects<C, Out>): void {
-  const retryMs = FORWARD_RETRY_HEARTBEATS * s.options.heartbeatMs;
+  const retryMs = s.options.electionMs;
   for (const [origin, pending] of s.commands) {
     if (pending.deadline <= now) {
       s.commands.delete(origin);

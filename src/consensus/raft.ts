@@ -58,13 +58,14 @@ export function raftProtocol<S, C, R, Req, Out>(machine: StateMachine<S, C, R>, 
           isCount(v['prevIndex']) &&
           isTerm(v['prevTerm']) &&
           isCount(v['commit']) &&
+          isCount(v['round']) &&
           Array.isArray(entries) &&
           entries.length <= MAX_BATCH_ENTRIES &&
           entries.every((e) => isEntry(e, machine.isCommand))
         );
       }
       case 'appendReply':
-        return isTerm(v['term']) && typeof v['ok'] === 'boolean' && isCount(v['index']);
+        return isTerm(v['term']) && typeof v['ok'] === 'boolean' && isCount(v['index']) && isCount(v['round']);
       case 'beat':
         return isTerm(v['term']) && isCount(v['commit']) && isCount(v['round']);
       case 'beatReply':

@@ -16,6 +16,7 @@
 import type { NodeId } from '../core/ids.js';
 import { serveReads, advanceCommit } from './apply.js';
 import { termAt } from './log.js';
+import { contact } from './replication.js';
 import { MAX_REMOTE_READS, type RaftEffects, type RaftEnv, type RaftMsg, type RaftState, type ReadWaiter } from './types.js';
 
 /** Min(commit, the follower's match): what a follower may take as committed without a log check (etcd). */
@@ -37,11 +38,7 @@ export function startRoundIfReady<S, C, R, Req, Out>(env: RaftEnv<S, C, R, Req, 
   s.stats.readRounds++;
   s.readRound = { round: s.round, index: s.commitIndex, waiters: s.readQueue };
   s.readQueue = [];
-  for (const peer of s.peers) {
-    const p = s.progress.get(peer)!;
-    p.contacted = true;
-    effects.push({ kind: 'send', to: peer, msg: { t: 'beat', term: s.term, commit: safeCommitFor(s, peer), round: s.round } });
-  }
+  for (const [peer, p] of s.progress) contact(s, peer, p, now, effects);
   checkReadRound(env, s, now, effects);
 }
 

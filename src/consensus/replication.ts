@@ -25,7 +25,7 @@ import { MAX_BATCH_ENTRIES, MAX_INFLIGHT_APPENDS, type Progress, type RaftEffect
 function sendAppend<S, C, Req, Out>(s: RaftState<S, C, Req>, peer: NodeId, p: Progress, now: number, effects: RaftEffects<C, Out>): void {
   const prevIndex = p.next - 1;
   const end = Math.min(s.log.length, prevIndex + MAX_BATCH_ENTRIES);
-  const msg: RaftMsg<C> = { t: 'append', term: s.term, prevIndex, prevTerm: termAt(s, prevIndex), entries: s.log.slice(prevIndex, end), commit: s.commitIndex };
+  const msg: RaftMsg<C> = { t: 'append', term: s.term, prevIndex, prevTerm: termAt(s, prevIndex), entries: s.log.slice(prevIndex, end), commit: s.commitIndex, round: s.round };
   effects.push({ kind: 'send', to: peer, msg });
   p.next = end + 1;
   p.inflight++;
@@ -33,9 +33,24 @@ function sendAppend<S, C, Req, Out>(s: RaftState<S, C, Req>, peer: NodeId, p: Pr
   p.contacted = true;
 }
 
-/** Sends one follower what it lacks, as far as its window allows. */
-function replicateTo<S, C, Req, Out>(s: RaftState<S, C, Req>, peer: NodeId, p: Progress, now: number, effects: RaftEffects<C, Out>): void {
-  while (p.next <= s.log.length && p.inflight < MAX_INFLIGHT_APPENDS) sendAppend(s, peer, p, now, effects);
+/** Sends one follower what it lacks, as far as its window allows; true when something went. */
+export function replicateTo<S, C, Req, Out>(s: RaftState<S, C, Req>, peer: NodeId, p: Progress, now: number, effects: RaftEffects<C, Out>): boolean {
+  let sent = false;
+  while (p.next <= s.log.length && p.inflight < MAX_INFLIGHT_APPENDS) {
+    sendAppend(s, peer, p, now, effects);
+    sent = true;
+  }
+  return sent;
+}
+
+/**
+ * Tells `peer` the current commit index and read round now: by an append when it has entries to take and room
+ * in its window (the append carries both), else by a heartbeat.
+ */
+export function contact<S, C, Req, Out>(s: RaftState<S, C, Req>, peer: NodeId, p: Progress, now: number, effects: RaftEffects<C, Out>): void {
+  if (replicateTo(s, peer, p, now, effects)) return;
+  p.contacted = true;
+  effects.push({ kind: 'send', to: peer, msg: { t: 'beat', term: s.term, commit: safeCommitFor(s, peer), round: s.round } });
 }
 
 export function replicate<S, C, Req, Out>(s: RaftState<S, C, Req>, now: number, effects: RaftEffects<C, Out>): void {
@@ -62,9 +77,7 @@ export function maybeCommit<S, C, R, Req, Out>(env: RaftEnv<S, C, R, Req, Out>, 
   }
   for (const peer of notify) {
     const p = s.progress.get(peer);
-    if (p === undefined) continue;
-    p.contacted = true;
-    effects.push({ kind: 'send', to: peer, msg: { t: 'beat', term: s.term, commit: safeCommitFor(s, peer), round: s.round } });
+    if (p !== undefined) contact(s, peer, p, now, effects);
   }
   startRoundIfReady(env, s, now, effects);
 }
@@ -90,12 +103,12 @@ export function onAppend<S, C, R, Req, Out>(
   effects: RaftEffects<C, Out>,
 ): void {
   if (msg.term < s.term) {
-    effects.push({ kind: 'send', to: from, msg: { t: 'appendReply', term: s.term, ok: false, index: 0 } });
+    effects.push({ kind: 'send', to: from, msg: { t: 'appendReply', term: s.term, ok: false, index: 0, round: 0 } });
     return;
   }
   acceptLeader(env, s, from, msg.term, now, effects);
   if (msg.prevIndex > s.log.length) {
-    effects.push({ kind: 'send', to: from, msg: { t: 'appendReply', term: s.term, ok: false, index: s.log.length } });
+    effects.push({ kind: 'send', to: from, msg: { t: 'appendReply', term: s.term, ok: false, index: s.log.length, round: msg.round } });
     return;
   }
   if (termAt(s, msg.prevIndex) !== msg.prevTerm) {
@@ -103,12 +116,12 @@ export function onAppend<S, C, R, Req, Out>(
     const conflicting = termAt(s, msg.prevIndex);
     let hint = msg.prevIndex - 1;
     while (hint > s.commitIndex && termAt(s, hint) === conflicting) hint--;
-    effects.push({ kind: 'send', to: from, msg: { t: 'appendReply', term: s.term, ok: false, index: hint } });
+    effects.push({ kind: 'send', to: from, msg: { t: 'appendReply', term: s.term, ok: false, index: hint, round: msg.round } });
     return;
   }
   const matched = mergeEntries(s, msg.prevIndex, msg.entries, effects);
   advanceCommit(env, s, Math.min(msg.commit, matched), effects);
-  effects.push({ kind: 'send', to: from, msg: { t: 'appendReply', term: s.term, ok: true, index: matched } });
+  effects.push({ kind: 'send', to: from, msg: { t: 'appendReply', term: s.term, ok: true, index: matched, round: msg.round } });
 }
 
 export function onAppendReply<S, C, R, Req, Out>(
@@ -127,6 +140,8 @@ export function onAppendReply<S, C, R, Req, Out>(
   if (s.role !== 'leader' || msg.term !== s.term || p === undefined) return;
   p.heardAt = now;
   p.inflight = Math.max(0, p.inflight - 1);
+  // Any reply of this term acknowledges the round its append carried (a refusal too: the sender still leads).
+  if (msg.round > p.acked) p.acked = msg.round;
   if (msg.ok) {
     if (msg.index > p.match) p.match = Math.min(msg.index, s.log.length);
     if (p.next <= p.match) p.next = p.match + 1;
@@ -137,6 +152,7 @@ export function onAppendReply<S, C, R, Req, Out>(
     p.inflight = 0;
   }
   replicateTo(s, from, p, now, effects);
+  checkReadRound(env, s, now, effects);
 }
 
 export function onBeat<S, C, R, Req, Out>(

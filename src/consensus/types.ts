@@ -27,11 +27,11 @@ export const MAX_REMOTE_READS = 10_000;
 /** How often a follower's forwarded command follows a refusal's hint to a newer leader before it gives up. */
 export const MAX_FORWARD_ATTEMPTS = 3;
 /**
- * A forward or read-index request not answered within this many heartbeats is sent again (to the leader then
- * known): the network may have lost it. A second copy of a command is harmless (apply.ts applies an origin once;
- * a leader proposes an origin once per term).
+ * A forward or read-index request not answered within an election timeout (RaftOptions.electionMs: longer than
+ * any round trip the timing is meant for) is sent again, to the leader then known: the network may have lost it.
+ * A second copy of a command is harmless (apply.ts applies an origin once; a leader proposes an origin once per
+ * term).
  */
-export const FORWARD_RETRY_HEARTBEATS = 3;
 
 /** Encodes what Raft persists (entries hold commands: plain data); injected so consensus needs no transport. */
 export interface RaftCodec {
@@ -67,10 +67,10 @@ export type RaftMsg<C> =
   /** RequestVote (figure 2). */
   | { readonly t: 'vote'; readonly term: number; readonly lastIndex: number; readonly lastTerm: number }
   | { readonly t: 'voteReply'; readonly term: number; readonly granted: boolean }
-  /** AppendEntries with entries (figure 2). */
-  | { readonly t: 'append'; readonly term: number; readonly prevIndex: number; readonly prevTerm: number; readonly entries: readonly Entry<C>[]; readonly commit: number }
+  /** AppendEntries with entries (figure 2); `round` as in a beat, so an append also confirms a read round. */
+  | { readonly t: 'append'; readonly term: number; readonly prevIndex: number; readonly prevTerm: number; readonly entries: readonly Entry<C>[]; readonly commit: number; readonly round: number }
   /** ok: `index` is the last index now known to match; not ok: the follower's hint, the index to resend after. */
-  | { readonly t: 'appendReply'; readonly term: number; readonly ok: boolean; readonly index: number }
+  | { readonly t: 'appendReply'; readonly term: number; readonly ok: boolean; readonly index: number; readonly round: number }
   /**
    * A heartbeat (etcd's MsgHeartbeat): `commit` is min(leader commit, the follower's match), so it is safe to take
    * without a log check; `round` is the read-index confirmation round it stands for (reads.ts).

@@ -123,6 +123,29 @@ describe('raft: replication', () => {
     assert.equal(b.state.term, 2);
   });
 
+  it('an accepted entry is on disk before the reply acknowledging it leaves', () => {
+    const b = new Node(n2);
+    const fx = b.receive(n1, { t: 'append', term: 1, prevIndex: 0, prevTerm: 0, entries: [{ term: 1, command: { op: 'write', key: 1, value: 1 }, origin: '1.1@n1' }], commit: 0, round: 0 });
+    const written = fx.findIndex((e) => e.kind === 'persist' && e.key === 'raft/log/1');
+    const replied = fx.findIndex((e) => e.kind === 'send' && e.msg.t === 'appendReply');
+    assert.ok(written >= 0 && written < replied);
+  });
+
+  it('a forward the network duplicated is proposed once per term and applied once', () => {
+    const a = leader();
+    const forward: RaftMsg<LinKvCommand> = { t: 'forward', origin: '1.1@n2', command: { op: 'cas', key: 1, from: 0, to: 1, create: true } };
+    a.receive(n2, forward);
+    a.receive(n2, forward);
+    assert.equal(a.state.log.length, 2, 'proposed once');
+    const c = leader();
+    c.receive(n2, forward);
+    c.state.log.push({ term: 1, command: forward.command, origin: forward.origin }); // as if proposed again by another leader
+    c.receive(n3, { t: 'appendReply', term: 1, ok: true, index: 3, round: 0 });
+    assert.equal(c.state.commitIndex, 3);
+    assert.equal(c.state.machine.get(1), 1, 'the second copy found 1, not 0, and did not apply as a failed cas either');
+    assert.equal(c.state.stats.applied, 1);
+  });
+
   it('commits by a majority of the current term and answers the client then', () => {
     const a = leader();
     const fx = a.request(7, { type: 'write', key: 1, value: 42 });
@@ -161,6 +184,17 @@ describe('raft: the client path', () => {
     assert.ok(beat !== undefined && beat.msg.t === 'beat');
     const out = outputs(a.receive(n3, { t: 'beatReply', term: 1, round: beat.msg.round }));
     assert.deepEqual(out, [{ type: 'error', code: 20, text: 'key 5 does not exist' }]);
+  });
+
+  it('a follower reads by the leader\'s read index, once it has applied up to it', () => {
+    const b = new Node(n2);
+    const w = { term: 1, command: { op: 'write', key: 4, value: 44 } as const, origin: '1.1@n1' };
+    b.receive(n1, { t: 'append', term: 1, prevIndex: 0, prevTerm: 0, entries: [{ term: 1, command: null, origin: null }, w], commit: 1, round: 0 });
+    const fx = b.request(5, { type: 'read', key: 4 });
+    const ask = sends(fx).find((s) => s.msg.t === 'readIndex');
+    assert.ok(ask !== undefined && ask.msg.t === 'readIndex' && ask.to === n1);
+    assert.deepEqual(outputs(b.receive(n1, { t: 'readIndexReply', id: ask.msg.id, index: 2, term: 1, commit: 1 })), [], 'index 2 is not applied here yet');
+    assert.deepEqual(outputs(b.receive(n1, { t: 'beat', term: 1, commit: 2, round: 1 })), [{ type: 'read_ok', value: 44 }]);
   });
 
   it('a single node is its own majority', () => {

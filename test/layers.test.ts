@@ -85,6 +85,7 @@ const LAYER_RANKS: Readonly<Record<string, number>> = {
   crdt: 1,
   transport: 1,
   kernel: 2,
+  consensus: 2,
   agreement: 2,
   replication: 2,
   platform: 2,

@@ -430,6 +430,8 @@ export class MaelstromNode {
       output: (value) => this.output(value),
       halt: () => log.warn('the workload protocol halted; its requests are now refused'),
       log,
+      // Without a data dir the process's memory is the disk of a workload that accepts it (Workload.memoryDisk).
+      ...(workload.memoryDisk === true ? { persist: () => undefined } : {}),
     });
     log.info({ preset: this.options.preset }, 'workload fixed; starting its protocol');
     try {

@@ -11,7 +11,7 @@ import type { Protocol } from '../protocol/types.js';
  * The names of the workloads in workloads.ts, in its order, so that help and logs can name them without loading
  * the protocols (test/process/maelstrom-node.test.ts checks that they match).
  */
-export const HOSTED_WORKLOAD_NAMES: readonly string[] = ['broadcast', 'g-set', 'pn-counter'];
+export const HOSTED_WORKLOAD_NAMES: readonly string[] = ['broadcast', 'g-set', 'pn-counter', 'lin-kv'];
 
 /** Maelstrom's error codes (doc/protocol.md, "Errors"). */
 export const MaelstromError = {
@@ -48,7 +48,7 @@ export interface ClientReply {
 
 /** `Timer` is the hosted protocol's timer names; a list of workloads of several protocols is `Workload[]`. */
 export interface Workload<Timer extends string = string> {
-  /** As Maelstrom names it: 'broadcast', 'g-set', 'g-counter', 'pn-counter'. */
+  /** As Maelstrom names it: 'broadcast', 'g-set', 'g-counter', 'pn-counter', 'lin-kv'. */
   readonly name: string;
   /**
    * True when a client request of this body belongs to this workload. The first claimed request (or the first
@@ -58,6 +58,12 @@ export interface Workload<Timer extends string = string> {
   claims(body: Body): boolean;
   /** Its state, messages and options are its own; its messages must pass the transport codec. */
   readonly protocol: Protocol<unknown, unknown, ClientReply, unknown, ClientRequest, Timer>;
+  /**
+   * True when the protocol persists (the `persist` effect) and may run without a store: the process's memory is
+   * then its disk, as good as the protocol's own state, and a killed process comes back empty, as a node whose
+   * disk was lost. Without it, a protocol that persists under a driver with no store stops (protocol rule 6).
+   */
+  readonly memoryDisk?: boolean;
   /** The protocol's options for this node, from the driver's flags. */
   options(flags: Readonly<Record<string, unknown>>): unknown;
 }

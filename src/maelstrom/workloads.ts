@@ -10,6 +10,9 @@
  * - `g-set`: a grow-only set (GSet).
  * - `pn-counter`: a PN-counter; it also serves Maelstrom's `g-counter` workload, whose requests look the same
  *   (a grow-only run of a PN-counter is a G-counter), so the two need not be told apart.
+ *
+ * And one over consensus: `lin-kv`, Raft (../consensus/) replicating a map of registers (lin-kv.ts). Its `read`
+ * names a `key`, the others' never do, which tells the workloads apart from the first read.
  */
 import { GOSSIP_PRESETS, gossipOptions, gossipService, type GossipPreset } from '../broadcast/gossip.js';
 import { MessageLog } from '../broadcast/message-log.js';
@@ -18,6 +21,7 @@ import { isPlainData, type PlainData } from '../crdt/data.js';
 import { GSet } from '../crdt/gset.js';
 import { crdtLattice, type Lattice } from '../replication/lattice.js';
 import { deltaSync, type ReplicatedService, type ServiceContext, type ServiceResult, type SyncTimer } from '../replication/delta-sync.js';
+import { LIN_KV_WORKLOAD } from './lin-kv.js';
 import { MaelstromError, type Body, type ClientReply, type ClientRequest, type Workload } from './service.js';
 
 type Result<T> = ServiceResult<T, ClientReply>;
@@ -101,8 +105,12 @@ export function hostedWorkload<T>(service: ReplicatedService<T, ClientRequest, C
   return { name: service.name, claims, protocol: deltaSync(service), options: presetOptions };
 }
 
-export const WORKLOADS: readonly Workload<SyncTimer>[] = [
-  hostedWorkload(BROADCAST_SERVICE, (body) => isType(body, 'broadcast', 'topology', 'read')),
-  hostedWorkload(GSET_SERVICE, (body) => isType(body, 'read') || (isType(body, 'add') && 'element' in body)),
-  hostedWorkload(COUNTER_SERVICE, (body) => isType(body, 'read') || (isType(body, 'add') && 'delta' in body)),
+/** A `read` without a `key`: the CRDT workloads' (lin-kv's names one). */
+const isKeylessRead = (body: Body): boolean => isType(body, 'read') && !('key' in body);
+
+export const WORKLOADS: readonly Workload[] = [
+  hostedWorkload(BROADCAST_SERVICE, (body) => isType(body, 'broadcast', 'topology') || isKeylessRead(body)),
+  hostedWorkload(GSET_SERVICE, (body) => isKeylessRead(body) || (isType(body, 'add') && 'element' in body)),
+  hostedWorkload(COUNTER_SERVICE, (body) => isKeylessRead(body) || (isType(body, 'add') && 'delta' in body)),
+  LIN_KV_WORKLOAD,
 ];

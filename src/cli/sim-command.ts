@@ -11,7 +11,7 @@ import { describePartition, ringRadius, validateNodeFaults, type Fault } from '.
 import type { AgreementProtocolName } from '../agreement/protocols.js';
 import { seed32 } from '../core/prng.js';
 import { drawAgreementScenario, runAgreementScenario, TUNING_NAMES, type AgreementVerdict, type ScenarioDraw } from '../sim/scenarios/agreement.js';
-import { SIM_WORKLOADS, sweepMaelstrom, type MaelstromDraw, type MaelstromVerdict, type SimWorkload } from '../harness/simulated.js';
+import { SIM_WORKLOADS, hasShippedWorkload, sweepMaelstrom, type MaelstromDraw, type MaelstromVerdict, type SimWorkload } from '../harness/simulated.js';
 import { formatCheck, formatCounts } from '../harness/format.js';
 import { PROTOCOLS } from './agreement-flags.js';
 import { configureCommand, type OptionValues } from './command.js';
@@ -208,6 +208,7 @@ export function simArgsFromOptions(opts: OptionValues): SimArgs {
 
 function maelstromArgs(opts: OptionValues, raw: string, str: (name: string) => string | undefined): SimArgs {
   const workload = oneOf<SimWorkload>('--workload', raw, SIM_WORKLOADS);
+  if (!hasShippedWorkload(workload)) throw new UsageError(`--workload ${workload}: chatterbox maelstrom does not ship a ${workload} node yet`);
   for (const [key, flag] of AGREEMENT_ONLY_FLAGS) {
     if (str(key) !== undefined) throw new UsageError(`${flag}: applies to the agreement job, not with --workload`);
   }

@@ -8,6 +8,7 @@
  * - g-set: half `add` of 0, 1, 2, … (`element`), half `read` → `read_ok` with `value` (an array).
  * - pn-counter: half `add` with `delta` uniform in -5..4, half `read` → `read_ok` with an integer `value`.
  * - g-counter: the same stream with negative adds filtered out (so adds are 0..4 and a third of all operations).
+ * - kafka: `send`, `poll`, `commit_offsets`, `list_committed_offsets` from stateful clients (kafka.ts).
  *
  * An `error` reply is a definite failure (`fail`) for the codes Maelstrom calls definite, otherwise indefinite
  * (`info`), as is a reply that breaks the workload's schema.
@@ -15,7 +16,8 @@
 import * as z from 'zod';
 import type { Prng } from '../core/prng.js';
 import { DEFINITE_ERROR_CODES, errorBodySchema, issueText, maelstromInt } from '../maelstrom/wire.js';
-import type { HarnessWorkload, OpError, OpF, OpType } from './types.js';
+import { KafkaClients } from './kafka.js';
+import type { HarnessWorkload, Op, OpError, OpF, OpType } from './types.js';
 
 export type RequestBody = Readonly<Record<string, unknown>> & { readonly type: string };
 
@@ -27,8 +29,29 @@ export interface OpSpec {
 
 export const READ: OpSpec = { f: 'read', value: null, body: { type: 'read' } };
 
-/** An endless stream of operations for the workload, drawn from `prng`. */
-export function operationGenerator(workload: HarnessWorkload, prng: Prng): () => OpSpec {
+/**
+ * The clients of a run: `next(client)` is that client's next operation, and every completed operation goes back
+ * through `completed`, for workloads whose clients keep state (kafka's offsets). Both backends drive this.
+ */
+export interface ClientModel {
+  next(client: string): OpSpec;
+  completed(op: Op): void;
+  /** kafka's clients, for its final polls; undefined for the other workloads. */
+  readonly kafka: KafkaClients | undefined;
+}
+
+/** The clients of `workload`, drawn from `prng`; `kafkaSubP` is kafka's chance of an assign (Jepsen's 1/64). */
+export function clientModel(workload: HarnessWorkload, prng: Prng, options: { readonly kafkaSubP?: number } = {}): ClientModel {
+  if (workload === 'kafka') {
+    const kafka = new KafkaClients(prng, options.kafkaSubP);
+    return { next: (client) => kafka.next(client), completed: (op) => kafka.completed(op), kafka };
+  }
+  const next = operationGenerator(workload, prng);
+  return { next: () => next(), completed: () => undefined, kafka: undefined };
+}
+
+/** An endless stream of operations for a workload whose clients keep no state, drawn from `prng`. */
+export function operationGenerator(workload: Exclude<HarnessWorkload, 'kafka'>, prng: Prng): () => OpSpec {
   let next = 0;
   switch (workload) {
     case 'echo':
@@ -80,6 +103,14 @@ function okSchema(workload: HarnessWorkload, f: OpF): z.ZodType<Record<string, u
       return z.looseObject({ type: z.literal('broadcast_ok') });
     case 'add':
       return z.looseObject({ type: z.literal('add_ok') });
+    case 'send':
+      return z.looseObject({ type: z.literal('send_ok'), offset: z.int().min(0) });
+    case 'poll':
+      return z.looseObject({ type: z.literal('poll_ok'), msgs: z.record(z.string(), z.array(z.tuple([z.int().min(0), present]))) });
+    case 'commit_offsets':
+      return z.looseObject({ type: z.literal('commit_offsets_ok') });
+    case 'list_committed_offsets':
+      return z.looseObject({ type: z.literal('list_committed_offsets_ok'), offsets: z.record(z.string(), maelstromInt) });
     case 'read':
       if (workload === 'broadcast') return z.looseObject({ type: z.literal('read_ok'), messages: z.array(z.unknown()) });
       if (workload === 'g-set') return z.looseObject({ type: z.literal('read_ok'), value: z.array(z.unknown()) });
@@ -95,6 +126,12 @@ function resultOf(workload: HarnessWorkload, f: OpF, body: Record<string, unknow
       return body['id'];
     case 'read':
       return workload === 'broadcast' ? body['messages'] : body['value'];
+    case 'send':
+      return body['offset'];
+    case 'poll':
+      return body['msgs'];
+    case 'list_committed_offsets':
+      return body['offsets'];
     default:
       return null;
   }

@@ -11,6 +11,7 @@
 import { MaelstromError } from '../maelstrom/service.js';
 import { interpretReply, type OpSpec } from './client.js';
 import { SetAnalysis, checkCounter, checkEcho, checkUniqueIds, statsProblems } from './checkers.js';
+import { checkKafka } from './kafka.js';
 import { isCounterWorkload, isSetWorkload, type CheckResult, type HarnessWorkload, type Op } from './types.js';
 
 /** How an operation ended. */
@@ -115,6 +116,7 @@ export class History {
     if (this.setAnalysis !== undefined) return this.setAnalysis.result(healAtMs);
     if (isCounterWorkload(this.workload)) return checkCounter([...this.ops, ...this.probeOps], this.nodes, { healAtMs });
     if (this.workload === 'echo') return checkEcho(this.ops);
+    if (this.workload === 'kafka') return checkKafka(this.ops);
     return checkUniqueIds(this.ops);
   }
 }

@@ -3,8 +3,9 @@
  * records, and the report it produces.
  */
 import { MEAN_LATENCY_SHAPES, type MeanLatencyShape } from '../sim/network.js';
+import type { KafkaCheck } from './kafka.js';
 
-export const HARNESS_WORKLOADS = ['echo', 'unique-ids', 'broadcast', 'g-set', 'g-counter', 'pn-counter'] as const;
+export const HARNESS_WORKLOADS = ['echo', 'unique-ids', 'broadcast', 'g-set', 'g-counter', 'pn-counter', 'kafka'] as const;
 export type HarnessWorkload = (typeof HARNESS_WORKLOADS)[number];
 
 /** Maelstrom's broadcast topologies (workload/broadcast.clj, doc/03-broadcast/02-performance.md). */
@@ -15,9 +16,14 @@ export type TopologyName = (typeof TOPOLOGIES)[number];
 export const LATENCY_DISTS = MEAN_LATENCY_SHAPES;
 export type LatencyDist = MeanLatencyShape;
 
-/** Workloads whose nodes answer `read`: they get probes, a recovery wait and final reads on every node. */
+/** Workloads with a final phase: a recovery wait after the final heal, then final reads (kafka: final polls). */
 export function hasReads(workload: HarnessWorkload): boolean {
   return workload !== 'echo' && workload !== 'unique-ids';
+}
+
+/** Workloads whose nodes answer a bare `read`, which probes use (kafka's polls are per client, so it has none). */
+export function hasProbes(workload: HarnessWorkload): boolean {
+  return hasReads(workload) && workload !== 'kafka';
 }
 
 export function isSetWorkload(workload: HarnessWorkload): workload is 'broadcast' | 'g-set' {
@@ -75,7 +81,7 @@ export interface HarnessOptions {
 
 export type OpType = 'ok' | 'fail' | 'info';
 
-export type OpF = 'echo' | 'generate' | 'broadcast' | 'add' | 'read';
+export type OpF = 'echo' | 'generate' | 'broadcast' | 'add' | 'read' | 'send' | 'poll' | 'commit_offsets' | 'list_committed_offsets';
 
 /** One client operation, Jepsen style: an invocation and (once known) its completion. */
 export interface Op {
@@ -213,7 +219,7 @@ export interface UniqueIdsCheck {
   readonly duplicated: ReadonlyArray<{ readonly id: unknown; readonly count: number }>;
 }
 
-export type CheckResult = SetCheck | CounterCheck | EchoCheck | UniqueIdsCheck;
+export type CheckResult = SetCheck | CounterCheck | EchoCheck | UniqueIdsCheck | KafkaCheck;
 
 export interface PartitionEvent {
   /** Jepsen's partition target (src/sim/faults.ts `PartitionTarget`). */

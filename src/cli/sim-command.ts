@@ -11,7 +11,7 @@ import { describePartition, ringRadius, validateNodeFaults, type Fault } from '.
 import type { AgreementProtocolName } from '../agreement/protocols.js';
 import { seed32 } from '../core/prng.js';
 import { drawAgreementScenario, runAgreementScenario, TUNING_NAMES, type AgreementVerdict, type ScenarioDraw } from '../sim/scenarios/agreement.js';
-import { SIM_WORKLOADS, sweepMaelstrom, type MaelstromDraw, type MaelstromVerdict, type SimWorkload } from '../harness/simulated.js';
+import { SIM_WORKLOADS, hasShippedWorkload, sweepMaelstrom, type MaelstromDraw, type MaelstromVerdict, type SimWorkload } from '../harness/simulated.js';
 import { formatCheck, formatCounts } from '../harness/format.js';
 import { PROTOCOLS } from './agreement-flags.js';
 import { configureCommand, type OptionValues } from './command.js';
@@ -207,7 +207,8 @@ export function simArgsFromOptions(opts: OptionValues): SimArgs {
 }
 
 function maelstromArgs(opts: OptionValues, raw: string, str: (name: string) => string | undefined): SimArgs {
-  const workload = oneOf<SimWorkload>('--workload', raw, SIM_WORKLOADS);
+  // Only workloads with a shipped node: a scenario of any other needs its node passed in (the library's `hosted`).
+  const workload = oneOf<SimWorkload>('--workload', raw, SIM_WORKLOADS.filter(hasShippedWorkload));
   for (const [key, flag] of AGREEMENT_ONLY_FLAGS) {
     if (str(key) !== undefined) throw new UsageError(`${flag}: applies to the agreement job, not with --workload`);
   }
@@ -331,7 +332,7 @@ export function simCommand(): Command {
     )
     .option(
       '--workload <name>',
-      `simulate a Maelstrom workload instead: ${SIM_WORKLOADS.join(', ')}; the nodes run what chatterbox maelstrom ships, clients issue what the harness's do, faults end by the time limit, and after 10 virtual seconds of recovery the history goes to the harness's checkers; exit 1 if a run is invalid (takes --seed, --runs, --nodes, --preset, --faults)`,
+      `simulate a Maelstrom workload instead: ${SIM_WORKLOADS.filter(hasShippedWorkload).join(', ')}; the nodes run what chatterbox maelstrom ships, clients issue what the harness's do, faults end by the time limit, and after 10 virtual seconds of recovery the history goes to the harness's checkers; exit 1 if a run is invalid (takes --seed, --runs, --nodes, --preset, --faults)`,
     )
     .option('--preset <name>', 'with --workload: the gossip preset, latency or messages (default: drawn from the seed)')
     .option('--protocol <name>', 'stream, lockstep or both (default both)')

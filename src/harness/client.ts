@@ -10,6 +10,7 @@
  * - g-counter: the same stream with negative adds filtered out (so adds are 0..4 and a third of all operations).
  * - lin-kv: `read`, `write` and `cas` on keys rotated per group of clients (lin-kv-client.ts) → `read_ok` with a
  *   `value`, `write_ok`, `cas_ok`.
+ * - kafka: `send`, `poll`, `commit_offsets`, `list_committed_offsets` from stateful clients (kafka.ts).
  *
  * An `error` reply is a definite failure (`fail`) for the codes Maelstrom calls definite, otherwise indefinite
  * (`info`), as is a reply that breaks the workload's schema.
@@ -17,8 +18,9 @@
 import * as z from 'zod';
 import type { Prng } from '../core/prng.js';
 import { DEFINITE_ERROR_CODES, errorBodySchema, issueText, maelstromInt } from '../maelstrom/wire.js';
+import { KafkaClients } from './kafka.js';
 import { linKvGenerator, type ClientShape, type IssuedBy } from './lin-kv-client.js';
-import type { HarnessWorkload, OpError, OpF, OpType } from './types.js';
+import type { HarnessWorkload, Op, OpError, OpF, OpType } from './types.js';
 
 export type RequestBody = Readonly<Record<string, unknown>> & { readonly type: string };
 
@@ -31,11 +33,36 @@ export interface OpSpec {
 export const READ: OpSpec = { f: 'read', value: null, body: { type: 'read' } };
 
 /**
- * An endless stream of operations for the workload, drawn from `prng`. Each call names the slot and client that
- * will issue the operation (lin-kv's keys depend on them; the other workloads ignore it; without it, slot 0).
- * `shape` is the run's node count and client slots (lin-kv groups its clients by them; default one node, one slot).
+ * The clients of a run: `next(by)` is the next operation of the client `by` names (with its slot), and every
+ * completed operation goes back through `completed`, for workloads whose clients keep state (kafka's offsets).
+ * Both backends drive this.
  */
-export function operationGenerator(workload: HarnessWorkload, prng: Prng, shape: ClientShape = { nodeCount: 1, concurrency: 1 }): (by?: IssuedBy) => OpSpec {
+export interface ClientModel {
+  next(by: IssuedBy): OpSpec;
+  completed(op: Op): void;
+  /** kafka's clients, for its final polls; undefined for the other workloads. */
+  readonly kafka: KafkaClients | undefined;
+}
+
+/**
+ * The clients of `workload`, drawn from `prng`. `shape` is the run's node count and client slots (lin-kv groups
+ * its clients by them); `kafkaSubP` is kafka's chance of an assign (Jepsen's 1/64).
+ */
+export function clientModel(workload: HarnessWorkload, prng: Prng, options: { readonly shape?: ClientShape; readonly kafkaSubP?: number } = {}): ClientModel {
+  if (workload === 'kafka') {
+    const kafka = new KafkaClients(prng, options.kafkaSubP);
+    return { next: (by) => kafka.next(by.client), completed: (op) => kafka.completed(op), kafka };
+  }
+  const next = operationGenerator(workload, prng, options.shape);
+  return { next, completed: () => undefined, kafka: undefined };
+}
+
+/**
+ * An endless stream of operations for a workload whose clients keep no state, drawn from `prng`. Each call names
+ * the slot and client that will issue the operation (lin-kv's keys depend on them; the other workloads ignore
+ * it; without it, slot 0). `shape`: as for `clientModel` (default one node, one slot).
+ */
+export function operationGenerator(workload: Exclude<HarnessWorkload, 'kafka'>, prng: Prng, shape: ClientShape = { nodeCount: 1, concurrency: 1 }): (by?: IssuedBy) => OpSpec {
   let next = 0;
   switch (workload) {
     case 'lin-kv': {
@@ -95,6 +122,14 @@ function okSchema(workload: HarnessWorkload, f: OpF): z.ZodType<Record<string, u
       return z.looseObject({ type: z.literal('write_ok') });
     case 'cas':
       return z.looseObject({ type: z.literal('cas_ok') });
+    case 'send':
+      return z.looseObject({ type: z.literal('send_ok'), offset: z.int().min(0) });
+    case 'poll':
+      return z.looseObject({ type: z.literal('poll_ok'), msgs: z.record(z.string(), z.array(z.tuple([z.int().min(0), present]))) });
+    case 'commit_offsets':
+      return z.looseObject({ type: z.literal('commit_offsets_ok') });
+    case 'list_committed_offsets':
+      return z.looseObject({ type: z.literal('list_committed_offsets_ok'), offsets: z.record(z.string(), maelstromInt) });
     case 'read':
       // lin-kv: any JSON value, as the register holds it; null claims the key is missing (linearizability.ts).
       if (workload === 'lin-kv') return z.looseObject({ type: z.literal('read_ok'), value: present });
@@ -112,6 +147,12 @@ function resultOf(workload: HarnessWorkload, f: OpF, body: Record<string, unknow
       return body['id'];
     case 'read':
       return workload === 'broadcast' ? body['messages'] : body['value'];
+    case 'send':
+      return body['offset'];
+    case 'poll':
+      return body['msgs'];
+    case 'list_committed_offsets':
+      return body['offsets'];
     default:
       return null;
   }

@@ -58,6 +58,11 @@ export function formatCheck(check: CheckResult, nemesis: boolean): string[] {
       );
       break;
     }
+    case 'kafka':
+      lines.push(
+        `kafka: ${check.sends.attempted} sends (${check.sends.acknowledged} acknowledged), ${check.polls.ok} ok polls returning ${check.polls.messages} messages, ${check.keys} keys; ${check.valid ? 'no anomalies' : `anomalies: ${Object.keys(check.errors).join(', ')}`}`,
+      );
+      break;
   }
   return lines;
 }

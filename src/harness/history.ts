@@ -12,6 +12,7 @@ import { MaelstromError } from '../maelstrom/service.js';
 import { interpretReply, type OpSpec } from './client.js';
 import { SetAnalysis, checkCounter, checkEcho, checkUniqueIds, statsProblems } from './checkers.js';
 import { checkLinKv } from './linearizability.js';
+import { checkKafka } from './kafka.js';
 import { isCounterWorkload, isSetWorkload, type CheckResult, type HarnessWorkload, type Op } from './types.js';
 
 /** How an operation ended. */
@@ -122,6 +123,7 @@ export class History {
     if (isCounterWorkload(this.workload)) return checkCounter([...this.ops, ...this.probeOps], this.nodes, { healAtMs });
     if (this.workload === 'echo') return checkEcho(this.ops);
     if (this.workload === 'lin-kv') return checkLinKv(this.ops);
+    if (this.workload === 'kafka') return checkKafka(this.ops);
     return checkUniqueIds(this.ops);
   }
 }

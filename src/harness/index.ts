@@ -7,6 +7,7 @@
 export {
   SIM_WORKLOADS,
   drawMaelstromScenario,
+  hasShippedWorkload,
   runMaelstromScenario,
   shippedWorkload,
   sweepMaelstrom,
@@ -17,3 +18,4 @@ export {
   type SimWorkload,
 } from './simulated.js';
 export type { CheckResult, Op, OpCounts } from './types.js';
+export { KAFKA_ERROR_KINDS, KafkaClients, checkKafka, type KafkaCheck, type KafkaErrorKind } from './kafka.js';

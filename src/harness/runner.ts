@@ -29,11 +29,13 @@ import { describePartition, nemesisSchedule, PartitionTable, staggerMs, type Par
 import { drawLatencyMs, latencyWithMean, type LatencyModel } from '../sim/network.js';
 import { ChildSet, type Child } from '../supervisor/supervisor.js';
 import { envelopeSchema, issueText } from '../maelstrom/wire.js';
-import { READ, canonicalKey, operationGenerator, type OpSpec, type RequestBody } from './client.js';
+import { READ, canonicalKey, clientModel, type ClientModel, type OpSpec, type RequestBody } from './client.js';
+import { FINAL_POLL_INTERVAL_MS, FINAL_POLL_LIMIT_MS } from './kafka.js';
 import { acceptableRanges, countOps, inRanges } from './checkers.js';
 import { History } from './history.js';
 import { topology } from './topology.js';
 import {
+  hasProbes,
   hasReads,
   isCounterWorkload,
   type CheckResult,
@@ -167,6 +169,8 @@ class Run {
   private readonly retired = new Set<string>();
   private readonly pending = new Map<string, Pending>();
   private readonly history: History;
+  /** The clients' operations (kafka's clients keep state between them). */
+  private readonly model: ClientModel;
   private readonly problems: string[] = [];
   private readonly netPrng: Prng;
   private readonly opPrng: Prng;
@@ -209,6 +213,7 @@ class Run {
     this.slotPrng = root.fork();
     this.nemesisPrng = root.fork();
     this.history = new History(o.workload, this.nodeIds, o.probeMs);
+    this.model = clientModel(o.workload, this.opPrng, { shape: o });
     if (o.logDir !== undefined) {
       mkdirSync(o.logDir, { recursive: true });
       this.logDir = o.logDir;
@@ -420,6 +425,7 @@ class Run {
       slot.client = this.newClient(client.node, client.role);
     }
     this.history.complete(op, round(this.now()), outcome);
+    this.model.completed(op);
     if (kind.probe && op.type === 'ok' && afterFinalHeal) this.noteHealedRead(op);
     return op;
   }
@@ -449,7 +455,7 @@ class Run {
   private async mainPhase(): Promise<void> {
     const startMs = this.now();
     const endMs = startMs + this.o.timeLimitMs;
-    if (hasReads(this.o.workload) && this.o.probeMs > 0) this.startProbes();
+    if (hasProbes(this.o.workload) && this.o.probeMs > 0) this.startProbes();
     if (this.o.partition) this.scheduleNemesis(startMs);
     await this.generate(endMs);
     this.finalHealMs = this.now();
@@ -481,7 +487,6 @@ class Run {
 
   /** Issues operations until `endMs`, then waits for the outstanding ones. */
   private async generate(endMs: number): Promise<void> {
-    const next = operationGenerator(this.o.workload, this.opPrng, this.o);
     const slots: Slot[] = Array.from({ length: this.o.concurrency }, (_, i) => ({
       client: this.newClient(this.nodeIds[i % this.nodeIds.length] as string, 'op'),
       busy: false,
@@ -519,7 +524,7 @@ class Run {
         // Jepsen's stagger counts from when the operation went out, so a wait for a free client delays the rest
         // (timer lateness alone does not: the schedule is kept, or the rate would sag by the timer jitter).
         if (waited) at = Math.max(at, this.now());
-        const p = this.operate(slot, next({ slot: slots.indexOf(slot), client: slot.client.id }), { final: false, probe: false }).finally(() => {
+        const p = this.operate(slot, this.model.next({ slot: slots.indexOf(slot), client: slot.client.id }), { final: false, probe: false }).finally(() => {
           slot.busy = false;
           inFlight.delete(p);
           waiting.shift()?.();
@@ -540,8 +545,31 @@ class Run {
     const waitedOut = this.o.recoveryMs > 0 ? await this.sleepUntil(began + this.o.recoveryMs, this.converged.signal) : true;
     this.recovery = { waitedMs: round(this.now() - began), endedBy: waitedOut ? 'time' : 'convergence' };
     this.stopProbes();
-    await Promise.all(this.nodeIds.map((node) => this.operate({ client: this.newClient(node, 'final') }, READ, { final: true, probe: false })));
+    if (this.model.kafka !== undefined) await this.finalPolls();
+    else await Promise.all(this.nodeIds.map((node) => this.operate({ client: this.newClient(node, 'final') }, READ, { final: true, probe: false })));
     await Promise.all(this.probeInFlight);
+  }
+
+  /**
+   * kafka's final polls (kafka.ts): a fresh client per node polls every key from offset 0, one poll in flight
+   * each, a poll every `FINAL_POLL_INTERVAL_MS`, until every key's highest offset seen has been polled or
+   * `FINAL_POLL_LIMIT_MS` passed.
+   */
+  private async finalPolls(): Promise<void> {
+    const kafka = this.model.kafka;
+    if (kafka === undefined) return;
+    kafka.beginFinalPolls();
+    const endMs = this.now() + FINAL_POLL_LIMIT_MS;
+    await Promise.all(
+      this.nodeIds.map(async (node) => {
+        const slot = { client: this.newClient(node, 'final') };
+        while (!kafka.finalDone() && this.now() < endMs) {
+          const next = this.now() + FINAL_POLL_INTERVAL_MS;
+          await this.operate(slot, kafka.finalPoll(slot.client.id), { final: true, probe: false });
+          if (!kafka.finalDone()) await this.sleepUntil(Math.min(next, endMs));
+        }
+      }),
+    );
   }
 
   /**
@@ -654,7 +682,7 @@ class Run {
         nemesisIntervalS: o.nemesisIntervalMs / 1000,
         recoveryS: hasReads(o.workload) ? o.recoveryMs / 1000 : 0,
         timeoutMs: o.timeoutMs,
-        probeMs: hasReads(o.workload) ? o.probeMs : 0,
+        probeMs: hasProbes(o.workload) ? o.probeMs : 0,
         seed: o.seed,
       },
       logDir: this.logDir,
@@ -670,7 +698,7 @@ class Run {
         lateReplies: this.lateReplies,
         badLines: this.badLines,
       },
-      probes: hasReads(o.workload) && o.probeMs > 0 ? { intervalMs: o.probeMs, reads: this.history.probeReads, failed: this.history.probeFailed } : null,
+      probes: hasProbes(o.workload) && o.probeMs > 0 ? { intervalMs: o.probeMs, reads: this.history.probeReads, failed: this.history.probeFailed } : null,
       nemesis: o.partition ? { partitions: this.partitionEvents(), finalHealMs: round(this.finalHealMs ?? this.now()) } : null,
       recovery: this.recovery,
       check,

@@ -25,11 +25,12 @@ import { GOSSIP_PRESETS, type GossipPreset } from '../broadcast/gossip-presets.j
 import { hash32, Prng } from '../core/prng.js';
 import { nodeId, type NodeId } from '../core/ids.js';
 import { countOps } from './checkers.js';
-import { READ, operationGenerator, type OpSpec } from './client.js';
+import { READ, clientModel, type OpSpec } from './client.js';
+import { FINAL_POLL_INTERVAL_MS, FINAL_POLL_LIMIT_MS } from './kafka.js';
 import { History } from './history.js';
 import { staggerMs } from '../sim/faults.js';
 import { topology } from './topology.js';
-import type { CheckResult, OpCounts, Op } from './types.js';
+import { hasProbes, type CheckResult, type OpCounts, type Op } from './types.js';
 import { MaelstromError, type ClientReply, type ClientRequest, type Workload } from '../maelstrom/service.js';
 import { WORKLOADS } from '../maelstrom/workloads.js';
 import type { Protocol } from '../protocol/types.js';
@@ -39,17 +40,27 @@ import { randomNetwork, type NetworkModel } from '../sim/network.js';
 import { Simulation, SimulationError, type SimulationStats } from '../sim/simulation.js';
 
 /**
- * The harness workloads a shipped replicated workload serves (pn-counter also serves g-counter; lin-kv is the Raft
- * workload registered under that name in src/maelstrom/workloads.ts).
+/**
+ * The harness workloads the simulated backend runs (pn-counter also serves g-counter; lin-kv is the Raft workload
+ * registered under that name in src/maelstrom/workloads.ts). kafka has no shipped node yet (it will run on
+ * consensus): a kafka scenario needs its node passed as `hosted`.
  */
-export const SIM_WORKLOADS = ['broadcast', 'g-set', 'g-counter', 'pn-counter', 'lin-kv'] as const;
+export const SIM_WORKLOADS = ['broadcast', 'g-set', 'g-counter', 'pn-counter', 'lin-kv', 'kafka'] as const;
 export type SimWorkload = (typeof SIM_WORKLOADS)[number];
+
+function shippedName(workload: SimWorkload): string {
+  return workload === 'g-counter' ? 'pn-counter' : workload;
+}
+
+/** True when `chatterbox maelstrom` ships a workload serving `workload`. */
+export function hasShippedWorkload(workload: SimWorkload): boolean {
+  return WORKLOADS.some((w) => w.name === shippedName(workload));
+}
 
 /** The shipped workload that serves `workload`. */
 export function shippedWorkload(workload: SimWorkload): Workload {
-  const name = workload === 'g-counter' ? 'pn-counter' : workload;
-  const found = WORKLOADS.find((w) => w.name === name);
-  assert(found !== undefined, `no shipped workload serves ${workload}`);
+  const found = WORKLOADS.find((w) => w.name === shippedName(workload));
+  assert(found !== undefined, `no shipped workload serves ${workload} yet: pass the node to run as \`hosted\``);
   return found;
 }
 
@@ -111,6 +122,12 @@ const MAX_PAUSES = 2;
 const PAUSE_LENGTH_MS = { minMs: 100, maxMs: 1500 } as const;
 /** While every client slot is busy, time advances in steps this long until one frees (Jepsen then issues at once). */
 const SLOT_WAIT_STEP_MS = 1;
+/**
+ * kafka clients' chance of an assign in simulated runs. Jepsen's 1/64 suits its 1,000 ops/s for 20 s; a run here
+ * has about a hundred operations, where 1/64 would leave most clients unassigned, polling nothing until the
+ * final polls.
+ */
+const SIM_KAFKA_SUB_P = 1 / 8;
 /** Salts the scenario's draws away from the simulator's own streams, which start from the bare seed. */
 const DRAW_SALT = 0x4d41454c;
 const CLIENT_SALT = 0x636c6e74;
@@ -220,13 +237,14 @@ export function runMaelstromScenario(s: MaelstromScenario): MaelstromVerdict {
     optionsFor: () => options,
     network: s.network,
     faults: s.faults,
-    untilMs: Math.max(s.timeLimitMs, lastFaultMs) + 2 * s.timeoutMs + s.recoveryMs,
+    untilMs: Math.max(s.timeLimitMs, lastFaultMs) + 2 * s.timeoutMs + s.recoveryMs + (s.workload === 'kafka' ? FINAL_POLL_LIMIT_MS : 0),
     // What a process does to every peer message: msgpack out, msgpack in (node.ts adds base64 around it).
     copyMessage: (msg) => decodeMessage(encodeMessage(msg)),
   });
 
   const clientRoot = new Prng(hash32(s.seed ^ CLIENT_SALT));
   const opPrng = clientRoot.fork();
+  const model = clientModel(s.workload, opPrng, { shape: { nodeCount: s.nodes.length, concurrency: s.concurrency }, kafkaSubP: SIM_KAFKA_SUB_P });
   const slotPrng = clientRoot.fork();
   const pending = new Map<number, Pending>();
   let nextToken = 0;
@@ -271,6 +289,7 @@ export function runMaelstromScenario(s: MaelstromScenario): MaelstromVerdict {
     // An answer the node may forget: see the module comment.
     const forgotten = (crashesOf.get(node) ?? []).some((crashAt) => crashAt >= atMs);
     history.complete(p.op, atMs, forgotten ? { forgotten: true } : { body });
+    model.completed(p.op);
   };
 
   sim.onOutput((node, atMs, reply) => answer(reply.token, node, atMs, reply.body));
@@ -285,6 +304,7 @@ export function runMaelstromScenario(s: MaelstromScenario): MaelstromVerdict {
         continue;
       }
       history.complete(p.op, p.deadline, { timeout: true });
+      model.completed(p.op);
       if (p.slot !== null) {
         p.slot.busy = false;
         p.slot.client = newClient();
@@ -292,7 +312,7 @@ export function runMaelstromScenario(s: MaelstromScenario): MaelstromVerdict {
     }
   };
 
-  let probing = s.probeMs > 0;
+  let probing = s.probeMs > 0 && hasProbes(s.workload);
   let nextProbeAt = s.probeMs;
   const probeTick = (): void => {
     const inFlight = new Set([...pending.values()].filter((p) => p.role === 'probe').map((p) => p.node));
@@ -334,7 +354,6 @@ export function runMaelstromScenario(s: MaelstromScenario): MaelstromVerdict {
       for (const node of s.nodes) request(node, newClient(), 'setup', { f: 'read', value: null, body: { type: 'topology', topology: grid } }, null, 'topology_ok');
     }
     // Operations until the time limit, at Jepsen's stagger; an operation waits for a free slot.
-    const next = operationGenerator(s.workload, opPrng, { nodeCount: s.nodes.length, concurrency: s.concurrency });
     const slots: Slot[] = Array.from({ length: s.concurrency }, (_, i) => ({ node: s.nodes[i % s.nodes.length] as NodeId, client: newClient(), busy: false }));
     if (s.rate > 0) {
       for (let at = 0; ; ) {
@@ -351,7 +370,7 @@ export function runMaelstromScenario(s: MaelstromScenario): MaelstromVerdict {
         // Jepsen's stagger counts from when the operation went out.
         if (waited) at = Math.max(at, clock);
         const slot = slotPrng.pick(free);
-        request(slot.node, slot.client, 'op', next({ slot: slots.indexOf(slot), client: slot.client }), slot, '');
+        request(slot.node, slot.client, 'op', model.next({ slot: slots.indexOf(slot), client: slot.client }), slot, '');
       }
     }
     // Outstanding operations end by their deadlines; the last fault is over by then or is waited for.
@@ -361,8 +380,20 @@ export function runMaelstromScenario(s: MaelstromScenario): MaelstromVerdict {
     finalHealMs = clock;
     runTo(finalHealMs + s.recoveryMs);
     probing = false;
-    // lin-kv has no final reads: its checker judges the whole history (as Maelstrom's).
-    if (s.workload !== 'lin-kv') for (const node of s.nodes) request(node, newClient(), 'final', READ, null, 'read_ok');
+    const kafka = model.kafka;
+    if (kafka !== undefined) {
+      // kafka's final polls (kafka.ts): a fresh client per node polls every key from 0 until all are caught up.
+      kafka.beginFinalPolls();
+      const endMs = clock + FINAL_POLL_LIMIT_MS;
+      const finals: Slot[] = s.nodes.map((node) => ({ node, client: newClient(), busy: false }));
+      while (!kafka.finalDone() && clock < endMs) {
+        for (const slot of finals) if (!slot.busy) request(slot.node, slot.client, 'final', kafka.finalPoll(slot.client), slot, '');
+        runTo(Math.min(clock + FINAL_POLL_INTERVAL_MS, endMs));
+      }
+    } else if (s.workload !== 'lin-kv') {
+      // lin-kv has no final reads: its checker judges the whole history (as Maelstrom's).
+      for (const node of s.nodes) request(node, newClient(), 'final', READ, null, 'read_ok');
+    }
     runTo(clock + s.timeoutMs);
   } catch (error) {
     if (!(error instanceof SimulationError)) throw error;

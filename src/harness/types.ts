@@ -3,8 +3,9 @@
  * records, and the report it produces.
  */
 import { MEAN_LATENCY_SHAPES, type MeanLatencyShape } from '../sim/network.js';
+import type { KafkaCheck } from './kafka.js';
 
-export const HARNESS_WORKLOADS = ['echo', 'unique-ids', 'broadcast', 'g-set', 'g-counter', 'pn-counter', 'lin-kv'] as const;
+export const HARNESS_WORKLOADS = ['echo', 'unique-ids', 'broadcast', 'g-set', 'g-counter', 'pn-counter', 'lin-kv', 'kafka'] as const;
 export type HarnessWorkload = (typeof HARNESS_WORKLOADS)[number];
 
 /** Maelstrom's broadcast topologies (workload/broadcast.clj, doc/03-broadcast/02-performance.md). */
@@ -16,11 +17,16 @@ export const LATENCY_DISTS = MEAN_LATENCY_SHAPES;
 export type LatencyDist = MeanLatencyShape;
 
 /**
- * Workloads whose nodes answer a whole-state `read`: they get probes, a recovery wait and final reads on every
- * node. lin-kv reads one key and its checker judges the whole history, so it has none of these (as Maelstrom's).
+ * Workloads with a final phase: a recovery wait after the final heal, then final reads (kafka: final polls).
+ * lin-kv reads one key and its checker judges the whole history, so it has none (as Maelstrom's).
  */
 export function hasReads(workload: HarnessWorkload): boolean {
   return workload !== 'echo' && workload !== 'unique-ids' && workload !== 'lin-kv';
+}
+
+/** Workloads whose nodes answer a bare `read`, which probes use (kafka's polls are per client, so it has none). */
+export function hasProbes(workload: HarnessWorkload): boolean {
+  return hasReads(workload) && workload !== 'kafka';
 }
 
 export function isSetWorkload(workload: HarnessWorkload): workload is 'broadcast' | 'g-set' {
@@ -78,7 +84,7 @@ export interface HarnessOptions {
 
 export type OpType = 'ok' | 'fail' | 'info';
 
-export type OpF = 'echo' | 'generate' | 'broadcast' | 'add' | 'read' | 'write' | 'cas';
+export type OpF = 'echo' | 'generate' | 'broadcast' | 'add' | 'read' | 'write' | 'cas' | 'send' | 'poll' | 'commit_offsets' | 'list_committed_offsets';
 
 /** One client operation, Jepsen style: an invocation and (once known) its completion. */
 export interface Op {
@@ -241,7 +247,7 @@ export interface LinKvCheck {
   readonly maxStepsPerKey: number;
 }
 
-export type CheckResult = SetCheck | CounterCheck | EchoCheck | UniqueIdsCheck | LinKvCheck;
+export type CheckResult = SetCheck | CounterCheck | EchoCheck | UniqueIdsCheck | LinKvCheck | KafkaCheck;
 
 export interface PartitionEvent {
   /** Jepsen's partition target (src/sim/faults.ts `PartitionTarget`). */

@@ -24,3 +24,19 @@ export {
   type MaelstromNodeOptions,
   type MaelstromNodeStats,
 } from './node.js';
+export {
+  KAFKA_MACHINE,
+  KAFKA_REQUEST_TYPES,
+  answerKafkaRead,
+  isKafkaRequest,
+  kafkaCommandReply,
+  kafkaInvariants,
+  planKafkaRequest,
+  type KafkaCommand,
+  type KafkaMsg,
+  type KafkaPlan,
+  type KafkaRead,
+  type KafkaResult,
+  type KafkaState,
+  type StateMachine,
+} from './kafka.js';

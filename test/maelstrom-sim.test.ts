@@ -15,7 +15,6 @@ import { GSET_SERVICE, hostedWorkload } from '../src/maelstrom/workloads.js';
 import type { SyncOptions } from '../src/replication/delta-sync.js';
 import {
   SIM_WORKLOADS,
-
   drawMaelstromScenario,
   runMaelstromScenario,
   shippedWorkload,

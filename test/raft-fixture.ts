@@ -13,7 +13,7 @@ import { nodeId } from '../src/core/ids.js';
 import { Prng } from '../src/core/prng.js';
 import { RaftClusterChecker } from '../src/consensus/cluster-check.js';
 import type { RaftProtocol } from '../src/consensus/raft.js';
-import { LIN_KV_PROTOCOL, linKvOptions, type LinKvCommand, type LinKvState } from '../src/maelstrom/lin-kv.js';
+import { LIN_KV_PROTOCOL, raftWorkloadOptions, type LinKvCommand, type LinKvState } from '../src/maelstrom/lin-kv.js';
 import type { Body, ClientReply, ClientRequest } from '../src/maelstrom/service.js';
 import { randomFaultSchedule, type Fault } from '../src/sim/faults.js';
 import { Simulation, type SimulationReport } from '../src/sim/simulation.js';
@@ -87,7 +87,7 @@ export function runLinKv(cfg: LinKvRunConfig): LinKvRun {
   const sim = new Simulation(protocol, {
     seed: cfg.seed,
     nodes,
-    optionsFor: () => linKvOptions({ ...SIM_TIMING, seed: cfg.seed }),
+    optionsFor: () => raftWorkloadOptions({ ...SIM_TIMING, seed: cfg.seed }),
     network: { defaultLink: { latency: { kind: 'uniform', ...latency }, lossRate, duplicateRate } },
     faults,
     untilMs: cfg.activeMs + cfg.settleMs + 2_000,

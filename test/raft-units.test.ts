@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { nodeId, type NodeId } from '../src/core/ids.js';
 import type { RaftMsg, RaftState } from '../src/consensus/types.js';
-import { LIN_KV_PROTOCOL, LIN_KV_WORKLOAD, linKvOptions, type LinKvCommand, type LinKvState } from '../src/maelstrom/lin-kv.js';
+import { LIN_KV_PROTOCOL, LIN_KV_WORKLOAD, raftWorkloadOptions, type LinKvCommand, type LinKvState } from '../src/maelstrom/lin-kv.js';
 import type { Body, ClientReply, ClientRequest } from '../src/maelstrom/service.js';
 import { WORKLOADS } from '../src/maelstrom/workloads.js';
 import type { Effect } from '../src/protocol/types.js';
@@ -30,7 +30,7 @@ class Node {
     this.restart(0);
   }
   restart(now: number): Fx {
-    const { state, effects } = P.init({ self: this.self, nodes: this.nodes, options: linKvOptions({ seed: 1 }), now, startedAtMs: now, restored: new Map(this.disk) });
+    const { state, effects } = P.init({ self: this.self, nodes: this.nodes, options: raftWorkloadOptions({ seed: 1 }), now, startedAtMs: now, restored: new Map(this.disk) });
     this.state = state;
     return this.carry(effects);
   }

@@ -13,15 +13,15 @@ import { HARNESS_WORKLOADS, LATENCY_DISTS, TOPOLOGIES, type HarnessWorkload, typ
 import { makeDirectory } from '../runtime/make-directory.js';
 import { MAX_NEMESIS_PARTITIONS } from '../sim/faults.js';
 import { configureCommand, untilInterrupted, type OptionValues } from './command.js';
-import { UsageError, quote } from '../platform/user-errors.js';
+import { EXIT_UNKNOWN, UsageError, quote } from '../platform/user-errors.js';
+
+export { EXIT_UNKNOWN };
 import { oneOf, parseSeconds, pathOption, stringOption, wholeNumber } from './flags.js';
 
 const MAX_NODES = 256;
 const MAX_CONCURRENCY = 4096;
 const MAX_MS = 600_000;
 const MAX_RATE = 100_000;
-/** No problem found but the checker could not decide (Jepsen's `:valid? :unknown`; Jepsen exits 2, our usage error). */
-export const EXIT_UNKNOWN = 4;
 
 export interface HarnessArgs {
   readonly input: HarnessInput;

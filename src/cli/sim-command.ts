@@ -15,7 +15,7 @@ import { SIM_WORKLOADS, hasShippedWorkload, sweepMaelstrom, type MaelstromDraw, 
 import { formatCheck, formatCounts } from '../harness/format.js';
 import { PROTOCOLS } from './agreement-flags.js';
 import { configureCommand, type OptionValues } from './command.js';
-import { UsageError, fileErrorText } from '../platform/user-errors.js';
+import { EXIT_UNKNOWN, UsageError, fileErrorText } from '../platform/user-errors.js';
 import { readInputFile } from '../platform/peers-file.js';
 import { oneOf, parseGossipPreset, parseSeconds, parseSeed, pathOption, stringOption, wholeNumber } from './flags.js';
 
@@ -271,23 +271,27 @@ function describeMaelstromVerdict(v: MaelstromVerdict, out: (line: string) => vo
   }
   out(`  final heal at ${v.finalHealMs.toFixed(0)} ms, final reads ${s.recoveryMs} ms later`);
   if (v.check !== null) for (const line of formatCheck(v.check, s.faults.length > 0)) out(`  ${line}`);
-  out(`  verdict: ${v.valid ? 'valid' : v.unknown ? 'UNKNOWN: the checker hit its search bound' : `INVALID: ${v.problems.join('; ')}`}`);
+  out(`  verdict: ${v.valid ? 'valid' : v.unknown ? `UNKNOWN (the checkers could not decide): ${v.undecided.join('; ')}` : `INVALID: ${v.problems.join('; ')}`}`);
 }
 
 function runMaelstromCommand(args: SimArgs, workload: SimWorkload, draw: MaelstromDraw, out: (line: string) => void): number {
-  const { failures } = sweepMaelstrom(workload, args.seed, args.runs, draw, {
+  const { failures, undecided } = sweepMaelstrom(workload, args.seed, args.runs, draw, {
     onVerdict: (verdict) => {
       if (args.runs === 1) describeMaelstromVerdict(verdict, out);
-      else if (verdict.unknown) out(`seed ${verdict.scenario.seed} (${workload}) UNKNOWN: the checker hit its search bound`);
+      else if (verdict.unknown) out(`seed ${verdict.scenario.seed} (${workload}) UNKNOWN: ${verdict.undecided.join('; ')}`);
       else if (!verdict.valid) out(`seed ${verdict.scenario.seed} (${workload}) INVALID: ${verdict.problems.join('; ')}`);
     },
   });
   const failed = failures.map((f) => f.seed);
-  if (args.runs > 1) out(`${workload}: ${args.runs} runs from seed ${args.seed}: ${args.runs - failed.length} valid, ${failed.length} invalid`);
+  if (args.runs > 1) {
+    const valid = args.runs - failed.length - undecided.length;
+    out(`${workload}: ${args.runs} runs from seed ${args.seed}: ${valid} valid, ${undecided.length} undecided (Jepsen's unknown: not invalid, not proof), ${failed.length} invalid`);
+  }
   const flags =
     (draw.nodeCount === undefined ? '' : ` --nodes ${draw.nodeCount}`) + (draw.preset === undefined ? '' : ` --preset ${draw.preset}`) + (draw.faults === undefined ? '' : ' --faults <same file>');
   for (const seed of failed.slice(0, 20)) out(`replay: chatterbox sim --workload ${workload} --seed ${seed}${flags}`);
-  return failed.length === 0 ? 0 : 1;
+  // As the harness: 1 for any invalid run; 4 (unknown) when no run could be decided, so nothing was shown.
+  return failed.length > 0 ? 1 : undecided.length === args.runs ? EXIT_UNKNOWN : 0;
 }
 
 export function runSimCommand(args: SimArgs, out: (line: string) => void = (l) => process.stdout.write(`${l}\n`)): number {
@@ -332,7 +336,7 @@ export function simCommand(): Command {
     )
     .option(
       '--workload <name>',
-      `simulate a Maelstrom workload instead: ${SIM_WORKLOADS.filter(hasShippedWorkload).join(', ')}; the nodes run what chatterbox maelstrom ships, clients issue what the harness's do, faults end by the time limit, and after 10 virtual seconds of recovery the history goes to the harness's checkers; exit 1 if a run is invalid (takes --seed, --runs, --nodes, --preset, --faults)`,
+      `simulate a Maelstrom workload instead: ${SIM_WORKLOADS.filter(hasShippedWorkload).join(', ')}; the nodes run what chatterbox maelstrom ships, clients issue what the harness's do, faults end by the time limit, and after 10 virtual seconds of recovery the history goes to the harness's checkers; exit 1 if a run is invalid, 4 if no run could be decided (takes --seed, --runs, --nodes, --preset, --faults)`,
     )
     .option('--preset <name>', 'with --workload: the gossip preset, latency or messages (default: drawn from the seed)')
     .option('--protocol <name>', 'stream, lockstep or both (default both)')

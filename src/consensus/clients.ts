@@ -1,6 +1,6 @@
 /**
  * The client path (§8, "Client interaction"): a request becomes a command proposed to the log, a read by read
- * index (reads.ts), or an immediate reply, as the workload's `RaftRequests` classify it.
+ * index (reads.ts), a local read of the applied state, or an immediate reply, as the workload's `RaftRequests` classify it.
  *
  * - A leader proposes the command itself. A follower forwards it to the leader it knows and keeps the request;
  *   it answers when its own replica applies the entry with that origin (apply.ts), so no reply travels back.
@@ -24,6 +24,10 @@ export function onRequest<S, C, R, Req, Out>(env: RaftEnv<S, C, R, Req, Out>, s:
   const unavailable = (text: string): void => void effects.push({ kind: 'output', value: env.requests.error(req, 'unavailable', text) });
   if (classified.kind === 'reply') {
     effects.push({ kind: 'output', value: classified.out });
+    return;
+  }
+  if (classified.kind === 'local') {
+    effects.push({ kind: 'output', value: env.requests.read(req, s.machine) });
     return;
   }
   if (s.commands.size + s.reads.size >= MAX_PENDING_REQUESTS) return unavailable(`${MAX_PENDING_REQUESTS} requests are pending here already`);

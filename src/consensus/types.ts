@@ -192,6 +192,11 @@ export type Classified<C, Out> =
   | { readonly kind: 'command'; readonly command: C }
   /** A linearizable read: answered by `read` on the state once a confirmed read index is applied. */
   | { readonly kind: 'read' }
+  /**
+   * A read of this replica's applied state, answered at once by `read` with no round of consensus: a prefix of
+   * the committed log, possibly stale (kafka's polls, whose workload has no recency requirement).
+   */
+  | { readonly kind: 'local' }
   /** Answer at once (malformed, not supported): nothing is proposed. */
   | { readonly kind: 'reply'; readonly out: Out };
 

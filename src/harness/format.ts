@@ -95,7 +95,10 @@ export function formatReport(r: Report): string {
   }
   if (r.check !== null) lines.push(...formatCheck(r.check, r.nemesis !== null));
   if (r.valid) lines.push('VALID');
-  else if (r.unknown) lines.push('UNKNOWN: no problem found, but the checker hit its search bound before it could decide');
+  else if (r.unknown) {
+    lines.push('UNKNOWN: no problem found, but the checkers could not decide:');
+    for (const why of r.undecided) lines.push(`  ${why}`);
+  }
   else {
     lines.push('INVALID:');
     for (const p of r.problems) lines.push(`  - ${p}`);

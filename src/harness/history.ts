@@ -99,18 +99,22 @@ export class History {
 
   /**
    * Closes operations still pending as indefinite, then checks. `healAtMs`: when writes had stopped and the
-   * network was whole, for the convergence measure (null: none). `problems` are the stats checker's and the
-   * workload checker's, in that order.
+   * network was whole, for the convergence measure (null: none). `problems` are the workload checker's;
+   * `undecided` the reasons a run without problems is neither valid nor invalid (Jepsen's `:unknown`): the stats
+   * checker's (an operation kind that never succeeded says nothing either way: a short run may see no cas succeed)
+   * and a checker that hit its search bound.
    */
-  check(healAtMs: number | null): { readonly check: CheckResult; readonly problems: string[] } {
+  check(healAtMs: number | null): { readonly check: CheckResult; readonly problems: string[]; readonly undecided: string[] } {
     for (const op of this.ops) if (op.type === null) op.type = 'info';
     const check = this.checkWorkload(healAtMs);
-    return { check, problems: [...statsProblems(this.ops), ...check.problems] };
+    return { check, problems: [...check.problems], undecided: [...statsProblems(this.ops), ...History.undecided(check)] };
   }
 
-  /** True when the checker could not decide (lin-kv's search hit its bound) and found nothing wrong. */
-  static undecided(check: CheckResult | null): boolean {
-    return check?.kind === 'lin-kv' && check.valid === 'unknown';
+  /** Why a checker could not decide (lin-kv's search hit its bound on some keys); empty when it decided. */
+  static undecided(check: CheckResult | null): string[] {
+    if (check?.kind !== 'lin-kv' || check.valid !== 'unknown') return [];
+    const keys = check.keys.filter((k) => k.valid === 'unknown').length;
+    return [`the linearizability search hit its bound (${check.maxStepsPerKey} steps or its memory) on ${keys} key${keys === 1 ? '' : 's'}`];
   }
 
   /** Replies that broke the workload's schema, as one problem line (none: empty). */

@@ -651,22 +651,23 @@ class Run {
   private report(): Report {
     const problems = [...this.problems];
     let check: CheckResult | null = null;
-    let unknown = false;
+    let undecided: string[] = [];
     // Without operations a setup failure is the whole story: no checker verdict.
     if (this.history.ops.length > 0 || this.problems.length === 0) {
       const checked = this.history.check(hasReads(this.o.workload) ? this.finalHealMs : null);
       check = checked.check;
       problems.push(...checked.problems);
-      unknown = History.undecided(check);
+      undecided = checked.undecided;
     }
     if (this.badLines > 0) problems.push(`nodes printed ${this.badLines} stdout lines that are not messages to a node or client, e.g. ${this.badExamples.join('; ')}`);
     problems.push(...this.history.malformedProblems());
     const ops = countOps(this.history.ops);
     const o = this.o;
     return {
-      valid: problems.length === 0 && !unknown,
-      unknown: problems.length === 0 && unknown,
+      valid: problems.length === 0 && undecided.length === 0,
+      unknown: problems.length === 0 && undecided.length > 0,
       problems,
+      undecided,
       config: {
         workload: o.workload,
         bin: o.bin,

@@ -182,8 +182,10 @@ export interface MaelstromVerdict {
   readonly scenario: MaelstromScenario;
   /** No problem, and the checker reached a verdict. */
   readonly valid: boolean;
-  /** No problem, but the checker could not decide (lin-kv's search bound); such a run is not valid. */
+  /** No problem, but the checkers could not decide (`undecided` says why); such a run is not valid. */
   readonly unknown: boolean;
+  /** Why the checkers could not decide: Jepsen's stats checker (a kind of operation never succeeded), a search bound. */
+  readonly undecided: readonly string[];
   /** Every reason the run is invalid, one line each; each names the seed's replay through `scenario.seed`. */
   readonly problems: readonly string[];
   /** null when the simulation itself failed (a protocol threw, an invariant or message guard failed). */
@@ -402,7 +404,7 @@ export function runMaelstromScenario(s: MaelstromScenario): MaelstromVerdict {
   }
   const checked = history.check(finalHealMs);
   problems.push(...checked.problems, ...history.malformedProblems());
-  return verdict(s, problems, checked.check, history, lateReplies, finalHealMs, sim.report().stats);
+  return verdict(s, problems, checked.check, history, lateReplies, finalHealMs, sim.report().stats, checked.undecided);
 }
 
 function verdict(
@@ -413,15 +415,17 @@ function verdict(
   lateReplies: number,
   finalHealMs: number,
   stats: SimulationStats | null,
+  undecided: readonly string[] = [],
 ): MaelstromVerdict {
   const ops = countOps(history.ops);
   const serverMessages = stats?.sent ?? 0;
-  const unknown = problems.length === 0 && History.undecided(check);
+  const unknown = problems.length === 0 && undecided.length > 0;
   return {
     scenario,
     valid: problems.length === 0 && !unknown,
     unknown,
     problems,
+    undecided,
     check,
     history: history.ops,
     ops,
@@ -435,7 +439,10 @@ function verdict(
 
 export interface MaelstromSweep {
   readonly runs: number;
+  /** The invalid runs. */
   readonly failures: ReadonlyArray<{ readonly seed: number; readonly problems: readonly string[] }>;
+  /** Runs the checkers could not decide (Jepsen's `:unknown`): neither failures nor proof. */
+  readonly undecided: ReadonlyArray<{ readonly seed: number; readonly reasons: readonly string[] }>;
 }
 
 /**
@@ -450,16 +457,18 @@ export function sweepMaelstrom(
   opts: { readonly stopAtFirstFailure?: boolean; readonly onVerdict?: (v: MaelstromVerdict) => void } = {},
 ): MaelstromSweep {
   const failures: Array<{ seed: number; problems: readonly string[] }> = [];
+  const undecided: Array<{ seed: number; reasons: readonly string[] }> = [];
   let done = 0;
   for (let i = 0; i < runs; i++) {
     const seed = (firstSeed + i) >>> 0;
     const v = runMaelstromScenario(drawMaelstromScenario(seed, workload, draw));
     done++;
     opts.onVerdict?.(v);
-    if (!v.valid) {
-      failures.push({ seed, problems: v.unknown ? ['the checker could not decide within its search bound'] : v.problems });
+    if (v.unknown) undecided.push({ seed, reasons: v.undecided });
+    else if (!v.valid) {
+      failures.push({ seed, problems: v.problems });
       if (opts.stopAtFirstFailure === true) break;
     }
   }
-  return { runs: done, failures };
+  return { runs: done, failures, undecided };
 }

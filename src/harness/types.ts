@@ -269,10 +269,15 @@ export interface NodeSummary {
 export interface Report {
   /** No problem found, and every checker reached a verdict. */
   readonly valid: boolean;
-  /** No problem found, but a checker could not decide within its bound (lin-kv): neither valid nor invalid. */
+  /**
+   * No problem found, but the checkers could not decide (`undecided` says why: an operation kind that never
+   * succeeded, as Jepsen's stats checker, or lin-kv's search bound): neither valid nor invalid.
+   */
   readonly unknown: boolean;
   /** Every reason the run is invalid, one line each. */
   readonly problems: readonly string[];
+  /** Why the checkers could not decide, one line each (Jepsen's stats checker, a search bound); see `unknown`. */
+  readonly undecided: readonly string[];
   readonly config: {
     readonly workload: HarnessWorkload;
     readonly bin: string;

@@ -26,7 +26,9 @@ export {
 } from './node.js';
 export {
   KAFKA_MACHINE,
+  KAFKA_REQUESTS,
   KAFKA_REQUEST_TYPES,
+  KAFKA_WORKLOAD,
   answerKafkaRead,
   isKafkaRequest,
   kafkaCommandReply,
@@ -38,5 +40,4 @@ export {
   type KafkaRead,
   type KafkaResult,
   type KafkaState,
-  type StateMachine,
 } from './kafka.js';

@@ -26,24 +26,16 @@
  * committed offset only makes a consumer re-read what it had processed, which is allowed after an assign. What
  * it costs: a client that sends through one node and polls another may not see its own message at once.
  *
+ * The shipped node runs this machine on Raft (src/consensus/, the same as lin-kv): `KAFKA_WORKLOAD` below.
+ *
  * Inputs are checked here, not trusted: a malformed request gets error 12 with a clear text, and every size has a
  * named bound, so that one client cannot grow a replica without limit.
  */
-import { MaelstromError, type Body } from './service.js';
-
-// --- the replicated-state-machine interface (raft creates it in src/consensus/state-machine.ts; until then a
-// --- copy, so that switching is one import line).
-
-/** A deterministic state machine replicated by consensus: every replica applies the same commands in the same order. */
-export interface StateMachine<State, Command, Result> {
-  readonly name: string;
-  /** A fresh state (also the state a replica rebuilds from when it replays its log after a restart). */
-  init(): State;
-  /** Pure and deterministic; may mutate `state` in place. Called once per committed command, in log order. */
-  apply(state: State, command: Command): Result;
-  /** Guards commands decoded from the wire or the disk (they pass the msgpack codec: plain data only). */
-  isCommand(value: unknown): value is Command;
-}
+import { raftProtocol } from '../consensus/raft.js';
+import type { StateMachine } from '../consensus/state-machine.js';
+import type { RaftRequests, RaftTimer } from '../consensus/types.js';
+import { raftWorkloadOptions } from './lin-kv.js';
+import { MaelstromError, type Body, type ClientReply, type ClientRequest, type Workload } from './service.js';
 
 // --- bounds
 
@@ -306,3 +298,40 @@ export function kafkaInvariants(state: KafkaState): string | null {
   }
   return null;
 }
+
+// --- the shipped node: the machine on Raft
+
+/** Plans the request again where Raft hands it back (planning is pure and cheap; Raft keeps only the request). */
+function plannedRead(body: Body): KafkaRead {
+  const plan = planKafkaRequest(body);
+  if (plan.kind !== 'read') throw new Error(`kafka: ${body.type} was classified as a read and is not one`);
+  return plan.read;
+}
+
+export const KAFKA_REQUESTS: RaftRequests<KafkaState, KafkaCommand, KafkaResult, ClientRequest, ClientReply> = {
+  classify({ token, body }) {
+    const plan = planKafkaRequest(body);
+    if (plan.kind === 'command') return { kind: 'command', command: plan.command };
+    // Polls and lists read the local replica's applied state: see the module comment for why that suffices.
+    if (plan.kind === 'read') return { kind: 'local' };
+    return { kind: 'reply', out: { token, body: plan.body } };
+  },
+  result: ({ token }, result) => ({ token, body: kafkaCommandReply(result) }),
+  read: ({ token, body }, state) => ({ token, body: answerKafkaRead(state, plannedRead(body)) }),
+  error: ({ token }, kind, text) => ({
+    token,
+    body: { type: 'error', code: kind === 'unavailable' ? MaelstromError.temporarilyUnavailable : MaelstromError.timeout, text },
+  }),
+};
+
+export const KAFKA_PROTOCOL = raftProtocol(KAFKA_MACHINE, KAFKA_REQUESTS, 'kafka');
+
+/** Claims the four kafka requests (no other workload names them). */
+export const KAFKA_WORKLOAD: Workload<RaftTimer> = {
+  name: 'kafka',
+  claims: isKafkaRequest,
+  protocol: KAFKA_PROTOCOL,
+  // As lin-kv: without a data dir the process's memory is its disk.
+  memoryDisk: true,
+  options: () => raftWorkloadOptions(),
+};

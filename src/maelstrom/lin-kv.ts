@@ -108,8 +108,8 @@ export const LIN_KV_REQUESTS: RaftRequests<LinKvState, LinKvCommand, LinKvResult
   },
 };
 
-/** Raft's options for a lin-kv node: the default timing, the transport codec for what it persists. */
-export function linKvOptions(overrides: Partial<Omit<RaftOptions, 'codec'>> = {}): RaftOptions {
+/** Raft's options for a Maelstrom workload on Raft (lin-kv, kafka): the default timing, the transport codec for what it persists. */
+export function raftWorkloadOptions(overrides: Partial<Omit<RaftOptions, 'codec'>> = {}): RaftOptions {
   return { ...DEFAULT_RAFT_TIMING, seed: 0, ...overrides, codec: { encode: encodeMessage, decode: decodeMessage } };
 }
 
@@ -122,5 +122,5 @@ export const LIN_KV_WORKLOAD: Workload<RaftTimer> = {
   protocol: LIN_KV_PROTOCOL,
   // Until `chatterbox maelstrom` has a data dir: Raft's safety then needs a majority of nodes never killed.
   memoryDisk: true,
-  options: () => linKvOptions(),
+  options: () => raftWorkloadOptions(),
 };

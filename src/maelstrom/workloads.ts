@@ -21,6 +21,7 @@ import { isPlainData, type PlainData } from '../crdt/data.js';
 import { GSet } from '../crdt/gset.js';
 import { crdtLattice, type Lattice } from '../replication/lattice.js';
 import { deltaSync, type ReplicatedService, type ServiceContext, type ServiceResult, type SyncTimer } from '../replication/delta-sync.js';
+import { KAFKA_WORKLOAD } from './kafka.js';
 import { LIN_KV_WORKLOAD } from './lin-kv.js';
 import { MaelstromError, type Body, type ClientReply, type ClientRequest, type Workload } from './service.js';
 
@@ -113,4 +114,5 @@ export const WORKLOADS: readonly Workload[] = [
   hostedWorkload(GSET_SERVICE, (body) => isKeylessRead(body) || (isType(body, 'add') && 'element' in body)),
   hostedWorkload(COUNTER_SERVICE, (body) => isKeylessRead(body) || (isType(body, 'add') && 'delta' in body)),
   LIN_KV_WORKLOAD,
+  KAFKA_WORKLOAD,
 ];

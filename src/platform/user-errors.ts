@@ -3,6 +3,12 @@
  * status scripts can branch on. main prints every `CommandError`; anything else is a bug and keeps its stack.
  */
 
+/**
+ * The exit status of a check (harness, sim) that found nothing wrong but could not decide (Jepsen's
+ * `:valid? :unknown`; Jepsen exits 2, which is our usage error).
+ */
+export const EXIT_UNKNOWN = 4;
+
 /** A failure the user caused and can act on; `exitCode` is what the process exits with. */
 export abstract class CommandError extends Error {
   abstract readonly exitCode: number;

@@ -3,13 +3,15 @@
  * generic over this list: the first request one of them claims (or the first peer message naming one) fixes
  * the node's workload.
  *
- * All three are delta anti-entropy (../replication/delta-sync.ts) over a different lattice, with the gossip
+ * All of them are delta anti-entropy (../replication/delta-sync.ts) over a different lattice, with the gossip
  * presets for tuning:
  * - `broadcast`: the gossip message log; `read` returns every message. Maelstrom's `topology` is acknowledged
  *   and ignored: the preset's overlay is measured to do better than its grid (see the README).
  * - `g-set`: a grow-only set (GSet).
  * - `pn-counter`: a PN-counter; it also serves Maelstrom's `g-counter` workload, whose requests look the same
  *   (a grow-only run of a PN-counter is a G-counter), so the two need not be told apart.
+ * - `txn-rw-register`: read-committed transactions over LWW registers, every transaction one stamp and one
+ *   delta (txn.ts).
  */
 import { GOSSIP_PRESETS, gossipOptions, gossipService, type GossipPreset } from '../broadcast/gossip.js';
 import { MessageLog } from '../broadcast/message-log.js';
@@ -19,6 +21,7 @@ import { GSet } from '../crdt/gset.js';
 import { crdtLattice, type Lattice } from '../replication/lattice.js';
 import { deltaSync, type ReplicatedService, type ServiceContext, type ServiceResult, type SyncTimer } from '../replication/delta-sync.js';
 import { MaelstromError, type Body, type ClientReply, type ClientRequest, type Workload } from './service.js';
+import { TXN_SERVICE, claimsTxn } from './txn.js';
 
 type Result<T> = ServiceResult<T, ClientReply>;
 
@@ -105,4 +108,5 @@ export const WORKLOADS: readonly Workload<SyncTimer>[] = [
   hostedWorkload(BROADCAST_SERVICE, (body) => isType(body, 'broadcast', 'topology', 'read')),
   hostedWorkload(GSET_SERVICE, (body) => isType(body, 'read') || (isType(body, 'add') && 'element' in body)),
   hostedWorkload(COUNTER_SERVICE, (body) => isType(body, 'read') || (isType(body, 'add') && 'delta' in body)),
+  hostedWorkload(TXN_SERVICE, claimsTxn),
 ];

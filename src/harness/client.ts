@@ -8,6 +8,8 @@
  * - g-set: half `add` of 0, 1, 2, … (`element`), half `read` → `read_ok` with `value` (an array).
  * - pn-counter: half `add` with `delta` uniform in -5..4, half `read` → `read_ok` with an integer `value`.
  * - g-counter: the same stream with negative adds filtered out (so adds are 0..4 and a third of all operations).
+ * - txn-rw-register: Elle's rw-register transactions as Maelstrom configures them (txn.ts `txnGenerator`)
+ *   → `txn_ok` with the transaction, its reads filled in.
  *
  * An `error` reply is a definite failure (`fail`) for the codes Maelstrom calls definite, otherwise indefinite
  * (`info`), as is a reply that breaks the workload's schema.
@@ -15,6 +17,7 @@
 import * as z from 'zod';
 import type { Prng } from '../core/prng.js';
 import { DEFINITE_ERROR_CODES, errorBodySchema, issueText, maelstromInt } from '../maelstrom/wire.js';
+import { txnGenerator } from './txn.js';
 import type { HarnessWorkload, OpError, OpF, OpType } from './types.js';
 
 export type RequestBody = Readonly<Record<string, unknown>> & { readonly type: string };
@@ -61,6 +64,13 @@ export function operationGenerator(workload: HarnessWorkload, prng: Prng): () =>
           return { f: 'add', value: delta, body: { type: 'add', delta } };
         }
       };
+    case 'txn-rw-register': {
+      const txns = txnGenerator(prng);
+      return () => {
+        const txn = txns();
+        return { f: 'txn', value: txn, body: { type: 'txn', txn } };
+      };
+    }
   }
 }
 
@@ -80,6 +90,11 @@ function okSchema(workload: HarnessWorkload, f: OpF): z.ZodType<Record<string, u
       return z.looseObject({ type: z.literal('broadcast_ok') });
     case 'add':
       return z.looseObject({ type: z.literal('add_ok') });
+    case 'txn': {
+      const item = z.union([z.int(), z.string()]);
+      const mop = z.union([z.tuple([z.literal('r'), item, z.union([item, z.null()])]), z.tuple([z.literal('w'), item, item])]);
+      return z.looseObject({ type: z.literal('txn_ok'), txn: z.array(mop) });
+    }
     case 'read':
       if (workload === 'broadcast') return z.looseObject({ type: z.literal('read_ok'), messages: z.array(z.unknown()) });
       if (workload === 'g-set') return z.looseObject({ type: z.literal('read_ok'), value: z.array(z.unknown()) });
@@ -93,6 +108,8 @@ function resultOf(workload: HarnessWorkload, f: OpF, body: Record<string, unknow
       return body['echo'];
     case 'generate':
       return body['id'];
+    case 'txn':
+      return body['txn'];
     case 'read':
       return workload === 'broadcast' ? body['messages'] : body['value'];
     default:

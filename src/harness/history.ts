@@ -11,6 +11,7 @@
 import { MaelstromError } from '../maelstrom/service.js';
 import { interpretReply, type OpSpec } from './client.js';
 import { SetAnalysis, checkCounter, checkEcho, checkUniqueIds, statsProblems } from './checkers.js';
+import { checkTxn, DEFAULT_CONSISTENCY_MODELS, type ConsistencyModel } from './txn.js';
 import { isCounterWorkload, isSetWorkload, type CheckResult, type HarnessWorkload, type Op } from './types.js';
 
 /** How an operation ended. */
@@ -44,6 +45,8 @@ export class History {
     readonly workload: HarnessWorkload,
     readonly nodes: readonly string[],
     probeMs: number,
+    /** txn-rw-register: the models its checker holds the history to. */
+    readonly consistencyModels: readonly ConsistencyModel[] = DEFAULT_CONSISTENCY_MODELS,
   ) {
     this.setAnalysis = isSetWorkload(workload) ? new SetAnalysis(nodes, probeMs) : undefined;
   }
@@ -115,6 +118,7 @@ export class History {
     if (this.setAnalysis !== undefined) return this.setAnalysis.result(healAtMs);
     if (isCounterWorkload(this.workload)) return checkCounter([...this.ops, ...this.probeOps], this.nodes, { healAtMs });
     if (this.workload === 'echo') return checkEcho(this.ops);
+    if (this.workload === 'txn-rw-register') return checkTxn(this.ops, this.consistencyModels);
     return checkUniqueIds(this.ops);
   }
 }

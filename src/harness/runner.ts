@@ -44,6 +44,7 @@ import {
   type PartitionEvent,
   type Report,
 } from './types.js';
+import { DEFAULT_CONSISTENCY_MODELS } from './txn.js';
 
 /** dist/src/harness/runner.js → dist/src/cli/main.js */
 export const CHATTERBOX_MAIN = fileURLToPath(new URL('../cli/main.js', import.meta.url));
@@ -93,6 +94,7 @@ export function resolveHarnessOptions(input: HarnessInput): HarnessOptions {
     logDir: input.logDir,
     initTimeoutMs: input.initTimeoutMs ?? HARNESS_DEFAULTS.initTimeoutMs,
     signal: input.signal,
+    consistencyModels: input.consistencyModels ?? DEFAULT_CONSISTENCY_MODELS,
   };
   const check = (ok: boolean, what: string): void => {
     if (!ok) throw new RangeError(`harness option ${what}`);
@@ -206,7 +208,7 @@ class Run {
     this.opPrng = root.fork();
     this.slotPrng = root.fork();
     this.nemesisPrng = root.fork();
-    this.history = new History(o.workload, this.nodeIds, o.probeMs);
+    this.history = new History(o.workload, this.nodeIds, o.probeMs, o.consistencyModels);
     if (o.logDir !== undefined) {
       mkdirSync(o.logDir, { recursive: true });
       this.logDir = o.logDir;
@@ -651,6 +653,7 @@ class Run {
         timeoutMs: o.timeoutMs,
         probeMs: hasReads(o.workload) ? o.probeMs : 0,
         seed: o.seed,
+        ...(o.workload === 'txn-rw-register' ? { consistencyModels: o.consistencyModels } : {}),
       },
       logDir: this.logDir,
       durationMs: round(this.now()),

@@ -29,7 +29,8 @@ import { READ, operationGenerator, type OpSpec } from './client.js';
 import { History } from './history.js';
 import { staggerMs } from '../sim/faults.js';
 import { topology } from './topology.js';
-import type { CheckResult, OpCounts, Op } from './types.js';
+import { hasReads, type CheckResult, type OpCounts, type Op } from './types.js';
+import type { ConsistencyModel } from './txn.js';
 import { MaelstromError, type ClientReply, type ClientRequest, type Workload } from '../maelstrom/service.js';
 import { WORKLOADS } from '../maelstrom/workloads.js';
 import type { Protocol } from '../protocol/types.js';
@@ -39,7 +40,7 @@ import { randomNetwork, type NetworkModel } from '../sim/network.js';
 import { Simulation, SimulationError, type SimulationStats } from '../sim/simulation.js';
 
 /** The harness workloads a shipped replicated workload serves (pn-counter also serves g-counter). */
-export const SIM_WORKLOADS = ['broadcast', 'g-set', 'g-counter', 'pn-counter'] as const;
+export const SIM_WORKLOADS = ['broadcast', 'g-set', 'g-counter', 'pn-counter', 'txn-rw-register'] as const;
 export type SimWorkload = (typeof SIM_WORKLOADS)[number];
 
 /** The shipped workload that serves `workload`. */
@@ -74,6 +75,8 @@ export interface MaelstromScenario {
   readonly recoveryMs: number;
   /** Probe reads on every node every this many ms, for visibility figures (0: none); not operations. */
   readonly probeMs: number;
+  /** txn-rw-register: the models the history must satisfy (default: read-committed, what the shipped node gives). */
+  readonly consistencyModels: readonly ConsistencyModel[];
 }
 
 export interface MaelstromDraw {
@@ -87,8 +90,12 @@ export interface MaelstromDraw {
   readonly faults?: readonly Fault[];
   /** Default 0 (no probes). */
   readonly probeMs?: number;
+  /** Default read-committed. */
+  readonly consistencyModels?: readonly ConsistencyModel[];
 }
 
+/** What the shipped txn-rw-register node promises, so what its simulated runs are held to by default. */
+export const SIM_CONSISTENCY_MODELS: readonly ConsistencyModel[] = ['read-committed'];
 /** Drawn clusters are small, so that a sweep of many seeds stays fast; every fault shape still fits. */
 const MAX_DRAWN_NODES = 5;
 /** Drawn time limits, in whole seconds. */
@@ -149,6 +156,7 @@ export function drawMaelstromScenario(seed: number, workload: SimWorkload, draw:
     timeoutMs: TIMEOUT_MS,
     recoveryMs: RECOVERY_MS,
     probeMs: draw.probeMs ?? 0,
+    consistencyModels: draw.consistencyModels ?? SIM_CONSISTENCY_MODELS,
   };
 }
 
@@ -198,7 +206,7 @@ type WorkloadProtocol = Protocol<unknown, unknown, ClientReply, unknown, ClientR
 
 export function runMaelstromScenario(s: MaelstromScenario): MaelstromVerdict {
   const names: readonly string[] = s.nodes;
-  const history = new History(s.workload, names, s.probeMs);
+  const history = new History(s.workload, names, s.probeMs, s.consistencyModels);
   const problems: string[] = [];
   // The workload's protocol is typed for any state and message; its requests and replies are these.
   const protocol = s.hosted.protocol as WorkloadProtocol;
@@ -351,10 +359,13 @@ export function runMaelstromScenario(s: MaelstromScenario): MaelstromVerdict {
     for (const p of pending.values()) if (p.role === 'op') outstanding = Math.max(outstanding, p.deadline);
     runTo(outstanding);
     finalHealMs = clock;
-    runTo(finalHealMs + s.recoveryMs);
-    probing = false;
-    for (const node of s.nodes) request(node, newClient(), 'final', READ, null, 'read_ok');
-    runTo(clock + s.timeoutMs);
+    // Workloads without reads of their own (txn-rw-register) get no recovery wait and no final reads, as in Maelstrom.
+    if (hasReads(s.workload)) {
+      runTo(finalHealMs + s.recoveryMs);
+      probing = false;
+      for (const node of s.nodes) request(node, newClient(), 'final', READ, null, 'read_ok');
+      runTo(clock + s.timeoutMs);
+    }
   } catch (error) {
     if (!(error instanceof SimulationError)) throw error;
     problems.push(`the simulation failed: ${error.message}`);

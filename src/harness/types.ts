@@ -3,8 +3,11 @@
  * records, and the report it produces.
  */
 import { MEAN_LATENCY_SHAPES, type MeanLatencyShape } from '../sim/network.js';
+import type { ConsistencyModel, TxnCheck } from './txn.js';
 
-export const HARNESS_WORKLOADS = ['echo', 'unique-ids', 'broadcast', 'g-set', 'g-counter', 'pn-counter'] as const;
+export type { ConsistencyModel, TxnCheck } from './txn.js';
+
+export const HARNESS_WORKLOADS = ['echo', 'unique-ids', 'broadcast', 'g-set', 'g-counter', 'pn-counter', 'txn-rw-register'] as const;
 export type HarnessWorkload = (typeof HARNESS_WORKLOADS)[number];
 
 /** Maelstrom's broadcast topologies (workload/broadcast.clj, doc/03-broadcast/02-performance.md). */
@@ -17,7 +20,8 @@ export type LatencyDist = MeanLatencyShape;
 
 /** Workloads whose nodes answer `read`: they get probes, a recovery wait and final reads on every node. */
 export function hasReads(workload: HarnessWorkload): boolean {
-  return workload !== 'echo' && workload !== 'unique-ids';
+  // txn-rw-register reads inside transactions; Maelstrom gives it no final reads (txn_rw_register.clj).
+  return workload !== 'echo' && workload !== 'unique-ids' && workload !== 'txn-rw-register';
 }
 
 export function isSetWorkload(workload: HarnessWorkload): workload is 'broadcast' | 'g-set' {
@@ -71,17 +75,19 @@ export interface HarnessOptions {
   readonly initTimeoutMs: number;
   /** Aborts the run (nodes are killed; the promise rejects). */
   readonly signal: AbortSignal | undefined;
+  /** txn-rw-register: the models the history must satisfy, all of them (Maelstrom's `--consistency-models`). */
+  readonly consistencyModels: readonly ConsistencyModel[];
 }
 
 export type OpType = 'ok' | 'fail' | 'info';
 
-export type OpF = 'echo' | 'generate' | 'broadcast' | 'add' | 'read';
+export type OpF = 'echo' | 'generate' | 'broadcast' | 'add' | 'read' | 'txn';
 
 /** One client operation, Jepsen style: an invocation and (once known) its completion. */
 export interface Op {
   readonly index: number;
   readonly f: OpF;
-  /** What was asked: the echo payload, the broadcast message, the set element or counter delta; null for reads. */
+  /** What was asked: the echo payload, the broadcast message, the set element or counter delta, the transaction; null for reads. */
   readonly value: unknown;
   readonly client: string;
   readonly node: string;
@@ -91,7 +97,7 @@ export interface Op {
   completeMs: number | null;
   /** null while pending. */
   type: OpType | null;
-  /** What came back: the echo, the generated id, the read's elements or value. */
+  /** What came back: the echo, the generated id, the read's elements or value, the completed transaction. */
   result?: unknown;
   /** Why it is not ok: an error code (with text) or a timeout or a malformed reply. */
   error?: OpError;
@@ -213,7 +219,7 @@ export interface UniqueIdsCheck {
   readonly duplicated: ReadonlyArray<{ readonly id: unknown; readonly count: number }>;
 }
 
-export type CheckResult = SetCheck | CounterCheck | EchoCheck | UniqueIdsCheck;
+export type CheckResult = SetCheck | CounterCheck | EchoCheck | UniqueIdsCheck | TxnCheck;
 
 export interface PartitionEvent {
   /** Jepsen's partition target (src/sim/faults.ts `PartitionTarget`). */
@@ -254,6 +260,8 @@ export interface Report {
     readonly timeoutMs: number;
     readonly probeMs: number;
     readonly seed: number;
+    /** txn-rw-register only. */
+    readonly consistencyModels?: readonly ConsistencyModel[];
   };
   readonly logDir: string;
   readonly durationMs: number;

@@ -400,6 +400,7 @@ export function checkTxn(ops: readonly Op[], models: readonly ConsistencyModel[]
   if (prohibited.has('G1c')) searches.push({ mask: WW | WR, required: WR });
   if (needRw) searches.push({ mask: WW | WR | RW, required: RW });
   if (prohibited.has('G0-realtime')) searches.push({ mask: WW | WR | RW | RT, required: RT });
+  const cycles = new Set<string>();
   for (const { mask, required } of searches) {
     for (const scc of components(g, mask)) {
       const members = new Set(scc);
@@ -413,7 +414,13 @@ export function checkTxn(ops: readonly Op[], models: readonly ConsistencyModel[]
         }
         if (cycle !== null) break;
       }
-      if (cycle !== null) report(explainCycle(cycle.slice(0, -1), g, mask, txns, ix));
+      if (cycle === null) continue;
+      const anomaly = explainCycle(cycle.slice(0, -1), g, mask, txns, ix);
+      // A cycle a weaker search found already (a G0 is in the G1c search's components too) is one anomaly.
+      const key = `${anomaly.type}:${[...anomaly.ops].sort((x, y) => x - y).join(',')}`;
+      if (cycles.has(key)) continue;
+      cycles.add(key);
+      report(anomaly);
     }
   }
 
@@ -570,7 +577,7 @@ function explainCycle(cycle: readonly number[], g: DepGraph, mask: number, txns:
     const kind = (kinds & WW) !== 0 ? WW : (kinds & WR) !== 0 ? WR : (kinds & RW) !== 0 ? RW : RT;
     if (kind === WR) wr++;
     else if (kind === RW) rw++;
-    else rt++;
+    else if (kind === RT) rt++;
     steps.push(`T${a.index} -${KIND_NAMES[kind]}${why(kind, a, b, ix)}-> T${b.index}`);
   }
   const base = rw === 1 ? 'G-single' : rw > 1 ? 'G2-item' : wr > 0 ? 'G1c' : 'G0';

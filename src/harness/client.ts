@@ -80,6 +80,13 @@ export type Interpreted =
 
 const present = z.unknown().refine((v) => v !== undefined, 'required');
 
+/** txn-rw-register's reply: the transaction with its reads filled in (built once: it is parsed per reply). */
+const TXN_ITEM = z.union([z.int(), z.string()]);
+const TXN_OK = z.looseObject({
+  type: z.literal('txn_ok'),
+  txn: z.array(z.union([z.tuple([z.literal('r'), TXN_ITEM, z.union([TXN_ITEM, z.null()])]), z.tuple([z.literal('w'), TXN_ITEM, TXN_ITEM])])),
+});
+
 function okSchema(workload: HarnessWorkload, f: OpF): z.ZodType<Record<string, unknown>> {
   switch (f) {
     case 'echo':
@@ -90,11 +97,8 @@ function okSchema(workload: HarnessWorkload, f: OpF): z.ZodType<Record<string, u
       return z.looseObject({ type: z.literal('broadcast_ok') });
     case 'add':
       return z.looseObject({ type: z.literal('add_ok') });
-    case 'txn': {
-      const item = z.union([z.int(), z.string()]);
-      const mop = z.union([z.tuple([z.literal('r'), item, z.union([item, z.null()])]), z.tuple([z.literal('w'), item, item])]);
-      return z.looseObject({ type: z.literal('txn_ok'), txn: z.array(mop) });
-    }
+    case 'txn':
+      return TXN_OK;
     case 'read':
       if (workload === 'broadcast') return z.looseObject({ type: z.literal('read_ok'), messages: z.array(z.unknown()) });
       if (workload === 'g-set') return z.looseObject({ type: z.literal('read_ok'), value: z.array(z.unknown()) });

@@ -103,12 +103,13 @@ export class TxnStore {
     return copy;
   }
 
+  /** Runs after every step in the simulator, so the texts are built only for a failure. */
   checkInvariants(): void {
     for (const [name, r] of this.registers) {
-      assert(name === slot(r.key), `txn store: register of ${JSON.stringify(r.key)} filed under ${name}`);
-      assert(Number.isSafeInteger(r.ts) && r.ts >= 0, `txn store: register ${name} has a bad ts ${r.ts}`);
-      assert(typeof r.writer === 'string' && r.writer.length > 0, `txn store: register ${name} has no writer`);
-      assert(r.ts <= this.clock, `txn store: register ${name} has ts ${r.ts} above the clock ${this.clock}`);
+      if (name !== slot(r.key)) assert(false, `txn store: register of ${JSON.stringify(r.key)} filed under ${name}`);
+      if (!(Number.isSafeInteger(r.ts) && r.ts >= 0)) assert(false, `txn store: register ${name} has a bad ts ${r.ts}`);
+      if (!(typeof r.writer === 'string' && r.writer.length > 0)) assert(false, `txn store: register ${name} has no writer`);
+      if (r.ts > this.clock) assert(false, `txn store: register ${name} has ts ${r.ts} above the clock ${this.clock}`);
     }
   }
 }

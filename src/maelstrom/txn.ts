@@ -31,9 +31,12 @@
  * the writes a node acknowledged and had not passed on yet are gone (the harness counts such answers as
  * indefinite, as Jepsen does for a crashed node).
  *
- * Invariants (`TxnStore.checkInvariants`, run after every step in the simulator): every register holds a
- * stamp with a finite ts and a writer id, the store's clock is at or above every stamp it holds, and it holds at
- * most MAX_TXN_KEYS keys written here (peers' keys are joined as they come: a lattice cannot refuse them).
+ * Invariants (`TxnStore.checkInvariants`, run after every step in the simulator): every register is filed
+ * under its key, holds a stamp of a non-negative integer ts and a writer id, and the store's clock is at or above
+ * every stamp it holds. Bounds: MAX_TXN_OPS micro-operations per transaction, MAX_TXN_STRING characters per
+ * string key or value, and MAX_TXN_KEYS keys that this node's own transactions may create (a transaction that
+ * would pass it is aborted before it writes); peers' keys are joined as they come, since a lattice cannot refuse
+ * them, so a cluster holds at most nodes × MAX_TXN_KEYS keys.
  */
 import { assert } from '../core/assert.js';
 import { packr } from '../crdt/data.js';

@@ -9,8 +9,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
+import { harnessArgsFromOptions } from '../../src/cli/harness-command.js';
 import { formatReport } from '../../src/harness/format.js';
-import { runHarness } from '../../src/harness/runner.js';
+import { resolveHarnessOptions, runHarness } from '../../src/harness/runner.js';
 import type { Report } from '../../src/harness/types.js';
 import { PATIENT } from './helpers/harness.js';
 import { HUNG_AFTER_MS, MAIN } from './helpers/processes.js';
@@ -18,6 +19,13 @@ import { HUNG_AFTER_MS, MAIN } from './helpers/processes.js';
 const logDirs: string[] = [];
 after(() => {
   for (const dir of logDirs) rmSync(dir, { recursive: true, force: true });
+});
+
+test('--consistency-models: a comma-separated list of known models; Maelstrom\'s strict-serializable by default', () => {
+  const args = harnessArgsFromOptions({ workload: 'txn-rw-register', consistencyModels: 'read-uncommitted , read-committed' }, []);
+  assert.deepEqual(args.input.consistencyModels, ['read-uncommitted', 'read-committed']);
+  assert.deepEqual(resolveHarnessOptions({ workload: 'txn-rw-register' }).consistencyModels, ['strict-serializable']);
+  assert.throws(() => harnessArgsFromOptions({ workload: 'txn-rw-register', consistencyModels: 'causal' }, []), /--consistency-models: expected one of read-uncommitted, read-committed, serializable, strict-serializable, got "causal"/);
 });
 
 // One run at a time (node:test's default): each starts its own processes, and the file runs alone (tools/run-tests.mjs).

@@ -12,6 +12,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { Prng } from '../src/core/prng.js';
 import { nodeId } from '../src/core/ids.js';
+import { availabilityProblems } from '../src/harness/checkers.js';
 import { interpretReply } from '../src/harness/client.js';
 import { drawMaelstromScenario, runMaelstromScenario, sweepMaelstrom, type MaelstromVerdict } from '../src/harness/simulated.js';
 import { CONSISTENCY_MODELS, TXN_GEN_DEFAULTS, checkTxn, prohibitedAnomalies, txnGenerator, type ConsistencyModel } from '../src/harness/txn.js';
@@ -55,6 +56,14 @@ describe('txn checker on fixture histories', () => {
       }
     });
   }
+
+  it("availability, as Maelstrom's checker: none, total, or the least fraction of operations ok", () => {
+    const ops = asOps({ description: '', expect: {}, history: [{ index: 0, type: 'ok', value: [], result: [], invokeMs: 0, completeMs: 1 }, { index: 1, type: 'info', value: [], invokeMs: 0, completeMs: 1 }] });
+    assert.deepEqual(availabilityProblems(ops, null), []);
+    assert.match(availabilityProblems(ops, 'total').join(''), /1 of 2 operations ok \(50\.00%\), below 100\.00%/);
+    assert.deepEqual(availabilityProblems(ops, 0.5), []);
+    assert.equal(availabilityProblems(ops, 0.51).length, 1);
+  });
 
   it('a list of models must all hold: the strongest decides', () => {
     const fixture = JSON.parse(readFileSync(new URL('lost-update.json', FIXTURES), 'utf8')) as Fixture;

@@ -58,6 +58,13 @@ function usableDirectory(flag: string, dir: string): string {
 }
 
 /** Validates commander's option values (and the trailing arguments for the node binary). */
+/** A fraction in [0, 1], as `--availability` takes besides `total`. */
+function fraction(flag: string, raw: string): number {
+  const value = Number(raw);
+  if (raw.trim() === '' || !Number.isFinite(value) || value < 0 || value > 1) throw new UsageError(`${flag}: expected total or a fraction from 0 to 1, got ${quote(raw)}`);
+  return value;
+}
+
 export function harnessArgsFromOptions(opts: OptionValues, binArgs: readonly string[]): HarnessArgs {
   const workload = stringOption(opts, 'workload', '-w/--workload');
   if (workload === undefined) throw new UsageError(`-w/--workload is required: one of ${HARNESS_WORKLOADS.join(', ')}`);
@@ -78,6 +85,7 @@ export function harnessArgsFromOptions(opts: OptionValues, binArgs: readonly str
   const seed = stringOption(opts, 'seed', '--seed');
   const logDir = pathOption(opts, 'logDir', '--log-dir', 'directory');
   const models = stringOption(opts, 'consistencyModels', '--consistency-models');
+  const availability = stringOption(opts, 'availability', '--availability');
 
   const faults = nemesis === undefined ? [] : nemesis.split(/\s*,\s*/).filter((f) => f.length > 0);
   for (const f of faults) if (f !== 'partition') throw new UsageError(`--nemesis: the only fault is partition, got ${quote(f)}`);
@@ -100,6 +108,7 @@ export function harnessArgsFromOptions(opts: OptionValues, binArgs: readonly str
     ...(probeMs === undefined ? {} : { probeMs: wholeNumber('--probe-ms', probeMs, 0, MAX_MS, ' of milliseconds') }),
     ...(seed === undefined ? {} : { seed: wholeNumber('--seed', seed, 0, 0xffffffff) }),
     ...(logDir === undefined ? {} : { logDir }),
+    ...(availability === undefined ? {} : { availability: availability === 'total' ? ('total' as const) : fraction('--availability', availability) }),
     ...(models === undefined ? {} : { consistencyModels: models.split(/\s*,\s*/).map((m) => oneOf<ConsistencyModel>('--consistency-models', m, CONSISTENCY_MODELS)) }),
   };
   // Each partition with its heal takes two staggers of the interval on average; refuse a schedule the nemesis
@@ -136,6 +145,7 @@ export function defineHarnessCommand(): Command {
     .option('--init-timeout <seconds>', `how long each node gets from its start to answer init; longer for a slow-starting node or a busy machine (default ${d.initTimeoutMs / 1000}, as Maelstrom)`)
     .option('--probe-ms <ms>', `probe reads on every node this often to time visibility; not counted as operations; 0 = none (default ${d.probeMs})`)
     .option('--seed <integer>', 'seed 0..4294967295 for latencies, operations and partitions (default: random, printed in the report)')
+    .option('--availability <a>', "Maelstrom's availability check: total (every operation must be ok) or the least fraction ok, 0..1 (default: none)")
     .option('--consistency-models <models>', `txn-rw-register: models the history must satisfy, comma-separated: ${CONSISTENCY_MODELS.join(', ')} (default ${DEFAULT_CONSISTENCY_MODELS.join(',')}, as Maelstrom)`)
     .option('--log-dir <dir>', 'where node stderr logs, history.jsonl and report.json go (default: a new temporary directory)')
     .option('--json', 'print the report as one JSON object')
@@ -148,6 +158,7 @@ export function defineHarnessCommand(): Command {
         'final read is the acknowledged sum plus the deltas of any subset of the indefinite adds; and every operation',
         'kind succeeds at least once; txn-rw-register: Elle-style dependency cycles and anomalies (G0, G1a, G1b, G1c,',
         'and for serializable models G-single, G2-item, internal, lost-update, realtime cycles) forbidden by the models.',
+        'With --availability, the fraction of operations ok is checked too (total: all of them), as Maelstrom does.',
         'Node logs, history.jsonl and report.json are kept in the log directory.',
         '',
         'Reported: operations ok/failed/indefinite; msgs-per-op (server-to-server messages / operations; probes and',

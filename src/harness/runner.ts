@@ -30,7 +30,7 @@ import { drawLatencyMs, latencyWithMean, type LatencyModel } from '../sim/networ
 import { ChildSet, type Child } from '../supervisor/supervisor.js';
 import { envelopeSchema, issueText } from '../maelstrom/wire.js';
 import { READ, canonicalKey, operationGenerator, type OpSpec, type RequestBody } from './client.js';
-import { acceptableRanges, countOps, inRanges } from './checkers.js';
+import { acceptableRanges, availabilityProblems, countOps, inRanges } from './checkers.js';
 import { History } from './history.js';
 import { topology } from './topology.js';
 import {
@@ -95,11 +95,13 @@ export function resolveHarnessOptions(input: HarnessInput): HarnessOptions {
     initTimeoutMs: input.initTimeoutMs ?? HARNESS_DEFAULTS.initTimeoutMs,
     signal: input.signal,
     consistencyModels: input.consistencyModels ?? DEFAULT_CONSISTENCY_MODELS,
+    availability: input.availability ?? null,
   };
   const check = (ok: boolean, what: string): void => {
     if (!ok) throw new RangeError(`harness option ${what}`);
   };
   check(Number.isInteger(o.nodeCount) && o.nodeCount >= 1, 'nodeCount must be an integer ≥ 1');
+  check(o.availability === null || o.availability === 'total' || (o.availability >= 0 && o.availability <= 1), 'availability must be null, total or a fraction in [0, 1]');
   check(Number.isInteger(o.concurrency) && o.concurrency >= 1, 'concurrency must be an integer ≥ 1');
   check(o.timeLimitMs > 0, 'timeLimitMs must be > 0');
   check(o.rate >= 0 && Number.isFinite(o.rate), 'rate must be ≥ 0');
@@ -631,6 +633,7 @@ class Run {
     }
     if (this.badLines > 0) problems.push(`nodes printed ${this.badLines} stdout lines that are not messages to a node or client, e.g. ${this.badExamples.join('; ')}`);
     problems.push(...this.history.malformedProblems());
+    problems.push(...availabilityProblems(this.history.ops, this.o.availability));
     const ops = countOps(this.history.ops);
     const o = this.o;
     return {
@@ -654,6 +657,7 @@ class Run {
         probeMs: hasReads(o.workload) ? o.probeMs : 0,
         seed: o.seed,
         ...(o.workload === 'txn-rw-register' ? { consistencyModels: o.consistencyModels } : {}),
+        ...(o.availability === null ? {} : { availability: o.availability }),
       },
       logDir: this.logDir,
       durationMs: round(this.now()),

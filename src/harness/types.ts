@@ -77,6 +77,8 @@ export interface HarnessOptions {
   readonly signal: AbortSignal | undefined;
   /** txn-rw-register: the models the history must satisfy, all of them (Maelstrom's `--consistency-models`). */
   readonly consistencyModels: readonly ConsistencyModel[];
+  /** Maelstrom's `--availability`: null none, 'total' every operation ok, or the least fraction ok. */
+  readonly availability: null | 'total' | number;
 }
 
 export type OpType = 'ok' | 'fail' | 'info';
@@ -262,6 +264,8 @@ export interface Report {
     readonly seed: number;
     /** txn-rw-register only. */
     readonly consistencyModels?: readonly ConsistencyModel[];
+    /** When asked for (`--availability`). */
+    readonly availability?: 'total' | number;
   };
   readonly logDir: string;
   readonly durationMs: number;

@@ -28,6 +28,13 @@ test('--consistency-models: a comma-separated list of known models; Maelstrom\'s
   assert.throws(() => harnessArgsFromOptions({ workload: 'txn-rw-register', consistencyModels: 'causal' }, []), /--consistency-models: expected one of read-uncommitted, read-committed, serializable, strict-serializable, got "causal"/);
 });
 
+test("--availability: total or a fraction, as Maelstrom's availability checker", () => {
+  assert.equal(harnessArgsFromOptions({ workload: 'unique-ids', availability: 'total' }, []).input.availability, 'total');
+  assert.equal(harnessArgsFromOptions({ workload: 'unique-ids', availability: '0.99' }, []).input.availability, 0.99);
+  assert.equal(resolveHarnessOptions({ workload: 'unique-ids' }).availability, null);
+  for (const bad of ['all', '1.5', '-0.1', '']) assert.throws(() => harnessArgsFromOptions({ workload: 'unique-ids', availability: bad }, []), /--availability: expected total or a fraction/);
+});
+
 // One run at a time (node:test's default): each starts its own processes, and the file runs alone (tools/run-tests.mjs).
 describe('txn-rw-register: chatterbox maelstrom under the harness', () => {
   test('chatterbox harness, read committed, under partitions (Gossip Glomers 6c at small scale): exit 0, valid', async () => {
@@ -38,7 +45,7 @@ describe('txn-rw-register: chatterbox maelstrom under the harness', () => {
         process.execPath,
         [
           MAIN, 'harness', '-w', 'txn-rw-register', '--node-count', '2', '--concurrency', '4', '--time-limit', '2', '--rate', '200',
-          '--latency', '10', '--nemesis', 'partition', '--nemesis-interval', '0.4', '--consistency-models', 'read-committed',
+          '--latency', '10', '--nemesis', 'partition', '--availability', 'total', '--nemesis-interval', '0.4', '--consistency-models', 'read-committed',
           '--seed', '6', '--json', '--log-dir', logDir,
           '--init-timeout', String(HUNG_AFTER_MS / 1000), '--timeout', String(HUNG_AFTER_MS),
         ],
@@ -50,6 +57,7 @@ describe('txn-rw-register: chatterbox maelstrom under the harness', () => {
     const r = JSON.parse(stdout) as Report;
     assert.equal(r.valid, true, formatReport(r));
     assert.deepEqual(r.config.consistencyModels, ['read-committed']);
+    assert.equal(r.config.availability, 'total');
     assert.ok(r.check?.kind === 'txn' && r.check.verdict === 'valid', formatReport(r));
     assert.ok(r.check.txns.ok > 100 && r.check.edges.wr > 0, formatReport(r));
     assert.ok((r.nemesis?.partitions.length ?? 0) > 0, 'the nemesis partitioned the network');

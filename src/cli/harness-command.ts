@@ -9,6 +9,7 @@ import { join, resolve } from 'node:path';
 import { Command } from 'commander';
 import { formatReport } from '../harness/format.js';
 import { HARNESS_DEFAULTS, runHarness, type HarnessInput } from '../harness/runner.js';
+import { CONSISTENCY_MODELS, DEFAULT_CONSISTENCY_MODELS, type ConsistencyModel } from '../harness/txn.js';
 import { HARNESS_WORKLOADS, LATENCY_DISTS, TOPOLOGIES, type HarnessWorkload, type LatencyDist, type Report, type TopologyName } from '../harness/types.js';
 import { makeDirectory } from '../runtime/make-directory.js';
 import { MAX_NEMESIS_PARTITIONS } from '../sim/faults.js';
@@ -59,6 +60,13 @@ function usableDirectory(flag: string, dir: string): string {
 }
 
 /** Validates commander's option values (and the trailing arguments for the node binary). */
+/** A fraction in [0, 1], as `--availability` takes besides `total`. */
+function fraction(flag: string, raw: string): number {
+  const value = Number(raw);
+  if (raw.trim() === '' || !Number.isFinite(value) || value < 0 || value > 1) throw new UsageError(`${flag}: expected total or a fraction from 0 to 1, got ${quote(raw)}`);
+  return value;
+}
+
 export function harnessArgsFromOptions(opts: OptionValues, binArgs: readonly string[]): HarnessArgs {
   const workload = stringOption(opts, 'workload', '-w/--workload');
   if (workload === undefined) throw new UsageError(`-w/--workload is required: one of ${HARNESS_WORKLOADS.join(', ')}`);
@@ -78,6 +86,8 @@ export function harnessArgsFromOptions(opts: OptionValues, binArgs: readonly str
   const probeMs = stringOption(opts, 'probeMs', '--probe-ms');
   const seed = stringOption(opts, 'seed', '--seed');
   const logDir = pathOption(opts, 'logDir', '--log-dir', 'directory');
+  const models = stringOption(opts, 'consistencyModels', '--consistency-models');
+  const availability = stringOption(opts, 'availability', '--availability');
 
   const faults = nemesis === undefined ? [] : nemesis.split(/\s*,\s*/).filter((f) => f.length > 0);
   for (const f of faults) if (f !== 'partition') throw new UsageError(`--nemesis: the only fault is partition, got ${quote(f)}`);
@@ -100,6 +110,8 @@ export function harnessArgsFromOptions(opts: OptionValues, binArgs: readonly str
     ...(probeMs === undefined ? {} : { probeMs: wholeNumber('--probe-ms', probeMs, 0, MAX_MS, ' of milliseconds') }),
     ...(seed === undefined ? {} : { seed: wholeNumber('--seed', seed, 0, 0xffffffff) }),
     ...(logDir === undefined ? {} : { logDir }),
+    ...(availability === undefined ? {} : { availability: availability === 'total' ? ('total' as const) : fraction('--availability', availability) }),
+    ...(models === undefined ? {} : { consistencyModels: models.split(/\s*,\s*/).map((m) => oneOf<ConsistencyModel>('--consistency-models', m, CONSISTENCY_MODELS)) }),
   };
   // Each partition with its heal takes two staggers of the interval on average; refuse a schedule the nemesis
   // would have to cut short (with room to spare, so the random staggers never reach the bound).
@@ -135,6 +147,8 @@ export function defineHarnessCommand(): Command {
     .option('--init-timeout <seconds>', `how long each node gets from its start to answer init; longer for a slow-starting node or a busy machine (default ${d.initTimeoutMs / 1000}, as Maelstrom)`)
     .option('--probe-ms <ms>', `probe reads on every node this often to time visibility; not counted as operations; 0 = none (default ${d.probeMs})`)
     .option('--seed <integer>', 'seed 0..4294967295 for latencies, operations and partitions (default: random, printed in the report)')
+    .option('--availability <a>', "Maelstrom's availability check: total (every operation must be ok) or the least fraction ok, 0..1 (default: none)")
+    .option('--consistency-models <models>', `txn-rw-register: models the history must satisfy, comma-separated: ${CONSISTENCY_MODELS.join(', ')} (default ${DEFAULT_CONSISTENCY_MODELS.join(',')}, as Maelstrom)`)
     .option('--log-dir <dir>', 'where node stderr logs, history.jsonl and report.json go (default: a new temporary directory)')
     .option('--json', 'print the report as one JSON object')
     .addHelpText(
@@ -144,9 +158,12 @@ export function defineHarnessCommand(): Command {
         'Checks, after Maelstrom: echo answers match; unique-ids never repeat; broadcast and g-set: every acknowledged',
         "or observed value is in every node's final read, and reads hold only added values, each once; counters: every",
         'final read is the acknowledged sum plus the deltas of any subset of the indefinite adds; and every operation',
-        'kind succeeds at least once; lin-kv: the history is linearizable, key by key (Wing-Gong-Lowe search, bounded:',
-        'a key that hits the bound is unknown, never passed or failed). Node logs, history.jsonl and report.json are',
-        'kept in the log directory.',
+        'kind succeeds at least once (a kind that never did leaves the run unknown, as Jepsen); lin-kv: the history is',
+        'linearizable, key by key (Wing-Gong-Lowe search, bounded: a key that hits the bound is unknown, never passed or',
+        'failed); txn-rw-register: Elle-style dependency cycles and anomalies (G0, G1a, G1b, G1c, and for serializable',
+        'models G-single, G2-item, internal, lost-update, realtime cycles) forbidden by the models. With --availability,',
+        'the fraction of operations ok is checked too (total: all of them), as Maelstrom does. Node logs, history.jsonl',
+        'and report.json are kept in the log directory.',
         '',
         'Reported: operations ok/failed/indefinite; msgs-per-op (server-to-server messages / operations; probes and',
         'setup are not operations); for broadcast and g-set the time from a write to its visibility on every node',
@@ -157,6 +174,7 @@ export function defineHarnessCommand(): Command {
         '  chatterbox harness -w echo --node-count 1 --time-limit 5',
         '  chatterbox harness -w broadcast --node-count 25 --time-limit 20 --rate 100 --latency 100',
         '  chatterbox harness -w unique-ids --bin ./my-node -- --verbose',
+        '  chatterbox harness -w txn-rw-register --node-count 2 --concurrency 4 --rate 1000 --consistency-models read-committed --nemesis partition',
         '',
         'Exit status: 0 valid, 1 invalid (a checker failed or a node misbehaved), 2 usage error, 4 unknown (lin-kv: no',
         'problem found, but the linearizability search hit its bound on some key, so it proved nothing), 130 interrupted.',

@@ -13,6 +13,8 @@ import { seed32 } from '../core/prng.js';
 import { drawAgreementScenario, runAgreementScenario, TUNING_NAMES, type AgreementVerdict, type ScenarioDraw } from '../sim/scenarios/agreement.js';
 import { SIM_WORKLOADS, hasShippedWorkload, sweepMaelstrom, type MaelstromDraw, type MaelstromVerdict, type SimWorkload } from '../harness/simulated.js';
 import { formatCheck, formatCounts } from '../harness/format.js';
+import { CONSISTENCY_MODELS, type ConsistencyModel } from '../harness/txn.js';
+import { hasReads } from '../harness/types.js';
 import { PROTOCOLS } from './agreement-flags.js';
 import { configureCommand, type OptionValues } from './command.js';
 import { EXIT_UNKNOWN, UsageError, fileErrorText } from '../platform/user-errors.js';
@@ -173,6 +175,7 @@ export function simArgsFromOptions(opts: OptionValues): SimArgs {
   const workload = str('workload');
   if (workload !== undefined) return maelstromArgs(opts, workload, str);
   if (str('preset') !== undefined) throw new UsageError('--preset: applies only with --workload');
+  if (str('consistencyModels') !== undefined) throw new UsageError('--consistency-models: applies only with --workload txn-rw-register');
   const protocol = oneOf<AgreementProtocolName | 'both'>('--protocol', str('protocol') ?? 'both', ['both', ...PROTOCOLS]);
   const protocols: AgreementProtocolName[] = protocol === 'both' ? ['stream', 'lockstep'] : [protocol];
   const rawSeed = str('seed');
@@ -217,7 +220,10 @@ function maelstromArgs(opts: OptionValues, raw: string, str: (name: string) => s
   const faultsFile = pathOption(opts, 'faults', '--faults');
   if (faultsFile !== undefined && nodes === undefined) throw new UsageError('--faults: give --nodes too, so the schedule names nodes that exist');
   const nodeCount = nodes === undefined ? undefined : wholeNumber('--nodes', nodes, 1, MAX_SIM_NODES);
+  const models = str('consistencyModels');
+  if (models !== undefined && workload !== 'txn-rw-register') throw new UsageError('--consistency-models: applies only with --workload txn-rw-register');
   const draw: MaelstromDraw = {
+    ...(models === undefined ? {} : { consistencyModels: models.split(/\s*,\s*/).map((m) => oneOf<ConsistencyModel>('--consistency-models', m, CONSISTENCY_MODELS)) }),
     ...(nodeCount === undefined ? {} : { nodeCount }),
     ...(preset === undefined ? {} : { preset: parseGossipPreset('--preset', preset) }),
     // Workloads are crash-recovery: a crash in the file may restart the node (with its durable state or without).
@@ -269,7 +275,7 @@ function describeMaelstromVerdict(v: MaelstromVerdict, out: (line: string) => vo
         (v.lateReplies > 0 ? `, ${v.lateReplies} late replies` : ''),
     );
   }
-  out(`  final heal at ${v.finalHealMs.toFixed(0)} ms, final reads ${s.recoveryMs} ms later`);
+  out(`  final heal at ${v.finalHealMs.toFixed(0)} ms${hasReads(s.workload) ? `, final reads ${s.recoveryMs} ms later` : ' (no final reads in this workload)'}`);
   if (v.check !== null) for (const line of formatCheck(v.check, s.faults.length > 0)) out(`  ${line}`);
   out(`  verdict: ${v.valid ? 'valid' : v.unknown ? `UNKNOWN (the checkers could not decide): ${v.undecided.join('; ')}` : `INVALID: ${v.problems.join('; ')}`}`);
 }
@@ -339,6 +345,7 @@ export function simCommand(): Command {
       `simulate a Maelstrom workload instead: ${SIM_WORKLOADS.filter(hasShippedWorkload).join(', ')}; the nodes run what chatterbox maelstrom ships, clients issue what the harness's do, faults end by the time limit, and after 10 virtual seconds of recovery the history goes to the harness's checkers; exit 1 if a run is invalid, 4 if no run could be decided (takes --seed, --runs, --nodes, --preset, --faults)`,
     )
     .option('--preset <name>', 'with --workload: the gossip preset, latency or messages (default: drawn from the seed)')
+    .option('--consistency-models <models>', `with --workload txn-rw-register: models the history must satisfy, comma-separated: ${CONSISTENCY_MODELS.join(', ')} (default read-committed, what the shipped node gives)`)
     .option('--protocol <name>', 'stream, lockstep or both (default both)')
     .option('--seed <integer>', 'first seed; the same seed replays the same run (default 1)')
     .option('--runs <count>', 'how many consecutive seeds to run (default 1)')

@@ -95,6 +95,21 @@ export function statsProblems(ops: readonly Op[]): string[] {
     .map(([f, c]) => `none of the ${c.total} ${f} operations succeeded`);
 }
 
+/**
+ * Maelstrom's availability checker (maelstrom.checker/availability-checker, `--availability`): null checks
+ * nothing, 'total' needs every operation ok, a number in [0, 1] is the least fraction of operations that must be.
+ */
+export type Availability = null | 'total' | number;
+
+export function availabilityProblems(ops: readonly Op[], availability: Availability): string[] {
+  if (availability === null || ops.length === 0) return [];
+  const ok = ops.filter((op) => op.type === 'ok').length;
+  const fraction = ok / ops.length;
+  const need = availability === 'total' ? 1 : availability;
+  if (fraction >= need) return [];
+  return [`availability ${availability}: ${ok} of ${ops.length} operations ok (${(fraction * 100).toFixed(2)}%), below ${(need * 100).toFixed(2)}%`];
+}
+
 function show(value: unknown): string {
   const text = JSON.stringify(value) ?? String(value);
   return text.length > 80 ? `${text.slice(0, 80)}…` : text;

@@ -11,6 +11,8 @@
  * - lin-kv: `read`, `write` and `cas` on keys rotated per group of clients (lin-kv-client.ts) → `read_ok` with a
  *   `value`, `write_ok`, `cas_ok`.
  * - kafka: `send`, `poll`, `commit_offsets`, `list_committed_offsets` from stateful clients (kafka.ts).
+ * - txn-rw-register: Elle's rw-register transactions as Maelstrom configures them (txn.ts `txnGenerator`)
+ *   → `txn_ok` with the transaction, its reads filled in.
  *
  * An `error` reply is a definite failure (`fail`) for the codes Maelstrom calls definite, otherwise indefinite
  * (`info`), as is a reply that breaks the workload's schema.
@@ -20,6 +22,7 @@ import type { Prng } from '../core/prng.js';
 import { DEFINITE_ERROR_CODES, errorBodySchema, issueText, maelstromInt } from '../maelstrom/wire.js';
 import { KafkaClients } from './kafka.js';
 import { linKvGenerator, type ClientShape, type IssuedBy } from './lin-kv-client.js';
+import { txnGenerator } from './txn.js';
 import type { HarnessWorkload, Op, OpError, OpF, OpType } from './types.js';
 
 export type RequestBody = Readonly<Record<string, unknown>> & { readonly type: string };
@@ -99,6 +102,13 @@ export function operationGenerator(workload: Exclude<HarnessWorkload, 'kafka'>, 
           return { f: 'add', value: delta, body: { type: 'add', delta } };
         }
       };
+    case 'txn-rw-register': {
+      const txns = txnGenerator(prng);
+      return () => {
+        const txn = txns();
+        return { f: 'txn', value: txn, body: { type: 'txn', txn } };
+      };
+    }
   }
 }
 
@@ -107,6 +117,13 @@ export type Interpreted =
   | { readonly type: Exclude<OpType, 'ok'>; readonly error: OpError };
 
 const present = z.unknown().refine((v) => v !== undefined, 'required');
+
+/** txn-rw-register's reply: the transaction with its reads filled in (built once: it is parsed per reply). */
+const TXN_ITEM = z.union([z.int(), z.string()]);
+const TXN_OK = z.looseObject({
+  type: z.literal('txn_ok'),
+  txn: z.array(z.union([z.tuple([z.literal('r'), TXN_ITEM, z.union([TXN_ITEM, z.null()])]), z.tuple([z.literal('w'), TXN_ITEM, TXN_ITEM])])),
+});
 
 function okSchema(workload: HarnessWorkload, f: OpF): z.ZodType<Record<string, unknown>> {
   switch (f) {
@@ -130,6 +147,8 @@ function okSchema(workload: HarnessWorkload, f: OpF): z.ZodType<Record<string, u
       return z.looseObject({ type: z.literal('commit_offsets_ok') });
     case 'list_committed_offsets':
       return z.looseObject({ type: z.literal('list_committed_offsets_ok'), offsets: z.record(z.string(), maelstromInt) });
+    case 'txn':
+      return TXN_OK;
     case 'read':
       // lin-kv: any JSON value, as the register holds it; null claims the key is missing (linearizability.ts).
       if (workload === 'lin-kv') return z.looseObject({ type: z.literal('read_ok'), value: present });
@@ -145,6 +164,8 @@ function resultOf(workload: HarnessWorkload, f: OpF, body: Record<string, unknow
       return body['echo'];
     case 'generate':
       return body['id'];
+    case 'txn':
+      return body['txn'];
     case 'read':
       return workload === 'broadcast' ? body['messages'] : body['value'];
     case 'send':

@@ -63,6 +63,14 @@ export function formatCheck(check: CheckResult, nemesis: boolean): string[] {
         `kafka: ${check.sends.attempted} sends (${check.sends.acknowledged} acknowledged), ${check.polls.ok} ok polls returning ${check.polls.messages} messages, ${check.keys} keys; ${check.valid ? 'no anomalies' : `anomalies: ${Object.keys(check.errors).join(', ')}`}`,
       );
       break;
+    case 'txn': {
+      const e = check.edges;
+      const found = Object.entries(check.counts).map(([type, n]) => `${type} ×${n}`);
+      lines.push(
+        `txn (${check.models.join(', ')}): ${check.verdict}; ${check.txns.ok} ok, ${check.txns.failed} failed, ${check.txns.indefinite} indefinite; edges ww ${e.ww}, wr ${e.wr}, rw ${e.rw}, realtime ${e.realtime}; ${found.length === 0 ? 'no forbidden anomaly' : found.join(', ')}`,
+      );
+      break;
+    }
   }
   return lines;
 }

@@ -13,6 +13,7 @@ import { interpretReply, type OpSpec } from './client.js';
 import { SetAnalysis, checkCounter, checkEcho, checkUniqueIds, statsProblems } from './checkers.js';
 import { checkLinKv } from './linearizability.js';
 import { checkKafka } from './kafka.js';
+import { checkTxn, DEFAULT_CONSISTENCY_MODELS, type ConsistencyModel } from './txn.js';
 import { isCounterWorkload, isSetWorkload, type CheckResult, type HarnessWorkload, type Op } from './types.js';
 
 /** How an operation ended. */
@@ -46,6 +47,8 @@ export class History {
     readonly workload: HarnessWorkload,
     readonly nodes: readonly string[],
     probeMs: number,
+    /** txn-rw-register: the models its checker holds the history to. */
+    readonly consistencyModels: readonly ConsistencyModel[] = DEFAULT_CONSISTENCY_MODELS,
   ) {
     this.setAnalysis = isSetWorkload(workload) ? new SetAnalysis(nodes, probeMs) : undefined;
   }
@@ -110,8 +113,11 @@ export class History {
     return { check, problems: [...check.problems], undecided: [...statsProblems(this.ops), ...History.undecided(check)] };
   }
 
-  /** Why a checker could not decide (lin-kv's search hit its bound on some keys); empty when it decided. */
+  /** Why a checker could not decide (lin-kv's search hit its bound on some keys, txn's graph has no edges); empty when it decided. */
   static undecided(check: CheckResult | null): string[] {
+    if (check?.kind === 'txn' && check.verdict === 'unknown') {
+      return ["the transactions' dependency graph has no edges (no transaction read another's write): the history says nothing about isolation (Elle's :unknown)"];
+    }
     if (check?.kind !== 'lin-kv' || check.valid !== 'unknown') return [];
     const keys = check.keys.filter((k) => k.valid === 'unknown').length;
     return [`the linearizability search hit its bound (${check.maxStepsPerKey} steps or its memory) on ${keys} key${keys === 1 ? '' : 's'}`];
@@ -128,6 +134,7 @@ export class History {
     if (this.workload === 'echo') return checkEcho(this.ops);
     if (this.workload === 'lin-kv') return checkLinKv(this.ops);
     if (this.workload === 'kafka') return checkKafka(this.ops);
+    if (this.workload === 'txn-rw-register') return checkTxn(this.ops, this.consistencyModels);
     return checkUniqueIds(this.ops);
   }
 }

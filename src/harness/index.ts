@@ -17,5 +17,14 @@ export {
   type MaelstromVerdict,
   type SimWorkload,
 } from './simulated.js';
+export {
+  CONSISTENCY_MODELS,
+  DEFAULT_CONSISTENCY_MODELS,
+  checkTxn,
+  type ConsistencyModel,
+  type TxnAnomaly,
+  type TxnAnomalyType,
+  type TxnCheck,
+} from './txn.js';
 export type { CheckResult, Op, OpCounts } from './types.js';
 export { KAFKA_ERROR_KINDS, KafkaClients, checkKafka, type KafkaCheck, type KafkaErrorKind } from './kafka.js';

@@ -31,7 +31,7 @@ import { ChildSet, type Child } from '../supervisor/supervisor.js';
 import { envelopeSchema, issueText } from '../maelstrom/wire.js';
 import { READ, canonicalKey, clientModel, type ClientModel, type OpSpec, type RequestBody } from './client.js';
 import { FINAL_POLL_INTERVAL_MS, FINAL_POLL_LIMIT_MS } from './kafka.js';
-import { acceptableRanges, countOps, inRanges } from './checkers.js';
+import { acceptableRanges, availabilityProblems, countOps, inRanges } from './checkers.js';
 import { History } from './history.js';
 import { topology } from './topology.js';
 import {
@@ -46,6 +46,7 @@ import {
   type PartitionEvent,
   type Report,
 } from './types.js';
+import { DEFAULT_CONSISTENCY_MODELS } from './txn.js';
 
 /** dist/src/harness/runner.js → dist/src/cli/main.js */
 export const CHATTERBOX_MAIN = fileURLToPath(new URL('../cli/main.js', import.meta.url));
@@ -97,11 +98,14 @@ export function resolveHarnessOptions(input: HarnessInput): HarnessOptions {
     logDir: input.logDir,
     initTimeoutMs: input.initTimeoutMs ?? HARNESS_DEFAULTS.initTimeoutMs,
     signal: input.signal,
+    consistencyModels: input.consistencyModels ?? DEFAULT_CONSISTENCY_MODELS,
+    availability: input.availability ?? null,
   };
   const check = (ok: boolean, what: string): void => {
     if (!ok) throw new RangeError(`harness option ${what}`);
   };
   check(Number.isInteger(o.nodeCount) && o.nodeCount >= 1, 'nodeCount must be an integer ≥ 1');
+  check(o.availability === null || o.availability === 'total' || (o.availability >= 0 && o.availability <= 1), 'availability must be null, total or a fraction in [0, 1]');
   check(Number.isInteger(o.concurrency) && o.concurrency >= 1, 'concurrency must be an integer ≥ 1');
   check(o.timeLimitMs > 0, 'timeLimitMs must be > 0');
   check(o.rate >= 0 && Number.isFinite(o.rate), 'rate must be ≥ 0');
@@ -212,7 +216,7 @@ class Run {
     this.opPrng = root.fork();
     this.slotPrng = root.fork();
     this.nemesisPrng = root.fork();
-    this.history = new History(o.workload, this.nodeIds, o.probeMs);
+    this.history = new History(o.workload, this.nodeIds, o.probeMs, o.consistencyModels);
     this.model = clientModel(o.workload, this.opPrng, { shape: o });
     if (o.logDir !== undefined) {
       mkdirSync(o.logDir, { recursive: true });
@@ -661,6 +665,7 @@ class Run {
     }
     if (this.badLines > 0) problems.push(`nodes printed ${this.badLines} stdout lines that are not messages to a node or client, e.g. ${this.badExamples.join('; ')}`);
     problems.push(...this.history.malformedProblems());
+    problems.push(...availabilityProblems(this.history.ops, this.o.availability));
     const ops = countOps(this.history.ops);
     const o = this.o;
     return {
@@ -685,6 +690,8 @@ class Run {
         timeoutMs: o.timeoutMs,
         probeMs: hasProbes(o.workload) ? o.probeMs : 0,
         seed: o.seed,
+        ...(o.workload === 'txn-rw-register' ? { consistencyModels: o.consistencyModels } : {}),
+        ...(o.availability === null ? {} : { availability: o.availability }),
       },
       logDir: this.logDir,
       durationMs: round(this.now()),

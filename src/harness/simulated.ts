@@ -30,7 +30,8 @@ import { FINAL_POLL_INTERVAL_MS, FINAL_POLL_LIMIT_MS } from './kafka.js';
 import { History } from './history.js';
 import { staggerMs } from '../sim/faults.js';
 import { topology } from './topology.js';
-import { hasProbes, type CheckResult, type OpCounts, type Op } from './types.js';
+import { hasProbes, hasReads, type CheckResult, type OpCounts, type Op } from './types.js';
+import type { ConsistencyModel } from './txn.js';
 import { MaelstromError, type ClientReply, type ClientRequest, type Workload } from '../maelstrom/service.js';
 import { WORKLOADS } from '../maelstrom/workloads.js';
 import type { Protocol } from '../protocol/types.js';
@@ -40,12 +41,10 @@ import { randomNetwork, type NetworkModel } from '../sim/network.js';
 import { Simulation, SimulationError, type SimulationStats } from '../sim/simulation.js';
 
 /**
-/**
- * The harness workloads the simulated backend runs (pn-counter also serves g-counter; lin-kv is the Raft workload
- * registered under that name in src/maelstrom/workloads.ts). kafka has no shipped node yet (it will run on
- * consensus): a kafka scenario needs its node passed as `hosted`.
+ * The harness workloads the simulated backend runs (pn-counter also serves g-counter; lin-kv and kafka are the Raft
+ * workloads registered under those names in src/maelstrom/workloads.ts).
  */
-export const SIM_WORKLOADS = ['broadcast', 'g-set', 'g-counter', 'pn-counter', 'lin-kv', 'kafka'] as const;
+export const SIM_WORKLOADS = ['broadcast', 'g-set', 'g-counter', 'pn-counter', 'lin-kv', 'kafka', 'txn-rw-register'] as const;
 export type SimWorkload = (typeof SIM_WORKLOADS)[number];
 
 function shippedName(workload: SimWorkload): string {
@@ -88,6 +87,8 @@ export interface MaelstromScenario {
   readonly recoveryMs: number;
   /** Probe reads on every node every this many ms, for visibility figures (0: none); not operations. */
   readonly probeMs: number;
+  /** txn-rw-register: the models the history must satisfy (default: read-committed, what the shipped node gives). */
+  readonly consistencyModels: readonly ConsistencyModel[];
 }
 
 export interface MaelstromDraw {
@@ -101,8 +102,12 @@ export interface MaelstromDraw {
   readonly faults?: readonly Fault[];
   /** Default 0 (no probes). */
   readonly probeMs?: number;
+  /** Default read-committed. */
+  readonly consistencyModels?: readonly ConsistencyModel[];
 }
 
+/** What the shipped txn-rw-register node promises, so what its simulated runs are held to by default. */
+export const SIM_CONSISTENCY_MODELS: readonly ConsistencyModel[] = ['read-committed'];
 /** Drawn clusters are small, so that a sweep of many seeds stays fast; every fault shape still fits. */
 const MAX_DRAWN_NODES = 5;
 /** Drawn time limits, in whole seconds. */
@@ -171,6 +176,7 @@ export function drawMaelstromScenario(seed: number, workload: SimWorkload, draw:
     // Recovery leads to final reads, which lin-kv does not make.
     recoveryMs: workload === 'lin-kv' ? 0 : RECOVERY_MS,
     probeMs: draw.probeMs ?? 0,
+    consistencyModels: draw.consistencyModels ?? SIM_CONSISTENCY_MODELS,
   };
 }
 
@@ -225,7 +231,7 @@ type WorkloadProtocol = Protocol<unknown, unknown, ClientReply, unknown, ClientR
 
 export function runMaelstromScenario(s: MaelstromScenario): MaelstromVerdict {
   const names: readonly string[] = s.nodes;
-  const history = new History(s.workload, names, s.probeMs);
+  const history = new History(s.workload, names, s.probeMs, s.consistencyModels);
   const problems: string[] = [];
   // The workload's protocol is typed for any state and message; its requests and replies are these.
   const protocol = s.hosted.protocol as WorkloadProtocol;
@@ -380,23 +386,26 @@ export function runMaelstromScenario(s: MaelstromScenario): MaelstromVerdict {
     for (const p of pending.values()) if (p.role === 'op') outstanding = Math.max(outstanding, p.deadline);
     runTo(outstanding);
     finalHealMs = clock;
-    runTo(finalHealMs + s.recoveryMs);
-    probing = false;
-    const kafka = model.kafka;
-    if (kafka !== undefined) {
-      // kafka's final polls (kafka.ts): a fresh client per node polls every key from 0 until all are caught up.
-      kafka.beginFinalPolls();
-      const endMs = clock + FINAL_POLL_LIMIT_MS;
-      const finals: Slot[] = s.nodes.map((node) => ({ node, client: newClient(), busy: false }));
-      while (!kafka.finalDone() && clock < endMs) {
-        for (const slot of finals) if (!slot.busy) request(slot.node, slot.client, 'final', kafka.finalPoll(slot.client), slot, '');
-        runTo(Math.min(clock + FINAL_POLL_INTERVAL_MS, endMs));
+    // Workloads without whole-state reads (lin-kv, txn-rw-register) get no recovery wait and no final reads, as in
+    // Maelstrom: their checkers judge the whole history.
+    if (hasReads(s.workload)) {
+      runTo(finalHealMs + s.recoveryMs);
+      probing = false;
+      const kafka = model.kafka;
+      if (kafka !== undefined) {
+        // kafka's final polls (kafka.ts): a fresh client per node polls every key from 0 until all are caught up.
+        kafka.beginFinalPolls();
+        const endMs = clock + FINAL_POLL_LIMIT_MS;
+        const finals: Slot[] = s.nodes.map((node) => ({ node, client: newClient(), busy: false }));
+        while (!kafka.finalDone() && clock < endMs) {
+          for (const slot of finals) if (!slot.busy) request(slot.node, slot.client, 'final', kafka.finalPoll(slot.client), slot, '');
+          runTo(Math.min(clock + FINAL_POLL_INTERVAL_MS, endMs));
+        }
+      } else {
+        for (const node of s.nodes) request(node, newClient(), 'final', READ, null, 'read_ok');
       }
-    } else if (s.workload !== 'lin-kv') {
-      // lin-kv has no final reads: its checker judges the whole history (as Maelstrom's).
-      for (const node of s.nodes) request(node, newClient(), 'final', READ, null, 'read_ok');
+      runTo(clock + s.timeoutMs);
     }
-    runTo(clock + s.timeoutMs);
   } catch (error) {
     if (!(error instanceof SimulationError)) throw error;
     problems.push(`the simulation failed: ${error.message}`);

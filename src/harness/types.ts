@@ -4,8 +4,11 @@
  */
 import { MEAN_LATENCY_SHAPES, type MeanLatencyShape } from '../sim/network.js';
 import type { KafkaCheck } from './kafka.js';
+import type { ConsistencyModel, TxnCheck } from './txn.js';
 
-export const HARNESS_WORKLOADS = ['echo', 'unique-ids', 'broadcast', 'g-set', 'g-counter', 'pn-counter', 'lin-kv', 'kafka'] as const;
+export type { ConsistencyModel, TxnCheck } from './txn.js';
+
+export const HARNESS_WORKLOADS = ['echo', 'unique-ids', 'broadcast', 'g-set', 'g-counter', 'pn-counter', 'lin-kv', 'kafka', 'txn-rw-register'] as const;
 export type HarnessWorkload = (typeof HARNESS_WORKLOADS)[number];
 
 /** Maelstrom's broadcast topologies (workload/broadcast.clj, doc/03-broadcast/02-performance.md). */
@@ -21,7 +24,8 @@ export type LatencyDist = MeanLatencyShape;
  * lin-kv reads one key and its checker judges the whole history, so it has none (as Maelstrom's).
  */
 export function hasReads(workload: HarnessWorkload): boolean {
-  return workload !== 'echo' && workload !== 'unique-ids' && workload !== 'lin-kv';
+  // txn-rw-register reads inside transactions; Maelstrom gives it no final reads (txn_rw_register.clj).
+  return workload !== 'echo' && workload !== 'unique-ids' && workload !== 'lin-kv' && workload !== 'txn-rw-register';
 }
 
 /** Workloads whose nodes answer a bare `read`, which probes use (kafka's polls are per client, so it has none). */
@@ -80,19 +84,24 @@ export interface HarnessOptions {
   readonly initTimeoutMs: number;
   /** Aborts the run (nodes are killed; the promise rejects). */
   readonly signal: AbortSignal | undefined;
+  /** txn-rw-register: the models the history must satisfy, all of them (Maelstrom's `--consistency-models`). */
+  readonly consistencyModels: readonly ConsistencyModel[];
+  /** Maelstrom's `--availability`: null none, 'total' every operation ok, or the least fraction ok. */
+  readonly availability: null | 'total' | number;
 }
 
 export type OpType = 'ok' | 'fail' | 'info';
 
-export type OpF = 'echo' | 'generate' | 'broadcast' | 'add' | 'read' | 'write' | 'cas' | 'send' | 'poll' | 'commit_offsets' | 'list_committed_offsets';
+export type OpF = 'echo' | 'generate' | 'broadcast' | 'add' | 'read' | 'write' | 'cas' | 'send' | 'poll' | 'commit_offsets' | 'list_committed_offsets' | 'txn';
 
 /** One client operation, Jepsen style: an invocation and (once known) its completion. */
 export interface Op {
   readonly index: number;
   readonly f: OpF;
   /**
-   * What was asked: the echo payload, the broadcast message, the set element or counter delta; null for reads.
-   * lin-kv, Jepsen's independent tuples: `[key, v]` for write, `[key, [from, to]]` for cas, `[key, null]` for read.
+   * What was asked: the echo payload, the broadcast message, the set element or counter delta, the transaction;
+   * null for reads. lin-kv, Jepsen's independent tuples: `[key, v]` for write, `[key, [from, to]]` for cas,
+   * `[key, null]` for read.
    */
   readonly value: unknown;
   readonly client: string;
@@ -103,7 +112,7 @@ export interface Op {
   completeMs: number | null;
   /** null while pending. */
   type: OpType | null;
-  /** What came back: the echo, the generated id, the read's elements or value. */
+  /** What came back: the echo, the generated id, the read's elements or value, the completed transaction. */
   result?: unknown;
   /** Why it is not ok: an error code (with text) or a timeout or a malformed reply. */
   error?: OpError;
@@ -247,7 +256,7 @@ export interface LinKvCheck {
   readonly maxStepsPerKey: number;
 }
 
-export type CheckResult = SetCheck | CounterCheck | EchoCheck | UniqueIdsCheck | LinKvCheck | KafkaCheck;
+export type CheckResult = SetCheck | CounterCheck | EchoCheck | UniqueIdsCheck | LinKvCheck | KafkaCheck | TxnCheck;
 
 export interface PartitionEvent {
   /** Jepsen's partition target (src/sim/faults.ts `PartitionTarget`). */
@@ -296,6 +305,10 @@ export interface Report {
     readonly timeoutMs: number;
     readonly probeMs: number;
     readonly seed: number;
+    /** txn-rw-register only. */
+    readonly consistencyModels?: readonly ConsistencyModel[];
+    /** When asked for (`--availability`). */
+    readonly availability?: 'total' | number;
   };
   readonly logDir: string;
   readonly durationMs: number;

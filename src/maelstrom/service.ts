@@ -11,7 +11,7 @@ import type { Protocol } from '../protocol/types.js';
  * The names of the workloads in workloads.ts, in its order, so that help and logs can name them without loading
  * the protocols (test/process/maelstrom-node.test.ts checks that they match).
  */
-export const HOSTED_WORKLOAD_NAMES: readonly string[] = ['broadcast', 'g-set', 'pn-counter', 'lin-kv', 'kafka'];
+export const HOSTED_WORKLOAD_NAMES: readonly string[] = ['broadcast', 'g-set', 'pn-counter', 'txn-rw-register', 'lin-kv', 'kafka'];
 
 /** Maelstrom's error codes (doc/protocol.md, "Errors"). */
 export const MaelstromError = {

@@ -3,13 +3,15 @@
  * generic over this list: the first request one of them claims (or the first peer message naming one) fixes
  * the node's workload.
  *
- * All three are delta anti-entropy (../replication/delta-sync.ts) over a different lattice, with the gossip
+ * All of them are delta anti-entropy (../replication/delta-sync.ts) over a different lattice, with the gossip
  * presets for tuning:
  * - `broadcast`: the gossip message log; `read` returns every message. Maelstrom's `topology` is acknowledged
  *   and ignored: the preset's overlay is measured to do better than its grid (see the README).
  * - `g-set`: a grow-only set (GSet).
  * - `pn-counter`: a PN-counter; it also serves Maelstrom's `g-counter` workload, whose requests look the same
  *   (a grow-only run of a PN-counter is a G-counter), so the two need not be told apart.
+ * - `txn-rw-register`: read-committed transactions over LWW registers, every transaction one stamp and one
+ *   delta (txn.ts).
  *
  * And one over consensus: `lin-kv`, Raft (../consensus/) replicating a map of registers (lin-kv.ts). Its `read`
  * names a `key`, the others' never do, which tells the workloads apart from the first read.
@@ -24,6 +26,7 @@ import { deltaSync, type ReplicatedService, type ServiceContext, type ServiceRes
 import { KAFKA_WORKLOAD } from './kafka.js';
 import { LIN_KV_WORKLOAD } from './lin-kv.js';
 import { MaelstromError, type Body, type ClientReply, type ClientRequest, type Workload } from './service.js';
+import { TXN_SERVICE, claimsTxn } from './txn.js';
 
 type Result<T> = ServiceResult<T, ClientReply>;
 
@@ -113,6 +116,7 @@ export const WORKLOADS: readonly Workload[] = [
   hostedWorkload(BROADCAST_SERVICE, (body) => isType(body, 'broadcast', 'topology') || isKeylessRead(body)),
   hostedWorkload(GSET_SERVICE, (body) => isKeylessRead(body) || (isType(body, 'add') && 'element' in body)),
   hostedWorkload(COUNTER_SERVICE, (body) => isKeylessRead(body) || (isType(body, 'add') && 'delta' in body)),
+  hostedWorkload(TXN_SERVICE, claimsTxn),
   LIN_KV_WORKLOAD,
   KAFKA_WORKLOAD,
 ];

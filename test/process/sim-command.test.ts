@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { promisify } from 'node:util';
 import { runSimCommand, simArgsFromOptions } from '../../src/cli/sim-command.js';
+import { SIM_WORKLOADS } from '../../src/harness/simulated.js';
 import { MAIN } from './helpers/processes.js';
 
 const run = promisify(execFile);
@@ -138,7 +139,10 @@ test('--workload simulates a shipped Maelstrom workload: one seed in full, the s
 });
 
 test('--workload takes only the flags that apply to it', () => {
-  assert.throws(() => simArgsFromOptions({ workload: 'no-such-workload' }), /--workload: expected one of broadcast, g-set, g-counter, pn-counter, .*lin-kv.*, got "no-such-workload"/);
+  assert.throws(() => simArgsFromOptions({ workload: 'no-such' }), new RegExp(`--workload: expected one of ${SIM_WORKLOADS.join(', ')}, got "no-such"`));
+  assert.throws(() => simArgsFromOptions({ workload: 'g-set', consistencyModels: 'read-committed' }), /--consistency-models: applies only with --workload txn-rw-register/);
+  assert.throws(() => simArgsFromOptions({ workload: 'txn-rw-register', consistencyModels: 'read-committed,snapshot' }), /--consistency-models: expected one of read-uncommitted, .*got "snapshot"/);
+  assert.deepEqual(simArgsFromOptions({ workload: 'txn-rw-register', consistencyModels: 'read-uncommitted, read-committed' }).maelstrom?.draw.consistencyModels, ['read-uncommitted', 'read-committed']);
   assert.throws(() => simArgsFromOptions({ workload: 'g-set', protocol: 'stream' }), /--protocol: applies to the agreement job, not with --workload/);
   assert.throws(() => simArgsFromOptions({ workload: 'g-set', preset: 'fast' }), /--preset: expected one of latency, messages, got "fast"/);
   assert.throws(() => simArgsFromOptions({ preset: 'latency' }), /--preset: applies only with --workload/);

@@ -92,7 +92,7 @@ export interface MaelstromScenario {
 }
 
 export interface MaelstromDraw {
-  /** Cluster size; drawn in [1, MAX_DRAWN_NODES] when absent. */
+  /** Cluster size; drawn in [1, MAX_DRAWN_NODES] when absent ([3, MAX_DRAWN_NODES] for lin-kv and kafka). */
   readonly nodeCount?: number;
   /** Drawn from the gossip presets when absent. */
   readonly preset?: GossipPreset;
@@ -110,8 +110,11 @@ export interface MaelstromDraw {
 export const SIM_CONSISTENCY_MODELS: readonly ConsistencyModel[] = ['read-committed'];
 /** Drawn clusters are small, so that a sweep of many seeds stays fast; every fault shape still fits. */
 const MAX_DRAWN_NODES = 5;
+const MIN_DRAWN_CONSENSUS_NODES = 3;
 /** Drawn time limits, in whole seconds. */
 const TIME_LIMIT_S = { min: 2, max: 5 } as const;
+/** Consensus runs are longer: the first second or so goes to the first election, when every request is refused. */
+const CONSENSUS_TIME_LIMIT_S = { min: 4, max: 10 } as const;
 /** Drawn client rates, operations per second. */
 const RATE = { min: 10, max: 50 } as const;
 /** The harness's default client timeout. */
@@ -140,9 +143,13 @@ const CLIENT_SALT = 0x636c6e74;
 /** A scenario drawn from `seed`. Every draw happens whatever `draw` fixes, so fixing one leaves the rest as drawn. */
 export function drawMaelstromScenario(seed: number, workload: SimWorkload, draw: MaelstromDraw = {}): MaelstromScenario {
   const prng = new Prng(hash32(seed ^ DRAW_SALT));
-  const nodeCount = pickFixed(draw.nodeCount, prng.int(1, MAX_DRAWN_NODES));
+  // Consensus needs a majority: a one- or two-node Raft cluster answers nothing while one node is down or cut off,
+  // and a run in which no operation succeeds proves nothing (it is undecided), so consensus runs draw 3 or more.
+  const consensus = workload === 'lin-kv' || workload === 'kafka';
+  const nodeCount = pickFixed(draw.nodeCount, prng.int(consensus ? MIN_DRAWN_CONSENSUS_NODES : 1, MAX_DRAWN_NODES));
   const preset = pickFixed(draw.preset, prng.pick(GOSSIP_PRESETS));
-  const timeLimitMs = prng.int(TIME_LIMIT_S.min, TIME_LIMIT_S.max) * 1000;
+  const limits = consensus ? CONSENSUS_TIME_LIMIT_S : TIME_LIMIT_S;
+  const timeLimitMs = prng.int(limits.min, limits.max) * 1000;
   const rate = prng.int(RATE.min, RATE.max);
   // One node crashed leaves the others to answer, so some operations succeed (Jepsen's stats checker wants that).
   const crashDrawn = prng.chance(CRASH_CHANCE);

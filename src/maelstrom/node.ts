@@ -20,6 +20,8 @@
 import type { Readable, Writable } from 'node:stream';
 import { nodeId, type NodeId } from '../core/ids.js';
 import { WallClockHost } from '../kernel/wall-clock-host.js';
+import type { DurableStore } from '../kernel/durable-store.js';
+import { SimDisk } from '../sim/durable-store.js';
 import type { Logger } from 'pino';
 import type * as Codec from '../transport/codec.js';
 import { MaelstromPeerLink, readLines, writeLine, type OutMessage } from './stdio-link.js';
@@ -37,7 +39,22 @@ import {
 export interface MaelstromNodeOptions {
   /** Passed to `workload.options({ preset })`; which names a workload accepts is up to the workload. */
   readonly preset: string;
+  /**
+   * The node's durable store behind the `persist` effect, opened at `init` (the node id is known only then); it
+   * may throw (a StoreError: in use, damaged, another node's), which refuses the init and ends the node
+   * (`runMaelstromNode` rejects with the error). Default: `memoryStore`, which lives as long as the process.
+   */
+  readonly openStore?: StoreOpener;
 }
+
+/** Opens the node's store for `self` of the cluster `nodes`. */
+export type StoreOpener = (self: NodeId, nodes: readonly NodeId[]) => DurableStore;
+
+/**
+ * A store that lives as long as the process, for a node run without a data dir: what a Maelstrom node keeps by
+ * default, nothing across a restart. The simulator's disk is exactly a map behind the `DurableStore` contract.
+ */
+export const memoryStore: StoreOpener = (self) => new SimDisk(self).open();
 
 export interface MaelstromNodeIo {
   readonly input: Readable;
@@ -119,6 +136,8 @@ export class MaelstromNode {
   private readonly waiting: Envelope[] = [];
   /** Why `Hosting` could not be loaded, once that failed. */
   private hostingError: string | undefined;
+  /** Opened at init. */
+  private store: DurableStore | undefined;
 
   /** `hosting` is given (tests) or loaded when first needed (the command: `loadHosting`). */
   constructor(
@@ -126,6 +145,8 @@ export class MaelstromNode {
     hosting: Hosting | (() => Promise<Hosting>),
     private readonly write: (message: OutMessage) => void,
     private readonly baseLog: Logger,
+    /** The node cannot go on (its store cannot be opened): the driver ends it with this error. */
+    private readonly fatal: (error: unknown) => void = () => {},
   ) {
     this.log = baseLog;
     if (typeof hosting === 'function') this.loadHosting = hosting;
@@ -238,6 +259,7 @@ export class MaelstromNode {
   stop(): void {
     this.hosted?.host.stop();
     void this.hosted?.link.close();
+    this.store?.close();
     this.log.info({ ...this.stats, workload: this.workloadName ?? null, ...(this.hosted === undefined ? {} : { metrics: this.hosted.host.metrics() }) }, 'stdin closed; stopping');
   }
 
@@ -304,6 +326,14 @@ export class MaelstromNode {
       // A repeated identical init is harmless (a retry); a different one would change who we are mid-run.
       if (same) this.reply(message, { type: 'init_ok' });
       else this.replyError(message, MaelstromError.temporarilyUnavailable, `already initialized as ${this.self}`);
+      return;
+    }
+    try {
+      this.store = (this.options.openStore ?? memoryStore)(nodeId(id), ids.map(nodeId));
+    } catch (error) {
+      // Answered first, so that whoever started us sees why in the init's reply as well as on stderr.
+      this.replyError(message, MaelstromError.crash, `cannot open the node's store: ${error instanceof Error ? error.message : String(error)}`);
+      this.fatal(error);
       return;
     }
     this.self = nodeId(id);
@@ -425,15 +455,22 @@ export class MaelstromNode {
         if (!host.receive(from, msg)) this.stats.peerMessagesDropped++;
       },
     });
+    // Keys are the workload's own under its name, so a data dir once used by another workload never hands it
+    // bytes it cannot read.
+    const store = this.store as DurableStore;
+    const keyPrefix = `${workload.name}/`;
     const host = new WallClockHost<unknown, unknown, ClientRequest>(workload.protocol, {
       send: (to, msg) => void link.send(to, msg),
       output: (value) => this.output(value),
       halt: () => log.warn('the workload protocol halted; its requests are now refused'),
+      persist: (key, value) => store.put(keyPrefix + key, value),
       log,
     });
-    log.info({ preset: this.options.preset }, 'workload fixed; starting its protocol');
+    const restored = new Map<string, Uint8Array>();
+    for (const [key, value] of store.loadAll()) if (key.startsWith(keyPrefix)) restored.set(key.slice(keyPrefix.length), value);
+    log.info({ preset: this.options.preset, restoredKeys: restored.size }, 'workload fixed; starting its protocol');
     try {
-      host.start(self, this.nodes, options);
+      host.start(self, this.nodes, options, undefined, restored);
     } catch (error) {
       // Not fixed: a host whose init failed would take requests and never answer them.
       host.stop();
@@ -518,9 +555,15 @@ export async function runMaelstromNode(
   options: MaelstromNodeOptions,
   hosting: Hosting | (() => Promise<Hosting>) = loadHosting,
 ): Promise<number> {
-  const node = new MaelstromNode(options, hosting, (message) => writeLine(io.output, message), io.log);
-  await readLines(io.input, (line) => node.handleLine(line));
-  await node.settled();
-  node.stop();
+  let fail: (error: unknown) => void = () => {};
+  const fatal = new Promise<never>((_, reject) => (fail = reject));
+  const node = new MaelstromNode(options, hosting, (message) => writeLine(io.output, message), io.log, (error) => fail(error));
+  try {
+    await Promise.race([readLines(io.input, (line) => node.handleLine(line)), fatal]);
+  } finally {
+    // Fatal: nothing more is read (the caller reports the error and exits).
+    await node.settled();
+    node.stop();
+  }
   return 0;
 }

@@ -13,6 +13,10 @@
  *   a node that has not fixed a workload yet fixes it from the first such message.
  * - Nothing a peer or client sends can stop the node: malformed lines are answered with `malformed-request` (12)
  *   when there is a `src` and `msg_id` to answer, otherwise logged and skipped. The node exits when stdin closes.
+ * - The node's store (the `persist` effect) is opened at `init`: SQLite under `--data-dir`, else memory. Each
+ *   workload's keys live under its name, and the name of the workload fixed is kept too, so a node restarted on
+ *   its store runs that workload again at once, with what it persisted (`restored`); a store that cannot be
+ *   opened refuses the init (crash, 13) and ends the node.
  * - The workloads and their codec (`Hosting`) are loaded when the first request or peer message needs them, not
  *   at start: Maelstrom waits for every node's `init_ok`, and a node that only answers init, echo and generate
  *   never loads them. Messages that arrive meanwhile wait, in order.
@@ -73,6 +77,9 @@ export interface MaelstromNodeStats {
   peerMessagesOut: number;
   repliesOut: number;
 }
+
+/** The store's key for the name of the workload the node runs; the workloads' own keys are `<name>/<key>`. */
+const WORKLOAD_KEY = 'workload';
 
 /** Peer messages that arrive before our own `init` are kept (peers may be initialized first) up to this many. */
 const MAX_EARLY_PEER_MESSAGES = 10_000;
@@ -138,6 +145,8 @@ export class MaelstromNode {
   private hostingError: string | undefined;
   /** Opened at init. */
   private store: DurableStore | undefined;
+  /** The workload an earlier incarnation fixed (from the store), to be fixed again once `Hosting` is loaded. */
+  private resuming: string | undefined;
 
   /** `hosting` is given (tests) or loaded when first needed (the command: `loadHosting`). */
   constructor(
@@ -246,6 +255,7 @@ export class MaelstromNode {
       this.hostingError = error instanceof Error ? error.message : String(error);
     }
     this.loading = undefined;
+    if (this.hosting !== undefined) this.resume();
     // In arrival order; one that needs nothing more is handled at once, and none can need loading again.
     for (const message of this.waiting.splice(0)) this.accept(message);
   }
@@ -340,9 +350,16 @@ export class MaelstromNode {
     this.nodes = ids.map(nodeId);
     this.nodeSet = new Set(ids);
     this.log = this.baseLog.child({ node: id });
+    const saved = this.store.loadAll().get(WORKLOAD_KEY);
     const workloads = this.hosting?.workloads.map((w) => w.name) ?? HOSTED_WORKLOAD_NAMES;
     this.log.info({ nodes: ids.length, preset: this.options.preset, workloads }, 'initialized');
     this.reply(message, { type: 'init_ok' });
+    if (saved !== undefined) {
+      // Restarted with its store: the workload runs again at once (its timers too), without waiting for a request.
+      this.resuming = new TextDecoder().decode(saved);
+      if (this.hosting !== undefined) this.resume();
+      else if (this.loading === undefined && this.hostingError === undefined) this.loading = this.load();
+    }
     const early = this.earlyPeerMessages.splice(0);
     for (const m of early) {
       if (m.dest === this.self) this.handlePeerMessage(m);
@@ -431,6 +448,19 @@ export class MaelstromNode {
     }
   }
 
+  /** Fixes again the workload an earlier incarnation ran, if any and none is fixed yet. */
+  private resume(): void {
+    const name = this.resuming;
+    this.resuming = undefined;
+    if (name === undefined || this.hosted !== undefined) return;
+    const workload = (this.hosting as Hosting).workloads.find((w) => w.name === name);
+    if (workload === undefined) {
+      this.log.warn({ workload: name }, 'the store names a workload this node does not host; waiting for a request to fix one');
+      return;
+    }
+    this.fix(workload);
+  }
+
   /** Fixes the workload and starts its protocol; undefined when its options cannot be built. */
   private fix(workload: Workload): Hosted | undefined {
     let options: unknown;
@@ -480,6 +510,8 @@ export class MaelstromNode {
     }
     const hosted: Hosted = { workload, host, link };
     this.hosted = hosted;
+    // So that a restart with this store runs it again at once (see `resume`).
+    store.put(WORKLOAD_KEY, new TextEncoder().encode(workload.name));
     return hosted;
   }
 

@@ -112,8 +112,8 @@ export function harnessArgsFromOptions(opts: OptionValues, binArgs: readonly str
     ...(latencyDist === undefined ? {} : { latencyDist: oneOf<LatencyDist>('--latency-dist', latencyDist, LATENCY_DISTS) }),
     ...(topology === undefined ? {} : { topology: oneOf<TopologyName>('--topology', topology, TOPOLOGIES) }),
     partition: faults.includes('partition'),
-    kill: faults.includes('kill'),
-    pause: faults.includes('pause'),
+    ...(faults.includes('kill') ? { kill: true } : {}),
+    ...(faults.includes('pause') ? { pause: true } : {}),
     ...(nemesisInterval === undefined ? {} : { nemesisIntervalMs: parseSeconds('--nemesis-interval', nemesisInterval, false) }),
     ...(recovery === undefined ? {} : { recoveryMs: parseSeconds('--recovery', recovery, true) }),
     ...(timeout === undefined ? {} : { timeoutMs: wholeNumber('--timeout', timeout, 1, MAX_MS, ' of milliseconds') }),
@@ -131,7 +131,8 @@ export function harnessArgsFromOptions(opts: OptionValues, binArgs: readonly str
   const interval = input.nemesisIntervalMs ?? HARNESS_DEFAULTS.nemesisIntervalMs;
   const limit = input.timeLimitMs ?? HARNESS_DEFAULTS.timeLimitMs;
   if (faults.length > 0 && limit / interval > Math.min(MAX_NEMESIS_PARTITIONS, MAX_PROCESS_FAULTS)) {
-    throw new UsageError(`--nemesis-interval ${interval / 1000} s with --time-limit ${limit / 1000} s makes too many faults (at most ${Math.min(MAX_NEMESIS_PARTITIONS, MAX_PROCESS_FAULTS) / 2} on average): lengthen the interval or shorten the run`);
+    const what = [...new Set(faults)].map((f) => (f === 'partition' ? 'partitions' : `${f}s`)).join(' and ');
+    throw new UsageError(`--nemesis-interval ${interval / 1000} s with --time-limit ${limit / 1000} s makes too many ${what} (at most ${Math.min(MAX_NEMESIS_PARTITIONS, MAX_PROCESS_FAULTS) / 2} on average): lengthen the interval or shorten the run`);
   }
   return { input, json: opts['json'] === true };
 }

@@ -612,6 +612,8 @@ class Run {
 
   /** A fresh process with the same id, arguments and data dir; resolves with when it answered init (null: never). */
   private async restartNode(node: NodeProc): Promise<number | null> {
+    // The run was aborted meanwhile: its nodes are stopped, and none may start after that.
+    if (this.stopping) return null;
     node.incarnation = this.answers.incarnation(node.id);
     node.killing = false;
     node.state = 'starting';

@@ -399,7 +399,6 @@ export function drawStartOffsets(prng: Prng, nodes: readonly NodeId[], maxMs: nu
 
 /** What Jepsen's process nemeses do to a node: `kill` (SIGKILL, then a fresh start) or `pause` (SIGSTOP … SIGCONT). */
 export type ProcessFaultKind = 'kill' | 'pause';
-export const PROCESS_FAULT_KINDS: readonly ProcessFaultKind[] = ['kill', 'pause'];
 
 /** The most kills and pauses one schedule holds, for the same reason as MAX_NEMESIS_PARTITIONS. */
 export const MAX_PROCESS_FAULTS = 10_000;
@@ -442,9 +441,4 @@ export function processNemesisSchedule(
     if (at >= untilMs) break;
   }
   return schedule;
-}
-
-/** One line for a kill or pause: `kill n3` / `pause n2`. */
-export function describeProcessFault(f: Extract<Fault, { kind: 'crash' | 'pause' }>): string {
-  return `${f.kind === 'crash' ? 'kill' : 'pause'} ${f.node}`;
 }

@@ -117,9 +117,10 @@ describe('harness nemesis flags', () => {
     usage({ workload: 'g-set', nemesis: 'kill,stop' }, [], /^--nemesis: expected partition, kill, pause \(comma-separated\), got "stop"$/);
     usage({ workload: 'g-set', nodeDataDir: '' }, [], /^--node-data-dir: expected a directory name/);
     usage({ workload: 'g-set', nodeDataDir: '/tmp/x', bin: process.execPath }, ['node.js'], /^--node-data-dir: put \{data-dir\} in the node's arguments/);
-    usage({ workload: 'g-set', nemesis: 'kill', nemesisInterval: '0.001', timeLimit: '60' }, [], /makes too many faults/);
+    usage({ workload: 'g-set', nemesis: 'kill', nemesisInterval: '0.001', timeLimit: '60' }, [], /makes too many kills \(at most 5000 on average\)/);
     const args = harnessArgsFromOptions({ workload: 'g-set', nemesis: 'pause, kill', nodeDataDir: 'rel/dir' }, []);
     assert.deepEqual([args.input.partition, args.input.kill, args.input.pause], [false, true, true]);
+    assert.deepEqual([harnessArgsFromOptions({ workload: 'g-set' }, []).input.kill, harnessArgsFromOptions({ workload: 'g-set' }, []).input.pause], [undefined, undefined]);
     assert.equal(args.input.nodeDataDir, join(process.cwd(), 'rel/dir'), 'made absolute, as nodes may run elsewhere');
   });
 

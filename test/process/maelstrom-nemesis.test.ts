@@ -217,3 +217,16 @@ describe('harness kill and pause against chatterbox maelstrom', () => {
     for (let i = 1; i < events.length; i++) assert.ok(events[i]!.startMs >= events[i - 1]!.endMs, JSON.stringify(events));
   });
 });
+
+describe('harness kill and pause: the other replicated workloads', () => {
+  for (const workload of ['broadcast', 'pn-counter'] as const) {
+    test(`${workload}: partition, kill and pause with data dirs, and kill without them: valid`, async () => {
+      const keeping = kept(await runHarness({ ...GSET, workload, partition: true, kill: true, pause: true, nodeDataDir: tempDir(), seed: 21 }));
+      assert.equal(keeping.valid, true, explain(keeping));
+      assert.ok((keeping.nemesis?.processes?.length ?? 0) > 0, explain(keeping));
+      const forgetful = kept(await runHarness({ ...GSET, workload, kill: true, seed: 22 }));
+      assert.equal(forgetful.valid, true, explain(forgetful));
+      assert.deepEqual(beforeLastKill(forgetful, recorded(forgetful)).filter((op) => op.type === 'ok'), [], explain(forgetful));
+    });
+  }
+});

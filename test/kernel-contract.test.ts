@@ -9,6 +9,7 @@ import { describe, test } from 'node:test';
 import { pino, type Logger } from 'pino';
 import { nodeId, type NodeId } from '../src/core/ids.js';
 import { InvariantError, MAX_TIMERS_PER_PASS, NodeKernel } from '../src/kernel/node-kernel.js';
+import { StoreError, type DurableStore } from '../src/kernel/durable-store.js';
 import { MaelstromNode } from '../src/maelstrom/node.js';
 import type { ClientReply, ClientRequest, Workload } from '../src/maelstrom/service.js';
 import type { Effect, Protocol } from '../src/protocol/types.js';
@@ -229,7 +230,16 @@ const maelstrom: Driver & { replies?: MaelstromLine[] } = {
     for (const self of NODES) {
       const { logger, lines } = capture();
       logs.set(self, lines);
-      const node = new MaelstromNode({ preset: 'latency' }, { workloads: [contractWorkload], codec }, (m) => {
+      // A disk that refuses the protocol's writes (full, gone); the driver's own note of the workload goes through.
+      const refusing: DurableStore = {
+        isOpen: true,
+        loadAll: () => new Map(),
+        put: (key) => {
+          if (key.startsWith('contract/')) throw new StoreError('unusable', 'the disk refuses writes');
+        },
+        close: () => {},
+      };
+      const node = new MaelstromNode({ preset: 'latency', openStore: () => refusing }, { workloads: [contractWorkload], codec }, (m) => {
         queue.push(JSON.parse(JSON.stringify(m)) as MaelstromLine);
         setImmediate(pump);
       }, logger);
@@ -364,7 +374,8 @@ for (const driver of DRIVERS) {
         if (driver === maelstrom) {
           d.request(N1, 'persist');
           await d.settle(20);
-          // The write cannot be made durable: nothing after it is carried out, and the node takes no more inputs.
+          // The write cannot be made durable (this driver's disk refuses it): nothing after it is carried out, and the
+          // node takes no more inputs.
           assert.deepEqual(d.observed(N2), []);
           assert.deepEqual(d.observed(N1), []);
           assert.equal(maelstrom.replies!.at(-1)?.body['code'], 13);

@@ -51,7 +51,7 @@ function modulesUnder(folder: string): string[] {
 const PROCESS_BOUND = /^(=node:|=better-sqlite3|=pino|supervisor\/|runtime\/|cli\/|harness\/runner\.js$)/;
 
 test("the harness's model and simulated backend reach nothing process-bound", () => {
-  const pure = ['index', 'types', 'client', 'lin-kv-client', 'history', 'checkers', 'linearizability', 'kafka', 'topology', 'format', 'simulated'].map((name) => `harness/${name}.js`);
+  const pure = ['index', 'types', 'client', 'lin-kv-client', 'history', 'checkers', 'linearizability', 'kafka', 'txn', 'topology', 'format', 'simulated', 'process-nemesis'].map((name) => `harness/${name}.js`);
   const reached = closure(pure);
   assert.ok(reached.has('sim/simulation.js') && reached.has('maelstrom/workloads.js'), 'the walk follows imports');
   for (const [file, imports] of reached) {

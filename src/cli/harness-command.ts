@@ -3,16 +3,16 @@
  * binary, by default this chatterbox's own `maelstrom` command, and checks it as `maelstrom test` would. Flags
  * mirror `maelstrom test`; the logic lives in src/harness/.
  */
-import { accessSync, constants, mkdtempSync, statSync } from 'node:fs';
+import { accessSync, constants, mkdtempSync, readdirSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Command } from 'commander';
 import { formatReport } from '../harness/format.js';
-import { HARNESS_DEFAULTS, runHarness, type HarnessInput } from '../harness/runner.js';
+import { DATA_DIR_PLACEHOLDER, HARNESS_DEFAULTS, runHarness, type HarnessInput } from '../harness/runner.js';
 import { CONSISTENCY_MODELS, DEFAULT_CONSISTENCY_MODELS, type ConsistencyModel } from '../harness/txn.js';
 import { HARNESS_WORKLOADS, LATENCY_DISTS, TOPOLOGIES, type HarnessWorkload, type LatencyDist, type Report, type TopologyName } from '../harness/types.js';
 import { makeDirectory } from '../runtime/make-directory.js';
-import { MAX_NEMESIS_PARTITIONS } from '../sim/faults.js';
+import { MAX_NEMESIS_PARTITIONS, MAX_PROCESS_FAULTS } from '../sim/faults.js';
 import { configureCommand, untilInterrupted, type OptionValues } from './command.js';
 import { EXIT_UNKNOWN, UsageError, quote } from '../platform/user-errors.js';
 
@@ -23,6 +23,8 @@ const MAX_NODES = 256;
 const MAX_CONCURRENCY = 4096;
 const MAX_MS = 600_000;
 const MAX_RATE = 100_000;
+/** `--nemesis` faults: Maelstrom's partition, and Jepsen's kill and pause, which Maelstrom 0.2.4 lacks. */
+const NEMESES: readonly string[] = ['partition', 'kill', 'pause'];
 
 export interface HarnessArgs {
   readonly input: HarnessInput;
@@ -59,6 +61,24 @@ function usableDirectory(flag: string, dir: string): string {
   return dir;
 }
 
+/**
+ * The data dir is usable and holds no node's state yet: a previous run's state would leak into this one (nodes
+ * restoring values no client of this run wrote).
+ */
+function freshNodeDirs(dir: string, nodeCount: number): void {
+  usableDirectory('--node-data-dir', dir);
+  for (let i = 1; i <= nodeCount; i++) {
+    const nodeDir = join(dir, `n${i}`);
+    let entries: string[];
+    try {
+      entries = readdirSync(nodeDir);
+    } catch {
+      continue; // absent: made at the node's start
+    }
+    if (entries.length > 0) throw new UsageError(`--node-data-dir ${dir}: ${nodeDir} is not empty (state of an earlier run?); give each run a new directory`);
+  }
+}
+
 /** Validates commander's option values (and the trailing arguments for the node binary). */
 /** A fraction in [0, 1], as `--availability` takes besides `total`. */
 function fraction(flag: string, raw: string): number {
@@ -88,9 +108,10 @@ export function harnessArgsFromOptions(opts: OptionValues, binArgs: readonly str
   const logDir = pathOption(opts, 'logDir', '--log-dir', 'directory');
   const models = stringOption(opts, 'consistencyModels', '--consistency-models');
   const availability = stringOption(opts, 'availability', '--availability');
+  const nodeDataDir = pathOption(opts, 'nodeDataDir', '--node-data-dir', 'directory');
 
   const faults = nemesis === undefined ? [] : nemesis.split(/\s*,\s*/).filter((f) => f.length > 0);
-  for (const f of faults) if (f !== 'partition') throw new UsageError(`--nemesis: the only fault is partition, got ${quote(f)}`);
+  for (const f of faults) if (!NEMESES.includes(f)) throw new UsageError(`--nemesis: expected ${NEMESES.join(', ')} (comma-separated), got ${quote(f)}`);
   const input: HarnessInput = {
     workload: oneOf<HarnessWorkload>('-w/--workload', workload, HARNESS_WORKLOADS),
     ...(bin === undefined ? {} : { bin: executable('--bin', bin) }),
@@ -103,6 +124,8 @@ export function harnessArgsFromOptions(opts: OptionValues, binArgs: readonly str
     ...(latencyDist === undefined ? {} : { latencyDist: oneOf<LatencyDist>('--latency-dist', latencyDist, LATENCY_DISTS) }),
     ...(topology === undefined ? {} : { topology: oneOf<TopologyName>('--topology', topology, TOPOLOGIES) }),
     partition: faults.includes('partition'),
+    ...(faults.includes('kill') ? { kill: true } : {}),
+    ...(faults.includes('pause') ? { pause: true } : {}),
     ...(nemesisInterval === undefined ? {} : { nemesisIntervalMs: parseSeconds('--nemesis-interval', nemesisInterval, false) }),
     ...(recovery === undefined ? {} : { recoveryMs: parseSeconds('--recovery', recovery, true) }),
     ...(timeout === undefined ? {} : { timeoutMs: wholeNumber('--timeout', timeout, 1, MAX_MS, ' of milliseconds') }),
@@ -112,13 +135,18 @@ export function harnessArgsFromOptions(opts: OptionValues, binArgs: readonly str
     ...(logDir === undefined ? {} : { logDir }),
     ...(availability === undefined ? {} : { availability: availability === 'total' ? ('total' as const) : fraction('--availability', availability) }),
     ...(models === undefined ? {} : { consistencyModels: models.split(/\s*,\s*/).map((m) => oneOf<ConsistencyModel>('--consistency-models', m, CONSISTENCY_MODELS)) }),
+    ...(nodeDataDir === undefined ? {} : { nodeDataDir: resolve(nodeDataDir) }),
   };
+  if (nodeDataDir !== undefined && bin !== undefined && !binArgs.some((a) => a.includes(DATA_DIR_PLACEHOLDER))) {
+    throw new UsageError(`--node-data-dir: put ${DATA_DIR_PLACEHOLDER} in the node's arguments (after --) where it takes its directory`);
+  }
   // Each partition with its heal takes two staggers of the interval on average; refuse a schedule the nemesis
   // would have to cut short (with room to spare, so the random staggers never reach the bound).
   const interval = input.nemesisIntervalMs ?? HARNESS_DEFAULTS.nemesisIntervalMs;
   const limit = input.timeLimitMs ?? HARNESS_DEFAULTS.timeLimitMs;
-  if (input.partition && limit / interval > MAX_NEMESIS_PARTITIONS) {
-    throw new UsageError(`--nemesis-interval ${interval / 1000} s with --time-limit ${limit / 1000} s makes too many partitions (at most ${MAX_NEMESIS_PARTITIONS / 2} on average): lengthen the interval or shorten the run`);
+  if (faults.length > 0 && limit / interval > Math.min(MAX_NEMESIS_PARTITIONS, MAX_PROCESS_FAULTS)) {
+    const what = [...new Set(faults)].map((f) => (f === 'partition' ? 'partitions' : `${f}s`)).join(' and ');
+    throw new UsageError(`--nemesis-interval ${interval / 1000} s with --time-limit ${limit / 1000} s makes too many ${what} (at most ${Math.min(MAX_NEMESIS_PARTITIONS, MAX_PROCESS_FAULTS) / 2} on average): lengthen the interval or shorten the run`);
   }
   return { input, json: opts['json'] === true };
 }
@@ -140,7 +168,14 @@ export function defineHarnessCommand(): Command {
     .option('--latency <ms>', `mean delay of each server-to-server message; client messages are not delayed, as in Maelstrom (default ${d.latencyMs})`)
     .option('--latency-dist <dist>', `${LATENCY_DISTS.join(', ')}: constant = the mean, uniform over [0, 2·mean], exponential with that mean (default ${d.latencyDist})`)
     .option('--topology <name>', `what broadcast nodes are told in topology: ${TOPOLOGIES.join(', ')} (default ${d.topology})`)
-    .option('--nemesis <faults>', 'faults to inject: partition (server-to-server messages are dropped between sides)')
+    .option(
+      '--nemesis <faults>',
+      'faults to inject, comma-separated: partition (server-to-server messages are dropped between sides), kill (SIGKILL a node, later start it afresh with a new init), pause (SIGSTOP a node, later SIGCONT); kills and pauses strike one node at a time',
+    )
+    .option(
+      '--node-data-dir <dir>',
+      `give each node its own directory <dir>/<node id> (new or empty) for its state: the default node gets --data-dir; a --bin node gets it wherever its arguments say ${DATA_DIR_PLACEHOLDER}. Answers then survive a kill; without it, an answer from a node killed later is indefinite`,
+    )
     .option('--nemesis-interval <seconds>', `mean seconds between nemesis actions (default ${d.nemesisIntervalMs / 1000})`)
     .option('--recovery <seconds>', `wait after the final heal before the final reads (default ${d.recoveryMs / 1000}, as Maelstrom)`)
     .option('--timeout <ms>', `a request unanswered this long is indefinite (default ${d.timeoutMs}; lin-kv max(10 × latency, ${d.timeoutMs}), as Maelstrom)`)
@@ -175,6 +210,10 @@ export function defineHarnessCommand(): Command {
         '  chatterbox harness -w broadcast --node-count 25 --time-limit 20 --rate 100 --latency 100',
         '  chatterbox harness -w unique-ids --bin ./my-node -- --verbose',
         '  chatterbox harness -w txn-rw-register --node-count 2 --concurrency 4 --rate 1000 --consistency-models read-committed --nemesis partition',
+        '  chatterbox harness -w g-set --nemesis partition,kill,pause --nemesis-interval 1 --node-data-dir /tmp/run1',
+        '',
+        'Under kill, a request in flight to the killed node is indefinite and one for a node that is down is not sent',
+        '(a definite failure); without --node-data-dir, an answer from a node that is killed later is indefinite too.',
         '',
         'Exit status: 0 valid, 1 invalid (a checker failed or a node misbehaved), 2 usage error, 4 unknown (lin-kv: no',
         'problem found, but the linearizability search hit its bound on some key, so it proved nothing), 130 interrupted.',
@@ -191,6 +230,7 @@ export function harnessCommand(): Command {
   return defineHarnessCommand().action(async (binArgs: string[], opts: OptionValues) => {
     const args = harnessArgsFromOptions(opts, binArgs);
     const logDir = args.input.logDir === undefined ? mkdtempSync(join(tmpdir(), 'chatterbox-harness-')) : usableDirectory('--log-dir', args.input.logDir);
+    if (args.input.nodeDataDir !== undefined) freshNodeDirs(args.input.nodeDataDir, args.input.nodeCount ?? HARNESS_DEFAULTS.nodeCount);
     process.stderr.write(`chatterbox harness: node logs in ${logDir}\n`);
     process.exitCode = await untilInterrupted(async (interrupt) => {
       try {

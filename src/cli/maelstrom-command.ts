@@ -2,12 +2,16 @@
  * `chatterbox maelstrom`: a Maelstrom node binary (JSON messages, one per line, on stdin and stdout; logs on
  * stderr). The logic lives in src/maelstrom/node.ts; this file parses flags and wires the process.
  */
+import { accessSync, constants, statSync } from 'node:fs';
 import { Command } from 'commander';
 import { GOSSIP_PRESETS } from '../broadcast/gossip-presets.js';
 import { HOSTED_WORKLOAD_NAMES } from '../maelstrom/service.js';
+import type { StoreOpener } from '../maelstrom/node.js';
 import { createLogger } from '../platform/log.js';
+import { RunError, UsageError } from '../platform/user-errors.js';
+import { makeDirectory } from '../runtime/make-directory.js';
 import { configureCommand, type OptionValues } from './command.js';
-import { oneOf, parseGossipPreset, stringOption } from './flags.js';
+import { oneOf, parseGossipPreset, pathOption, stringOption } from './flags.js';
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export type MaelstromLogLevel = (typeof LOG_LEVELS)[number];
@@ -17,12 +21,19 @@ export const MAELSTROM_DEFAULTS = { preset: 'latency', logLevel: 'info' } as con
 export interface MaelstromArgs {
   readonly preset: string;
   readonly logLevel: MaelstromLogLevel;
+  /** Where each node keeps its store, `<dataDir>/<node id>.sqlite`; none: in memory, lost with the process. */
+  readonly dataDir: string | undefined;
 }
+
+/** Node ids that make a safe file name in the data dir (Maelstrom's are n1, n2, …). */
+const FILE_SAFE_NODE_ID = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$/;
 
 export function maelstromArgsFromOptions(opts: OptionValues): MaelstromArgs {
   const preset = stringOption(opts, 'preset', '--preset');
   const level = stringOption(opts, 'logLevel', '--log-level');
+  const dataDir = pathOption(opts, 'dataDir', '--data-dir', 'directory');
   return {
+    dataDir,
     preset: preset === undefined ? MAELSTROM_DEFAULTS.preset : parseGossipPreset('--preset', preset),
     logLevel: level === undefined ? MAELSTROM_DEFAULTS.logLevel : oneOf('--log-level', level, LOG_LEVELS),
   };
@@ -37,6 +48,10 @@ export function defineMaelstromCommand(): Command {
       `replication tuning: ${GOSSIP_PRESETS.join(' or ')} (default ${MAELSTROM_DEFAULTS.preset}); latency sends every update to every node at once, messages batches over a star (see the README's figures)`,
     )
     .option('--log-level <level>', `stderr log level: ${LOG_LEVELS.join(', ')} (default ${MAELSTROM_DEFAULTS.logLevel})`)
+    .option(
+      '--data-dir <dir>',
+      'keep what the workload persists in <dir>/<node id>.sqlite (one dir serves a whole cluster), so a node killed and started again with the same id keeps it; default: in memory, lost with the process',
+    )
     .addHelpText(
       'after',
       [
@@ -49,7 +64,9 @@ export function defineMaelstromCommand(): Command {
         '',
         'Try it: chatterbox harness -w echo (the bundled Maelstrom-like test harness runs this command by default).',
         '',
-        'Exit status: 0 when stdin closes, 2 for a usage error (a bad flag, stdin a directory).',
+        'Exit status: 0 when stdin closes; 1 when the data dir cannot be created or written, or the node\'s store in it is in use',
+        "or damaged (at init, after answering it with error 13); 2 for a usage error (a bad flag, stdin a directory, a",
+        "store of another cluster in the data dir).",
       ].join('\n'),
     );
 }
@@ -59,6 +76,35 @@ export function maelstromCommand(): Command {
     const args = maelstromArgsFromOptions(opts);
     const log = createLogger({ level: args.logLevel });
     const { runMaelstromStdio } = await import('../maelstrom/stdio.js');
-    process.exitCode = await runMaelstromStdio({ preset: args.preset, log });
+    const openStore = args.dataDir === undefined ? undefined : await sqliteStores(args.dataDir);
+    try {
+      process.exitCode = await runMaelstromStdio({ preset: args.preset, log, ...(openStore === undefined ? {} : { openStore }) });
+    } catch (error) {
+      const { StoreError } = await import('../kernel/durable-store.js');
+      // Another cluster's store is a mistake in how the node was started (exit 2); the rest say all there is (1).
+      if (error instanceof StoreError && error.code === 'identity-mismatch') throw new UsageError(`--data-dir: ${error.message}`);
+      if (error instanceof StoreError) throw new RunError(`--data-dir: ${error.message}`);
+      throw error;
+    }
   });
+}
+
+/**
+ * Each node's store in `dir`, `<node id>.sqlite`, owned by that node of that cluster (the node ids `init` names).
+ * The dir is made and checked now, so that a dir that cannot be used fails at start rather than at init; SQLite is
+ * loaded only with the flag, so a node without it starts as fast as ever.
+ */
+async function sqliteStores(dir: string): Promise<StoreOpener> {
+  try {
+    makeDirectory(dir);
+    accessSync(dir, constants.W_OK);
+    if (!statSync(dir).isDirectory()) throw new Error('not a directory');
+  } catch (error) {
+    throw new RunError(`--data-dir ${dir}: cannot be created or written (${error instanceof Error ? error.message : String(error)})`);
+  }
+  const { SqliteStore, StoreError } = await import('../runtime/durable-store.js');
+  return (self, nodes) => {
+    if (!FILE_SAFE_NODE_ID.test(self)) throw new StoreError('unusable', `node id ${JSON.stringify(self)} does not make a file name for its store`);
+    return SqliteStore.open(dir, { nodeId: self, clusterId: `maelstrom:${nodes.join(',')}` }, `${self}.sqlite`);
+  };
 }

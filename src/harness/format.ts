@@ -90,12 +90,27 @@ export function formatReport(r: Report): string {
   lines.push(
     `net: ${n.serverMessages} server-to-server messages, msgs-per-op ${n.msgsPerOp ?? '-'} (servers), ${n.allMsgsPerOp ?? '-'} (all)` +
       (n.droppedByPartition > 0 ? `, ${n.droppedByPartition} dropped by partitions` : '') +
+      ((n.droppedWhileDown ?? 0) > 0 ? `, ${n.droppedWhileDown} dropped for a node that was down` : '') +
       (n.lateReplies > 0 ? `, ${n.lateReplies} late replies` : ''),
   );
   if (r.probes !== null) lines.push(`probes: ${r.probes.reads} reads every ${r.probes.intervalMs} ms per node (${r.probes.failed} failed); not counted as ops`);
   if (r.nemesis !== null) {
-    lines.push(`partitions: ${r.nemesis.partitions.length}; final heal at ${r.nemesis.finalHealMs} ms`);
+    if (c.nemesis.includes('partition')) lines.push(`partitions: ${r.nemesis.partitions.length}; final heal at ${r.nemesis.finalHealMs} ms`);
+    else lines.push(`final heal at ${r.nemesis.finalHealMs} ms`);
     for (const p of r.nemesis.partitions) lines.push(`  ${p.startMs}–${p.endMs} ms ${p.kind}: ${p.description}`);
+    const processes = r.nemesis.processes ?? [];
+    if (processes.length > 0 || c.nemesis.includes('kill') || c.nemesis.includes('pause')) {
+      lines.push(`kills and pauses: ${processes.length}${c.nodeDataDir === undefined || c.nodeDataDir === null ? '' : `; nodes keep their state in ${c.nodeDataDir}`}`);
+      for (const e of processes) {
+        const back = e.kind === 'kill' ? `restarted at ${e.endMs} ms, init ok ${e.initOkMs === null || e.initOkMs === undefined ? 'never' : `at ${e.initOkMs} ms`}` : `resumed at ${e.endMs} ms`;
+        lines.push(`  ${e.startMs} ms ${e.kind} ${e.node}, ${back}`);
+      }
+    }
+  }
+  if (r.cpu !== undefined) {
+    const nodes = r.cpu.nodesMs === null ? 'unknown (no /proc)' : `${r.cpu.nodesMs} ms`;
+    const share = r.cpu.nodesMs === null || r.cpu.nodesMs === 0 ? '' : ` (${Math.round((100 * r.cpu.harnessMs) / r.cpu.nodesMs)}% of the nodes')`;
+    lines.push(`cpu: harness ${r.cpu.harnessMs} ms${share}, nodes ${nodes}`);
   }
   if (r.recovery !== null) {
     const why = r.recovery.endedBy === 'convergence' ? 'every node had converged' : 'the whole recovery';

@@ -26,7 +26,13 @@ export type Outcome =
    * The node that answered crashed afterwards, and it keeps nothing on disk: what it acknowledged may have died
    * with it before it reached anyone, so the answer is indefinite (Maelstrom's `crash`, code 13).
    */
-  | { readonly forgotten: true };
+  | { readonly forgotten: true }
+  /**
+   * The process nemesis killed the node with the request in flight (`in-flight`: indefinite, Maelstrom's crash),
+   * or the node was down when the request was to go out, so it was never sent (`down`: a definite failure, as a
+   * refused connection is to Jepsen's clients; Maelstrom's temporarily-unavailable).
+   */
+  | { readonly killed: 'in-flight' | 'down' };
 
 /** Examples of malformed replies kept for the report. */
 const EXAMPLES = 5;
@@ -78,6 +84,12 @@ export class History {
     if ('timeout' in outcome) {
       op.type = 'info';
       op.error = { kind: 'timeout' };
+    } else if ('killed' in outcome) {
+      const inFlight = outcome.killed === 'in-flight';
+      op.type = inFlight ? 'info' : 'fail';
+      op.error = inFlight
+        ? { kind: 'code', code: MaelstromError.crash, text: 'the node was killed with the request in flight' }
+        : { kind: 'code', code: MaelstromError.temporarilyUnavailable, text: 'the node was down (killed, not started again yet); not sent' };
     } else if ('forgotten' in outcome) {
       op.type = 'info';
       op.error = { kind: 'code', code: MaelstromError.crash, text: 'answered by a node that crashed later and keeps nothing on disk' };

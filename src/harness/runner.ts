@@ -14,25 +14,32 @@
  *    probe reads hit every node every `probeMs` to time visibility and convergence; they are not operations.
  * 5. Stops the nodes (stdin closed; killed if they linger), checks the history, returns the report.
  *
+ * The process nemeses (`kill`, `pause`; process-nemesis.ts says how answers are judged) run beside the partition
+ * nemesis on their own schedule, one node at a time: a kill SIGKILLs the node's process group and later starts
+ * a fresh process with the same id (and data dir), which gets `init` (and `topology`) again; a pause sends
+ * SIGSTOP and later SIGCONT. Messages for a node that is down are dropped; a paused node's wait in its pipe.
+ * The CPU the harness and the nodes spend is measured over the run (process.cpuUsage, /proc/<pid>/stat).
+ *
  * The process backend is a tool at the top of the stack: wall clock and timers are fine here; all randomness
  * comes from the seed.
  */
 import { randomBytes } from 'node:crypto';
-import { closeSync, mkdirSync, mkdtempSync, openSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { nodeId, type NodeId } from '../core/ids.js';
 import { Prng } from '../core/prng.js';
-import { describePartition, nemesisSchedule, PartitionTable, staggerMs, type PartitionFault } from '../sim/faults.js';
+import { describePartition, faultEndMs, nemesisSchedule, PartitionTable, staggerMs, type PartitionFault } from '../sim/faults.js';
 import { drawLatencyMs, latencyWithMean, type LatencyModel } from '../sim/network.js';
 import { ChildSet, type Child } from '../supervisor/supervisor.js';
 import { envelopeSchema, issueText } from '../maelstrom/wire.js';
 import { READ, canonicalKey, clientModel, type ClientModel, type OpSpec, type RequestBody } from './client.js';
 import { FINAL_POLL_INTERVAL_MS, FINAL_POLL_LIMIT_MS } from './kafka.js';
 import { acceptableRanges, availabilityProblems, countOps, inRanges } from './checkers.js';
-import { History } from './history.js';
+import { History, type Outcome } from './history.js';
+import { AnswerBook, drawProcessNemesis, type ProcessFault } from './process-nemesis.js';
 import { topology } from './topology.js';
 import {
   hasProbes,
@@ -44,6 +51,7 @@ import {
   type NodeSummary,
   type Op,
   type PartitionEvent,
+  type ProcessEvent,
   type Report,
 } from './types.js';
 import { DEFAULT_CONSISTENCY_MODELS } from './txn.js';
@@ -59,6 +67,8 @@ export const HARNESS_DEFAULTS = {
   latencyDist: 'constant', // Maelstrom's default
   topology: 'grid', // Maelstrom's default
   partition: false,
+  kill: false,
+  pause: false,
   nemesisIntervalMs: 10_000, // Maelstrom's default
   recoveryMs: 10_000, // Maelstrom sleeps 10 s before the final reads
   recoverUntilConverged: false, // Maelstrom waits the whole recovery
@@ -75,10 +85,12 @@ export type HarnessInput = Partial<Omit<HarnessOptions, 'workload'>> & { readonl
  * appended to it (e.g. `['--preset', 'throughput']`). Throws RangeError for values out of range.
  */
 export function resolveHarnessOptions(input: HarnessInput): HarnessOptions {
+  // Our own node is told where its data dir is; a node of yours says where it wants it with `{data-dir}`.
+  const ownDataDir = input.nodeDataDir !== undefined ? ['--data-dir', DATA_DIR_PLACEHOLDER] : [];
   const o: HarnessOptions = {
     workload: input.workload,
     bin: input.bin ?? process.execPath,
-    binArgs: input.bin === undefined ? [CHATTERBOX_MAIN, 'maelstrom', ...(input.binArgs ?? [])] : [...(input.binArgs ?? [])],
+    binArgs: input.bin === undefined ? [CHATTERBOX_MAIN, 'maelstrom', ...(input.binArgs ?? []), ...ownDataDir] : [...(input.binArgs ?? [])],
     nodeCount: input.nodeCount ?? HARNESS_DEFAULTS.nodeCount,
     timeLimitMs: input.timeLimitMs ?? HARNESS_DEFAULTS.timeLimitMs,
     rate: input.rate ?? HARNESS_DEFAULTS.rate,
@@ -88,6 +100,9 @@ export function resolveHarnessOptions(input: HarnessInput): HarnessOptions {
     latencyDist: input.latencyDist ?? HARNESS_DEFAULTS.latencyDist,
     topology: input.topology ?? HARNESS_DEFAULTS.topology,
     partition: input.partition ?? HARNESS_DEFAULTS.partition,
+    kill: input.kill ?? HARNESS_DEFAULTS.kill,
+    pause: input.pause ?? HARNESS_DEFAULTS.pause,
+    nodeDataDir: input.nodeDataDir,
     nemesisIntervalMs: input.nemesisIntervalMs ?? HARNESS_DEFAULTS.nemesisIntervalMs,
     recoveryMs: input.recoveryMs ?? HARNESS_DEFAULTS.recoveryMs,
     recoverUntilConverged: input.recoverUntilConverged ?? HARNESS_DEFAULTS.recoverUntilConverged,
@@ -115,8 +130,12 @@ export function resolveHarnessOptions(input: HarnessInput): HarnessOptions {
   check(o.timeoutMs > 0, 'timeoutMs must be > 0');
   check(o.probeMs >= 0, 'probeMs must be ≥ 0');
   check(o.initTimeoutMs > 0, 'initTimeoutMs must be > 0');
+  check(o.nodeDataDir === undefined || o.binArgs.some((a) => a.includes(DATA_DIR_PLACEHOLDER)), `nodeDataDir needs ${DATA_DIR_PLACEHOLDER} in the node's arguments, to tell each node its directory`);
   return o;
 }
+
+/** In the node's arguments, replaced by the node's own directory under `nodeDataDir`. */
+export const DATA_DIR_PLACEHOLDER = '{data-dir}';
 
 /** Runs one test; resolves with its report (also when nodes misbehave); rejects only when aborted. */
 export async function runHarness(input: HarnessInput): Promise<Report> {
@@ -128,11 +147,19 @@ class SetupFailure extends Error {}
 
 interface NodeProc {
   readonly id: NodeId;
-  readonly child: Child;
+  /** The running incarnation's process (the last one, once it exited). */
+  child: Child;
+  /** Which incarnation `child` is (AnswerBook's count). */
+  incarnation: number;
+  /** down: killed and not started again; starting: started, `init` not answered yet. */
+  state: 'up' | 'down' | 'starting' | 'paused';
+  /** The harness is killing this incarnation: its exit is no problem. */
+  killing: boolean;
   readonly summary: NodeSummary;
   spawnError: string | undefined;
-  /** Resolves once the process has exited and its stdout is read. */
-  readonly closed: Promise<void>;
+  /** Resolves once the incarnation's process has exited and its stdout is read. */
+  closed: Promise<void>;
+  readonly args: readonly string[];
 }
 
 /** A node that ignores the end of its stdin gets this long to exit before SIGKILL. */
@@ -148,7 +175,8 @@ interface Client {
 }
 
 interface Pending {
-  readonly resolve: (body: Record<string, unknown> | undefined) => void;
+  readonly node: string;
+  readonly resolve: (outcome: RpcOutcome) => void;
   readonly timer: NodeJS.Timeout;
 }
 
@@ -157,7 +185,11 @@ interface Slot {
   busy: boolean;
 }
 
-type RpcOutcome = { readonly body: Record<string, unknown> } | { readonly timeout: true };
+/** A reply (with how it counts), or why none: the timeout, the node killed with it in flight or down before. */
+type RpcOutcome = { readonly body: Record<string, unknown>; readonly forgotten: boolean } | { readonly timeout: true } | { readonly killed: 'in-flight' | 'down' };
+
+/** Linux's USER_HZ, the unit of /proc/<pid>/stat's times: 100 on every architecture Node runs on. */
+const CLOCK_TICKS_PER_S = 100;
 
 const EXAMPLES = 5;
 
@@ -180,6 +212,19 @@ class Run {
   private readonly opPrng: Prng;
   private readonly slotPrng: Prng;
   private readonly nemesisPrng: Prng;
+  /** Kills and pauses, in main-phase time (drawn at the start: the answer book needs the kills to come). */
+  private readonly processFaults: readonly ProcessFault[];
+  private readonly answers: AnswerBook;
+  private readonly processEvents: ProcessEvent[] = [];
+  /** Aborted when the operations end: the process nemesis brings back what it holds down and stops. */
+  private readonly nemesisStop = new AbortController();
+  /** What broadcast nodes are told at every init (restarts too). */
+  private readonly topo: Record<string, string[]> | undefined;
+  private readonly cpuStart = process.cpuUsage();
+  /** CPU of node incarnations the nemesis killed, sampled just before each kill (null once /proc failed). */
+  private killedCpuMs: number | null = 0;
+  private cpu: Report['cpu'];
+  private droppedWhileDown = 0;
   private readonly abort = new AbortController();
   private readonly logDir: string;
   private nextClient = 0;
@@ -216,6 +261,12 @@ class Run {
     this.opPrng = root.fork();
     this.slotPrng = root.fork();
     this.nemesisPrng = root.fork();
+    // Forked after the others, so that runs without process faults draw what they always drew.
+    const processPrng = root.fork();
+    const kinds = [...(o.kill ? (['kill'] as const) : []), ...(o.pause ? (['pause'] as const) : [])];
+    this.processFaults = drawProcessNemesis(processPrng, this.nodeIds, kinds, o.nemesisIntervalMs, o.timeLimitMs);
+    this.answers = new AnswerBook(this.nodeIds, this.processFaults, o.nodeDataDir !== undefined);
+    this.topo = o.workload === 'broadcast' ? topology(o.topology, this.nodeIds) : undefined;
     this.history = new History(o.workload, this.nodeIds, o.probeMs, o.consistencyModels);
     this.model = clientModel(o.workload, this.opPrng, { shape: o });
     if (o.logDir !== undefined) {
@@ -240,6 +291,7 @@ class Run {
       await this.setup();
       await this.mainPhase();
       await this.finalPhase();
+      this.measureCpu();
     } catch (error) {
       if (!(error instanceof SetupFailure)) {
         await this.shutdown(true);
@@ -261,33 +313,47 @@ class Run {
   private startNodes(): void {
     for (const id of this.nodeIds) {
       const log = join(this.logDir, `${id}.log`);
-      const fd = openSync(log, 'w');
-      let child: Child;
-      try {
-        child = this.children.start({ command: this.o.bin, args: this.o.binArgs, stderr: fd });
-      } finally {
-        closeSync(fd); // the child has its own copy
-      }
+      const args = this.argsFor(id);
       const summary: NodeSummary = { id, log, exit: null, crashedAtMs: null };
-      const node: NodeProc = {
-        id,
-        child,
-        summary,
-        spawnError: undefined,
-        closed: child.exited.then(({ code, signal, spawnError }) => {
-          node.spawnError = spawnError;
-          summary.exit = code ?? signal;
-          if (!this.stopping) {
-            summary.crashedAtMs = round(this.now());
-            const why = spawnError ?? `exit ${String(code ?? signal)}`;
-            this.problems.push(`${id} stopped during the run at ${summary.crashedAtMs} ms (${why}); see ${log}`);
-          }
-        }),
-      };
-      child.onLine('stdout', (line) => this.onLine(node, line));
+      const child = this.launch(log, args, 'w');
+      const node: NodeProc = { id, child, incarnation: 0, state: 'starting', killing: false, summary, spawnError: undefined, closed: Promise.resolve(), args };
+      this.watch(node);
       this.nodes.push(node);
       this.nodeById.set(id, node);
     }
+  }
+
+  /** The node's arguments, with its own data dir (made now) for every placeholder. */
+  private argsFor(id: NodeId): readonly string[] {
+    if (this.o.nodeDataDir === undefined) return this.o.binArgs;
+    const dir = join(this.o.nodeDataDir, id);
+    mkdirSync(dir, { recursive: true });
+    return this.o.binArgs.map((arg) => arg.replaceAll(DATA_DIR_PLACEHOLDER, dir));
+  }
+
+  /** Starts one incarnation; `a`ppends to the node's log after a kill. */
+  private launch(log: string, args: readonly string[], flags: 'w' | 'a'): Child {
+    const fd = openSync(log, flags);
+    try {
+      return this.children.start({ command: this.o.bin, args, stderr: fd });
+    } finally {
+      closeSync(fd); // the child has its own copy
+    }
+  }
+
+  /** Follows the node's current incarnation: its lines, and its exit (a problem unless the harness ended it). */
+  private watch(node: NodeProc): void {
+    const { child, incarnation, summary } = node;
+    node.closed = child.exited.then(({ code, signal, spawnError }) => {
+      node.spawnError = spawnError;
+      summary.exit = code ?? signal;
+      if (!this.stopping && !(node.killing && node.incarnation === incarnation)) {
+        summary.crashedAtMs = round(this.now());
+        const why = spawnError ?? `exit ${String(code ?? signal)}`;
+        this.problems.push(`${node.id} stopped during the run at ${summary.crashedAtMs} ms (${why}); see ${summary.log}`);
+      }
+    });
+    child.onLine('stdout', (line) => this.onLine(node, incarnation, line));
   }
 
   private async shutdown(force: boolean): Promise<void> {
@@ -298,7 +364,7 @@ class Run {
     for (const [key, p] of this.pending) {
       clearTimeout(p.timer);
       this.pending.delete(key);
-      p.resolve(undefined);
+      p.resolve({ timeout: true });
     }
     await Promise.all(this.nodes.map((node) => (force ? node.child.stop('SIGKILL', 0) : node.child.stop('end-input', STOP_GRACE_MS))));
     await Promise.all(this.nodes.map((node) => node.closed));
@@ -318,7 +384,7 @@ class Run {
   // -------------------------------------------------------------------------------------------------------
   // Routing
 
-  private onLine(node: NodeProc, line: string): void {
+  private onLine(node: NodeProc, incarnation: number, line: string): void {
     if (line.trim().length === 0) return;
     let json: unknown;
     try {
@@ -351,7 +417,7 @@ class Run {
       if (key !== undefined && pending !== undefined) {
         this.pending.delete(key);
         clearTimeout(pending.timer);
-        pending.resolve(msg.body);
+        pending.resolve({ body: msg.body, forgotten: this.answers.standing(node.id, incarnation) === 'forgotten' });
       } else {
         this.lateReplies++;
       }
@@ -373,6 +439,10 @@ class Run {
   private route(src: NodeId, dest: NodeProc, line: string): void {
     const deliver = (): void => {
       if (this.closed) return;
+      if (dest.state === 'down') {
+        this.droppedWhileDown++;
+        return;
+      }
       if (this.partitionTable?.separated(this.indexOf.get(src) as number, this.indexOf.get(dest.id) as number, this.now()) === true) {
         this.dropped++;
         return;
@@ -385,7 +455,7 @@ class Run {
   }
 
   private write(node: NodeProc, line: string): void {
-    node.child.write(`${line}\n`);
+    if (node.state !== 'down') node.child.write(`${line}\n`);
   }
 
   // -------------------------------------------------------------------------------------------------------
@@ -407,13 +477,15 @@ class Run {
     const msgId = ++client.nextMsgId;
     const key = `${client.id} ${msgId}`;
     const node = this.nodeById.get(client.node) as NodeProc;
+    // A killed node that has not answered its new init yet takes nothing but that init.
+    if (client.role !== 'setup' && (node.state === 'down' || node.state === 'starting')) return Promise.resolve({ killed: 'down' });
     if (client.role === 'op' || client.role === 'final') this.clientMessages++;
     return new Promise((resolve) => {
       const timer = setTimeout(() => {
         this.pending.delete(key);
         resolve({ timeout: true });
       }, timeoutMs);
-      this.pending.set(key, { timer, resolve: (reply) => resolve(reply === undefined ? { timeout: true } : { body: reply }) });
+      this.pending.set(key, { node: node.id, timer, resolve });
       this.write(node, JSON.stringify({ src: client.id, dest: client.node, body: { ...body, msg_id: msgId } }));
     });
   }
@@ -424,11 +496,11 @@ class Run {
     const op = this.history.invoke(spec, client.id, client.node, round(this.now()), kind);
     const afterFinalHeal = this.finalHealMs !== null;
     const outcome = await this.rpc(client, spec.body, this.o.timeoutMs);
-    if ('timeout' in outcome) {
+    if ('timeout' in outcome || ('killed' in outcome && outcome.killed === 'in-flight')) {
       this.retire(client);
       slot.client = this.newClient(client.node, client.role);
     }
-    this.history.complete(op, round(this.now()), outcome);
+    this.history.complete(op, round(this.now()), historyOutcome(outcome));
     this.model.completed(op);
     if (kind.probe && op.type === 'ok' && afterFinalHeal) this.noteHealedRead(op);
     return op;
@@ -438,22 +510,35 @@ class Run {
   // Phases
 
   private async setup(): Promise<void> {
-    const topo = this.o.workload === 'broadcast' ? topology(this.o.topology, this.nodeIds) : undefined;
     await Promise.all(
       this.nodes.map(async (node) => {
-        const client = this.newClient(node.id, 'setup');
-        const ask = async (body: RequestBody, expect: string): Promise<void> => {
-          const outcome = await Promise.race([this.rpc(client, body, this.o.initTimeoutMs), node.closed.then(() => 'exited' as const)]);
-          if (outcome === 'exited') {
-            throw new SetupFailure(`${node.id} exited before answering ${body.type}${node.spawnError === undefined ? '' : ` (${node.spawnError})`}; see ${node.summary.log}`);
-          }
-          if ('timeout' in outcome) throw new SetupFailure(`${node.id} did not answer ${body.type} within ${this.o.initTimeoutMs / 1000} s; see ${node.summary.log}`);
-          if (outcome.body['type'] !== expect) throw new SetupFailure(`${node.id} answered ${body.type} with ${JSON.stringify(outcome.body)}, expected ${expect}`);
-        };
-        await ask({ type: 'init', node_id: node.id, node_ids: this.nodeIds }, 'init_ok');
-        if (topo !== undefined) await ask({ type: 'topology', topology: topo }, 'topology_ok');
+        const failure = await this.initialize(node);
+        if (failure !== undefined) throw new SetupFailure(failure);
       }),
     );
+  }
+
+  /**
+   * Sends the node's current incarnation `init` (and broadcast's `topology`), as Maelstrom's setup does; the node
+   * is up once it answered. Resolves with why not, if it did not.
+   */
+  private async initialize(node: NodeProc): Promise<string | undefined> {
+    const client = this.newClient(node.id, 'setup');
+    const closed = node.closed;
+    const ask = async (body: RequestBody, expect: string): Promise<string | undefined> => {
+      const outcome = await Promise.race([this.rpc(client, body, this.o.initTimeoutMs), closed.then(() => 'exited' as const)]);
+      if (outcome === 'exited') return `${node.id} exited before answering ${body.type}${node.spawnError === undefined ? '' : ` (${node.spawnError})`}; see ${node.summary.log}`;
+      if ('timeout' in outcome) return `${node.id} did not answer ${body.type} within ${this.o.initTimeoutMs / 1000} s; see ${node.summary.log}`;
+      if ('killed' in outcome) return `${node.id} was killed before answering ${body.type}`;
+      if (outcome.body['type'] !== expect) return `${node.id} answered ${body.type} with ${JSON.stringify(outcome.body)}, expected ${expect}`;
+      return undefined;
+    };
+    const failure =
+      (await ask({ type: 'init', node_id: node.id, node_ids: this.nodeIds }, 'init_ok')) ??
+      (this.topo === undefined ? undefined : await ask({ type: 'topology', topology: this.topo }, 'topology_ok'));
+    this.retire(client);
+    if (failure === undefined) node.state = 'up';
+    return failure;
   }
 
   private async mainPhase(): Promise<void> {
@@ -461,7 +546,14 @@ class Run {
     const endMs = startMs + this.o.timeLimitMs;
     if (hasProbes(this.o.workload) && this.o.probeMs > 0) this.startProbes();
     if (this.o.partition) this.scheduleNemesis(startMs);
+    const processes = this.runProcessNemesis(startMs);
+    processes.catch(() => {}); // awaited below; an abort of the run rejects it meanwhile
     await this.generate(endMs);
+    // Kills and pauses end with the operations too: what is down comes back now (and answers init), the rest is
+    // dropped, so no answer from here on waits for a kill to come.
+    this.nemesisStop.abort();
+    await processes;
+    this.answers.noMoreKills();
     this.finalHealMs = this.now();
     // The nemesis stops with the operations (which may end before the time limit): what is cut heals now, and
     // what would have started later never does.
@@ -483,6 +575,74 @@ class Run {
   private healBy(atMs: number): void {
     this.nemesisFaults = this.nemesisFaults.filter((p) => p.fault.atMs < atMs).map((p) => ({ ...p, fault: { ...p.fault, healAtMs: Math.min(p.fault.healAtMs, atMs) } }));
     this.partitionTable = new PartitionTable(this.nodeIds.length, this.indexOf, this.nemesisFaults.map((p) => p.fault));
+  }
+
+  /** The kills and pauses, one node at a time, on the run's clock from `startMs`; cut short by `nemesisStop`. */
+  private async runProcessNemesis(startMs: number): Promise<void> {
+    const stop = this.nemesisStop.signal;
+    for (const f of this.processFaults) {
+      if (!(await this.sleepUntil(startMs + f.atMs, stop))) return;
+      const node = this.nodeById.get(f.node) as NodeProc;
+      const began = this.now();
+      if (f.kind === 'crash') {
+        await this.killNode(node);
+        await this.sleepUntil(startMs + faultEndMs(f), stop);
+        const endMs = this.now();
+        const initOk = await this.restartNode(node);
+        this.processEvents.push({ kind: 'kill', node: node.id, startMs: round(began), endMs: round(endMs), initOkMs: initOk === null ? null : round(initOk) });
+      } else {
+        // A node still starting after a failed restart is no process to stop; the schedule goes on.
+        const stopped = node.state === 'up' && node.child.signal('SIGSTOP');
+        if (stopped) node.state = 'paused';
+        await this.sleepUntil(startMs + faultEndMs(f), stop);
+        if (stopped) {
+          node.child.signal('SIGCONT');
+          node.state = 'up';
+        }
+        this.processEvents.push({ kind: 'pause', node: node.id, startMs: round(began), endMs: round(this.now()) });
+      }
+    }
+  }
+
+  /** SIGKILL to the node's process group; what it had in flight is indefinite, and it is down until restarted. */
+  private async killNode(node: NodeProc): Promise<void> {
+    // Its CPU, read while the processes still exist.
+    const cpu = processGroupCpuMs([node.child.proc.pid ?? -1]);
+    this.killedCpuMs = cpu === null || this.killedCpuMs === null ? null : this.killedCpuMs + cpu;
+    node.killing = true;
+    node.state = 'down';
+    this.answers.killed(node.id);
+    for (const [key, p] of this.pending) {
+      if (p.node !== node.id) continue;
+      clearTimeout(p.timer);
+      this.pending.delete(key);
+      p.resolve({ killed: 'in-flight' });
+    }
+    await node.child.stop('SIGKILL', 0);
+    await node.closed;
+  }
+
+  /** A fresh process with the same id, arguments and data dir; resolves with when it answered init (null: never). */
+  private async restartNode(node: NodeProc): Promise<number | null> {
+    // The run was aborted meanwhile: its nodes are stopped, and none may start after that.
+    if (this.stopping) return null;
+    node.incarnation = this.answers.incarnation(node.id);
+    node.killing = false;
+    node.state = 'starting';
+    node.child = this.launch(node.summary.log, node.args, 'a');
+    this.watch(node);
+    const failure = await this.initialize(node);
+    if (failure === undefined) return this.now();
+    this.problems.push(`after its restart, ${failure}`);
+    return null;
+  }
+
+  /** The harness's CPU since the run began, and every node incarnation's (the running ones read now). */
+  private measureCpu(): void {
+    const usage = process.cpuUsage(this.cpuStart);
+    const running = processGroupCpuMs(this.nodes.map((n) => n.child.proc.pid ?? -1));
+    const nodesMs = running === null || this.killedCpuMs === null ? null : round(running + this.killedCpuMs, 0);
+    this.cpu = { harnessMs: round((usage.user + usage.system) / 1000, 0), nodesMs };
   }
 
   private partitionEvents(): PartitionEvent[] {
@@ -684,8 +844,9 @@ class Run {
         latencyMs: o.latencyMs,
         latencyDist: o.latencyDist,
         topology: o.workload === 'broadcast' ? o.topology : null,
-        nemesis: o.partition ? ['partition'] : [],
+        nemesis: [...(o.partition ? ['partition'] : []), ...(o.kill ? ['kill'] : []), ...(o.pause ? ['pause'] : [])],
         nemesisIntervalS: o.nemesisIntervalMs / 1000,
+        nodeDataDir: o.nodeDataDir ?? null,
         recoveryS: hasReads(o.workload) ? o.recoveryMs / 1000 : 0,
         timeoutMs: o.timeoutMs,
         probeMs: hasProbes(o.workload) ? o.probeMs : 0,
@@ -701,17 +862,57 @@ class Run {
         serverMessages: this.serverMessages,
         clientMessages: this.clientMessages,
         droppedByPartition: this.dropped,
+        droppedWhileDown: this.droppedWhileDown,
         msgsPerOp: ops.total === 0 ? null : round(this.serverMessages / ops.total, 3),
         allMsgsPerOp: ops.total === 0 ? null : round((this.serverMessages + this.clientMessages) / ops.total, 3),
         lateReplies: this.lateReplies,
         badLines: this.badLines,
       },
       probes: hasProbes(o.workload) && o.probeMs > 0 ? { intervalMs: o.probeMs, reads: this.history.probeReads, failed: this.history.probeFailed } : null,
-      nemesis: o.partition ? { partitions: this.partitionEvents(), finalHealMs: round(this.finalHealMs ?? this.now()) } : null,
+      nemesis:
+        o.partition || o.kill || o.pause
+          ? { partitions: this.partitionEvents(), processes: this.processEvents, finalHealMs: round(this.finalHealMs ?? this.now()) }
+          : null,
+      ...(this.cpu === undefined ? {} : { cpu: this.cpu }),
       recovery: this.recovery,
       check,
     };
   }
+}
+
+/** What the history records for an RPC's outcome. */
+function historyOutcome(outcome: RpcOutcome): Outcome {
+  if ('body' in outcome) return outcome.forgotten ? { forgotten: true } : { body: outcome.body };
+  return outcome;
+}
+
+/**
+ * CPU ms spent by every process of the given process groups (a node, and whatever a wrapper of it started, with
+ * their reaped children), from /proc/<pid>/stat; null where /proc cannot be read (not Linux).
+ */
+function processGroupCpuMs(groups: readonly number[]): number | null {
+  let entries: string[];
+  try {
+    entries = readdirSync('/proc');
+  } catch {
+    return null;
+  }
+  const wanted = new Set(groups);
+  let ticks = 0;
+  for (const entry of entries) {
+    if (!/^\d+$/.test(entry)) continue;
+    let stat: string;
+    try {
+      stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+    } catch {
+      continue; // it exited meanwhile
+    }
+    // After "pid (comm) ": state ppid pgrp session tty tpgid flags minflt cminflt majflt cmajflt utime stime cutime cstime.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    if (!wanted.has(Number(fields[2]))) continue;
+    ticks += Number(fields[11]) + Number(fields[12]) + Number(fields[13]) + Number(fields[14]);
+  }
+  return (ticks * 1000) / CLOCK_TICKS_PER_S;
 }
 
 function round(value: number, digits = 1): number {

@@ -15,9 +15,9 @@
  * What a process adds that a run leaves out: JSON lines and the driver's routing (src/maelstrom/node.ts; a
  * request no workload claims gets not-supported here as there). Client messages are not delayed, as in Maelstrom.
  *
- * Crashes: a Maelstrom node keeps nothing on disk, so a node that crashes may take with it what it acknowledged
- * and had not passed on yet. An answer given by a node that crashes afterwards is therefore recorded as
- * indefinite (history.ts, `forgotten`), as Jepsen records an operation whose node crashed; the rest is checked in
+ * Crashes: a Maelstrom node may keep nothing on disk (none does without a data dir), so a node that crashes may
+ * take with it what it acknowledged and had not passed on yet. An answer given by a node that crashes afterwards is
+ * therefore recorded as indefinite (history.ts, `forgotten`), as Jepsen records an operation whose node crashed; the rest is checked in
  * full, and the restarted node must catch up with everything its peers hold.
  */
 import { assert } from '../core/assert.js';

@@ -60,6 +60,16 @@ export interface HarnessOptions {
   readonly topology: TopologyName;
   /** Maelstrom's `--nemesis partition`. */
   readonly partition: boolean;
+  /** `--nemesis kill`: SIGKILL a node, later start it afresh (a new `init`, the same id and data dir). */
+  readonly kill: boolean;
+  /** `--nemesis pause`: SIGSTOP a node's process group, later SIGCONT. */
+  readonly pause: boolean;
+  /**
+   * Each node keeps its state in `<nodeDataDir>/<node id>`, put into its arguments for every `{data-dir}` (the
+   * default node gets `--data-dir {data-dir}`): its answers survive a kill, so they are definite. Undefined: nodes
+   * keep nothing, and an answer from a node killed later is indefinite.
+   */
+  readonly nodeDataDir: string | undefined;
   /** Mean seconds between nemesis actions, in ms (Maelstrom's `--nemesis-interval`). */
   readonly nemesisIntervalMs: number;
   /** Wait after the final heal before the final reads (Maelstrom waits 10 s). */
@@ -258,6 +268,18 @@ export interface LinKvCheck {
 
 export type CheckResult = SetCheck | CounterCheck | EchoCheck | UniqueIdsCheck | LinKvCheck | KafkaCheck | TxnCheck;
 
+/** A kill (and the restart) or a pause (and the resume) the process nemesis made, in run time. */
+export interface ProcessEvent {
+  readonly kind: 'kill' | 'pause';
+  readonly node: string;
+  /** SIGKILL or SIGSTOP sent. */
+  readonly startMs: number;
+  /** The fresh process started, or SIGCONT sent. */
+  readonly endMs: number;
+  /** kill: when the new process answered `init` (null: it did not). */
+  readonly initOkMs?: number | null;
+}
+
 export interface PartitionEvent {
   /** Jepsen's partition target (src/sim/faults.ts `PartitionTarget`). */
   readonly kind: string;
@@ -301,6 +323,8 @@ export interface Report {
     readonly topology: TopologyName | null;
     readonly nemesis: readonly string[];
     readonly nemesisIntervalS: number;
+    /** Where nodes keep their state (`--node-data-dir`), or null. */
+    readonly nodeDataDir?: string | null;
     readonly recoveryS: number;
     readonly timeoutMs: number;
     readonly probeMs: number;
@@ -321,6 +345,8 @@ export interface Report {
     /** Requests and replies of operations (not probes, not setup). */
     readonly clientMessages: number;
     readonly droppedByPartition: number;
+    /** Server-to-server messages for a node that was down (killed, not yet restarted) when they arrived. */
+    readonly droppedWhileDown?: number;
     /** serverMessages / ops (Maelstrom's `:servers :msgs-per-op`); null without ops. */
     readonly msgsPerOp: number | null;
     /** (serverMessages + clientMessages) / ops (Maelstrom's `:all :msgs-per-op`). */
@@ -331,7 +357,12 @@ export interface Report {
     readonly badLines: number;
   };
   readonly probes: { readonly intervalMs: number; readonly reads: number; readonly failed: number } | null;
-  readonly nemesis: { readonly partitions: readonly PartitionEvent[]; readonly finalHealMs: number } | null;
+  readonly nemesis: { readonly partitions: readonly PartitionEvent[]; readonly processes?: readonly ProcessEvent[]; readonly finalHealMs: number } | null;
+  /**
+   * CPU time over the run, in ms: the harness process's own (user + system), and the nodes' (every process of
+   * each node's process group, killed incarnations included; null where /proc cannot be read).
+   */
+  readonly cpu?: { readonly harnessMs: number; readonly nodesMs: number | null };
   /**
    * The wait between the final heal and the final reads (workloads with reads that got that far): the whole
    * `recoveryS`, or less when `recoverUntilConverged` saw every node converge first.

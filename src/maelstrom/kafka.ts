@@ -331,7 +331,5 @@ export const KAFKA_WORKLOAD: Workload<RaftTimer> = {
   name: 'kafka',
   claims: isKafkaRequest,
   protocol: KAFKA_PROTOCOL,
-  // As lin-kv: without a data dir the process's memory is its disk.
-  memoryDisk: true,
   options: () => raftWorkloadOptions(),
 };

@@ -120,7 +120,8 @@ export const LIN_KV_WORKLOAD: Workload<RaftTimer> = {
   name: 'lin-kv',
   claims: (body) => (body.type === 'read' || body.type === 'write' || body.type === 'cas') && 'key' in body,
   protocol: LIN_KV_PROTOCOL,
-  // Until `chatterbox maelstrom` has a data dir: Raft's safety then needs a majority of nodes never killed.
-  memoryDisk: true,
+  // Without `chatterbox maelstrom --data-dir` the store is the process's memory: a killed node comes back with an
+  // empty disk, and Raft's safety then needs a majority of nodes never killed (the harness's kill nemesis needs
+  // --node-data-dir for lin-kv and kafka).
   options: () => raftWorkloadOptions(),
 };

@@ -13,6 +13,10 @@
  *   a node that has not fixed a workload yet fixes it from the first such message.
  * - Nothing a peer or client sends can stop the node: malformed lines are answered with `malformed-request` (12)
  *   when there is a `src` and `msg_id` to answer, otherwise logged and skipped. The node exits when stdin closes.
+ * - The node's store (the `persist` effect) is opened at `init`: SQLite under `--data-dir`, else memory. Each
+ *   workload's keys live under its name, and the name of the workload fixed is kept too, so a node restarted on
+ *   its store runs that workload again at once, with what it persisted (`restored`); a store that cannot be
+ *   opened refuses the init (crash, 13) and ends the node.
  * - The workloads and their codec (`Hosting`) are loaded when the first request or peer message needs them, not
  *   at start: Maelstrom waits for every node's `init_ok`, and a node that only answers init, echo and generate
  *   never loads them. Messages that arrive meanwhile wait, in order.
@@ -20,6 +24,8 @@
 import type { Readable, Writable } from 'node:stream';
 import { nodeId, type NodeId } from '../core/ids.js';
 import { WallClockHost } from '../kernel/wall-clock-host.js';
+import type { DurableStore } from '../kernel/durable-store.js';
+import { SimDisk } from '../sim/durable-store.js';
 import type { Logger } from 'pino';
 import type * as Codec from '../transport/codec.js';
 import { MaelstromPeerLink, readLines, writeLine, type OutMessage } from './stdio-link.js';
@@ -37,7 +43,22 @@ import {
 export interface MaelstromNodeOptions {
   /** Passed to `workload.options({ preset })`; which names a workload accepts is up to the workload. */
   readonly preset: string;
+  /**
+   * The node's durable store behind the `persist` effect, opened at `init` (the node id is known only then); it
+   * may throw (a StoreError: in use, damaged, another node's), which refuses the init and ends the node
+   * (`runMaelstromNode` rejects with the error). Default: `memoryStore`, which lives as long as the process.
+   */
+  readonly openStore?: StoreOpener;
 }
+
+/** Opens the node's store for `self` of the cluster `nodes`. */
+export type StoreOpener = (self: NodeId, nodes: readonly NodeId[]) => DurableStore;
+
+/**
+ * A store that lives as long as the process, for a node run without a data dir: what a Maelstrom node keeps by
+ * default, nothing across a restart. The simulator's disk is exactly a map behind the `DurableStore` contract.
+ */
+export const memoryStore: StoreOpener = (self) => new SimDisk(self).open();
 
 export interface MaelstromNodeIo {
   readonly input: Readable;
@@ -56,6 +77,9 @@ export interface MaelstromNodeStats {
   peerMessagesOut: number;
   repliesOut: number;
 }
+
+/** The store's key for the name of the workload the node runs; the workloads' own keys are `<name>/<key>`. */
+const WORKLOAD_KEY = 'workload';
 
 /** Peer messages that arrive before our own `init` are kept (peers may be initialized first) up to this many. */
 const MAX_EARLY_PEER_MESSAGES = 10_000;
@@ -119,6 +143,10 @@ export class MaelstromNode {
   private readonly waiting: Envelope[] = [];
   /** Why `Hosting` could not be loaded, once that failed. */
   private hostingError: string | undefined;
+  /** Opened at init. */
+  private store: DurableStore | undefined;
+  /** The workload an earlier incarnation fixed (from the store), to be fixed again once `Hosting` is loaded. */
+  private resuming: string | undefined;
 
   /** `hosting` is given (tests) or loaded when first needed (the command: `loadHosting`). */
   constructor(
@@ -126,6 +154,8 @@ export class MaelstromNode {
     hosting: Hosting | (() => Promise<Hosting>),
     private readonly write: (message: OutMessage) => void,
     private readonly baseLog: Logger,
+    /** The node cannot go on (its store cannot be opened): the driver ends it with this error. */
+    private readonly fatal: (error: unknown) => void = () => {},
   ) {
     this.log = baseLog;
     if (typeof hosting === 'function') this.loadHosting = hosting;
@@ -225,6 +255,7 @@ export class MaelstromNode {
       this.hostingError = error instanceof Error ? error.message : String(error);
     }
     this.loading = undefined;
+    if (this.hosting !== undefined) this.resume();
     // In arrival order; one that needs nothing more is handled at once, and none can need loading again.
     for (const message of this.waiting.splice(0)) this.accept(message);
   }
@@ -238,6 +269,7 @@ export class MaelstromNode {
   stop(): void {
     this.hosted?.host.stop();
     void this.hosted?.link.close();
+    this.store?.close();
     this.log.info({ ...this.stats, workload: this.workloadName ?? null, ...(this.hosted === undefined ? {} : { metrics: this.hosted.host.metrics() }) }, 'stdin closed; stopping');
   }
 
@@ -306,13 +338,28 @@ export class MaelstromNode {
       else this.replyError(message, MaelstromError.temporarilyUnavailable, `already initialized as ${this.self}`);
       return;
     }
+    try {
+      this.store = (this.options.openStore ?? memoryStore)(nodeId(id), ids.map(nodeId));
+    } catch (error) {
+      // Answered first, so that whoever started us sees why in the init's reply as well as on stderr.
+      this.replyError(message, MaelstromError.crash, `cannot open the node's store: ${error instanceof Error ? error.message : String(error)}`);
+      this.fatal(error);
+      return;
+    }
     this.self = nodeId(id);
     this.nodes = ids.map(nodeId);
     this.nodeSet = new Set(ids);
     this.log = this.baseLog.child({ node: id });
+    const saved = this.store.loadAll().get(WORKLOAD_KEY);
     const workloads = this.hosting?.workloads.map((w) => w.name) ?? HOSTED_WORKLOAD_NAMES;
     this.log.info({ nodes: ids.length, preset: this.options.preset, workloads }, 'initialized');
     this.reply(message, { type: 'init_ok' });
+    if (saved !== undefined) {
+      // Restarted with its store: the workload runs again at once (its timers too), without waiting for a request.
+      this.resuming = new TextDecoder().decode(saved);
+      if (this.hosting !== undefined) this.resume();
+      else if (this.loading === undefined && this.hostingError === undefined) this.loading = this.load();
+    }
     const early = this.earlyPeerMessages.splice(0);
     for (const m of early) {
       if (m.dest === this.self) this.handlePeerMessage(m);
@@ -401,6 +448,19 @@ export class MaelstromNode {
     }
   }
 
+  /** Fixes again the workload an earlier incarnation ran, if any and none is fixed yet. */
+  private resume(): void {
+    const name = this.resuming;
+    this.resuming = undefined;
+    if (name === undefined || this.hosted !== undefined) return;
+    const workload = (this.hosting as Hosting).workloads.find((w) => w.name === name);
+    if (workload === undefined) {
+      this.log.warn({ workload: name }, 'the store names a workload this node does not host; waiting for a request to fix one');
+      return;
+    }
+    this.fix(workload);
+  }
+
   /** Fixes the workload and starts its protocol; undefined when its options cannot be built. */
   private fix(workload: Workload): Hosted | undefined {
     let options: unknown;
@@ -425,17 +485,22 @@ export class MaelstromNode {
         if (!host.receive(from, msg)) this.stats.peerMessagesDropped++;
       },
     });
+    // Keys are the workload's own under its name, so a data dir once used by another workload never hands it
+    // bytes it cannot read.
+    const store = this.store as DurableStore;
+    const keyPrefix = `${workload.name}/`;
     const host = new WallClockHost<unknown, unknown, ClientRequest>(workload.protocol, {
       send: (to, msg) => void link.send(to, msg),
       output: (value) => this.output(value),
       halt: () => log.warn('the workload protocol halted; its requests are now refused'),
+      persist: (key, value) => store.put(keyPrefix + key, value),
       log,
-      // Without a data dir the process's memory is the disk of a workload that accepts it (Workload.memoryDisk).
-      ...(workload.memoryDisk === true ? { persist: () => undefined } : {}),
     });
-    log.info({ preset: this.options.preset }, 'workload fixed; starting its protocol');
+    const restored = new Map<string, Uint8Array>();
+    for (const [key, value] of store.loadAll()) if (key.startsWith(keyPrefix)) restored.set(key.slice(keyPrefix.length), value);
+    log.info({ preset: this.options.preset, restoredKeys: restored.size }, 'workload fixed; starting its protocol');
     try {
-      host.start(self, this.nodes, options);
+      host.start(self, this.nodes, options, undefined, restored);
     } catch (error) {
       // Not fixed: a host whose init failed would take requests and never answer them.
       host.stop();
@@ -445,6 +510,8 @@ export class MaelstromNode {
     }
     const hosted: Hosted = { workload, host, link };
     this.hosted = hosted;
+    // So that a restart with this store runs it again at once (see `resume`).
+    store.put(WORKLOAD_KEY, new TextEncoder().encode(workload.name));
     return hosted;
   }
 
@@ -520,9 +587,15 @@ export async function runMaelstromNode(
   options: MaelstromNodeOptions,
   hosting: Hosting | (() => Promise<Hosting>) = loadHosting,
 ): Promise<number> {
-  const node = new MaelstromNode(options, hosting, (message) => writeLine(io.output, message), io.log);
-  await readLines(io.input, (line) => node.handleLine(line));
-  await node.settled();
-  node.stop();
+  let fail: (error: unknown) => void = () => {};
+  const fatal = new Promise<never>((_, reject) => (fail = reject));
+  const node = new MaelstromNode(options, hosting, (message) => writeLine(io.output, message), io.log, (error) => fail(error));
+  try {
+    await Promise.race([readLines(io.input, (line) => node.handleLine(line)), fatal]);
+  } finally {
+    // Fatal: nothing more is read (the caller reports the error and exits).
+    await node.settled();
+    node.stop();
+  }
   return 0;
 }

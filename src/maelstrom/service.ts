@@ -58,12 +58,6 @@ export interface Workload<Timer extends string = string> {
   claims(body: Body): boolean;
   /** Its state, messages and options are its own; its messages must pass the transport codec. */
   readonly protocol: Protocol<unknown, unknown, ClientReply, unknown, ClientRequest, Timer>;
-  /**
-   * True when the protocol persists (the `persist` effect) and may run without a store: the process's memory is
-   * then its disk, as good as the protocol's own state, and a killed process comes back empty, as a node whose
-   * disk was lost. Without it, a protocol that persists under a driver with no store stops (protocol rule 6).
-   */
-  readonly memoryDisk?: boolean;
   /** The protocol's options for this node, from the driver's flags. */
   options(flags: Readonly<Record<string, unknown>>): unknown;
 }

@@ -5,7 +5,7 @@
  */
 import { createLogger, type Logger } from '../platform/log.js';
 import { checkStdin } from '../platform/stdin.js';
-import { loadHosting, runMaelstromNode, type Hosting } from './node.js';
+import { loadHosting, runMaelstromNode, type Hosting, type StoreOpener } from './node.js';
 import type { Workload } from './service.js';
 
 export interface MaelstromStdioOptions {
@@ -15,6 +15,8 @@ export interface MaelstromStdioOptions {
   readonly preset?: string;
   /** Default: JSON lines on stderr at info level. */
   readonly log?: Logger;
+  /** The node's durable store, opened at init (see `MaelstromNodeOptions.openStore`); default: in memory. */
+  readonly openStore?: StoreOpener;
 }
 
 /** Given workloads with the transport codec their messages travel in, loaded when first needed. */
@@ -35,7 +37,7 @@ export function runMaelstromStdio(options: MaelstromStdioOptions = {}): Promise<
   });
   return runMaelstromNode(
     { input: process.stdin, output: process.stdout, log },
-    { preset: options.preset ?? 'latency' },
+    { preset: options.preset ?? 'latency', ...(options.openStore === undefined ? {} : { openStore: options.openStore }) },
     options.workloads === undefined ? loadHosting : hostingOf(options.workloads),
   );
 }

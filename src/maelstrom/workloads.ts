@@ -38,9 +38,13 @@ function malformed<T>(token: number, text: string): Result<T> {
   return reply<T>(token, { type: 'error', code: MaelstromError.malformedRequest, text });
 }
 
-/** A service whose requests are Maelstrom client requests; `handle` answers one body. */
+/**
+ * A service whose requests are Maelstrom client requests; `handle` answers one body. Durable: what a node
+ * acknowledged is persisted before the reply, so a node killed and restarted with `--data-dir` keeps it (without
+ * one the driver's store is memory, and a restart starts empty, as a Maelstrom node does).
+ */
 function maelstromService<T>(name: string, lattice: Lattice<T>, handle: (ctx: ServiceContext<T>, token: number, body: Body) => Result<T>): ReplicatedService<T, ClientRequest, ClientReply> {
-  return { name, lattice, request: (ctx, { token, body }) => handle(ctx, token, body) };
+  return { name, lattice, durable: true, request: (ctx, { token, body }) => handle(ctx, token, body) };
 }
 
 /** The options every hosted workload runs with: the gossip preset `--preset` names (the process's own). */

@@ -76,9 +76,10 @@ export class SqliteStore implements DurableStore {
   /**
    * Opens (creating if needed) the store in `dir` for `identity`. Throws StoreError: 'identity-mismatch' when the
    * dir belongs to another node or cluster, 'in-use' when another process has it open, 'damaged' when the file is
-   * not SQLite or is corrupt, 'unusable' otherwise.
+   * not SQLite or is corrupt, 'unusable' otherwise. `file` names the store in `dir` (one dir may hold the stores
+   * of a whole cluster, as `chatterbox maelstrom --data-dir` does: `<node id>.sqlite`).
    */
-  static open(dir: string, identity: StoreIdentity): SqliteStore {
+  static open(dir: string, identity: StoreIdentity, file: string = STORE_FILE): SqliteStore {
     const absolute = resolve(dir);
     try {
       makeDirectory(absolute);
@@ -87,7 +88,7 @@ export class SqliteStore implements DurableStore {
       if (error instanceof StoreError) throw error;
       throw new StoreError('unusable', `data dir ${absolute} cannot be created: ${errorText(error)}`, { cause: error });
     }
-    const path = join(absolute, STORE_FILE);
+    const path = join(absolute, file);
     let db: Database.Database;
     try {
       // timeout 0: a store locked by another process fails at once rather than after a wait.

@@ -396,3 +396,49 @@ export function drawStartOffsets(prng: Prng, nodes: readonly NodeId[], maxMs: nu
   if (!(Number.isInteger(maxMs) && maxMs >= 0)) throw new RangeError(`maxMs must be a whole number >= 0, got ${maxMs}`);
   return new Map(nodes.map((node) => [node, prng.int(0, maxMs)]));
 }
+
+/** What Jepsen's process nemeses do to a node: `kill` (SIGKILL, then a fresh start) or `pause` (SIGSTOP … SIGCONT). */
+export type ProcessFaultKind = 'kill' | 'pause';
+
+/** The most kills and pauses one schedule holds, for the same reason as MAX_NEMESIS_PARTITIONS. */
+export const MAX_PROCESS_FAULTS = 10_000;
+
+/**
+ * Jepsen's kill and pause nemeses (jepsen.nemesis.combined's process packages) as one schedule over
+ * [0, untilMs), in whole ms: wait a stagger, strike a node (the kind drawn from `kinds`, the node from all), wait
+ * a stagger, restart or resume it, and so on; what is still down or paused at `untilMs` comes back then.
+ *
+ * One node at a time, on purpose: with n >= 3 a majority is always up and running, so a consensus workload can
+ * make progress between faults and a run judges the node's recovery rather than its unavailability; partitions
+ * (`nemesisSchedule`, its own stream) may still overlap a kill or a pause, as Jepsen's combined nemesis allows.
+ * A kill is a `crash` fault with its restart, so the simulator runs the same schedule (crash-recover: the node
+ * keeps what it persisted). Deterministic in the prng's state; throws a RangeError as `nemesisSchedule` does.
+ */
+export function processNemesisSchedule(
+  prng: Prng,
+  nodes: readonly NodeId[],
+  kinds: readonly ProcessFaultKind[],
+  intervalMs: number,
+  untilMs: number,
+): Fault[] {
+  if (!(Number.isFinite(intervalMs) && intervalMs > 0)) throw new RangeError(`the nemesis interval must be a positive number of milliseconds, not ${intervalMs}`);
+  if (!Number.isFinite(untilMs)) throw new RangeError(`the nemesis must end at a finite time, not ${untilMs}`);
+  const schedule: Fault[] = [];
+  if (kinds.length === 0 || nodes.length === 0) return schedule;
+  // Whole ms, and each fault starts strictly after the previous one ended: pauses of one node must not touch.
+  for (let at = 0; ; ) {
+    if (schedule.length >= MAX_PROCESS_FAULTS) {
+      throw new RangeError(`a nemesis every ${intervalMs} ms until ${untilMs} ms makes more than ${MAX_PROCESS_FAULTS} kills and pauses: lengthen the interval or shorten the run`);
+    }
+    const atMs = Math.max(at + (schedule.length === 0 ? 0 : 1), Math.floor(at + staggerMs(prng, intervalMs)));
+    if (atMs >= untilMs) break;
+    // Kind and node are drawn when the nemesis strikes, before the length of the fault.
+    const kind = prng.pick(kinds);
+    const node = prng.pick(nodes);
+    const endMs = Math.min(untilMs, Math.max(atMs + 1, Math.floor(atMs + staggerMs(prng, intervalMs))));
+    schedule.push(kind === 'kill' ? { kind: 'crash', atMs, node, restartAtMs: endMs } : { kind: 'pause', atMs, node, resumeAtMs: endMs });
+    at = endMs;
+    if (at >= untilMs) break;
+  }
+  return schedule;
+}

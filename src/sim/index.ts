@@ -13,17 +13,20 @@ export {
   type RandomNetworkOptions,
 } from './network.js';
 export { DEFAULT_PAUSE_LENGTH_MS, drawStartOffsets, faultEndMs, randomFaultSchedule, type Fault, type FaultScheduleOptions } from './faults.js';
-// Partitions as groups or as Jepsen's majorities ring; Jepsen's partition targets and nemesis as schedules.
+// Partitions as groups or as Jepsen's majorities ring; Jepsen's partition targets, its partition nemesis and its
+// kill and pause nemeses as schedules.
 export {
   describePartition,
   jepsenPartition,
   nemesisSchedule,
   partitionTargets,
+  processNemesisSchedule,
   ringRadius,
   staggerMs,
   type GroupsPartition,
   type PartitionFault,
   type PartitionTarget,
+  type ProcessFaultKind,
   type RingPartition,
 } from './faults.js';
 export { latencyWithMean, MEAN_LATENCY_SHAPES, type MeanLatencyShape } from './network.js';

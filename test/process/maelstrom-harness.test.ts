@@ -222,7 +222,7 @@ describe('harness topology, clients', () => {
       assert.throws(() => harnessArgsFromOptions(opts, []), (e: unknown) => e instanceof UsageError && pattern.test(e.message));
     usage({}, /-w\/--workload is required/);
     usage({ workload: 'no-such-workload' }, /expected one of echo, unique-ids/);
-    usage({ workload: 'echo', nemesis: 'partition,kill' }, /the only fault is partition, got "kill"/);
+    usage({ workload: 'echo', nemesis: 'partition,crash' }, /--nemesis: expected partition, kill, pause \(comma-separated\), got "crash"/);
     usage({ workload: 'echo', seed: '4294967296' }, /--seed/);
     usage({ workload: 'echo', latency: '1.5' }, /--latency/);
     usage({ workload: 'echo', bin: '/nonexistent/node' }, /--bin: "\/nonexistent\/node" is not an executable file/);

@@ -75,7 +75,7 @@ describe('delta-sync intervals', () => {
     assert.deepEqual(timers(effects).filter((t) => t.name === TIMER.ack), [{ name: TIMER.ack, at: 5 }]);
     assert.ok(effects.some((e) => e.kind === 'output' && e.value === 1), 'the service saw the new delta');
     checkInvariants(state);
-    onAckTimer(state, effects);
+    onAckTimer(state, 5, effects);
     assert.deepEqual(sentTo(effects, B).at(-1), { t: 'a', i: 0, ri: 7, ack: 1, gap: false });
     // Interval [2, 3) while we hold up to 1: [1, 2) was lost.
     onInterval(env, state, link, interval({ from: 2, to: 3, p: deltaBytes('b', 5) }), 6, effects);

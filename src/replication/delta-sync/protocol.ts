@@ -99,6 +99,7 @@ export function deltaSync<T, Req, Out>(service: ReplicatedService<T, Req, Out>):
     if (link === null) return;
     const contact = observeIncarnation(state, link, msg.i, now);
     if (contact === 'stale') return;
+    link.heardAt = now;
     switch (msg.t) {
       case 'd':
         onInterval(env, state, link, msg, now, effects);
@@ -132,7 +133,7 @@ export function deltaSync<T, Req, Out>(service: ReplicatedService<T, Req, Out>):
         onFlushTimer(env, state, now, effects);
         break;
       case TIMER.ack:
-        onAckTimer(state, effects);
+        onAckTimer(state, now, effects);
         break;
       case TIMER.retransmit:
         if (retransmitStalled(state, now, effects)) flush(env, state, now, effects);

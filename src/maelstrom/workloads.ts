@@ -14,7 +14,6 @@
 import { GOSSIP_PRESETS, gossipOptions, gossipService, type GossipPreset } from '../broadcast/gossip.js';
 import { MessageLog } from '../broadcast/message-log.js';
 import { PNCounter } from '../crdt/counters.js';
-import { isPlainData, type PlainData } from '../crdt/data.js';
 import { GSet } from '../crdt/gset.js';
 import { crdtLattice, type Lattice } from '../replication/lattice.js';
 import { deltaSync, type ReplicatedService, type ServiceContext, type ServiceResult, type SyncTimer } from '../replication/delta-sync.js';
@@ -46,14 +45,17 @@ export const BROADCAST_SERVICE = maelstromService<MessageLog>('broadcast', gossi
   switch (body.type) {
     case 'broadcast': {
       const message = body['message'];
-      if (message === undefined || !isPlainData(message)) return malformed(token, 'broadcast needs a message');
-      const { delta } = ctx.value.append(ctx.writer, message as PlainData);
+      if (!isMaelstromInt(message)) return malformed(token, `broadcast needs an integer message (within ±(2^53 - 1)), got ${shown(message)}`);
+      const { delta } = ctx.value.append(ctx.writer, message);
       return reply(token, { type: 'broadcast_ok' }, delta);
     }
     case 'read':
       return reply(token, { type: 'read_ok', messages: ctx.value.payloads() });
-    case 'topology':
+    case 'topology': {
+      const problem = topologyProblem(body['topology'], ctx.nodes);
+      if (problem !== null) return malformed(token, `topology: ${problem}`);
       return reply(token, { type: 'topology_ok' });
+    }
     default:
       return reply(token, { type: 'error', code: MaelstromError.notSupported, text: `broadcast does not handle ${body.type}` });
   }
@@ -63,7 +65,7 @@ export const GSET_SERVICE = maelstromService<GSet<string | number>>('g-set', crd
   switch (body.type) {
     case 'add': {
       const element = body['element'];
-      if (typeof element !== 'number' && typeof element !== 'string') return malformed(token, 'add needs an element (a number or a string)');
+      if (!isMaelstromInt(element)) return malformed(token, `add needs an integer element (within ±(2^53 - 1)), got ${shown(element)}`);
       if (ctx.value.has(element)) return reply(token, { type: 'add_ok' });
       return reply(token, { type: 'add_ok' }, ctx.value.add(element));
     }
@@ -78,7 +80,7 @@ export const COUNTER_SERVICE = maelstromService<PNCounter>('pn-counter', crdtLat
   switch (body.type) {
     case 'add': {
       const delta = body['delta'];
-      if (typeof delta !== 'number' || !Number.isSafeInteger(delta)) return malformed(token, 'add needs an integer delta');
+      if (!isMaelstromInt(delta)) return malformed(token, `add needs an integer delta (within ±(2^53 - 1)), got ${shown(delta)}`);
       if (delta === 0) return reply(token, { type: 'add_ok' });
       const replica = ctx.writer;
       const change = delta > 0 ? ctx.value.increment(replica, delta) : ctx.value.decrement(replica, -delta);
@@ -92,6 +94,38 @@ export const COUNTER_SERVICE = maelstromService<PNCounter>('pn-counter', crdtLat
 });
 
 const isType = (body: Body, ...types: string[]): boolean => types.includes(body.type);
+
+/**
+ * What Maelstrom's generators send as broadcast messages, g-set elements and counter deltas: integers
+ * (its `Int`, a long), here those a double holds exactly, so what is acknowledged is what is read back.
+ */
+function isMaelstromInt(value: unknown): value is number {
+  return typeof value === 'number' && Number.isSafeInteger(value);
+}
+
+/** A value for an error text: JSON, cut short. */
+function shown(value: unknown): string {
+  if (value === undefined) return 'nothing';
+  const text = JSON.stringify(value) ?? String(value);
+  return text.length > 60 ? `${text.slice(0, 60)}…` : text;
+}
+
+/**
+ * Why `topology` is not what Maelstrom's `topology` carries ({node id: [node id]}, over the cluster's nodes), or
+ * null. Neighbours outside the cluster are refused too: an overlay must name only members.
+ */
+export function topologyProblem(topology: unknown, nodes: readonly string[]): string | null {
+  if (typeof topology !== 'object' || topology === null || Array.isArray(topology)) return `expected a map of node ids to lists of node ids, got ${shown(topology)}`;
+  const members = new Set(nodes);
+  for (const [node, neighbours] of Object.entries(topology)) {
+    if (!members.has(node)) return `${JSON.stringify(node)} is not a node of this cluster`;
+    if (!Array.isArray(neighbours)) return `the neighbours of ${node} are not a list: ${shown(neighbours)}`;
+    for (const other of neighbours) {
+      if (typeof other !== 'string' || !members.has(other)) return `${shown(other)}, a neighbour of ${node}, is not a node of this cluster`;
+    }
+  }
+  return null;
+}
 
 /**
  * A workload hosting `service` over delta anti-entropy with the preset options: the one way a hosted workload is

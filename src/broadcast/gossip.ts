@@ -21,7 +21,7 @@ import type { GossipPreset } from './gossip-presets.js';
 import { MessageLog, messageLogLattice } from './message-log.js';
 import type { BroadcastRequest, Delivery } from './types.js';
 
-export { GOSSIP_PRESETS, type GossipPreset } from './gossip-presets.js';
+export { GOSSIP_PRESETS, TOPOLOGY_MODES, type GossipPreset, type TopologyMode } from './gossip-presets.js';
 
 export type GossipOptions = SyncOptions;
 export type GossipState = SyncState<MessageLog>;

@@ -3,7 +3,7 @@
  * stderr). The logic lives in src/maelstrom/node.ts; this file parses flags and wires the process.
  */
 import { Command } from 'commander';
-import { GOSSIP_PRESETS } from '../broadcast/gossip-presets.js';
+import { GOSSIP_PRESETS, TOPOLOGY_MODES, type TopologyMode } from '../broadcast/gossip-presets.js';
 import { HOSTED_WORKLOAD_NAMES } from '../maelstrom/service.js';
 import { createLogger } from '../platform/log.js';
 import { configureCommand, type OptionValues } from './command.js';
@@ -12,17 +12,20 @@ import { oneOf, parseGossipPreset, stringOption } from './flags.js';
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export type MaelstromLogLevel = (typeof LOG_LEVELS)[number];
 
-export const MAELSTROM_DEFAULTS = { preset: 'latency', logLevel: 'info' } as const;
+export const MAELSTROM_DEFAULTS = { preset: 'latency', logLevel: 'info', topology: 'own' } as const;
 
 export interface MaelstromArgs {
   readonly preset: string;
   readonly logLevel: MaelstromLogLevel;
+  readonly topology: TopologyMode;
 }
 
 export function maelstromArgsFromOptions(opts: OptionValues): MaelstromArgs {
   const preset = stringOption(opts, 'preset', '--preset');
   const level = stringOption(opts, 'logLevel', '--log-level');
+  const topology = stringOption(opts, 'topology', '--topology');
   return {
+    topology: topology === undefined ? MAELSTROM_DEFAULTS.topology : oneOf('--topology', topology, TOPOLOGY_MODES),
     preset: preset === undefined ? MAELSTROM_DEFAULTS.preset : parseGossipPreset('--preset', preset),
     logLevel: level === undefined ? MAELSTROM_DEFAULTS.logLevel : oneOf('--log-level', level, LOG_LEVELS),
   };
@@ -35,6 +38,10 @@ export function defineMaelstromCommand(): Command {
     .option(
       '--preset <name>',
       `replication tuning: ${GOSSIP_PRESETS.join(' or ')} (default ${MAELSTROM_DEFAULTS.preset}); latency sends every update to every node at once, messages batches over a star (see the README's figures)`,
+    )
+    .option(
+      '--topology <mode>',
+      `broadcast's overlay: ${TOPOLOGY_MODES.join(' or ')} (default ${MAELSTROM_DEFAULTS.topology}); own is the preset's, follow relays over the neighbours Maelstrom's topology message names (see the README for what each costs)`,
     )
     .option('--log-level <level>', `stderr log level: ${LOG_LEVELS.join(', ')} (default ${MAELSTROM_DEFAULTS.logLevel})`)
     .addHelpText(
@@ -59,6 +66,6 @@ export function maelstromCommand(): Command {
     const args = maelstromArgsFromOptions(opts);
     const log = createLogger({ level: args.logLevel });
     const { runMaelstromStdio } = await import('../maelstrom/stdio.js');
-    process.exitCode = await runMaelstromStdio({ preset: args.preset, log });
+    process.exitCode = await runMaelstromStdio({ preset: args.preset, topology: args.topology, log });
   });
 }

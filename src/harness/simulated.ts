@@ -29,7 +29,7 @@ import { READ, operationGenerator, type OpSpec } from './client.js';
 import { History } from './history.js';
 import { staggerMs } from '../sim/faults.js';
 import { topology } from './topology.js';
-import type { CheckResult, OpCounts, Op } from './types.js';
+import type { CheckResult, OpCounts, Op, TopologyName } from './types.js';
 import { MaelstromError, type ClientReply, type ClientRequest, type Workload } from '../maelstrom/service.js';
 import { WORKLOADS } from '../maelstrom/workloads.js';
 import type { Protocol } from '../protocol/types.js';
@@ -74,6 +74,8 @@ export interface MaelstromScenario {
   readonly recoveryMs: number;
   /** Probe reads on every node every this many ms, for visibility figures (0: none); not operations. */
   readonly probeMs: number;
+  /** What broadcast nodes are told in `topology` at setup; absent: Maelstrom's default, the grid. */
+  readonly topology?: TopologyName;
 }
 
 export interface MaelstromDraw {
@@ -322,8 +324,8 @@ export function runMaelstromScenario(s: MaelstromScenario): MaelstromVerdict {
   try {
     // Setup, as Maelstrom's broadcast clients do: every node is told a topology (the grid, its default).
     if (s.workload === 'broadcast') {
-      const grid = topology('grid', names);
-      for (const node of s.nodes) request(node, newClient(), 'setup', { f: 'read', value: null, body: { type: 'topology', topology: grid } }, null, 'topology_ok');
+      const told = topology(s.topology ?? 'grid', names);
+      for (const node of s.nodes) request(node, newClient(), 'setup', { f: 'read', value: null, body: { type: 'topology', topology: told } }, null, 'topology_ok');
     }
     // Operations until the time limit, at Jepsen's stagger; an operation waits for a free slot.
     const next = operationGenerator(s.workload, opPrng);

@@ -38,6 +38,8 @@ import {
 export interface MaelstromNodeOptions {
   /** Passed to `workload.options({ preset })`; which names a workload accepts is up to the workload. */
   readonly preset: string;
+  /** Passed as `topology` beside `preset` (broadcast: `own` or `follow`); absent: the workload's default. */
+  readonly topology?: string;
 }
 
 export interface MaelstromNodeIo {
@@ -412,7 +414,7 @@ export class MaelstromNode {
   private fix(workload: Workload): Hosted | undefined {
     let options: unknown;
     try {
-      options = workload.options({ preset: this.options.preset });
+      options = workload.options({ preset: this.options.preset, ...(this.options.topology === undefined ? {} : { topology: this.options.topology }) });
     } catch (error) {
       this.log.error({ err: error, workload: workload.name, preset: this.options.preset }, 'cannot build the workload options');
       return undefined;

@@ -13,6 +13,8 @@ export interface MaelstromStdioOptions {
   readonly workloads?: readonly Workload[];
   /** Passed to `workload.options({ preset })`. Default 'latency'. */
   readonly preset?: string;
+  /** Passed to `workload.options` as `topology` (broadcast: `own`, the default, or `follow`). */
+  readonly topology?: string;
   /** Default: JSON lines on stderr at info level. */
   readonly log?: Logger;
 }
@@ -35,7 +37,7 @@ export function runMaelstromStdio(options: MaelstromStdioOptions = {}): Promise<
   });
   return runMaelstromNode(
     { input: process.stdin, output: process.stdout, log },
-    { preset: options.preset ?? 'latency' },
+    { preset: options.preset ?? 'latency', ...(options.topology === undefined ? {} : { topology: options.topology }) },
     options.workloads === undefined ? loadHosting : hostingOf(options.workloads),
   );
 }

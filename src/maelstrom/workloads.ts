@@ -5,13 +5,14 @@
  *
  * All three are delta anti-entropy (../replication/delta-sync.ts) over a different lattice, with the gossip
  * presets for tuning:
- * - `broadcast`: the gossip message log; `read` returns every message. Maelstrom's `topology` is acknowledged
- *   and ignored: the preset's overlay is measured to do better than its grid (see the README).
+ * - `broadcast`: the gossip message log; `read` returns every message. Maelstrom's `topology` is checked and
+ *   acknowledged; the preset's overlay is used (measured to do better than its grid, see the README) unless
+ *   `--topology follow` asks for Maelstrom's neighbours.
  * - `g-set`: a grow-only set (GSet).
  * - `pn-counter`: a PN-counter; it also serves Maelstrom's `g-counter` workload, whose requests look the same
  *   (a grow-only run of a PN-counter is a G-counter), so the two need not be told apart.
  */
-import { GOSSIP_PRESETS, gossipOptions, gossipService, type GossipPreset } from '../broadcast/gossip.js';
+import { GOSSIP_PRESETS, TOPOLOGY_MODES, gossipOptions, gossipService, type GossipPreset, type TopologyMode } from '../broadcast/gossip.js';
 import { MessageLog } from '../broadcast/message-log.js';
 import { PNCounter } from '../crdt/counters.js';
 import { GSet } from '../crdt/gset.js';
@@ -41,6 +42,17 @@ function presetOptions(flags: Readonly<Record<string, unknown>>): ReturnType<typ
   return gossipOptions(preset as GossipPreset);
 }
 
+/**
+ * Broadcast's options: the preset's, over Maelstrom's `topology` instead of the preset's overlay when
+ * `--topology follow` says so (an empty overlay until the topology message names the neighbours).
+ */
+function broadcastOptions(flags: Readonly<Record<string, unknown>>): ReturnType<typeof gossipOptions> {
+  const mode = flags['topology'] ?? 'own';
+  if (!TOPOLOGY_MODES.includes(mode as TopologyMode)) throw new RangeError(`unknown topology mode ${JSON.stringify(mode)}; expected one of ${TOPOLOGY_MODES.join(', ')}`);
+  const options = presetOptions(flags);
+  return mode === 'follow' ? { ...options, topology: { kind: 'given', neighbours: {} } } : options;
+}
+
 export const BROADCAST_SERVICE = maelstromService<MessageLog>('broadcast', gossipService.lattice, (ctx, token, body) => {
   switch (body.type) {
     case 'broadcast': {
@@ -52,9 +64,11 @@ export const BROADCAST_SERVICE = maelstromService<MessageLog>('broadcast', gossi
     case 'read':
       return reply(token, { type: 'read_ok', messages: ctx.value.payloads() });
     case 'topology': {
-      const problem = topologyProblem(body['topology'], ctx.nodes);
+      const topology = body['topology'];
+      const problem = topologyProblem(topology, ctx.nodes);
       if (problem !== null) return malformed(token, `topology: ${problem}`);
-      return reply(token, { type: 'topology_ok' });
+      // Used only with `--topology follow` (the engine applies a topology only over a `given` overlay).
+      return { ...reply(token, { type: 'topology_ok' }), topology: { kind: 'given', neighbours: topology as Record<string, string[]> } };
     }
     default:
       return reply(token, { type: 'error', code: MaelstromError.notSupported, text: `broadcast does not handle ${body.type}` });
@@ -131,12 +145,16 @@ export function topologyProblem(topology: unknown, nodes: readonly string[]): st
  * A workload hosting `service` over delta anti-entropy with the preset options: the one way a hosted workload is
  * made, so that a variant of a shipped one (a test's deliberate bug) runs exactly as the shipped one does.
  */
-export function hostedWorkload<T>(service: ReplicatedService<T, ClientRequest, ClientReply>, claims: (body: Body) => boolean): Workload<SyncTimer> {
-  return { name: service.name, claims, protocol: deltaSync(service), options: presetOptions };
+export function hostedWorkload<T>(
+  service: ReplicatedService<T, ClientRequest, ClientReply>,
+  claims: (body: Body) => boolean,
+  options: (flags: Readonly<Record<string, unknown>>) => ReturnType<typeof gossipOptions> = presetOptions,
+): Workload<SyncTimer> {
+  return { name: service.name, claims, protocol: deltaSync(service), options };
 }
 
 export const WORKLOADS: readonly Workload<SyncTimer>[] = [
-  hostedWorkload(BROADCAST_SERVICE, (body) => isType(body, 'broadcast', 'topology', 'read')),
+  hostedWorkload(BROADCAST_SERVICE, (body) => isType(body, 'broadcast', 'topology', 'read'), broadcastOptions),
   hostedWorkload(GSET_SERVICE, (body) => isType(body, 'read') || (isType(body, 'add') && 'element' in body)),
   hostedWorkload(COUNTER_SERVICE, (body) => isType(body, 'read') || (isType(body, 'add') && 'delta' in body)),
 ];

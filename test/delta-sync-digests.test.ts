@@ -27,6 +27,28 @@ describe('delta-sync digests', () => {
     assert.deepEqual(timers(effects), [{ name: TIMER.antiEntropy, at: 150 }]);
   });
 
+  it('skips a round while every eager neighbour was heard from within the period, and only where that is safe', () => {
+    const quiet = { antiEntropyMs: 50, quietWhileLinksLive: true } as const;
+    const star = stateOf(A, [A, B, C], optionsOf({ topology: { kind: 'tree', fanout: 2 }, ...quiet }));
+    const effects: Effects = [];
+    for (const peer of [B, C]) star.links.get(peer)!.heardAt = 60;
+    onAntiEntropyTimer(env, star, 100, effects);
+    assert.equal(sentTo(effects, B).length + sentTo(effects, C).length, 0);
+    assert.equal(star.stats.antiEntropySkipped, 1);
+    assert.deepEqual(timers(effects), [{ name: TIMER.antiEntropy, at: 150 }], 'the next round is armed all the same');
+    // c went silent (dead, or cut off): rounds run again.
+    onAntiEntropyTimer(env, star, 150, effects);
+    assert.equal(sentTo(effects, B).length + sentTo(effects, C).length, 1);
+    // A full mesh does not relay, and lazy edges are repaired only by digests: neither skips.
+    for (const overrides of [{ topology: { kind: 'full' } }, { topology: { kind: 'tree', fanout: 1 }, lazy: { kind: 'full' } }] as const) {
+      const state = stateOf(A, [A, B, C], optionsOf({ ...overrides, ...quiet }));
+      for (const link of state.links.values()) link.heardAt = 60;
+      const out: Effects = [];
+      onAntiEntropyTimer(env, state, 100, out);
+      assert.equal(sentTo(out, B).length + sentTo(out, C).length, 1, overrides.topology.kind);
+    }
+  });
+
   it('repairs what a digest shows missing, and answers with its own when it lacks something', () => {
     const state = stateOf(A, [A, B]);
     state.value.join(new PNCounter().increment('a', 3));

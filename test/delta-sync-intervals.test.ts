@@ -75,7 +75,7 @@ describe('delta-sync intervals', () => {
     assert.deepEqual(timers(effects).filter((t) => t.name === TIMER.ack), [{ name: TIMER.ack, at: 5 }]);
     assert.ok(effects.some((e) => e.kind === 'output' && e.value === 1), 'the service saw the new delta');
     checkInvariants(state);
-    onAckTimer(state, effects);
+    onAckTimer(state, 5, effects);
     assert.deepEqual(sentTo(effects, B).at(-1), { t: 'a', i: 0, ri: 7, ack: 1, gap: false });
     // Interval [2, 3) while we hold up to 1: [1, 2) was lost.
     onInterval(env, state, link, interval({ from: 2, to: 3, p: deltaBytes('b', 5) }), 6, effects);
@@ -114,5 +114,80 @@ describe('delta-sync intervals', () => {
     onAck(env, state, link, 1, true, 4, effects);
     assert.equal(sentTo(effects, B).length, before + 1, 'the same gap within a timeout is not answered again');
     checkInvariants(state);
+  });
+
+  it('never claims over an interval in flight: after a repeated gap report the claim waits for a resend', () => {
+    // a is the hub of a star; b is the neighbour under test. Every interval to b is lost until the last resend.
+    const state = stateOf(A, [A, B, C], optionsOf({ topology: { kind: 'tree', fanout: 2 }, flushMs: 0 }));
+    const link = state.links.get(B)!;
+    const effects: Effects = [];
+    const toB = (): IntervalMsg => {
+      const msg = sentTo(effects, B).at(-1);
+      assert.ok(msg?.t === 'd');
+      return msg;
+    };
+    const own = (now: number): void => {
+      bufferDelta(state, new PNCounter().increment('a', 1), null);
+      flush(env, state, now, effects);
+    };
+    // Delta 0 is b's own: skipped, and counted as acknowledged.
+    bufferDelta(state, new PNCounter().increment('b', 1), B);
+    flush(env, state, 0, effects);
+    assert.equal(link.acked, 1);
+    own(1); // delta 1: claims from 0, lost
+    assert.deepEqual([toB().from, toB().to], [0, 2]);
+    own(2); // delta 2, lost
+    onAck(env, state, link, 0, true, 3, effects); // b reports the gap: one resend of [1, 3), claiming from 0, lost
+    assert.deepEqual([toB().from, toB().to, toB().rx], [0, 3, true]);
+    own(4); // delta 3, lost
+    onAck(env, state, link, 0, true, 5, effects); // the same gap again, within a timeout: no second resend
+    own(6); // delta 4: [1, 4) is in flight and unacknowledged, so it must not be claimed
+    assert.deepEqual([toB().from, toB().to], [4, 5]);
+    checkInvariants(state);
+    // The resend, once the report is news again, claims the whole stretch.
+    onAck(env, state, link, 0, true, 5 + state.options.retransmitMs, effects);
+    assert.deepEqual([toB().from, toB().to, toB().rx], [0, 5, true]);
+    assert.equal(link.skippedFrom, null);
+    checkInvariants(state);
+  });
+
+  it('waits ackDelayMs per neighbour from its oldest unacknowledged interval: acks that rode on data reset the wait', () => {
+    const state = stateOf(A, [A, B, C]);
+    observeIncarnation(state, state.links.get(B)!, 7, 0);
+    observeIncarnation(state, state.links.get(C)!, 8, 0);
+    const effects: Effects = [];
+    onInterval(env, state, state.links.get(B)!, interval({ from: 0, to: 1 }), 0, effects);
+    onInterval(env, state, state.links.get(C)!, interval({ i: 8, from: 0, to: 1, p: deltaBytes('c', 1) }), 1, effects);
+    assert.deepEqual(timers(effects).filter((t) => t.name === TIMER.ack), [{ name: TIMER.ack, at: 5 }]);
+    // Our own delta goes to both with their acknowledgements; then b sends again.
+    bufferDelta(state, new PNCounter().increment('a', 1), null);
+    flush(env, state, 2, effects);
+    onInterval(env, state, state.links.get(C)!, interval({ i: 8, from: 1, to: 2, p: deltaBytes('c', 2) }), 2, effects);
+    onInterval(env, state, state.links.get(B)!, interval({ from: 1, to: 2, p: deltaBytes('b', 2) }), 4, effects);
+    const before = effects.length;
+    onAckTimer(state, 5, effects);
+    assert.equal(sentTo(effects.slice(before), B).length + sentTo(effects.slice(before), C).length, 0, 'both owed for less than 5 ms');
+    assert.deepEqual(timers(effects.slice(before)), [{ name: TIMER.ack, at: 7 }], "c's wait ends first");
+    onAckTimer(state, 7, effects);
+    assert.deepEqual(sentTo(effects.slice(before), C), [{ t: 'a', i: 0, ri: 8, ack: 2, gap: false }]);
+    assert.equal(sentTo(effects.slice(before), B).length, 0);
+    checkInvariants(state);
+    onAckTimer(state, 9, effects);
+    assert.deepEqual(sentTo(effects.slice(before), B), [{ t: 'a', i: 0, ri: 7, ack: 2, gap: false }]);
+    checkInvariants(state);
+  });
+
+  it('a leaf sends at once with leafFlushMs 0, while the hub batches for flushMs', () => {
+    const options = optionsOf({ topology: { kind: 'tree', fanout: 2 }, flushMs: 10, leafFlushMs: 0 });
+    const leaf = stateOf(B, [A, B, C], options);
+    const hub = stateOf(A, [A, B, C], options);
+    for (const state of [leaf, hub]) {
+      bufferDelta(state, new PNCounter().increment(state.self, 1), null);
+      const effects: Effects = [];
+      scheduleFlush(env, state, 0, effects);
+      if (state === leaf) assert.equal(sentTo(effects, A).length, 1, 'the leaf sent to its hub at once');
+      else assert.deepEqual(timers(effects), [{ name: TIMER.flush, at: 10 }], 'the hub waits');
+      checkInvariants(state);
+    }
   });
 });

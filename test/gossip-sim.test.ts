@@ -79,7 +79,7 @@ describe('gossip broadcast under the simulator', () => {
     assert.equal(verdict.latencyMs?.max, 10);
   });
 
-  it('batches over a star: far fewer messages than broadcasts at a high rate', () => {
+  it('batches at the hub of a star: about one message per broadcast at a high rate', () => {
     const verdict = runBroadcastScenario({
       seed: 8,
       nodeCount: 10,
@@ -90,7 +90,10 @@ describe('gossip broadcast under the simulator', () => {
       settleMs: 3000,
     });
     assert.deepEqual(verdict.problems, []);
-    assert.ok(verdict.messagesPerBroadcast < 1, `${verdict.messagesPerBroadcast} messages per broadcast`);
-    assert.ok(verdict.latencyMs!.max <= 2 * (100 + 150), `max latency ${verdict.latencyMs!.max}`);
+    // A leaf sends each of its broadcasts to the hub (9 in 10 broadcasts here); the hub sends one batch per leaf
+    // every 280 ms (9 × 3.6 a second, against 200 broadcasts a second): 0.9 + 0.16 per broadcast, and acks ride.
+    assert.ok(verdict.messagesPerBroadcast < 1.15, `${verdict.messagesPerBroadcast} messages per broadcast`);
+    // Leaf to hub, at most one batch at the hub, hub to leaf.
+    assert.ok(verdict.latencyMs!.max <= 100 + 280 + 100, `max latency ${verdict.latencyMs!.max}`);
   });
 });

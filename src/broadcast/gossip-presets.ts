@@ -4,3 +4,10 @@
  */
 export const GOSSIP_PRESETS = ['latency', 'messages'] as const;
 export type GossipPreset = (typeof GOSSIP_PRESETS)[number];
+
+/**
+ * Whose overlay a Maelstrom broadcast node uses: `own`, the preset's (measured to beat Maelstrom's grid; see the
+ * README), or `follow`, the neighbours Maelstrom's `topology` message names (relaying over them).
+ */
+export const TOPOLOGY_MODES = ['own', 'follow'] as const;
+export type TopologyMode = (typeof TOPOLOGY_MODES)[number];

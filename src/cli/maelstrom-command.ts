@@ -4,7 +4,7 @@
  */
 import { accessSync, constants, statSync } from 'node:fs';
 import { Command } from 'commander';
-import { GOSSIP_PRESETS } from '../broadcast/gossip-presets.js';
+import { GOSSIP_PRESETS, TOPOLOGY_MODES, type TopologyMode } from '../broadcast/gossip-presets.js';
 import { HOSTED_WORKLOAD_NAMES } from '../maelstrom/service.js';
 import type { StoreOpener } from '../maelstrom/node.js';
 import { createLogger } from '../platform/log.js';
@@ -16,13 +16,14 @@ import { oneOf, parseGossipPreset, pathOption, stringOption } from './flags.js';
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export type MaelstromLogLevel = (typeof LOG_LEVELS)[number];
 
-export const MAELSTROM_DEFAULTS = { preset: 'latency', logLevel: 'info' } as const;
+export const MAELSTROM_DEFAULTS = { preset: 'latency', logLevel: 'info', topology: 'own' } as const;
 
 export interface MaelstromArgs {
   readonly preset: string;
   readonly logLevel: MaelstromLogLevel;
   /** Where each node keeps its store, `<dataDir>/<node id>.sqlite`; none: in memory, lost with the process. */
   readonly dataDir: string | undefined;
+  readonly topology: TopologyMode;
 }
 
 /** Node ids that make a safe file name in the data dir (Maelstrom's are n1, n2, …). */
@@ -32,8 +33,10 @@ export function maelstromArgsFromOptions(opts: OptionValues): MaelstromArgs {
   const preset = stringOption(opts, 'preset', '--preset');
   const level = stringOption(opts, 'logLevel', '--log-level');
   const dataDir = pathOption(opts, 'dataDir', '--data-dir', 'directory');
+  const topology = stringOption(opts, 'topology', '--topology');
   return {
     dataDir,
+    topology: topology === undefined ? MAELSTROM_DEFAULTS.topology : oneOf('--topology', topology, TOPOLOGY_MODES),
     preset: preset === undefined ? MAELSTROM_DEFAULTS.preset : parseGossipPreset('--preset', preset),
     logLevel: level === undefined ? MAELSTROM_DEFAULTS.logLevel : oneOf('--log-level', level, LOG_LEVELS),
   };
@@ -46,6 +49,10 @@ export function defineMaelstromCommand(): Command {
     .option(
       '--preset <name>',
       `replication tuning: ${GOSSIP_PRESETS.join(' or ')} (default ${MAELSTROM_DEFAULTS.preset}); latency sends every update to every node at once, messages batches over a star (see the README's figures)`,
+    )
+    .option(
+      '--topology <mode>',
+      `broadcast's overlay: ${TOPOLOGY_MODES.join(' or ')} (default ${MAELSTROM_DEFAULTS.topology}); own is the preset's, follow relays over the neighbours Maelstrom's topology message names (see the README for what each costs)`,
     )
     .option('--log-level <level>', `stderr log level: ${LOG_LEVELS.join(', ')} (default ${MAELSTROM_DEFAULTS.logLevel})`)
     .option(
@@ -78,7 +85,7 @@ export function maelstromCommand(): Command {
     const { runMaelstromStdio } = await import('../maelstrom/stdio.js');
     const openStore = args.dataDir === undefined ? undefined : await sqliteStores(args.dataDir);
     try {
-      process.exitCode = await runMaelstromStdio({ preset: args.preset, log, ...(openStore === undefined ? {} : { openStore }) });
+      process.exitCode = await runMaelstromStdio({ preset: args.preset, topology: args.topology, log, ...(openStore === undefined ? {} : { openStore }) });
     } catch (error) {
       const { StoreError } = await import('../kernel/durable-store.js');
       // Another cluster's store is a mistake in how the node was started (exit 2); the rest say all there is (1).

@@ -30,7 +30,7 @@ import { FINAL_POLL_INTERVAL_MS, FINAL_POLL_LIMIT_MS } from './kafka.js';
 import { History } from './history.js';
 import { staggerMs } from '../sim/faults.js';
 import { topology } from './topology.js';
-import { hasProbes, hasReads, type CheckResult, type OpCounts, type Op } from './types.js';
+import { hasProbes, hasReads, type CheckResult, type OpCounts, type Op, type TopologyName } from './types.js';
 import type { ConsistencyModel } from './txn.js';
 import { MaelstromError, type ClientReply, type ClientRequest, type Workload } from '../maelstrom/service.js';
 import { WORKLOADS } from '../maelstrom/workloads.js';
@@ -89,6 +89,8 @@ export interface MaelstromScenario {
   readonly probeMs: number;
   /** txn-rw-register: the models the history must satisfy (default: read-committed, what the shipped node gives). */
   readonly consistencyModels: readonly ConsistencyModel[];
+  /** What broadcast nodes are told in `topology` at setup; absent: Maelstrom's default, the grid. */
+  readonly topology?: TopologyName;
 }
 
 export interface MaelstromDraw {
@@ -365,8 +367,8 @@ export function runMaelstromScenario(s: MaelstromScenario): MaelstromVerdict {
   try {
     // Setup, as Maelstrom's broadcast clients do: every node is told a topology (the grid, its default).
     if (s.workload === 'broadcast') {
-      const grid = topology('grid', names);
-      for (const node of s.nodes) request(node, newClient(), 'setup', { f: 'read', value: null, body: { type: 'topology', topology: grid } }, null, 'topology_ok');
+      const told = topology(s.topology ?? 'grid', names);
+      for (const node of s.nodes) request(node, newClient(), 'setup', { f: 'read', value: null, body: { type: 'topology', topology: told } }, null, 'topology_ok');
     }
     // Operations until the time limit, at Jepsen's stagger; an operation waits for a free slot.
     const slots: Slot[] = Array.from({ length: s.concurrency }, (_, i) => ({ node: s.nodes[i % s.nodes.length] as NodeId, client: newClient(), busy: false }));

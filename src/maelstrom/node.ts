@@ -28,6 +28,7 @@ import type { DurableStore } from '../kernel/durable-store.js';
 import { SimDisk } from '../sim/durable-store.js';
 import type { Logger } from 'pino';
 import type * as Codec from '../transport/codec.js';
+import { jsonLineProblem } from './json-bounds.js';
 import { MaelstromPeerLink, readLines, writeLine, type OutMessage } from './stdio-link.js';
 import { HOSTED_WORKLOAD_NAMES, MaelstromError, type Body, type ClientReply, type ClientRequest, type Workload } from './service.js';
 import {
@@ -49,6 +50,8 @@ export interface MaelstromNodeOptions {
    * (`runMaelstromNode` rejects with the error). Default: `memoryStore`, which lives as long as the process.
    */
   readonly openStore?: StoreOpener;
+  /** Passed as `topology` beside `preset` (broadcast: `own` or `follow`); absent: the workload's default. */
+  readonly topology?: string;
 }
 
 /** Opens the node's store for `self` of the cluster `nodes`. */
@@ -176,7 +179,13 @@ export class MaelstromNode {
     try {
       json = JSON.parse(line);
     } catch (error) {
-      this.malformed(undefined, `not JSON: ${error instanceof Error ? error.message : String(error)}`, line);
+      this.malformed(sniffSender(line), `not JSON: ${error instanceof Error ? error.message : String(error)}`, line);
+      return;
+    }
+    // Before anything walks the value (zod, a workload, the reply's JSON.stringify): see json-bounds.ts.
+    const problem = jsonLineProblem(line);
+    if (problem !== null) {
+      this.malformed(json, `malformed request: ${problem}`, line);
       return;
     }
     const parsed = envelopeSchema.safeParse(json);
@@ -465,7 +474,7 @@ export class MaelstromNode {
   private fix(workload: Workload): Hosted | undefined {
     let options: unknown;
     try {
-      options = workload.options({ preset: this.options.preset });
+      options = workload.options({ preset: this.options.preset, ...(this.options.topology === undefined ? {} : { topology: this.options.topology }) });
     } catch (error) {
       this.log.error({ err: error, workload: workload.name, preset: this.options.preset }, 'cannot build the workload options');
       return undefined;
@@ -567,6 +576,18 @@ export class MaelstromNode {
     this.stats.peerMessagesDropped++;
     this.log.warn({ src: message.src, dropped: this.stats.peerMessagesDropped }, `dropped a peer message: ${why}`);
   }
+}
+
+/**
+ * For a line that is not JSON (a `NaN` in a body, say): its sender and msg_id, when the text names exactly one of
+ * each, so the sender hears why rather than waiting out its timeout. Shaped as the envelope `malformed` reads.
+ */
+function sniffSender(line: string): unknown {
+  const src = [...line.matchAll(/"src"\s*:\s*"([^"\\]{1,200})"/g)];
+  const msgId = [...line.matchAll(/"msg_id"\s*:\s*(\d{1,15})\b/g)];
+  if (src.length !== 1 || msgId.length !== 1) return undefined;
+  const dest = /"dest"\s*:\s*"([^"\\]{1,200})"/.exec(line);
+  return { src: src[0]![1], dest: dest?.[1], body: { msg_id: Number(msgId[0]![1]) } };
 }
 
 function field(value: unknown, key: string): unknown {

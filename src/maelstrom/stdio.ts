@@ -13,6 +13,8 @@ export interface MaelstromStdioOptions {
   readonly workloads?: readonly Workload[];
   /** Passed to `workload.options({ preset })`. Default 'latency'. */
   readonly preset?: string;
+  /** Passed to `workload.options` as `topology` (broadcast: `own`, the default, or `follow`). */
+  readonly topology?: string;
   /** Default: JSON lines on stderr at info level. */
   readonly log?: Logger;
   /** The node's durable store, opened at init (see `MaelstromNodeOptions.openStore`); default: in memory. */
@@ -37,7 +39,7 @@ export function runMaelstromStdio(options: MaelstromStdioOptions = {}): Promise<
   });
   return runMaelstromNode(
     { input: process.stdin, output: process.stdout, log },
-    { preset: options.preset ?? 'latency', ...(options.openStore === undefined ? {} : { openStore: options.openStore }) },
+    { preset: options.preset ?? 'latency', ...(options.openStore === undefined ? {} : { openStore: options.openStore }), ...(options.topology === undefined ? {} : { topology: options.topology }) },
     options.workloads === undefined ? loadHosting : hostingOf(options.workloads),
   );
 }

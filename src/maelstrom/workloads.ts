@@ -5,8 +5,9 @@
  *
  * All of them are delta anti-entropy (../replication/delta-sync.ts) over a different lattice, with the gossip
  * presets for tuning:
- * - `broadcast`: the gossip message log; `read` returns every message. Maelstrom's `topology` is acknowledged
- *   and ignored: the preset's overlay is measured to do better than its grid (see the README).
+ * - `broadcast`: the gossip message log; `read` returns every message. Maelstrom's `topology` is checked and
+ *   acknowledged; the preset's overlay is used (measured to do better than its grid, see the README) unless
+ *   `--topology follow` asks for Maelstrom's neighbours.
  * - `g-set`: a grow-only set (GSet).
  * - `pn-counter`: a PN-counter; it also serves Maelstrom's `g-counter` workload, whose requests look the same
  *   (a grow-only run of a PN-counter is a G-counter), so the two need not be told apart.
@@ -16,10 +17,9 @@
  * And one over consensus: `lin-kv`, Raft (../consensus/) replicating a map of registers (lin-kv.ts). Its `read`
  * names a `key`, the others' never do, which tells the workloads apart from the first read.
  */
-import { GOSSIP_PRESETS, gossipOptions, gossipService, type GossipPreset } from '../broadcast/gossip.js';
+import { GOSSIP_PRESETS, TOPOLOGY_MODES, gossipOptions, gossipService, type GossipPreset, type TopologyMode } from '../broadcast/gossip.js';
 import { MessageLog } from '../broadcast/message-log.js';
 import { PNCounter } from '../crdt/counters.js';
-import { isPlainData, type PlainData } from '../crdt/data.js';
 import { GSet } from '../crdt/gset.js';
 import { crdtLattice, type Lattice } from '../replication/lattice.js';
 import { deltaSync, type ReplicatedService, type ServiceContext, type ServiceResult, type SyncTimer } from '../replication/delta-sync.js';
@@ -54,18 +54,34 @@ function presetOptions(flags: Readonly<Record<string, unknown>>): ReturnType<typ
   return gossipOptions(preset as GossipPreset);
 }
 
+/**
+ * Broadcast's options: the preset's, over Maelstrom's `topology` instead of the preset's overlay when
+ * `--topology follow` says so (an empty overlay until the topology message names the neighbours).
+ */
+function broadcastOptions(flags: Readonly<Record<string, unknown>>): ReturnType<typeof gossipOptions> {
+  const mode = flags['topology'] ?? 'own';
+  if (!TOPOLOGY_MODES.includes(mode as TopologyMode)) throw new RangeError(`unknown topology mode ${JSON.stringify(mode)}; expected one of ${TOPOLOGY_MODES.join(', ')}`);
+  const options = presetOptions(flags);
+  return mode === 'follow' ? { ...options, topology: { kind: 'given', neighbours: {} } } : options;
+}
+
 export const BROADCAST_SERVICE = maelstromService<MessageLog>('broadcast', gossipService.lattice, (ctx, token, body) => {
   switch (body.type) {
     case 'broadcast': {
       const message = body['message'];
-      if (message === undefined || !isPlainData(message)) return malformed(token, 'broadcast needs a message');
-      const { delta } = ctx.value.append(ctx.writer, message as PlainData);
+      if (!isMaelstromInt(message)) return malformed(token, `broadcast needs an integer message (within ±(2^53 - 1)), got ${shown(message)}`);
+      const { delta } = ctx.value.append(ctx.writer, message);
       return reply(token, { type: 'broadcast_ok' }, delta);
     }
     case 'read':
       return reply(token, { type: 'read_ok', messages: ctx.value.payloads() });
-    case 'topology':
-      return reply(token, { type: 'topology_ok' });
+    case 'topology': {
+      const topology = body['topology'];
+      const problem = topologyProblem(topology, ctx.nodes);
+      if (problem !== null) return malformed(token, `topology: ${problem}`);
+      // Used only with `--topology follow` (the engine applies a topology only over a `given` overlay).
+      return { ...reply(token, { type: 'topology_ok' }), topology: { kind: 'given', neighbours: topology as Record<string, string[]> } };
+    }
     default:
       return reply(token, { type: 'error', code: MaelstromError.notSupported, text: `broadcast does not handle ${body.type}` });
   }
@@ -75,7 +91,7 @@ export const GSET_SERVICE = maelstromService<GSet<string | number>>('g-set', crd
   switch (body.type) {
     case 'add': {
       const element = body['element'];
-      if (typeof element !== 'number' && typeof element !== 'string') return malformed(token, 'add needs an element (a number or a string)');
+      if (!isMaelstromInt(element)) return malformed(token, `add needs an integer element (within ±(2^53 - 1)), got ${shown(element)}`);
       if (ctx.value.has(element)) return reply(token, { type: 'add_ok' });
       return reply(token, { type: 'add_ok' }, ctx.value.add(element));
     }
@@ -90,7 +106,7 @@ export const COUNTER_SERVICE = maelstromService<PNCounter>('pn-counter', crdtLat
   switch (body.type) {
     case 'add': {
       const delta = body['delta'];
-      if (typeof delta !== 'number' || !Number.isSafeInteger(delta)) return malformed(token, 'add needs an integer delta');
+      if (!isMaelstromInt(delta)) return malformed(token, `add needs an integer delta (within ±(2^53 - 1)), got ${shown(delta)}`);
       if (delta === 0) return reply(token, { type: 'add_ok' });
       const replica = ctx.writer;
       const change = delta > 0 ? ctx.value.increment(replica, delta) : ctx.value.decrement(replica, -delta);
@@ -106,18 +122,54 @@ export const COUNTER_SERVICE = maelstromService<PNCounter>('pn-counter', crdtLat
 const isType = (body: Body, ...types: string[]): boolean => types.includes(body.type);
 
 /**
+ * What Maelstrom's generators send as broadcast messages, g-set elements and counter deltas: integers
+ * (its `Int`, a long), here those a double holds exactly, so what is acknowledged is what is read back.
+ */
+function isMaelstromInt(value: unknown): value is number {
+  return typeof value === 'number' && Number.isSafeInteger(value);
+}
+
+/** A value for an error text: JSON, cut short. */
+function shown(value: unknown): string {
+  if (value === undefined) return 'nothing';
+  const text = JSON.stringify(value) ?? String(value);
+  return text.length > 60 ? `${text.slice(0, 60)}…` : text;
+}
+
+/**
+ * Why `topology` is not what Maelstrom's `topology` carries ({node id: [node id]}, over the cluster's nodes), or
+ * null. Neighbours outside the cluster are refused too: an overlay must name only members.
+ */
+export function topologyProblem(topology: unknown, nodes: readonly string[]): string | null {
+  if (typeof topology !== 'object' || topology === null || Array.isArray(topology)) return `expected a map of node ids to lists of node ids, got ${shown(topology)}`;
+  const members = new Set(nodes);
+  for (const [node, neighbours] of Object.entries(topology)) {
+    if (!members.has(node)) return `${JSON.stringify(node)} is not a node of this cluster`;
+    if (!Array.isArray(neighbours)) return `the neighbours of ${node} are not a list: ${shown(neighbours)}`;
+    for (const other of neighbours) {
+      if (typeof other !== 'string' || !members.has(other)) return `${shown(other)}, a neighbour of ${node}, is not a node of this cluster`;
+    }
+  }
+  return null;
+}
+
+/**
  * A workload hosting `service` over delta anti-entropy with the preset options: the one way a hosted workload is
  * made, so that a variant of a shipped one (a test's deliberate bug) runs exactly as the shipped one does.
  */
-export function hostedWorkload<T>(service: ReplicatedService<T, ClientRequest, ClientReply>, claims: (body: Body) => boolean): Workload<SyncTimer> {
-  return { name: service.name, claims, protocol: deltaSync(service), options: presetOptions };
+export function hostedWorkload<T>(
+  service: ReplicatedService<T, ClientRequest, ClientReply>,
+  claims: (body: Body) => boolean,
+  options: (flags: Readonly<Record<string, unknown>>) => ReturnType<typeof gossipOptions> = presetOptions,
+): Workload<SyncTimer> {
+  return { name: service.name, claims, protocol: deltaSync(service), options };
 }
 
 /** A `read` without a `key`: the CRDT workloads' (lin-kv's names one). */
 const isKeylessRead = (body: Body): boolean => isType(body, 'read') && !('key' in body);
 
 export const WORKLOADS: readonly Workload[] = [
-  hostedWorkload(BROADCAST_SERVICE, (body) => isType(body, 'broadcast', 'topology') || isKeylessRead(body)),
+  hostedWorkload(BROADCAST_SERVICE, (body) => isType(body, 'broadcast', 'topology') || isKeylessRead(body), broadcastOptions),
   hostedWorkload(GSET_SERVICE, (body) => isKeylessRead(body) || (isType(body, 'add') && 'element' in body)),
   hostedWorkload(COUNTER_SERVICE, (body) => isKeylessRead(body) || (isType(body, 'add') && 'delta' in body)),
   hostedWorkload(TXN_SERVICE, claimsTxn),

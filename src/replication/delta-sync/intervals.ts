@@ -9,7 +9,9 @@
  * is skipped, the next one claiming the skipped stretch.
  *
  * The receiver acknowledges the highest sequence number up to which it holds every interval. Acknowledgements
- * ride on the next interval to that neighbour, or go alone after `ackDelayMs`. An interval that starts beyond
+ * ride on the next interval to that neighbour, or go alone `ackDelayMs` after the oldest interval they would
+ * acknowledge arrived (per neighbour: a neighbour whose acknowledgement rode on data meanwhile waits again, so a
+ * leaf that writes to its hub more often than `ackDelayMs` never sends one alone). An interval that starts beyond
  * what was received reveals a lost one: the receiver reports the gap at once, and the sender resends from the
  * acknowledgement, once per gap and round trip (the intervals already behind the gap report it too).
  */
@@ -22,15 +24,25 @@ import { armRetransmit } from './retransmit.js';
 import { TIMER, nextSeq, relays, serviceContext, type Link, type SyncState } from './state.js';
 import type { IntervalMsg, SyncEffects, SyncEnv, SyncMsg } from './types.js';
 
-/** New deltas go out after `flushMs` (at once when it is 0), with whatever else came in meanwhile. */
+/** New deltas go out after the flush delay (at once when it is 0), with whatever else came in meanwhile. */
 export function scheduleFlush<T, Req, Out>(env: SyncEnv<T, Req, Out>, state: SyncState<T>, now: number, effects: SyncEffects<Out>): void {
-  if (state.options.flushMs === 0) {
+  const delayMs = flushDelayMs(state);
+  if (delayMs === 0) {
     flush(env, state, now, effects);
     return;
   }
   if (state.flushArmed) return;
   state.flushArmed = true;
-  effects.push({ kind: 'timer', name: TIMER.flush, at: now + state.options.flushMs });
+  effects.push({ kind: 'timer', name: TIMER.flush, at: now + delayMs });
+}
+
+/** `leafFlushMs` for a node with one eager neighbour (see its comment in types.ts), `flushMs` for any other. */
+export function flushDelayMs<T>(state: SyncState<T>): number {
+  const leaf = state.options.leafFlushMs;
+  if (leaf === undefined) return state.options.flushMs;
+  let eager = 0;
+  for (const link of state.links.values()) if (link.eager && ++eager > 1) return state.options.flushMs;
+  return leaf;
 }
 
 /** Sends every eager neighbour its next interval (or the full state), then collects garbage and arms retransmission. */
@@ -66,8 +78,9 @@ export function flush<T, Req, Out>(env: SyncEnv<T, Req, Out>, state: SyncState<T
       skipOwnEntries(state, link);
       continue;
     }
-    const claimedFrom = Math.min(from, link.skippedFrom ?? from);
-    link.skippedFrom = null;
+    const claimedFrom = claimFrom(state, link, from);
+    // Claimed down to it (or from below it): the skipped stretch is covered; otherwise a later interval claims it.
+    if (link.skippedFrom !== null && claimedFrom <= link.skippedFrom) link.skippedFrom = null;
     if (link.acked === from) link.progressAt = now;
     if (full) state.stats.fullStatesSent++;
     else state.stats.intervalsSent++;
@@ -77,6 +90,26 @@ export function flush<T, Req, Out>(env: SyncEnv<T, Req, Out>, state: SyncState<T
   }
   collectGarbage(state);
   armRetransmit(state, now, effects);
+}
+
+/**
+ * Where an interval to `link` that starts at `from` may claim to start: down to `skippedFrom` only over deltas
+ * the neighbour holds, which are those below `acked` (acknowledged, or its own) and its own deltas. A delta in
+ * flight and not yet acknowledged ([acked, from)) may be lost, and a claim over it would make the neighbour
+ * acknowledge what it never got; so the claim stops above it, `skippedFrom` waits for a later interval, and the
+ * neighbour's gap report, a resend from `acked` (which may claim it all) or the delta's own arrival closes it.
+ */
+export function claimFrom<T>(state: SyncState<T>, link: Link, from: number): number {
+  const skipped = link.skippedFrom;
+  if (skipped === null || skipped >= from) return from;
+  let claim = from;
+  while (claim > skipped) {
+    const seq = claim - 1;
+    if (seq < link.acked) return skipped;
+    if (seq < state.bufferStart || state.buffer.get(seq - state.bufferStart)!.from !== link.peer) break;
+    claim = seq;
+  }
+  return claim;
 }
 
 /** The flush timer fired. */
@@ -149,6 +182,7 @@ export function onInterval<T, Req, Out>(env: SyncEnv<T, Req, Out>, state: SyncSt
     // behind the gap says so again; the sender answers one report per gap and round trip (see onAck).
     sendAck(state, link, true, effects);
   } else {
+    if (!link.ackOwed) link.owedSince = now;
     link.ackOwed = true;
     if (!state.ackArmed) {
       state.ackArmed = true;
@@ -196,7 +230,7 @@ export function onAck<T, Req, Out>(env: SyncEnv<T, Req, Out>, state: SyncState<T
   if (link.sentUpTo < link.acked) link.sentUpTo = link.acked;
   if (gap && ack < link.acked) {
     // The stretch [ack, acked) was skipped as the neighbour's own deltas, which it holds but never heard
-    // claimed: the next interval must claim it, or the neighbour keeps seeing a gap.
+    // claimed: a later interval must claim it (claimFrom says which may), or the neighbour keeps seeing a gap.
     link.skippedFrom = Math.min(link.skippedFrom ?? ack, ack);
   }
   // Intervals already on their way behind a gap report the same gap: one resend answers them all, unless the
@@ -218,8 +252,21 @@ function sendAck<T>(state: SyncState<T>, link: Link, gap: boolean, effects: Sync
   effects.push({ kind: 'send', to: link.peer, msg: { t: 'a', i: state.incarnation, ri: link.incarnation ?? 0, ack: link.received, gap } });
 }
 
-/** The acknowledgement timer fired: every neighbour still owed one gets it alone. */
-export function onAckTimer<T>(state: SyncState<T>, effects: SyncEffects<unknown>): void {
+/**
+ * The acknowledgement timer fired: every neighbour owed one for `ackDelayMs` gets it alone; the timer is armed
+ * again for the earliest of the others (owed since an acknowledgement rode on data after the timer was armed).
+ */
+export function onAckTimer<T>(state: SyncState<T>, now: number, effects: SyncEffects<unknown>): void {
   state.ackArmed = false;
-  for (const link of state.links.values()) if (link.ackOwed) sendAck(state, link, false, effects);
+  let next = Infinity;
+  for (const link of state.links.values()) {
+    if (!link.ackOwed) continue;
+    const dueAt = link.owedSince + state.options.ackDelayMs;
+    if (dueAt <= now) sendAck(state, link, false, effects);
+    else next = Math.min(next, dueAt);
+  }
+  if (next !== Infinity) {
+    state.ackArmed = true;
+    effects.push({ kind: 'timer', name: TIMER.ack, at: next });
+  }
 }

@@ -51,7 +51,8 @@ export function checkInvariants<T>(state: SyncState<T>, lattice?: Lattice<T>): v
 
   // Timers: what the state knows of them is consistent with what waits for them.
   assert(!ackOwed || state.ackArmed, 'an acknowledgement is owed but the ack timer is not armed');
-  assert(!state.flushArmed || options.flushMs > 0, 'a flush timer is armed though flushes are immediate');
+  // A leaf's delay may differ from a hub's, and a node's eager links can change (grafts) while the timer waits.
+  assert(!state.flushArmed || options.flushMs > 0 || (options.leafFlushMs ?? 0) > 0, 'a flush timer is armed though flushes are immediate');
   assert(!state.greeting || options.antiEntropyMs === null, 'greeting although anti-entropy runs');
   assert(Number.isSafeInteger(state.antiEntropyCursor) && state.antiEntropyCursor >= 0, 'the anti-entropy cursor is not a count');
 

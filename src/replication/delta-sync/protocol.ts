@@ -85,7 +85,12 @@ export function deltaSync<T, Req, Out>(service: ReplicatedService<T, Req, Out>):
 
   function onRequest(state: SyncState<T>, body: Req, now: number, effects: SyncEffects<Out>): void {
     const result = service.request(serviceContext(state, now), body);
-    if (result.topology !== undefined && state.options.topology.kind === 'given') applyOverlay(state, result.topology, now);
+    if (result.topology !== undefined && state.options.topology.kind === 'given') {
+      applyOverlay(state, result.topology, now);
+      // What was taken in before the overlay named these neighbours (a write before Maelstrom's topology) goes
+      // out now: from the buffer, or as the full state where no neighbour held the buffer back.
+      scheduleFlush(env, state, now, effects);
+    }
     if (result.delta !== undefined && result.delta !== null) {
       persistWrite(env, state, effects);
       bufferDelta(state, result.delta, null);
@@ -99,6 +104,7 @@ export function deltaSync<T, Req, Out>(service: ReplicatedService<T, Req, Out>):
     if (link === null) return;
     const contact = observeIncarnation(state, link, msg.i, now);
     if (contact === 'stale') return;
+    link.heardAt = now;
     switch (msg.t) {
       case 'd':
         onInterval(env, state, link, msg, now, effects);
@@ -132,7 +138,7 @@ export function deltaSync<T, Req, Out>(service: ReplicatedService<T, Req, Out>):
         onFlushTimer(env, state, now, effects);
         break;
       case TIMER.ack:
-        onAckTimer(state, effects);
+        onAckTimer(state, now, effects);
         break;
       case TIMER.retransmit:
         if (retransmitStalled(state, now, effects)) flush(env, state, now, effects);

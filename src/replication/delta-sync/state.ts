@@ -18,6 +18,8 @@ export interface Link {
   overlay: boolean;
   /** The neighbour's incarnation, null until heard from. */
   incarnation: number | null;
+  /** When a message from the neighbour's current incarnation last came; null: never (see digests.ts). */
+  heardAt: number | null;
   // Outgoing: our buffer as the neighbour holds it.
   sentUpTo: number;
   /**
@@ -34,6 +36,8 @@ export interface Link {
   /** The last gap report answered with a resend (its ack and when): repeats within a timeout are not. */
   lastGap: { readonly ack: number; readonly atMs: number } | null;
   ackOwed: boolean;
+  /** While `ackOwed`: when the oldest interval not yet acknowledged arrived (intervals.ts, onAckTimer). */
+  owedSince: number;
   /** Consecutive digest exchanges over this (lazy) edge that repaired us. */
   repairs: number;
 }
@@ -49,6 +53,8 @@ export interface SyncStats {
   fullStatesSent: number;
   acksSent: number;
   digestsSent: number;
+  /** Anti-entropy rounds skipped because every eager link was live (`quietWhileLinksLive`). */
+  antiEntropySkipped: number;
   repairsSent: number;
   retransmissions: number;
   duplicatesReceived: number;
@@ -126,6 +132,7 @@ export function newSyncState<T>(fields: {
       fullStatesSent: 0,
       acksSent: 0,
       digestsSent: 0,
+      antiEntropySkipped: 0,
       repairsSent: 0,
       retransmissions: 0,
       duplicatesReceived: 0,
@@ -165,6 +172,7 @@ export function newLink(peer: NodeId, now: number, options: SyncOptions): Link {
     eager: true,
     overlay: true,
     incarnation: null,
+    heardAt: null,
     sentUpTo: 0,
     skippedFrom: null,
     acked: 0,
@@ -174,6 +182,7 @@ export function newLink(peer: NodeId, now: number, options: SyncOptions): Link {
     received: 0,
     lastGap: null,
     ackOwed: false,
+    owedSince: 0,
     repairs: 0,
   };
 }

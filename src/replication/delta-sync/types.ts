@@ -18,12 +18,24 @@ export interface SyncOptions {
   readonly lazy: TopologySpec | null;
   /** Batching: new deltas wait this long before going out. 0 sends at once. */
   readonly flushMs: number;
+  /**
+   * What a node with a single eager neighbour (a leaf of a tree) waits instead of `flushMs`; absent: `flushMs`.
+   * A leaf's batch is one message whenever it goes, so waiting saves only when several writes meet in one
+   * window (rare at a leaf's share of the rate) and adds to the latency of every write; a hub's batch costs one
+   * message per neighbour, so the hub is where batching pays.
+   */
+  readonly leafFlushMs?: number;
   readonly ackDelayMs: number;
   /** First retransmission timeout; doubles while a neighbour stays silent, up to `maxRetransmitMs`. */
   readonly retransmitMs: number;
   readonly maxRetransmitMs: number;
   /** Period of digest exchange with one neighbour at a time; null turns it off (needs a lattice with digests). */
   readonly antiEntropyMs: number | null;
+  /**
+   * Skip a round while every eager neighbour was heard from within the last period (digests.ts says why that is
+   * safe, and where: relaying overlays without lazy edges). Absent: false, every round runs.
+   */
+  readonly quietWhileLinksLive?: boolean;
   /** Bound on buffered deltas; the oldest go first, and neighbours that still needed them get the full state. */
   readonly maxBufferedDeltas: number;
   /** Seeds the random overlays; must be the same on every node. */
@@ -31,7 +43,7 @@ export interface SyncOptions {
 }
 
 export function validateSyncOptions(options: SyncOptions): void {
-  const nonNegative = { flushMs: options.flushMs, ackDelayMs: options.ackDelayMs };
+  const nonNegative = { flushMs: options.flushMs, leafFlushMs: options.leafFlushMs ?? 0, ackDelayMs: options.ackDelayMs };
   for (const [name, value] of Object.entries(nonNegative)) {
     if (!(Number.isFinite(value) && value >= 0)) throw new RangeError(`${name} must be a finite number >= 0, got ${value}`);
   }

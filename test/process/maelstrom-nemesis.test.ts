@@ -49,7 +49,7 @@ describe('chatterbox maelstrom --data-dir', () => {
     const first = maelstrom(['--data-dir', dir]);
     assert.equal((await first.ask(1, { type: 'init', node_id: 'n1', node_ids: ['n1'] })).type, 'init_ok');
     assert.equal((await first.ask(2, { type: 'add', element: 7 })).type, 'add_ok');
-    assert.equal((await first.ask(3, { type: 'add', element: 'x' })).type, 'add_ok');
+    assert.equal((await first.ask(3, { type: 'add', element: 8 })).type, 'add_ok');
     first.child.signal('SIGKILL');
     assert.equal(await first.exited, 'SIGKILL');
     assert.ok(existsSync(join(dir, 'n1.sqlite')), 'the store is <dir>/<node id>.sqlite');
@@ -59,7 +59,7 @@ describe('chatterbox maelstrom --data-dir', () => {
     // A read alone could be any workload's: the store says which one this node ran.
     const read = await second.ask(2, { type: 'read' });
     assert.equal(read.type, 'read_ok', JSON.stringify(read));
-    assert.deepEqual([...(read['value'] as unknown[])].map(String).sort(), ['7', 'x']);
+    assert.deepEqual([...(read['value'] as unknown[])].map(String).sort(), ['7', '8']);
     second.child.endInput();
     assert.equal(await second.exited, 0);
   });

@@ -291,7 +291,8 @@ function runMaelstromCommand(args: SimArgs, workload: SimWorkload, draw: Maelstr
   const failed = failures.map((f) => f.seed);
   if (args.runs > 1) {
     const valid = args.runs - failed.length - undecided.length;
-    out(`${workload}: ${args.runs} runs from seed ${args.seed}: ${valid} valid, ${undecided.length} undecided (Jepsen's unknown: not invalid, not proof), ${failed.length} invalid`);
+    const unknown = undecided.length === 0 ? '' : `, ${undecided.length} undecided (Jepsen's unknown: neither invalid nor proof)`;
+    out(`${workload}: ${args.runs} runs from seed ${args.seed}: ${valid} valid, ${failed.length} invalid${unknown}`);
   }
   const flags =
     (draw.nodeCount === undefined ? '' : ` --nodes ${draw.nodeCount}`) + (draw.preset === undefined ? '' : ` --preset ${draw.preset}`) + (draw.faults === undefined ? '' : ' --faults <same file>');

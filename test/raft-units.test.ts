@@ -131,6 +131,26 @@ describe('raft: replication', () => {
     assert.ok(written >= 0 && written < replied);
   });
 
+  it('a node whose store did not survive makes origins its last life never made', () => {
+    // Without a data dir a process starts from incarnation 1 every time; an origin it reused would be applied as a
+    // no-op (a duplicate) by every replica, and the new request answered with the old one's result.
+    const first = leader();
+    const firstOrigin = first.state.log.at(-1)?.origin;
+    first.request(1, { type: 'write', key: 1, value: 1 }, 5);
+    const used = first.state.log.at(-1)?.origin;
+    assert.ok(typeof used === 'string' && used !== firstOrigin);
+    const amnesiac = new Node(n1);
+    amnesiac.disk.clear(); // its store did not survive: incarnation 1 again
+    amnesiac.restart(50_000);
+    assert.equal(amnesiac.state.incarnation, first.state.incarnation);
+    amnesiac.receive(n2, vote(7));
+    amnesiac.receive(n2, { t: 'append', term: 7, prevIndex: 0, prevTerm: 0, entries: [], commit: 0, round: 0 }, 50_001);
+    const fx = amnesiac.request(2, { type: 'write', key: 1, value: 2 }, 50_002);
+    const forward = sends(fx).find((m) => m.msg.t === 'forward');
+    assert.ok(forward !== undefined && forward.msg.t === 'forward');
+    assert.notEqual(forward.msg.origin, used, 'the same incarnation, but another run');
+  });
+
   it('a forward the network duplicated is proposed once per term and applied once', () => {
     const a = leader();
     const forward: RaftMsg<LinKvCommand> = { t: 'forward', origin: '1.1@n2', command: { op: 'cas', key: 1, from: 0, to: 1, create: true } };

@@ -16,7 +16,7 @@ import { maybeCommit, replicate } from './replication.js';
 import { MAX_FORWARD_ATTEMPTS, MAX_LOG_ENTRIES, MAX_PENDING_REQUESTS, type RaftEffects, type RaftEnv, type RaftMsg, type RaftState } from './types.js';
 
 function newOrigin<S, C, Req>(s: RaftState<S, C, Req>): string {
-  return `${s.incarnation}.${++s.nextSeq}@${s.self}`;
+  return `${s.incarnation}~${s.startedAt}.${++s.nextSeq}@${s.self}`;
 }
 
 export function onRequest<S, C, R, Req, Out>(env: RaftEnv<S, C, R, Req, Out>, s: RaftState<S, C, Req>, req: Req, now: number, effects: RaftEffects<C, Out>): void {

@@ -128,6 +128,7 @@ export function raftProtocol<S, C, R, Req, Out>(machine: StateMachine<S, C, R>, 
         // Each node, and each of its runs, draws its own timeouts: a shared sequence would split votes for ever.
         prng: new Prng(hash32(options.seed ^ hashString32(ctx.self) ^ hash32(incarnation) ^ hash32(Math.floor(ctx.now) | 0))),
         incarnation,
+        startedAt: Math.floor(ctx.now),
         nextSeq: 0,
         term: restored.term,
         votedFor: restored.votedFor,

@@ -53,8 +53,10 @@ export interface RaftOptions {
 
 /**
  * One log entry. `command` null is a leader's no-op, appended when it takes office so that it commits an entry of
- * its own term (§5.4.2, §8). `origin` names the client request that proposed it (`<incarnation>.<seq>@<node>`):
- * unique for ever, since a node's incarnation is persisted and bumped at every start; replicas apply a command
+ * its own term (§5.4.2, §8). `origin` names the client request that proposed it
+ * (`<incarnation>~<start time>.<seq>@<node>`): unique for ever, since a node's incarnation is persisted and bumped at
+ * every start, and the start time tells apart the runs of a node whose store did not survive (a process without a
+ * data dir starts from incarnation 1 every time, and must not reuse an origin of its last life); replicas apply a command
  * whose origin they already applied as a no-op, so a forward that the network duplicated takes effect once.
  */
 export interface Entry<C> {
@@ -146,6 +148,8 @@ export interface RaftState<S, C, Req> {
   readonly prng: Prng;
   /** This run's number, persisted and bumped at every start: part of every origin this node makes. */
   readonly incarnation: number;
+  /** When this run began (ms): with `incarnation`, what makes origins unique across runs that lost their store. */
+  readonly startedAt: number;
   nextSeq: number;
   // Persistent (figure 2), written through `persist` before anything that depends on it is sent.
   term: number;

@@ -137,6 +137,11 @@ export function harnessArgsFromOptions(opts: OptionValues, binArgs: readonly str
     ...(models === undefined ? {} : { consistencyModels: models.split(/\s*,\s*/).map((m) => oneOf<ConsistencyModel>('--consistency-models', m, CONSISTENCY_MODELS)) }),
     ...(nodeDataDir === undefined ? {} : { nodeDataDir: resolve(nodeDataDir) }),
   };
+  // Our lin-kv and kafka are Raft: a node killed without its disk forgets its vote and log, and one such node can
+  // lose a committed write (it votes for a leader that lacks it). That is a broken set-up, not a finding.
+  if (faults.includes('kill') && bin === undefined && nodeDataDir === undefined && (input.workload === 'lin-kv' || input.workload === 'kafka')) {
+    throw new UsageError(`--nemesis kill with ${input.workload}: add --node-data-dir DIR; a Raft node killed without its disk forgets its vote and log, and can lose committed writes`);
+  }
   if (nodeDataDir !== undefined && bin !== undefined && !binArgs.some((a) => a.includes(DATA_DIR_PLACEHOLDER))) {
     throw new UsageError(`--node-data-dir: put ${DATA_DIR_PLACEHOLDER} in the node's arguments (after --) where it takes its directory`);
   }

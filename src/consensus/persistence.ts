@@ -6,8 +6,10 @@
  *
  * Layout: `raft/hard` {term, votedFor}; `raft/log/<i>` one entry per key (appends write only what is new;
  * a truncation deletes the keys it drops); `raft/incarnation` bumped at every start (origins must be unique
- * across restarts). A node whose disk was lost restarts empty, as a node that never voted: Raft's safety then
- * rests on a majority keeping theirs (documented in the README; the simulator's sweeps keep disks).
+ * across restarts). A node whose disk was lost restarts empty, as a node that never voted, and that alone can
+ * break Raft: it may vote for a candidate that lacks an entry it had acknowledged, and with the others that lack
+ * it elect a leader that overwrites a committed entry. Raft assumes stable storage; so do our sweeps (disks are
+ * kept), and `chatterbox harness` refuses to kill our lin-kv or kafka nodes without `--node-data-dir`.
  */
 import { assert } from '../core/assert.js';
 import { isCount, isRecord } from '../core/guards.js';

@@ -121,7 +121,7 @@ export const LIN_KV_WORKLOAD: Workload<RaftTimer> = {
   claims: (body) => (body.type === 'read' || body.type === 'write' || body.type === 'cas') && 'key' in body,
   protocol: LIN_KV_PROTOCOL,
   // Without `chatterbox maelstrom --data-dir` the store is the process's memory: a killed node comes back with an
-  // empty disk, and Raft's safety then needs a majority of nodes never killed (the harness's kill nemesis needs
-  // --node-data-dir for lin-kv and kafka).
+  // empty disk, which Raft does not survive (see consensus/persistence.ts); Maelstrom never kills nodes, and the
+  // harness's kill nemesis needs --node-data-dir for lin-kv and kafka.
   options: () => raftWorkloadOptions(),
 };

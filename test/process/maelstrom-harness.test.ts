@@ -223,6 +223,8 @@ describe('harness topology, clients', () => {
     usage({}, /-w\/--workload is required/);
     usage({ workload: 'no-such-workload' }, /expected one of echo, unique-ids/);
     usage({ workload: 'echo', nemesis: 'partition,crash' }, /--nemesis: expected partition, kill, pause \(comma-separated\), got "crash"/);
+    usage({ workload: 'lin-kv', nemesis: 'kill' }, /--nemesis kill with lin-kv: add --node-data-dir DIR/);
+    usage({ workload: 'kafka', nemesis: 'partition,kill' }, /--nemesis kill with kafka: add --node-data-dir DIR/);
     usage({ workload: 'echo', seed: '4294967296' }, /--seed/);
     usage({ workload: 'echo', latency: '1.5' }, /--latency/);
     usage({ workload: 'echo', bin: '/nonexistent/node' }, /--bin: "\/nonexistent\/node" is not an executable file/);

@@ -417,7 +417,10 @@ class Run {
       if (key !== undefined && pending !== undefined) {
         this.pending.delete(key);
         clearTimeout(pending.timer);
-        pending.resolve({ body: msg.body, forgotten: this.answers.standing(node.id, incarnation) === 'forgotten' });
+        // echo and unique-ids answer with facts, not state: an id handed out stays handed out whatever the node
+        // forgets, so a restarted node that repeats it is caught (their answers are never forgotten).
+        const stateless = this.o.workload === 'echo' || this.o.workload === 'unique-ids';
+        pending.resolve({ body: msg.body, forgotten: !stateless && this.answers.standing(node.id, incarnation) === 'forgotten' });
       } else {
         this.lateReplies++;
       }

@@ -3,7 +3,8 @@
  * hosts chatterbox protocols as Maelstrom workloads.
  *
  * - Built in: `init` → `init_ok`, `echo` → `echo_ok` (the echo workload), `generate` → `generate_ok` (unique-ids:
- *   `"<node>-<counter>"` is unique without coordination because node ids are unique and each node counts).
+ *   `"<node>-<start>-<counter>"` is unique without coordination because node ids are unique, each process of a
+ *   node starts at a later millisecond than the last, and each counts).
  * - Everything else is a client request for a hosted workload (service.ts): the first request exactly one
  *   workload claims fixes the node's workload and starts its protocol in a `WallClockHost`; a request no workload
  *   claims gets `not-supported` (10), one several could claim before any is fixed gets `temporarily-unavailable`
@@ -137,6 +138,8 @@ export class MaelstromNode {
   private nextMsgId = 0;
   private nextToken = 0;
   private generated = 0;
+  /** This process's start, base 36: part of every generated id (see `generate`). */
+  private readonly run = Date.now().toString(36);
   private hosted: Hosted | undefined;
   private readonly pending = new Map<number, Pending>();
   private readonly earlyPeerMessages: Envelope[] = [];
@@ -318,7 +321,9 @@ export class MaelstromNode {
         return;
       case 'generate':
         this.generated++;
-        this.reply(message, { type: 'generate_ok', id: `${this.self}-${this.generated}` });
+        // The run's start time tells apart this process's ids from those of an earlier process of the same node
+        // (killed and restarted, or run again), which counted from 1 too and kept no count on disk.
+        this.reply(message, { type: 'generate_ok', id: `${this.self}-${this.run}-${this.generated}` });
         return;
       default:
         this.handleClientRequest(message, asBody(body));

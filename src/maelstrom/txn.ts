@@ -27,9 +27,10 @@
  *   stamp(Ti) when Tj ran, and Tj's stamp (if it writes) is above it. A read-only transaction has no ww or wr
  *   edge out of it, so it is on no such cycle. Every edge of a cycle would go up in stamp order: there is none.
  * What it does not give: anything stronger (lost updates and fractured reads across keys written by different
- * transactions are allowed; a read may miss a write acknowledged elsewhere until it arrives), and after a crash
- * the writes a node acknowledged and had not passed on yet are gone (the harness counts such answers as
- * indefinite, as Jepsen does for a crashed node).
+ * transactions are allowed; a read may miss a write acknowledged elsewhere until it arrives). Its state is durable
+ * (delta-sync's `durable`): with a data dir a crashed node keeps what it acknowledged; without one (Maelstrom's
+ * nodes keep nothing) the writes it had not passed on yet are gone, and the harness counts its answers as
+ * indefinite, as Jepsen does for a crashed node.
  *
  * Invariants (`TxnStore.checkInvariants`, run after every step in the simulator): every register is filed
  * under its key, holds a stamp of a non-negative integer ts and a writer id, and the store's clock is at or above
@@ -239,6 +240,9 @@ export function txnService(mode: CommitMode = 'atomic'): ReplicatedService<TxnSt
   return {
     name: 'txn-rw-register',
     lattice: TXN_LATTICE,
+    // What it acknowledged survives a restart on the node's store (`chatterbox maelstrom --data-dir`), as the
+    // other hosted workloads' does.
+    durable: true,
     request(ctx, { token, body }) {
       if (body.type !== 'txn') return reply(token, { type: 'error', code: MaelstromError.notSupported, text: `txn-rw-register does not handle ${body.type}` });
       const parsed = parseTxn(body);

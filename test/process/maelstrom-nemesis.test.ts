@@ -64,6 +64,20 @@ describe('chatterbox maelstrom --data-dir', () => {
     assert.equal(await second.exited, 0);
   });
 
+  test('a node killed and started again never repeats an id it generated before', async () => {
+    const first = maelstrom([]);
+    await first.ask(1, { type: 'init', node_id: 'n1', node_ids: ['n1'] });
+    const before = [(await first.ask(2, { type: 'generate' }))['id'], (await first.ask(3, { type: 'generate' }))['id']];
+    first.child.signal('SIGKILL');
+    await first.exited;
+    const second = maelstrom([]);
+    await second.ask(1, { type: 'init', node_id: 'n1', node_ids: ['n1'] });
+    const after = [(await second.ask(2, { type: 'generate' }))['id'], (await second.ask(3, { type: 'generate' }))['id']];
+    assert.equal(new Set([...before, ...after]).size, 4, `ids ${JSON.stringify([...before, ...after])}`);
+    second.child.endInput();
+    assert.equal(await second.exited, 0);
+  });
+
   test('without a data dir a restarted node starts empty', async () => {
     const first = maelstrom([]);
     await first.ask(1, { type: 'init', node_id: 'n1', node_ids: ['n1'] });

@@ -12,6 +12,7 @@ import {
   MAX_KEYS_PER_REQUEST,
   MAX_KEY_CHARS,
   MAX_MESSAGES_PER_KEY,
+  MAX_MSG_CHARS,
   MAX_MSG_DEPTH,
   POLL_BATCH_PER_KEY,
   POLL_BATCH_TOTAL,
@@ -138,6 +139,11 @@ describe('kafka requests outside the workload get error 12, with a reason', () =
     ['commit_offsets with an unsafe integer', { type: 'commit_offsets', offsets: { k: 2 ** 53 } }],
     ['list_committed_offsets without keys', { type: 'list_committed_offsets' }],
     ['list_committed_offsets with a numeric key', { type: 'list_committed_offsets', keys: [1] }],
+    // A JSON object may name __proto__; a JavaScript object (and the codec) would not keep it as its own key.
+    ['send to the key __proto__', { type: 'send', key: '__proto__', msg: 1 }],
+    ['commit_offsets of the key __proto__', { type: 'commit_offsets', offsets: JSON.parse('{"__proto__": 0}') as Record<string, number> }],
+    ['a msg with a __proto__ field', { type: 'send', key: 'k', msg: JSON.parse('{"a": 1, "__proto__": 2}') as Record<string, number> }],
+    ['a msg whose strings together pass the bound', { type: 'send', key: 'k', msg: Array.from({ length: 5 }, () => 'x'.repeat(MAX_MSG_CHARS / 4)) }],
   ];
   for (const [what, body] of cases) {
     it(what, () => {

@@ -26,7 +26,9 @@
  * committed offset only makes a consumer re-read what it had processed, which is allowed after an assign. What
  * it costs: a client that sends through one node and polls another may not see its own message at once.
  *
- * The shipped node runs this machine on Raft (src/consensus/, the same as lin-kv): `KAFKA_WORKLOAD` below.
+ * The shipped node runs this machine on Raft (src/consensus/, the same as lin-kv): `KAFKA_WORKLOAD` below. There
+ * `list_committed_offsets` goes through a read index rather than the local state: a restarted replica replays its
+ * log from the start, and a local list could show a client an offset lower than one it had listed before.
  *
  * Inputs are checked here, not trusted: a malformed request gets error 12 with a clear text, and every size has a
  * named bound, so that one client cannot grow a replica without limit.
@@ -55,8 +57,13 @@ export const POLL_BATCH_TOTAL = 2048;
 export const MAX_MSG_DEPTH = 32;
 /** Values (scalars, arrays, objects, object keys) in one message. */
 export const MAX_MSG_NODES = 4096;
-/** Characters in one string inside a message. */
-export const MAX_MSG_STRING_CHARS = 65_536;
+/**
+ * Characters in all the strings of one message, field names included: with MAX_MESSAGES_PER_KEY and Raft's batch
+ * bound this bounds memory and the size of one replication line in bytes, not only in entries.
+ */
+export const MAX_MSG_CHARS = 65_536;
+/** The one name a JSON object may carry that a JavaScript object (and the wire codec) cannot hold as its own. */
+const PROTO_KEY = '__proto__';
 
 // --- state, commands, results
 
@@ -101,6 +108,7 @@ const isRecord = (value: unknown): value is Record<string, unknown> =>
 function keyProblem(key: unknown): string | null {
   if (typeof key !== 'string') return `a key must be a string, got ${describe(key)}`;
   if (key.length > MAX_KEY_CHARS) return `a key is at most ${MAX_KEY_CHARS} characters, got ${key.length}`;
+  if (key === PROTO_KEY) return `a key may not be ${PROTO_KEY} (no JavaScript object holds it as its own key)`;
   return null;
 }
 
@@ -121,10 +129,13 @@ function describe(value: unknown): string {
 /**
  * Why `msg` is not a message the workload can return unchanged, or null: JSON with finite numbers, integers
  * within 2^53 (beyond, JSON parsers round them, so what came back would not be what was acknowledged), bounded in
- * depth, size and string length, without cycles.
+ * depth, size and characters, without cycles, and without a `__proto__` field (the codec would not keep it).
  */
 export function msgProblem(msg: unknown): string | null {
   let nodes = 0;
+  let chars = 0;
+  const tooLong = (text: string): boolean => (chars += text.length) > MAX_MSG_CHARS;
+  const tooLongText = `a msg holds at most ${MAX_MSG_CHARS} characters of strings, field names included`;
   const walk = (value: unknown, depth: number): string | null => {
     if (++nodes > MAX_MSG_NODES) return `a msg holds at most ${MAX_MSG_NODES} values`;
     if (value === null || typeof value === 'boolean') return null;
@@ -133,7 +144,7 @@ export function msgProblem(msg: unknown): string | null {
       if (Number.isInteger(value) && !Number.isSafeInteger(value)) return `a msg integer must be within ±(2^53 − 1), got ${value}`;
       return null;
     }
-    if (typeof value === 'string') return value.length > MAX_MSG_STRING_CHARS ? `a msg string is at most ${MAX_MSG_STRING_CHARS} characters` : null;
+    if (typeof value === 'string') return tooLong(value) ? tooLongText : null;
     if (depth >= MAX_MSG_DEPTH) return `a msg nests at most ${MAX_MSG_DEPTH} levels`;
     if (Array.isArray(value)) {
       for (const item of value) {
@@ -144,7 +155,9 @@ export function msgProblem(msg: unknown): string | null {
     }
     if (isRecord(value) && Object.getPrototypeOf(value) === Object.prototype) {
       for (const [field, item] of Object.entries(value)) {
-        if (field.length > MAX_MSG_STRING_CHARS) return `a msg string is at most ${MAX_MSG_STRING_CHARS} characters`;
+        if (tooLong(field)) return tooLongText;
+        // The wire codec would not carry it as the field it is: replicas would hold different messages.
+        if (field === PROTO_KEY) return `a msg object may not have a field named ${PROTO_KEY}`;
         nodes++;
         const p = walk(item, depth + 1);
         if (p !== null) return p;
@@ -312,8 +325,11 @@ export const KAFKA_REQUESTS: RaftRequests<KafkaState, KafkaCommand, KafkaResult,
   classify({ token, body }) {
     const plan = planKafkaRequest(body);
     if (plan.kind === 'command') return { kind: 'command', command: plan.command };
-    // Polls and lists read the local replica's applied state: see the module comment for why that suffices.
-    if (plan.kind === 'read') return { kind: 'local' };
+    // Polls read the local replica's applied state: see the module comment for why that suffices. A list of
+    // committed offsets is a linearizable read (read index): a restarted replica replays its log from the start,
+    // and a local list could then show a client an offset lower than one it listed before. Lists are rare (an
+    // assign), so the round costs little.
+    if (plan.kind === 'read') return plan.read.op === 'list' ? { kind: 'read' } : { kind: 'local' };
     return { kind: 'reply', out: { token, body: plan.body } };
   },
   result: ({ token }, result) => ({ token, body: kafkaCommandReply(result) }),

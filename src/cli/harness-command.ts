@@ -186,7 +186,7 @@ export function defineHarnessCommand(): Command {
     .option('--timeout <ms>', `a request unanswered this long is indefinite (default ${d.timeoutMs}; lin-kv max(10 × latency, ${d.timeoutMs}), as Maelstrom)`)
     .option('--init-timeout <seconds>', `how long each node gets from its start to answer init; longer for a slow-starting node or a busy machine (default ${d.initTimeoutMs / 1000}, as Maelstrom)`)
     .option('--probe-ms <ms>', `probe reads on every node this often to time visibility; not counted as operations; 0 = none (default ${d.probeMs})`)
-    .option('--seed <integer>', 'seed 0..4294967295 for latencies, operations and partitions (default: random, printed in the report)')
+    .option('--seed <integer>', 'seed 0..4294967295 for latencies, operations and the nemesis (default: random, printed in the report)')
     .option('--availability <a>', "Maelstrom's availability check: total (every operation must be ok) or the least fraction ok, 0..1 (default: none)")
     .option('--consistency-models <models>', `txn-rw-register: models the history must satisfy, comma-separated: ${CONSISTENCY_MODELS.join(', ')} (default ${DEFAULT_CONSISTENCY_MODELS.join(',')}, as Maelstrom)`)
     .option('--log-dir <dir>', 'where node stderr logs, history.jsonl and report.json go (default: a new temporary directory)')
@@ -196,19 +196,24 @@ export function defineHarnessCommand(): Command {
       [
         '',
         'Checks, after Maelstrom: echo answers match; unique-ids never repeat; broadcast and g-set: every acknowledged',
-        "or observed value is in every node's final read, and reads hold only added values, each once; counters: every",
-        'final read is the acknowledged sum plus the deltas of any subset of the indefinite adds; and every operation',
-        'kind succeeds at least once (a kind that never did leaves the run unknown, as Jepsen); lin-kv: the history is',
-        'linearizable, key by key (Wing-Gong-Lowe search, bounded: a key that hits the bound is unknown, never passed or',
-        'failed); txn-rw-register: Elle-style dependency cycles and anomalies (G0, G1a, G1b, G1c, and for serializable',
-        'models G-single, G2-item, internal, lost-update, realtime cycles) forbidden by the models. With --availability,',
-        'the fraction of operations ok is checked too (total: all of them), as Maelstrom does. Node logs, history.jsonl',
-        'and report.json are kept in the log directory.',
+        "or observed value is in every node's final read, and reads hold only added values, each once; g-counter and",
+        'pn-counter: every final read is the acknowledged sum plus the deltas of any subset of the indefinite adds;',
+        'lin-kv: the history is linearizable, key by key (Wing-Gong-Lowe search, bounded: a key that hits the bound is',
+        "unknown, never passed or failed); kafka: jepsen.tests.kafka's checks (inconsistent or duplicate offsets, lost or",
+        'unseen writes, skipped or nonmonotonic polls and sends, aborted and future reads), messages never sent and',
+        'committed offsets that go back or were never committed, after final polls of every key;',
+        'txn-rw-register: Elle-style dependency cycles and anomalies (G0, G1a, G1b, G1c, and for serializable models',
+        'G-single, G2-item, internal, lost-update, realtime cycles) forbidden by the models (a history without',
+        'dependencies is unknown).',
+        'Every workload: an operation kind tried and never ok leaves the run unknown (Jepsen\'s stats); with',
+        '--availability, the fraction of operations ok is checked too (total: all of them), as Maelstrom does. Node',
+        'logs, history.jsonl and report.json are kept in the log directory.',
         '',
         'Reported: operations ok/failed/indefinite; msgs-per-op (server-to-server messages / operations; probes and',
         'setup are not operations); for broadcast and g-set the time from a write to its visibility on every node',
         "(lower and upper bounds, resolution about --probe-ms) and Maelstrom's stable-latencies; for workloads with",
-        'reads, how long after the final heal (writes stopped, network whole) every node reached its final value.',
+        'reads, how long after the final heal (writes stopped, network whole) every node reached its final value; every',
+        "partition, kill and pause; the CPU the harness and the nodes spent.",
         '',
         'Examples:',
         '  chatterbox harness -w echo --node-count 1 --time-limit 5',
@@ -216,12 +221,14 @@ export function defineHarnessCommand(): Command {
         '  chatterbox harness -w unique-ids --bin ./my-node -- --verbose',
         '  chatterbox harness -w txn-rw-register --node-count 2 --concurrency 4 --rate 1000 --consistency-models read-committed --nemesis partition',
         '  chatterbox harness -w g-set --nemesis partition,kill,pause --nemesis-interval 1 --node-data-dir /tmp/run1',
+        '  chatterbox harness -w lin-kv --node-count 3 --nemesis kill --nemesis-interval 2 --node-data-dir /tmp/run2',
         '',
         'Under kill, a request in flight to the killed node is indefinite and one for a node that is down is not sent',
         '(a definite failure); without --node-data-dir, an answer from a node that is killed later is indefinite too.',
         '',
-        'Exit status: 0 valid, 1 invalid (a checker failed or a node misbehaved), 2 usage error, 4 unknown (lin-kv: no',
-        'problem found, but the linearizability search hit its bound on some key, so it proved nothing), 130 interrupted.',
+        'Exit status: 0 valid, 1 invalid (a checker failed or a node misbehaved), 2 usage error, 4 unknown (no problem',
+        'found, but a checker could not decide: an operation kind never succeeded, the lin-kv search bound, a txn history',
+        'without dependencies; the report says which), 130 interrupted.',
       ].join('\n'),
     );
 }

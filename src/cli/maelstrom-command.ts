@@ -48,7 +48,7 @@ export function defineMaelstromCommand(): Command {
     .description('Run as a Maelstrom node: JSON messages one per line on stdin and stdout, logs on stderr; exits when stdin closes.')
     .option(
       '--preset <name>',
-      `replication tuning: ${GOSSIP_PRESETS.join(' or ')} (default ${MAELSTROM_DEFAULTS.preset}); latency sends every update to every node at once, messages batches over a star (see the README's figures)`,
+      `gossip tuning of the workloads on delta anti-entropy (broadcast, g-set, pn-counter, txn-rw-register; lin-kv and kafka run on Raft): ${GOSSIP_PRESETS.join(' or ')} (default ${MAELSTROM_DEFAULTS.preset}); latency sends every update to every node at once, messages batches over a star (see the README's figures)`,
     )
     .option(
       '--topology <mode>',
@@ -64,9 +64,11 @@ export function defineMaelstromCommand(): Command {
       [
         '',
         'Handles init, echo (workload echo) and generate (workload unique-ids, ids "<node>-<n>").',
-        `Hosted replicated workloads: ${hosted} (pn-counter also serves g-counter). The first client request one of them claims fixes the node's`,
-        'workload; requests no workload claims get error 10 (not-supported), requests several could claim before one',
-        'is fixed get 11 (temporarily-unavailable), as does anything before init; malformed requests get 12.',
+        `Hosted replicated workloads: ${hosted} (pn-counter also serves g-counter).`,
+        "The first client request exactly one of them claims fixes the node's workload; requests no workload claims get",
+        'error 10 (not-supported), requests several could claim before one is fixed get 11 (temporarily-unavailable), as',
+        'does anything before init; requests with values outside what the workload defines get 12 (malformed-request),',
+        'with a text saying what is wrong; so do numbers a double would change and nesting past 64 levels.',
         'Nodes exchange their protocol messages as {"type":"chatterbox","workload":…,"m":<base64 msgpack>}.',
         '',
         'Try it: chatterbox harness -w echo (the bundled Maelstrom-like test harness runs this command by default).',

@@ -343,9 +343,9 @@ export function simCommand(): Command {
     )
     .option(
       '--workload <name>',
-      `simulate a Maelstrom workload instead: ${SIM_WORKLOADS.filter(hasShippedWorkload).join(', ')}; the nodes run what chatterbox maelstrom ships, clients issue what the harness's do, faults end by the time limit, and after 10 virtual seconds of recovery the history goes to the harness's checkers; exit 1 if a run is invalid, 4 if no run could be decided (takes --seed, --runs, --nodes, --preset, --faults)`,
+      `simulate a Maelstrom workload instead: ${SIM_WORKLOADS.filter(hasShippedWorkload).join(', ')}; the nodes run what chatterbox maelstrom ships, clients issue what the harness's do, faults end by the time limit, and after 10 virtual seconds of recovery the history goes to the harness's checkers; lin-kv and kafka draw 3 to 5 nodes; exit 1 if a run is invalid, 4 if no run could be decided (takes --seed, --runs, --nodes, --preset, --consistency-models, --faults)`,
     )
-    .option('--preset <name>', 'with --workload: the gossip preset, latency or messages (default: drawn from the seed)')
+    .option('--preset <name>', 'with --workload: the gossip preset, latency or messages (default: drawn from the seed; lin-kv and kafka, on Raft, ignore it)')
     .option('--consistency-models <models>', `with --workload txn-rw-register: models the history must satisfy, comma-separated: ${CONSISTENCY_MODELS.join(', ')} (default read-committed, what the shipped node gives)`)
     .option('--protocol <name>', 'stream, lockstep or both (default both)')
     .option('--seed <integer>', 'first seed; the same seed replays the same run (default 1)')
@@ -360,7 +360,8 @@ export function simCommand(): Command {
       '--faults <path>',
       'JSON fault schedule instead of a drawn one (needs --nodes): partitions (as groups, or "ring": every node once, each hearing a majority around it), crashes (for good in the agreement job; with --workload a crash may restart: "restartAtMs", "loseDurableState"), and pauses (the node is stopped, as by SIGSTOP, and resumed; nothing sent to it is lost), e.g. [{"kind":"partition","atMs":100,"healAtMs":900,"groups":[["n1"],["n2","n3"]]},{"kind":"crash","atMs":500,"node":"n3"},{"kind":"pause","atMs":200,"resumeAtMs":1700,"node":"n2"}]',
     )
-    .addHelpText('after', ['', 'Exit status: 0 when every scenario passed, 1 when one failed (its replay command is printed), 2 for a usage error.'].join('\n'))
+    .addHelpText('after', ['', 'Exit status: 0 when every scenario passed, 1 when one failed (its replay command is printed), 2 for a usage error,',
+          '4 with --workload when no run could be decided (each was unknown to the checkers).'].join('\n'))
     .action((opts: OptionValues) => {
       process.exitCode = runSimCommand(simArgsFromOptions(opts));
     });

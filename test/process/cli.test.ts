@@ -16,6 +16,9 @@ import { MAX_AGREEMENT_NODES } from '../../src/agreement/types.js';
 import { isHelpOrVersion } from '../../src/cli/command.js';
 import { buildNodeConfig, parseNodeArgv, type NodeArgs } from '../../src/cli/node-command.js';
 import { CLUSTER_KEY_ENV } from '../../src/cli/place-flags.js';
+import { HARNESS_WORKLOADS } from '../../src/harness/types.js';
+import { SIM_WORKLOADS } from '../../src/harness/simulated.js';
+import { HOSTED_WORKLOAD_NAMES } from '../../src/maelstrom/service.js';
 import {
   EXIT_AGREEMENT,
   EXIT_DISAGREEMENT,
@@ -599,7 +602,18 @@ describe('--help tells the truth', { concurrency: SHORT_RUNS_AT_ONCE }, () => {
         '-v, --verbose', '--help', 'default 5', 'default 6', 'default 4'],
     ],
     [['help', 'node'], ['-h, --host']],
+    [['maelstrom', '--help'], ['--preset', '--topology', '--data-dir', '--log-level', ...HOSTED_WORKLOAD_NAMES, 'g-counter', 'error 10', ' 11 ', ' 12 ']],
+    [['sim', '--help'], ['--workload', '--consistency-models', ...SIM_WORKLOADS, '4 with --workload']],
   ];
+  test('chatterbox harness --help: the checks name every workload, the nemeses every fault, the exit statuses all', async () => {
+    const run = await chatterbox(['harness', '--help']);
+    assert.equal(run.code, 0, run.stderr);
+    const flat = run.stdout.replace(/\s+/g, ' ');
+    const checks = flat.slice(flat.indexOf('Checks, after Maelstrom'), flat.indexOf('Reported:'));
+    for (const workload of HARNESS_WORKLOADS) assert.ok(checks.includes(workload), `the checks do not say how ${workload} is judged:\n${checks}`);
+    for (const fault of ['partition (', 'kill (', 'pause (', '--node-data-dir']) assert.ok(flat.includes(fault), `help does not mention ${fault}`);
+    for (const status of ['0 valid', '1 invalid', '2 usage error', '4 unknown', '130 interrupted']) assert.ok(flat.includes(status), `help does not give exit status ${status}`);
+  });
   for (const [argv, mentions] of helpCases) {
     test(`chatterbox ${argv.join(' ')}`, async () => {
       const run = await chatterbox(argv);

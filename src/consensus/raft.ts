@@ -6,7 +6,7 @@
  *
  * `raftProtocol(machine, requests)` replicates any deterministic `StateMachine`; `requests` says what a client
  * request is (a command, a read, or an immediate reply) and how results become replies, so the same Raft serves
- * lin-kv and, later, kafka. Timers: `election` (followers and candidates) and `tick` (every node, every
+ * lin-kv and kafka. Timers: `election` (followers and candidates) and `tick` (every node, every
  * heartbeat: the leader's heartbeats and every node's request time-outs).
  *
  * A restart rebuilds term, vote and log from `restored`, starts as a follower with nothing applied, and replays

@@ -9,8 +9,8 @@
  *   never seen may be missing. On top of set-full we require a final read from every node.
  * - g-counter, pn-counter (workload/pn_counter.clj): every node's final read must equal the sum of the
  *   acknowledged deltas plus the deltas of any subset of the indefinite adds (failed adds did not happen).
- * - every workload (jepsen.checker/stats): an operation kind that was tried but never succeeded makes the run
- *   invalid (Jepsen says :unknown; a harness that exits 0 or 1 has to pick).
+ * - every workload (jepsen.checker/stats): an operation kind that was tried but never succeeded leaves the run
+ *   undecided (Jepsen's :unknown; the harness exits 4), unless another check finds it invalid.
  *
  * The set analysis also measures visibility: for every element in all final reads, the time from the add's
  * invocation until it was in every node's reads. Maelstrom's "stable time" is the invocation of the last read

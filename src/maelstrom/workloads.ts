@@ -14,8 +14,9 @@
  * - `txn-rw-register`: read-committed transactions over LWW registers, every transaction one stamp and one
  *   delta (txn.ts).
  *
- * And one over consensus: `lin-kv`, Raft (../consensus/) replicating a map of registers (lin-kv.ts). Its `read`
- * names a `key`, the others' never do, which tells the workloads apart from the first read.
+ * And two over consensus, Raft (../consensus/): `lin-kv`, a map of registers (lin-kv.ts), and `kafka`, per-key
+ * logs (kafka.ts). lin-kv's `read` names a `key`, the others' never do, which tells the workloads apart from the
+ * first read.
  */
 import { GOSSIP_PRESETS, TOPOLOGY_MODES, gossipOptions, gossipService, type GossipPreset, type TopologyMode } from '../broadcast/gossip.js';
 import { MessageLog } from '../broadcast/message-log.js';

@@ -13,7 +13,7 @@
  * its visibility on every node; the rest: operation latency of ok operations), and for processes the harness's
  * own CPU against the nodes'.
  *
- * The default total is about 8–9 minutes idle (the challenges' own time limits plus Maelstrom's 10 s recovery
+ * The default total is about 10 minutes (the challenges' own time limits plus Maelstrom's 10 s recovery
  * wait before final reads). Environment:
  * - BENCH_TIME_LIMIT=s   caps every row's time limit (default: each challenge's own);
  * - BENCH_ONLY=3d,5a     runs only those rows (ids as in the table);
@@ -32,6 +32,7 @@ import { nodeId } from '../src/core/ids.js';
 import { runHarness } from '../src/harness/runner.js';
 import { drawMaelstromScenario, runMaelstromScenario, SIM_WORKLOADS, type SimWorkload } from '../src/harness/simulated.js';
 import { nemesisSchedule } from '../src/sim/faults.js';
+import { MAELSTROM_DEFAULTS } from '../src/cli/maelstrom-command.js';
 import type { ConsistencyModel, HarnessWorkload, Op, Quantiles, Report } from '../src/harness/types.js';
 
 const OUT_DIR = fileURLToPath(new URL('../../bench-results/', import.meta.url));
@@ -240,7 +241,7 @@ function simRun(s: Setting): SimRow | null {
   const nodes = Array.from({ length: s.nodeCount }, (_, i) => nodeId(`n${i + 1}`));
   // Jepsen's partition nemesis, the schedule the process harness draws, in virtual time.
   const faults = s.partition ? nemesisSchedule(new Prng(SEED ^ NEMESIS_SALT), nodes, s.nemesisIntervalS * 1000, limitMs).map((p) => p.fault) : [];
-  const drawn = drawMaelstromScenario(SEED, s.workload, { nodeCount: s.nodeCount, faults, probeMs: s.workload === 'broadcast' ? probeMs(s) : 0, ...(s.preset === undefined ? {} : { preset: s.preset }) });
+  const drawn = drawMaelstromScenario(SEED, s.workload, { nodeCount: s.nodeCount, faults, probeMs: s.workload === 'broadcast' ? probeMs(s) : 0, preset: s.preset ?? MAELSTROM_DEFAULTS.preset });
   const started = performance.now();
   const v = runMaelstromScenario({
     ...drawn,

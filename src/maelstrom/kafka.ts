@@ -332,4 +332,5 @@ export const KAFKA_WORKLOAD: Workload<RaftTimer> = {
   claims: isKafkaRequest,
   protocol: KAFKA_PROTOCOL,
   options: () => raftWorkloadOptions(),
+  durable: true,
 };

@@ -124,4 +124,5 @@ export const LIN_KV_WORKLOAD: Workload<RaftTimer> = {
   // empty disk, and Raft's safety then needs a majority of nodes never killed (the harness's kill nemesis needs
   // --node-data-dir for lin-kv and kafka).
   options: () => raftWorkloadOptions(),
+  durable: true,
 };

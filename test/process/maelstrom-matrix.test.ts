@@ -11,7 +11,7 @@
  * HUNG_AFTER_MS), the recovery for convergence; a client whose request is lost to a kill is told so by the harness.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
@@ -87,6 +87,14 @@ describe('the shipped lin-kv, kafka and txn-rw-register nodes as processes under
       const kills = (r.nemesis?.processes ?? []).filter((e) => e.kind === 'kill');
       assert.ok(kills.length > 0 && kills.every((k) => k.initOkMs !== null && k.initOkMs !== undefined), formatReport(r));
       assert.ok((r.nemesis?.partitions.length ?? 0) > 0, formatReport(r));
+      // Raft keeps its log on the data dir, so the killed node's earlier answers stay definite; the txn node keeps
+      // nothing on disk (its store is memory), so what it answered before its kill is judged indefinite.
+      const forgotten = readFileSync(join(r.logDir, 'history.jsonl'), 'utf8')
+        .trim()
+        .split('\n')
+        .filter((line) => /crashed later/.test(line));
+      if (workload === 'txn-rw-register') assert.ok(forgotten.length > 0, formatReport(r));
+      else assert.deepEqual(forgotten, [], formatReport(r));
     });
   }
 });

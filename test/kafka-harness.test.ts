@@ -18,6 +18,9 @@ import { drawMaelstromScenario, runMaelstromScenario, sweepMaelstrom } from '../
 import type { Op } from '../src/harness/types.js';
 import { testSeeds, withSeed } from '../src/sim/simulation.js';
 import { kafkaSequencerWorkload, type KafkaBug } from './fixtures/kafka-sequencer.js';
+import { raftProtocol } from '../src/consensus/raft.js';
+import { KAFKA_MACHINE, KAFKA_REQUESTS, KAFKA_WORKLOAD } from '../src/maelstrom/kafka.js';
+import type { Body, Workload } from '../src/maelstrom/service.js';
 
 const FIXTURES = fileURLToPath(new URL('../../test/fixtures/histories/kafka/', import.meta.url));
 /** Seeds for the correct node; MAELSTROM_SIM_SEEDS sets a longer sweep. */
@@ -177,4 +180,38 @@ describe('kafka nodes under the simulator', () => {
       assert.ok(failure.problems.some((p) => p.startsWith(`${kind}:`)), failure.problems.join('\n'));
     });
   }
+});
+
+/**
+ * The shipped kafka node on Raft with one change: every third message of a key (msg 3, 6, 9, …; the harness's
+ * clients send 1, 2, 3, … per key) is acknowledged from the local replica with the offset it would get, and never
+ * proposed. The acknowledged message is lost, and its offset goes to the next message sent.
+ */
+const LOSES_SENDS: Workload = {
+  ...KAFKA_WORKLOAD,
+  protocol: raftProtocol(
+    KAFKA_MACHINE,
+    {
+      ...KAFKA_REQUESTS,
+      classify: (req) => (losesSend(req.body) ? { kind: 'local' } : KAFKA_REQUESTS.classify(req)),
+      read: (req, state) =>
+        losesSend(req.body) ? { token: req.token, body: { type: 'send_ok', offset: state.logs.get(req.body['key'] as string)?.length ?? 0 } } : KAFKA_REQUESTS.read(req, state),
+    },
+    'kafka (loses sends)',
+  ),
+};
+
+function losesSend(body: Body): boolean {
+  return body.type === 'send' && typeof body['key'] === 'string' && typeof body['msg'] === 'number' && body['msg'] % 3 === 0;
+}
+
+describe('the shipped kafka node on Raft under the simulator', () => {
+  it('acknowledging a send it never commits fails within a few seeds, with the acknowledged message unseen or its offset reused', () => {
+    const sweep = sweepMaelstrom('kafka', 1, FEW_SEEDS, { hosted: LOSES_SENDS }, { stopAtFirstFailure: true });
+    const failure = sweep.failures[0];
+    assert.ok(failure !== undefined, `the send-losing node passed ${sweep.runs} seeds`);
+    assert.ok(failure.problems.some((p) => /^(unseen|lost-write|inconsistent-offsets):/.test(p)), failure.problems.join('\n'));
+    // The same seed with the shipped node passes: the change is the difference.
+    assert.deepEqual(runMaelstromScenario(drawMaelstromScenario(failure.seed, 'kafka')).problems, []);
+  });
 });

@@ -13,6 +13,9 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { drawMaelstromScenario, runMaelstromScenario, type MaelstromScenario, type MaelstromVerdict } from '../src/harness/simulated.js';
 import { testSeeds, withSeed } from '../src/sim/simulation.js';
+import { raftProtocol } from '../src/consensus/raft.js';
+import { LIN_KV_MACHINE, LIN_KV_REQUESTS, LIN_KV_WORKLOAD } from '../src/maelstrom/lin-kv.js';
+import type { Workload } from '../src/maelstrom/service.js';
 import { linKvFixture, type Mode } from './fixtures/lin-kv-nodes.js';
 
 /** Seeds for the correct node; LIN_KV_SIM_SEEDS sets a longer sweep. */
@@ -76,5 +79,37 @@ describe('lin-kv under the simulator, judged by the linearizability checker', ()
     assert.equal(correct.valid, true, describeVerdict(correct));
     // The seed replays the failure.
     assert.deepEqual(runMaelstromScenario(scenario(caught.scenario.seed, 'follower-reads')).problems, caught.problems);
+  });
+});
+
+/**
+ * The shipped Raft lin-kv with one line changed: a read is answered from the replica's applied state ('local', as
+ * kafka's polls are) instead of by read index. A follower, or a deposed leader that has not heard of its successor,
+ * then answers from a state behind the committed log: a stale read.
+ */
+const FOLLOWER_READ_RAFT: Workload = {
+  ...LIN_KV_WORKLOAD,
+  protocol: raftProtocol(
+    LIN_KV_MACHINE,
+    { ...LIN_KV_REQUESTS, classify: (req) => (req.body.type === 'read' && Number.isSafeInteger(req.body['key']) ? { kind: 'local' } : LIN_KV_REQUESTS.classify(req)) },
+    'lin-kv (follower reads)',
+  ),
+};
+
+describe('the shipped Raft lin-kv, judged by the linearizability checker under the simulator', () => {
+  it('with reads served from the local replica instead of by read index, fails within a few seeds, naming a stale read', () => {
+    let caught: MaelstromVerdict | undefined;
+    for (let seed = 1; seed <= FEW_SEEDS && caught === undefined; seed++) {
+      const v = runMaelstromScenario(drawMaelstromScenario(seed, 'lin-kv', { hosted: FOLLOWER_READ_RAFT }));
+      if (!v.valid) caught = v;
+    }
+    assert.ok(caught !== undefined, `the follower-read Raft passed ${FEW_SEEDS} seeds`);
+    assert.ok(caught.check?.kind === 'lin-kv' && caught.check.valid === false, describeVerdict(caught));
+    assert.ok(caught.problems.some((p) => /^key \d+ is not linearizable: .* read → .* cannot take effect/.test(p)), describeVerdict(caught));
+    // The same seed with the shipped node passes: the one line is the difference.
+    const shipped = runMaelstromScenario(drawMaelstromScenario(caught.scenario.seed, 'lin-kv'));
+    assert.equal(shipped.problems.length, 0, describeVerdict(shipped));
+    // The seed replays the failure.
+    assert.deepEqual(runMaelstromScenario(drawMaelstromScenario(caught.scenario.seed, 'lin-kv', { hosted: FOLLOWER_READ_RAFT })).problems, caught.problems);
   });
 });

@@ -12,6 +12,7 @@ import { describe, it } from 'node:test';
 import { GOSSIP_PRESETS } from '../src/broadcast/gossip.js';
 import type { Workload } from '../src/maelstrom/service.js';
 import { GSET_SERVICE, hostedWorkload } from '../src/maelstrom/workloads.js';
+import { TXN_SERVICE, claimsTxn } from '../src/maelstrom/txn.js';
 import type { SyncOptions } from '../src/replication/delta-sync.js';
 import {
   SIM_WORKLOADS,
@@ -67,10 +68,10 @@ describe('the shipped Maelstrom workloads under the simulator', () => {
     assert.deepEqual(run(), run());
   });
 
-  it('an answer from a node that crashes later is indefinite; the restarted node catches up', () => {
+  it('an answer from a node that later crashes and loses its disk is indefinite; the restarted node catches up', () => {
     const base = drawMaelstromScenario(3, 'g-set', { nodeCount: 3, preset: 'latency' });
     const n1 = base.nodes[0]!;
-    const v = runMaelstromScenario({ ...base, faults: [{ kind: 'crash', atMs: 1500, node: n1, restartAtMs: 1600 }] });
+    const v = runMaelstromScenario({ ...base, faults: [{ kind: 'crash', atMs: 1500, node: n1, restartAtMs: 1600, loseDurableState: true }] });
     assert.deepEqual(v.problems, [], `replay: ${replay(v)}`);
     const forgotten = v.history.filter((op) => op.node === n1 && op.error?.kind === 'code' && op.error.code === 13);
     assert.ok(forgotten.length > 0, 'some answers of n1 before its crash are indefinite');
@@ -78,6 +79,26 @@ describe('the shipped Maelstrom workloads under the simulator', () => {
     assert.ok(v.history.some((op) => op.node === n1 && op.type === 'ok' && op.invokeMs > 1600), 'the restarted n1 answers');
     const check = v.check;
     assert.ok(check?.kind === 'set' && check.missingFinalReads.length === 0);
+  });
+
+  it('an answer from a durable node whose disk survives its crash stays definite, as under the process backend with data dirs', () => {
+    for (const workload of ['g-set', 'lin-kv', 'kafka', 'txn-rw-register'] as const) {
+      assert.equal(shippedWorkload(workload).durable, true, workload);
+      const base = drawMaelstromScenario(3, workload, { nodeCount: 3, preset: 'latency' });
+      const n1 = base.nodes[0]!;
+      const v = runMaelstromScenario({ ...base, faults: [{ kind: 'crash', atMs: 2500, node: n1, restartAtMs: 2600 }] });
+      assert.deepEqual(v.problems, [], `replay: ${replay(v)}`);
+      assert.ok(v.history.some((op) => op.node === n1 && op.type === 'ok' && (op.completeMs ?? Infinity) < 2500), `${workload}: n1 answered before its crash`);
+      const forgotten = v.history.filter((op) => op.error?.kind === 'code' && op.error.code === 13 && /crashed later/.test(op.error.text ?? ''));
+      assert.deepEqual(forgotten, [], `${workload}: nothing is forgotten while the disk survives`);
+    }
+    // A workload that keeps nothing on disk (here txn-rw-register made not durable): a crash still makes answers indefinite.
+    const volatileTxn = hostedWorkload({ ...TXN_SERVICE, durable: false }, claimsTxn);
+    assert.notEqual(volatileTxn.durable, true);
+    const txn = drawMaelstromScenario(3, 'txn-rw-register', { nodeCount: 3, preset: 'latency', hosted: volatileTxn });
+    const v = runMaelstromScenario({ ...txn, faults: [{ kind: 'crash', atMs: 1500, node: txn.nodes[0]!, restartAtMs: 1600 }] });
+    assert.deepEqual(v.problems, [], `replay: ${replay(v)}`);
+    assert.ok(v.history.some((op) => op.error?.kind === 'code' && op.error.code === 13 && /crashed later/.test(op.error.text ?? '')), 'its answers before the crash are indefinite');
   });
 
   it('g-set adds that make no delta (the add is acknowledged but never applied) fail fast, in-process, naming a seed', () => {

@@ -55,6 +55,7 @@ import {
   type Report,
 } from './types.js';
 import { DEFAULT_CONSISTENCY_MODELS } from './txn.js';
+import { WORKLOADS } from '../maelstrom/workloads.js';
 
 /** dist/src/harness/runner.js → dist/src/cli/main.js */
 export const CHATTERBOX_MAIN = fileURLToPath(new URL('../cli/main.js', import.meta.url));
@@ -79,6 +80,18 @@ export const HARNESS_DEFAULTS = {
 
 /** What `runHarness` takes: the workload, and any options to change from HARNESS_DEFAULTS. */
 export type HarnessInput = Partial<Omit<HarnessOptions, 'workload'>> & { readonly workload: HarnessWorkload };
+
+/**
+ * Whether the nodes keep what they acknowledged across a kill: they were given data dirs, and — when the node is
+ * our own `chatterbox maelstrom` — its workload persists what it acknowledges (every shipped one does). A
+ * `--bin` node given a data dir is taken at its word.
+ */
+function keepsState(o: HarnessOptions): boolean {
+  if (o.nodeDataDir === undefined) return false;
+  if (o.binArgs[0] !== CHATTERBOX_MAIN || o.binArgs[1] !== 'maelstrom') return true;
+  const name = o.workload === 'g-counter' ? 'pn-counter' : o.workload;
+  return WORKLOADS.find((w) => w.name === name)?.durable ?? true;
+}
 
 /**
  * Fills in defaults. Without `bin`, the node is this chatterbox's own `maelstrom` command, and `binArgs` are
@@ -265,7 +278,7 @@ class Run {
     const processPrng = root.fork();
     const kinds = [...(o.kill ? (['kill'] as const) : []), ...(o.pause ? (['pause'] as const) : [])];
     this.processFaults = drawProcessNemesis(processPrng, this.nodeIds, kinds, o.nemesisIntervalMs, o.timeLimitMs);
-    this.answers = new AnswerBook(this.nodeIds, this.processFaults, o.nodeDataDir !== undefined);
+    this.answers = new AnswerBook(this.nodeIds, this.processFaults, keepsState(o));
     this.topo = o.workload === 'broadcast' ? topology(o.topology, this.nodeIds) : undefined;
     this.history = new History(o.workload, this.nodeIds, o.probeMs, o.consistencyModels);
     this.model = clientModel(o.workload, this.opPrng, { shape: o });

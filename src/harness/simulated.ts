@@ -15,10 +15,15 @@
  * What a process adds that a run leaves out: JSON lines and the driver's routing (src/maelstrom/node.ts; a
  * request no workload claims gets not-supported here as there). Client messages are not delayed, as in Maelstrom.
  *
- * Crashes: a Maelstrom node may keep nothing on disk (none does without a data dir), so a node that crashes may
- * take with it what it acknowledged and had not passed on yet. An answer given by a node that crashes afterwards is
- * therefore recorded as indefinite (history.ts, `forgotten`), as Jepsen records an operation whose node crashed; the rest is checked in
- * full, and the restarted node must catch up with everything its peers hold.
+ * Crashes: the simulator's disk survives a crash, and a workload that says it is `durable` persists what it
+ * acknowledges before it answers (Raft's term, vote and log; a delta-sync service with `durable`), as `chatterbox
+ * maelstrom --data-dir` does under the process backend's kill nemesis. Its answers stay definite through a later
+ * crash, by the process backend's rule (process-nemesis.ts, AnswerBook: with kept state, answers stay definite).
+ * A crash that loses the durable store (`loseDurableState`, a lost disk), or any crash of a workload that keeps
+ * nothing, may take with it what the node acknowledged and had not passed on yet: an answer given by a node that
+ * such a crash hits afterwards is recorded as indefinite (history.ts, `forgotten`), as Jepsen records an
+ * operation whose node crashed. The rest is checked in full, and the restarted node must catch up with everything
+ * its peers hold.
  */
 import { assert } from '../core/assert.js';
 import { GOSSIP_PRESETS, type GossipPreset } from '../broadcast/gossip-presets.js';
@@ -246,8 +251,11 @@ export function runMaelstromScenario(s: MaelstromScenario): MaelstromVerdict {
   const protocol = s.hosted.protocol as WorkloadProtocol;
   const options = s.hosted.options({ preset: s.preset });
   const lastFaultMs = s.faults.reduce((end, f) => Math.max(end, faultEndMs(f)), 0);
-  const crashesOf = new Map<NodeId, number[]>();
-  for (const f of s.faults) if (f.kind === 'crash') crashesOf.set(f.node, [...(crashesOf.get(f.node) ?? []), f.atMs]);
+  // Crashes that may unmake an answer: those that lose the node's disk, or any of a workload that keeps nothing.
+  const diskLossesOf = new Map<NodeId, number[]>();
+  for (const f of s.faults) {
+    if (f.kind === 'crash' && (f.loseDurableState === true || s.hosted.durable !== true)) diskLossesOf.set(f.node, [...(diskLossesOf.get(f.node) ?? []), f.atMs]);
+  }
   const sim = new Simulation<unknown, unknown, ClientReply, unknown, ClientRequest>(protocol, {
     seed: s.seed,
     nodes: s.nodes,
@@ -304,7 +312,7 @@ export function runMaelstromScenario(s: MaelstromScenario): MaelstromVerdict {
       return;
     }
     // An answer the node may forget: see the module comment.
-    const forgotten = (crashesOf.get(node) ?? []).some((crashAt) => crashAt >= atMs);
+    const forgotten = (diskLossesOf.get(node) ?? []).some((crashAt) => crashAt >= atMs);
     history.complete(p.op, atMs, forgotten ? { forgotten: true } : { body });
     model.completed(p.op);
   };

@@ -348,4 +348,5 @@ export const KAFKA_WORKLOAD: Workload<RaftTimer> = {
   claims: isKafkaRequest,
   protocol: KAFKA_PROTOCOL,
   options: () => raftWorkloadOptions(),
+  durable: true,
 };

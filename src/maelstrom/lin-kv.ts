@@ -124,4 +124,5 @@ export const LIN_KV_WORKLOAD: Workload<RaftTimer> = {
   // empty disk, which Raft does not survive (see consensus/persistence.ts); Maelstrom never kills nodes, and the
   // harness's kill nemesis needs --node-data-dir for lin-kv and kafka.
   options: () => raftWorkloadOptions(),
+  durable: true,
 };

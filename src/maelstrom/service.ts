@@ -60,4 +60,10 @@ export interface Workload<Timer extends string = string> {
   readonly protocol: Protocol<unknown, unknown, ClientReply, unknown, ClientRequest, Timer>;
   /** The protocol's options for this node, from the driver's flags. */
   options(flags: Readonly<Record<string, unknown>>): unknown;
+  /**
+   * True when what the node acknowledged is in its durable store before the reply, so a restart on the same store
+   * keeps it (Raft's log; a delta-sync service with `durable`). The simulated harness then judges answers of a
+   * node that crashes later as definite.
+   */
+  readonly durable?: boolean;
 }

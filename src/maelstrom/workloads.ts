@@ -163,7 +163,7 @@ export function hostedWorkload<T>(
   claims: (body: Body) => boolean,
   options: (flags: Readonly<Record<string, unknown>>) => ReturnType<typeof gossipOptions> = presetOptions,
 ): Workload<SyncTimer> {
-  return { name: service.name, claims, protocol: deltaSync(service), options };
+  return { name: service.name, claims, protocol: deltaSync(service), options, durable: service.durable === true };
 }
 
 /** A `read` without a `key`: the CRDT workloads' (lin-kv's names one). */

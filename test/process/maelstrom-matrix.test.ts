@@ -87,14 +87,13 @@ describe('the shipped lin-kv, kafka and txn-rw-register nodes as processes under
       const kills = (r.nemesis?.processes ?? []).filter((e) => e.kind === 'kill');
       assert.ok(kills.length > 0 && kills.every((k) => k.initOkMs !== null && k.initOkMs !== undefined), formatReport(r));
       assert.ok((r.nemesis?.partitions.length ?? 0) > 0, formatReport(r));
-      // Raft keeps its log on the data dir, so the killed node's earlier answers stay definite; the txn node keeps
-      // nothing on disk (its store is memory), so what it answered before its kill is judged indefinite.
+      // Every shipped workload persists what it acknowledges (Raft its log, txn its registers) on the data dir, so
+      // the killed node's earlier answers stay definite.
       const forgotten = readFileSync(join(r.logDir, 'history.jsonl'), 'utf8')
         .trim()
         .split('\n')
         .filter((line) => /crashed later/.test(line));
-      if (workload === 'txn-rw-register') assert.ok(forgotten.length > 0, formatReport(r));
-      else assert.deepEqual(forgotten, [], formatReport(r));
+      assert.deepEqual(forgotten, [], formatReport(r));
     });
   }
 });

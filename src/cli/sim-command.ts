@@ -261,7 +261,9 @@ function describeVerdict(v: AgreementVerdict, out: (line: string) => void): void
 
 function describeMaelstromVerdict(v: MaelstromVerdict, out: (line: string) => void): void {
   const s = v.scenario;
-  out(`seed ${s.seed}, workload ${s.workload} (preset ${s.preset}): ${s.nodes.length} nodes, ${s.timeLimitMs / 1000} s at ${s.rate} ops/s from ${s.concurrency} clients`);
+  // The gossip preset tunes the delta anti-entropy workloads only; Raft's (lin-kv, kafka) ignore it.
+  const tuned = s.workload === 'lin-kv' || s.workload === 'kafka' ? '' : ` (preset ${s.preset})`;
+  out(`seed ${s.seed}, workload ${s.workload}${tuned}: ${s.nodes.length} nodes, ${s.timeLimitMs / 1000} s at ${s.rate} ops/s from ${s.concurrency} clients`);
   const link = s.network.defaultLink;
   out(`  network: latency ${JSON.stringify(link.latency)}, loss ${link.lossRate}, duplication ${link.duplicateRate}, ${s.network.linkOverrides?.length ?? 0} links different`);
   if (s.faults.length === 0) out('  faults: none');

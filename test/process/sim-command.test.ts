@@ -130,6 +130,8 @@ test('--workload simulates a shipped Maelstrom workload: one seed in full, the s
   const a = capture({ workload: 'g-set', seed: '7', nodes: '3', preset: 'latency' });
   assert.equal(a.code, 0, a.lines.join('\n'));
   assert.match(a.lines[0] ?? '', /^seed 7, workload g-set \(preset latency\): 3 nodes, \d+ s at \d+ ops\/s from 3 clients$/);
+  // Raft's workloads take no gossip preset, so none is named.
+  assert.match(capture({ workload: 'lin-kv', seed: '7' }).lines[0] ?? '', /^seed 7, workload lin-kv: \d nodes, /);
   assert.ok(a.lines.some((l) => /^ {2}set: \d+ attempted, \d+ acknowledged/.test(l)), a.lines.join('\n'));
   assert.equal(a.lines.at(-1), '  verdict: valid');
   assert.deepEqual(capture({ workload: 'g-set', seed: '7', nodes: '3', preset: 'latency' }).lines, a.lines);

@@ -132,16 +132,10 @@ export function onAppendReply<S, C, R, Req, Out>(
   now: number,
   effects: RaftEffects<C, Out>,
 ): void {
-  if (msg.term > s.term) {
-    becomeFollower(env, s, msg.term, null, now, effects);
-    return;
-  }
-  const p = s.progress.get(from);
-  if (s.role !== 'leader' || msg.term !== s.term || p === undefined) return;
-  p.heardAt = now;
+  // A refusal acknowledges the round its append carried too: the sender still leads.
+  const p = replyProgress(env, s, from, msg, now, effects);
+  if (p === undefined) return;
   p.inflight = Math.max(0, p.inflight - 1);
-  // Any reply of this term acknowledges the round its append carried (a refusal too: the sender still leads).
-  if (msg.round > p.acked) p.acked = msg.round;
   if (msg.ok) {
     if (msg.index > p.match) p.match = Math.min(msg.index, s.log.length);
     if (p.next <= p.match) p.next = p.match + 1;
@@ -180,15 +174,32 @@ export function onBeatReply<S, C, R, Req, Out>(
   now: number,
   effects: RaftEffects<C, Out>,
 ): void {
+  if (replyProgress(env, s, from, msg, now, effects) === undefined) return;
+  checkReadRound(env, s, now, effects);
+}
+
+/**
+ * What every reply to a leader's append or beat does first: a newer term makes this node a follower (§5.1);
+ * otherwise, if it leads the reply's term, the follower's progress, marked heard now and with the read round its
+ * reply acknowledges. Undefined when the reply is stale or this node no longer leads.
+ */
+function replyProgress<S, C, R, Req, Out>(
+  env: RaftEnv<S, C, R, Req, Out>,
+  s: RaftState<S, C, Req>,
+  from: NodeId,
+  msg: { readonly term: number; readonly round: number },
+  now: number,
+  effects: RaftEffects<C, Out>,
+): Progress | undefined {
   if (msg.term > s.term) {
     becomeFollower(env, s, msg.term, null, now, effects);
-    return;
+    return undefined;
   }
   const p = s.progress.get(from);
-  if (s.role !== 'leader' || msg.term !== s.term || p === undefined) return;
+  if (s.role !== 'leader' || msg.term !== s.term || p === undefined) return undefined;
   p.heardAt = now;
   if (msg.round > p.acked) p.acked = msg.round;
-  checkReadRound(env, s, now, effects);
+  return p;
 }
 
 /** The leader's tick: check quorum, retransmit lost appends, heartbeat idle followers. */

@@ -11,7 +11,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { GOSSIP_PRESETS } from '../src/broadcast/gossip.js';
 import type { Workload } from '../src/maelstrom/service.js';
-import { GSET_SERVICE, hostedWorkload } from '../src/maelstrom/workloads.js';
+import { GSET_SERVICE, WORKLOADS, hostedWorkload } from '../src/maelstrom/workloads.js';
 import { TXN_SERVICE, claimsTxn } from '../src/maelstrom/txn.js';
 import type { SyncOptions } from '../src/replication/delta-sync.js';
 import {
@@ -79,6 +79,10 @@ describe('the shipped Maelstrom workloads under the simulator', () => {
     assert.ok(v.history.some((op) => op.node === n1 && op.type === 'ok' && op.invokeMs > 1600), 'the restarted n1 answers');
     const check = v.check;
     assert.ok(check?.kind === 'set' && check.missingFinalReads.length === 0);
+  });
+
+  it('every workload the simulated backend offers runs what chatterbox maelstrom ships', () => {
+    for (const workload of SIM_WORKLOADS) assert.ok(WORKLOADS.includes(shippedWorkload(workload)), workload);
   });
 
   it('an answer from a durable node whose disk survives its crash stays definite, as under the process backend with data dirs', () => {

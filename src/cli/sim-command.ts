@@ -11,7 +11,7 @@ import { describePartition, ringRadius, validateNodeFaults, type Fault } from '.
 import type { AgreementProtocolName } from '../agreement/protocols.js';
 import { seed32 } from '../core/prng.js';
 import { drawAgreementScenario, runAgreementScenario, TUNING_NAMES, type AgreementVerdict, type ScenarioDraw } from '../sim/scenarios/agreement.js';
-import { SIM_WORKLOADS, hasShippedWorkload, sweepMaelstrom, type MaelstromDraw, type MaelstromVerdict, type SimWorkload } from '../harness/simulated.js';
+import { SIM_WORKLOADS, sweepMaelstrom, type MaelstromDraw, type MaelstromVerdict, type SimWorkload } from '../harness/simulated.js';
 import { formatCheck, formatCounts } from '../harness/format.js';
 import { CONSISTENCY_MODELS, type ConsistencyModel } from '../harness/txn.js';
 import { hasReads } from '../harness/types.js';
@@ -211,7 +211,7 @@ export function simArgsFromOptions(opts: OptionValues): SimArgs {
 
 function maelstromArgs(opts: OptionValues, raw: string, str: (name: string) => string | undefined): SimArgs {
   // Only workloads with a shipped node: a scenario of any other needs its node passed in (the library's `hosted`).
-  const workload = oneOf<SimWorkload>('--workload', raw, SIM_WORKLOADS.filter(hasShippedWorkload));
+  const workload = oneOf<SimWorkload>('--workload', raw, SIM_WORKLOADS);
   for (const [key, flag] of AGREEMENT_ONLY_FLAGS) {
     if (str(key) !== undefined) throw new UsageError(`${flag}: applies to the agreement job, not with --workload`);
   }
@@ -345,7 +345,7 @@ export function simCommand(): Command {
     )
     .option(
       '--workload <name>',
-      `simulate a Maelstrom workload instead: ${SIM_WORKLOADS.filter(hasShippedWorkload).join(', ')}; the nodes run what chatterbox maelstrom ships, clients issue what the harness's do, faults end by the time limit, and after 10 virtual seconds of recovery the history goes to the harness's checkers; lin-kv and kafka draw 3 to 5 nodes; exit 1 if a run is invalid, 4 if no run could be decided (takes --seed, --runs, --nodes, --preset, --consistency-models, --faults)`,
+      `simulate a Maelstrom workload instead: ${SIM_WORKLOADS.join(', ')}; the nodes run what chatterbox maelstrom ships, clients issue what the harness's do, faults end by the time limit, and after 10 virtual seconds of recovery the history goes to the harness's checkers; lin-kv and kafka draw 3 to 5 nodes; exit 1 if a run is invalid, 4 if no run could be decided (takes --seed, --runs, --nodes, --preset, --consistency-models, --faults)`,
     )
     .option('--preset <name>', 'with --workload: the gossip preset, latency or messages (default: drawn from the seed; lin-kv and kafka, on Raft, ignore it)')
     .option('--consistency-models <models>', `with --workload txn-rw-register: models the history must satisfy, comma-separated: ${CONSISTENCY_MODELS.join(', ')} (default read-committed, what the shipped node gives)`)

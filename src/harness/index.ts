@@ -7,7 +7,6 @@
 export {
   SIM_WORKLOADS,
   drawMaelstromScenario,
-  hasShippedWorkload,
   runMaelstromScenario,
   shippedWorkload,
   sweepMaelstrom,

@@ -52,19 +52,11 @@ import { Simulation, SimulationError, type SimulationStats } from '../sim/simula
 export const SIM_WORKLOADS = ['broadcast', 'g-set', 'g-counter', 'pn-counter', 'lin-kv', 'kafka', 'txn-rw-register'] as const;
 export type SimWorkload = (typeof SIM_WORKLOADS)[number];
 
-function shippedName(workload: SimWorkload): string {
-  return workload === 'g-counter' ? 'pn-counter' : workload;
-}
-
-/** True when `chatterbox maelstrom` ships a workload serving `workload`. */
-export function hasShippedWorkload(workload: SimWorkload): boolean {
-  return WORKLOADS.some((w) => w.name === shippedName(workload));
-}
-
-/** The shipped workload that serves `workload`. */
+/** The shipped workload that serves `workload` (every one of SIM_WORKLOADS has one; a test checks it). */
 export function shippedWorkload(workload: SimWorkload): Workload {
-  const found = WORKLOADS.find((w) => w.name === shippedName(workload));
-  assert(found !== undefined, `no shipped workload serves ${workload} yet: pass the node to run as \`hosted\``);
+  const name = workload === 'g-counter' ? 'pn-counter' : workload;
+  const found = WORKLOADS.find((w) => w.name === name);
+  assert(found !== undefined, `no shipped workload serves ${workload}`);
   return found;
 }
 

@@ -83,12 +83,14 @@ export async function runAgreementNode(config: AgreementNodeConfig, io: NodeIo):
     log,
   });
   log.info({ protocol: config.protocol, peers: config.peers.length, port: config.self.port }, 'node started');
-  const progress = config.progress ? setInterval(() => log.info({ ...host?.metrics() }, 'progress'), PROGRESS_EVERY_MS) : undefined;
+  // Per-link counters ride along (additive: `cluster --dashboard` draws link rates from them).
+  const progressFields = (): Record<string, unknown> => ({ ...host?.metrics(), links: transport.linkStats() });
+  const progress = config.progress ? setInterval(() => log.info(progressFields(), 'progress'), PROGRESS_EVERY_MS) : undefined;
   host.start(config.self.id, config.peers.map((p) => p.id), options, startedAtMs);
 
   const code = await finished;
   if (progress !== undefined) clearInterval(progress);
-  if (config.progress) log.info({ ...host.metrics() }, 'progress');
+  if (config.progress) log.info(progressFields(), 'progress');
   host.stop();
   await transport.close();
   // Peak resident memory, for the benchmark's "memory does not grow with the length of the run".

@@ -165,6 +165,14 @@ export interface TransportStats {
   wakeUps: number;
 }
 
+/** What went over the connections to one peer (messages after the handshake; bytes with headers): a dashboard's link rates. */
+export interface LinkStats {
+  framesIn: number;
+  framesOut: number;
+  bytesIn: number;
+  bytesOut: number;
+}
+
 type Failure = 'refused' | 'malformed';
 /** What RateLimitedWarnings counts connection problems by. */
 type ProblemKind = 'refused' | 'timedOut' | 'evicted' | 'malformed';
@@ -247,6 +255,7 @@ export class TcpTransport implements Transport {
   private readonly options: ResolvedOptions;
   private readonly nodes: ReadonlySet<string>;
   private readonly peers = new Map<NodeId, PeerSlot>();
+  private readonly links = new Map<NodeId, LinkStats>();
   private readonly connections = new Set<Connection>();
   private readonly pending = new PendingHandshakes<Connection>();
   private readonly warnings: RateLimitedWarnings<ProblemKind>;
@@ -330,6 +339,8 @@ export class TcpTransport implements Transport {
       this.writeFramed(conn, encoded.framed);
     }
     this.counters.framesOut++;
+    const link = this.link(to);
+    if (link !== undefined) link.framesOut++;
     return true;
   }
 
@@ -346,6 +357,24 @@ export class TcpTransport implements Transport {
 
   stats(): TransportStats {
     return { ...this.counters };
+  }
+
+  /** Per listed peer, what went over its connections so far (only peers something went to or came from). */
+  linkStats(): Record<string, LinkStats> {
+    const out: Record<string, LinkStats> = {};
+    for (const [id, link] of this.links) if (this.peers.has(id)) out[id] = { ...link };
+    return out;
+  }
+
+  /** The counters of the link to `peer`: only listed peers get one, so the map is bounded by the peers. */
+  private link(peer: NodeId | undefined): LinkStats | undefined {
+    if (peer === undefined || !this.peers.has(peer)) return undefined;
+    let link = this.links.get(peer);
+    if (link === undefined) {
+      link = { framesIn: 0, framesOut: 0, bytesIn: 0, bytesOut: 0 };
+      this.links.set(peer, link);
+    }
+    return link;
   }
 
   /**
@@ -569,6 +598,8 @@ export class TcpTransport implements Transport {
 
   private onData(conn: Connection, chunk: Buffer): void {
     this.counters.bytesIn += chunk.length;
+    const link = this.link(conn.peer);
+    if (link !== undefined) link.bytesIn += chunk.length;
     if (conn.dead || this.closing) return;
     conn.decoder.write(chunk);
     this.processFrames(conn);
@@ -607,6 +638,8 @@ export class TcpTransport implements Transport {
       } else {
         assert(conn.peer !== undefined, 'message on a connection without a peer');
         this.counters.framesIn++;
+        const link = this.link(conn.peer);
+        if (link !== undefined) link.framesIn++;
         this.options.onMessage(conn.peer, msg);
       }
     }
@@ -723,12 +756,16 @@ export class TcpTransport implements Transport {
     conn.socket.write(frameHeader(payload.length));
     conn.socket.write(payload);
     this.counters.bytesOut += FRAME_HEADER_BYTES + payload.length;
+    const link = this.link(conn.peer);
+    if (link !== undefined) link.bytesOut += FRAME_HEADER_BYTES + payload.length;
   }
 
   private writeFramed(conn: Connection, framed: Buffer): void {
     this.cork(conn);
     conn.socket.write(framed);
     this.counters.bytesOut += framed.length;
+    const link = this.link(conn.peer);
+    if (link !== undefined) link.bytesOut += framed.length;
   }
 
   /** The first write to a socket in a tick corks it; the writes of the tick leave together on the next. */

@@ -31,7 +31,7 @@ export function handleDashboard(req: IncomingMessage, res: ServerResponse, route
   } else if (req.method !== 'GET' && req.method !== 'HEAD') {
     plain(res, 405, 'only GET', { allow: 'GET, HEAD' });
   } else if (path === routes.eventsPath) {
-    routes.channel.accept(req, res);
+    routes.channel.accept(res);
   } else {
     res.writeHead(200, {
       'content-type': 'text/html; charset=utf-8',

@@ -52,7 +52,7 @@ export class SnapshotChannel {
   }
 
   /** Answers a GET of the events URL: the stream, starting with the last snapshot; 503 past MAX_SSE_CLIENTS. */
-  accept(req: IncomingMessage, res: ServerResponse): void {
+  accept(res: ServerResponse): void {
     if (this.clients.size >= MAX_SSE_CLIENTS) {
       res.writeHead(503, { 'content-type': 'text/plain; charset=utf-8', 'retry-after': '5' });
       res.end(`at most ${MAX_SSE_CLIENTS} pages may watch at once\n`);
@@ -63,11 +63,8 @@ export class SnapshotChannel {
     if (this.last !== undefined) res.write(this.last);
     this.clients.add(res);
     this.markWatched();
-    const forget = (): void => {
-      this.clients.delete(res);
-    };
-    req.on('close', forget);
-    res.on('close', forget);
+    // The response's close, not the request's: a request closes as soon as its (empty) body is read.
+    res.on('close', () => this.clients.delete(res));
   }
 
   /** Sends a snapshot to every browser (the owner calls this at most once per SNAPSHOT_INTERVAL_MS). Ignored once finished. */

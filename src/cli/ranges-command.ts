@@ -17,6 +17,7 @@ import { RunError, UsageError, oneLine, quote, systemErrorOf } from '../platform
 import { flagOption, parseHost, parsePort, pathOption, stringOption, wholeNumber } from './flags.js';
 import { PLACE_DEFAULTS, addPlaceOptions, nodeFailed, placeArgsFromOptions, resolveClusterPlace, type PlaceArgs } from './place-flags.js';
 import { readInputFile, type ReadFile } from '../platform/peers-file.js';
+import { isLoopbackBind } from '../runtime/dashboard/sse.js';
 
 export const RANGES_API_ENV = 'CHATTERBOX_RANGES_API';
 
@@ -42,6 +43,8 @@ export interface RangesServeArgs extends PlaceArgs {
   readonly fanout: number;
   readonly intervalMs: number;
   readonly verbose: boolean;
+  /** `--ui`: the live page at /ui on the API (loopback API hosts only). */
+  readonly ui?: boolean;
 }
 
 export function defineServeCommand(): Command {
@@ -55,6 +58,7 @@ export function defineServeCommand(): Command {
     .option('--fanout <n>', `each node sends its changes to about 2×n others, 1..${MAX_FANOUT}; the same on every node (default ${RANGES_DEFAULTS.fanout})`)
     .option('--interval-ms <ms>', `changes are batched and sent every this many milliseconds, 1..${MAX_INTERVAL_MS} (default ${RANGES_DEFAULTS.intervalMs})`)
     .option('-v, --verbose', 'debug logs on stderr (one line per API request, among others)')
+    .option('--ui', 'serve a live page of this node\'s key ranges and members at /ui on the API (its URL is in the "ranges node started" line); needs a loopback --api-host')
     .addHelpText(
       'after',
       [
@@ -91,7 +95,12 @@ export function serveArgsFromOptions(opts: OptionValues, env: Env = {}): RangesS
     fanout: fanout === undefined ? RANGES_DEFAULTS.fanout : wholeNumber('--fanout', fanout, 1, MAX_FANOUT),
     intervalMs: interval === undefined ? RANGES_DEFAULTS.intervalMs : wholeNumber('--interval-ms', interval, 1, MAX_INTERVAL_MS),
     verbose: flagOption(opts, 'verbose'),
+    ...(flagOption(opts, 'ui') ? { ui: true } : {}),
   };
+  // The page has no authentication either, and shows the whole cluster's state: loopback only.
+  if (args.ui === true && !isLoopbackBind(args.apiHost)) {
+    throw new UsageError(`--ui: the page is served on loopback only, and --api-host is ${args.apiHost}; use 127.0.0.1, ::1 or localhost`);
+  }
   // Equal ports collide whenever the hosts overlap (localhost and 127.0.0.1, a wildcard): refuse them outright.
   if (args.apiPort === args.port) {
     throw new UsageError(`--api-port: ${args.apiPort} is also the node's -p/--port; give the API a port of its own`);
@@ -113,6 +122,7 @@ export function buildServeConfig(args: RangesServeArgs, readFile: ReadFile = rea
     apiPort: args.apiPort,
     fanout: args.fanout,
     intervalMs: args.intervalMs,
+    ...(args.ui === true ? { ui: true } : {}),
   };
 }
 

@@ -20,6 +20,7 @@ import { DecodeError } from '../crdt/index.js';
 import { SqliteStore, StoreError } from './durable-store.js';
 import type { Logger } from '../platform/log.js';
 import { listenAsNode } from './node-transport.js';
+import { startRangesUi, type RangesUi } from './dashboard/ranges-ui.js';
 import { WallClockHost } from '../kernel/wall-clock-host.js';
 import {
   MAX_BODY_BYTES,
@@ -45,6 +46,8 @@ export interface RangesNodeConfig {
   readonly apiPort: number;
   readonly fanout: number;
   readonly intervalMs: number;
+  /** Serve the live page at /ui (`ranges serve --ui`; loopback API hosts only, checked by the CLI). */
+  readonly ui?: boolean;
 }
 
 export interface RangesNode {
@@ -76,6 +79,7 @@ export async function startRangesNode(config: RangesNodeConfig, log: Logger): Pr
   let host: WallClockHost<RangesMsg, RangesReply, RangesRequest> | undefined;
   let transport: TcpTransport | undefined;
   let server: Server | undefined;
+  let ui: RangesUi | undefined;
   let stopping: Promise<void> | undefined;
   // Whether 'ranges node started' was logged: a node that failed to start ends with its one error, not a 'stopped' line.
   let started = false;
@@ -84,6 +88,8 @@ export async function startRangesNode(config: RangesNodeConfig, log: Logger): Pr
 
   const stop = (): Promise<void> => {
     stopping ??= (async () => {
+      // Before the protocol stops: the final picture is drawn from the node's answers.
+      ui?.finish(0, 'the node stopped; this is its last picture');
       const metrics = host?.metrics();
       host?.stop();
       if (server !== undefined) {
@@ -92,6 +98,7 @@ export async function startRangesNode(config: RangesNodeConfig, log: Logger): Pr
         await closed;
       }
       await transport?.close();
+      ui?.close();
       store.close();
       if (metrics !== undefined && started) log.info({ ...metrics }, 'ranges node stopped');
     })();
@@ -157,6 +164,18 @@ export async function startRangesNode(config: RangesNodeConfig, log: Logger): Pr
     };
     const nodeInfo = { id: config.self.id, clusterId: config.clusterId, nodes: config.peers.map((p) => p.id) };
     const guardHost = LOOPBACK_BIND.test(config.apiHost);
+    if (config.ui === true) {
+      ui = startRangesUi({
+        self: config.self.id,
+        clusterId: config.clusterId,
+        listed: nodeInfo.nodes,
+        call: (request) => {
+          const reply = call({ ...request, id: nextId++ } as RangesRequest);
+          return 'status' in reply || !reply.ok ? { ok: false } : { ok: true, result: reply.result };
+        },
+        transportStats: () => transport!.stats(),
+      });
+    }
 
     server = createServer((req, res) => {
       void handle(req, res).catch((error: unknown) => {
@@ -173,6 +192,7 @@ export async function startRangesNode(config: RangesNodeConfig, log: Logger): Pr
         log.debug({ method, url: req.url, status, ms: Math.round((performance.now() - began) * 10) / 10 }, 'api');
       };
       const refuse = (error: HttpError): void => answer(error.status, errorBody(error), error.allow === undefined ? {} : { allow: error.allow.join(', ') });
+      if (ui?.handle(req, res) === true) return;
       if (guardHost && !isLoopbackHost(req.headers.host)) {
         refuse(httpError('forbidden', 'this API listens on loopback and answers only requests addressed to localhost or a loopback address'));
         req.resume();
@@ -228,6 +248,7 @@ export async function startRangesNode(config: RangesNodeConfig, log: Logger): Pr
   log.info(
     {
       api: apiUrl,
+      ...(ui === undefined ? {} : { ui: `${apiUrl}/ui` }),
       port: config.self.port,
       peers: config.peers.length,
       dataDir: store.path,

@@ -4,9 +4,14 @@
  * The cluster's nodes start only once the page watches (--dashboard-wait), so the page sees the run from its start.
  */
 import assert from 'node:assert/strict';
+import { mkdtempSync } from 'node:fs';
+import { get } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { freePorts } from '../../src/supervisor/free-port.js';
 import { closeBrowser, openPage, screenshot } from './helpers/browser.js';
-import { HUNG_AFTER_MS, startChatterbox } from './helpers/processes.js';
+import { HUNG_AFTER_MS, localCluster, startChatterbox, type Running } from './helpers/processes.js';
 
 const DASHBOARD_AT = /dashboard at (http:\/\/\S+)/;
 const AGREEMENT = /^agreement: all 5 nodes printed (\((\d+), \d+\.\d{10}\))$/;
@@ -59,5 +64,58 @@ describe('live dashboards in a browser', { concurrency: 1, timeout: HUNG_AFTER_M
     await run.stderrMatching(/the final picture stays at .* until Ctrl-C/);
     run.proc.kill('SIGINT');
     assert.equal(await run.exited, 0);
+  });
+
+  test('ranges serve --ui: the registrations made through the API, by owner and priority, and the members', async (t) => {
+    const cluster = await localCluster(2);
+    const apiPorts = await freePorts(2);
+    const nodes: Running[] = [0, 1].map((i) =>
+      startChatterbox([
+        'ranges', 'serve', '-p', String(cluster.ports[i]), '--peer-config-file', cluster.peersFile,
+        '--data-dir', mkdtempSync(join(tmpdir(), 'chatterbox-ui-')), '--api-port', String(apiPorts[i]), '--interval-ms', '50', '--ui',
+      ]),
+    );
+    t.after(() => nodes.forEach((n) => n.proc.kill('SIGKILL')));
+    const started = await Promise.all(nodes.map((n) => n.stderrMatching(/ranges node started/)));
+    const uiUrl = (JSON.parse(started[0]!) as { ui: string }).ui;
+    assert.equal(uiUrl, `http://127.0.0.1:${apiPorts[0]}/ui`);
+
+    const post = async (i: number, path: string, body?: unknown): Promise<void> => {
+      const response = await fetch(`http://127.0.0.1:${apiPorts[i]}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: body === undefined ? '' : JSON.stringify(body) });
+      assert.equal(response.status, 200, `${path}: ${await response.text()}`);
+    };
+    // n1 owns the lower half; n2 the upper half, and the lower half after n1 (a lower priority).
+    await post(0, '/groups/users/join');
+    await post(1, '/groups/users/join');
+    await post(0, '/groups/users/ranges', { start: 0, end: 2 ** 31 });
+    await post(1, '/groups/users/ranges', { start: 0, end: 2 ** 32 });
+
+    const opened = await openPage(uiUrl);
+    const { page } = opened;
+    try {
+      const group = page.locator('section[data-group="users"]');
+      // n1's page shows n2's registration once it has arrived by gossip: wait for the replicated picture.
+      await group.locator('tr[data-start="0"] td.owners', { hasText: /^n1 \(\d+\) > n2 \(\d+\)$/ }).waitFor({ timeout: HUNG_AFTER_MS });
+      await group.locator(`tr[data-start="${2 ** 31}"] td.owners`, { hasText: /^n2 \(\d+\)$/ }).waitFor({ timeout: HUNG_AFTER_MS });
+      assert.equal(await group.locator('tbody tr').count(), 2, 'two subranges: [0, 2^31) and [2^31, 2^32)');
+      assert.equal(await group.locator('svg.bar rect').count(), 1 + 3, 'the frame, two owners of the lower half, one of the upper');
+      assert.deepEqual(await page.locator('#members tr td.id').allTextContents(), ['n1', 'n2']);
+      assert.deepEqual(await page.locator('#members tr td.state').allTextContents(), ['listed', 'listed']);
+      assert.deepEqual(await page.locator('#members tr td.groups').allTextContents(), ['users', 'users']);
+      assert.equal(await page.textContent('#status'), 'live');
+      assert.deepEqual(opened.consoleErrors, []);
+      await screenshot(page, 'ranges-ui');
+    } finally {
+      await opened.close();
+    }
+    // The page is the API's: a non-loopback Host is refused, as the API refuses it.
+    const status = await new Promise<number | undefined>((resolve, reject) => {
+      // node:http, since fetch may not set Host.
+      get(uiUrl, { headers: { host: 'example.com' } }, (res) => {
+        res.resume();
+        resolve(res.statusCode);
+      }).on('error', reject);
+    });
+    assert.equal(status, 403);
   });
 });

@@ -30,7 +30,7 @@ import type { RecordedTrace, TraceRecord } from './trace.js';
  * when there is one (the messages that led to it), else from the start. Beyond a few hundred arrows a diagram
  * cannot be read; the timeline above it still shows every node's sends and receipts.
  */
-export const SIM_LAMPORT_WINDOW = 400;
+export const SIM_LAMPORT_WINDOW = 300;
 /** Log lines shown (the most recent). */
 export const MAX_REPORT_LOG_LINES = 200;
 
@@ -257,7 +257,7 @@ export function simReportHtml(input: SimReportInput): string {
     '<h2>Every node\'s events</h2>',
     `<p class="sub">Time runs left to right; hover a mark for the event. ${omitted > 0 ? `The trace kept the first ${events.length.toLocaleString('en-US')} of ${input.trace.total.toLocaleString('en-US')} events.` : `${events.length.toLocaleString('en-US')} events.`}</p>`,
     eventLegend(),
-    outcomeAndFaultLegend(['partition', 'crash', 'pause']),
+    outcomeAndFaultLegend(['partition', 'crash', 'pause'], false),
     timeline,
     countsTable(input.nodes, events),
     '<h2>Messages (Lamport diagram)</h2>',

@@ -200,7 +200,8 @@ function anomalies(report: Report, ops: readonly Op[]): { html: string; involved
       const missing = mark(finalReads.filter((op) => op.type === 'ok' && Array.isArray(op.result) && !(op.result as unknown[]).some((e) => same(e, element))));
       items.push(`<li class="anomaly lost" data-element="${escapeHtml(short(element))}"><b>lost ${escapeHtml(short(element))}</b>: written by ${linkList(writes) || 'no operation'}; missing from the final ${missing.length === 1 ? 'read' : 'reads'} ${linkList(missing) || '(none)'}</li>`);
     }
-    if (check.lostCount > MAX_ANOMALIES_LISTED) items.push(`<li>and ${check.lostCount - MAX_ANOMALIES_LISTED} more lost elements</li>`);
+    const listedLost = Math.min(check.lost.length, MAX_ANOMALIES_LISTED);
+    if (check.lostCount > listedLost) items.push(`<li>and ${check.lostCount - listedLost} more lost elements (the problem above lists them)</li>`);
     for (const element of check.unexpected.slice(0, MAX_ANOMALIES_LISTED)) {
       const reads = mark(ops.filter((op) => op.f === 'read' && !op.probe && Array.isArray(op.result) && (op.result as unknown[]).some((e) => same(e, element))));
       items.push(`<li class="anomaly unexpected"><b>unexpected ${escapeHtml(short(element))}</b> (never written): read by ${linkList(reads) || 'probe reads only'}</li>`);

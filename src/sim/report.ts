@@ -30,7 +30,7 @@ import type { RecordedTrace, TraceRecord } from './trace.js';
  * when there is one (the messages that led to it), else from the start. Beyond a few hundred arrows a diagram
  * cannot be read; the timeline above it still shows every node's sends and receipts.
  */
-export const SIM_LAMPORT_WINDOW = 300;
+export const SIM_LAMPORT_WINDOW = 150;
 /** Log lines shown (the most recent). */
 export const MAX_REPORT_LOG_LINES = 200;
 
@@ -92,7 +92,8 @@ const PRIORITY: Readonly<Record<TraceRecord['kind'], number>> = {
 
 /** Faults as shaded bands: partitions over every node (labelled with the groups), crashes and pauses over their node. */
 export function faultBands(faults: readonly Fault[], endMs: number): TimelineBand[] {
-  return faults.map((f): TimelineBand => {
+  // A fault scheduled after the run stopped (a failure ended it early) did not happen.
+  return faults.filter((f) => f.atMs <= endMs).map((f): TimelineBand => {
     switch (f.kind) {
       case 'partition':
         return { kind: 'partition', start: f.atMs, end: f.healAtMs, label: `partition ${describePartition(f)}` };

@@ -193,10 +193,13 @@ function describe(e: unknown): string {
 /**
  * Runs `fn`; if it throws (or its promise rejects), rethrows an Error whose message starts with
  * `${label} failed with seed=${seed} (replay: CHATTERBOX_SEED=${seed})`, keeping the original as `cause`.
+ * With `picture`, the `chatterbox sim` command that replays the seed (`chatterbox sim --protocol stream --seed 7`),
+ * the message also says how to draw it: `(replay: CHATTERBOX_SEED=7; picture: npx chatterbox sim … --report seed-7.html)`.
  */
-export function withSeed<T>(seed: number, label: string, fn: () => T): T {
+export function withSeed<T>(seed: number, label: string, fn: () => T, picture?: string): T {
+  const hint = picture === undefined ? '' : `; picture: ${pictureCommand(picture, seed)}`;
   const wrap = (e: unknown): Error =>
-    new Error(`${label} failed with seed=${seed} (replay: ${REPLAY_SEED_ENV}=${seed}): ${describe(e)}`, { cause: e });
+    new Error(`${label} failed with seed=${seed} (replay: ${REPLAY_SEED_ENV}=${seed}${hint}): ${describe(e)}`, { cause: e });
   let result: T;
   try {
     result = fn();
@@ -210,6 +213,11 @@ export function withSeed<T>(seed: number, label: string, fn: () => T): T {
     }) as T;
   }
   return result;
+}
+
+/** The command that draws a seed as a page: `sim` the replay command (starting `chatterbox sim`), plus `--report`. */
+export function pictureCommand(sim: string, seed: number): string {
+  return `npx ${sim} --report seed-${seed}.html`;
 }
 
 /**

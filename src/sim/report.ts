@@ -222,7 +222,12 @@ function countsTable(nodes: readonly NodeId[], events: readonly TraceRecord[]): 
 }
 
 export function simReportHtml(input: SimReportInput): string {
-  const events = input.trace.events;
+  // The failure is marked on the timeline whether or not the trace saw it (an error thrown outside a step).
+  const f = input.failure;
+  const events: readonly TraceRecord[] =
+    f === undefined || input.trace.events.some((e) => e.kind === 'failure')
+      ? input.trace.events
+      : [...input.trace.events, { kind: 'failure', atMs: f.atMs ?? input.endedAtMs, node: f.node, text: f.text }];
   const sentAt = new Map<number, number>();
   for (const e of events) if (e.kind === 'send') sentAt.set(e.id, e.atMs);
   const failed = input.failure !== undefined || input.problems.length > 0;
@@ -237,7 +242,7 @@ export function simReportHtml(input: SimReportInput): string {
     input.problems.length === 0
       ? ''
       : `<div class="panel problems"><h3>What the checks found</h3><ul>${input.problems.map((p) => `<li>${escapeHtml(p)}</li>`).join('')}</ul></div>`;
-  const omitted = input.trace.total - events.length;
+  const omitted = input.trace.total - input.trace.events.length;
   const end = Math.max(input.endedAtMs, ...events.map((e) => e.atMs), 1);
   const timeline = renderTimeline({
     rows: input.nodes.map((id) => ({ id })),
@@ -256,7 +261,7 @@ export function simReportHtml(input: SimReportInput): string {
     failurePanel,
     problems,
     '<h2>Every node\'s events</h2>',
-    `<p class="sub">Time runs left to right; hover a mark for the event. ${omitted > 0 ? `The trace kept the first ${events.length.toLocaleString('en-US')} of ${input.trace.total.toLocaleString('en-US')} events.` : `${events.length.toLocaleString('en-US')} events.`}</p>`,
+    `<p class="sub">Time runs left to right; hover a mark for the event. ${omitted > 0 ? `The trace kept the first ${input.trace.events.length.toLocaleString('en-US')} of ${input.trace.total.toLocaleString('en-US')} events.` : `${input.trace.events.length.toLocaleString('en-US')} events.`}</p>`,
     eventLegend(),
     outcomeAndFaultLegend(['partition', 'crash', 'pause'], false),
     timeline,

@@ -5,7 +5,12 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { simArgsFromOptions } from '../src/cli/sim-command.js';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { harnessArgsFromOptions } from '../src/cli/harness-command.js';
+import { reportDirectory } from '../src/cli/harness-report.js';
+import { runSimCommand, simArgsFromOptions } from '../src/cli/sim-command.js';
 import { harnessReportHtml, stableLatencies } from '../src/harness/report-page.js';
 import type { Op, Report, SetCheck } from '../src/harness/types.js';
 import { UsageError } from '../src/platform/user-errors.js';
@@ -111,4 +116,28 @@ test('--report pictures one seed: not with --runs, and with the agreement job of
   assert.throws(() => simArgsFromOptions({ runs: '2', report: 'x.html' }), (e: unknown) => e instanceof UsageError && /--report: pictures one seed; drop --runs/.test(e.message));
   assert.throws(() => simArgsFromOptions({ protocol: 'both', report: 'x.html' }), (e: unknown) => e instanceof UsageError && /give --protocol stream or lockstep/.test(e.message));
   assert.equal(simArgsFromOptions({ workload: 'g-set', report: 'x.html' }).report, 'x.html');
+});
+
+test('sim --report writes the page for the agreement job and for a workload, and says where', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'chatterbox-sim-report-'));
+  for (const [opts, title] of [
+    [{ seed: '5', nodes: '3', protocol: 'lockstep' }, /agreement job, protocol lockstep/],
+    [{ seed: '2', nodes: '3', workload: 'g-set' }, /g-set workload/],
+  ] as const) {
+    const file = join(dir, `${title.source.split(' ')[0]}.html`);
+    const lines: string[] = [];
+    assert.equal(runSimCommand(simArgsFromOptions({ ...opts, report: file }), (l) => lines.push(l)), 0);
+    assert.equal(lines[lines.length - 1], `report: ${file}`);
+    const page = readFileSync(file, 'utf8');
+    assert.match(page, title);
+    assert.match(page, /The run as printed/, 'what the command printed is on the page');
+    for (const n of ['n1', 'n2', 'n3']) assert.match(page, new RegExp(`data-lane="${n}"`));
+  }
+  assert.throws(() => runSimCommand(simArgsFromOptions({ seed: '1', report: join(dir, 'no', 'such', 'dir', 'x.html') }), () => {}), UsageError);
+});
+
+test('harness --report takes a directory', () => {
+  assert.equal(harnessArgsFromOptions({ workload: 'echo', report: 'run1' }, []).report, 'run1');
+  assert.equal(harnessArgsFromOptions({ workload: 'echo' }, []).report, undefined);
+  assert.throws(() => reportDirectory('/proc/no-such-place/report'), (e: unknown) => e instanceof UsageError && /^--report \/proc\/no-such-place\/report: cannot be created or written/.test(e.message));
 });

@@ -132,6 +132,13 @@ test('sim --report writes the page for the agreement job and for a workload, and
     assert.match(page, title);
     assert.match(page, /The run as printed/, 'what the command printed is on the page');
     for (const n of ['n1', 'n2', 'n3']) assert.match(page, new RegExp(`data-lane="${n}"`));
+    // A workload's page carries the harness's sections too: its verdict, charts (uPlot inlined) and operations.
+    if ('workload' in opts) {
+      assert.match(page, /<h2>Verdict<\/h2>/);
+      assert.match(page, /data-chart="chart-latency"/);
+      assert.match(page, /class="op ok" id="op-\d+"/);
+      assert.match(page, /uPlot/);
+    } else assert.doesNotMatch(page, /data-chart=/);
   }
   assert.throws(() => runSimCommand(simArgsFromOptions({ seed: '1', report: join(dir, 'no', 'such', 'dir', 'x.html') }), () => {}), UsageError);
 });

@@ -8,7 +8,9 @@ import type { NodeId } from '../core/ids.js';
 import { drawMaelstromScenario, runMaelstromScenario, type MaelstromDraw, type SimWorkload } from '../harness/simulated.js';
 import { fileErrorText, UsageError } from '../platform/user-errors.js';
 import type { Fault } from '../sim/faults.js';
-import { simReportHtml, type SimFailure } from '../sim/report.js';
+import { faultBands, simReportHtml, type SimFailure } from '../sim/report.js';
+import { OPERATIONS_CSS, operationSections } from '../harness/report-page.js';
+import { readChartAssets } from '../platform/chart-assets.js';
 import { drawAgreementScenario, runAgreementScenario, type ScenarioDraw } from '../sim/scenarios/agreement.js';
 import { SimulationError, type SimLogEntry } from '../sim/simulation.js';
 import { recordTrace, type RecordedTrace } from '../sim/trace.js';
@@ -22,7 +24,7 @@ export interface SimPictureRun {
   readonly settings: ReadonlyArray<readonly [string, string]>;
   readonly replay: string;
   /** Runs the scenario with `observe` attached to its simulation; returns the problems its checks found and where it ended. */
-  readonly run: (observe: (trace: RecordedTrace) => void) => { problems: readonly string[]; endedAtMs: number; logs: readonly SimLogEntry[] };
+  readonly run: (observe: (trace: RecordedTrace) => void) => { problems: readonly string[]; endedAtMs: number; logs: readonly SimLogEntry[]; extra?: string };
 }
 
 /** Runs `picture`, writes its page to `file`; 0 when it passed, 1 when it failed. */
@@ -31,6 +33,7 @@ export function writeSimReport(picture: SimPictureRun, file: string, printed: re
   let problems: readonly string[] = [];
   let endedAtMs = 0;
   let logs: readonly SimLogEntry[] = [];
+  let extra: string | undefined;
   let failure: SimFailure | undefined;
   try {
     const result = picture.run((t) => {
@@ -39,6 +42,7 @@ export function writeSimReport(picture: SimPictureRun, file: string, printed: re
     problems = result.problems;
     endedAtMs = result.endedAtMs;
     logs = result.logs;
+    extra = result.extra;
   } catch (error) {
     if (!(error instanceof SimulationError)) throw error;
     failure = { text: error.message, node: error.node ?? null, atMs: error.atMs ?? null };
@@ -59,6 +63,7 @@ export function writeSimReport(picture: SimPictureRun, file: string, printed: re
     printed,
     replay: picture.replay,
     logs,
+    ...(extra === undefined ? {} : { extra: { html: extra, assets: readChartAssets(), css: OPERATIONS_CSS } }),
   });
   try {
     writeFileSync(file, html);
@@ -121,7 +126,29 @@ export function workloadPicture(seed: number, workload: SimWorkload, draw: Maels
         });
       });
       describe(verdict);
-      return { problems: verdict.problems, endedAtMs, logs: [] };
+      // The harness's own sections: the verdict with its anomalies linked to the operations, the charts, the timeline.
+      const sections = operationSections({
+        nodes: scenario.nodes,
+        ops: verdict.history,
+        check: verdict.check,
+        workload,
+        valid: verdict.valid,
+        unknown: verdict.unknown,
+        problems: verdict.problems,
+        undecided: verdict.undecided,
+        bands: faultBands(scenario.faults, endedAtMs),
+        durationMs: endedAtMs,
+      });
+      const extra = [
+        '<h2>Verdict</h2>',
+        sections.verdict,
+        '<h2>Latency and throughput</h2>',
+        sections.charts,
+        '<h2>Operations</h2>',
+        '<p class="sub">One row per client (its node after the arrow), each operation from invocation to completion; operations named in the verdict are outlined.</p>',
+        sections.timeline,
+      ].join('\n');
+      return { problems: verdict.problems, endedAtMs, logs: [], extra };
     },
   };
 }

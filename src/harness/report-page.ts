@@ -29,7 +29,7 @@ import {
   type TimelineSpan,
 } from '../pictures/index.js';
 import type { MessageRecord } from './message-record.js';
-import type { Op, Report } from './types.js';
+import type { CheckResult, Op, Report } from './types.js';
 
 /** Links listed per anomaly; the rest are counted. */
 export const MAX_ANOMALY_LINKS = 40;
@@ -174,23 +174,21 @@ export function stableLatencies(ops: readonly Op[], nodes: readonly string[]): A
   return out.sort((a, b) => a.invokeMs - b.invokeMs);
 }
 
-function faultBands(report: Report, clientsOf: ReadonlyMap<string, readonly string[]>): TimelineBand[] {
+/** The nemesis of a process run as bands over nodes (partitions over all). */
+function nemesisBands(report: Report): TimelineBand[] {
   const bands: TimelineBand[] = [];
   for (const p of report.nemesis?.partitions ?? []) bands.push({ kind: 'partition', start: p.startMs, end: p.endMs, label: `partition (${p.kind}): ${p.description}` });
-  for (const e of report.nemesis?.processes ?? []) {
-    bands.push({ kind: e.kind, start: e.startMs, end: e.endMs, rows: [...(clientsOf.get(e.node) ?? [])], label: `${e.node} ${e.kind === 'kill' ? 'killed' : 'paused'}` });
-  }
+  for (const e of report.nemesis?.processes ?? []) bands.push({ kind: e.kind, start: e.startMs, end: e.endMs, rows: [e.node], label: `${e.node} ${e.kind === 'kill' ? 'killed' : 'paused'}` });
   return bands;
 }
 
 /** The verdict's anomalies, each with links to the operations involved; and the operations to highlight. */
-function anomalies(report: Report, ops: readonly Op[]): { html: string; involved: Set<number> } {
+function anomalies(check: CheckResult | null, ops: readonly Op[]): { html: string; involved: Set<number> } {
   const involved = new Set<number>();
   const mark = (list: readonly Op[]): readonly Op[] => {
     for (const op of list.slice(0, MAX_ANOMALY_LINKS)) involved.add(op.index);
     return list;
   };
-  const check = report.check;
   const items: string[] = [];
   const same = (a: unknown, b: unknown): boolean => JSON.stringify(a) === JSON.stringify(b);
   const finalReads = ops.filter((op) => op.final && op.f === 'read');
@@ -284,13 +282,38 @@ function numbersTable(r: Report): string {
   return `<table class="numbers">${rows.map(([k, v]) => `<tr><th>${escapeHtml(k)}</th><td class="num">${escapeHtml(v)}</td></tr>`).join('')}</table>`;
 }
 
-export function harnessReportHtml(input: HarnessReportInput): string {
-  const r = input.report;
-  const nodes = r.nodes.map((n) => n.id);
+/** What the operation sections of a page are drawn from: a process run's report, or a simulated run's verdict. */
+export interface OperationsInput {
+  readonly nodes: readonly string[];
+  /** The history, probes included or not (they are left out of the pictures but count for stable latency). */
+  readonly ops: readonly Op[];
+  readonly check: CheckResult | null;
+  readonly workload: string;
+  readonly valid: boolean;
+  readonly unknown: boolean;
+  readonly problems: readonly string[];
+  readonly undecided: readonly string[];
+  /** Faults over nodes (partitions over all): shaded on the rows of those nodes' clients. */
+  readonly bands: readonly TimelineBand[];
+  readonly durationMs: number;
+}
+
+export interface OperationSections {
+  readonly badge: string;
+  /** The verdict with its anomalies linked to the operations. */
+  readonly verdict: string;
+  /** Latency, throughput and (broadcast, g-set) stable latency charts; they need the chart library on the page. */
+  readonly charts: string;
+  /** Every operation on a timeline, one row per client. */
+  readonly timeline: string;
+}
+
+/** The verdict, the charts and the operations timeline, shared by the harness page and the simulated seed's page. */
+export function operationSections(input: OperationsInput): OperationSections {
   const ops = input.ops.filter((op) => !op.probe);
-  const verdict = r.valid ? 'valid' : r.unknown ? 'unknown' : 'invalid';
+  const verdict = input.valid ? 'valid' : input.unknown ? 'unknown' : 'invalid';
   const badge = `<span class="verdict ${verdict}">${verdict === 'valid' ? 'valid' : verdict === 'unknown' ? 'unknown' : 'INVALID'}</span>`;
-  const { html: anomalyHtml, involved } = anomalies(r, input.ops);
+  const { html: anomalyHtml, involved } = anomalies(input.check, input.ops);
 
   // Timeline: one row per client, in number order, labelled with its node.
   const clientNode = new Map<string, string>();
@@ -298,7 +321,7 @@ export function harnessReportHtml(input: HarnessReportInput): string {
   const clients = [...clientNode.keys()].sort((a, b) => Number(a.slice(1)) - Number(b.slice(1)));
   const clientsOf = new Map<string, string[]>();
   for (const c of clients) clientsOf.set(clientNode.get(c)!, [...(clientsOf.get(clientNode.get(c)!) ?? []), c]);
-  const end = Math.max(r.durationMs, ...ops.map((op) => op.completeMs ?? op.invokeMs), 1);
+  const end = Math.max(input.durationMs, ...ops.map((op) => op.completeMs ?? op.invokeMs), 1);
   const spans: TimelineSpan[] = ops.map((op) => ({
     row: op.client,
     start: op.invokeMs,
@@ -308,10 +331,13 @@ export function harnessReportHtml(input: HarnessReportInput): string {
     anchor: anchor(op),
     highlight: involved.has(op.index),
   }));
+  // A fault of a node shades its clients' rows; one over all nodes, every row.
+  const bands = input.bands.map((b) => (b.rows === undefined || b.rows.length === 0 ? b : { ...b, rows: b.rows.flatMap((n) => clientsOf.get(n) ?? []) }));
   const timeline =
     clients.length === 0
       ? '<p>No client operations.</p>'
-      : renderTimeline({ rows: clients.map((c) => ({ id: c, label: `${c} → ${clientNode.get(c)}` })), start: 0, end, spans, bands: faultBands(r, clientsOf), rowHeight: 20 });
+      : outcomeAndFaultLegend(['partition', 'kill', 'crash', 'pause']) +
+        renderTimeline({ rows: clients.map((c) => ({ id: c, label: `${c} → ${clientNode.get(c)}` })), start: 0, end, spans, bands, rowHeight: 20 });
 
   const charts: string[] = [];
   const done = ops.filter((op) => op.completeMs !== null);
@@ -321,40 +347,61 @@ export function harnessReportHtml(input: HarnessReportInput): string {
     if (kinds.length > 0) charts.push(chartElement('chart-latency-quantiles', quantileChart('Latency distribution of ok operations', 'latency (ms)', kinds.map(([f, list]) => ({ label: f, values: list.map((op) => op.completeMs! - op.invokeMs) })))));
     charts.push(chartElement('chart-throughput', throughputChart(done, end)));
   }
-  let stable = '';
-  if (r.config.workload === 'broadcast' || r.config.workload === 'g-set') {
-    const points = stableLatencies(input.ops, nodes);
+  if (input.workload === 'broadcast' || input.workload === 'g-set') {
+    const points = stableLatencies(input.ops, input.nodes);
     if (points.length > 0) {
-      stable =
-        '<h2>Stable latency</h2><p class="sub">From a write\'s invocation to the first read on the last node to show it (probe reads included): Maelstrom\'s stable latency, per write.</p>' +
-        chartElement('chart-stable', {
-          title: 'Stable latency of each write',
-          xLabel: 'invoked at (s)',
-          yLabel: 'stable latency (ms)',
-          kind: 'points',
-          series: [{ label: 'write', colour: OKABE_ITO.blue }],
-          data: [points.map((p) => p.invokeMs / 1000), points.map((p) => Math.max(0.01, p.stableMs))],
-        }) +
-        chartElement('chart-stable-quantiles', quantileChart('Stable latency distribution', 'stable latency (ms)', [{ label: 'write', values: points.map((p) => p.stableMs) }]));
+      charts.push(
+        '<h3>Stable latency</h3><p class="sub">From a write\'s invocation to the first read on the last node to show it (probe reads included): Maelstrom\'s stable latency, per write.</p>' +
+          chartElement('chart-stable', {
+            title: 'Stable latency of each write',
+            xLabel: 'invoked at (s)',
+            yLabel: 'stable latency (ms)',
+            kind: 'points',
+            series: [{ label: 'write', colour: OKABE_ITO.blue }],
+            data: [points.map((p) => p.invokeMs / 1000), points.map((p) => Math.max(0.01, p.stableMs))],
+          }) +
+          chartElement('chart-stable-quantiles', quantileChart('Stable latency distribution', 'stable latency (ms)', [{ label: 'write', values: points.map((p) => p.stableMs) }])),
+      );
     }
   }
-  const problems = r.problems.length === 0 ? '' : `<h3>Problems</h3><ul class="problems">${r.problems.map((p) => `<li>${escapeHtml(p)}</li>`).join('')}</ul>`;
-  const undecided = r.undecided.length === 0 ? '' : `<h3>Undecided</h3><ul>${r.undecided.map((p) => `<li>${escapeHtml(p)}</li>`).join('')}</ul>`;
+  const problems = input.problems.length === 0 ? '' : `<h3>Problems</h3><ul class="problems">${input.problems.map((p) => `<li>${escapeHtml(p)}</li>`).join('')}</ul>`;
+  const undecided = input.undecided.length === 0 ? '' : `<h3>Undecided</h3><ul>${input.undecided.map((p) => `<li>${escapeHtml(p)}</li>`).join('')}</ul>`;
+  const nothing = input.problems.length === 0 && input.undecided.length === 0 ? '<p>The checker found nothing wrong.</p>' : '';
+  return { badge, verdict: `<div class="panel">${badge}${problems}${undecided}${anomalyHtml}${nothing}</div>`, charts: charts.join('\n'), timeline };
+}
+
+/** Styles the operation sections need beside BASE_CSS and the chart library's. */
+export const OPERATIONS_CSS = '.node-chip { display: inline-block; padding: 0 6px; margin: 0 2px; border: 1px solid #0072B2; border-radius: 3px; font-size: 12px; } .anomalies li { margin: 4px 0; } g.op:target rect { stroke: #000; stroke-width: 3; }';
+
+export function harnessReportHtml(input: HarnessReportInput): string {
+  const r = input.report;
+  const nodes = r.nodes.map((n) => n.id);
+  const sections = operationSections({
+    nodes,
+    ops: input.ops,
+    check: r.check,
+    workload: r.config.workload,
+    valid: r.valid,
+    unknown: r.unknown,
+    problems: r.problems,
+    undecided: r.undecided,
+    bands: nemesisBands(r),
+    durationMs: r.durationMs,
+  });
+  const verdict = r.valid ? 'valid' : r.unknown ? 'unknown' : 'invalid';
   const nodeList = r.nodes.map((n) => `<span class="node-chip" data-node="${escapeHtml(n.id)}">${escapeHtml(n.id)}${n.crashedAtMs === null ? '' : ` (exited at ${formatMs(n.crashedAtMs)})`}</span>`).join(' ');
   const m = input.messages;
   const body = [
     sharedSvgDefs(),
     `<h1>Harness run: ${escapeHtml(r.config.workload)}, ${r.config.nodeCount} nodes</h1>`,
-    `<p class="sub">${badge} &nbsp; seed ${r.config.seed}, ${formatMs(r.durationMs)}, ${r.ops.total.toLocaleString('en-US')} operations, msgs-per-op ${r.net.msgsPerOp === null ? '—' : r.net.msgsPerOp.toFixed(2)}. Nodes: ${nodeList}</p>`,
+    `<p class="sub">${sections.badge} &nbsp; seed ${r.config.seed}, ${formatMs(r.durationMs)}, ${r.ops.total.toLocaleString('en-US')} operations, msgs-per-op ${r.net.msgsPerOp === null ? '—' : r.net.msgsPerOp.toFixed(2)}. Nodes: ${nodeList}</p>`,
     '<h2 id="verdict">Verdict</h2>',
-    `<div class="panel">${badge}${problems}${undecided}${anomalyHtml}${r.problems.length === 0 && r.undecided.length === 0 ? '<p>The checker found nothing wrong.</p>' : ''}</div>`,
+    sections.verdict,
     '<h2>Latency and throughput</h2>',
-    charts.join('\n'),
-    stable,
+    sections.charts,
     '<h2>Operations</h2>',
     '<p class="sub">One row per client (its node after the arrow), each operation from invocation to completion; hover for the operation. Operations named in the verdict are outlined.</p>',
-    outcomeAndFaultLegend(['partition', 'kill', 'pause']),
-    timeline,
+    sections.timeline,
     '<h2>Messages (Lamport diagram)</h2>',
     `<p class="sub">Nodes (solid lanes) and clients (dashed), time running down; hover an arrow for the message. ${m.probes.toLocaleString('en-US')} probe messages are left out.</p>`,
     lamportOf(m, nodes),
@@ -365,7 +412,7 @@ export function harnessReportHtml(input: HarnessReportInput): string {
   ].join('\n');
   return htmlDocument({
     title: `chatterbox harness: ${r.config.workload} seed ${r.config.seed} (${verdict})`,
-    styles: [chartsCss(input.assets), BASE_CSS, '.node-chip { display: inline-block; padding: 0 6px; margin: 0 2px; border: 1px solid #0072B2; border-radius: 3px; font-size: 12px; } .anomalies li { margin: 4px 0; } g.op:target rect, g.op[id]:target rect { stroke: #000; stroke-width: 3; }'],
+    styles: [chartsCss(input.assets), BASE_CSS, OPERATIONS_CSS],
     data: { run: { config: r.config, valid: r.valid, unknown: r.unknown, problems: r.problems, net: r.net, ops: r.ops } },
     scripts: [input.assets.js, PAGE_DATA_SCRIPT, UPLOT_BOOT_SCRIPT],
     body,

@@ -20,6 +20,10 @@ import {
   type MarkShape,
   type TimelineBand,
   type TimelineMark,
+  PAGE_DATA_SCRIPT,
+  UPLOT_BOOT_SCRIPT,
+  chartsCss,
+  type ChartAssets,
 } from '../pictures/index.js';
 import { describePartition, type Fault } from './faults.js';
 import type { SimLogEntry } from './simulation.js';
@@ -59,6 +63,11 @@ export interface SimReportInput {
   /** The command that replays this seed. */
   readonly replay: string;
   readonly logs?: readonly SimLogEntry[];
+  /**
+   * Sections drawn by a caller above the simulator (the harness's verdict, charts and operations timeline for a
+   * Maelstrom workload), placed after the verdict; `assets` is the chart library they need.
+   */
+  readonly extra?: { readonly html: string; readonly assets: ChartAssets; readonly css?: string };
 }
 
 interface MarkStyle {
@@ -259,7 +268,7 @@ export function simReportHtml(input: SimReportInput): string {
     `<h1>Simulated seed ${input.seed}: ${escapeHtml(input.title)}</h1>`,
     `<p class="sub">${badge} &nbsp; ${input.nodes.length} nodes, ended at ${formatMs(input.endedAtMs)} of virtual time. Replay: <code>${escapeHtml(input.replay)}</code></p>`,
     failurePanel,
-    problems,
+    input.extra === undefined ? problems : input.extra.html,
     '<h2>Every node\'s events</h2>',
     `<p class="sub">Time runs left to right; hover a mark for the event. ${omitted > 0 ? `The trace kept the first ${input.trace.events.length.toLocaleString('en-US')} of ${input.trace.total.toLocaleString('en-US')} events.` : `${input.trace.events.length.toLocaleString('en-US')} events.`}</p>`,
     eventLegend(),
@@ -277,9 +286,16 @@ export function simReportHtml(input: SimReportInput): string {
       ? ''
       : `<h2>Recent log lines</h2><table class="logs">${logs.map((l) => `<tr><td class="num">${formatMs(l.atMs)}</td><td>${escapeHtml(l.node ?? 'sim')}</td><td>${escapeHtml(l.level)}</td><td class="mono">${escapeHtml(l.text)}${l.fields === undefined ? '' : ` ${escapeHtml(JSON.stringify(l.fields))}`}</td></tr>`).join('')}</table>`,
   ].join('\n');
+  const extra = input.extra;
   return htmlDocument({
     title: `chatterbox sim seed ${input.seed}: ${input.title}`,
-    styles: [BASE_CSS, '.failure { border-color: #D55E00; background: #fdf0e8; } .failure h3 { color: #a33f00; margin-top: 0; } pre.panel { white-space: pre-wrap; }'],
+    styles: [
+      ...(extra === undefined ? [] : [chartsCss(extra.assets)]),
+      BASE_CSS,
+      '.failure { border-color: #D55E00; background: #fdf0e8; } .failure h3 { color: #a33f00; margin-top: 0; } pre.panel { white-space: pre-wrap; }',
+      ...(extra?.css === undefined ? [] : [extra.css]),
+    ],
+    ...(extra === undefined ? {} : { scripts: [extra.assets.js, PAGE_DATA_SCRIPT, UPLOT_BOOT_SCRIPT] }),
     body,
   });
 }

@@ -53,7 +53,7 @@ export const UPLOT_BOOT_SCRIPT = `
       if (s.dash) one.dash = s.dash;
       if (paths) one.paths = paths;
       if (spec.kind === 'bars') one.fill = s.colour + '99';
-      one.points = spec.kind === 'points' ? { show: true, size: 4, width: 0, fill: s.colour, stroke: s.colour, space: 0 } : { show: false };
+      one.points = spec.kind === 'points' ? { show: true, size: 6, width: 0, fill: s.colour, stroke: s.colour, space: 0 } : { show: false };
       series.push(one);
     });
     return {

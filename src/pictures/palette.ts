@@ -105,8 +105,8 @@ export function legendSwatch(inner: string, label: string): string {
 }
 
 /** The legend of outcomes and faults, as the timelines draw them. */
-export function outcomeAndFaultLegend(faults: readonly FaultKind[] = ['partition', 'kill', 'pause']): string {
-  const outcomes = (Object.keys(OUTCOME_STYLES) as OutcomeKind[]).map((k) => {
+export function outcomeAndFaultLegend(faults: readonly FaultKind[] = ['partition', 'kill', 'pause'], withOutcomes = true): string {
+  const outcomes = (withOutcomes ? (Object.keys(OUTCOME_STYLES) as OutcomeKind[]) : []).map((k) => {
     const s = OUTCOME_STYLES[k];
     return legendSwatch(`<rect x="1" y="3" width="12" height="8" fill="${s.fill}" stroke="${s.colour}"/>${markSvg(s.shape, 17, 7, 4, s.colour)}`, s.label);
   });

@@ -63,15 +63,28 @@ export interface Timeline {
 
 const LABEL_WIDTH = 90;
 const AXIS_HEIGHT = 24;
-const BAND_LABEL_HEIGHT = 14;
+const BAND_LABEL_HEIGHT = 13;
+/** Band labels that would overlap go on further lines above the rows, up to this many (then they may overlap). */
+const MAX_BAND_LABEL_LINES = 4;
+/** A label's width, estimated: SVG text cannot be measured without a browser. */
+const LABEL_CHAR_PX = 5.6;
 
 export function renderTimeline(t: Timeline): string {
   assert(t.rows.length > 0, 'renderTimeline: at least one row');
   const rowHeight = t.rowHeight ?? 22;
   const width = t.width ?? 1120;
-  const top = BAND_LABEL_HEIGHT + 4;
-  const height = top + rowHeight * t.rows.length + AXIS_HEIGHT;
   const x = timeScale(t.start, t.end, LABEL_WIDTH, width - 10);
+  // Each band's label on the first line where it clears the labels already there (greedy interval packing).
+  const lineEnds: number[] = [];
+  const labelLine = (t.bands ?? []).map((b) => {
+    const x1 = x.x(b.start);
+    let line = lineEnds.findIndex((end) => end < x1);
+    if (line === -1) line = lineEnds.length < MAX_BAND_LABEL_LINES ? lineEnds.length : lineEnds.length - 1;
+    lineEnds[line] = x1 + b.label.length * LABEL_CHAR_PX + 8;
+    return line;
+  });
+  const top = BAND_LABEL_HEIGHT * Math.max(1, lineEnds.length) + 4;
+  const height = top + rowHeight * t.rows.length + AXIS_HEIGHT;
   const rowIndex = new Map(t.rows.map((r, i) => [r.id, i] as const));
   const rowY = (id: string): number => {
     const i = rowIndex.get(id);
@@ -84,7 +97,7 @@ export function renderTimeline(t: Timeline): string {
     if (i % 2 === 1) parts.push(`<rect x="${LABEL_WIDTH}" y="${y}" width="${width - LABEL_WIDTH - 10}" height="${rowHeight}" fill="#f7f7f5"/>`);
     parts.push(`<text class="row-label" x="${LABEL_WIDTH - 8}" y="${y + rowHeight / 2}" text-anchor="end" dominant-baseline="middle" font-size="12">${escapeHtml(r.label ?? r.id)}</text>`);
   });
-  for (const b of t.bands ?? []) {
+  for (const [bandIndex, b] of (t.bands ?? []).entries()) {
     const s = FAULT_STYLES[b.kind];
     const x1 = x.x(b.start);
     const x2 = Math.max(x1 + 2, x.x(b.end ?? t.end));
@@ -94,7 +107,8 @@ export function renderTimeline(t: Timeline): string {
       if (!rowIndex.has(r)) continue;
       parts.push(`<rect class="band ${b.kind}" x="${x1.toFixed(1)}" y="${rowY(r)}" width="${(x2 - x1).toFixed(1)}" height="${rowHeight}" fill="${s.fill}" stroke="${s.colour}" stroke-width="0.5">${title}</rect>`);
     }
-    parts.push(`<text x="${(x1 + 2).toFixed(1)}" y="${BAND_LABEL_HEIGHT - 2}" font-size="10" fill="#333">${escapeHtml(b.label)}</text>`);
+    const labelY = BAND_LABEL_HEIGHT * (labelLine[bandIndex]! + 1) - 2;
+    parts.push(`<line x1="${x1.toFixed(1)}" y1="${labelY + 2}" x2="${x1.toFixed(1)}" y2="${top}" stroke="${s.colour}" stroke-width="0.8"/><text x="${(x1 + 3).toFixed(1)}" y="${labelY}" font-size="10" fill="#333">${escapeHtml(b.label)}</text>`);
   }
   const spans = t.spans ?? [];
   const marks = t.marks ?? [];

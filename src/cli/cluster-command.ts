@@ -642,7 +642,19 @@ export async function runClusterCommand(args: ClusterArgs, io: ClusterIo = { std
     }
     io.stderr.write(`chatterbox cluster: dashboard at ${dashboard.url}${args.dashboard.waitForPage ? ' (the nodes start once a page is watching)' : ''}\n`);
     if (args.dashboard.waitForPage) {
-      await dashboard.watched;
+      // Nothing runs yet: a signal while waiting just ends the command.
+      let onWaitSignal: (signal: NodeJS.Signals) => void = () => {};
+      const waitSignals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
+      const signalled = new Promise<NodeJS.Signals>((resolveSignal) => (onWaitSignal = resolveSignal));
+      for (const signal of waitSignals) process.on(signal, onWaitSignal);
+      const first = await Promise.race([dashboard.watched.then(() => undefined), signalled]);
+      for (const signal of waitSignals) process.off(signal, onWaitSignal);
+      if (first !== undefined) {
+        await dashboard.close();
+        if (tempDir !== undefined) await rm(tempDir, { recursive: true, force: true });
+        io.stderr.write(`chatterbox cluster: interrupted by ${first} before a page watched\n`);
+        return 128 + (osConstants.signals[first] ?? 0);
+      }
       startedAt = Date.now();
       dashboard.begin(startedAt);
     }

@@ -90,6 +90,8 @@ export async function startRangesNode(config: RangesNodeConfig, log: Logger): Pr
     stopping ??= (async () => {
       // Before the protocol stops: the final picture is drawn from the node's answers.
       ui?.finish(0, 'the node stopped; this is its last picture');
+      // Ended, not cut: the final snapshot reaches open pages before the server drops their connections.
+      ui?.close();
       const metrics = host?.metrics();
       host?.stop();
       if (server !== undefined) {
@@ -98,7 +100,6 @@ export async function startRangesNode(config: RangesNodeConfig, log: Logger): Pr
         await closed;
       }
       await transport?.close();
-      ui?.close();
       store.close();
       if (metrics !== undefined && started) log.info({ ...metrics }, 'ranges node stopped');
     })();

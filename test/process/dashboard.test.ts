@@ -105,13 +105,19 @@ describe('live dashboards in a browser', { concurrency: 1, timeout: HUNG_AFTER_M
       assert.equal(await page.textContent('#status'), 'live');
       assert.deepEqual(opened.consoleErrors, []);
       await screenshot(page, 'ranges-ui');
+
+      // The node stops: the page keeps its last picture, marked finished.
+      nodes[0]!.proc.kill('SIGINT');
+      assert.equal(await nodes[0]!.exited, 0);
+      await page.locator('#status', { hasText: /^finished$/ }).waitFor({ timeout: HUNG_AFTER_MS });
+      assert.equal(await group.locator('tbody tr').count(), 2, 'the last picture stays');
     } finally {
       await opened.close();
     }
-    // The page is the API's: a non-loopback Host is refused, as the API refuses it.
+    // The page is the API's: a non-loopback Host is refused, as the API refuses it (asked of n2, still up).
     const status = await new Promise<number | undefined>((resolve, reject) => {
       // node:http, since fetch may not set Host.
-      get(uiUrl, { headers: { host: 'example.com' } }, (res) => {
+      get(`http://127.0.0.1:${apiPorts[1]}/ui`, { headers: { host: 'example.com' } }, (res) => {
         res.resume();
         resolve(res.statusCode);
       }).on('error', reject);

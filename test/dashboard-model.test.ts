@@ -7,6 +7,9 @@ import assert from 'node:assert/strict';
 import { EventEmitter } from 'node:events';
 import type { ServerResponse } from 'node:http';
 import { describe, test } from 'node:test';
+import { parseClusterArgv } from '../src/cli/cluster-command.js';
+import { parseServeArgv } from '../src/cli/ranges-command.js';
+import { UsageError } from '../src/platform/user-errors.js';
 import { ClusterDashboardModel, MAX_HISTORY_POINTS } from '../src/runtime/dashboard/cluster-model.js';
 import { MAX_CLIENT_BACKLOG_BYTES, MAX_SSE_CLIENTS, SnapshotChannel, isLoopbackBind } from '../src/runtime/dashboard/sse.js';
 
@@ -119,5 +122,23 @@ describe('snapshot channel', () => {
   test('servers listen on loopback only', () => {
     assert.deepEqual(['127.0.0.1', '127.1.2.3', 'localhost', '::1', '[::1]'].map(isLoopbackBind), [true, true, true, true, true]);
     assert.deepEqual(['0.0.0.0', '::', '10.0.0.1', 'example.com'].map(isLoopbackBind), [false, false, false, false]);
+  });
+});
+
+describe('dashboard flags', () => {
+  test('cluster: --dashboard and the flags that imply it', () => {
+    assert.equal(parseClusterArgv([]).dashboard, undefined);
+    assert.deepEqual(parseClusterArgv(['--dashboard']).dashboard, { port: 0, lingerMs: undefined, waitForPage: false });
+    assert.deepEqual(parseClusterArgv(['--dashboard-linger', '2.5', '--dashboard-port', '8080']).dashboard, { port: 8080, lingerMs: 2_500, waitForPage: false });
+    assert.deepEqual(parseClusterArgv(['--dashboard-wait']).dashboard, { port: 0, lingerMs: undefined, waitForPage: true });
+    assert.throws(() => parseClusterArgv(['--dashboard-port', '70000']), UsageError);
+    assert.throws(() => parseClusterArgv(['--dashboard-linger', 'soon']), UsageError);
+  });
+
+  test('ranges serve: --ui only with a loopback API host', () => {
+    assert.equal(parseServeArgv(['--data-dir', 'd', '--ui']).ui, true);
+    assert.equal(parseServeArgv(['--data-dir', 'd', '--ui', '--api-host', '::1']).ui, true);
+    assert.equal(parseServeArgv(['--data-dir', 'd']).ui, undefined);
+    assert.throws(() => parseServeArgv(['--data-dir', 'd', '--ui', '--api-host', '0.0.0.0']), (e: unknown) => e instanceof UsageError && /--ui: the page is served on loopback only/.test(e.message));
   });
 });

@@ -41,7 +41,7 @@ function sweep(protocol: AgreementProtocolName, count: number, draw: ScenarioDra
       if ([...s.startAtMs.values()].some((ms) => ms > 0)) counts.skewed++;
       if (s.faults.some((f) => f.kind === 'pause')) counts.paused++;
       if ([...s.initDelayMs.values()].some((ms) => ms > 0)) counts.slowStarts++;
-    });
+    }, replay);
   }
   return counts;
 }

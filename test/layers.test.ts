@@ -84,6 +84,7 @@ const LAYER_RANKS: Readonly<Record<string, number>> = {
   protocol: 1,
   crdt: 1,
   transport: 1,
+  pictures: 1,
   kernel: 2,
   consensus: 2,
   agreement: 2,

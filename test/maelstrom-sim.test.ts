@@ -50,7 +50,7 @@ describe('the shipped Maelstrom workloads under the simulator', () => {
             seen.pauses += v.scenario.faults.filter((f) => f.kind === 'pause').length;
             seen.lost += v.stats?.lost ?? 0;
             seen.indefinite += v.ops.indefinite;
-          });
+          }, `chatterbox sim --workload ${workload} --seed ${seed} --preset ${preset}`);
         }
       });
     }

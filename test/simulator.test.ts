@@ -913,6 +913,18 @@ describe('failures name their seed', () => {
       (e: unknown) => e instanceof Error && e.message.startsWith(`my check failed with seed=17 (replay: ${REPLAY_SEED_ENV}=17)`) && e.cause === cause,
     );
     assert.equal(withSeed(3, 'ok', () => 42), 42);
+    assert.throws(
+      () =>
+        withSeed(
+          19,
+          'pictured',
+          () => {
+            throw cause;
+          },
+          'chatterbox sim --protocol stream --seed 19',
+        ),
+      (e: unknown) => e instanceof Error && e.message.startsWith(`pictured failed with seed=19 (replay: ${REPLAY_SEED_ENV}=19; picture: npx chatterbox sim --protocol stream --seed 19 --report seed-19.html)`),
+    );
     await assert.rejects(
       withSeed(18, 'async check', async () => {
         throw cause;

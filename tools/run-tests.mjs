@@ -7,7 +7,8 @@
  *    One file at a time, after phase 1, and those files run their own tests one at a time: real processes then
  *    never compete with each other or with the CPU-heavy property tests for the machine's two cores.
  *
- * Phase 2 runs even when phase 1 failed, so that one run shows every failure.
+ * Phase 2 runs even when phase 1 failed, so that one run shows every failure. Before it, `tools/install-browser.sh`
+ * makes sure Debian's chromium is there for the browser tests (a no-op when it is; a failure fails the run).
  *
  * The files to run are found from the TypeScript sources, not from dist/: tsc never deletes an output, so a
  * test moved or deleted since the last build would otherwise still run from its stale .js.
@@ -82,12 +83,28 @@ if (sources.length === 0) {
 const isProcessTest = (source) => source.startsWith(`${PROCESS_DIR}/`);
 const phases = [
   { name: 'in-process tests', files: sources.filter((s) => !isProcessTest(s)), concurrency: IN_PROCESS_FILES_AT_ONCE },
-  { name: `process tests (test/${PROCESS_DIR}, one file at a time)`, files: sources.filter(isProcessTest), concurrency: PROCESS_FILES_AT_ONCE },
+  { name: `process tests (test/${PROCESS_DIR}, one file at a time)`, files: sources.filter(isProcessTest), concurrency: PROCESS_FILES_AT_ONCE, needsBrowser: true },
 ];
+
+/** Runs tools/install-browser.sh (idempotent): the process tests include the browser tests, which need chromium. */
+function installBrowser() {
+  const child = spawn('bash', [join(ROOT, 'tools', 'install-browser.sh')], { cwd: ROOT, stdio: 'inherit' });
+  return new Promise((resolve) => {
+    child.on('error', (error) => {
+      console.error(`run-tests: could not run tools/install-browser.sh: ${error.message}`);
+      resolve(1);
+    });
+    child.on('close', (code) => resolve(code ?? 1));
+  });
+}
 
 const outcomes = [];
 for (const phase of phases) {
   if (phase.files.length === 0) continue;
+  if (phase.needsBrowser === true && (await installBrowser()) !== 0) {
+    outcomes.push('browser: tools/install-browser.sh FAILED; the browser tests will fail');
+    process.exitCode = 1;
+  }
   const began = performance.now();
   const code = await runPhase(phase.files, phase.concurrency);
   outcomes.push(`${phase.name}: ${phase.files.length} file${phase.files.length === 1 ? '' : 's'}, ${code === 0 ? 'passed' : `FAILED (exit ${code})`} in ${((performance.now() - began) / 1000).toFixed(1)} s`);

@@ -8,6 +8,8 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Command } from 'commander';
 import { formatReport } from '../harness/format.js';
+import { MessageRecorder } from '../harness/message-record.js';
+import { reportDirectory, writeHarnessReport } from './harness-report.js';
 import { DATA_DIR_PLACEHOLDER, HARNESS_DEFAULTS, runHarness, type HarnessInput } from '../harness/runner.js';
 import { CONSISTENCY_MODELS, DEFAULT_CONSISTENCY_MODELS, type ConsistencyModel } from '../harness/txn.js';
 import { HARNESS_WORKLOADS, LATENCY_DISTS, TOPOLOGIES, type HarnessWorkload, type LatencyDist, type Report, type TopologyName } from '../harness/types.js';
@@ -29,6 +31,8 @@ const NEMESES: readonly string[] = ['partition', 'kill', 'pause'];
 export interface HarnessArgs {
   readonly input: HarnessInput;
   readonly json: boolean;
+  /** `--report DIR`: write the run's picture there (src/cli/harness-report.ts). */
+  readonly report?: string;
 }
 
 function decimal(flag: string, raw: string, max: number, what: string): number {
@@ -153,7 +157,8 @@ export function harnessArgsFromOptions(opts: OptionValues, binArgs: readonly str
     const what = [...new Set(faults)].map((f) => (f === 'partition' ? 'partitions' : `${f}s`)).join(' and ');
     throw new UsageError(`--nemesis-interval ${interval / 1000} s with --time-limit ${limit / 1000} s makes too many ${what} (at most ${Math.min(MAX_NEMESIS_PARTITIONS, MAX_PROCESS_FAULTS) / 2} on average): lengthen the interval or shorten the run`);
   }
-  return { input, json: opts['json'] === true };
+  const report = pathOption(opts, 'report', '--report');
+  return report === undefined ? { input, json: opts['json'] === true } : { input, json: opts['json'] === true, report };
 }
 
 export function defineHarnessCommand(): Command {
@@ -191,6 +196,7 @@ export function defineHarnessCommand(): Command {
     .option('--consistency-models <models>', `txn-rw-register: models the history must satisfy, comma-separated: ${CONSISTENCY_MODELS.join(', ')} (default ${DEFAULT_CONSISTENCY_MODELS.join(',')}, as Maelstrom)`)
     .option('--log-dir <dir>', 'where node stderr logs, history.jsonl and report.json go (default: a new temporary directory)')
     .option('--json', 'print the report as one JSON object')
+    .option('--report <dir>', "write the run's picture to <dir>/index.html, one self-contained page (latency, throughput, every operation on a timeline with the nemesis shaded, a Lamport diagram of the messages, the verdict with its anomalies linked to their operations), with report.json beside it")
     .addHelpText(
       'after',
       [
@@ -243,11 +249,14 @@ export function harnessCommand(): Command {
     const args = harnessArgsFromOptions(opts, binArgs);
     const logDir = args.input.logDir === undefined ? mkdtempSync(join(tmpdir(), 'chatterbox-harness-')) : usableDirectory('--log-dir', args.input.logDir);
     if (args.input.nodeDataDir !== undefined) freshNodeDirs(args.input.nodeDataDir, args.input.nodeCount ?? HARNESS_DEFAULTS.nodeCount);
+    const reportDir = args.report === undefined ? undefined : reportDirectory(args.report);
+    const recorder = reportDir === undefined ? undefined : new MessageRecorder();
     process.stderr.write(`chatterbox harness: node logs in ${logDir}\n`);
     process.exitCode = await untilInterrupted(async (interrupt) => {
       try {
-        const report = await runHarness({ ...args.input, logDir, signal: interrupt });
+        const report = await runHarness({ ...args.input, logDir, signal: interrupt, ...(recorder === undefined ? {} : { onMessage: recorder.record }) });
         process.stdout.write(args.json ? `${JSON.stringify(report)}\n` : formatReport(report));
+        if (reportDir !== undefined && recorder !== undefined) process.stderr.write(`chatterbox harness: report in ${writeHarnessReport(reportDir, report, recorder)}\n`);
         return exitStatus(report);
       } catch (error) {
         if (!interrupt.aborted) throw error;

@@ -19,6 +19,7 @@ import { PROTOCOLS } from './agreement-flags.js';
 import { configureCommand, type OptionValues } from './command.js';
 import { EXIT_UNKNOWN, UsageError, fileErrorText } from '../platform/user-errors.js';
 import { readInputFile } from '../platform/peers-file.js';
+import { agreementPicture, workloadPicture, writeSimReport } from './sim-report.js';
 import { oneOf, parseGossipPreset, parseSeconds, parseSeed, pathOption, stringOption, wholeNumber } from './flags.js';
 
 export interface SimArgs {
@@ -28,6 +29,8 @@ export interface SimArgs {
   readonly draw: ScenarioDraw;
   /** `--workload`: run this Maelstrom workload instead of the agreement job. */
   readonly maelstrom?: { readonly workload: SimWorkload; readonly draw: MaelstromDraw };
+  /** `--report FILE`: one seed's picture (src/cli/sim-report.ts). */
+  readonly report?: string;
 }
 
 /** The agreement job's own flags, which mean nothing to a Maelstrom workload. */
@@ -171,6 +174,19 @@ function simSeed(seed: bigint): number {
 }
 
 export function simArgsFromOptions(opts: OptionValues): SimArgs {
+  const args = simArgsWithoutReport(opts);
+  const report = pathOption(opts, 'report', '--report');
+  if (report === undefined) return args;
+  if (args.runs !== 1) throw new UsageError('--report: pictures one seed; drop --runs');
+  if (args.maelstrom === undefined && args.protocols.length !== 1) {
+    // Without --protocol the agreement job runs both; a picture is of one run, the default protocol's.
+    if (stringOption(opts, 'protocol', '--protocol') !== undefined) throw new UsageError('--report: pictures one run; give --protocol stream or lockstep');
+    return { ...args, protocols: ['stream'], report };
+  }
+  return { ...args, report };
+}
+
+function simArgsWithoutReport(opts: OptionValues): SimArgs {
   const str = (name: string): string | undefined => stringOption(opts, name, `--${name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`);
   const workload = str('workload');
   if (workload !== undefined) return maelstromArgs(opts, workload, str);
@@ -296,14 +312,14 @@ function runMaelstromCommand(args: SimArgs, workload: SimWorkload, draw: Maelstr
     const unknown = undecided.length === 0 ? '' : `, ${undecided.length} undecided (Jepsen's unknown: neither invalid nor proof)`;
     out(`${workload}: ${args.runs} runs from seed ${args.seed}: ${valid} valid, ${failed.length} invalid${unknown}`);
   }
-  const flags =
-    (draw.nodeCount === undefined ? '' : ` --nodes ${draw.nodeCount}`) + (draw.preset === undefined ? '' : ` --preset ${draw.preset}`) + (draw.faults === undefined ? '' : ' --faults <same file>');
+  const flags = maelstromFlags(draw);
   for (const seed of failed.slice(0, 20)) out(`replay: chatterbox sim --workload ${workload} --seed ${seed}${flags}`);
   // As the harness: 1 for any invalid run; 4 (unknown) when no run could be decided, so nothing was shown.
   return failed.length > 0 ? 1 : undecided.length === args.runs ? EXIT_UNKNOWN : 0;
 }
 
 export function runSimCommand(args: SimArgs, out: (line: string) => void = (l) => process.stdout.write(`${l}\n`)): number {
+  if (args.report !== undefined) return runSimReport(args, args.report, out);
   if (args.maelstrom !== undefined) return runMaelstromCommand(args, args.maelstrom.workload, args.maelstrom.draw, out);
   const failures: string[] = [];
   for (const protocol of args.protocols) {
@@ -324,6 +340,27 @@ export function runSimCommand(args: SimArgs, out: (line: string) => void = (l) =
   }
   for (const replay of failures.slice(0, 20)) out(`replay: ${replay}`);
   return failures.length === 0 ? 0 : 1;
+}
+
+/** One seed run with its trace and written as a page; the run is described as without --report. */
+function runSimReport(args: SimArgs, file: string, out: (line: string) => void): number {
+  const printed: string[] = [];
+  const both = (line: string): void => {
+    printed.push(line);
+    out(line);
+  };
+  if (args.maelstrom !== undefined) {
+    const { workload, draw } = args.maelstrom;
+    const replay = `chatterbox sim --workload ${workload} --seed ${args.seed}${maelstromFlags(draw)}`;
+    return writeSimReport(workloadPicture(args.seed, workload, draw, replay, (v) => describeMaelstromVerdict(v, both)), file, printed, out);
+  }
+  const protocol = args.protocols[0]!;
+  const replay = `chatterbox sim --protocol ${protocol} --seed ${args.seed}${drawFlags(args.draw)}`;
+  return writeSimReport(agreementPicture(args.seed, protocol, args.draw, replay, (v) => describeVerdict(v, both)), file, printed, out);
+}
+
+function maelstromFlags(draw: MaelstromDraw): string {
+  return (draw.nodeCount === undefined ? '' : ` --nodes ${draw.nodeCount}`) + (draw.preset === undefined ? '' : ` --preset ${draw.preset}`) + (draw.faults === undefined ? '' : ' --faults <same file>');
 }
 
 function drawFlags(draw: ScenarioDraw): string {
@@ -351,6 +388,7 @@ export function simCommand(): Command {
     .option('--consistency-models <models>', `with --workload txn-rw-register: models the history must satisfy, comma-separated: ${CONSISTENCY_MODELS.join(', ')} (default read-committed, what the shipped node gives)`)
     .option('--protocol <name>', 'stream, lockstep or both (default both)')
     .option('--seed <integer>', 'first seed; the same seed replays the same run (default 1)')
+    .option('--report <file>', 'write a self-contained HTML picture of the one seed run (every node\'s events on a time axis, its messages, and for a failing seed the assertion and where it failed); with the agreement job, one protocol (default stream)')
     .option('--runs <count>', 'how many consecutive seeds to run (default 1)')
     .option('--nodes <count>', `cluster size 1..${MAX_SIM_NODES} (default: drawn from the seed)`)
     .option('--crashes <count>', 'nodes that crash for good, 0..--nodes; more than 0 needs --nodes (default: drawn from the seed)')

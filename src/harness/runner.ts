@@ -128,6 +128,7 @@ export function resolveHarnessOptions(input: HarnessInput): HarnessOptions {
     signal: input.signal,
     consistencyModels: input.consistencyModels ?? DEFAULT_CONSISTENCY_MODELS,
     availability: input.availability ?? null,
+    onMessage: input.onMessage,
   };
   const check = (ok: boolean, what: string): void => {
     if (!ok) throw new RangeError(`harness option ${what}`);
@@ -425,6 +426,10 @@ class Run {
     const client = this.clients.get(msg.dest);
     if (client !== undefined) {
       if (client.role === 'op' || client.role === 'final') this.clientMessages++;
+      if (this.o.onMessage !== undefined) {
+        const at = round(this.now());
+        this.o.onMessage({ from: node.id, to: client.id, sentMs: at, receivedMs: at, kind: client.role, line });
+      }
       const key = msg.body.in_reply_to === undefined ? undefined : `${client.id} ${msg.body.in_reply_to}`;
       const pending = key === undefined ? undefined : this.pending.get(key);
       if (key !== undefined && pending !== undefined) {
@@ -453,16 +458,21 @@ class Run {
 
   /** Server-to-server: latency per message, dropped if a partition separates the ends when it arrives. */
   private route(src: NodeId, dest: NodeProc, line: string): void {
+    const sentMs = round(this.now());
+    const tell = (received: boolean): void => this.o.onMessage?.({ from: src, to: dest.id, sentMs, receivedMs: received ? round(this.now()) : null, kind: 'server', line });
     const deliver = (): void => {
       if (this.closed) return;
       if (dest.state === 'down') {
         this.droppedWhileDown++;
+        tell(false);
         return;
       }
       if (this.partitionTable?.separated(this.indexOf.get(src) as number, this.indexOf.get(dest.id) as number, this.now()) === true) {
         this.dropped++;
+        tell(false);
         return;
       }
+      tell(true);
       this.write(dest, line);
     };
     const ms = drawLatencyMs(this.netPrng, this.latency);
@@ -502,7 +512,12 @@ class Run {
         resolve({ timeout: true });
       }, timeoutMs);
       this.pending.set(key, { node: node.id, timer, resolve });
-      this.write(node, JSON.stringify({ src: client.id, dest: client.node, body: { ...body, msg_id: msgId } }));
+      const line = JSON.stringify({ src: client.id, dest: client.node, body: { ...body, msg_id: msgId } });
+      if (this.o.onMessage !== undefined) {
+        const at = round(this.now());
+        this.o.onMessage({ from: client.id, to: client.node, sentMs: at, receivedMs: at, kind: client.role, line });
+      }
+      this.write(node, line);
     });
   }
 

@@ -235,7 +235,8 @@ interface Pending {
 
 type WorkloadProtocol = Protocol<unknown, unknown, ClientReply, unknown, ClientRequest>;
 
-export function runMaelstromScenario(s: MaelstromScenario): MaelstromVerdict {
+/** `observe` sees the simulation before it runs (to record its trace for a picture: src/sim/trace.ts). */
+export function runMaelstromScenario(s: MaelstromScenario, observe?: (sim: Simulation<unknown, unknown, ClientReply, unknown, ClientRequest>) => void): MaelstromVerdict {
   const names: readonly string[] = s.nodes;
   const history = new History(s.workload, names, s.probeMs, s.consistencyModels);
   const problems: string[] = [];
@@ -258,6 +259,7 @@ export function runMaelstromScenario(s: MaelstromScenario): MaelstromVerdict {
     // What a process does to every peer message: msgpack out, msgpack in (node.ts adds base64 around it).
     copyMessage: (msg) => decodeMessage(encodeMessage(msg)),
   });
+  observe?.(sim);
 
   const clientRoot = new Prng(hash32(s.seed ^ CLIENT_SALT));
   const opPrng = clientRoot.fork();

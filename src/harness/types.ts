@@ -98,6 +98,26 @@ export interface HarnessOptions {
   readonly consistencyModels: readonly ConsistencyModel[];
   /** Maelstrom's `--availability`: null none, 'total' every operation ok, or the least fraction ok. */
   readonly availability: null | 'total' | number;
+  /**
+   * Told of every message the harness routes, once its fate is known (for the report's Lamport diagram:
+   * src/harness/message-record.ts keeps a bounded record). Undefined: nothing is told.
+   */
+  readonly onMessage: ((m: RoutedMessage) => void) | undefined;
+}
+
+/**
+ * A message the harness routed: server to server (delayed by the network; `receivedMs` null when a partition or
+ * a down node dropped it), or between a client and a node (not delayed). Times are ms since the run started.
+ */
+export interface RoutedMessage {
+  readonly from: string;
+  readonly to: string;
+  readonly sentMs: number;
+  readonly receivedMs: number | null;
+  /** `server` between nodes; else the client's role: setup (init, topology), op, probe, final (final reads). */
+  readonly kind: 'server' | 'setup' | 'op' | 'probe' | 'final';
+  /** The message's line, as it went. */
+  readonly line: string;
 }
 
 export type OpType = 'ok' | 'fail' | 'info';

@@ -193,10 +193,13 @@ function describe(e: unknown): string {
 /**
  * Runs `fn`; if it throws (or its promise rejects), rethrows an Error whose message starts with
  * `${label} failed with seed=${seed} (replay: CHATTERBOX_SEED=${seed})`, keeping the original as `cause`.
+ * With `picture`, the `chatterbox sim` command that replays the seed (`chatterbox sim --protocol stream --seed 7`),
+ * the message also says how to draw it: `(replay: CHATTERBOX_SEED=7; picture: npx chatterbox sim … --report seed-7.html)`.
  */
-export function withSeed<T>(seed: number, label: string, fn: () => T): T {
+export function withSeed<T>(seed: number, label: string, fn: () => T, picture?: string): T {
+  const hint = picture === undefined ? '' : `; picture: ${pictureCommand(picture, seed)}`;
   const wrap = (e: unknown): Error =>
-    new Error(`${label} failed with seed=${seed} (replay: ${REPLAY_SEED_ENV}=${seed}): ${describe(e)}`, { cause: e });
+    new Error(`${label} failed with seed=${seed} (replay: ${REPLAY_SEED_ENV}=${seed}${hint}): ${describe(e)}`, { cause: e });
   let result: T;
   try {
     result = fn();
@@ -210,6 +213,11 @@ export function withSeed<T>(seed: number, label: string, fn: () => T): T {
     }) as T;
   }
   return result;
+}
+
+/** The command that draws a seed as a page: `sim` the replay command (starting `chatterbox sim`), plus `--report`. */
+export function pictureCommand(sim: string, seed: number): string {
+  return `npx ${sim} --report seed-${seed}.html`;
 }
 
 /**
@@ -234,6 +242,8 @@ interface DeliverEvent<Msg> {
   seq: number;
   from: number;
   to: number;
+  /** The trace's name for the message (both copies of a duplicate share it). */
+  id: number;
   msg: Msg;
   sentAt: number;
   /** The destination's crash count at send time: a crash in between loses the message. */
@@ -385,6 +395,24 @@ function halted(slot: { readonly kernel: { readonly isHalted: boolean } | undefi
 }
 
 export type OutputListener<Out> = (node: NodeId, atMs: number, value: Out) => void;
+/**
+ * What happened in a run, one event per thing a node or the network did, for pictures of a seed
+ * (src/sim/trace.ts keeps a bounded record). `id` names a message from its send to its fate: both copies of a
+ * duplicated message share it. Times are global virtual ms.
+ */
+export type SimTraceEvent<Msg, Out> =
+  | { readonly kind: 'send'; readonly atMs: number; readonly id: number; readonly from: NodeId; readonly to: NodeId; readonly msg: Msg }
+  | { readonly kind: 'receive'; readonly atMs: number; readonly id: number; readonly from: NodeId; readonly to: NodeId }
+  | { readonly kind: 'duplicate'; readonly atMs: number; readonly id: number; readonly from: NodeId; readonly to: NodeId }
+  | { readonly kind: 'drop'; readonly atMs: number; readonly id: number; readonly from: NodeId; readonly to: NodeId; readonly reason: SimDropReason }
+  | { readonly kind: 'timer'; readonly atMs: number; readonly node: NodeId; readonly name: string }
+  | { readonly kind: 'output'; readonly atMs: number; readonly node: NodeId; readonly value: Out }
+  | { readonly kind: 'request'; readonly atMs: number; readonly node: NodeId; readonly body: unknown }
+  | { readonly kind: 'start' | 'restart' | 'init' | 'crash' | 'pause' | 'resume' | 'halt'; readonly atMs: number; readonly node: NodeId }
+  | { readonly kind: 'failure'; readonly atMs: number; readonly node: NodeId | null; readonly text: string };
+/** Why a message was not delivered: the link lost it, a partition cut it, or its destination was down, halted or not yet started. */
+export type SimDropReason = 'loss' | 'partition' | 'crashed' | 'halted' | 'unstarted';
+export type TraceListener<Msg, Out> = (event: SimTraceEvent<Msg, Out>) => void;
 /** Called after each init and step of a node with its state: the place for invariant checks (throw to fail). */
 export type StepListener<State> = (node: NodeId, atMs: number, state: State) => void;
 
@@ -414,6 +442,9 @@ export class Simulation<State, Msg, Out, Options, Req = never, Timer extends str
   private readonly haltedAt = new Map<NodeId, number>();
   private readonly outputListeners: OutputListener<Out>[] = [];
   private readonly stepListeners: StepListener<State>[] = [];
+  private readonly traceListeners: TraceListener<Msg, Out>[] = [];
+  /** Numbers messages for the trace, from their send to their fate. */
+  private nextMessageId = 0;
   private readonly stats: SimulationStats = {
     sent: 0,
     delivered: 0,
@@ -603,6 +634,15 @@ export class Simulation<State, Msg, Out, Options, Req = never, Timer extends str
     this.stepListeners.push(listener);
   }
 
+  /** Every event of the run, as it happens (see SimTraceEvent). Listeners must not throw; they cost nothing when absent. */
+  onTrace(listener: TraceListener<Msg, Out>): void {
+    this.traceListeners.push(listener);
+  }
+
+  private trace(event: SimTraceEvent<Msg, Out>): void {
+    for (const l of this.traceListeners) l(event);
+  }
+
   /**
    * Processes every event up to and including virtual time `ms`, then sets the clock to `ms`; returns early
    * (clock at the last event) once `finished`.
@@ -701,6 +741,7 @@ export class Simulation<State, Msg, Out, Options, Req = never, Timer extends str
     if (this.partitions.separated(ev.from, ev.to, this.now)) {
       this.stats.droppedByPartition++;
       this.mix(FP_LOST_PARTITION, ev.to);
+      this.traceDrop(ev, 'partition');
       return;
     }
     if (ev.sentAt < slot.firstUpAt) {
@@ -708,11 +749,13 @@ export class Simulation<State, Msg, Out, Options, Req = never, Timer extends str
       // simultaneous, so nodes starting together (at the epoch, say) reach each other.
       this.stats.droppedAtUnstartedNode++;
       this.mix(FP_REFUSED, ev.to);
+      this.traceDrop(ev, 'unstarted');
       return;
     }
     if (!slot.up || slot.epoch !== ev.epoch) {
       this.stats.droppedAtCrashedNode++;
       this.mix(FP_LOST_CRASHED, ev.to);
+      this.traceDrop(ev, 'crashed');
       return;
     }
     if (slot.held !== null && !halted(slot)) {
@@ -734,6 +777,7 @@ export class Simulation<State, Msg, Out, Options, Req = never, Timer extends str
     if (halted(slot) || slot.endpoint?.isOpen !== true) {
       this.stats.droppedAtHaltedNode++;
       this.mix(FP_LOST_HALTED, ev.to);
+      this.traceDrop(ev, 'halted');
       return;
     }
     this.stats.delivered++;
@@ -743,6 +787,7 @@ export class Simulation<State, Msg, Out, Options, Req = never, Timer extends str
     this.mix(FP_DELIVERED, ev.to);
     this.mix(ev.from, ev.seq);
     const from = this.nodeIds[ev.from]!;
+    if (this.traceListeners.length > 0) this.trace({ kind: 'receive', atMs: this.now, id: ev.id, from, to: slot.id });
     this.runKernel(ev.to, 'step(receive)', (kernel, now) => {
       if (!kernel.receive(from, ev.msg, now) && this.checkMessages) {
         throw this.fail(`a message from ${from} fails ${this.protocol.name}.isMessage: ${preview(ev.msg)}`, ev.to, undefined);
@@ -764,6 +809,7 @@ export class Simulation<State, Msg, Out, Options, Req = never, Timer extends str
     }
     this.stats.timersFired++;
     this.mix(FP_TIMER, ev.node);
+    this.traceTimer(ev.node);
     this.runKernel(ev.node, 'step(timer)', (kernel, now) => kernel.fireEarliest(now));
   }
 
@@ -790,6 +836,7 @@ export class Simulation<State, Msg, Out, Options, Req = never, Timer extends str
         }
       });
     } else {
+      if (this.traceListeners.length > 0) this.trace({ kind: 'request', atMs: this.now, node: slot.id, body: input.body });
       this.runKernel(ev.node, 'step(request)', (kernel, now) => kernel.request(input.body, now));
     }
   }
@@ -812,6 +859,7 @@ export class Simulation<State, Msg, Out, Options, Req = never, Timer extends str
     this.dropWake(slot);
     this.mix(FP_CRASH, i);
     this.log(slot.id, 'info', 'sim: crash');
+    this.traceNode('crash', slot.id);
     const held = slot.held;
     if (held === null) return;
     // The crash ends the pause; what the kernel held dies with the process.
@@ -836,6 +884,7 @@ export class Simulation<State, Msg, Out, Options, Req = never, Timer extends str
     if (slot.up || slot.starting) return;
     this.mix(FP_START, i);
     this.log(slot.id, 'info', 'sim: start');
+    this.traceNode('start', slot.id);
     this.startProcess(i);
   }
 
@@ -844,6 +893,7 @@ export class Simulation<State, Msg, Out, Options, Req = never, Timer extends str
     if (slot.up || slot.starting) return;
     this.mix(FP_RESTART, i);
     this.log(slot.id, 'info', 'sim: restart');
+    this.traceNode('restart', slot.id);
     this.startProcess(i);
   }
 
@@ -877,6 +927,7 @@ export class Simulation<State, Msg, Out, Options, Req = never, Timer extends str
     slot.held = { init: null, wake: false, inputs: [] };
     this.mix(FP_PAUSE, i);
     this.log(slot.id, 'info', 'sim: pause');
+    this.traceNode('pause', slot.id);
   }
 
   /**
@@ -894,6 +945,7 @@ export class Simulation<State, Msg, Out, Options, Req = never, Timer extends str
     this.releaseHeld(held);
     this.mix(FP_RESUME, i);
     this.log(slot.id, 'info', 'sim: resume');
+    this.traceNode('resume', slot.id);
     if (held.init !== null) this.initNow(held.init);
     // The timers that fell due during the pause: those ordered before this resume event, earliest first (a node
     // that halted has none). Timers they set for now or earlier come after the resume, as they would have.
@@ -903,6 +955,7 @@ export class Simulation<State, Msg, Out, Options, Req = never, Timer extends str
         if (next === null || !(next.due < this.now || (next.due === this.now && next.stamp < resumeSeq))) break;
         this.stats.timersFired++;
         this.mix(FP_TIMER, i);
+        this.traceTimer(i);
         this.runKernel(i, 'step(timer)', (kernel, now) => kernel.fireEarliest(now));
       }
     }
@@ -941,6 +994,7 @@ export class Simulation<State, Msg, Out, Options, Req = never, Timer extends str
     const store = slot.disk.open();
     slot.store = store;
     slot.endpoint = new SimEndpoint<Msg>(slot.id, (to, msg) => this.send(i, to, msg));
+    this.traceNode('init', slot.id);
     this.runKernel(i, 'init', (k, now) => k.init({ self: slot.id, nodes: this.nodeIds, options: slot.options, now, startedAtMs, restored: store.loadAll() }));
   }
 
@@ -1013,6 +1067,7 @@ export class Simulation<State, Msg, Out, Options, Req = never, Timer extends str
         const slot = this.slots[i]!;
         this.outputs.get(slot.id)!.push({ atMs: this.now, value });
         this.mix(FP_OUTPUT, i);
+        if (this.traceListeners.length > 0) this.trace({ kind: 'output', atMs: this.now, node: slot.id, value });
         for (const l of this.outputListeners) {
           try {
             l(slot.id, this.now, value);
@@ -1039,6 +1094,7 @@ export class Simulation<State, Msg, Out, Options, Req = never, Timer extends str
         this.haltedAt.set(slot.id, this.now);
         this.mix(FP_HALT, i);
         this.log(slot.id, 'info', 'sim: halt');
+        this.traceNode('halt', slot.id);
       },
     };
   }
@@ -1052,8 +1108,12 @@ export class Simulation<State, Msg, Out, Options, Req = never, Timer extends str
     this.stats.bytesSent += bytes;
     slot.stats.sent++;
     slot.stats.bytesSent += bytes;
+    const id = this.nextMessageId++;
+    const tracing = this.traceListeners.length > 0;
+    if (tracing) this.trace({ kind: 'send', atMs: this.now, id, from: slot.id, to: toId, msg });
     if (this.partitions.separated(from, to, this.now)) {
       this.stats.droppedByPartition++;
+      if (tracing) this.trace({ kind: 'drop', atMs: this.now, id, from: slot.id, to: toId, reason: 'partition' });
       return;
     }
     const link = this.links.link(from, to);
@@ -1063,6 +1123,7 @@ export class Simulation<State, Msg, Out, Options, Req = never, Timer extends str
     const duplicated = this.duplicatePrng.float() < link.duplicateRate;
     if (lost) {
       this.stats.lost++;
+      if (tracing) this.trace({ kind: 'drop', atMs: this.now, id, from: slot.id, to: toId, reason: 'loss' });
       return;
     }
     const epoch = this.slots[to]!.epoch;
@@ -1075,6 +1136,7 @@ export class Simulation<State, Msg, Out, Options, Req = never, Timer extends str
         seq: 0,
         from,
         to,
+        id,
         msg: copy === undefined ? msg : copy(msg),
         sentAt: this.now,
         epoch,
@@ -1085,6 +1147,7 @@ export class Simulation<State, Msg, Out, Options, Req = never, Timer extends str
     putOnWire();
     if (duplicated) {
       this.stats.duplicated++;
+      if (tracing) this.trace({ kind: 'duplicate', atMs: this.now, id, from: slot.id, to: toId });
       putOnWire();
     }
   }
@@ -1106,6 +1169,21 @@ export class Simulation<State, Msg, Out, Options, Req = never, Timer extends str
     return this.slots[i]!;
   }
 
+  private traceNode(kind: 'start' | 'restart' | 'init' | 'crash' | 'pause' | 'resume' | 'halt', node: NodeId): void {
+    if (this.traceListeners.length > 0) this.trace({ kind, atMs: this.now, node });
+  }
+
+  private traceDrop(ev: DeliverEvent<Msg>, reason: SimDropReason): void {
+    if (this.traceListeners.length > 0) this.trace({ kind: 'drop', atMs: this.now, id: ev.id, from: this.nodeIds[ev.from]!, to: this.nodeIds[ev.to]!, reason });
+  }
+
+  /** Before the kernel fires it: the name of the timer that is due. */
+  private traceTimer(i: number): void {
+    if (this.traceListeners.length === 0) return;
+    const slot = this.slots[i]!;
+    this.trace({ kind: 'timer', atMs: this.now, node: slot.id, name: slot.kernel?.nextTimer?.name ?? '?' });
+  }
+
   /** Folds two words into the running fingerprint (FNV-style; the report finalises it). */
   private mix(a: number, b: number): void {
     let h = this.fp;
@@ -1122,6 +1200,7 @@ export class Simulation<State, Msg, Out, Options, Req = never, Timer extends str
 
   private fail(text: string, node: number | undefined, cause: unknown): SimulationError {
     const id = node === undefined ? undefined : this.nodeIds[node];
+    if (this.traceListeners.length > 0) this.trace({ kind: 'failure', atMs: this.now, node: id ?? null, text: cause === undefined ? text : `${text}: ${describe(cause)}` });
     return new SimulationError(this.seed, text, { atMs: this.now, node: id, cause, recentLogs: [...this.logs] });
   }
 

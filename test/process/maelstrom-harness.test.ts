@@ -21,7 +21,7 @@ import { formatReport } from '../../src/harness/format.js';
 import { runHarness } from '../../src/harness/runner.js';
 import { gridTopology, topology, type Topology } from '../../src/harness/topology.js';
 import type { Op, Report } from '../../src/harness/types.js';
-import { PATIENT } from './helpers/harness.js';
+import { NAIVE_BROADCAST, PATIENT } from './helpers/harness.js';
 import { HUNG_AFTER_MS, MAIN } from './helpers/processes.js';
 
 // ---------------------------------------------------------------------------------------------------------
@@ -240,24 +240,6 @@ describe('harness topology, clients', () => {
 
 // ---------------------------------------------------------------------------------------------------------
 // Real runs: real node processes, real pipes.
-
-const NAIVE_BROADCAST = `
-// A naive broadcast node: gossips each new message once to its neighbours, never retries.
-import { createInterface } from 'node:readline';
-let self = '', neighbours = [], next = 0;
-const seen = new Set();
-const send = (dest, body) => process.stdout.write(JSON.stringify({ src: self, dest, body }) + '\\n');
-const reply = (m, body) => send(m.src, { ...body, msg_id: ++next, in_reply_to: m.body.msg_id });
-createInterface({ input: process.stdin }).on('line', (line) => {
-  const m = JSON.parse(line), b = m.body;
-  if (b.type === 'init') { self = b.node_id; reply(m, { type: 'init_ok' }); }
-  else if (b.type === 'topology') { neighbours = b.topology[self]; reply(m, { type: 'topology_ok' }); }
-  else if (b.type === 'broadcast' || b.type === 'gossip') {
-    if (!seen.has(b.message)) { seen.add(b.message); for (const n of neighbours) if (n !== m.src) send(n, { type: 'gossip', message: b.message }); }
-    if (b.type === 'broadcast') reply(m, { type: 'broadcast_ok' });
-  } else if (b.type === 'read') reply(m, { type: 'read_ok', messages: [...seen] });
-});
-`;
 
 const BAD_NODE = `
 // Deliberately wrong nodes, by mode: dup-ids hands out the same id; stubborn refuses init and ignores EOF.

@@ -35,7 +35,7 @@ const STEP_HUNG_AFTER_MS = 5 * 60_000;
 /** A hung step's grace between SIGTERM and SIGKILL. */
 const STOP_GRACE_MS = 10_000;
 /** The steps the test runs one after another; its own limit is theirs together, so only a step's can fire. */
-const STEPS = 6;
+const STEPS = 7;
 
 /** Every process the test starts; stopped when hung, and any still running when this file's process exits is killed. */
 const children = new ChildSet();
@@ -196,5 +196,11 @@ describe('the packed package', () => {
     // The installed command runs too.
     const help = ok(await run(join(project, 'node_modules', '.bin', 'chatterbox'), ['--help'], project), 'chatterbox --help');
     assert.match(help.stdout, /harness/);
+
+    // A report inlines the chart library from the installed package: the page fetches nothing.
+    ok(await run(join(project, 'node_modules', '.bin', 'chatterbox'), ['harness', '-w', 'echo', '--node-count', '1', '--time-limit', '0.3', '--rate', '10', '--report', 'report'], project), 'chatterbox harness --report');
+    const page = readFileSync(join(project, 'report', 'index.html'), 'utf8');
+    assert.match(page, /uPlot/);
+    assert.doesNotMatch(page, /<script[^>]+src=|<link[^>]+href=/, 'every script and style is inline');
   });
 });

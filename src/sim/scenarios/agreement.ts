@@ -129,7 +129,8 @@ export function drawAgreementScenario(seed: number, protocol: AgreementProtocolN
   return { seed, protocol, tuning, nodes, sendForMs, waitForMs, tickMs: 100, network, faults, crashed, startAtMs, initDelayMs };
 }
 
-export function runAgreementScenario(scenario: AgreementScenario): AgreementVerdict {
+/** `observe` sees the simulation before it runs (to record its trace for a picture: src/sim/trace.ts). */
+export function runAgreementScenario(scenario: AgreementScenario, observe?: (sim: Simulation<unknown, unknown, AgreementOutput, AgreementOptions & { tuning?: StreamTuning }>) => void): AgreementVerdict {
   const options: AgreementOptions & { tuning?: StreamTuning } = {
     seed: scenario.seed,
     sendForMs: scenario.sendForMs,
@@ -148,6 +149,7 @@ export function runAgreementScenario(scenario: AgreementScenario): AgreementVerd
     initDelayMs: (node) => scenario.initDelayMs.get(node) ?? 0,
     untilMs: lastStart + scenario.sendForMs + scenario.waitForMs + 1000,
   });
+  observe?.(simulation);
   return judge(scenario, simulation.run());
 }
 

@@ -50,6 +50,8 @@ export const ERROR_STATUS: Readonly<Record<HttpErrorCode, number>> = {
   'not-found': 404,
   'method-not-allowed': 405,
   'not-member': 409,
+  'not-dead': 409,
+  'no-membership': 409,
   'payload-too-large': 413,
   'unsupported-media-type': 415,
   internal: 500,

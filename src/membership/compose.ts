@@ -116,16 +116,19 @@ export function withMembership<S, X, O, Opt, R, T extends string>(
     return changed;
   }
 
-  /** After SWIM's effects: tell the inner protocol what changed. */
-  function afterSwim(state: WithMembershipState<S>, changed: boolean, now: number, into: E): void {
-    if (!changed) return;
+  /**
+   * After a SWIM step: tell the inner protocol what changed. The live set is compared after every step, not only
+   * those with events (a node's own leave may change it without one), which costs a sort of the members.
+   */
+  function afterSwim(state: WithMembershipState<S>, events: boolean, now: number, into: E): void {
     const members = membersOf(state.swim);
     const live = liveMembers(members);
-    if (!sameIds(live, state.live)) {
+    const changed = !sameIds(live, state.live);
+    if (changed) {
       state.live = live;
       liftInner(inner.onMembers(state.inner, live, now), into);
     }
-    if (inner.onMemberStates !== undefined) liftInner(inner.onMemberStates(state.inner, members, now), into);
+    if ((events || changed) && inner.onMemberStates !== undefined) liftInner(inner.onMemberStates(state.inner, members, now), into);
   }
 
   function swimStep(state: WithMembershipState<S>, input: Input<SwimMsg, SwimRequest, SwimTimer>, now: number, into: E): void {
@@ -154,7 +157,7 @@ export function withMembership<S, X, O, Opt, R, T extends string>(
     const effects: E = [];
     liftInner(i.effects, effects);
     // Whatever SWIM knows at start beyond ctx.nodes (a restored member list) reaches the inner protocol now.
-    afterSwim(state, liftSwim(s.effects, effects) || !sameIds(liveMembers(membersOf(state.swim)), state.live), ctx.now, effects);
+    afterSwim(state, liftSwim(s.effects, effects), ctx.now, effects);
     return { state, effects };
   }
 

@@ -88,6 +88,7 @@ const LAYER_RANKS: Readonly<Record<string, number>> = {
   consensus: 2,
   agreement: 2,
   replication: 2,
+  membership: 2,
   platform: 2,
   broadcast: 3,
   ranges: 3,

@@ -206,7 +206,10 @@ describe('key ranges on a live member list, under the simulator', () => {
   it('fails when a joiner is not given the state (a mutation: the inner protocol ignores member changes)', () => {
     const deaf = withMembership({ ...rangesProtocolAware, onMembers: () => [] });
     for (const seed of testSeeds(3)) {
-      withSeed(seed, 'the mutation', () => assert.notDeepEqual(scenario(seed, deaf).problems, []));
+      withSeed(seed, 'the mutation', () => {
+        const { problems } = scenario(seed, deaf);
+        assert.ok(problems.some((p) => /^j\d answers differently/.test(p)), `a joiner's answers should differ:\n${problems.join('\n')}`);
+      });
     }
   });
 

@@ -8,7 +8,7 @@
  * restores). SWIM's member events go out as outputs (drivers dial and forget peers on them, metrics count them)
  * and are turned into calls on the inner protocol, as pure as its `step`:
  * - `onMembers(state, live, now)` whenever the live set changes: the alive and suspect members, self included,
- *   sorted. A suspect is still a member (it may refute); a dead or left one is not. Delta-sync redraws its
+ *   sorted (`liveMemberIds`). A suspect is still a member (it may refute); a dead or left one is not. Delta-sync redraws its
  *   overlay over this set (replication/delta-sync/members.ts), so nodes that agree on it agree on the overlay.
  * - `onMemberStates(state, members, now)`, if the inner protocol has it, on every change of any member's state:
  *   every member SWIM knows with its state (dead and left included), for protocols that report them.
@@ -23,7 +23,7 @@
 import { assert } from '../core/assert.js';
 import { compareNodeIds, type NodeId } from '../core/ids.js';
 import type { Effect, InitContext, Input, Protocol } from '../protocol/types.js';
-import { membersOf, swimProtocol, type Member, type MemberEvent, type SwimMsg, type SwimOptions, type SwimRequest, type SwimState, type SwimTimer } from './index.js';
+import { liveMemberIds, membersOf, swimProtocol, type Member, type MemberEvent, type SwimMsg, type SwimOptions, type SwimRequest, type SwimState, type SwimTimer } from './index.js';
 
 /** What a protocol run beside membership implements (see the theory above). */
 export interface MembershipAware<S, X, O, T extends string> {
@@ -65,14 +65,6 @@ export type WithMembershipTimer<T extends string> = T | `swim:${SwimTimer}` | ty
 
 type Out<O> = O | MemberEvent;
 type Effects<X, O, T extends string> = Effect<WithMembershipMsg<X>, Out<O>, WithMembershipTimer<T>>[];
-
-/** The live members (alive or suspect), self included, sorted. */
-export function liveMembers(members: readonly Member[]): NodeId[] {
-  return members
-    .filter((m) => m.state === 'alive' || m.state === 'suspect')
-    .map((m) => m.id)
-    .sort(compareNodeIds);
-}
 
 function sameIds(a: readonly NodeId[], b: readonly NodeId[]): boolean {
   return a.length === b.length && a.every((id, i) => id === b[i]);
@@ -116,16 +108,18 @@ export function withMembership<S, X, O, Opt, R, T extends string>(
     return changed;
   }
 
-  /** After SWIM's effects: tell the inner protocol what changed. */
-  function afterSwim(state: WithMembershipState<S>, changed: boolean, now: number, into: E): void {
-    if (!changed) return;
-    const members = membersOf(state.swim);
-    const live = liveMembers(members);
-    if (!sameIds(live, state.live)) {
+  /**
+   * After a SWIM step: tell the inner protocol what changed. The live set is compared after every step, not only
+   * those with events (a node's own leave may change it without one), which costs a sort of the members.
+   */
+  function afterSwim(state: WithMembershipState<S>, events: boolean, now: number, into: E): void {
+    const live = liveMemberIds(state.swim);
+    const changed = !sameIds(live, state.live);
+    if (changed) {
       state.live = live;
       liftInner(inner.onMembers(state.inner, live, now), into);
     }
-    if (inner.onMemberStates !== undefined) liftInner(inner.onMemberStates(state.inner, members, now), into);
+    if ((events || changed) && inner.onMemberStates !== undefined) liftInner(inner.onMemberStates(state.inner, membersOf(state.swim), now), into);
   }
 
   function swimStep(state: WithMembershipState<S>, input: Input<SwimMsg, SwimRequest, SwimTimer>, now: number, into: E): void {
@@ -154,7 +148,7 @@ export function withMembership<S, X, O, Opt, R, T extends string>(
     const effects: E = [];
     liftInner(i.effects, effects);
     // Whatever SWIM knows at start beyond ctx.nodes (a restored member list) reaches the inner protocol now.
-    afterSwim(state, liftSwim(s.effects, effects) || !sameIds(liveMembers(membersOf(state.swim)), state.live), ctx.now, effects);
+    afterSwim(state, liftSwim(s.effects, effects), ctx.now, effects);
     return { state, effects };
   }
 
@@ -207,7 +201,7 @@ export function withMembership<S, X, O, Opt, R, T extends string>(
   function invariants(state: WithMembershipState<S>): void {
     swimProtocol.invariants(state.swim);
     inner.invariants(state.inner);
-    assert(sameIds(state.live, liveMembers(membersOf(state.swim))), 'membership: the inner protocol was not told of a change of the live set');
+    assert(sameIds(state.live, liveMemberIds(state.swim)), 'membership: the inner protocol was not told of a change of the live set');
     assert(state.leavingUntil === null || inner.onLeave !== undefined, 'membership: a leave waits on a protocol with no hand-off');
   }
 

@@ -954,7 +954,7 @@ function invariants(state: SwimState): void {
     assert(Number.isSafeInteger(m.incarnation) && m.incarnation >= 0, `incarnation of ${m.id} is ${m.incarnation}`);
     assert((m.state === 'suspect') === state.suspicions.has(m.id), `${m.id} is ${m.state} but suspicion timer ${state.suspicions.has(m.id) ? 'runs' : 'is missing'}`);
     if ((m.state === 'dead' || m.state === 'left') && m.id !== state.self) {
-      assert(state.now - m.stateChangeAt <= ttl, `${m.id} is ${m.state} since ${m.stateChangeAt}, kept past GossipToTheDeadTime at ${state.now}`);
+      assert(m.stateChangeAt + ttl >= state.now, `${m.id} is ${m.state} since ${m.stateChangeAt}, kept past GossipToTheDeadTime at ${state.now}`);
     }
   }
   for (const s of state.suspicions.values()) {

@@ -4,7 +4,7 @@
  * simulator's faults (loss, duplication, reordering, partitions, crashes, restarts, pauses, start skew).
  *
  * It records every member event, and at the end judges every node that is up and has not left:
- * - it sees every other such node alive;
+ * - it sees every other such node alive (or suspect: live, about to refute);
  * - it sees no crashed-for-good node alive or suspect (dead, or forgotten);
  * - it sees every node that left as left (or has forgotten it), and no node ever saw a leaver dead after it left.
  * False positives (a node declared dead while its process ran unpaused and never crashed, partitioned or left)
@@ -39,6 +39,8 @@ export interface MembershipScenario {
   /** Check the protocol's invariants after every step (default true; the 1,000-node bench turns it off). */
   readonly checkInvariants?: boolean;
   readonly maxSteps?: number;
+  /** Another build of the protocol (tests run mutants through the same scenario). Default swimProtocol. */
+  readonly protocol?: typeof swimProtocol;
 }
 
 export interface MemberChange {
@@ -95,7 +97,7 @@ export function runMembershipScenario(scenario: MembershipScenario): MembershipV
   const nodes = [...statics, ...joinerNodes];
   const faults = scenario.faults ?? [];
   const isJoiner = new Set(joinerNodes);
-  const protocol = withInitNodes(swimProtocol, (self) => (isJoiner.has(self) ? [self] : statics));
+  const protocol = withInitNodes(scenario.protocol ?? swimProtocol, (self) => (isJoiner.has(self) ? [self] : statics));
   const startAt = new Map<NodeId, number>();
   joiners.forEach((j, i) => startAt.set(joinerNodes[i]!, j.atMs));
   const sim = new Simulation<SwimState, SwimMsg, MemberEvent, SwimOptions, SwimRequest, SwimTimer>(protocol, {
@@ -134,7 +136,8 @@ export function runMembershipScenario(scenario: MembershipScenario): MembershipV
     const view = new Map(membersOf(sim.state(observer)!).map((m) => [m.id, m]));
     for (const other of live) {
       const m = view.get(other);
-      if (m === undefined || m.state !== 'alive') problems.push(`${observer} sees live ${other} as ${m?.state ?? 'unknown'}`);
+      // Suspect is still live (a suspicion its subject will refute; under loss one is often under way): dead or unknown is not.
+      if (m === undefined || (m.state !== 'alive' && m.state !== 'suspect')) problems.push(`${observer} sees live ${other} as ${m?.state ?? 'unknown'}`);
     }
     for (const gone of crashedAtEnd) {
       const m = view.get(gone);

@@ -13,8 +13,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { HUNG_AFTER_MS, startChatterbox, type Running } from './helpers/processes.js';
 import { freePorts } from '../../src/supervisor/free-port.js';
-import { defineServeCommand, parseServeArgv, buildServeConfig, JOIN_DEFAULT_CLUSTER_ID } from '../../src/cli/ranges-command.js';
+import { defineServeCommand, parseClientArgv, parseServeArgv, buildServeConfig, JOIN_DEFAULT_CLUSTER_ID } from '../../src/cli/ranges-command.js';
 import { UsageError } from '../../src/platform/user-errors.js';
+import { routeRangesHttp } from '../../src/runtime/ranges-http.js';
 
 const HALF = 2 ** 31;
 const FULL = 2 ** 32;
@@ -184,5 +185,25 @@ describe('--join flags', () => {
     const help = defineServeCommand().helpInformation();
     for (const flag of ['--join', '--advertise', '--node-id']) assert.match(help, new RegExp(`${flag}\\b`));
     assert.match(help.replace(/\s+/g, ' '), /_chatterbox\._tcp\.<name>, or the name as given if it starts with "_"/);
+  });
+
+  test('routes: GET /members, POST /members/:node/forget; what they refuse', () => {
+    const route = (method: string, url: string, contentType?: string) => routeRangesHttp({ method, url, contentType, body: '' });
+    assert.deepEqual(route('GET', '/members'), { ok: true, call: { op: 'cluster-members' } });
+    assert.deepEqual(route('POST', '/members/n%203/forget', 'application/json'), { ok: true, call: { op: 'forget', node: 'n 3' } });
+    const status = (r: ReturnType<typeof route>): number => (r.ok ? 200 : r.error.status);
+    assert.equal(status(route('POST', '/members')), 405);
+    assert.equal(status(route('GET', '/members/n3/forget')), 405);
+    assert.equal(status(route('POST', '/members/n3/forget')), 415);
+    assert.equal(status(route('GET', '/members?x=1')), 400);
+    assert.equal(status(route('POST', '/members/n3/bogus', 'application/json')), 404);
+  });
+
+  test('client: members without a group are the cluster\'s; forget names a node', () => {
+    assert.deepEqual(parseClientArgv(['members']).call, { method: 'GET', path: '/members', prints: true });
+    assert.deepEqual(parseClientArgv(['members', 'users']).call, { method: 'GET', path: '/groups/users/members', prints: true });
+    assert.deepEqual(parseClientArgv(['forget', 'n 3']).call, { method: 'POST', path: '/members/n%203/forget', prints: true });
+    assert.throws(() => parseClientArgv(['forget']), UsageError);
+    assert.throws(() => parseClientArgv(['forget', '']), UsageError);
   });
 });

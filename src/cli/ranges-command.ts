@@ -21,6 +21,7 @@ import { parseJoinList, SRV_PREFIX, type SeedEntry } from '../runtime/join-seeds
 import { formatHostPort, parseHostPort, type HostPort } from '../transport/host-port.js';
 import { MAX_HELLO_TEXT_CHARS, helloTextProblem } from '../transport/hello-text.js';
 import { nodeId } from '../core/ids.js';
+import { LEAVE_DRAIN_MAX_MS } from '../membership/compose.js';
 
 export const RANGES_API_ENV = 'CHATTERBOX_RANGES_API';
 
@@ -337,6 +338,14 @@ const CLIENT_COMMANDS: readonly ClientSpec[] = [
     description:
       'Print the members of <group>, as a JSON array of node ids; without a group, every node of the cluster this node knows, with its membership state, as JSON: [{node, address, incarnation, state}] (state alive, suspect, dead or left).',
     build: ([group]) => ({ method: 'GET', path: group === undefined ? '/members' : groupPath(group, 'members'), prints: true }),
+  },
+  {
+    name: 'leave-cluster',
+    summary: 'leave the cluster gracefully and stop the node',
+    args: '',
+    description:
+      `The node releases every registration it holds, waits until its neighbours have that (at most ${LEAVE_DRAIN_MAX_MS / 1000} s), announces that it leaves (state left in \`ranges members\` elsewhere), and stops (exit 0). Prints {left}. Unlike SIGTERM, which stops the node and keeps its registrations for when it returns.`,
+    build: () => ({ method: 'POST', path: '/leave', prints: true }),
   },
   {
     name: 'forget',

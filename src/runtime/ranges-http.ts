@@ -19,6 +19,7 @@
  *   GET    /node                                     → { id, clusterId, address, nodes (the live members) }
  *   GET    /members                                  → [{ node, address, incarnation, state }, …] (the cluster's)
  *   POST   /members/:node/forget                     release a dead or departed node's registrations
+ *   POST   /leave                                    this node leaves the cluster (releasing its ranges), then stops
  *
  * A registration is `{ node, start, end, priority, meta }`. Success is 200 with `{ "result": … }` (null for
  * writes); failure is `{ "error": { "code", "message" } }` with the status of ERROR_STATUS. POST bodies must be
@@ -84,7 +85,8 @@ export interface HttpInput {
   readonly body: string;
 }
 
-export type Routed = { readonly ok: true; readonly call: RangesCall } | { readonly ok: true; readonly call: 'node' } | { readonly ok: false; readonly error: HttpError };
+/** `node` and `leave` (the cluster, gracefully, then stop) are the server's own, not the protocol's. */
+export type Routed = { readonly ok: true; readonly call: RangesCall } | { readonly ok: true; readonly call: 'node' | 'leave' } | { readonly ok: false; readonly error: HttpError };
 
 const rangeBody = z.strictObject({ start: z.number(), end: z.number(), meta: z.unknown().optional() });
 const amountBody = z.strictObject({ start: z.number(), end: z.number(), by: z.number() });
@@ -287,6 +289,15 @@ export function routeRangesHttp(input: HttpInput): Routed {
     return bad !== undefined ? fail(bad) : { ok: true, call: 'node' };
   }
   if (segments[0] === 'members') return routeMembers(input, segments, url.searchParams);
+  if (segments[0] === 'leave' && segments.length === 1) {
+    const method = input.method.toUpperCase();
+    if (method !== 'POST') return fail(httpError('method-not-allowed', `${method} is not allowed here; use POST`, ['POST']));
+    if (!isJson(input.contentType)) return fail(httpError('unsupported-media-type', 'send the body as Content-Type: application/json (also when it is empty)'));
+    const body = parseBody(input, emptyBody, true);
+    if (!body.ok) return fail(body.error);
+    const bad = noQuery(url.searchParams);
+    return bad !== undefined ? fail(bad) : { ok: true, call: 'leave' };
+  }
   if (segments[0] !== 'groups') return notFound;
   if (segments.length === 1) return dispatch(GROUPS_ROUTE, input, '', url.searchParams);
   const rest = segments.slice(2).join('/');

@@ -150,6 +150,22 @@ describe('chatterbox ranges serve --join: processes that come and go', () => {
       }
       return true;
     }, showViews);
+    // n4 leaves gracefully: its registration is released everywhere, it is `left` on the others, it exits 0.
+    await ok(n4.apiPort, 'POST', '/groups/users/join');
+    await ok(n4.apiPort, 'POST', '/groups/users/ranges', { start: 0, end: 10, meta: 'n4' });
+    const n4Serves = async (on: Node): Promise<boolean> => ((await ok(on.apiPort, 'GET', '/groups/users/lookup?position=5')) as { nodes: Array<{ node: string }> }).nodes.some((r) => r.node === 'n4');
+    await until(async () => (await n4Serves(n1)) && (await n4Serves(n2)), showViews);
+    const leave = startChatterbox(['ranges', 'leave-cluster', '--api', `http://127.0.0.1:${n4.apiPort}`]);
+    assert.equal(await leave.exited, 0, leave.stderrLines.join('\n'));
+    assert.deepEqual(JSON.parse(leave.stdoutLines.join('\n')), { left: true });
+    assert.equal(await n4.proc.exited, 0);
+    await until(async () => {
+      for (const node of [n1, n2]) {
+        const members = (await ok(node.apiPort, 'GET', '/members')) as MemberView[];
+        if (members.find((m) => m.node === 'n4')?.state !== 'left' || (await n4Serves(node))) return false;
+      }
+      return true;
+    }, showMembers);
   });
 
   test('a bad --join entry, or --join with a peers file, exits 2 with one line', { timeout: HUNG_AFTER_MS }, async () => {
@@ -197,11 +213,15 @@ describe('--join flags', () => {
     assert.equal(status(route('POST', '/members/n3/forget')), 415);
     assert.equal(status(route('GET', '/members?x=1')), 400);
     assert.equal(status(route('POST', '/members/n3/bogus', 'application/json')), 404);
+    assert.deepEqual(route('POST', '/leave', 'application/json'), { ok: true, call: 'leave' });
+    assert.equal(status(route('GET', '/leave')), 405);
+    assert.equal(status(route('POST', '/leave')), 415);
   });
 
   test('client: members without a group are the cluster\'s; forget names a node', () => {
     assert.deepEqual(parseClientArgv(['members']).call, { method: 'GET', path: '/members', prints: true });
     assert.deepEqual(parseClientArgv(['members', 'users']).call, { method: 'GET', path: '/groups/users/members', prints: true });
+    assert.deepEqual(parseClientArgv(['leave-cluster']).call, { method: 'POST', path: '/leave', prints: true });
     assert.deepEqual(parseClientArgv(['forget', 'n 3']).call, { method: 'POST', path: '/members/n%203/forget', prints: true });
     assert.throws(() => parseClientArgv(['forget']), UsageError);
     assert.throws(() => parseClientArgv(['forget', '']), UsageError);

@@ -4,7 +4,7 @@
  * - `chatterbox ranges serve …` runs one node (src/runtime/ranges-node.ts): the TCP transport and peers file of
  *   `chatterbox node`, a data dir for its SQLite store, and a local HTTP API.
  * - The other subcommands are clients of a running node's API: `join`, `leave`, `register`, `release`,
- *   `increase`, `decrease`, `groups`, `members`, `topology`, `lookup`. Each sends one request and prints the
+ *   `increase`, `decrease`, `groups`, `members`, `nodes`, `forget`, `topology`, `lookup`. Each sends one request and prints the
  *   result as JSON on stdout (writes print nothing).
  *
  * Same layers as node-command.ts: argv → args (pure, UsageError), args → config (reads files), then the process.
@@ -275,6 +275,23 @@ const CLIENT_COMMANDS: readonly ClientSpec[] = [
     args: '<group>',
     description: 'Print the members of <group>, as a JSON array of node ids.',
     build: ([group]) => ({ method: 'GET', path: groupPath(group!, 'members'), prints: true }),
+  },
+  {
+    name: 'nodes',
+    summary: "list the cluster's members and their state",
+    args: '',
+    description: "Print every node this node knows with its membership state, as JSON: [{node, address, incarnation, state}], state one of alive, suspect, dead, left.",
+    build: () => ({ method: 'GET', path: '/members', prints: true }),
+  },
+  {
+    name: 'forget',
+    summary: "release a dead node's registrations",
+    args: '<node>',
+    description: 'Release every registration and group membership of <node>, which the node asked must see as dead or left (else the error not-dead). Prints {node, released}.',
+    build: ([node]) => {
+      if (node === '') throw new UsageError('<node>: expected a node id, got ""');
+      return { method: 'POST', path: `/members/${encodeURIComponent(node!)}/forget`, prints: true };
+    },
   },
   {
     name: 'topology',

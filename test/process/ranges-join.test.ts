@@ -203,27 +203,14 @@ describe('--join flags', () => {
     assert.match(help.replace(/\s+/g, ' '), /_chatterbox\._tcp\.<name>, or the name as given if it starts with "_"/);
   });
 
-  test('routes: GET /members, POST /members/:node/forget; what they refuse', () => {
+  test('route and client of the graceful leave: POST /leave, ranges leave-cluster', () => {
     const route = (method: string, url: string, contentType?: string) => routeRangesHttp({ method, url, contentType, body: '' });
-    assert.deepEqual(route('GET', '/members'), { ok: true, call: { op: 'cluster-members' } });
-    assert.deepEqual(route('POST', '/members/n%203/forget', 'application/json'), { ok: true, call: { op: 'forget', node: 'n 3' } });
     const status = (r: ReturnType<typeof route>): number => (r.ok ? 200 : r.error.status);
-    assert.equal(status(route('POST', '/members')), 405);
-    assert.equal(status(route('GET', '/members/n3/forget')), 405);
-    assert.equal(status(route('POST', '/members/n3/forget')), 415);
-    assert.equal(status(route('GET', '/members?x=1')), 400);
-    assert.equal(status(route('POST', '/members/n3/bogus', 'application/json')), 404);
     assert.deepEqual(route('POST', '/leave', 'application/json'), { ok: true, call: 'leave' });
     assert.equal(status(route('GET', '/leave')), 405);
     assert.equal(status(route('POST', '/leave')), 415);
+    assert.equal(status(route('POST', '/leave?now=1', 'application/json')), 400);
+    assert.deepEqual(parseClientArgv(['leave-cluster']).call, { method: 'POST', path: '/leave', prints: true });
   });
 
-  test('client: members without a group are the cluster\'s; forget names a node', () => {
-    assert.deepEqual(parseClientArgv(['members']).call, { method: 'GET', path: '/members', prints: true });
-    assert.deepEqual(parseClientArgv(['members', 'users']).call, { method: 'GET', path: '/groups/users/members', prints: true });
-    assert.deepEqual(parseClientArgv(['leave-cluster']).call, { method: 'POST', path: '/leave', prints: true });
-    assert.deepEqual(parseClientArgv(['forget', 'n 3']).call, { method: 'POST', path: '/members/n%203/forget', prints: true });
-    assert.throws(() => parseClientArgv(['forget']), UsageError);
-    assert.throws(() => parseClientArgv(['forget', '']), UsageError);
-  });
 });

@@ -14,6 +14,7 @@
  */
 import { compareNodeIds, type NodeId } from '../core/ids.js';
 import type { Member, MemberEvent } from '../membership/index.js';
+import { LEAVE_DRAIN_MAX_MS } from '../membership/compose.js';
 import type { Logger } from '../platform/log.js';
 import type { TcpTransport } from '../transport/tcp-transport.js';
 import { formatHostPort, parseHostPort } from '../transport/host-port.js';
@@ -143,4 +144,23 @@ export async function joinCluster(entries: readonly SeedEntry[], io: JoinIo): Pr
     if (await driver.waitFor(() => driver.aliveOthers().length > 0, backoff, stop)) return 'joined';
   }
   return 'stopped';
+}
+
+/**
+ * After SWIM marked this node left, it keeps gossiping that until the driver stops it: this long, a few gossip
+ * rounds (each to gossipNodes members), as memberlist's Leave waits for its broadcast to go out.
+ */
+export const LEAVE_GOSSIP_WAIT_MS = 1_000;
+
+/**
+ * A graceful leave (membership/compose.ts): `requestLeave` hands the protocol `{membership: {op: 'leave'}}`; the
+ * inner protocol hands off what it must and the leave is announced once its neighbours have that (at most
+ * LEAVE_DRAIN_MAX_MS). Resolves, after LEAVE_GOSSIP_WAIT_MS more, whether membership reported this node left.
+ */
+export async function leaveGracefully(requestLeave: () => void, driver: MembershipDriver, stop: AbortSignal): Promise<boolean> {
+  requestLeave();
+  const hasLeft = (): boolean => driver.members().some((m) => m.id === driver.self && m.state === 'left');
+  const left = await driver.waitFor(hasLeft, LEAVE_DRAIN_MAX_MS + LEAVE_GOSSIP_WAIT_MS, stop);
+  if (left) await driver.waitFor(() => false, LEAVE_GOSSIP_WAIT_MS, stop);
+  return left;
 }

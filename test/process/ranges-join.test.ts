@@ -13,7 +13,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { HUNG_AFTER_MS, startChatterbox, type Running } from './helpers/processes.js';
 import { freePorts } from '../../src/supervisor/free-port.js';
-import { defineServeCommand, parseClientArgv, parseServeArgv, buildServeConfig, JOIN_DEFAULT_CLUSTER_ID } from '../../src/cli/ranges-command.js';
+import { defineServeCommand, parseClientArgv, parseServeArgv, buildServeConfig } from '../../src/cli/ranges-command.js';
+import { JOIN_DEFAULT_CLUSTER_ID } from '../../src/cli/join-flags.js';
 import { UsageError } from '../../src/platform/user-errors.js';
 import { routeRangesHttp } from '../../src/runtime/ranges-http.js';
 

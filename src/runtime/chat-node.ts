@@ -123,6 +123,7 @@ export async function runChatNode(config: ChatNodeConfig, io: ChatIo): Promise<n
     { ...(dynamic ? { join: config.join?.length, advertise } : { peers: config.peers.length }), port: config.self.port, gossip: config.preset },
     'chat node started; type lines to send them',
   );
+  members.started();
   if (config.join !== undefined) {
     const resolver = config.resolver ?? (await dnsSeedResolver());
     void joinCluster(config.join, {

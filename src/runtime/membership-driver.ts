@@ -30,6 +30,9 @@ export function isMemberEvent(value: unknown): value is MemberEvent {
 export class MembershipDriver {
   private readonly known = new Map<NodeId, Member>();
   private readonly listeners = new Set<() => void>();
+  /** Changes are info lines once the node has said it started (`started()`); debug before, so a node that
+   * fails to start still ends with its one error line. */
+  private announced = false;
 
   constructor(
     private readonly transport: Pick<TcpTransport, 'self' | 'addPeer' | 'removePeer' | 'connectedPeers'>,
@@ -47,7 +50,7 @@ export class MembershipDriver {
     this.known.delete(member.id); // re-inserted last: insertion order is recency, for the bound below
     this.known.set(member.id, member);
     this.trim();
-    if (before?.state !== member.state) this.log.info({ peer: member.id, address: member.address, incarnation: member.incarnation, state: member.state }, 'member');
+    if (before?.state !== member.state) this.log[this.announced ? 'info' : 'debug']({ peer: member.id, address: member.address, incarnation: member.incarnation, state: member.state }, 'member');
     if (this.dynamic && member.id !== this.transport.self) {
       const live = member.state === 'alive' || member.state === 'suspect';
       const address = parseHostPort(member.address);
@@ -55,6 +58,11 @@ export class MembershipDriver {
       else if (!live) this.transport.removePeer(member.id);
     }
     this.changed();
+  }
+
+  /** The node has started: member changes are info lines from now on. */
+  started(): void {
+    this.announced = true;
   }
 
   /** Something a waiter may be waiting for happened (a member event, a peer up). */

@@ -269,6 +269,19 @@ export async function startRangesNode(config: RangesNodeConfig, log: Logger): Pr
   const apiPort = typeof address === 'object' && address !== null ? address.port : config.apiPort;
   const apiUrl = `http://${urlHost(config.apiHost)}:${apiPort}`;
   started = true;
+  log.info(
+    {
+      api: apiUrl,
+      port: config.self.port,
+      ...(dynamic ? { join: config.join?.length, advertise } : { peers: config.peers.length }),
+      dataDir: store.path,
+      restored: !store.created,
+      fanout: config.fanout,
+      intervalMs: config.intervalMs,
+    },
+    'ranges node started',
+  );
+  driver!.started();
   if (config.join !== undefined) {
     const join = config.join;
     const resolver = config.resolver ?? (await dnsSeedResolver());
@@ -285,18 +298,6 @@ export async function startRangesNode(config: RangesNodeConfig, log: Logger): Pr
       fail(1);
     });
   }
-  log.info(
-    {
-      api: apiUrl,
-      port: config.self.port,
-      ...(dynamic ? { join: config.join?.length, advertise } : { peers: config.peers.length }),
-      dataDir: store.path,
-      restored: !store.created,
-      fanout: config.fanout,
-      intervalMs: config.intervalMs,
-    },
-    'ranges node started',
-  );
   return { apiUrl, apiPort, failed, stop };
 }
 

@@ -711,9 +711,11 @@ export class TcpTransport implements Transport {
         }
       } catch (err) {
         if (!isPeerFault(err)) throw err;
-        if (conn.identify !== undefined && err instanceof HandshakeError && err.code === 'self') {
-          // We dialed one of our own addresses (a seed list naming this node): not a fault of anyone's.
+        if (err instanceof HandshakeError && err.code === 'self' && (conn.identify !== undefined || this.options.dynamic)) {
+          // We dialed one of our own addresses (a seed list naming this node), and this is either end of it:
+          // not a fault of anyone's, so no warning.
           this.settleIdentify(conn, this.self);
+          this.options.log.debug({ remote: conn.remote }, 'reached this node itself');
           this.closeQuietly(conn);
           return;
         }

@@ -213,6 +213,25 @@ describe('key ranges on a live member list, under the simulator', () => {
     }
   });
 
+  it('a dead node that comes back with its id and data dir serves its registrations again, alive', () => {
+    const statics = [nodeId('n1'), nodeId('n2'), nodeId('n3')];
+    const sim = simulate(3, composed, { statics, joiners: new Map(), seed: statics[0]! }, [{ kind: 'crash', atMs: 2000, node: statics[2]!, restartAtMs: 20_000 }], 40_000, perfectNetwork(5));
+    const replies = new Map<number, RangesReply>();
+    sim.onOutput((_n, _t, out) => {
+      const r = out as RangesReply;
+      if (typeof r === 'object' && r !== null && 'ok' in r) replies.set(r.id, r);
+    });
+    const send = (atMs: number, node: NodeId, body: Req): void => sim.inject(atMs, node, { kind: 'request', body });
+    send(10, statics[2]!, { id: 1, op: 'join', group: 'g' });
+    send(20, statics[2]!, { id: 2, op: 'register', group: 'g', start: 0, end: 100 });
+    send(15_000, statics[0]!, { id: 3, op: 'lookup', group: 'g', key: 50 });
+    send(39_000, statics[0]!, { id: 4, op: 'lookup', group: 'g', key: 50 });
+    sim.run();
+    const nodesOf = (id: number) => (replies.get(id) as { result: Lookup }).result.nodes.map((r) => [r.node, r.state]);
+    assert.deepEqual(nodesOf(3), [['n3', 'dead']], 'while it is down: served by a dead node');
+    assert.deepEqual(nodesOf(4), [['n3', 'alive']], 'back: the same registration, alive');
+  });
+
   it('forget releases a dead node\'s registrations everywhere, and is refused for a live one', () => {
     const statics = [nodeId('n1'), nodeId('n2'), nodeId('n3')];
     const sim = simulate(7, composed, { statics, joiners: new Map(), seed: statics[0]! }, [{ kind: 'crash', atMs: 2000, node: statics[2]! }], 30_000, perfectNetwork(5));

@@ -4,7 +4,7 @@
  * simulator's faults (loss, duplication, reordering, partitions, crashes, restarts, pauses, start skew).
  *
  * It records every member event, and at the end judges every node that is up and has not left:
- * - it sees every other such node alive;
+ * - it sees every other such node alive (or suspect: live, about to refute);
  * - it sees no crashed-for-good node alive or suspect (dead, or forgotten);
  * - it sees every node that left as left (or has forgotten it), and no node ever saw a leaver dead after it left.
  * False positives (a node declared dead while its process ran unpaused and never crashed, partitioned or left)
@@ -39,6 +39,14 @@ export interface MembershipScenario {
   /** Check the protocol's invariants after every step (default true; the 1,000-node bench turns it off). */
   readonly checkInvariants?: boolean;
   readonly maxSteps?: number;
+  /** Keep every member event in the verdict (default true; the 1,000-node bench counts on the fly instead). */
+  readonly record?: boolean;
+  /** Called with every member event as it happens. */
+  readonly onChange?: (change: MemberChange) => void;
+  /** Judge the end state (default true). */
+  readonly judge?: boolean;
+  /** Another build of the protocol (tests run mutants through the same scenario). Default swimProtocol. */
+  readonly protocol?: typeof swimProtocol;
 }
 
 export interface MemberChange {
@@ -95,7 +103,7 @@ export function runMembershipScenario(scenario: MembershipScenario): MembershipV
   const nodes = [...statics, ...joinerNodes];
   const faults = scenario.faults ?? [];
   const isJoiner = new Set(joinerNodes);
-  const protocol = withInitNodes(swimProtocol, (self) => (isJoiner.has(self) ? [self] : statics));
+  const protocol = withInitNodes(scenario.protocol ?? swimProtocol, (self) => (isJoiner.has(self) ? [self] : statics));
   const startAt = new Map<NodeId, number>();
   joiners.forEach((j, i) => startAt.set(joinerNodes[i]!, j.atMs));
   const sim = new Simulation<SwimState, SwimMsg, MemberEvent, SwimOptions, SwimRequest, SwimTimer>(protocol, {
@@ -118,38 +126,9 @@ export function runMembershipScenario(scenario: MembershipScenario): MembershipV
   });
   for (const l of scenario.leaves ?? []) sim.inject(l.atMs, l.node, { kind: 'request', body: { op: 'leave' } });
 
-  const changes: MemberChange[] = [];
-  sim.onOutput((observer, atMs, ev) => {
-    changes.push({ observer, atMs, node: ev.member.id, state: ev.member.state, incarnation: ev.member.incarnation });
-  });
-  const report = sim.run();
-
+  // Nodes that were ever unreachable for a reason other than the network's loss.
   const leftAt = new Map<NodeId, number>();
   for (const l of scenario.leaves ?? []) if (!leftAt.has(l.node)) leftAt.set(l.node, l.atMs);
-  const left = [...leftAt.keys()];
-  const crashedAtEnd = nodes.filter((n) => report.crashed.has(n));
-  const live = nodes.filter((n) => !report.crashed.has(n) && !leftAt.has(n));
-  const problems: string[] = [];
-  for (const observer of live) {
-    const view = new Map(membersOf(sim.state(observer)!).map((m) => [m.id, m]));
-    for (const other of live) {
-      const m = view.get(other);
-      if (m === undefined || m.state !== 'alive') problems.push(`${observer} sees live ${other} as ${m?.state ?? 'unknown'}`);
-    }
-    for (const gone of crashedAtEnd) {
-      const m = view.get(gone);
-      if (m !== undefined && (m.state === 'alive' || m.state === 'suspect')) problems.push(`${observer} sees crashed ${gone} as ${m.state}`);
-    }
-    for (const leaver of left) {
-      const m = view.get(leaver);
-      if (m !== undefined && m.state !== 'left' && !report.crashed.has(leaver)) problems.push(`${observer} sees ${leaver}, which left, as ${m.state}`);
-    }
-  }
-  for (const c of changes) {
-    const at = leftAt.get(c.node);
-    if (at !== undefined && c.atMs >= at && c.state === 'dead') problems.push(`${c.observer} saw ${c.node} dead at ${c.atMs}ms after it left at ${at}ms`);
-  }
-  // Nodes that were ever unreachable for a reason other than the network's loss.
   const troubled = new Set<NodeId>([...leftAt.keys(), ...joinerNodes]);
   for (const f of faults) {
     if (f.kind === 'crash' || f.kind === 'pause') troubled.add(f.node);
@@ -157,7 +136,44 @@ export function runMembershipScenario(scenario: MembershipScenario): MembershipV
     else for (const n of f.ring) troubled.add(n);
   }
   if (scenario.startAtMs !== undefined) for (const n of statics) if (scenario.startAtMs(n) > 0) troubled.add(n);
-  const falsePositives = changes.filter((c) => c.state === 'dead' && !troubled.has(c.node));
+
+  const changes: MemberChange[] = [];
+  const falsePositives: MemberChange[] = [];
+  const record = scenario.record ?? true;
+  sim.onOutput((observer, atMs, ev) => {
+    const c: MemberChange = { observer, atMs, node: ev.member.id, state: ev.member.state, incarnation: ev.member.incarnation };
+    if (record) changes.push(c);
+    if (c.state === 'dead' && !troubled.has(c.node)) falsePositives.push(c);
+    scenario.onChange?.(c);
+  });
+  const report = sim.run();
+
+  const left = [...leftAt.keys()];
+  const crashedAtEnd = nodes.filter((n) => report.crashed.has(n));
+  const live = nodes.filter((n) => !report.crashed.has(n) && !leftAt.has(n));
+  const problems: string[] = [];
+  if (scenario.judge ?? true) {
+    for (const observer of live) {
+      const view = new Map(membersOf(sim.state(observer)!).map((m) => [m.id, m]));
+      for (const other of live) {
+        const m = view.get(other);
+        // Suspect is still live (a suspicion its subject will refute; under loss one is often under way): dead or unknown is not.
+        if (m === undefined || (m.state !== 'alive' && m.state !== 'suspect')) problems.push(`${observer} sees live ${other} as ${m?.state ?? 'unknown'}`);
+      }
+      for (const gone of crashedAtEnd) {
+        const m = view.get(gone);
+        if (m !== undefined && (m.state === 'alive' || m.state === 'suspect')) problems.push(`${observer} sees crashed ${gone} as ${m.state}`);
+      }
+      for (const leaver of left) {
+        const m = view.get(leaver);
+        if (m !== undefined && m.state !== 'left' && !report.crashed.has(leaver)) problems.push(`${observer} sees ${leaver}, which left, as ${m.state}`);
+      }
+    }
+    for (const c of changes) {
+      const at = leftAt.get(c.node);
+      if (at !== undefined && c.atMs >= at && c.state === 'dead') problems.push(`${c.observer} saw ${c.node} dead at ${c.atMs}ms after it left at ${at}ms`);
+    }
+  }
   return { nodes, live, crashedAtEnd, left, changes, falsePositives, problems, stats: report.stats, endedAtMs: report.endedAtMs };
 }
 

@@ -41,7 +41,9 @@ function simulate(seed: number, protocol: AnyProtocol, cluster: Cluster, faults:
   return new Simulation(p as Protocol<unknown, unknown, unknown, Opts, Req>, {
     seed,
     nodes,
-    optionsFor: (node) => ({ swim: { ...DEFAULT_SWIM_OPTIONS, address: `${node}:7000` }, inner: rangesSyncOptions({ fanout: 2, intervalMs: 100, seed }) }),
+    // Push/pull every 5 s, not memberlist's 30: a node restarted from its static list hears of a joiner that
+    // nobody gossips about any more only through push/pull, and the run should not need minutes of virtual time.
+    optionsFor: (node) => ({ swim: { ...DEFAULT_SWIM_OPTIONS, pushPullIntervalMs: 5000, address: `${node}:7000` }, inner: rangesSyncOptions({ fanout: 2, intervalMs: 100, seed }) }),
     network,
     faults,
     untilMs,
@@ -134,7 +136,8 @@ function scenario(seed: number, protocol: AnyProtocol): Outcome {
   const restarted = restartable[prng.int(0, restartable.length - 1)]!;
   const crashAt = Math.max(joiners.get(restarted) ?? 0, 1000) + prng.int(500, 2500);
   const restartAt = crashAt + prng.int(300, 2000);
-  faults.push({ kind: 'crash', atMs: crashAt, node: restarted, restartAtMs: restartAt, ...(prng.chance(0.3) ? { loseDurableState: true } : {}) });
+  const losesStore = prng.chance(0.3);
+  faults.push({ kind: 'crash', atMs: crashAt, node: restarted, restartAtMs: restartAt, ...(losesStore ? { loseDurableState: true } : {}) });
   faults.push({ kind: 'crash', atMs: 9000, node: crashed });
   const untilMs = 45_000;
   const sim = simulate(seed, protocol, cluster, faults, untilMs, randomNetwork(prng.fork(), { nodes: all, maxLossRate: 0.1 }));
@@ -188,7 +191,8 @@ function scenario(seed: number, protocol: AnyProtocol): Outcome {
   if (served.some((r) => r.node === leaver)) problems.push(`the leaver ${leaver}'s registrations are still served`);
   for (const node of live) {
     if (stateIn(node) !== 'alive') problems.push(`live ${node} is ${stateIn(node)}`);
-    if (!served.some((r) => r.node === node)) problems.push(`${node}'s registrations are missing`);
+    // A node whose store a crash lost may have lost writes that had not left it yet (all nodes still agree).
+    if (!served.some((r) => r.node === node) && !(node === restarted && losesStore)) problems.push(`${node}'s registrations are missing`);
   }
   return { problems: problems.length === 0 ? [] : [`faults ${JSON.stringify(faults)}`, ...problems] };
 }

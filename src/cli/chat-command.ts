@@ -32,7 +32,7 @@ export function defineChatCommand(): Command {
   const cmd = configureCommand(new Command('chat')).description(
     'Chat over causal broadcast: every line typed here goes to every node, and every node prints every line as "<origin>: <text>" in causal order.',
   );
-  return addJoinOptions(addPlaceOptions(cmd), '')
+  return addJoinOptions(addPlaceOptions(cmd), 'chat')
     .option('--gossip <preset>', `gossip preset: latency (everyone sends to everyone at once) or messages (a tree, batched) (default ${CHAT_DEFAULTS.gossip})`)
     .option(
       '--linger <seconds>',
@@ -78,7 +78,7 @@ export function parseChatArgv(argv: readonly string[], env: Env = {}): ChatArgs 
 /** Reads the peers and key files and assembles the runtime's config. Throws UsageError. */
 export function buildChatConfig(args: ChatArgs, readFile: ReadFile = readInputFile): ChatNodeConfig {
   return {
-    ...(resolveJoinPlace(args, readFile) ?? resolveClusterPlace(args, readFile)),
+    ...(resolveJoinPlace(args, 'chat', readFile) ?? resolveClusterPlace(args, readFile)),
     preset: args.gossip,
     lingerMs: args.lingerMs,
   };

@@ -15,8 +15,13 @@ import type { OptionValues } from './command.js';
 import { pathOption, stringOption } from './flags.js';
 import { loadClusterKey, type PlaceArgs } from './place-flags.js';
 
-/** The cluster id of `--join` nodes without `--cluster-id`: there is no peers file to derive one from. */
-export const JOIN_DEFAULT_CLUSTER_ID = 'chatterbox';
+/**
+ * The cluster ids of `--join` nodes without `--cluster-id` (there is no peers file to derive one from): one per
+ * command, so a chat node given a key-range node's address is refused at the handshake instead of joining its
+ * membership.
+ */
+export const JOIN_DEFAULT_CLUSTER_IDS = { ranges: 'chatterbox-ranges', chat: 'chatterbox-chat' } as const;
+export type JoiningCommand = keyof typeof JOIN_DEFAULT_CLUSTER_IDS;
 
 export interface JoinArgs {
   /** `--join`: seeds instead of a peers file. */
@@ -37,11 +42,12 @@ export interface JoinPlace {
   readonly advertise: string;
 }
 
-export function addJoinOptions(cmd: Command, idKeptBy: string): Command {
+export function addJoinOptions(cmd: Command, command: JoiningCommand): Command {
+  const idKeptBy = command === 'ranges' ? ', kept by its data dir' : '';
   return cmd
     .option(
       '--join <seeds>',
-      `join a cluster through seeds instead of a peers file: host:port[,host:port…] (a host name stands for all its A/AAAA records; IPv6 as [addr]:port), or a DNS name without a port whose SRV records list the seeds (${SRV_PREFIX}<name>, or the name as given if it starts with "_"). Retried until a seed answers; seeds that are only this node start a new cluster. Cluster id "${JOIN_DEFAULT_CLUSTER_ID}" unless --cluster-id. Not with --peer-config-file`,
+      `join a cluster through seeds instead of a peers file: host:port[,host:port…] (a host name stands for all its A/AAAA records; IPv6 as [addr]:port), or a DNS name without a port whose SRV records list the seeds (${SRV_PREFIX}<name>, or the name as given if it starts with "_"). Retried until a seed answers; seeds that are only this node start a new cluster. Cluster id "${JOIN_DEFAULT_CLUSTER_IDS[command]}" unless --cluster-id. Not with --peer-config-file`,
     )
     .option('--advertise <host:port>', 'with --join: the address the other nodes dial this node at, when -h is not it (e.g. -h 0.0.0.0) (default -h:-p)')
     .option('--node-id <id>', `with --join: this node's id${idKeptBy} (default the advertised host:port); at most ${MAX_HELLO_TEXT_CHARS} characters`);
@@ -71,7 +77,7 @@ export function joinArgsFromOptions(opts: OptionValues): JoinArgs {
 }
 
 /** The place of a `--join` node (reads the key file, if any); undefined without `--join`. Throws UsageError. */
-export function resolveJoinPlace(args: PlaceArgs & JoinArgs, readFile: ReadFile = readInputFile): JoinPlace | undefined {
+export function resolveJoinPlace(args: PlaceArgs & JoinArgs, command: JoiningCommand, readFile: ReadFile = readInputFile): JoinPlace | undefined {
   if (args.join === undefined) return undefined;
   const advertise = args.advertise ?? { host: args.host, port: args.port };
   const self = { id: nodeId(args.nodeId ?? formatHostPort(advertise.host, advertise.port)), host: args.host, port: args.port };
@@ -79,7 +85,7 @@ export function resolveJoinPlace(args: PlaceArgs & JoinArgs, readFile: ReadFile 
   return {
     self,
     peers: [self],
-    clusterId: args.clusterId ?? JOIN_DEFAULT_CLUSTER_ID,
+    clusterId: args.clusterId ?? JOIN_DEFAULT_CLUSTER_IDS[command],
     ...(clusterKey === undefined ? {} : { clusterKey }),
     join: args.join,
     advertise: formatHostPort(advertise.host, advertise.port),

@@ -16,7 +16,7 @@ import { configureCommand, parseQuietly, untilInterrupted, type Env, type Option
 import { RunError, UsageError, oneLine, quote, systemErrorOf } from '../platform/user-errors.js';
 import { flagOption, parseHost, parsePort, pathOption, stringOption, wholeNumber } from './flags.js';
 import { PLACE_DEFAULTS, addPlaceOptions, nodeFailed, placeArgsFromOptions, resolveClusterPlace, type PlaceArgs } from './place-flags.js';
-import { JOIN_DEFAULT_CLUSTER_ID, addJoinOptions, joinArgsFromOptions, resolveJoinPlace, type JoinArgs } from './join-flags.js';
+import { JOIN_DEFAULT_CLUSTER_IDS, addJoinOptions, joinArgsFromOptions, resolveJoinPlace, type JoinArgs } from './join-flags.js';
 import { readInputFile, type ReadFile } from '../platform/peers-file.js';
 import { LEAVE_DRAIN_MAX_MS } from '../membership/compose.js';
 
@@ -50,7 +50,7 @@ export function defineServeCommand(): Command {
   const cmd = configureCommand(new Command('serve'))
     .summary('run a node: gossip with its peers, keep its state in --data-dir, serve the HTTP API')
     .description('Run one node of key-range ownership: gossip with the other nodes of the peers file, keep this node\'s state in --data-dir, and serve the local HTTP API.');
-  return addJoinOptions(addPlaceOptions(cmd), ', kept by its data dir')
+  return addJoinOptions(addPlaceOptions(cmd), 'ranges')
     .option('--data-dir <dir>', 'directory of this node\'s store (created if missing); required. It belongs to this node id and cluster from its first use on')
     .option('--api-host <host>', `address the HTTP API listens on (default ${RANGES_DEFAULTS.apiHost}). The API has no authentication: anyone who can reach it acts as this node`)
     .option('--api-port <port>', `port of the HTTP API, 1..65535 (default ${RANGES_DEFAULTS.apiPort})`)
@@ -62,7 +62,7 @@ export function defineServeCommand(): Command {
       [
         '',
         'Every node of the peers file runs `chatterbox ranges serve` with its own -p, --data-dir and --api-port.',
-        `Or, without a peers file, nodes join through seeds: --join 10.0.0.5:3000 (cluster id "${JOIN_DEFAULT_CLUSTER_ID}" unless`,
+        `Or, without a peers file, nodes join through seeds: --join 10.0.0.5:3000 (cluster id "${JOIN_DEFAULT_CLUSTER_IDS.ranges}" unless`,
         '--cluster-id says otherwise); `chatterbox ranges nodes` then lists every node with its state (alive,',
         'suspect, dead, left), and a dead node\'s registrations stay until it returns or `chatterbox ranges forget`.',
         'Logs (JSON) go to stderr; the line "ranges node started" carries the API\'s URL. Use the other',
@@ -115,7 +115,7 @@ export function parseServeArgv(argv: readonly string[], env: Env = {}): RangesSe
 /** Reads the peers and key files and assembles the runtime's config. Throws UsageError. */
 export function buildServeConfig(args: RangesServeArgs, readFile: ReadFile = readInputFile): RangesNodeConfig {
   const rest = { dataDir: args.dataDir, apiHost: args.apiHost, apiPort: args.apiPort, fanout: args.fanout, intervalMs: args.intervalMs };
-  const joining = resolveJoinPlace(args, readFile);
+  const joining = resolveJoinPlace(args, 'ranges', readFile);
   if (joining !== undefined) return { ...joining, ...rest };
   return {
     ...resolveClusterPlace(args, readFile),

@@ -53,6 +53,7 @@ describe('chatterbox chat --join', () => {
     assert.deepEqual(config.self, { id: 'me', host: '127.0.0.1', port: 4005 });
     assert.deepEqual(config.join, [{ kind: 'address', host: 'seed', port: 4001 }]);
     assert.equal(config.advertise, '127.0.0.1:4005');
+    assert.equal(config.clusterId, 'chatterbox-chat', 'not the key-range nodes\' default: the two never join each other');
     assert.throws(() => parseChatArgv(['--join', 'a:1', '--peer-config-file', 'p.json']), UsageError);
     assert.throws(() => parseChatArgv(['--join', 'a:0']), UsageError);
   });

@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import { HUNG_AFTER_MS, startChatterbox, type Running } from './helpers/processes.js';
 import { freePorts } from '../../src/supervisor/free-port.js';
 import { defineServeCommand, parseClientArgv, parseServeArgv, buildServeConfig } from '../../src/cli/ranges-command.js';
-import { JOIN_DEFAULT_CLUSTER_ID } from '../../src/cli/join-flags.js';
+import { JOIN_DEFAULT_CLUSTER_IDS } from '../../src/cli/join-flags.js';
 import { UsageError } from '../../src/platform/user-errors.js';
 import { routeRangesHttp } from '../../src/runtime/ranges-http.js';
 
@@ -215,7 +215,8 @@ describe('--join flags', () => {
     assert.deepEqual(config.self, { id: 'pod-1.svc:3001', host: '0.0.0.0', port: 3001 });
     assert.deepEqual(config.peers, [config.self]);
     assert.equal(config.advertise, 'pod-1.svc:3001');
-    assert.equal(config.clusterId, JOIN_DEFAULT_CLUSTER_ID);
+    assert.equal(config.clusterId, 'chatterbox-ranges');
+    assert.equal(config.clusterId, JOIN_DEFAULT_CLUSTER_IDS.ranges);
     assert.equal(buildServeConfig(parseServeArgv(['--data-dir', 'd', '--join', 'a:1', '--node-id', 'n7'])).self.id, 'n7');
     for (const bad of [['--advertise', 'x:1'], ['--node-id', 'n1'], ['--join', 'a:1', '--advertise', 'nope'], ['--join', 'a:1', '--node-id', '']]) {
       assert.throws(() => parseServeArgv(['--data-dir', 'd', ...bad]), UsageError, bad.join(' '));

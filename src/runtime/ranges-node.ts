@@ -21,9 +21,9 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { hashString32 } from '../core/prng.js';
 import { rangesSyncOptions, type RangesMsg, type RangesReply, type RangesRequest } from '../ranges/protocol.js';
 import { rangesMembershipProtocol } from '../ranges/membership.js';
-import { DEFAULT_SWIM_OPTIONS, type MemberEvent } from '../membership/index.js';
+import { DEFAULT_SWIM_OPTIONS, type Member, type MemberEvent } from '../membership/index.js';
 import type { WithMembershipMsg, WithMembershipRequest } from '../membership/compose.js';
-import type { TcpTransport, PeerAddress } from '../transport/tcp-transport.js';
+import type { TcpTransport, PeerAddress, TransportStats } from '../transport/tcp-transport.js';
 import { formatHostPort } from '../transport/host-port.js';
 import { MembershipDriver, isMemberEvent, joinCluster, leaveGracefully } from './membership-driver.js';
 import { dnsSeedResolver, type SeedEntry, type SeedResolver } from './join-seeds.js';
@@ -72,6 +72,10 @@ export interface RangesNode {
   readonly failed: Promise<number>;
   /** Stops the protocol, then closes the API, the transport and the store. Idempotent. */
   stop(): Promise<void>;
+  /** Every member this node has heard of with its last state, sorted by id (for status pages and metrics). */
+  members(): readonly Member[];
+  /** The transport's counters (connections, frames and bytes in and out, drops, refusals). */
+  transportStats(): TransportStats;
 }
 
 /** The overlay seed: the same on every node of a cluster, and different between clusters. */
@@ -298,7 +302,9 @@ export async function startRangesNode(config: RangesNodeConfig, log: Logger): Pr
       fail(1);
     });
   }
-  return { apiUrl, apiPort, failed, stop };
+  const liveTransport = transport!;
+  const memberList = driver!;
+  return { apiUrl, apiPort, failed, stop, members: () => memberList.members(), transportStats: () => liveTransport.stats() };
 }
 
 /** The body as text; 'too-large' once it passes MAX_BODY_BYTES (the rest is not kept); 'aborted' if the client left. */

@@ -130,7 +130,19 @@ function scenario(seed: number, protocol: AnyProtocol): Outcome {
   const crashed = statics[1]!;
   const leaver = statics[2]!;
   const all = [...statics, ...joiners.keys()];
-  const faults: Fault[] = randomFaultSchedule(prng.fork(), { nodes: all, fromMs: 0, toMs: 4000, healByMs: 5000, maxPartitions: 2, crashCount: 0, allowRestarts: false });
+  // Partitions and pauses long enough, at times, for SWIM to declare live nodes dead on the other side (links
+  // dropped, then made again once they refute), all healed before the crash and the leave judged below.
+  const faults: Fault[] = randomFaultSchedule(prng.fork(), {
+    nodes: all,
+    fromMs: 0,
+    toMs: 4000,
+    healByMs: prng.chance(0.5) ? 5000 : 12_000,
+    maxPartitions: 2,
+    crashCount: 0,
+    allowRestarts: false,
+    maxPauses: 2,
+    pauseLengthMs: { minMs: 1000, maxMs: 3000 },
+  });
   // One crash with restart, of a node that is neither the seed nor the two judged below.
   const restartable = all.filter((n) => n !== cluster.seed && n !== crashed && n !== leaver);
   const restarted = restartable[prng.int(0, restartable.length - 1)]!;
@@ -138,7 +150,7 @@ function scenario(seed: number, protocol: AnyProtocol): Outcome {
   const restartAt = crashAt + prng.int(300, 2000);
   const losesStore = prng.chance(0.3);
   faults.push({ kind: 'crash', atMs: crashAt, node: restarted, restartAtMs: restartAt, ...(losesStore ? { loseDurableState: true } : {}) });
-  faults.push({ kind: 'crash', atMs: 9000, node: crashed });
+  faults.push({ kind: 'crash', atMs: 13_000, node: crashed });
   const untilMs = 45_000;
   const sim = simulate(seed, protocol, cluster, faults, untilMs, randomNetwork(prng.fork(), { nodes: all, maxLossRate: 0.1 }));
 
@@ -160,7 +172,7 @@ function scenario(seed: number, protocol: AnyProtocol): Outcome {
     }
     ranges.set(node, held);
   }
-  send(12_000, leaver, { membership: { op: 'leave' } });
+  send(16_000, leaver, { membership: { op: 'leave' } });
 
   const live = all.filter((n) => n !== crashed && n !== leaver);
   const keys: Array<string | number> = ['alice', 'bob', 0, KEY_SPACE_SIZE - 1];

@@ -13,10 +13,11 @@ import type { NodeId } from '../core/ids.js';
 import type { PlainData } from '../crdt/data.js';
 import type { GossipMsg, GossipPreset } from '../broadcast/gossip.js';
 import { causalBroadcast, causalOptions, type CausalOutput, type CausalRequest } from '../causal/causal-broadcast.js';
-import type { PeerAddress } from '../transport/tcp-transport.js';
+import type { PeerAddress, TcpTransport } from '../transport/tcp-transport.js';
 import type { Logger } from '../platform/log.js';
 import { listenAsNode } from './node-transport.js';
 import { WallClockHost } from '../kernel/wall-clock-host.js';
+import { serveNodeOps, type OpsListen } from './ops-http.js';
 
 export interface ChatNodeConfig {
   readonly self: PeerAddress;
@@ -27,6 +28,8 @@ export interface ChatNodeConfig {
   readonly preset: GossipPreset;
   /** After stdin ends, how long at most to wait for the neighbours' acknowledgements. */
   readonly lingerMs: number;
+  /** Serve /metrics, /healthz and /readyz here (`--metrics-port`); default: not served. */
+  readonly metrics?: OpsListen;
 }
 
 export interface ChatIo {
@@ -65,12 +68,21 @@ export async function runChatNode(config: ChatNodeConfig, io: ChatIo): Promise<n
   let finish: (code: number) => void = () => {};
   const finished = new Promise<number>((resolve) => (finish = resolve));
 
-  const transport = await listenAsNode(config, {
-    // Chat nodes come and go: a restarted peer is taken back, and gossip sends it the whole history.
-    rejectRestartedPeers: false,
-    log,
-    onMessage: (from, msg) => host?.receive(from, msg as GossipMsg),
-  });
+  const served = await serveNodeOps(config.metrics, { protocol: causalBroadcast.name, self: config.self.id, nodes: config.peers.map((p) => p.id), conditions: ['transport', 'protocol'] }, log);
+  let transport: TcpTransport;
+  try {
+    transport = await listenAsNode(config, {
+      // Chat nodes come and go: a restarted peer is taken back, and gossip sends it the whole history.
+      rejectRestartedPeers: false,
+      log,
+      onMessage: (from, msg) => host?.receive(from, msg as GossipMsg),
+      ...(served === undefined ? {} : { onFrame: served.ops.metrics.frameObserver }),
+    });
+  } catch (error) {
+    await served?.server.close();
+    throw error;
+  }
+  served?.ops.readiness.mark('transport');
 
   host = new WallClockHost<GossipMsg, CausalOutput, CausalRequest>(causalBroadcast, {
     send: (to, msg) => transport.send(to, msg),
@@ -91,6 +103,9 @@ export async function runChatNode(config: ChatNodeConfig, io: ChatIo): Promise<n
     log,
   });
   host.start(config.self.id, config.peers.map((p) => p.id), causalOptions(config.preset), startedAtMs);
+  const started = host;
+  served?.ops.metrics.setSnapshotSource(() => started.metrics());
+  served?.ops.readiness.mark('protocol');
   log.info({ peers: config.peers.length, port: config.self.port, gossip: config.preset }, 'chat node started; type lines to send them');
 
   const lines = createInterface({ input: io.stdin, crlfDelay: Infinity, terminal: false });
@@ -114,11 +129,13 @@ export async function runChatNode(config: ChatNodeConfig, io: ChatIo): Promise<n
   io.interrupt?.addEventListener('abort', onInterrupt, { once: true });
 
   const code = await finished;
+  served?.ops.readiness.stopping();
   io.interrupt?.removeEventListener('abort', onInterrupt);
   lines.removeAllListeners('close');
   lines.close();
   host.stop();
   log.info({ ...host.metrics() }, 'chat node stopping');
   await transport.close();
+  await served?.server.close();
   return code;
 }

@@ -21,6 +21,7 @@ import { SqliteStore, StoreError } from './durable-store.js';
 import type { Logger } from '../platform/log.js';
 import { listenAsNode } from './node-transport.js';
 import { WallClockHost } from '../kernel/wall-clock-host.js';
+import { answerOps, createNodeOps, type NodeOps } from './ops-http.js';
 import {
   MAX_BODY_BYTES,
   errorBody,
@@ -53,6 +54,8 @@ export interface RangesNode {
   readonly apiPort: number;
   /** Resolves with 1 if the node failed on its own (a disk write failed); never rejects. */
   readonly failed: Promise<number>;
+  /** Its metrics and readiness (`/metrics`, `/readyz` on the API): membership's driver feeds member events here. */
+  readonly ops: NodeOps;
   /** Stops the protocol, then closes the API, the transport and the store. Idempotent. */
   stop(): Promise<void>;
 }
@@ -71,8 +74,11 @@ function urlHost(host: string): string {
 /** Starts a node; rejects (having closed whatever it opened) when the store, a port or the transport fails. */
 export async function startRangesNode(config: RangesNodeConfig, log: Logger): Promise<RangesNode> {
   const startedAtMs = performance.timeOrigin;
+  // Ready once the store is open, the transport listens and the protocol has started (ops-http.ts).
+  const ops = createNodeOps({ protocol: rangesProtocol.name, self: config.self.id, nodes: config.peers.map((p) => p.id), conditions: ['store', 'transport', 'protocol'] });
   // Opened first: a data dir of another node, or one in use, must fail before the node shows up on the network.
   const store = SqliteStore.open(config.dataDir, { nodeId: config.self.id, clusterId: config.clusterId });
+  ops.readiness.mark('store');
   let host: WallClockHost<RangesMsg, RangesReply, RangesRequest> | undefined;
   let transport: TcpTransport | undefined;
   let server: Server | undefined;
@@ -84,6 +90,7 @@ export async function startRangesNode(config: RangesNodeConfig, log: Logger): Pr
 
   const stop = (): Promise<void> => {
     stopping ??= (async () => {
+      ops.readiness.stopping();
       const metrics = host?.metrics();
       host?.stop();
       if (server !== undefined) {
@@ -105,7 +112,9 @@ export async function startRangesNode(config: RangesNodeConfig, log: Logger): Pr
       rejectRestartedPeers: false,
       log,
       onMessage: (from, msg) => host?.receive(from, msg as RangesMsg),
+      onFrame: ops.metrics.frameObserver,
     });
+    ops.readiness.mark('transport');
 
     const waiting = new Map<number, (reply: RangesReply) => void>();
     const liveHost = new WallClockHost<RangesMsg, RangesReply, RangesRequest>(rangesProtocol, {
@@ -114,7 +123,7 @@ export async function startRangesNode(config: RangesNodeConfig, log: Logger): Pr
       halt: () => fail(0),
       persist: (key, value) => {
         try {
-          store.put(key, value);
+          ops.metrics.timeStoreWrite(() => store.put(key, value));
         } catch (error) {
           // Nothing after this write may happen: stop the protocol before its flush timer can ship the delta.
           liveHost.stop();
@@ -139,6 +148,8 @@ export async function startRangesNode(config: RangesNodeConfig, log: Logger): Pr
         { cause: error },
       );
     }
+    ops.metrics.setSnapshotSource(() => liveHost.metrics());
+    ops.readiness.mark('protocol');
 
     let nextId = 1;
     const call = (request: RangesRequest): RangesReply | HttpError => {
@@ -178,6 +189,8 @@ export async function startRangesNode(config: RangesNodeConfig, log: Logger): Pr
         req.resume();
         return;
       }
+      // /metrics, /healthz, /readyz (ops-http.ts), before the API's own routes.
+      if (await answerOps(ops, req, res)) return void req.resume();
       const declared = Number(req.headers['content-length'] ?? 0);
       if (declared > MAX_BODY_BYTES) {
         res.setHeader('connection', 'close');
@@ -237,7 +250,7 @@ export async function startRangesNode(config: RangesNodeConfig, log: Logger): Pr
     },
     'ranges node started',
   );
-  return { apiUrl, apiPort, failed, stop };
+  return { apiUrl, apiPort, failed, ops, stop };
 }
 
 /** The body as text; 'too-large' once it passes MAX_BODY_BYTES (the rest is not kept); 'aborted' if the client left. */

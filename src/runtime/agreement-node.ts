@@ -12,7 +12,7 @@ export type { PeerAddress };
 import type { Logger } from '../platform/log.js';
 import { listenAsNode } from './node-transport.js';
 import { WallClockHost } from '../kernel/wall-clock-host.js';
-import { serveNodeOps, type OpsListen } from './ops-http.js';
+import type { OpsListen } from './ops-http.js';
 
 
 export interface AgreementNodeConfig {
@@ -67,7 +67,9 @@ export async function runAgreementNode(config: AgreementNodeConfig, io: NodeIo):
   let finish: (code: number) => void = () => {};
   const finished = new Promise<number>((resolve) => (finish = resolve));
 
-  const served = await serveNodeOps(config.metrics, { protocol: protocol.name, self: config.self.id, nodes: config.peers.map((p) => p.id), conditions: ['transport', 'protocol'] }, log);
+  // Loaded only with --metrics-port: a node without it need not load prom-client (start-up time, bench:startup).
+  const opsOptions = { protocol: protocol.name, self: config.self.id, nodes: config.peers.map((p) => p.id), conditions: ['transport', 'protocol'] };
+  const served = config.metrics === undefined ? undefined : await (await import('./ops-http.js')).serveNodeOps(config.metrics, opsOptions, log);
   let transport: TcpTransport;
   try {
     transport = await listenAsNode(config, {

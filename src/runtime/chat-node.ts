@@ -17,7 +17,7 @@ import type { PeerAddress, TcpTransport } from '../transport/tcp-transport.js';
 import type { Logger } from '../platform/log.js';
 import { listenAsNode } from './node-transport.js';
 import { WallClockHost } from '../kernel/wall-clock-host.js';
-import { serveNodeOps, type OpsListen } from './ops-http.js';
+import type { OpsListen } from './ops-http.js';
 
 export interface ChatNodeConfig {
   readonly self: PeerAddress;
@@ -68,7 +68,9 @@ export async function runChatNode(config: ChatNodeConfig, io: ChatIo): Promise<n
   let finish: (code: number) => void = () => {};
   const finished = new Promise<number>((resolve) => (finish = resolve));
 
-  const served = await serveNodeOps(config.metrics, { protocol: causalBroadcast.name, self: config.self.id, nodes: config.peers.map((p) => p.id), conditions: ['transport', 'protocol'] }, log);
+  // Loaded only with --metrics-port: a node without it need not load prom-client (start-up time, bench:startup).
+  const opsOptions = { protocol: causalBroadcast.name, self: config.self.id, nodes: config.peers.map((p) => p.id), conditions: ['transport', 'protocol'] };
+  const served = config.metrics === undefined ? undefined : await (await import('./ops-http.js')).serveNodeOps(config.metrics, opsOptions, log);
   let transport: TcpTransport;
   try {
     transport = await listenAsNode(config, {

@@ -73,6 +73,26 @@ describe('NodeMetrics', () => {
     assert.equal(sampleSum(await scrape(metrics), 'chatterbox_causal_broadcast_buffered'), 7);
   });
 
+  test("probe round trips follow membership's snapshot counters: exact count and sum, one probe in its own bucket", async () => {
+    const metrics = new NodeMetrics({ protocol: 'ranges+membership', self: n1, nodes: [n1], defaultMetrics: false });
+    let probes = { 'swim.swim.probeRttCount': 0, 'swim.swim.probeRttSumMs': 0, 'swim.swim.probeRttLastMs': 0 };
+    metrics.setSnapshotSource(() => probes);
+    const histogram = async (): Promise<{ count: number; sum: number; le1ms: number }> => {
+      const e = await scrape(metrics);
+      return {
+        count: sampleSum(e, 'chatterbox_probe_rtt_seconds_count'),
+        sum: Math.round(sampleSum(e, 'chatterbox_probe_rtt_seconds_sum') * 1e6) / 1e6,
+        le1ms: sampleSum(e, 'chatterbox_probe_rtt_seconds_bucket', { le: '0.001' }),
+      };
+    };
+    assert.deepEqual(await histogram(), { count: 0, sum: 0, le1ms: 0 });
+    probes = { 'swim.swim.probeRttCount': 1, 'swim.swim.probeRttSumMs': 0.8, 'swim.swim.probeRttLastMs': 0.8 };
+    assert.deepEqual(await histogram(), { count: 1, sum: 0.0008, le1ms: 1 });
+    probes = { 'swim.swim.probeRttCount': 4, 'swim.swim.probeRttSumMs': 30.8, 'swim.swim.probeRttLastMs': 20 };
+    assert.deepEqual(await histogram(), { count: 4, sum: 0.0308, le1ms: 1 });
+    assert.deepEqual(await histogram(), { count: 4, sum: 0.0308, le1ms: 1 }, 'a scrape without new probes adds none');
+  });
+
   test('messages and bytes by kind, in and out', async () => {
     const metrics = new NodeMetrics({ protocol: 'ranges', self: n1, nodes: [n1], defaultMetrics: false });
     metrics.observeFrame('out', { t: 'd', i: 1 }, 100);

@@ -7,7 +7,8 @@
  *   alive, as membership itself does at init (src/membership/'s contract), so the gauge is right before any event.
  * - Messages and bytes in and out by kind: from the TCP transport's frame hook (`frameObserver`). The kind is the
  *   protocol message's tag (`messageKind`), so a handful of label values per protocol.
- * - Probe round-trip times (`observeProbeRtt`) and store write latency (`timeStoreWrite`): histograms.
+ * - Probe round-trip times and store write latency (`timeStoreWrite`): histograms. Probes come from membership's
+ *   snapshot counters at each scrape (`followProbeRtt`), or from a driver through `observeProbeRtt`.
  * - The protocol's `metrics(state)` snapshot and the kernel's counters, each numeric entry a gauge named
  *   `chatterbox_<protocol>_<metric>` (delta-sync's buffer size, membership's own counters, `kernel.*`), read at
  *   scrape time: a snapshot is cheap and never used for decisions (protocol/types.ts), so scraping is its only cost.
@@ -28,6 +29,8 @@ export const OTHER_KIND = 'other';
 export const MAX_TRACKED_MEMBERS = 4096;
 /** Gauges made from the protocol's snapshot at most; a snapshot with more keys has the rest left out. */
 export const MAX_SNAPSHOT_GAUGES = 256;
+/** Probe round trips turned into observations in one scrape at most (a probe a second per node: hours of them). */
+export const MAX_PROBES_PER_SCRAPE = 100_000;
 
 /** Round trips of a probe on a LAN are around a millisecond; memberlist's default probe timeout is 500 ms. */
 const PROBE_RTT_BUCKETS_SECONDS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5];
@@ -109,6 +112,8 @@ export class NodeMetrics {
   /** Each member's last state and incarnation, in order of last change (the oldest dead or left are forgotten first). */
   private readonly members = new Map<NodeId, { state: MemberStateName; incarnation: number }>();
   private readonly kinds = new KindLabels();
+  /** The probe counters of the last snapshot read (followProbeRtt). */
+  private probeRttSeen = { count: 0, sum: 0 };
   private readonly sent: Counter<'kind'>;
   private readonly received: Counter<'kind'>;
   private readonly bytesSent: Counter<'kind'>;
@@ -223,7 +228,9 @@ export class NodeMetrics {
   }
 
   private refreshSnapshot(): void {
-    for (const [key, value] of Object.entries(this.snapshot())) {
+    const snapshot = this.snapshot();
+    this.followProbeRtt(snapshot);
+    for (const [key, value] of Object.entries(snapshot)) {
       const numeric = typeof value === 'number' ? value : typeof value === 'boolean' ? (value ? 1 : 0) : undefined;
       if (numeric === undefined || !Number.isFinite(numeric)) continue;
       this.snapshotGauge(key)?.set(numeric);
@@ -241,6 +248,35 @@ export class NodeMetrics {
     const gauge = new Gauge({ name, help: `The ${JSON.stringify(key)} entry of the ${this.protocolPart} protocol's metrics snapshot (kernel.* are the node kernel's counters).`, registers: [this.registry] });
     this.snapshotGauges.set(key, gauge);
     return gauge;
+  }
+
+  /**
+   * Membership's snapshot counts probe round trips (`…probeRttCount`, `…probeRttSumMs`, `…probeRttLastMs`, under
+   * whatever prefix a composition gives them): each scrape turns the probes since the last one into histogram
+   * observations. `_count` and `_sum` are exact; a single new probe lands in its own bucket, several in the bucket
+   * of their mean (the snapshot keeps no more). A driver that sees each round trip calls `observeProbeRtt` instead.
+   */
+  private followProbeRtt(snapshot: Snapshot): void {
+    const find = (suffix: string): number | undefined => {
+      for (const [key, value] of Object.entries(snapshot)) if (key.endsWith(suffix) && typeof value === 'number' && Number.isFinite(value)) return value;
+      return undefined;
+    };
+    const count = find('probeRttCount');
+    const sum = find('probeRttSumMs');
+    if (count === undefined || sum === undefined) return;
+    const newCount = count - this.probeRttSeen.count;
+    const newSum = sum - this.probeRttSeen.sum;
+    // A restarted protocol starts its counters again: begin from there.
+    if (newCount < 0 || newSum < 0) {
+      this.probeRttSeen = { count, sum };
+      return;
+    }
+    if (newCount === 0) return;
+    const last = find('probeRttLastMs');
+    const each = newCount === 1 && last !== undefined ? last : newSum / newCount;
+    // Bounded work per scrape; the rest of a huge backlog is left out rather than looped over.
+    for (let i = 0; i < Math.min(newCount, MAX_PROBES_PER_SCRAPE); i++) this.observeProbeRtt(each);
+    this.probeRttSeen = { count, sum };
   }
 
   /** Makes room for a new member by forgetting the one longest dead or left; false when every tracked one is live. */

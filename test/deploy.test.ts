@@ -105,6 +105,7 @@ describe('deploy/compose.yaml', () => {
       assert.equal(flags.get('--join'), 'node1:7100', `${name} joins through node1's peer port`);
       assert.equal(flags.get('--advertise'), `${name}:${flags.get('--port')}`, `${name} advertises its own service name and peer port`);
       assert.equal(flags.get('--cluster-id'), 'chatterbox-compose');
+      assert.equal(flags.get('--node-id'), name, 'each node keeps one id, the one its data dir belongs to');
       // Its data dir is a named volume of its own.
       const mounts = list(service['volumes'], `${name}.volumes`).map((v) => str(v, 'volume'));
       assert.deepEqual(mounts, [`${name}-data:${flags.get('--data-dir')}`]);
@@ -171,6 +172,9 @@ describe('deploy/kubernetes', () => {
     // Every $(VAR) in the arguments comes from the downward API.
     const env = new Map(list(container['env'], 'env').map((e) => [str(map(e, 'env')['name'], 'name'), map(map(map(e, 'env')['valueFrom'], 'valueFrom')['fieldRef'], 'fieldRef')['fieldPath']]));
     assert.equal(env.get('POD_IP'), 'status.podIP');
+    // A restarted pod keeps its name and volume but not its IP: its node id must be the name, or its data dir refuses it.
+    assert.equal(flags.get('--node-id'), '$(POD_NAME)');
+    assert.equal(env.get('POD_NAME'), 'metadata.name');
     for (const m of args.join(' ').matchAll(/\$\(([A-Z_]+)\)/g)) assert.ok(env.has(m[1]!), `$(${m[1]}) is defined`);
 
     const probe = (name: string): { path: string; port: string } => {

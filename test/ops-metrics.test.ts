@@ -274,11 +274,11 @@ describe('a key-range node in this process', () => {
     const e1 = await scrapeApi(first);
     const e2 = await scrapeApi(second);
     assert.ok(sampleSum(e1, 'chatterbox_store_write_seconds_count') > writesBefore, 'writes are timed');
-    assert.ok(sampleSum(e1, 'chatterbox_messages_sent_total', { kind: 'd' }) > 0, 'deltas sent');
+    assert.ok(sampleSum(e1, 'chatterbox_messages_sent_total', { kind: 'x.d' }) > 0, 'deltas sent');
     assert.ok(sampleSum(e1, 'chatterbox_message_bytes_sent_total') > 0);
-    assert.ok(sampleSum(e2, 'chatterbox_messages_received_total', { kind: 'd' }) > 0, 'deltas received');
-    assert.ok(sampleSum(e1, 'chatterbox_ranges_kernel_steps') > 0, 'kernel counters');
-    assert.ok(hasSample(e1, 'chatterbox_ranges_buffered'), "delta-sync's buffer size");
+    assert.ok(sampleSum(e2, 'chatterbox_messages_received_total', { kind: 'x.d' }) > 0, 'deltas received');
+    assert.ok(sampleSum(e1, 'chatterbox_ranges_membership_kernel_steps') > 0, 'kernel counters');
+    assert.ok(hasSample(e1, 'chatterbox_ranges_membership_ranges_buffered'), "delta-sync's buffer size");
     assert.equal(sampleSum(e1, 'chatterbox_members', { state: 'alive' }), 2);
 
     // Stopping: readiness drops at once, before the API closes.
@@ -286,5 +286,33 @@ describe('a key-range node in this process', () => {
     assert.equal(first.ops.readiness.status().stopping, true);
     assert.equal(first.ops.readiness.ready, false);
     await stopping;
+  });
+
+  test('with --join, /readyz is 503 waiting for "joined" while no seed answers', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'chatterbox-ops-'));
+    cleanup.push(() => rmSync(dir, { recursive: true, force: true }));
+    const [port, nobody] = await freePorts(2);
+    const self = { id: nodeId('joiner'), host: '127.0.0.1', port: port! };
+    // The seed's port has no listener: the join retries with backoff until the node stops.
+    const node = await startRangesNode(
+      {
+        self,
+        peers: [self],
+        clusterId: 'ops-test',
+        dataDir: dir,
+        apiHost: '127.0.0.1',
+        apiPort: 0,
+        fanout: 3,
+        intervalMs: 20,
+        join: [{ kind: 'address', host: '127.0.0.1', port: nobody! }],
+      },
+      silentLogger(),
+    );
+    cleanup.push(() => node.stop());
+    const ready = await fetch(`${node.apiUrl}/readyz`);
+    assert.equal(ready.status, 503);
+    assert.deepEqual(await ready.json(), { ready: false, stopping: false, waitingFor: ['joined'] });
+    assert.equal((await fetch(`${node.apiUrl}/healthz`)).status, 200, 'alive all the same');
+    await node.stop();
   });
 });

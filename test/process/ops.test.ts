@@ -8,7 +8,8 @@
  */
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { HUNG_AFTER_MS, localCluster, startChatterbox, type Running } from './helpers/processes.js';
 import { freePorts } from '../../src/supervisor/free-port.js';
@@ -49,16 +50,50 @@ describe('operator endpoints on real processes', () => {
     assert.deepEqual(await ready.json(), { ready: true, stopping: false, waitingFor: [] });
 
     const before = await scrape(api);
-    assert.equal(sampleSum(before, 'chatterbox_node_info', { node: 'n1', protocol: 'ranges' }), 1);
+    assert.equal(sampleSum(before, 'chatterbox_node_info', { node: 'n1', protocol: 'ranges+membership' }), 1);
     assert.ok(sampleSum(before, 'process_resident_memory_bytes') > 0, "prom-client's process metrics");
     const joined = await fetch(`${api}/groups/users/join`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
     assert.equal(joined.status, 200);
     const after = await scrape(api);
     assert.ok(sampleSum(after, 'chatterbox_store_write_seconds_count') > sampleSum(before, 'chatterbox_store_write_seconds_count'), 'the write was timed');
-    assert.ok(sampleSum(after, 'chatterbox_ranges_kernel_persists') > sampleSum(before, 'chatterbox_ranges_kernel_persists'), 'kernel counters follow');
+    assert.ok(sampleSum(after, 'chatterbox_ranges_membership_kernel_persists') > sampleSum(before, 'chatterbox_ranges_membership_kernel_persists'), 'kernel counters follow');
 
     node.proc.kill('SIGTERM');
     assert.equal(await node.exited, 0);
+  });
+
+  test('ranges serve --join: /readyz waits for the join; members by state follow membership', { timeout: 2 * HUNG_AFTER_MS }, async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'chatterbox-ops-'));
+    cleanup.push(() => rmSync(dir, { recursive: true, force: true }));
+    const [p1, p2, a1, a2] = await freePorts(4);
+    const serve = (id: string, port: number, apiPort: number, seed: number): Running =>
+      killAtEnd(
+        startChatterbox([
+          'ranges', 'serve', '-p', String(port), '--node-id', id, '--join', `127.0.0.1:${seed}`, '--cluster-id', 'ops',
+          '--data-dir', join(dir, id), '--api-port', String(apiPort),
+        ]),
+      );
+    const first = serve('a', p1!, a1!, p1!);
+    await first.stderrMatching(/ranges node started/);
+    const second = serve('b', p2!, a2!, p1!);
+    await second.stderrMatching(/ranges node started/);
+    // Polled: the join completes in the background, after the API is up (a 503 meanwhile is the point).
+    const until = async (what: string, check: () => Promise<boolean>): Promise<void> => {
+      const deadline = Date.now() + HUNG_AFTER_MS;
+      while (!(await check())) {
+        assert.ok(Date.now() < deadline, `not reached: ${what}`);
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+    };
+    await until('b ready', async () => (await fetch(`http://127.0.0.1:${a2}/readyz`)).status === 200);
+    const alive = async (api: number): Promise<number> => sampleSum(await scrape(`http://127.0.0.1:${api}`), 'chatterbox_members', { state: 'alive' });
+    await until('b sees both nodes alive', async () => (await alive(a2!)) === 2);
+    await until('a sees both nodes alive', async () => (await alive(a1!)) === 2);
+    assert.ok(sampleSum(await scrape(`http://127.0.0.1:${a1}`), 'chatterbox_messages_received_total', { kind: 'm.push-pull' }) > 0, 'the join was a push/pull');
+    for (const node of [second, first]) {
+      node.proc.kill('SIGTERM');
+      assert.equal(await node.exited, 0);
+    }
   });
 
   test('chat --metrics-port: the three endpoints on their own port', { timeout: HUNG_AFTER_MS }, async () => {

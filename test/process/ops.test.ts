@@ -112,6 +112,23 @@ describe('operator endpoints on real processes', () => {
     assert.equal(await chat.exited, 0);
   });
 
+  test('chat --join --metrics-port: /readyz once it has found its seeds (here only itself: a new room)', { timeout: HUNG_AFTER_MS }, async () => {
+    const [port, metricsPort] = await freePorts(2);
+    const chat = killAtEnd(startChatterbox(['chat', '-p', String(port), '--join', `127.0.0.1:${port}`, '--metrics-port', String(metricsPort)], {}, 'pipe'));
+    await chat.stderrMatching(/chat node started/);
+    const url = `http://127.0.0.1:${metricsPort}`;
+    const deadline = Date.now() + HUNG_AFTER_MS;
+    while ((await fetch(`${url}/readyz`)).status !== 200) {
+      assert.ok(Date.now() < deadline, 'never ready');
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    const exposition = await scrape(url);
+    assert.equal(sampleSum(exposition, 'chatterbox_node_info', { protocol: 'chat+membership' }), 1);
+    assert.equal(sampleSum(exposition, 'chatterbox_members', { state: 'alive' }), 1);
+    chat.proc.stdin!.end();
+    assert.equal(await chat.exited, 0);
+  });
+
   test('a bad --metrics-port is a usage error, one line, exit 2', { timeout: HUNG_AFTER_MS }, async () => {
     const run = startChatterbox(['node', '-p', '3000', '--metrics-port', '3000']);
     assert.equal(await run.exited, 2);

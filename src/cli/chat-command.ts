@@ -15,6 +15,7 @@ import { flagOption, parseGossipPreset, parseSeconds, stringOption } from './fla
 import { PLACE_DEFAULTS, addPlaceOptions, nodeFailed, placeArgsFromOptions, resolveClusterPlace, type PlaceArgs } from './place-flags.js';
 import { addJoinOptions, joinArgsFromOptions, resolveJoinPlace, type JoinArgs } from './join-flags.js';
 import { readInputFile, type ReadFile } from '../platform/peers-file.js';
+import { addMetricsOptions, metricsArgsFromOptions, nodeOrMetricsFailed, type MetricsArgs } from './ops-flags.js';
 
 export const CHAT_DEFAULTS = {
   ...PLACE_DEFAULTS,
@@ -22,7 +23,7 @@ export const CHAT_DEFAULTS = {
   lingerSeconds: 3,
 } as const satisfies Record<string, unknown> & { gossip: GossipPreset };
 
-export interface ChatArgs extends PlaceArgs, JoinArgs {
+export interface ChatArgs extends PlaceArgs, JoinArgs, MetricsArgs {
   readonly gossip: GossipPreset;
   readonly lingerMs: number;
   readonly verbose: boolean;
@@ -32,7 +33,7 @@ export function defineChatCommand(): Command {
   const cmd = configureCommand(new Command('chat')).description(
     'Chat over causal broadcast: every line typed here goes to every node, and every node prints every line as "<origin>: <text>" in causal order.',
   );
-  return addJoinOptions(addPlaceOptions(cmd), 'chat')
+  return addMetricsOptions(addJoinOptions(addPlaceOptions(cmd), 'chat'))
     .option('--gossip <preset>', `gossip preset: latency (everyone sends to everyone at once) or messages (a tree, batched) (default ${CHAT_DEFAULTS.gossip})`)
     .option(
       '--linger <seconds>',
@@ -61,8 +62,10 @@ export function defineChatCommand(): Command {
 export function chatArgsFromOptions(opts: OptionValues, env: Env = {}): ChatArgs {
   const gossip = stringOption(opts, 'gossip', '--gossip');
   const linger = stringOption(opts, 'linger', '--linger');
+  const place = placeArgsFromOptions(opts, env);
   return {
-    ...placeArgsFromOptions(opts, env),
+    ...place,
+    ...metricsArgsFromOptions(opts, place.port),
     gossip: gossip === undefined ? CHAT_DEFAULTS.gossip : parseGossipPreset('--gossip', gossip),
     lingerMs: linger === undefined ? CHAT_DEFAULTS.lingerSeconds * 1000 : parseSeconds('--linger', linger, true),
     verbose: flagOption(opts, 'verbose'),
@@ -81,6 +84,7 @@ export function buildChatConfig(args: ChatArgs, readFile: ReadFile = readInputFi
     ...(resolveJoinPlace(args, 'chat', readFile) ?? resolveClusterPlace(args, readFile)),
     preset: args.gossip,
     lingerMs: args.lingerMs,
+    ...(args.metrics === undefined ? {} : { metrics: args.metrics }),
   };
 }
 
@@ -95,7 +99,7 @@ export async function runChatCommand(args: ChatArgs): Promise<number> {
       const { runChatNode } = await import('../runtime/chat-node.js');
       return await runChatNode(config, { stdin: process.stdin, stdout: process.stdout, log, interrupt });
     } catch (error) {
-      return nodeFailed(error, log, 'chat node failed');
+      return nodeOrMetricsFailed(error, log, 'chat node failed', args.metrics);
     }
   });
 }

@@ -18,7 +18,7 @@ import type { NodeId } from '../core/ids.js';
 import type { PlainData } from '../crdt/data.js';
 import type { GossipMsg, GossipPreset } from '../broadcast/gossip.js';
 import { causalBroadcast, causalOptions, type CausalOutput, type CausalRequest } from '../causal/causal-broadcast.js';
-import type { PeerAddress } from '../transport/tcp-transport.js';
+import type { PeerAddress, TcpTransport } from '../transport/tcp-transport.js';
 import type { Logger } from '../platform/log.js';
 import { listenAsNode } from './node-transport.js';
 import { WallClockHost } from '../kernel/wall-clock-host.js';
@@ -28,6 +28,7 @@ import type { WithMembershipRequest } from '../membership/compose.js';
 import { formatHostPort } from '../transport/host-port.js';
 import { MembershipDriver, isMemberEvent, joinCluster, leaveGracefully } from './membership-driver.js';
 import { dnsSeedResolver, type SeedEntry, type SeedResolver } from './join-seeds.js';
+import type { OpsListen } from './ops-http.js';
 
 export interface ChatNodeConfig {
   readonly self: PeerAddress;
@@ -44,6 +45,8 @@ export interface ChatNodeConfig {
   readonly advertise?: string;
   /** How `join` entries are resolved (default node:dns). */
   readonly resolver?: SeedResolver;
+  /** Serve /metrics, /healthz and /readyz here (`--metrics-port`); default: not served. */
+  readonly metrics?: OpsListen;
 }
 
 export interface ChatIo {
@@ -87,21 +90,41 @@ export async function runChatNode(config: ChatNodeConfig, io: ChatIo): Promise<n
   const stopping = new AbortController();
   let driver: MembershipDriver | undefined;
 
-  const transport = await listenAsNode(dynamic ? { ...config, peers: [config.self] } : config, {
-    // Chat nodes come and go: a restarted peer is taken back, and gossip sends it the whole history.
-    rejectRestartedPeers: false,
-    log,
-    onMessage: (from, msg) => host?.receive(from, msg as GossipMsg),
-    onPeerUp: () => driver?.changed(),
-    ...(dynamic ? { dynamic: true, advertise } : {}),
-  });
+  const protocol = dynamic ? chatMembershipProtocol : causalBroadcast;
+  // Loaded only with --metrics-port: a node without it need not load prom-client (start-up time, bench:startup).
+  const opsOptions = {
+    protocol: protocol.name,
+    self: config.self.id,
+    nodes: dynamic ? [config.self.id] : config.peers.map((p) => p.id),
+    conditions: ['transport', 'protocol', ...(dynamic ? ['joined'] : [])],
+  };
+  const served = config.metrics === undefined ? undefined : await (await import('./ops-http.js')).serveNodeOps(config.metrics, opsOptions, log);
+  let transport: TcpTransport;
+  try {
+    transport = await listenAsNode(dynamic ? { ...config, peers: [config.self] } : config, {
+      // Chat nodes come and go: a restarted peer is taken back, and gossip sends it the whole history.
+      rejectRestartedPeers: false,
+      log,
+      onMessage: (from, msg) => host?.receive(from, msg as GossipMsg),
+      onPeerUp: () => driver?.changed(),
+      ...(served === undefined ? {} : { onFrame: served.ops.metrics.frameObserver }),
+      ...(dynamic ? { dynamic: true, advertise } : {}),
+    });
+  } catch (error) {
+    await served?.server.close();
+    throw error;
+  }
+  served?.ops.readiness.mark('transport');
   const members = new MembershipDriver(transport, dynamic, log);
   driver = members;
 
-  host = new WallClockHost<unknown, CausalOutput | MemberEvent, WithMembershipRequest<CausalRequest>>(dynamic ? chatMembershipProtocol : causalBroadcast, {
+  host = new WallClockHost<unknown, CausalOutput | MemberEvent, WithMembershipRequest<CausalRequest>>(protocol, {
     send: (to, msg) => transport.send(to, msg),
     output: (out) => {
-      if (isMemberEvent(out)) return members.onMember(out.member);
+      if (isMemberEvent(out)) {
+        served?.ops.metrics.observeMemberEvent(out);
+        return members.onMember(out.member);
+      }
       switch (out.kind) {
         case 'deliver':
           io.stdout.write(`${formatChatLine(out.origin, out.payload)}\n`);
@@ -119,6 +142,9 @@ export async function runChatNode(config: ChatNodeConfig, io: ChatIo): Promise<n
   });
   const options = dynamic ? { swim: swimOptions(advertise), inner: causalOptions(config.preset) } : causalOptions(config.preset);
   host.start(config.self.id, dynamic ? [config.self.id] : config.peers.map((p) => p.id), options, startedAtMs);
+  const started = host;
+  served?.ops.metrics.setSnapshotSource(() => started.metrics());
+  served?.ops.readiness.mark('protocol');
   log.info(
     { ...(dynamic ? { join: config.join?.length, advertise } : { peers: config.peers.length }), port: config.self.port, gossip: config.preset },
     'chat node started; type lines to send them',
@@ -133,10 +159,14 @@ export async function runChatNode(config: ChatNodeConfig, io: ChatIo): Promise<n
       requestJoin: (seeds) => host?.request({ membership: { op: 'join', seeds } }),
       log,
       stop: stopping.signal,
-    }).catch((error: unknown) => {
-      log.fatal({ err: error }, 'joining the cluster failed');
-      finish(1);
-    });
+    })
+      .then((outcome) => {
+        if (outcome !== 'stopped') served?.ops.readiness.mark('joined');
+      })
+      .catch((error: unknown) => {
+        log.fatal({ err: error }, 'joining the cluster failed');
+        finish(1);
+      });
   }
 
   const lines = createInterface({ input: io.stdin, crlfDelay: Infinity, terminal: false });
@@ -165,6 +195,7 @@ export async function runChatNode(config: ChatNodeConfig, io: ChatIo): Promise<n
   io.interrupt?.addEventListener('abort', onInterrupt, { once: true });
 
   const code = await finished;
+  served?.ops.readiness.stopping();
   stopping.abort();
   io.interrupt?.removeEventListener('abort', onInterrupt);
   lines.removeAllListeners('close');
@@ -172,5 +203,6 @@ export async function runChatNode(config: ChatNodeConfig, io: ChatIo): Promise<n
   host.stop();
   log.info({ ...host.metrics() }, 'chat node stopping');
   await transport.close();
+  await served?.server.close();
   return code;
 }

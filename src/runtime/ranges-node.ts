@@ -32,6 +32,7 @@ import { SqliteStore, StoreError } from './durable-store.js';
 import type { Logger } from '../platform/log.js';
 import { listenAsNode } from './node-transport.js';
 import { WallClockHost } from '../kernel/wall-clock-host.js';
+import { answerOps, createNodeOps, type NodeOps } from './ops-http.js';
 import {
   MAX_BODY_BYTES,
   errorBody,
@@ -70,6 +71,8 @@ export interface RangesNode {
   readonly apiPort: number;
   /** Resolves with 1 if the node failed on its own (a disk write failed); never rejects. */
   readonly failed: Promise<number>;
+  /** Its metrics and readiness (`/metrics`, `/readyz` on the API): membership's driver feeds member events here. */
+  readonly ops: NodeOps;
   /** Stops the protocol, then closes the API, the transport and the store. Idempotent. */
   stop(): Promise<void>;
   /** Every member this node has heard of with its last state, sorted by id (for status pages and metrics). */
@@ -92,8 +95,17 @@ function urlHost(host: string): string {
 /** Starts a node; rejects (having closed whatever it opened) when the store, a port or the transport fails. */
 export async function startRangesNode(config: RangesNodeConfig, log: Logger): Promise<RangesNode> {
   const startedAtMs = performance.timeOrigin;
+  // Ready once the store is open, the transport listens, the protocol has started and, with --join, the node has
+  // joined or found itself alone among its seeds (ops-http.ts).
+  const ops = createNodeOps({
+    protocol: rangesMembershipProtocol.name,
+    self: config.self.id,
+    nodes: config.peers.map((p) => p.id),
+    conditions: ['store', 'transport', 'protocol', ...(config.join === undefined ? [] : ['joined'])],
+  });
   // Opened first: a data dir of another node, or one in use, must fail before the node shows up on the network.
   const store = SqliteStore.open(config.dataDir, { nodeId: config.self.id, clusterId: config.clusterId });
+  ops.readiness.mark('store');
   type Msg = WithMembershipMsg<RangesMsg>;
   type Req = WithMembershipRequest<RangesRequest>;
   let host: WallClockHost<Msg, RangesReply | MemberEvent, Req> | undefined;
@@ -111,6 +123,7 @@ export async function startRangesNode(config: RangesNodeConfig, log: Logger): Pr
 
   const stop = (): Promise<void> => {
     stopping ??= (async () => {
+      ops.readiness.stopping();
       const metrics = host?.metrics();
       leaving.abort();
       host?.stop();
@@ -134,19 +147,25 @@ export async function startRangesNode(config: RangesNodeConfig, log: Logger): Pr
       log,
       onMessage: (from, msg) => host?.receive(from, msg as Msg),
       onPeerUp: () => driver?.changed(),
+      onFrame: ops.metrics.frameObserver,
       ...(dynamic ? { dynamic: true, advertise } : {}),
     });
+    ops.readiness.mark('transport');
     const members = new MembershipDriver(transport, dynamic, log);
     driver = members;
 
     const waiting = new Map<number, (reply: RangesReply) => void>();
     const liveHost = new WallClockHost<Msg, RangesReply | MemberEvent, Req>(rangesMembershipProtocol, {
       send: (to, msg) => transport!.send(to, msg),
-      output: (value) => (isMemberEvent(value) ? members.onMember(value.member) : waiting.get(value.id)?.(value)),
+      output: (value) => {
+        if (!isMemberEvent(value)) return waiting.get(value.id)?.(value);
+        ops.metrics.observeMemberEvent(value);
+        members.onMember(value.member);
+      },
       halt: () => fail(0),
       persist: (key, value) => {
         try {
-          store.put(key, value);
+          ops.metrics.timeStoreWrite(() => store.put(key, value));
         } catch (error) {
           // Nothing after this write may happen: stop the protocol before its flush timer can ship the delta.
           liveHost.stop();
@@ -174,6 +193,8 @@ export async function startRangesNode(config: RangesNodeConfig, log: Logger): Pr
         { cause: error },
       );
     }
+    ops.metrics.setSnapshotSource(() => liveHost.metrics());
+    ops.readiness.mark('protocol');
 
     let nextId = 1;
     const call = (request: RangesRequest): RangesReply | HttpError => {
@@ -219,6 +240,8 @@ export async function startRangesNode(config: RangesNodeConfig, log: Logger): Pr
         req.resume();
         return;
       }
+      // /metrics, /healthz, /readyz (ops-http.ts), before the API's own routes.
+      if (await answerOps(ops, req, res)) return void req.resume();
       const declared = Number(req.headers['content-length'] ?? 0);
       if (declared > MAX_BODY_BYTES) {
         res.setHeader('connection', 'close');
@@ -297,14 +320,18 @@ export async function startRangesNode(config: RangesNodeConfig, log: Logger): Pr
       requestJoin: (seeds) => host?.request({ membership: { op: 'join', seeds } }),
       log,
       stop: leaving.signal,
-    }).catch((error: unknown) => {
-      log.fatal({ err: error }, 'joining the cluster failed');
-      fail(1);
-    });
+    })
+      .then((outcome) => {
+        if (outcome !== 'stopped') ops.readiness.mark('joined');
+      })
+      .catch((error: unknown) => {
+        log.fatal({ err: error }, 'joining the cluster failed');
+        fail(1);
+      });
   }
   const liveTransport = transport!;
   const memberList = driver!;
-  return { apiUrl, apiPort, failed, stop, members: () => memberList.members(), transportStats: () => liveTransport.stats() };
+  return { apiUrl, apiPort, failed, ops, stop, members: () => memberList.members(), transportStats: () => liveTransport.stats() };
 }
 
 /** The body as text; 'too-large' once it passes MAX_BODY_BYTES (the rest is not kept); 'aborted' if the client left. */

@@ -162,6 +162,11 @@ export interface TcpTransportOptions extends TransportHandlers {
   readonly log: Logger;
   readonly onPeerUp?: (id: NodeId, incarnation: string) => void;
   readonly onPeerDown?: (id: NodeId) => void;
+  /**
+   * Every message written to a peer ('out') or read from one ('in', before the protocol's guard), with its size on
+   * the wire (frame header and encryption included); handshake frames are not messages. For metrics.
+   */
+  readonly onFrame?: (direction: 'in' | 'out', peer: NodeId, msg: unknown, bytes: number) => void;
   /** Peers come and go (`addPeer`, `removePeer`, `identify`); nodes not in `peers` may connect. Default false. */
   readonly dynamic?: boolean;
   /** Dynamic mode: the "host:port" this node is dialed at, sent in its hello (default self.host:self.port). */
@@ -360,6 +365,7 @@ export class TcpTransport implements Transport {
       this.writeFramed(conn, encoded.framed);
     }
     this.counters.framesOut++;
+    this.options.onFrame?.('out', to, msg, FRAME_HEADER_BYTES + payloadBytes);
     return true;
   }
 
@@ -694,6 +700,7 @@ export class TcpTransport implements Transport {
       let established: Established | null = null;
       let wakeUp: NodeId | null = null;
       let msg: unknown;
+      let frameBytes = 0;
       try {
         const frame = conn.decoder.next();
         if (frame === undefined) return;
@@ -708,6 +715,7 @@ export class TcpTransport implements Transport {
           }
         } else {
           msg = this.openMessage(conn.cipher, frame);
+          frameBytes = FRAME_HEADER_BYTES + frame.length;
         }
       } catch (err) {
         if (!isPeerFault(err)) throw err;
@@ -730,6 +738,7 @@ export class TcpTransport implements Transport {
       } else {
         assert(conn.peer !== undefined, 'message on a connection without a peer');
         this.counters.framesIn++;
+        this.options.onFrame?.('in', conn.peer, msg, frameBytes);
         this.options.onMessage(conn.peer, msg);
       }
     }

@@ -13,7 +13,9 @@ import { checkStdin } from '../platform/stdin.js';
 import { configureCommand, parseQuietly, untilInterrupted, type Env, type OptionValues } from './command.js';
 import { flagOption, parseGossipPreset, parseSeconds, stringOption } from './flags.js';
 import { PLACE_DEFAULTS, addPlaceOptions, nodeFailed, placeArgsFromOptions, resolveClusterPlace, type PlaceArgs } from './place-flags.js';
+import { addJoinOptions, joinArgsFromOptions, resolveJoinPlace, type JoinArgs } from './join-flags.js';
 import { readInputFile, type ReadFile } from '../platform/peers-file.js';
+import { addMetricsOptions, metricsArgsFromOptions, nodeOrMetricsFailed, type MetricsArgs } from './ops-flags.js';
 
 export const CHAT_DEFAULTS = {
   ...PLACE_DEFAULTS,
@@ -21,7 +23,7 @@ export const CHAT_DEFAULTS = {
   lingerSeconds: 3,
 } as const satisfies Record<string, unknown> & { gossip: GossipPreset };
 
-export interface ChatArgs extends PlaceArgs {
+export interface ChatArgs extends PlaceArgs, JoinArgs, MetricsArgs {
   readonly gossip: GossipPreset;
   readonly lingerMs: number;
   readonly verbose: boolean;
@@ -31,7 +33,7 @@ export function defineChatCommand(): Command {
   const cmd = configureCommand(new Command('chat')).description(
     'Chat over causal broadcast: every line typed here goes to every node, and every node prints every line as "<origin>: <text>" in causal order.',
   );
-  return addPlaceOptions(cmd)
+  return addMetricsOptions(addJoinOptions(addPlaceOptions(cmd), 'chat'))
     .option('--gossip <preset>', `gossip preset: latency (everyone sends to everyone at once) or messages (a tree, batched) (default ${CHAT_DEFAULTS.gossip})`)
     .option(
       '--linger <seconds>',
@@ -42,7 +44,9 @@ export function defineChatCommand(): Command {
       'after',
       [
         '',
-        'Every node of the peers file runs `chatterbox chat` with its own -p (and -h). Lines are read from stdin,',
+        'Every node of the peers file runs `chatterbox chat` with its own -p (and -h); or, without one, nodes join',
+        'through seeds with --join (a joiner prints the history first; at the end of stdin such a node leaves',
+        'gracefully instead of lingering). Lines are read from stdin,',
         // The figure is chat-node.ts's MAX_CHAT_LINE_CHARS, kept literal so help need not load the TCP stack (a test ties them).
         'one message per line; empty lines are skipped, and a line over 16384 characters is not sent (a warning',
         'is logged). Chat lines go to stdout, logs (JSON) to stderr.',
@@ -58,11 +62,14 @@ export function defineChatCommand(): Command {
 export function chatArgsFromOptions(opts: OptionValues, env: Env = {}): ChatArgs {
   const gossip = stringOption(opts, 'gossip', '--gossip');
   const linger = stringOption(opts, 'linger', '--linger');
+  const place = placeArgsFromOptions(opts, env);
   return {
-    ...placeArgsFromOptions(opts, env),
+    ...place,
+    ...metricsArgsFromOptions(opts, place.port),
     gossip: gossip === undefined ? CHAT_DEFAULTS.gossip : parseGossipPreset('--gossip', gossip),
     lingerMs: linger === undefined ? CHAT_DEFAULTS.lingerSeconds * 1000 : parseSeconds('--linger', linger, true),
     verbose: flagOption(opts, 'verbose'),
+    ...joinArgsFromOptions(opts),
   };
 }
 
@@ -74,9 +81,10 @@ export function parseChatArgv(argv: readonly string[], env: Env = {}): ChatArgs 
 /** Reads the peers and key files and assembles the runtime's config. Throws UsageError. */
 export function buildChatConfig(args: ChatArgs, readFile: ReadFile = readInputFile): ChatNodeConfig {
   return {
-    ...resolveClusterPlace(args, readFile),
+    ...(resolveJoinPlace(args, 'chat', readFile) ?? resolveClusterPlace(args, readFile)),
     preset: args.gossip,
     lingerMs: args.lingerMs,
+    ...(args.metrics === undefined ? {} : { metrics: args.metrics }),
   };
 }
 
@@ -91,7 +99,7 @@ export async function runChatCommand(args: ChatArgs): Promise<number> {
       const { runChatNode } = await import('../runtime/chat-node.js');
       return await runChatNode(config, { stdin: process.stdin, stdout: process.stdout, log, interrupt });
     } catch (error) {
-      return nodeFailed(error, log, 'chat node failed');
+      return nodeOrMetricsFailed(error, log, 'chat node failed', args.metrics);
     }
   });
 }

@@ -21,6 +21,7 @@ import { flagOption } from './flags.js';
 import { PLACE_DEFAULTS, addPlaceOptions, nodeFailed, placeArgsFromOptions, resolveClusterPlace, type PlaceArgs } from './place-flags.js';
 import { MAX_PEERS, type ReadFile } from '../platform/peers-file.js';
 import { assert } from '../core/assert.js';
+import { addMetricsOptions, metricsArgsFromOptions, nodeOrMetricsFailed, type MetricsArgs } from './ops-flags.js';
 
 // The peers file's cap is the only one a user meets: the agreement job must take every cluster it lets through.
 assert(MAX_PEERS <= MAX_AGREEMENT_NODES, 'the peers file admits clusters larger than the agreement job takes');
@@ -34,7 +35,7 @@ export const NODE_DEFAULTS = {
 } as const satisfies RunDefaults & Record<string, unknown>;
 
 /** The validated flags of `chatterbox node`; files are not read yet. */
-export interface NodeArgs extends PlaceArgs, RunArgs {
+export interface NodeArgs extends PlaceArgs, RunArgs, MetricsArgs {
   readonly json: boolean;
   readonly progress: boolean;
 }
@@ -44,7 +45,7 @@ export function defineNodeCommand(): Command {
     'Run one node of the agreement job: send random messages for --send-for seconds, then print the agreed (count, sum) line.',
   );
   addPlaceOptions(cmd);
-  addRunOptions(cmd, NODE_DEFAULTS)
+  addMetricsOptions(addRunOptions(cmd, NODE_DEFAULTS))
     .option('--json', 'print the result as one JSON object instead of the (count, sum) line')
     .option('--progress', 'log a JSON "progress" line on stderr every 250 ms (used by chatterbox cluster)')
     .addHelpText(
@@ -61,9 +62,11 @@ export function defineNodeCommand(): Command {
 
 /** Validates commander's option values for `node`. Pure: reads no files. */
 export function nodeArgsFromOptions(opts: OptionValues, env: Env = {}): NodeArgs {
+  const place = placeArgsFromOptions(opts, env);
   return {
-    ...placeArgsFromOptions(opts, env),
+    ...place,
     ...runArgsFromOptions(opts, NODE_DEFAULTS),
+    ...metricsArgsFromOptions(opts, place.port),
     json: flagOption(opts, 'json'),
     progress: flagOption(opts, 'progress'),
   };
@@ -102,6 +105,7 @@ export function buildNodeConfig(args: NodeArgs, sources: ConfigSources = {}): Re
     seed: seed32(seed),
     json: args.json,
     progress: args.progress,
+    ...(args.metrics === undefined ? {} : { metrics: args.metrics }),
   };
   return { config, seed: { value: seed, random: args.seed === undefined } };
 }
@@ -145,7 +149,7 @@ export async function runNodeCommand(args: NodeArgs, env: Env = process.env): Pr
     const { runAgreementNode } = await import('../runtime/agreement-node.js');
     return await runAgreementNode(config, { stdout: process.stdout, log, listening });
   } catch (error) {
-    return nodeFailed(error, log, 'node failed');
+    return nodeOrMetricsFailed(error, log, 'node failed', args.metrics);
   }
 }
 

@@ -4,7 +4,7 @@
  * - `chatterbox ranges serve …` runs one node (src/runtime/ranges-node.ts): the TCP transport and peers file of
  *   `chatterbox node`, a data dir for its SQLite store, and a local HTTP API.
  * - The other subcommands are clients of a running node's API: `join`, `leave`, `register`, `release`,
- *   `increase`, `decrease`, `groups`, `members`, `topology`, `lookup`. Each sends one request and prints the
+ *   `increase`, `decrease`, `groups`, `members`, `nodes`, `forget`, `leave-cluster`, `topology`, `lookup`. Each sends one request and prints the
  *   result as JSON on stdout (writes print nothing).
  *
  * Same layers as node-command.ts: argv → args (pure, UsageError), args → config (reads files), then the process.
@@ -16,8 +16,10 @@ import { configureCommand, parseQuietly, untilInterrupted, type Env, type Option
 import { RunError, UsageError, oneLine, quote, systemErrorOf } from '../platform/user-errors.js';
 import { flagOption, parseHost, parsePort, pathOption, stringOption, wholeNumber } from './flags.js';
 import { PLACE_DEFAULTS, addPlaceOptions, nodeFailed, placeArgsFromOptions, resolveClusterPlace, type PlaceArgs } from './place-flags.js';
+import { JOIN_DEFAULT_CLUSTER_IDS, addJoinOptions, joinArgsFromOptions, resolveJoinPlace, type JoinArgs } from './join-flags.js';
 import { readInputFile, type ReadFile } from '../platform/peers-file.js';
 import { isLoopbackBind } from '../runtime/dashboard/sse.js';
+import { LEAVE_DRAIN_MAX_MS } from '../membership/compose.js';
 
 export const RANGES_API_ENV = 'CHATTERBOX_RANGES_API';
 
@@ -36,7 +38,7 @@ const MAX_INTERVAL_MS = 60_000;
 
 // ------------------------------------------------------------------------------------------------- serve
 
-export interface RangesServeArgs extends PlaceArgs {
+export interface RangesServeArgs extends PlaceArgs, JoinArgs {
   readonly dataDir: string;
   readonly apiHost: string;
   readonly apiPort: number;
@@ -51,7 +53,7 @@ export function defineServeCommand(): Command {
   const cmd = configureCommand(new Command('serve'))
     .summary('run a node: gossip with its peers, keep its state in --data-dir, serve the HTTP API')
     .description('Run one node of key-range ownership: gossip with the other nodes of the peers file, keep this node\'s state in --data-dir, and serve the local HTTP API.');
-  return addPlaceOptions(cmd)
+  return addJoinOptions(addPlaceOptions(cmd), 'ranges')
     .option('--data-dir <dir>', 'directory of this node\'s store (created if missing); required. It belongs to this node id and cluster from its first use on')
     .option('--api-host <host>', `address the HTTP API listens on (default ${RANGES_DEFAULTS.apiHost}). The API has no authentication: anyone who can reach it acts as this node`)
     .option('--api-port <port>', `port of the HTTP API, 1..65535 (default ${RANGES_DEFAULTS.apiPort})`)
@@ -64,6 +66,9 @@ export function defineServeCommand(): Command {
       [
         '',
         'Every node of the peers file runs `chatterbox ranges serve` with its own -p, --data-dir and --api-port.',
+        `Or, without a peers file, nodes join through seeds: --join 10.0.0.5:3000 (cluster id "${JOIN_DEFAULT_CLUSTER_IDS.ranges}" unless`,
+        '--cluster-id says otherwise); `chatterbox ranges nodes` then lists every node with its state (alive,',
+        'suspect, dead, left), and a dead node\'s registrations stay until it returns or `chatterbox ranges forget`.',
         'Logs (JSON) go to stderr; the line "ranges node started" carries the API\'s URL. Use the other',
         '`chatterbox ranges` subcommands, or the HTTP API directly, to join groups and register ranges.',
         '',
@@ -86,6 +91,7 @@ export function serveArgsFromOptions(opts: OptionValues, env: Env = {}): RangesS
   const interval = stringOption(opts, 'intervalMs', '--interval-ms');
   const place = placeArgsFromOptions(opts, env);
   if (dataDir === undefined) throw new UsageError('--data-dir is required: the directory where this node keeps its state');
+  const join = joinArgsFromOptions(opts);
   const args: RangesServeArgs = {
     ...place,
     dataDir,
@@ -95,6 +101,7 @@ export function serveArgsFromOptions(opts: OptionValues, env: Env = {}): RangesS
     fanout: fanout === undefined ? RANGES_DEFAULTS.fanout : wholeNumber('--fanout', fanout, 1, MAX_FANOUT),
     intervalMs: interval === undefined ? RANGES_DEFAULTS.intervalMs : wholeNumber('--interval-ms', interval, 1, MAX_INTERVAL_MS),
     verbose: flagOption(opts, 'verbose'),
+    ...join,
     ...(flagOption(opts, 'ui') ? { ui: true } : {}),
   };
   // The page has no authentication either, and shows the whole cluster's state: loopback only.
@@ -108,6 +115,7 @@ export function serveArgsFromOptions(opts: OptionValues, env: Env = {}): RangesS
   return args;
 }
 
+
 /** Parses `chatterbox ranges serve` arguments (those after `serve`) without touching the process. */
 export function parseServeArgv(argv: readonly string[], env: Env = {}): RangesServeArgs {
   return serveArgsFromOptions(parseQuietly(defineServeCommand(), argv).opts(), env);
@@ -115,6 +123,9 @@ export function parseServeArgv(argv: readonly string[], env: Env = {}): RangesSe
 
 /** Reads the peers and key files and assembles the runtime's config. Throws UsageError. */
 export function buildServeConfig(args: RangesServeArgs, readFile: ReadFile = readInputFile): RangesNodeConfig {
+  const rest = { dataDir: args.dataDir, apiHost: args.apiHost, apiPort: args.apiPort, fanout: args.fanout, intervalMs: args.intervalMs };
+  const joining = resolveJoinPlace(args, 'ranges', readFile);
+  if (joining !== undefined) return { ...joining, ...rest };
   return {
     ...resolveClusterPlace(args, readFile),
     dataDir: args.dataDir,
@@ -285,6 +296,31 @@ const CLIENT_COMMANDS: readonly ClientSpec[] = [
     args: '<group>',
     description: 'Print the members of <group>, as a JSON array of node ids.',
     build: ([group]) => ({ method: 'GET', path: groupPath(group!, 'members'), prints: true }),
+  },
+  {
+    name: 'leave-cluster',
+    summary: 'leave the cluster gracefully and stop the node',
+    args: '',
+    description:
+      `The node releases every registration it holds, waits until its neighbours have that (at most ${LEAVE_DRAIN_MAX_MS / 1000} s), announces that it leaves (state left in \`ranges nodes\` elsewhere), and stops (exit 0). Prints {left}. Unlike SIGTERM, which stops the node and keeps its registrations for when it returns.`,
+    build: () => ({ method: 'POST', path: '/leave', prints: true }),
+  },
+  {
+    name: 'nodes',
+    summary: "list the cluster's members and their state",
+    args: '',
+    description: "Print every node this node knows with its membership state, as JSON: [{node, address, incarnation, state}], state one of alive, suspect, dead, left.",
+    build: () => ({ method: 'GET', path: '/members', prints: true }),
+  },
+  {
+    name: 'forget',
+    summary: "release a dead node's registrations",
+    args: '<node>',
+    description: 'Release every registration and group membership of <node>, which the node asked must see as dead or left (else the error not-dead). Prints {node, released}.',
+    build: ([node]) => {
+      if (node === '') throw new UsageError('<node>: expected a node id, got ""');
+      return { method: 'POST', path: `/members/${encodeURIComponent(node!)}/forget`, prints: true };
+    },
   },
   {
     name: 'topology',

@@ -6,12 +6,14 @@ import { formatFixed10, formatResultLine } from '../agreement/checksum.js';
 import { AGREEMENT_PROTOCOLS, type AgreementProtocolName } from '../agreement/protocols.js';
 import { PROCESS_TUNING, type StreamOptions } from '../agreement/stream.js';
 import type { AgreementOptions, AgreementOutput } from '../agreement/types.js';
-import type { PeerAddress } from '../transport/tcp-transport.js';
+import type { PeerAddress, TcpTransport } from '../transport/tcp-transport.js';
 
 export type { PeerAddress };
 import type { Logger } from '../platform/log.js';
+import { LinkCounters } from './link-counters.js';
 import { listenAsNode } from './node-transport.js';
 import { WallClockHost } from '../kernel/wall-clock-host.js';
+import type { OpsListen } from './ops-http.js';
 
 
 export interface AgreementNodeConfig {
@@ -31,6 +33,8 @@ export interface AgreementNodeConfig {
   readonly json: boolean;
   /** Log a `progress` line (JSON, on stderr) every 250 ms, for `chatterbox cluster`. */
   readonly progress: boolean;
+  /** Serve /metrics, /healthz and /readyz here (`--metrics-port`); default: not served. */
+  readonly metrics?: OpsListen;
 }
 
 export interface NodeIo {
@@ -64,12 +68,26 @@ export async function runAgreementNode(config: AgreementNodeConfig, io: NodeIo):
   let finish: (code: number) => void = () => {};
   const finished = new Promise<number>((resolve) => (finish = resolve));
 
-  const transport = await listenAsNode(config, {
-    // A restarted peer would send its stream again from the start: it cannot rejoin a run in progress.
-    rejectRestartedPeers: true,
-    log,
-    onMessage: (from, msg) => host?.receive(from, msg),
-  });
+  // Loaded only with --metrics-port: a node without it need not load prom-client (start-up time, bench:startup).
+  const opsOptions = { protocol: protocol.name, self: config.self.id, nodes: config.peers.map((p) => p.id), conditions: ['transport', 'protocol'] };
+  const served = config.metrics === undefined ? undefined : await (await import('./ops-http.js')).serveNodeOps(config.metrics, opsOptions, log);
+  // Per-link counters for the progress lines (`cluster --dashboard` draws link rates from them).
+  const links = config.progress ? new LinkCounters(config.peers.map((p) => p.id).filter((id) => id !== config.self.id)) : undefined;
+  const observers = [links?.observe, served?.ops.metrics.frameObserver].filter((o) => o !== undefined);
+  let transport: TcpTransport;
+  try {
+    transport = await listenAsNode(config, {
+      // A restarted peer would send its stream again from the start: it cannot rejoin a run in progress.
+      rejectRestartedPeers: true,
+      log,
+      onMessage: (from, msg) => host?.receive(from, msg),
+      ...(observers.length === 0 ? {} : { onFrame: (direction, peer, msg, bytes) => observers.forEach((observe) => observe(direction, peer, msg, bytes)) }),
+    });
+  } catch (error) {
+    await served?.server.close();
+    throw error;
+  }
+  served?.ops.readiness.mark('transport');
   io.listening?.();
 
   host = new WallClockHost<unknown, AgreementOutput>(protocol, {
@@ -83,17 +101,21 @@ export async function runAgreementNode(config: AgreementNodeConfig, io: NodeIo):
     log,
   });
   log.info({ protocol: config.protocol, peers: config.peers.length, port: config.self.port }, 'node started');
-  // Per-link counters ride along (additive: `cluster --dashboard` draws link rates from them).
-  const progressFields = (): Record<string, unknown> => ({ ...host?.metrics(), links: transport.linkStats() });
+  const progressFields = (): Record<string, unknown> => ({ ...host?.metrics(), links: links?.snapshot() ?? {} });
   const progress = config.progress ? setInterval(() => log.info(progressFields(), 'progress'), PROGRESS_EVERY_MS) : undefined;
   host.start(config.self.id, config.peers.map((p) => p.id), options, startedAtMs);
+  const started = host;
+  served?.ops.metrics.setSnapshotSource(() => started.metrics());
+  served?.ops.readiness.mark('protocol');
 
   const code = await finished;
+  served?.ops.readiness.stopping();
   if (progress !== undefined) clearInterval(progress);
   if (config.progress) log.info(progressFields(), 'progress');
   host.stop();
   await transport.close();
   // Peak resident memory, for the benchmark's "memory does not grow with the length of the run".
   log.info({ ...transport.stats(), maxRssKb: process.resourceUsage().maxRSS }, 'node stopped');
+  await served?.server.close();
   return printed ? code : 1;
 }

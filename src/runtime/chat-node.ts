@@ -7,16 +7,28 @@
  * on every node. When stdin ends the node keeps running until every neighbour has acknowledged its lines (so
  * its last lines are out) or `lingerMs` passes, then exits 0; an interrupt exits 0 at once.
  * Logs go to stderr; stdout carries chat lines only.
+ *
+ * With `join` (no peers file) the node runs chat beside SWIM (`chatMembershipProtocol`, causal/membership.ts) on a
+ * dynamic transport and joins through the seeds (membership-driver.ts); a joiner is sent the history and prints
+ * it in causal order. Its stdin's end is then a graceful leave: its lines go out to its neighbours first, the
+ * others see it `left`, and it exits 0.
  */
 import { createInterface } from 'node:readline';
 import type { NodeId } from '../core/ids.js';
 import type { PlainData } from '../crdt/data.js';
 import type { GossipMsg, GossipPreset } from '../broadcast/gossip.js';
 import { causalBroadcast, causalOptions, type CausalOutput, type CausalRequest } from '../causal/causal-broadcast.js';
-import type { PeerAddress } from '../transport/tcp-transport.js';
+import type { PeerAddress, TcpTransport } from '../transport/tcp-transport.js';
 import type { Logger } from '../platform/log.js';
 import { listenAsNode } from './node-transport.js';
 import { WallClockHost } from '../kernel/wall-clock-host.js';
+import { chatMembershipProtocol } from '../causal/membership.js';
+import { swimOptions, type MemberEvent } from '../membership/index.js';
+import type { WithMembershipRequest } from '../membership/compose.js';
+import { formatHostPort } from '../transport/host-port.js';
+import { MembershipDriver, isMemberEvent, joinCluster, leaveGracefully } from './membership-driver.js';
+import { dnsSeedResolver, type SeedEntry, type SeedResolver } from './join-seeds.js';
+import type { OpsListen } from './ops-http.js';
 
 export interface ChatNodeConfig {
   readonly self: PeerAddress;
@@ -27,6 +39,14 @@ export interface ChatNodeConfig {
   readonly preset: GossipPreset;
   /** After stdin ends, how long at most to wait for the neighbours' acknowledgements. */
   readonly lingerMs: number;
+  /** Join through these seeds (`--join`) instead of a static list: `peers` is then just self. */
+  readonly join?: readonly SeedEntry[];
+  /** "host:port" the other nodes dial this one at (default self's host:port). */
+  readonly advertise?: string;
+  /** How `join` entries are resolved (default node:dns). */
+  readonly resolver?: SeedResolver;
+  /** Serve /metrics, /healthz and /readyz here (`--metrics-port`); default: not served. */
+  readonly metrics?: OpsListen;
 }
 
 export interface ChatIo {
@@ -61,20 +81,50 @@ export function formatChatLine(origin: NodeId, payload: PlainData): string {
 export async function runChatNode(config: ChatNodeConfig, io: ChatIo): Promise<number> {
   const startedAtMs = performance.timeOrigin;
   const { log } = io;
-  let host: WallClockHost<GossipMsg, CausalOutput, CausalRequest> | undefined;
+  // With `join`, messages are tagged with their half (membership/compose.ts); the host only moves them.
+  let host: WallClockHost<unknown, CausalOutput | MemberEvent, WithMembershipRequest<CausalRequest>> | undefined;
   let finish: (code: number) => void = () => {};
   const finished = new Promise<number>((resolve) => (finish = resolve));
+  const dynamic = config.join !== undefined;
+  const advertise = config.advertise ?? formatHostPort(config.self.host, config.self.port);
+  const stopping = new AbortController();
+  let driver: MembershipDriver | undefined;
 
-  const transport = await listenAsNode(config, {
-    // Chat nodes come and go: a restarted peer is taken back, and gossip sends it the whole history.
-    rejectRestartedPeers: false,
-    log,
-    onMessage: (from, msg) => host?.receive(from, msg as GossipMsg),
-  });
+  const protocol = dynamic ? chatMembershipProtocol : causalBroadcast;
+  // Loaded only with --metrics-port: a node without it need not load prom-client (start-up time, bench:startup).
+  const opsOptions = {
+    protocol: protocol.name,
+    self: config.self.id,
+    nodes: dynamic ? [config.self.id] : config.peers.map((p) => p.id),
+    conditions: ['transport', 'protocol', ...(dynamic ? ['joined'] : [])],
+  };
+  const served = config.metrics === undefined ? undefined : await (await import('./ops-http.js')).serveNodeOps(config.metrics, opsOptions, log);
+  let transport: TcpTransport;
+  try {
+    transport = await listenAsNode(dynamic ? { ...config, peers: [config.self] } : config, {
+      // Chat nodes come and go: a restarted peer is taken back, and gossip sends it the whole history.
+      rejectRestartedPeers: false,
+      log,
+      onMessage: (from, msg) => host?.receive(from, msg as GossipMsg),
+      onPeerUp: () => driver?.changed(),
+      ...(served === undefined ? {} : { onFrame: served.ops.metrics.frameObserver }),
+      ...(dynamic ? { dynamic: true, advertise } : {}),
+    });
+  } catch (error) {
+    await served?.server.close();
+    throw error;
+  }
+  served?.ops.readiness.mark('transport');
+  const members = new MembershipDriver(transport, dynamic, log);
+  driver = members;
 
-  host = new WallClockHost<GossipMsg, CausalOutput, CausalRequest>(causalBroadcast, {
+  host = new WallClockHost<unknown, CausalOutput | MemberEvent, WithMembershipRequest<CausalRequest>>(protocol, {
     send: (to, msg) => transport.send(to, msg),
     output: (out) => {
+      if (isMemberEvent(out)) {
+        served?.ops.metrics.observeMemberEvent(out);
+        return members.onMember(out.member);
+      }
       switch (out.kind) {
         case 'deliver':
           io.stdout.write(`${formatChatLine(out.origin, out.payload)}\n`);
@@ -90,8 +140,34 @@ export async function runChatNode(config: ChatNodeConfig, io: ChatIo): Promise<n
     halt: () => finish(0),
     log,
   });
-  host.start(config.self.id, config.peers.map((p) => p.id), causalOptions(config.preset), startedAtMs);
-  log.info({ peers: config.peers.length, port: config.self.port, gossip: config.preset }, 'chat node started; type lines to send them');
+  const options = dynamic ? { swim: swimOptions(advertise), inner: causalOptions(config.preset) } : causalOptions(config.preset);
+  host.start(config.self.id, dynamic ? [config.self.id] : config.peers.map((p) => p.id), options, startedAtMs);
+  const started = host;
+  served?.ops.metrics.setSnapshotSource(() => started.metrics());
+  served?.ops.readiness.mark('protocol');
+  log.info(
+    { ...(dynamic ? { join: config.join?.length, advertise } : { peers: config.peers.length }), port: config.self.port, gossip: config.preset },
+    'chat node started; type lines to send them',
+  );
+  members.started();
+  if (config.join !== undefined) {
+    const resolver = config.resolver ?? (await dnsSeedResolver());
+    void joinCluster(config.join, {
+      driver: members,
+      transport,
+      resolver,
+      requestJoin: (seeds) => host?.request({ membership: { op: 'join', seeds } }),
+      log,
+      stop: stopping.signal,
+    })
+      .then((outcome) => {
+        if (outcome !== 'stopped') served?.ops.readiness.mark('joined');
+      })
+      .catch((error: unknown) => {
+        log.fatal({ err: error }, 'joining the cluster failed');
+        finish(1);
+      });
+  }
 
   const lines = createInterface({ input: io.stdin, crlfDelay: Infinity, terminal: false });
   lines.on('line', (raw) => {
@@ -104,6 +180,11 @@ export async function runChatNode(config: ChatNodeConfig, io: ChatIo): Promise<n
     host?.request({ kind: 'broadcast', payload: line });
   });
   lines.on('close', () => {
+    if (dynamic) {
+      log.debug({}, 'input ended; leaving the cluster');
+      void leaveGracefully(() => host?.request({ membership: { op: 'leave' } }), members, stopping.signal).then(() => finish(0));
+      return;
+    }
     log.debug({ lingerMs: config.lingerMs }, 'input ended; waiting for the neighbours to acknowledge');
     host?.request({ kind: 'drain', withinMs: config.lingerMs });
   });
@@ -114,11 +195,14 @@ export async function runChatNode(config: ChatNodeConfig, io: ChatIo): Promise<n
   io.interrupt?.addEventListener('abort', onInterrupt, { once: true });
 
   const code = await finished;
+  served?.ops.readiness.stopping();
+  stopping.abort();
   io.interrupt?.removeEventListener('abort', onInterrupt);
   lines.removeAllListeners('close');
   lines.close();
   host.stop();
   log.info({ ...host.metrics() }, 'chat node stopping');
   await transport.close();
+  await served?.server.close();
   return code;
 }

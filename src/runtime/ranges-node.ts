@@ -8,20 +8,32 @@
  * `RangesRequest` with a fresh id; the protocol answers it within the same step, and the reply's `persist`
  * effect has reached the disk before the HTTP response is written or any delta is sent.
  *
+ * Membership: the node runs key ranges beside SWIM (`rangesMembershipProtocol`, src/ranges/membership.ts) in one
+ * host. With a peers file its members start as that list and the transport stays static (membership only
+ * reports states, dead ones included); with `join` it starts alone, its transport dynamic, and joins through
+ * the seeds (membership-driver.ts): member events then add and remove the transport's peers.
+ *
  * Stop: SIGINT/SIGTERM (the `interrupt` signal) stops the protocol (requests still arriving get 503), then
  * closes the API, the transport and the store, in that order, and resolves 0. A failed disk write stops the node at once with 1: an acknowledged write must
  * never be one a crash forgets.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { hashString32 } from '../core/prng.js';
-import { rangesProtocol, rangesSyncOptions, type RangesMsg, type RangesReply, type RangesRequest } from '../ranges/protocol.js';
-import type { TcpTransport, PeerAddress } from '../transport/tcp-transport.js';
+import { rangesSyncOptions, type RangesMsg, type RangesReply, type RangesRequest } from '../ranges/protocol.js';
+import { rangesMembershipProtocol } from '../ranges/membership.js';
+import { DEFAULT_SWIM_OPTIONS, type Member, type MemberEvent } from '../membership/index.js';
+import type { WithMembershipMsg, WithMembershipRequest } from '../membership/compose.js';
+import type { TcpTransport, PeerAddress, TransportStats } from '../transport/tcp-transport.js';
+import { formatHostPort } from '../transport/host-port.js';
+import { MembershipDriver, isMemberEvent, joinCluster, leaveGracefully } from './membership-driver.js';
+import { dnsSeedResolver, type SeedEntry, type SeedResolver } from './join-seeds.js';
 import { DecodeError } from '../crdt/index.js';
 import { SqliteStore, StoreError } from './durable-store.js';
 import type { Logger } from '../platform/log.js';
 import { listenAsNode } from './node-transport.js';
 import { startRangesUi, type RangesUi } from './dashboard/ranges-ui.js';
 import { WallClockHost } from '../kernel/wall-clock-host.js';
+import { answerOps, createNodeOps, type NodeOps } from './ops-http.js';
 import {
   MAX_BODY_BYTES,
   errorBody,
@@ -48,6 +60,12 @@ export interface RangesNodeConfig {
   readonly intervalMs: number;
   /** Serve the live page at /ui (`ranges serve --ui`; loopback API hosts only, checked by the CLI). */
   readonly ui?: boolean;
+  /** Join through these seeds (`--join`) instead of a static list: `peers` is then just self. */
+  readonly join?: readonly SeedEntry[];
+  /** "host:port" the other nodes dial this one at (`--advertise`; default self's host:port). */
+  readonly advertise?: string;
+  /** How `join` entries are resolved (default node:dns). */
+  readonly resolver?: SeedResolver;
 }
 
 export interface RangesNode {
@@ -56,8 +74,14 @@ export interface RangesNode {
   readonly apiPort: number;
   /** Resolves with 1 if the node failed on its own (a disk write failed); never rejects. */
   readonly failed: Promise<number>;
+  /** Its metrics and readiness (`/metrics`, `/readyz` on the API): membership's driver feeds member events here. */
+  readonly ops: NodeOps;
   /** Stops the protocol, then closes the API, the transport and the store. Idempotent. */
   stop(): Promise<void>;
+  /** Every member this node has heard of with its last state, sorted by id (for status pages and metrics). */
+  members(): readonly Member[];
+  /** The transport's counters (connections, frames and bytes in and out, drops, refusals). */
+  transportStats(): TransportStats;
 }
 
 /** The overlay seed: the same on every node of a cluster, and different between clusters. */
@@ -74,9 +98,24 @@ function urlHost(host: string): string {
 /** Starts a node; rejects (having closed whatever it opened) when the store, a port or the transport fails. */
 export async function startRangesNode(config: RangesNodeConfig, log: Logger): Promise<RangesNode> {
   const startedAtMs = performance.timeOrigin;
+  // Ready once the store is open, the transport listens, the protocol has started and, with --join, the node has
+  // joined or found itself alone among its seeds (ops-http.ts).
+  const ops = createNodeOps({
+    protocol: rangesMembershipProtocol.name,
+    self: config.self.id,
+    nodes: config.peers.map((p) => p.id),
+    conditions: ['store', 'transport', 'protocol', ...(config.join === undefined ? [] : ['joined'])],
+  });
   // Opened first: a data dir of another node, or one in use, must fail before the node shows up on the network.
   const store = SqliteStore.open(config.dataDir, { nodeId: config.self.id, clusterId: config.clusterId });
-  let host: WallClockHost<RangesMsg, RangesReply, RangesRequest> | undefined;
+  ops.readiness.mark('store');
+  type Msg = WithMembershipMsg<RangesMsg>;
+  type Req = WithMembershipRequest<RangesRequest>;
+  let host: WallClockHost<Msg, RangesReply | MemberEvent, Req> | undefined;
+  const dynamic = config.join !== undefined;
+  const advertise = config.advertise ?? formatHostPort(config.self.host, config.self.port);
+  const leaving = new AbortController();
+  let driver: MembershipDriver | undefined;
   let transport: TcpTransport | undefined;
   let server: Server | undefined;
   let ui: RangesUi | undefined;
@@ -88,11 +127,13 @@ export async function startRangesNode(config: RangesNodeConfig, log: Logger): Pr
 
   const stop = (): Promise<void> => {
     stopping ??= (async () => {
+      ops.readiness.stopping();
       // Before the protocol stops: the final picture is drawn from the node's answers.
       ui?.finish(0, 'the node stopped; this is its last picture');
       // Ended, not cut: the final snapshot reaches open pages before the server drops their connections.
       ui?.close();
       const metrics = host?.metrics();
+      leaving.abort();
       host?.stop();
       if (server !== undefined) {
         const closed = new Promise<void>((resolve) => server!.close(() => resolve()));
@@ -108,21 +149,31 @@ export async function startRangesNode(config: RangesNodeConfig, log: Logger): Pr
 
   try {
     const restored = store.loadAll();
-    transport = await listenAsNode(config, {
+    transport = await listenAsNode(dynamic ? { ...config, peers: [config.self] } : config, {
       // A restarted node comes back with its store; delta-sync sees its new incarnation and resends it everything.
       rejectRestartedPeers: false,
       log,
-      onMessage: (from, msg) => host?.receive(from, msg as RangesMsg),
+      onMessage: (from, msg) => host?.receive(from, msg as Msg),
+      onPeerUp: () => driver?.changed(),
+      onFrame: ops.metrics.frameObserver,
+      ...(dynamic ? { dynamic: true, advertise } : {}),
     });
+    ops.readiness.mark('transport');
+    const members = new MembershipDriver(transport, dynamic, log);
+    driver = members;
 
     const waiting = new Map<number, (reply: RangesReply) => void>();
-    const liveHost = new WallClockHost<RangesMsg, RangesReply, RangesRequest>(rangesProtocol, {
+    const liveHost = new WallClockHost<Msg, RangesReply | MemberEvent, Req>(rangesMembershipProtocol, {
       send: (to, msg) => transport!.send(to, msg),
-      output: (reply) => waiting.get(reply.id)?.(reply),
+      output: (value) => {
+        if (!isMemberEvent(value)) return waiting.get(value.id)?.(value);
+        ops.metrics.observeMemberEvent(value);
+        members.onMember(value.member);
+      },
       halt: () => fail(0),
       persist: (key, value) => {
         try {
-          store.put(key, value);
+          ops.metrics.timeStoreWrite(() => store.put(key, value));
         } catch (error) {
           // Nothing after this write may happen: stop the protocol before its flush timer can ship the delta.
           liveHost.stop();
@@ -134,9 +185,12 @@ export async function startRangesNode(config: RangesNodeConfig, log: Logger): Pr
       log,
     });
     host = liveHost;
-    const options = rangesSyncOptions({ fanout: config.fanout, intervalMs: config.intervalMs, seed: rangesSeed(config.clusterId) });
+    const options = {
+      swim: { ...DEFAULT_SWIM_OPTIONS, address: advertise },
+      inner: rangesSyncOptions({ fanout: config.fanout, intervalMs: config.intervalMs, seed: rangesSeed(config.clusterId) }),
+    };
     try {
-      liveHost.start(config.self.id, config.peers.map((p) => p.id), options, startedAtMs, restored);
+      liveHost.start(config.self.id, dynamic ? [config.self.id] : config.peers.map((p) => p.id), options, startedAtMs, restored);
     } catch (error) {
       if (!(error instanceof DecodeError)) throw error;
       // The saved replica is not a state this version reads (another version's shape, or a damaged file).
@@ -147,6 +201,8 @@ export async function startRangesNode(config: RangesNodeConfig, log: Logger): Pr
         { cause: error },
       );
     }
+    ops.metrics.setSnapshotSource(() => liveHost.metrics());
+    ops.readiness.mark('protocol');
 
     let nextId = 1;
     const call = (request: RangesRequest): RangesReply | HttpError => {
@@ -163,13 +219,23 @@ export async function startRangesNode(config: RangesNodeConfig, log: Logger): Pr
       }
       return reply ?? httpError('unavailable', 'the node is stopping');
     };
-    const nodeInfo = { id: config.self.id, clusterId: config.clusterId, nodes: config.peers.map((p) => p.id) };
+    const nodeInfo = (): unknown => ({
+      id: config.self.id,
+      clusterId: config.clusterId,
+      address: advertise,
+      // The live members (alive or suspect) as this node sees them; the peers file's nodes until membership says more.
+      nodes: members.members().length === 0 ? config.peers.map((p) => p.id) : members.members().filter((m) => m.state === 'alive' || m.state === 'suspect').map((m) => m.id),
+    });
     const guardHost = LOOPBACK_BIND.test(config.apiHost);
     if (config.ui === true) {
       ui = startRangesUi({
         self: config.self.id,
         clusterId: config.clusterId,
-        listed: nodeInfo.nodes,
+        listed: config.peers.map((p) => p.id),
+        clusterMembers: () => {
+          const known = members.members();
+          return known.length === 0 ? undefined : known.map((m) => ({ node: m.id, state: m.state }));
+        },
         call: (request) => {
           const reply = call({ ...request, id: nextId++ } as RangesRequest);
           return 'status' in reply || !reply.ok ? { ok: false } : { ok: true, result: reply.result };
@@ -199,6 +265,8 @@ export async function startRangesNode(config: RangesNodeConfig, log: Logger): Pr
         req.resume();
         return;
       }
+      // /metrics, /healthz, /readyz (ops-http.ts), before the API's own routes.
+      if (await answerOps(ops, req, res)) return void req.resume();
       const declared = Number(req.headers['content-length'] ?? 0);
       if (declared > MAX_BODY_BYTES) {
         res.setHeader('connection', 'close');
@@ -221,7 +289,14 @@ export async function startRangesNode(config: RangesNodeConfig, log: Logger): Pr
       }
       const routed = routeRangesHttp({ method, url: req.url ?? '/', contentType: req.headers['content-type'], body });
       if (!routed.ok) return refuse(routed.error);
-      if (routed.call === 'node') return answer(200, { result: nodeInfo });
+      if (routed.call === 'node') return answer(200, { result: nodeInfo() });
+      if (routed.call === 'leave') {
+        if (liveHost.isHalted) return refuse(httpError('unavailable', 'the node is stopping'));
+        const left = await leaveGracefully(() => liveHost.request({ membership: { op: 'leave' } }), members, leaving.signal);
+        // Stop once the answer is out: the server's close would cut it off.
+        res.once('finish', () => fail(0));
+        return answer(200, { result: { left } });
+      }
       const reply = call({ ...routed.call, id: nextId++ } as RangesRequest);
       if ('status' in reply) return refuse(reply);
       const { status, body: out } = replyToHttp(reply);
@@ -251,7 +326,7 @@ export async function startRangesNode(config: RangesNodeConfig, log: Logger): Pr
       api: apiUrl,
       ...(ui === undefined ? {} : { ui: `${apiUrl}/ui` }),
       port: config.self.port,
-      peers: config.peers.length,
+      ...(dynamic ? { join: config.join?.length, advertise } : { peers: config.peers.length }),
       dataDir: store.path,
       restored: !store.created,
       fanout: config.fanout,
@@ -259,7 +334,30 @@ export async function startRangesNode(config: RangesNodeConfig, log: Logger): Pr
     },
     'ranges node started',
   );
-  return { apiUrl, apiPort, failed, stop };
+  driver!.started();
+  if (config.join !== undefined) {
+    const join = config.join;
+    const resolver = config.resolver ?? (await dnsSeedResolver());
+    // In the background: the API serves (this node's own replica) while the node looks for its seeds.
+    void joinCluster(join, {
+      driver: driver!,
+      transport: transport!,
+      resolver,
+      requestJoin: (seeds) => host?.request({ membership: { op: 'join', seeds } }),
+      log,
+      stop: leaving.signal,
+    })
+      .then((outcome) => {
+        if (outcome !== 'stopped') ops.readiness.mark('joined');
+      })
+      .catch((error: unknown) => {
+        log.fatal({ err: error }, 'joining the cluster failed');
+        fail(1);
+      });
+  }
+  const liveTransport = transport!;
+  const memberList = driver!;
+  return { apiUrl, apiPort, failed, ops, stop, members: () => memberList.members(), transportStats: () => liveTransport.stats() };
 }
 
 /** The body as text; 'too-large' once it passes MAX_BODY_BYTES (the rest is not kept); 'aborted' if the client left. */

@@ -83,6 +83,7 @@ describe('parseNodeArgv', () => {
       clusterKeyFile: undefined,
       clusterId: undefined,
       progress: false,
+      metrics: undefined,
     } satisfies NodeArgs);
   });
 
@@ -90,7 +91,7 @@ describe('parseNodeArgv', () => {
     const args = parseNodeArgv([
       '-h', '10.0.0.5', '-p', '4000', '--peer-config-file', 'cluster.json', '--send-for', '0.5', '--wait-for', '2.25',
       '--with-seed', '123456789012345678901234567890', '--tick-duration', '7', '-v', '--protocol', 'lockstep', '--json',
-      '--cluster-key-file', 'key.txt', '--cluster-id', 'prod-1', '--progress',
+      '--cluster-key-file', 'key.txt', '--cluster-id', 'prod-1', '--progress', '--metrics-port', '9100', '--metrics-host', '0.0.0.0',
     ]);
     assert.deepEqual(args, {
       host: '10.0.0.5',
@@ -106,6 +107,7 @@ describe('parseNodeArgv', () => {
       clusterKeyFile: { path: 'key.txt', source: '--cluster-key-file' },
       clusterId: 'prod-1',
       progress: true,
+      metrics: { host: '0.0.0.0', port: 9100 },
     } satisfies NodeArgs);
     assert.deepEqual(parseNodeArgv(['--host', 'a', '--port', '1', '--verbose']).host, 'a');
     assert.equal(parseNodeArgv(['-p3001']).port, 3001);
@@ -593,7 +595,7 @@ describe('--help tells the truth', { concurrency: SHORT_RUNS_AT_ONCE }, () => {
     [
       ['node', '--help'],
       ['-p, --port', '-h, --host', '--peer-config-file', '--send-for', '--wait-for', '--with-seed', '--tick-duration', '-v, --verbose',
-        '--protocol', '--json', '--cluster-key-file', CLUSTER_KEY_ENV, '--cluster-id', '--progress', '--help', 'default 3000',
+        '--protocol', '--json', '--cluster-key-file', CLUSTER_KEY_ENV, '--cluster-id', '--progress', '--metrics-port', '--metrics-host', '--help', 'default 3000',
         'default 127.0.0.1', 'default peers.json', 'default 3)', 'default 1)', 'default 100', 'default stream'],
     ],
     [

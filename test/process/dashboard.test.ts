@@ -100,7 +100,7 @@ describe('live dashboards in a browser', { concurrency: 1, timeout: HUNG_AFTER_M
       assert.equal(await group.locator('tbody tr').count(), 2, 'two subranges: [0, 2^31) and [2^31, 2^32)');
       assert.equal(await group.locator('svg.bar rect').count(), 1 + 3, 'the frame, two owners of the lower half, one of the upper');
       assert.deepEqual(await page.locator('#members tr td.id').allTextContents(), ['n1', 'n2']);
-      assert.deepEqual(await page.locator('#members tr td.state').allTextContents(), ['listed', 'listed']);
+      assert.deepEqual(await page.locator('#members tr td.state').allTextContents(), ['alive', 'alive'], 'as membership sees them');
       assert.deepEqual(await page.locator('#members tr td.groups').allTextContents(), ['users', 'users']);
       assert.equal(await page.textContent('#status'), 'live');
       assert.deepEqual(opened.consoleErrors, []);

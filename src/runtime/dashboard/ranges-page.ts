@@ -36,7 +36,7 @@ export function rangesUiScript(): string {
   function drawMembers(s) {
     document.getElementById('members-note').textContent = s.membershipStates
       ? 'States as this node\\'s membership sees them.'
-      : 'This cluster runs on a static peers file: members are listed, with no alive/suspect/dead/left states.';
+      : 'Membership knows no members yet: the nodes of the peers file are listed.';
     var body = document.getElementById('members');
     while (body.firstChild) body.removeChild(body.firstChild);
     s.members.forEach(function (m) {

@@ -5,8 +5,8 @@
  * message and byte rates. The page draws each group's key space as a bar, each subrange coloured by its first
  * owner, with its owners by priority; and the members by state.
  *
- * Members' states: `clusterMembers`, when given (a node running membership answers alive, suspect, dead or
- * left for each), else every node of the peers file is shown as `listed` (a static cluster knows no states).
+ * Members' states: from `clusterMembers` (the node's membership: alive, suspect, dead or left for each), or, while
+ * it knows nobody yet or when not given, every node of the peers file shown as `listed`.
  */
 import type { TransportStats } from '../../transport/tcp-transport.js';
 import { handleDashboard } from './server.js';
@@ -56,7 +56,7 @@ export interface RangesUiSources {
   readonly call: UiCall;
   readonly transportStats: () => TransportStats;
   /** The live member list with states, when the node runs membership (the place for alive/suspect/dead/left). */
-  readonly clusterMembers?: () => readonly { readonly node: string; readonly state: string }[];
+  readonly clusterMembers?: () => readonly { readonly node: string; readonly state: string }[] | undefined;
 }
 
 export interface RangesUi {
@@ -123,7 +123,7 @@ export function startRangesUi(sources: RangesUiSources): RangesUi {
     return {
       kind: 'ranges',
       node: { id: sources.self, clusterId: sources.clusterId },
-      members: live === undefined ? [...sources.listed].sort().map((id) => ({ id, state: 'listed' })) : live.map((m) => ({ id: m.node, state: m.state })),
+      members: live === undefined ? [...sources.listed].sort().map((id) => ({ id, state: 'listed' })) : [...live].sort((a, b) => (a.node < b.node ? -1 : a.node > b.node ? 1 : 0)).map((m) => ({ id: m.node, state: m.state })),
       membershipStates: live !== undefined,
       groups,
       moreGroups: Math.max(0, names.length - MAX_UI_GROUPS),

@@ -317,7 +317,7 @@ function onTimer(state: SwimState, name: SwimTimer, now: number, fx: Fx): void {
       startProbe(state, now, fx);
       return;
     case 'probe-timeout':
-      probeTimeout(state, now, fx);
+      probeTimeout(state, fx);
       return;
     case 'gossip':
       gossip(state, now, fx);
@@ -496,10 +496,8 @@ function probePeriodMs(state: SwimState): number {
 
 function startProbe(state: SwimState, now: number, fx: Fx): void {
   state.probe = null;
-  if (state.left) {
-    // Keep ticking (forgetting the dead happens on every step) but probe nobody.
-    return;
-  }
+  // A node that left probes nobody (and forgets the dead as every node does, at each step).
+  if (state.left) return;
   const period = probePeriodMs(state);
   fx.push({ kind: 'timer', name: 'probe', at: now + period });
   const target = nextProbeTarget(state);
@@ -530,7 +528,7 @@ function nextProbeTarget(state: SwimState): NodeId | undefined {
   return undefined;
 }
 
-function probeTimeout(state: SwimState, now: number, fx: Fx): void {
+function probeTimeout(state: SwimState, fx: Fx): void {
   const p = state.probe;
   if (p === null || p.acked || p.indirect) return;
   p.indirect = true;
@@ -541,7 +539,6 @@ function probeTimeout(state: SwimState, now: number, fx: Fx): void {
   }
   state.counters.indirectProbes += helpers.length;
   p.expectedNacks = nack ? helpers.length : 0;
-  void now;
 }
 
 /** The end of a probe period: an unacknowledged probe suspects its target and tells us about our own health. */

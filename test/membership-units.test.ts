@@ -290,6 +290,20 @@ describe('SWIM steps', () => {
     assert.equal(member(other, n(1))?.state, 'left');
   });
 
+  it('a left node tells its probers it left; a leave upgrades a death; an unknown prober gets a push/pull', () => {
+    const { state } = boot(3);
+    step(state, { kind: 'request', body: { op: 'leave' } }, 100);
+    const ack = sends(step(state, receive(n(2), { t: 'ping', seq: 4, node: n(1), g: [] }), 200))[0]!.msg as Extract<SwimMsg, { t: 'ack' }>;
+    assert.deepEqual(ack.g[0], { k: 'dead', node: n(1), inc: 0, from: n(1) });
+    const other = boot(3, {}, n(2)).state;
+    step(other, receive(n(3), { t: 'gossip', g: [{ k: 'dead', node: n(1), inc: 0, from: n(3) }] }), 100);
+    const fx = step(other, receive(n(1), { t: 'gossip', g: [{ k: 'dead', node: n(1), inc: 0, from: n(1) }] }), 200);
+    assert.equal(member(other, n(1))?.state, 'left');
+    assert.deepEqual(events(fx).map((m) => m.state), ['left']);
+    const stranger = sends(step(other, receive(nodeId('x'), { t: 'ping', seq: 1, node: n(2), g: [] }), 300));
+    assert.deepEqual(stranger.map((e) => [e.to, e.msg.t]), [[nodeId('x'), 'ack'], [nodeId('x'), 'push-pull']]);
+  });
+
   it('forgets dead members GossipToTheDeadTime after they died', () => {
     const { state } = boot(4, { gossipToTheDeadTimeMs: 5000 });
     step(state, receive(n(3), { t: 'gossip', g: [{ k: 'dead', node: n(2), inc: 0, from: n(3) }] }), 1000);

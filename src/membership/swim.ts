@@ -380,8 +380,18 @@ function onMessage(state: SwimState, from: NodeId, msg: SwimMsg, now: number, fx
       if (msg.node !== state.self) {
         // memberlist: "got ping for unexpected node": a stale address now used by someone else.
         state.counters.pingsForOthers++;
+      } else if (state.left) {
+        // Whoever still probes us missed our leave (its gossip is lossy and bounded): tell it again.
+        const leaveFact = currentFact(state, state.members.get(state.self)!);
+        sendPiggybacked(state, from, (g) => ({ t: 'ack', seq: msg.seq, g: [leaveFact, ...g.slice(0, MAX_PIGGYBACK_UPDATES - 1)] }), fx);
       } else {
         sendPiggybacked(state, from, (g) => ({ t: 'ack', seq: msg.seq, g }), fx);
+        // Ours: a member we never heard of probes us (its join's news missed us, or we forgot it as dead): a
+        // push/pull tells each side what the other knows, instead of waiting for the next periodic one.
+        if (!state.members.has(from) && !state.left) {
+          state.counters.pushPulls++;
+          fx.push({ kind: 'send', to: from, msg: { t: 'push-pull', join: false, reply: false, states: localStates(state) } });
+        }
       }
       break;
     case 'ack':
@@ -700,7 +710,18 @@ function deadNode(state: SwimState, d: Extract<SwimUpdate, { k: 'dead' }>, now: 
   const m = state.members.get(d.node);
   if (m === undefined || d.inc < m.incarnation) return;
   state.suspicions.delete(d.node);
-  if (m.state === 'dead' || m.state === 'left') return;
+  if (m.state === 'left') return;
+  if (m.state === 'dead') {
+    // Ours: a leave that crossed a death declared while the node was cut off is the better truth (its
+    // registrations are released, not orphaned); memberlist keeps the death.
+    if (d.from === d.node && d.node !== state.self) {
+      queueUpdate(state, d);
+      setIncarnation(m, d.inc);
+      m.state = 'left';
+      emit(fx, m);
+    }
+    return;
+  }
   if (d.node === state.self) {
     // Not leaving (leave() marks us left first, so we never get here then): we are alive, say so.
     refute(state, d.inc, fx);

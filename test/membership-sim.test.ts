@@ -68,6 +68,8 @@ function drawScenario(seed: number): MembershipScenario {
     joiners: joiners.map(() => ({ atMs: prng.int(0, 8000), seed: prng.pick(seeds.length > 0 ? seeds : statics) })),
     leaves,
     untilMs: Math.max(20_000, lastFaultEndMs(faults)) + SETTLE_MS,
+    // Every message through the wire codec: the guard must accept what msgpack gives back.
+    wire: true,
   };
 }
 

@@ -10,6 +10,7 @@ import { describe, it } from 'node:test';
 import { nodeId, type NodeId } from '../src/core/ids.js';
 import { Prng } from '../src/core/prng.js';
 import { swimProtocol } from '../src/membership/swim.js';
+import { decodeMessage, encodeMessage } from '../src/transport/codec.js';
 import { randomFaultSchedule, type Fault } from '../src/sim/faults.js';
 import { perfectNetwork, randomNetwork, type NetworkModel } from '../src/sim/network.js';
 import { joinerIds, lastFaultEndMs, runMembershipScenario, staticNodeIds, type MembershipScenario } from '../src/sim/scenarios/membership.js';
@@ -69,7 +70,7 @@ function drawScenario(seed: number): MembershipScenario {
     leaves,
     untilMs: Math.max(20_000, lastFaultEndMs(faults)) + SETTLE_MS,
     // Every message through the wire codec: the guard must accept what msgpack gives back.
-    wire: true,
+    codec: { encode: encodeMessage, decode: decodeMessage },
   };
 }
 

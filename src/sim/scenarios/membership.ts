@@ -17,7 +17,6 @@ import { hashString32 } from '../../core/prng.js';
 import type { InitContext, Protocol } from '../../protocol/types.js';
 import { membersOf, swimProtocol, type SwimState } from '../../membership/swim.js';
 import { swimOptions, type MemberEvent, type MemberState, type SwimMsg, type SwimOptions, type SwimRequest, type SwimTimer } from '../../membership/types.js';
-import { decodeMessage, encodeMessage } from '../../transport/codec.js';
 import { faultEndMs, type Fault } from '../faults.js';
 import type { NetworkModel } from '../network.js';
 import { Simulation, type SimulationStats } from '../simulation.js';
@@ -45,10 +44,11 @@ export interface MembershipScenario {
   /** Called with every member event as it happens. */
   readonly onChange?: (change: MemberChange) => void;
   /**
-   * Put every message through the wire codec (msgpack) and count its bytes (default false: the 1,000-node
-   * bench shares the sent objects, which the protocol treats as immutable).
+   * A wire codec (transport/codec.ts) to put every message through and count its bytes with. Default none: the
+   * 1,000-node bench shares the sent objects, which the protocol treats as immutable. Passed in, so that the
+   * simulator's barrel loads no codec.
    */
-  readonly wire?: boolean;
+  readonly codec?: { readonly encode: (m: unknown) => Uint8Array; readonly decode: (b: Uint8Array) => unknown };
   /** Judge the end state (default true). */
   readonly judge?: boolean;
   /** Another build of the protocol (tests run mutants through the same scenario). Default swimProtocol. */
@@ -121,9 +121,9 @@ export function runMembershipScenario(scenario: MembershipScenario): MembershipV
     untilMs: scenario.untilMs,
     startAtMs: (node) => startAt.get(node) ?? scenario.startAtMs?.(node) ?? 0,
     checkInvariants: scenario.checkInvariants ?? true,
-    ...(scenario.wire === true
-      ? { copyMessage: (m: SwimMsg) => decodeMessage(encodeMessage(m)) as SwimMsg, sizeOf: (m: SwimMsg) => encodeMessage(m).byteLength }
-      : {}),
+    ...(scenario.codec === undefined
+      ? {}
+      : { copyMessage: (m: SwimMsg) => scenario.codec!.decode(scenario.codec!.encode(m)) as SwimMsg, sizeOf: (m: SwimMsg) => scenario.codec!.encode(m).byteLength }),
     ...(scenario.maxSteps === undefined ? {} : { maxSteps: scenario.maxSteps }),
   });
   joiners.forEach((j, i) => {

@@ -15,7 +15,7 @@ import {
 } from '../src/membership/formulas.js';
 import { isSwimMsg } from '../src/membership/guards.js';
 import { membersOf, swimProtocol, type SwimState } from '../src/membership/swim.js';
-import { MAX_BROADCASTS, MAX_PIGGYBACK_UPDATES, swimOptions, type MemberEvent, type SwimMsg, type SwimOptions, type SwimTimer, type SwimUpdate } from '../src/membership/types.js';
+import { MAX_BROADCASTS, MAX_JOIN_ATTEMPTS, MAX_PIGGYBACK_UPDATES, swimOptions, type MemberEvent, type SwimMsg, type SwimOptions, type SwimTimer, type SwimUpdate } from '../src/membership/types.js';
 
 type Fx = Effect<SwimMsg, MemberEvent, SwimTimer>[];
 const n = (i: number): NodeId => nodeId(`n${i}`);
@@ -273,6 +273,21 @@ describe('SWIM steps', () => {
     fx = step(state, receive(nodeId('n9'), { t: 'push-pull', join: true, reply: false, states: [{ node: nodeId('n9'), addr: 'n9:1', inc: 0, state: 'alive' }] }), 60);
     const reply = sends(fx)[0]!.msg as Extract<SwimMsg, { t: 'push-pull' }>;
     assert.ok(reply.reply && reply.states.some((s) => s.node === nodeId('n9')));
+  });
+
+  it('a join is resent every JoinRetryInterval until a seed answers, and gives up after MAX_JOIN_ATTEMPTS', () => {
+    const { state } = boot(1);
+    step(state, { kind: 'request', body: { op: 'join', seeds: [n(2), n(3), n(1)] } }, 0);
+    let at = 0;
+    for (let attempt = 2; attempt <= MAX_JOIN_ATTEMPTS; attempt++) {
+      at += 1000;
+      const fx = step(state, timer('join'), at);
+      assert.deepEqual(sends(fx).map((e) => e.to), [n(2), n(3)], 'to every seed but itself');
+    }
+    const fx = step(state, timer('join'), at + 1000);
+    assert.equal(sends(fx).length, 0);
+    assert.equal(state.join, null);
+    assert.ok(fx.some((e) => e.kind === 'log' && e.level === 'warn'));
   });
 
   it('a leave gossips left, stops probing, and is final: accusations are no longer refuted', () => {

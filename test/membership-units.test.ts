@@ -15,7 +15,7 @@ import {
 } from '../src/membership/formulas.js';
 import { isSwimMsg } from '../src/membership/guards.js';
 import { membersOf, swimProtocol, type SwimState } from '../src/membership/swim.js';
-import { MAX_BROADCASTS, MAX_PIGGYBACK_UPDATES, swimOptions, type MemberEvent, type SwimMsg, type SwimOptions, type SwimTimer, type SwimUpdate } from '../src/membership/types.js';
+import { MAX_BROADCASTS, MAX_JOIN_ATTEMPTS, MAX_PIGGYBACK_UPDATES, swimOptions, type MemberEvent, type SwimMsg, type SwimOptions, type SwimTimer, type SwimUpdate } from '../src/membership/types.js';
 
 type Fx = Effect<SwimMsg, MemberEvent, SwimTimer>[];
 const n = (i: number): NodeId => nodeId(`n${i}`);
@@ -275,6 +275,21 @@ describe('SWIM steps', () => {
     assert.ok(reply.reply && reply.states.some((s) => s.node === nodeId('n9')));
   });
 
+  it('a join is resent every JoinRetryInterval until a seed answers, and gives up after MAX_JOIN_ATTEMPTS', () => {
+    const { state } = boot(1);
+    step(state, { kind: 'request', body: { op: 'join', seeds: [n(2), n(3), n(1)] } }, 0);
+    let at = 0;
+    for (let attempt = 2; attempt <= MAX_JOIN_ATTEMPTS; attempt++) {
+      at += 1000;
+      const fx = step(state, timer('join'), at);
+      assert.deepEqual(sends(fx).map((e) => e.to), [n(2), n(3)], 'to every seed but itself');
+    }
+    const fx = step(state, timer('join'), at + 1000);
+    assert.equal(sends(fx).length, 0);
+    assert.equal(state.join, null);
+    assert.ok(fx.some((e) => e.kind === 'log' && e.level === 'warn'));
+  });
+
   it('a leave gossips left, stops probing, and is final: accusations are no longer refuted', () => {
     const { state } = boot(3);
     const fx = step(state, { kind: 'request', body: { op: 'leave' } }, 100);
@@ -288,6 +303,20 @@ describe('SWIM steps', () => {
     const other = boot(3, {}, n(2)).state;
     step(other, receive(n(1), { t: 'gossip', g: [{ k: 'dead', node: n(1), inc: 0, from: n(1) }] }), 100);
     assert.equal(member(other, n(1))?.state, 'left');
+  });
+
+  it('a left node tells its probers it left; a leave upgrades a death; an unknown prober gets a push/pull', () => {
+    const { state } = boot(3);
+    step(state, { kind: 'request', body: { op: 'leave' } }, 100);
+    const ack = sends(step(state, receive(n(2), { t: 'ping', seq: 4, node: n(1), g: [] }), 200))[0]!.msg as Extract<SwimMsg, { t: 'ack' }>;
+    assert.deepEqual(ack.g[0], { k: 'dead', node: n(1), inc: 0, from: n(1) });
+    const other = boot(3, {}, n(2)).state;
+    step(other, receive(n(3), { t: 'gossip', g: [{ k: 'dead', node: n(1), inc: 0, from: n(3) }] }), 100);
+    const fx = step(other, receive(n(1), { t: 'gossip', g: [{ k: 'dead', node: n(1), inc: 0, from: n(1) }] }), 200);
+    assert.equal(member(other, n(1))?.state, 'left');
+    assert.deepEqual(events(fx).map((m) => m.state), ['left']);
+    const stranger = sends(step(other, receive(nodeId('x'), { t: 'ping', seq: 1, node: n(2), g: [] }), 300));
+    assert.deepEqual(stranger.map((e) => [e.to, e.msg.t]), [[nodeId('x'), 'ack'], [nodeId('x'), 'push-pull']]);
   });
 
   it('forgets dead members GossipToTheDeadTime after they died', () => {

@@ -317,7 +317,7 @@ function onTimer(state: SwimState, name: SwimTimer, now: number, fx: Fx): void {
       startProbe(state, now, fx);
       return;
     case 'probe-timeout':
-      probeTimeout(state, now, fx);
+      probeTimeout(state, fx);
       return;
     case 'gossip':
       gossip(state, now, fx);
@@ -380,8 +380,18 @@ function onMessage(state: SwimState, from: NodeId, msg: SwimMsg, now: number, fx
       if (msg.node !== state.self) {
         // memberlist: "got ping for unexpected node": a stale address now used by someone else.
         state.counters.pingsForOthers++;
+      } else if (state.left) {
+        // Whoever still probes us missed our leave (its gossip is lossy and bounded): tell it again.
+        const leaveFact = currentFact(state, state.members.get(state.self)!);
+        sendPiggybacked(state, from, (g) => ({ t: 'ack', seq: msg.seq, g: [leaveFact, ...g.slice(0, MAX_PIGGYBACK_UPDATES - 1)] }), fx);
       } else {
         sendPiggybacked(state, from, (g) => ({ t: 'ack', seq: msg.seq, g }), fx);
+        // Ours: a member we never heard of probes us (its join's news missed us, or we forgot it as dead): a
+        // push/pull tells each side what the other knows, instead of waiting for the next periodic one.
+        if (!state.members.has(from) && !state.left) {
+          state.counters.pushPulls++;
+          fx.push({ kind: 'send', to: from, msg: { t: 'push-pull', join: false, reply: false, states: localStates(state) } });
+        }
       }
       break;
     case 'ack':
@@ -496,10 +506,8 @@ function probePeriodMs(state: SwimState): number {
 
 function startProbe(state: SwimState, now: number, fx: Fx): void {
   state.probe = null;
-  if (state.left) {
-    // Keep ticking (forgetting the dead happens on every step) but probe nobody.
-    return;
-  }
+  // A node that left probes nobody (and forgets the dead as every node does, at each step).
+  if (state.left) return;
   const period = probePeriodMs(state);
   fx.push({ kind: 'timer', name: 'probe', at: now + period });
   const target = nextProbeTarget(state);
@@ -530,7 +538,7 @@ function nextProbeTarget(state: SwimState): NodeId | undefined {
   return undefined;
 }
 
-function probeTimeout(state: SwimState, now: number, fx: Fx): void {
+function probeTimeout(state: SwimState, fx: Fx): void {
   const p = state.probe;
   if (p === null || p.acked || p.indirect) return;
   p.indirect = true;
@@ -541,7 +549,6 @@ function probeTimeout(state: SwimState, now: number, fx: Fx): void {
   }
   state.counters.indirectProbes += helpers.length;
   p.expectedNacks = nack ? helpers.length : 0;
-  void now;
 }
 
 /** The end of a probe period: an unacknowledged probe suspects its target and tells us about our own health. */
@@ -703,7 +710,18 @@ function deadNode(state: SwimState, d: Extract<SwimUpdate, { k: 'dead' }>, now: 
   const m = state.members.get(d.node);
   if (m === undefined || d.inc < m.incarnation) return;
   state.suspicions.delete(d.node);
-  if (m.state === 'dead' || m.state === 'left') return;
+  if (m.state === 'left') return;
+  if (m.state === 'dead') {
+    // Ours: a leave that crossed a death declared while the node was cut off is the better truth (its
+    // registrations are released, not orphaned); memberlist keeps the death.
+    if (d.from === d.node && d.node !== state.self) {
+      queueUpdate(state, d);
+      setIncarnation(m, d.inc);
+      m.state = 'left';
+      emit(fx, m);
+    }
+    return;
+  }
   if (d.node === state.self) {
     // Not leaving (leave() marks us left first, so we never get here then): we are alive, say so.
     refute(state, d.inc, fx);

@@ -49,3 +49,5 @@ export {
   type SimulationStats,
   type StepListener,
 } from './simulation.js';
+// Membership (SWIM + Lifeguard) under the simulator: static nodes, joiners with nodes = [self], leaves, faults.
+export { runMembershipScenario, withInitNodes, type MemberChange, type MembershipScenario, type MembershipVerdict } from './scenarios/membership.js';

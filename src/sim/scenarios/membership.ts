@@ -6,7 +6,7 @@
  * It records every member event, and at the end judges every node that is up and has not left:
  * - it sees every other such node alive (or suspect: live, about to refute);
  * - it sees no crashed-for-good node alive or suspect (dead, or forgotten);
- * - it sees every node that left as left (or has forgotten it), and no node ever saw a leaver dead after it left.
+ * - it sees every node that left as left (or has forgotten it), and no node saw a leaver's leaving incarnation dead.
  * False positives (a node declared dead while its process ran unpaused and never crashed, partitioned or left)
  * are returned for the caller to judge: under partitions and pauses such declarations are the protocol working.
  *
@@ -43,6 +43,12 @@ export interface MembershipScenario {
   readonly record?: boolean;
   /** Called with every member event as it happens. */
   readonly onChange?: (change: MemberChange) => void;
+  /**
+   * A wire codec (transport/codec.ts) to put every message through and count its bytes with. Default none: the
+   * 1,000-node bench shares the sent objects, which the protocol treats as immutable. Passed in, so that the
+   * simulator's barrel loads no codec.
+   */
+  readonly codec?: { readonly encode: (m: unknown) => Uint8Array; readonly decode: (b: Uint8Array) => unknown };
   /** Judge the end state (default true). */
   readonly judge?: boolean;
   /** Another build of the protocol (tests run mutants through the same scenario). Default swimProtocol. */
@@ -115,6 +121,9 @@ export function runMembershipScenario(scenario: MembershipScenario): MembershipV
     untilMs: scenario.untilMs,
     startAtMs: (node) => startAt.get(node) ?? scenario.startAtMs?.(node) ?? 0,
     checkInvariants: scenario.checkInvariants ?? true,
+    ...(scenario.codec === undefined
+      ? {}
+      : { copyMessage: (m: SwimMsg) => scenario.codec!.decode(scenario.codec!.encode(m)) as SwimMsg, sizeOf: (m: SwimMsg) => scenario.codec!.encode(m).byteLength }),
     ...(scenario.maxSteps === undefined ? {} : { maxSteps: scenario.maxSteps }),
   });
   joiners.forEach((j, i) => {
@@ -169,9 +178,22 @@ export function runMembershipScenario(scenario: MembershipScenario): MembershipV
         if (m !== undefined && m.state !== 'left' && !report.crashed.has(leaver)) problems.push(`${observer} sees ${leaver}, which left, as ${m.state}`);
       }
     }
+    // The incarnation each leaver left with: a death of an older one (declared before the leave, still
+    // spreading) is old news the leave supersedes; a death of the leaving incarnation is a failure.
+    // So is a death someone declared before the leave, still spreading when it happened.
+    const leftWith = new Map<NodeId, number>();
+    for (const c of changes) if (c.observer === c.node && c.state === 'left') leftWith.set(c.node, c.incarnation);
+    const diedBeforeLeaving = new Set<string>();
     for (const c of changes) {
       const at = leftAt.get(c.node);
-      if (at !== undefined && c.atMs >= at && c.state === 'dead') problems.push(`${c.observer} saw ${c.node} dead at ${c.atMs}ms after it left at ${at}ms`);
+      if (at !== undefined && c.state === 'dead' && c.atMs < at) diedBeforeLeaving.add(`${c.node}/${c.incarnation}`);
+    }
+    for (const c of changes) {
+      const at = leftAt.get(c.node);
+      const inc = leftWith.get(c.node);
+      if (at !== undefined && inc !== undefined && c.atMs >= at && c.state === 'dead' && c.incarnation >= inc && !diedBeforeLeaving.has(`${c.node}/${c.incarnation}`)) {
+        problems.push(`${c.observer} saw ${c.node} dead at ${c.atMs}ms (incarnation ${c.incarnation}) after it left at ${at}ms`);
+      }
     }
   }
   return { nodes, live, crashedAtEnd, left, changes, falsePositives, problems, stats: report.stats, endedAtMs: report.endedAtMs };

@@ -165,13 +165,19 @@ export class Finisher {
     return [{ kind: 'timer', name: FINISH_TIMERS.linger, at: nowMs + this.options.tickMs }];
   }
 
+  /** Peers whose done report names this node's result, in peer order: who has confirmed it (metrics, the dashboard). */
+  get confirmedBy(): NodeId[] {
+    const mine = this.report;
+    return this.peers.filter((p) => {
+      const r = this.peerReports.get(p);
+      return mine !== undefined && r !== undefined && r.count === mine.count && r.weighted === mine.weighted;
+    });
+  }
+
   private halt<M>(): Effect<M, AgreementOutput, FinishTimer>[] {
     const effects: Effect<M, AgreementOutput, FinishTimer>[] = [];
-    const mine = this.report;
-    const unconfirmed = this.peers.filter((p) => {
-      const r = this.peerReports.get(p);
-      return mine === undefined || r === undefined || r.count !== mine.count || r.weighted !== mine.weighted;
-    });
+    const confirmed = new Set(this.confirmedBy);
+    const unconfirmed = this.peers.filter((p) => !confirmed.has(p));
     if (unconfirmed.length > 0) {
       effects.push({ kind: 'log', level: 'warn', text: 'could not confirm the result with some peers', fields: { peers: unconfirmed, self: this.self } });
     }

@@ -103,6 +103,11 @@ export class Ledger {
   }
 
   /** Messages folded into the prefix so far, and the prefix itself. */
+  /** The last commit's watermark (hybrid-clock µs): -Infinity before the first, Infinity once every lane finished. */
+  get currentWatermark(): number {
+    return this.watermark;
+  }
+
   get committed(): Readonly<Summary> {
     return this.prefixSummary;
   }

@@ -419,7 +419,7 @@ function isPing(m: Record<string, unknown>): boolean {
 }
 
 function metrics(state: LockstepState): Record<string, number | string | boolean> {
-  return { phase: state.phase, sent: state.sent, committed: state.ledger.committed.count, pending: state.ledger.pendingCount };
+  return { phase: state.phase, sent: state.sent, committed: state.ledger.committed.count, pending: state.ledger.pendingCount, confirmed: state.finisher.confirmedBy.join(',') };
 }
 
 /**

@@ -966,6 +966,10 @@ function metrics(state: StreamState): Record<string, number | string | boolean> 
     resent: state.resent,
     rejectedRuns: state.counters.rejectedRuns,
     relayedRuns: state.counters.relayedRuns,
+    /** Hybrid-clock µs up to which the ledger is folded; only once finite (it starts at -Infinity, ends at Infinity). */
+    ...(Number.isFinite(state.ledger.currentWatermark) ? { watermarkUs: state.ledger.currentWatermark } : {}),
+    /** Peers whose done report matches this node's printed result, comma-separated (metrics are flat). */
+    confirmed: state.finisher.confirmedBy.join(','),
   };
 }
 

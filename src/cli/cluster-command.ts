@@ -19,10 +19,11 @@ import { freePorts } from '../supervisor/free-port.js';
 import { ChildSet, type Child as SupervisedChild } from '../supervisor/supervisor.js';
 import { PARENT_PIPE_ENV, addRunOptions, randomSeed, runArgsFromOptions, type RunArgs, type RunDefaults } from './agreement-flags.js';
 import { configureCommand, parseQuietly, type Env, type OptionValues } from './command.js';
-import { UsageError, fileErrorText, quote } from '../platform/user-errors.js';
-import { parseSeconds, pathOption, stringOption, wholeNumber } from './flags.js';
+import { UsageError, fileErrorText, listenRunError, quote } from '../platform/user-errors.js';
+import { parsePort, parseSeconds, pathOption, stringOption, wholeNumber } from './flags.js';
 import { addClusterKeyOption, clusterKeyFileFrom, loadClusterKey, type ClusterKeyFile } from './place-flags.js';
 import { formatPeersFile } from '../platform/peers-file.js';
+import { startClusterDashboard, type ClusterDashboard } from '../runtime/dashboard/cluster-dashboard.js';
 
 export const MAX_NODES = 64;
 
@@ -66,6 +67,8 @@ export interface ClusterArgs extends RunArgs {
   /** Node k (from 0) starts k × this after the first. */
   readonly startApartMs: number;
   readonly faults: readonly ClusterFault[];
+  /** `--dashboard`: serve a live page on loopback (port 0: a free one); after the verdict keep serving for `lingerMs`, or until a signal when undefined. */
+  readonly dashboard?: { readonly port: number; readonly lingerMs: number | undefined; readonly waitForPage: boolean };
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -79,7 +82,11 @@ export function defineClusterCommand(): Command {
     .option('--json', 'print the verdict as one JSON object: {agreed, exitCode, line, elapsedMs, nodes: [{id, line, exitCode, signal, killed, maxRssKb}]}')
     .option('--start-apart <seconds>', 'start the nodes this far apart, n1 first, as people starting them by hand do (default 0)')
     .option('--kill <node@seconds>', 'kill the node (SIGKILL) this long after its start, e.g. n3@1.5; may be repeated', collect, [])
-    .option('--pause <node@seconds+seconds>', 'stop the node (SIGSTOP) this long after its start and resume it (SIGCONT) after the second time, e.g. n2@1+1; may be repeated', collect, []);
+    .option('--pause <node@seconds+seconds>', 'stop the node (SIGSTOP) this long after its start and resume it (SIGCONT) after the second time, e.g. n2@1+1; may be repeated', collect, [])
+    .option('--dashboard', `serve a live page of the run on ${HOST} (its URL is printed at the start); after the verdict it keeps serving the final picture until Ctrl-C`)
+    .option('--dashboard-port <port>', 'port of the dashboard (default: a free one); implies --dashboard')
+    .option('--dashboard-linger <seconds>', 'after the verdict, serve the final picture this long instead of until Ctrl-C (0: stop at once); implies --dashboard')
+    .option('--dashboard-wait', 'start the nodes only once a page is watching the dashboard, so that it shows the run from its start; implies --dashboard');
   addRunOptions(addClusterKeyOption(cmd), CLUSTER_DEFAULTS, "nodes log at debug level, and all their log lines are shown, not just warnings and errors").addHelpText(
     'after',
     [
@@ -115,6 +122,21 @@ export function clusterArgsFromOptions(opts: OptionValues, env: Env = {}): Clust
     json: opts['json'] === true,
     startApartMs: startApart === undefined ? 0 : parseSeconds('--start-apart', startApart, true),
     faults,
+    ...dashboardArgs(opts),
+  };
+}
+
+function dashboardArgs(opts: OptionValues): Pick<ClusterArgs, 'dashboard'> {
+  const port = stringOption(opts, 'dashboardPort', '--dashboard-port');
+  const linger = stringOption(opts, 'dashboardLinger', '--dashboard-linger');
+  const waitForPage = opts['dashboardWait'] === true;
+  if (opts['dashboard'] !== true && port === undefined && linger === undefined && !waitForPage) return {};
+  return {
+    dashboard: {
+      port: port === undefined ? 0 : parsePort('--dashboard-port', port),
+      lingerMs: linger === undefined ? undefined : parseSeconds('--dashboard-linger', linger, true),
+      waitForPage,
+    },
   };
 }
 
@@ -514,7 +536,7 @@ function defaultMainPath(): string {
   return fileURLToPath(new URL('./main.js', import.meta.url));
 }
 
-function startChild(children: ChildSet, id: string, mainPath: string, argv: readonly string[], board: ProgressBoard, verbose: boolean): Child {
+function startChild(children: ChildSet, id: string, mainPath: string, argv: readonly string[], board: ProgressBoard, verbose: boolean, dashboard: ClusterDashboard | undefined): Child {
   const progress: NodeProgress = { id, phase: 'starting', sent: undefined, committed: undefined, state: 'running' };
   const state: Child['state'] = { stdout: '', timedOut: false, spawnError: undefined, maxRssKb: undefined, killedAsPlanned: false };
   // stdin stays an open pipe that is never written: its EOF tells the child the cluster is gone.
@@ -526,6 +548,7 @@ function startChild(children: ChildSet, id: string, mainPath: string, argv: read
     if (text.trim().length === 0) return;
     const line = classifyChildLine(text);
     if (line.kind === 'progress') {
+      dashboard?.progressLine(id, text);
       if (line.phase !== undefined) progress.phase = line.phase;
       if (line.sent !== undefined) progress.sent = line.sent;
       if (line.committed !== undefined) progress.committed = line.committed;
@@ -540,6 +563,8 @@ function startChild(children: ChildSet, id: string, mainPath: string, argv: read
   const done = proc.exited.then((status) => {
     state.spawnError = status.spawnError;
     progress.state = state.timedOut ? 'killed (hung)' : state.killedAsPlanned ? 'killed (--kill)' : status.signal !== null ? status.signal : `exit ${status.code}`;
+    dashboard?.setLine(id, state.stdout);
+    dashboard?.setState(id, progress.state);
     board.changed();
     return { code: status.code, signal: status.signal };
   });
@@ -599,7 +624,7 @@ export async function runClusterCommand(args: ClusterArgs, io: ClusterIo = { std
   // A stopped node's clock runs on, so a pause cannot make it overrun; the slack covers it all the same.
   const pausedMs = args.faults.reduce((sum, f) => sum + (f.kind === 'pause' ? f.forMs : 0), 0);
   const deadlineMs = plannedMs + pausedMs + EXIT_SLACK_MS;
-  const startedAt = Date.now();
+  let startedAt = Date.now();
   io.stderr.write(
     `chatterbox cluster: ${args.nodes} node${args.nodes === 1 ? '' : 's'} on ${HOST} ports ${peers.map((p) => p.port).join(',')}, ` +
       `protocol ${args.protocol}, sending ${seconds(args.sendForMs)} + waiting ${seconds(args.waitForMs)}, ` +
@@ -607,6 +632,35 @@ export async function runClusterCommand(args: ClusterArgs, io: ClusterIo = { std
       args.faults.map((f) => (f.kind === 'kill' ? `killing ${f.node} at ${seconds(f.atMs)}, ` : `pausing ${f.node} at ${seconds(f.atMs)} for ${seconds(f.forMs)}, `)).join('') +
       `seed ${seed} (repeat with --with-seed ${seed}), peers file ${peersFile}\n`,
   );
+  let dashboard: ClusterDashboard | undefined;
+  if (args.dashboard !== undefined) {
+    try {
+      dashboard = await startClusterDashboard({ host: HOST, port: args.dashboard.port, protocol: args.protocol, plannedMs, startedAtMs: startedAt });
+    } catch (error) {
+      if (tempDir !== undefined) await rm(tempDir, { recursive: true, force: true });
+      throw listenRunError(error, '--dashboard-port') ?? error;
+    }
+    io.stderr.write(`chatterbox cluster: dashboard at ${dashboard.url}${args.dashboard.waitForPage ? ' (the nodes start once a page is watching)' : ''}\n`);
+    if (args.dashboard.waitForPage) {
+      // Nothing runs yet: a signal while waiting just ends the command.
+      let onWaitSignal: (signal: NodeJS.Signals) => void = () => {};
+      const waitSignals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
+      const signalled = new Promise<NodeJS.Signals>((resolveSignal) => (onWaitSignal = resolveSignal));
+      for (const signal of waitSignals) process.on(signal, onWaitSignal);
+      const first = await Promise.race([dashboard.watched.then(() => undefined), signalled]);
+      for (const signal of waitSignals) process.off(signal, onWaitSignal);
+      if (first !== undefined) {
+        await dashboard.close();
+        if (tempDir !== undefined) await rm(tempDir, { recursive: true, force: true });
+        io.stderr.write(`chatterbox cluster: interrupted by ${first} before a page watched\n`);
+        return 128 + (osConstants.signals[first] ?? 0);
+      }
+      startedAt = Date.now();
+      dashboard.begin(startedAt);
+    }
+  }
+  // After the verdict, with a dashboard: a signal ends the linger (the exit status stays the verdict's).
+  let lingering = false;
 
   const rows: NodeProgress[] = [];
   const board = new ProgressBoard(io.stderr, rows, plannedMs, () => Date.now(), startedAt);
@@ -627,6 +681,7 @@ export async function runClusterCommand(args: ClusterArgs, io: ClusterIo = { std
   const notStarted = new Map<string, () => void>();
   let interruptedBy: NodeJS.Signals | undefined;
   const onSignal = (signal: NodeJS.Signals): void => {
+    if (lingering) return dashboard?.stop();
     if (interruptedBy !== undefined) {
       // A second signal: stop waiting for the children to shut down.
       killAll('SIGKILL');
@@ -675,7 +730,8 @@ export async function runClusterCommand(args: ClusterArgs, io: ClusterIo = { std
     }
   };
   const launch = (peer: PeerAddress): Child => {
-    const child = startChild(processes, peer.id, mainPath, childArgv(args, peer, peersFile, seed, keyFile), board, args.verbose);
+    dashboard?.addNode(peer.id);
+    const child = startChild(processes, peer.id, mainPath, childArgv(args, peer, peersFile, seed, keyFile), board, args.verbose, dashboard);
     children.push(child);
     rows.push(child.progress);
     board.changed();
@@ -703,6 +759,7 @@ export async function runClusterCommand(args: ClusterArgs, io: ClusterIo = { std
     board.finish();
 
     if (interruptedBy !== undefined) {
+      dashboard?.finish(128 + (osConstants.signals[interruptedBy] ?? 0), [`interrupted by ${interruptedBy}`]);
       io.stderr.write(`chatterbox cluster: interrupted by ${interruptedBy}\n`);
       return 128 + (osConstants.signals[interruptedBy] ?? 0);
     }
@@ -725,6 +782,15 @@ export async function runClusterCommand(args: ClusterArgs, io: ClusterIo = { std
     const verdict = judge(outcomes, deadlineMs);
     await writeAll(io.stdout, args.json ? `${JSON.stringify(verdictJson(verdict, outcomes, Date.now() - startedAt))}\n` : `${verdict.lines.join('\n')}\n`);
     if (verdict.exitCode !== EXIT_AGREEMENT) io.stderr.write(`chatterbox cluster: to repeat this run: --with-seed ${seed}\n`);
+    if (dashboard !== undefined && args.dashboard !== undefined) {
+      dashboard.finish(verdict.exitCode, verdict.lines);
+      const { lingerMs } = args.dashboard;
+      if (lingerMs !== 0) {
+        io.stderr.write(`chatterbox cluster: the final picture stays at ${dashboard.url} ${lingerMs === undefined ? 'until Ctrl-C' : `for ${seconds(lingerMs)}`}\n`);
+        lingering = true;
+        await dashboard.linger(lingerMs);
+      }
+    }
     return verdict.exitCode;
   } finally {
     disarmDeadline();
@@ -732,6 +798,7 @@ export async function runClusterCommand(args: ClusterArgs, io: ClusterIo = { std
     clearInterval(ticker);
     processes.close(); // kills only if something above threw while children were still running
     for (const signal of signals) process.off(signal, onSignal);
+    await dashboard?.close();
     if (tempDir !== undefined) await rm(tempDir, { recursive: true, force: true });
   }
 }

@@ -18,6 +18,7 @@ import { flagOption, parseHost, parsePort, pathOption, stringOption, wholeNumber
 import { PLACE_DEFAULTS, addPlaceOptions, nodeFailed, placeArgsFromOptions, resolveClusterPlace, type PlaceArgs } from './place-flags.js';
 import { JOIN_DEFAULT_CLUSTER_IDS, addJoinOptions, joinArgsFromOptions, resolveJoinPlace, type JoinArgs } from './join-flags.js';
 import { readInputFile, type ReadFile } from '../platform/peers-file.js';
+import { isLoopbackBind } from '../runtime/dashboard/sse.js';
 import { LEAVE_DRAIN_MAX_MS } from '../membership/compose.js';
 
 export const RANGES_API_ENV = 'CHATTERBOX_RANGES_API';
@@ -44,6 +45,8 @@ export interface RangesServeArgs extends PlaceArgs, JoinArgs {
   readonly fanout: number;
   readonly intervalMs: number;
   readonly verbose: boolean;
+  /** `--ui`: the live page at /ui on the API (loopback API hosts only). */
+  readonly ui?: boolean;
 }
 
 export function defineServeCommand(): Command {
@@ -57,6 +60,7 @@ export function defineServeCommand(): Command {
     .option('--fanout <n>', `each node sends its changes to about 2×n others, 1..${MAX_FANOUT}; the same on every node (default ${RANGES_DEFAULTS.fanout})`)
     .option('--interval-ms <ms>', `changes are batched and sent every this many milliseconds, 1..${MAX_INTERVAL_MS} (default ${RANGES_DEFAULTS.intervalMs})`)
     .option('-v, --verbose', 'debug logs on stderr (one line per API request, among others)')
+    .option('--ui', 'serve a live page of this node\'s key ranges and members at /ui on the API (its URL is in the "ranges node started" line); needs a loopback --api-host')
     .addHelpText(
       'after',
       [
@@ -98,7 +102,12 @@ export function serveArgsFromOptions(opts: OptionValues, env: Env = {}): RangesS
     intervalMs: interval === undefined ? RANGES_DEFAULTS.intervalMs : wholeNumber('--interval-ms', interval, 1, MAX_INTERVAL_MS),
     verbose: flagOption(opts, 'verbose'),
     ...join,
+    ...(flagOption(opts, 'ui') ? { ui: true } : {}),
   };
+  // The page has no authentication either, and shows the whole cluster's state: loopback only.
+  if (args.ui === true && !isLoopbackBind(args.apiHost)) {
+    throw new UsageError(`--ui: the page is served on loopback only, and --api-host is ${args.apiHost}; use 127.0.0.1, ::1 or localhost`);
+  }
   // Equal ports collide whenever the hosts overlap (localhost and 127.0.0.1, a wildcard): refuse them outright.
   if (args.apiPort === args.port) {
     throw new UsageError(`--api-port: ${args.apiPort} is also the node's -p/--port; give the API a port of its own`);
@@ -124,6 +133,7 @@ export function buildServeConfig(args: RangesServeArgs, readFile: ReadFile = rea
     apiPort: args.apiPort,
     fanout: args.fanout,
     intervalMs: args.intervalMs,
+    ...(args.ui === true ? { ui: true } : {}),
   };
 }
 

@@ -10,6 +10,7 @@ import type { PeerAddress, TcpTransport } from '../transport/tcp-transport.js';
 
 export type { PeerAddress };
 import type { Logger } from '../platform/log.js';
+import { LinkCounters } from './link-counters.js';
 import { listenAsNode } from './node-transport.js';
 import { WallClockHost } from '../kernel/wall-clock-host.js';
 import type { OpsListen } from './ops-http.js';
@@ -70,6 +71,9 @@ export async function runAgreementNode(config: AgreementNodeConfig, io: NodeIo):
   // Loaded only with --metrics-port: a node without it need not load prom-client (start-up time, bench:startup).
   const opsOptions = { protocol: protocol.name, self: config.self.id, nodes: config.peers.map((p) => p.id), conditions: ['transport', 'protocol'] };
   const served = config.metrics === undefined ? undefined : await (await import('./ops-http.js')).serveNodeOps(config.metrics, opsOptions, log);
+  // Per-link counters for the progress lines (`cluster --dashboard` draws link rates from them).
+  const links = config.progress ? new LinkCounters(config.peers.map((p) => p.id).filter((id) => id !== config.self.id)) : undefined;
+  const observers = [links?.observe, served?.ops.metrics.frameObserver].filter((o) => o !== undefined);
   let transport: TcpTransport;
   try {
     transport = await listenAsNode(config, {
@@ -77,7 +81,7 @@ export async function runAgreementNode(config: AgreementNodeConfig, io: NodeIo):
       rejectRestartedPeers: true,
       log,
       onMessage: (from, msg) => host?.receive(from, msg),
-      ...(served === undefined ? {} : { onFrame: served.ops.metrics.frameObserver }),
+      ...(observers.length === 0 ? {} : { onFrame: (direction, peer, msg, bytes) => observers.forEach((observe) => observe(direction, peer, msg, bytes)) }),
     });
   } catch (error) {
     await served?.server.close();
@@ -97,7 +101,8 @@ export async function runAgreementNode(config: AgreementNodeConfig, io: NodeIo):
     log,
   });
   log.info({ protocol: config.protocol, peers: config.peers.length, port: config.self.port }, 'node started');
-  const progress = config.progress ? setInterval(() => log.info({ ...host?.metrics() }, 'progress'), PROGRESS_EVERY_MS) : undefined;
+  const progressFields = (): Record<string, unknown> => ({ ...host?.metrics(), links: links?.snapshot() ?? {} });
+  const progress = config.progress ? setInterval(() => log.info(progressFields(), 'progress'), PROGRESS_EVERY_MS) : undefined;
   host.start(config.self.id, config.peers.map((p) => p.id), options, startedAtMs);
   const started = host;
   served?.ops.metrics.setSnapshotSource(() => started.metrics());
@@ -106,7 +111,7 @@ export async function runAgreementNode(config: AgreementNodeConfig, io: NodeIo):
   const code = await finished;
   served?.ops.readiness.stopping();
   if (progress !== undefined) clearInterval(progress);
-  if (config.progress) log.info({ ...host.metrics() }, 'progress');
+  if (config.progress) log.info(progressFields(), 'progress');
   host.stop();
   await transport.close();
   // Peak resident memory, for the benchmark's "memory does not grow with the length of the run".

@@ -31,6 +31,7 @@ import { DecodeError } from '../crdt/index.js';
 import { SqliteStore, StoreError } from './durable-store.js';
 import type { Logger } from '../platform/log.js';
 import { listenAsNode } from './node-transport.js';
+import { startRangesUi, type RangesUi } from './dashboard/ranges-ui.js';
 import { WallClockHost } from '../kernel/wall-clock-host.js';
 import { answerOps, createNodeOps, type NodeOps } from './ops-http.js';
 import {
@@ -57,6 +58,8 @@ export interface RangesNodeConfig {
   readonly apiPort: number;
   readonly fanout: number;
   readonly intervalMs: number;
+  /** Serve the live page at /ui (`ranges serve --ui`; loopback API hosts only, checked by the CLI). */
+  readonly ui?: boolean;
   /** Join through these seeds (`--join`) instead of a static list: `peers` is then just self. */
   readonly join?: readonly SeedEntry[];
   /** "host:port" the other nodes dial this one at (`--advertise`; default self's host:port). */
@@ -115,6 +118,7 @@ export async function startRangesNode(config: RangesNodeConfig, log: Logger): Pr
   let driver: MembershipDriver | undefined;
   let transport: TcpTransport | undefined;
   let server: Server | undefined;
+  let ui: RangesUi | undefined;
   let stopping: Promise<void> | undefined;
   // Whether 'ranges node started' was logged: a node that failed to start ends with its one error, not a 'stopped' line.
   let started = false;
@@ -124,6 +128,10 @@ export async function startRangesNode(config: RangesNodeConfig, log: Logger): Pr
   const stop = (): Promise<void> => {
     stopping ??= (async () => {
       ops.readiness.stopping();
+      // Before the protocol stops: the final picture is drawn from the node's answers.
+      ui?.finish(0, 'the node stopped; this is its last picture');
+      // Ended, not cut: the final snapshot reaches open pages before the server drops their connections.
+      ui?.close();
       const metrics = host?.metrics();
       leaving.abort();
       host?.stop();
@@ -219,6 +227,22 @@ export async function startRangesNode(config: RangesNodeConfig, log: Logger): Pr
       nodes: members.members().length === 0 ? config.peers.map((p) => p.id) : members.members().filter((m) => m.state === 'alive' || m.state === 'suspect').map((m) => m.id),
     });
     const guardHost = LOOPBACK_BIND.test(config.apiHost);
+    if (config.ui === true) {
+      ui = startRangesUi({
+        self: config.self.id,
+        clusterId: config.clusterId,
+        listed: config.peers.map((p) => p.id),
+        clusterMembers: () => {
+          const known = members.members();
+          return known.length === 0 ? undefined : known.map((m) => ({ node: m.id, state: m.state }));
+        },
+        call: (request) => {
+          const reply = call({ ...request, id: nextId++ } as RangesRequest);
+          return 'status' in reply || !reply.ok ? { ok: false } : { ok: true, result: reply.result };
+        },
+        transportStats: () => transport!.stats(),
+      });
+    }
 
     server = createServer((req, res) => {
       void handle(req, res).catch((error: unknown) => {
@@ -235,6 +259,7 @@ export async function startRangesNode(config: RangesNodeConfig, log: Logger): Pr
         log.debug({ method, url: req.url, status, ms: Math.round((performance.now() - began) * 10) / 10 }, 'api');
       };
       const refuse = (error: HttpError): void => answer(error.status, errorBody(error), error.allow === undefined ? {} : { allow: error.allow.join(', ') });
+      if (ui?.handle(req, res) === true) return;
       if (guardHost && !isLoopbackHost(req.headers.host)) {
         refuse(httpError('forbidden', 'this API listens on loopback and answers only requests addressed to localhost or a loopback address'));
         req.resume();
@@ -299,6 +324,7 @@ export async function startRangesNode(config: RangesNodeConfig, log: Logger): Pr
   log.info(
     {
       api: apiUrl,
+      ...(ui === undefined ? {} : { ui: `${apiUrl}/ui` }),
       port: config.self.port,
       ...(dynamic ? { join: config.join?.length, advertise } : { peers: config.peers.length }),
       dataDir: store.path,

@@ -5,6 +5,8 @@
  * One browser per test file: the first `openPage` launches it, `closeBrowser()` (call it in the file's `after`)
  * ends it. Each `openPage` gets its own context, so pages of one file share nothing but the process.
  * Every console error and uncaught page error is collected: a page test asserts the list is empty.
+ * Tests read pages through locators (which wait for what they name), not by evaluating strings: the pages'
+ * content security policy forbids eval, and the tests compile without the DOM's types.
  */
 import { existsSync, mkdirSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
@@ -40,7 +42,7 @@ export interface OpenedPage {
   close(): Promise<void>;
 }
 
-/** Opens `target` (an http(s)/file URL, or a file path) in a fresh context of this file's browser. */
+/** Opens `target` (an http(s), file, about: or data: URL, or a file path) in a fresh context of this file's browser. */
 export async function openPage(target: string): Promise<OpenedPage> {
   const context = await (await theBrowser()).newContext({ viewport: { width: 1280, height: 860 } });
   const page = await context.newPage();
@@ -52,7 +54,7 @@ export async function openPage(target: string): Promise<OpenedPage> {
     if (message.type() === 'error') keep(`console: ${message.text()}`);
   });
   page.on('pageerror', (error) => keep(`page error: ${error.message}`));
-  const url = /^(https?|file):/.test(target) ? target : pathToFileURL(isAbsolute(target) ? target : resolve(target)).href;
+  const url = /^(https?|file|about|data):/.test(target) ? target : pathToFileURL(isAbsolute(target) ? target : resolve(target)).href;
   await page.goto(url);
   return { page, consoleErrors, close: () => context.close() };
 }

@@ -195,6 +195,7 @@ describe('chatterbox ranges serve --join: processes that come and go', () => {
       [['--join', 'seed:99999'], /^chatterbox: --join: port 99999 of "seed:99999" is out of range 1\.\.65535$/],
       [['--join', '10.0.0.1'], /^chatterbox: --join: "10\.0\.0\.1" is an address without a port/],
       [['--join', 'a:1', '--peer-config-file', 'peers.json'], /^chatterbox: --join and --peer-config-file exclude each other/],
+      [['--join', 'a:1', '-h', '0.0.0.0'], /^chatterbox: -h 0\.0\.0\.0 without --advertise: "0\.0\.0\.0" is not an address other nodes can dial; pass --advertise/],
     ] as const) {
       const run = startChatterbox(['ranges', 'serve', '--data-dir', 'unused', ...flags]);
       assert.equal(await run.exited, 2, flags.join(' '));
@@ -218,6 +219,16 @@ describe('--join flags', () => {
     assert.equal(config.clusterId, 'chatterbox-ranges');
     assert.equal(config.clusterId, JOIN_DEFAULT_CLUSTER_IDS.ranges);
     assert.equal(buildServeConfig(parseServeArgv(['--data-dir', 'd', '--join', 'a:1', '--node-id', 'n7'])).self.id, 'n7');
+    // An unspecified host would become the node's id and gossiped address: refused, naming --advertise.
+    for (const bad of [['-h', '0.0.0.0'], ['-h', '::'], ['-h', '0.0.0.0', '--advertise', '0.0.0.0:3001'], ['--advertise', '[::]:3001'], ['--advertise', '[0:0:0:0:0:0:0:0]:3001']]) {
+      assert.throws(() => buildServeConfig(parseServeArgv(['--data-dir', 'd', '--join', 'a:1', ...bad]), () => assert.fail('no file is read')), (error: unknown) => {
+        assert.ok(error instanceof UsageError, bad.join(' '));
+        assert.equal(error.exitCode, 2);
+        assert.match(error.message, /not an address other nodes can dial; pass --advertise/);
+        return true;
+      });
+    }
+    assert.equal(buildServeConfig(parseServeArgv(['--data-dir', 'd', '-h', '0.0.0.0', '--join', 'a:1', '--advertise', '10.0.0.5:3001'])).advertise, '10.0.0.5:3001');
     for (const bad of [['--advertise', 'x:1'], ['--node-id', 'n1'], ['--join', 'a:1', '--advertise', 'nope'], ['--join', 'a:1', '--node-id', '']]) {
       assert.throws(() => parseServeArgv(['--data-dir', 'd', ...bad]), UsageError, bad.join(' '));
     }

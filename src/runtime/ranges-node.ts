@@ -164,7 +164,7 @@ export async function startRangesNode(config: RangesNodeConfig, log: Logger): Pr
       output: (value) => {
         if (!isMemberEvent(value)) return waiting.get(value.id)?.(value);
         ops.metrics.observeMemberEvent(value);
-        members.onMember(value.member);
+        members.onEvent(value);
       },
       halt: () => fail(0),
       persist: (key, value) => {

@@ -23,13 +23,27 @@ function fakeTransport() {
 const member = (id: string, state: MemberState, address = `10.0.0.${id.slice(1)}:3000`, incarnation = 0): Member => ({ id: nodeId(id), address, incarnation, state });
 
 describe('MembershipDriver', () => {
-  test('dynamic: alive and suspect members are dialed, dead and left ones forgotten; self and unknown addresses are not', () => {
+  test('dynamic: alive, suspect and dead members stay peers (SWIM reconnects to the dead), left ones are removed; self and unknown addresses are not dialed', () => {
     const { calls, transport } = fakeTransport();
     const driver = new MembershipDriver(transport, true, silentLogger());
     for (const m of [member('n1', 'alive'), member('n2', 'alive'), member('n3', 'alive', ''), member('n2', 'suspect'), member('n2', 'dead'), member('n4', 'left'), member('n5', 'alive', '[fd00::5]:3000')]) driver.onMember(m);
-    assert.deepEqual(calls, ['add n2 10.0.0.2:3000', 'add n2 10.0.0.2:3000', 'remove n2', 'remove n4', 'add n5 fd00::5:3000']);
+    assert.deepEqual(calls, ['add n2 10.0.0.2:3000', 'add n2 10.0.0.2:3000', 'add n2 10.0.0.2:3000', 'remove n4', 'add n5 fd00::5:3000']);
+    assert.ok(!calls.includes('remove n2'), 'a dead member is still dialed');
     assert.deepEqual(driver.members().map((m) => [m.id, m.state]), [['n1', 'alive'], ['n2', 'dead'], ['n3', 'alive'], ['n4', 'left'], ['n5', 'alive']]);
     assert.deepEqual(driver.aliveOthers(), ['n3', 'n5']);
+  });
+
+  test('dynamic: a member SWIM forgot leaves the member table and the transport', () => {
+    const { calls, transport } = fakeTransport();
+    const driver = new MembershipDriver(transport, true, silentLogger());
+    driver.onEvent({ kind: 'member', member: member('n2', 'dead') });
+    driver.onEvent({ kind: 'member', member: member('n4', 'left') });
+    calls.length = 0;
+    driver.onEvent({ kind: 'forgotten', id: nodeId('n2') });
+    driver.onEvent({ kind: 'forgotten', id: nodeId('n4') });
+    assert.deepEqual(calls, ['remove n2', 'remove n4']);
+    assert.deepEqual(driver.members(), []);
+    assert.ok(isMemberEvent({ kind: 'forgotten', id: nodeId('n2') }));
   });
 
   test('static: states are kept, the transport is left as configured', () => {

@@ -12,7 +12,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { nodeId } from '../src/core/ids.js';
-import { MAX_MESSAGE_KINDS, MAX_TRACKED_MEMBERS, NodeMetrics, OTHER_KIND, messageKind, metricNamePart, type ObservedMemberEvent } from '../src/runtime/metrics.js';
+import { MAX_MESSAGE_KINDS, MAX_TRACKED_MEMBERS, NodeMetrics, OTHER_KIND, messageKind, metricNamePart, type MemberStateName, type ObservedMemberEvent } from '../src/runtime/metrics.js';
 import { MAX_READY_CONDITIONS, Readiness, createNodeOps, opsEndpointOf, startOpsServer } from '../src/runtime/ops-http.js';
 import { silentLogger } from '../src/platform/log.js';
 import { freePorts } from '../src/supervisor/free-port.js';
@@ -30,7 +30,7 @@ after(async () => {
   for (const step of cleanup.reverse()) await step();
 });
 
-function member(id: string, state: ObservedMemberEvent['member']['state'], incarnation = 0): ObservedMemberEvent {
+function member(id: string, state: MemberStateName, incarnation = 0): ObservedMemberEvent {
   return { kind: 'member', member: { id: nodeId(id), state, incarnation } };
 }
 
@@ -154,6 +154,20 @@ describe('NodeMetrics', () => {
     e = await scrape(metrics);
     assert.equal(sampleSum(e, 'chatterbox_members'), MAX_TRACKED_MEMBERS);
     assert.equal(sampleSum(e, 'chatterbox_membership_untracked_events_total'), 1);
+  });
+
+  test('a member SWIM forgot leaves the gauge: dead members do not pile up', async () => {
+    const metrics = new NodeMetrics({ protocol: 'ranges', self: n1, nodes: [n1], defaultMetrics: false });
+    for (let i = 2; i < 12; i++) metrics.observeMemberEvent(member(`d${i}`, 'dead'));
+    metrics.observeMemberEvent(member('l1', 'left'));
+    assert.equal(sampleSum(await scrape(metrics), 'chatterbox_members', { state: 'dead' }), 10);
+    for (let i = 2; i < 12; i++) metrics.observeMemberEvent({ kind: 'forgotten', id: nodeId(`d${i}`) });
+    metrics.observeMemberEvent({ kind: 'forgotten', id: nodeId('l1') });
+    metrics.observeMemberEvent({ kind: 'forgotten', id: nodeId('never-heard-of') });
+    const e = await scrape(metrics);
+    assert.equal(sampleSum(e, 'chatterbox_members', { state: 'dead' }), 0);
+    assert.equal(sampleSum(e, 'chatterbox_members', { state: 'left' }), 0);
+    assert.equal(sampleSum(e, 'chatterbox_members'), 1, 'only self');
   });
 
   test('message kinds and metric names', () => {

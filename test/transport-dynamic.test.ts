@@ -9,11 +9,11 @@ import { randomBytes } from 'node:crypto';
 import { pino } from 'pino';
 import { nodeId, type NodeId } from '../src/core/ids.js';
 import { freePorts } from '../src/supervisor/free-port.js';
-import { TcpTransport, type PeerAddress, type TcpTransportOptions } from '../src/transport/tcp-transport.js';
+import { TcpTransport, wakeUpDialAddress, type PeerAddress, type TcpTransportOptions } from '../src/transport/tcp-transport.js';
 import { decodeHello, encodeHello, NONCE_BYTES, PROTOCOL_VERSION } from '../src/transport/secure-channel.js';
 import { encodeFrame } from '../src/transport/framing.js';
 import { MAX_PROVISIONAL_PEERS } from '../src/transport/tcp-transport.js';
-import { connect, type Socket } from 'node:net';
+import { connect, createServer, type Socket } from 'node:net';
 import { formatHostPort, parseHostPort } from '../src/transport/host-port.js';
 
 const WAIT_TIMEOUT_MS = 5_000;
@@ -218,6 +218,54 @@ describe('TcpTransport, dynamic mode', () => {
     assert.equal(node.transport.addPeer({ id: nodeId('a000'), host: HOST, port: 1 }), true);
     await hello('b001');
     await node.until(() => node.ups.includes(nodeId('b001')), 'b001 up once there was room');
+  });
+
+  test('a forged wake-up cannot make a node dial a third party: the dial goes to where the wake-up came from', async (t) => {
+    const [port] = (await freePorts(1, HOST)) as [number];
+    const node = await start(t, 'a', port);
+    // Two listeners on one port number: the wake-up's source address (127.0.0.1) and a victim (127.0.0.2)
+    // that the forged `listen` names. Whichever the node dials first tells where wake-ups are answered.
+    const [target] = (await freePorts(1, HOST)) as [number];
+    const firstDialed = new Promise<string>((resolve) => {
+      for (const host of [HOST, '127.0.0.2']) {
+        const server = createServer((socket) => {
+          socket.destroy();
+          resolve(host);
+        });
+        server.listen(target, host);
+        t.after(() => new Promise<void>((done) => server.close(() => done())));
+      }
+    });
+    const socket = connect({ host: HOST, port }, () => {
+      const hello = { v: PROTOCOL_VERSION, cluster: CLUSTER, node: 'z-forger', incarnation: 'raw', nonce: randomBytes(NONCE_BYTES), keyed: false, listen: `127.0.0.2:${target}` };
+      socket.end(encodeFrame(encodeHello(hello)));
+    });
+    socket.on('error', () => {});
+    socket.resume();
+    t.after(() => socket.destroy());
+    assert.equal(await firstDialed, HOST, 'the wake-up was answered at its source address, not at the forged one');
+    assert.deepEqual(node.transport.peerAddress(nodeId('z-forger')), { id: 'z-forger', host: HOST, port: target });
+  });
+
+  test('wake-up addresses: the source host at the named port, or none', () => {
+    assert.deepEqual(wakeUpDialAddress('10.0.0.7:3000', '10.0.0.7:50123'), { host: '10.0.0.7', port: 3000 });
+    assert.deepEqual(wakeUpDialAddress('8.8.8.8:22', '10.0.0.7:50123'), { host: '10.0.0.7', port: 22 });
+    assert.deepEqual(wakeUpDialAddress('node-2.svc:3000', '[::ffff:10.0.0.7]:50123'), { host: '10.0.0.7', port: 3000 });
+    assert.deepEqual(wakeUpDialAddress('[fd00::7]:3000', '[fd00::7]:50123'), { host: 'fd00::7', port: 3000 });
+    for (const [listen, remote] of [[undefined, '10.0.0.7:1'], ['10.0.0.7:0', '10.0.0.7:1'], ['10.0.0.7:3000', '?:0']] as const) {
+      assert.equal(wakeUpDialAddress(listen, remote), undefined, `${listen} from ${remote}`);
+    }
+  });
+
+  test('a known peer that comes back at another address is dialled there once its hello is authenticated', async (t) => {
+    const [pa, pb, stale] = (await freePorts(3, HOST)) as [number, number, number];
+    const a = await start(t, 'a', pa, { advertise: formatHostPort(HOST, pa) });
+    const b = await start(t, 'b', pb, { advertise: formatHostPort(HOST, pb) });
+    // b knows a at an address a no longer has (say, a restarted elsewhere); a dials b, being the lower id.
+    assert.equal(b.transport.addPeer({ id: a.address.id, host: HOST, port: stale }), true);
+    assert.equal(a.transport.addPeer(b.address), true);
+    await b.until(() => b.transport.connectedPeers().includes(a.address.id), 'b to connect to a');
+    assert.deepEqual(b.transport.peerAddress(a.address.id), a.address);
   });
 
   test('a static transport has no dynamic operations', async (t) => {

@@ -80,6 +80,12 @@ export function joinArgsFromOptions(opts: OptionValues): JoinArgs {
 export function resolveJoinPlace(args: PlaceArgs & JoinArgs, command: JoiningCommand, readFile: ReadFile = readInputFile): JoinPlace | undefined {
   if (args.join === undefined) return undefined;
   const advertise = args.advertise ?? { host: args.host, port: args.port };
+  // An unspecified address is where a node listens, never where it is dialled: as the id and the address in
+  // membership gossip it would send every other node to itself.
+  if (isUnspecifiedHost(advertise.host)) {
+    const what = args.advertise === undefined ? `-h ${advertise.host} without --advertise` : `--advertise ${formatHostPort(advertise.host, advertise.port)}`;
+    throw new UsageError(`${what}: ${quote(advertise.host)} is not an address other nodes can dial; pass --advertise <host:port> with this node's reachable address`);
+  }
   const self = { id: nodeId(args.nodeId ?? formatHostPort(advertise.host, advertise.port)), host: args.host, port: args.port };
   const clusterKey = args.clusterKeyFile === undefined ? undefined : loadClusterKey(args.clusterKeyFile, readFile);
   return {
@@ -90,4 +96,10 @@ export function resolveJoinPlace(args: PlaceArgs & JoinArgs, command: JoiningCom
     join: args.join,
     advertise: formatHostPort(advertise.host, advertise.port),
   };
+}
+
+/** 0.0.0.0 and :: (any spelling, e.g. 0:0:0:0:0:0:0:0): "any interface", not an address of one. */
+export function isUnspecifiedHost(host: string): boolean {
+  if (/^0+(?:\.0+){3}$/.test(host)) return true;
+  return host.includes(':') && /^[0:]+$/.test(host) && (host.includes('::') || host.split(':').length === 8);
 }

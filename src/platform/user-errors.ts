@@ -2,6 +2,7 @@
  * Errors a user can cause, and how they reach the user: one line on stderr, `chatterbox: <message>`, and an exit
  * status scripts can branch on. main prints every `CommandError`; anything else is a bug and keeps its stack.
  */
+import { formatHostPort } from '../transport/host-port.js';
 
 /**
  * The exit status of a check (harness, sim) that found nothing wrong but could not decide (Jepsen's
@@ -139,7 +140,7 @@ export function listenErrorText(error: unknown): string | undefined {
     return `cannot listen on ${facts.hostname === undefined ? 'that host' : quote(facts.hostname)}: no such host name`;
   }
   if (facts.syscall !== 'listen' && facts.syscall !== 'bind') return undefined;
-  const where = facts.address === undefined ? 'that address' : `${facts.address.includes(':') ? `[${facts.address}]` : facts.address}:${facts.port ?? '?'}`;
+  const where = facts.address === undefined ? 'that address' : formatHostPort(facts.address, facts.port ?? '?');
   const why: Record<string, string> = {
     EADDRINUSE: 'the address is already in use (is another process listening on that port?)',
     EADDRNOTAVAIL: 'no network interface of this machine has that address',

@@ -123,7 +123,7 @@ export async function runChatNode(config: ChatNodeConfig, io: ChatIo): Promise<n
     output: (out) => {
       if (isMemberEvent(out)) {
         served?.ops.metrics.observeMemberEvent(out);
-        return members.onMember(out.member);
+        return members.onEvent(out);
       }
       switch (out.kind) {
         case 'deliver':

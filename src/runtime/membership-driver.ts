@@ -2,10 +2,12 @@
  * The process side of membership (src/membership/): what a node running `withMembership(…)` in a WallClockHost
  * does with SWIM's member events, and how a `--join` node gets into its cluster.
  *
- * - Member events keep `members` (every member this node has heard of, with its last state) and, when the
- *   transport is dynamic, its peer table: an alive or suspect member with an address is `addPeer`ed (a suspect
- *   must stay reachable, or it could not refute), a dead or departed one `removePeer`d. With a static peers file
- *   the table stays as configured: membership only reports states.
+ * - Member events keep `members` (the member table, member-table.ts: every member SWIM still knows, with its
+ *   last state) and, when the transport is dynamic, its peer table: a member with an address is `addPeer`ed
+ *   while alive, suspect or dead, and `removePeer`d once it left or SWIM forgot it. A suspect must stay reachable
+ *   or it could not refute; a dead one, because SWIM keeps pushing/pulling with the dead (memberlist's reconnect)
+ *   so that a node back from a pause or partition is seen alive again; the transport redials it with its capped
+ *   backoff meanwhile. With a static peers file the table stays as configured: membership only reports states.
  * - Joining (`joinCluster`): find the seeds (join-seeds.ts, retrying until one answers), add them, wait until
  *   one is connected, and hand SWIM `{op: 'join', seeds}`; if no other member shows up alive within a round's
  *   backoff, start over with a fresh resolution (seeds restart and move). An empty seed list (only this node)
@@ -19,16 +21,17 @@ import type { Logger } from '../platform/log.js';
 import type { TcpTransport } from '../transport/tcp-transport.js';
 import { formatHostPort, parseHostPort } from '../transport/host-port.js';
 import { findSeeds, joinRetryDelayMs, type SeedEntry, type SeedResolver } from './join-seeds.js';
+import { MemberTable, isMembershipEvent, type MembershipEvent } from './member-table.js';
 
-/** Members kept in `members` at most (those membership reports; the oldest dead or left go first past it). */
-export const MAX_TRACKED_MEMBERS = 4096;
+/** A membership output: a member's state, or a member SWIM forgot (`forgotten`, member-table.ts). */
+export type MemberOutput = MemberEvent | MembershipEvent<Member>;
 
-export function isMemberEvent(value: unknown): value is MemberEvent {
-  return typeof value === 'object' && value !== null && (value as { kind?: unknown }).kind === 'member';
+export function isMemberEvent(value: unknown): value is MemberOutput {
+  return isMembershipEvent(value);
 }
 
 export class MembershipDriver {
-  private readonly known = new Map<NodeId, Member>();
+  private readonly known = new MemberTable<Member>();
   private readonly listeners = new Set<() => void>();
   /** Changes are info lines once the node has said it started (`started()`); debug before, so a node that
    * fails to start still ends with its one error line. */
@@ -45,18 +48,29 @@ export class MembershipDriver {
   }
 
   /** A member event from the protocol's outputs. */
+  onEvent(event: MemberOutput): void {
+    if (event.kind === 'forgotten') this.onForgotten(event.id);
+    else this.onMember(event.member);
+  }
+
+  /** A member's new state. */
   onMember(member: Member): void {
-    const before = this.known.get(member.id);
-    this.known.delete(member.id); // re-inserted last: insertion order is recency, for the bound below
-    this.known.set(member.id, member);
-    this.trim();
-    if (before?.state !== member.state) this.log[this.announced ? 'info' : 'debug']({ peer: member.id, address: member.address, incarnation: member.incarnation, state: member.state }, 'member');
-    if (this.dynamic && member.id !== this.transport.self) {
-      const live = member.state === 'alive' || member.state === 'suspect';
+    const { before, tracked } = this.known.apply({ kind: 'member', member });
+    if (!tracked) this.log.warn({ peer: member.id, state: member.state }, 'member table full of live members; event left out');
+    else if (before?.state !== member.state) this.log[this.announced ? 'info' : 'debug']({ peer: member.id, address: member.address, incarnation: member.incarnation, state: member.state }, 'member');
+    if (this.dynamic && tracked && member.id !== this.transport.self) {
       const address = parseHostPort(member.address);
-      if (live && address !== undefined) this.transport.addPeer({ id: member.id, ...address });
-      else if (!live) this.transport.removePeer(member.id);
+      if (member.state === 'left') this.transport.removePeer(member.id);
+      else if (address !== undefined) this.transport.addPeer({ id: member.id, ...address });
     }
+    this.changed();
+  }
+
+  /** SWIM dropped a dead or left member from its table: so do the member table and the transport. */
+  onForgotten(id: NodeId): void {
+    const { before } = this.known.apply({ kind: 'forgotten', id });
+    if (before !== undefined) this.log.debug({ peer: id, state: before.state }, 'member forgotten');
+    if (this.dynamic && id !== this.transport.self) this.transport.removePeer(id);
     this.changed();
   }
 
@@ -101,14 +115,6 @@ export class MembershipDriver {
       this.listeners.add(listener);
       stop.addEventListener('abort', onStop, { once: true });
     });
-  }
-
-  private trim(): void {
-    if (this.known.size <= MAX_TRACKED_MEMBERS) return;
-    for (const [id, m] of this.known) {
-      if (this.known.size <= MAX_TRACKED_MEMBERS) return;
-      if (m.state === 'dead' || m.state === 'left') this.known.delete(id);
-    }
   }
 }
 

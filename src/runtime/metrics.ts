@@ -19,14 +19,14 @@
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { NodeId } from '../core/ids.js';
+import { MAX_TRACKED_MEMBERS, MemberTable, type MembershipEvent, type MemberStateName } from './member-table.js';
 
 /** Distinct message kinds counted per direction; later new ones are counted as OTHER_KIND. */
 export const MAX_MESSAGE_KINDS = 64;
 /** A kind longer than this is a peer's garbage, not a tag: counted as OTHER_KIND. */
 export const MAX_KIND_CHARS = 32;
 export const OTHER_KIND = 'other';
-/** Members whose state is remembered for the gauge; membership's own bound (MAX_MEMBERS) is the same order. */
-export const MAX_TRACKED_MEMBERS = 4096;
+export { MAX_TRACKED_MEMBERS } from './member-table.js';
 /** Gauges made from the protocol's snapshot at most; a snapshot with more keys has the rest left out. */
 export const MAX_SNAPSHOT_GAUGES = 256;
 /** Probe round trips turned into observations in one scrape at most (a probe a second per node: hours of them). */
@@ -37,17 +37,10 @@ const PROBE_RTT_BUCKETS_SECONDS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.
 /** A SQLite write with synchronous = FULL is one or two fsyncs: tens of microseconds to tens of milliseconds. */
 const STORE_WRITE_BUCKETS_SECONDS = [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1];
 
-export type MemberStateName = 'alive' | 'suspect' | 'dead' | 'left';
-const MEMBER_STATES: readonly MemberStateName[] = ['alive', 'suspect', 'dead', 'left'];
+export type { MemberStateName } from './member-table.js';
 
-/**
- * What this module reads of membership's `MemberEvent` (src/membership/, `{ kind: 'member', member }`):
- * structurally the same, so a `MemberEvent` is one, without this layer waiting on that module.
- */
-export interface ObservedMemberEvent {
-  readonly kind: 'member';
-  readonly member: { readonly id: NodeId; readonly incarnation: number; readonly state: MemberStateName };
-}
+/** What this module reads of membership's `MemberEvent` (member-table.ts): a state, or a member SWIM forgot. */
+export type ObservedMemberEvent = MembershipEvent;
 
 export type Snapshot = Readonly<Record<string, number | string | boolean>>;
 export type FrameDirection = 'in' | 'out';
@@ -109,8 +102,8 @@ export class NodeMetrics {
   private readonly snapshotGauges = new Map<string, Gauge>();
   /** Snapshot keys left out at MAX_SNAPSHOT_GAUGES or for a name another key already took. */
   private readonly skippedKeys = new Set<string>();
-  /** Each member's last state and incarnation, in order of last change (the oldest dead or left are forgotten first). */
-  private readonly members = new Map<NodeId, { state: MemberStateName; incarnation: number }>();
+  /** Each member's last state and incarnation, as SWIM's table has it (member-table.ts). */
+  private readonly members = new MemberTable<{ id: NodeId; state: MemberStateName; incarnation: number }>();
   private readonly kinds = new KindLabels();
   /** The probe counters of the last snapshot read (followProbeRtt). */
   private probeRttSeen = { count: 0, sum: 0 };
@@ -139,9 +132,7 @@ export class NodeMetrics {
       labelNames: ['state'],
       registers,
       collect() {
-        const counts = new Map<MemberStateName, number>(MEMBER_STATES.map((s) => [s, 0]));
-        for (const { state } of members.values()) counts.set(state, counts.get(state)! + 1);
-        for (const [state, count] of counts) this.set({ state }, count);
+        for (const [state, count] of members.countByState()) this.set({ state }, count);
       },
     });
     this.suspicions = new Counter({ name: 'chatterbox_membership_suspicions_total', help: 'Times this node saw a member become suspect.', registers });
@@ -162,8 +153,7 @@ export class NodeMetrics {
     this.bytesReceived = new Counter({ name: 'chatterbox_message_bytes_received_total', help: 'Bytes of messages read from peers (frame header and encryption included), by the message tag.', labelNames, registers });
     this.probeRtt = new Histogram({ name: 'chatterbox_probe_rtt_seconds', help: 'Round-trip times of membership probes (ping to ack).', buckets: PROBE_RTT_BUCKETS_SECONDS, registers });
     this.storeWrite = new Histogram({ name: 'chatterbox_store_write_seconds', help: 'Duration of durable writes to the SQLite store (each is on disk when it returns).', buckets: STORE_WRITE_BUCKETS_SECONDS, registers });
-    for (const id of options.nodes) this.members.set(id, { state: 'alive', incarnation: 0 });
-    if (!this.members.has(options.self)) this.members.set(options.self, { state: 'alive', incarnation: 0 });
+    for (const id of new Set([...options.nodes, options.self])) this.members.apply({ kind: 'member', member: { id, state: 'alive', incarnation: 0 } });
   }
 
   /** Where the protocol's and kernel's metrics come from (e.g. `WallClockHost.metrics`); read at each scrape. */
@@ -173,17 +163,18 @@ export class NodeMetrics {
 
   /** One membership event (a `MemberEvent` output): the members gauge, suspicions and refutations follow it. */
   observeMemberEvent(event: ObservedMemberEvent): void {
+    if (event.kind === 'forgotten') {
+      this.members.apply(event);
+      return;
+    }
     const { id, state, incarnation } = event.member;
-    const before = this.members.get(id);
-    if (before === undefined && this.members.size >= MAX_TRACKED_MEMBERS && !this.forgetOneGone()) {
+    const { before, tracked } = this.members.apply({ kind: 'member', member: { id, state, incarnation } });
+    if (!tracked) {
       this.untracked.inc();
       return;
     }
     if (state === 'suspect' && before?.state !== 'suspect') this.suspicions.inc();
     if (state === 'alive' && before?.state === 'suspect' && incarnation > before.incarnation) this.refutations.inc();
-    // Re-inserted, so the map's order is the order of last change.
-    this.members.delete(id);
-    this.members.set(id, { state, incarnation });
   }
 
   /** A membership probe's round trip, in milliseconds. */
@@ -277,16 +268,5 @@ export class NodeMetrics {
     // Bounded work per scrape; the rest of a huge backlog is left out rather than looped over.
     for (let i = 0; i < Math.min(newCount, MAX_PROBES_PER_SCRAPE); i++) this.observeProbeRtt(each);
     this.probeRttSeen = { count, sum };
-  }
-
-  /** Makes room for a new member by forgetting the one longest dead or left; false when every tracked one is live. */
-  private forgetOneGone(): boolean {
-    for (const [id, { state }] of this.members) {
-      if (state === 'dead' || state === 'left') {
-        this.members.delete(id);
-        return true;
-      }
-    }
-    return false;
   }
 }

@@ -15,6 +15,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { NodeId } from '../core/ids.js';
 import type { Logger } from '../platform/log.js';
+import { formatHostPort } from '../transport/host-port.js';
 import { NodeMetrics } from './metrics.js';
 
 export type OpsEndpoint = 'metrics' | 'healthz' | 'readyz';
@@ -165,7 +166,7 @@ export async function startOpsServer(listen: OpsListen, ops: NodeOps, log: Logge
   server.on('error', (error) => log.error({ err: error }, 'metrics endpoint error'));
   const address = server.address();
   const port = typeof address === 'object' && address !== null ? address.port : listen.port;
-  const url = `http://${listen.host.includes(':') ? `[${listen.host}]` : listen.host}:${port}`;
+  const url = `http://${formatHostPort(listen.host, port)}`;
   let closing: Promise<void> | undefined;
   return {
     url,

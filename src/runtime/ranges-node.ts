@@ -91,10 +91,6 @@ export function rangesSeed(clusterId: string): number {
 
 const LOOPBACK_BIND = /^(?:127\.\d{1,3}\.\d{1,3}\.\d{1,3}|::1|localhost)$/i;
 
-function urlHost(host: string): string {
-  return host.includes(':') ? `[${host}]` : host;
-}
-
 /** Starts a node; rejects (having closed whatever it opened) when the store, a port or the transport fails. */
 export async function startRangesNode(config: RangesNodeConfig, log: Logger): Promise<RangesNode> {
   const startedAtMs = performance.timeOrigin;
@@ -168,7 +164,7 @@ export async function startRangesNode(config: RangesNodeConfig, log: Logger): Pr
       output: (value) => {
         if (!isMemberEvent(value)) return waiting.get(value.id)?.(value);
         ops.metrics.observeMemberEvent(value);
-        members.onMember(value.member);
+        members.onEvent(value);
       },
       halt: () => fail(0),
       persist: (key, value) => {
@@ -319,7 +315,7 @@ export async function startRangesNode(config: RangesNodeConfig, log: Logger): Pr
 
   const address = server.address();
   const apiPort = typeof address === 'object' && address !== null ? address.port : config.apiPort;
-  const apiUrl = `http://${urlHost(config.apiHost)}:${apiPort}`;
+  const apiUrl = `http://${formatHostPort(config.apiHost, apiPort)}`;
   started = true;
   log.info(
     {

@@ -8,7 +8,8 @@ export interface HostPort {
   readonly port: number;
 }
 
-export function formatHostPort(host: string, port: number): string {
+/** `port` may be text for an error message's unknown port ('?'). */
+export function formatHostPort(host: string, port: number | string): string {
   return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
 }
 

@@ -65,7 +65,8 @@
  * (or wakes it, by the same id order), `removePeer` closes and forgets one declared dead or gone. A node not in
  * the table may still connect, authenticated by the cluster key as any peer is, since a joining node is known
  * to nobody yet: every hello then carries `listen`, the "host:port" its sender is dialed at (secure-channel.ts),
- * so a wake-up from an unknown higher id can be answered with a dial. Such a peer gets a provisional slot that
+ * so a wake-up from an unknown higher id can be answered with a dial, at the wake-up's source address and the
+ * port `listen` names (never a third party's address: `wakeUpDialAddress`). Such a peer gets a provisional slot that
  * lives only as long as its connection or its one dial; the caller makes it permanent with `addPeer` (when
  * membership reports it alive). Provisional slots are at most MAX_PROVISIONAL_PEERS, all slots at most
  * MAX_PEERS: past either bound a newcomer is refused, so forged hellos cannot grow the table. `identify(host,
@@ -88,7 +89,7 @@ import { compareNodeIds, type NodeId } from '../core/ids.js';
 import { CodecError, decodeMessage, encodeMessage } from './codec.js';
 import { DEFAULT_MAX_FRAME_BYTES, FRAME_HEADER_BYTES, FrameDecoder, FrameError, MAX_FRAME_BYTES_LIMIT, encodeFrame, frameHeader } from './framing.js';
 import { helloTextProblem } from './hello-text.js';
-import { formatHostPort, parseHostPort } from './host-port.js';
+import { formatHostPort, parseHostPort, type HostPort } from './host-port.js';
 import { PendingHandshakes } from './pending-handshakes.js';
 import { RateLimitedWarnings } from './rate-limited-warnings.js';
 import type { Transport, TransportHandlers } from './transport.js';
@@ -438,6 +439,11 @@ export class TcpTransport implements Transport {
     });
   }
 
+  /** The address `id` is dialled (or woken) at; undefined when not in the table. */
+  peerAddress(id: NodeId): PeerAddress | undefined {
+    return this.peers.get(id)?.address;
+  }
+
   /** Ids in the table (configured, added or provisional), sorted: for tests and status pages. */
   knownPeers(): NodeId[] {
     return [...this.peers.keys()].sort(compareNodeIds);
@@ -547,9 +553,9 @@ export class TcpTransport implements Transport {
     conn.socket.destroy();
     let slot = this.peers.get(peer);
     if (this.options.dynamic) {
-      const listen = parseHostPort(conn.handshake.peerListen ?? '');
+      const listen = wakeUpDialAddress(conn.handshake.peerListen, conn.remote);
       if (slot === undefined) {
-        if (listen === undefined) return void this.options.log.debug({ peer, remote: conn.remote }, 'wake-up from an unknown peer without an address');
+        if (listen === undefined) return void this.options.log.debug({ peer, remote: conn.remote }, 'wake-up from an unknown peer without a valid address');
         const refusal = this.provisionalRefusal();
         if (refusal !== undefined) return void this.warnings.warn('refused', { peer, remote: conn.remote, reason: refusal }, 'wake-up ignored');
         slot = this.newSlot({ id: peer, ...listen }, false);
@@ -763,6 +769,14 @@ export class TcpTransport implements Transport {
       const listen = conn.identify ?? parseHostPort(conn.handshake.peerListen ?? '');
       slot = this.newSlot({ id: peer, host: listen?.host ?? '', port: listen?.port ?? 0 }, false);
       this.peers.set(peer, slot);
+    } else if (slot !== undefined && this.options.dynamic && conn.identify === undefined) {
+      // Authenticated now (with a key): a known peer that came back elsewhere (restarted under a new IP) is
+      // dialled at the address its hello gives from now on.
+      const listen = parseHostPort(conn.handshake.peerListen ?? '');
+      if (listen !== undefined && (listen.host !== slot.address.host || listen.port !== slot.address.port)) {
+        this.options.log.info({ peer, from: formatHostPort(slot.address.host, slot.address.port), to: formatHostPort(listen.host, listen.port) }, 'peer address changed');
+        slot.address = { id: peer, ...listen };
+      }
     } else if (conn.identify !== undefined && slot !== undefined && (slot.conn !== null || slot.outbound !== null)) {
       // Already connected or dialing: this connection would only replace that one. Whom it reached is all we wanted.
       this.settleIdentify(conn, peer);
@@ -1044,4 +1058,23 @@ function resolveOptions(options: TcpTransportOptions): ResolvedOptions {
     minWokenDialIntervalMs,
     rejectRestartedPeers: options.rejectRestartedPeers ?? false,
   };
+}
+
+/**
+ * Where a wake-up may be answered with a dial. Its hello is unauthenticated even with a cluster key, so its
+ * `listen` field must not make this node dial a third party: the dial goes to the address the wake-up came
+ * from (its TCP handshake proved that one), at the port `listen` names; a `listen` host that is not that
+ * address (a DNS name, or a forged address) is not dialled. Undefined without a valid port or remote address.
+ */
+export function wakeUpDialAddress(listenText: string | undefined, remote: string): HostPort | undefined {
+  const listen = parseHostPort(listenText ?? '');
+  const from = parseHostPort(remote);
+  if (listen === undefined || from === undefined) return undefined;
+  return { host: unmapIpv4(from.host), port: listen.port };
+}
+
+/** "::ffff:10.0.0.2" (an IPv4 peer seen by a dual-stack listener) → "10.0.0.2". */
+function unmapIpv4(host: string): string {
+  const mapped = /^::ffff:(\d{1,3}(?:\.\d{1,3}){3})$/i.exec(host);
+  return mapped === null ? host : mapped[1]!;
 }

@@ -190,11 +190,44 @@ describe('chatterbox ranges serve --join: processes that come and go', () => {
     }, showMembers);
   });
 
+  test('a node paused past its suspicion timeout (SIGSTOP) is seen dead, and alive again on both sides once resumed', { timeout: 3 * HUNG_AFTER_MS }, async () => {
+    // The dead stay dialled (membership-driver.ts): SWIM's reconnect push/pulls to the dead must reach it.
+    const dir = mkdtempSync(join(tmpdir(), 'chatterbox-pause-'));
+    cleanup.push(() => rmSync(dir, { recursive: true, force: true }));
+    const ports = await freePorts(4);
+    const serve = (index: number): Node => {
+      const id = `p${index + 1}`;
+      const [port, apiPort] = [ports[2 * index]!, ports[2 * index + 1]!];
+      const proc = startChatterbox(['ranges', 'serve', '-p', String(port), '--join', `127.0.0.1:${ports[0]!}`, '--node-id', id, '--data-dir', join(dir, id), '--api-port', String(apiPort), '--interval-ms', '50']);
+      cleanup.push(() => {
+        if (proc.proc.exitCode === null && proc.proc.signalCode === null) {
+          proc.proc.kill('SIGCONT');
+          proc.proc.kill('SIGKILL');
+        }
+      });
+      return { id, port, apiPort, proc };
+    };
+    const p1 = serve(0);
+    await p1.proc.stderrMatching(/"msg":"ranges node started"/);
+    const p2 = serve(1);
+    await p2.proc.stderrMatching(/"msg":"ranges node started"/);
+    const stateOf = async (on: Node, id: string): Promise<string | undefined> => ((await ok(on.apiPort, 'GET', '/members')) as MemberView[]).find((m) => m.node === id)?.state;
+    const show = async (): Promise<string> =>
+      (await Promise.all([p1, p2].map(async (n) => `${n.id}: ${JSON.stringify(await api(n.apiPort, 'GET', '/members').catch((e: unknown) => String(e)))}`))).join('\n');
+    const bothAlive = async (): Promise<boolean> => (await stateOf(p1, 'p2')) === 'alive' && (await stateOf(p2, 'p1')) === 'alive';
+    await until(bothAlive, show);
+    p2.proc.proc.kill('SIGSTOP');
+    await until(async () => (await stateOf(p1, 'p2')) === 'dead', show);
+    p2.proc.proc.kill('SIGCONT');
+    await until(bothAlive, show);
+  });
+
   test('a bad --join entry, or --join with a peers file, exits 2 with one line', { timeout: HUNG_AFTER_MS }, async () => {
     for (const [flags, says] of [
       [['--join', 'seed:99999'], /^chatterbox: --join: port 99999 of "seed:99999" is out of range 1\.\.65535$/],
       [['--join', '10.0.0.1'], /^chatterbox: --join: "10\.0\.0\.1" is an address without a port/],
       [['--join', 'a:1', '--peer-config-file', 'peers.json'], /^chatterbox: --join and --peer-config-file exclude each other/],
+      [['--join', 'a:1', '-h', '0.0.0.0'], /^chatterbox: -h 0\.0\.0\.0 without --advertise: "0\.0\.0\.0" is not an address other nodes can dial; pass --advertise/],
     ] as const) {
       const run = startChatterbox(['ranges', 'serve', '--data-dir', 'unused', ...flags]);
       assert.equal(await run.exited, 2, flags.join(' '));
@@ -218,6 +251,16 @@ describe('--join flags', () => {
     assert.equal(config.clusterId, 'chatterbox-ranges');
     assert.equal(config.clusterId, JOIN_DEFAULT_CLUSTER_IDS.ranges);
     assert.equal(buildServeConfig(parseServeArgv(['--data-dir', 'd', '--join', 'a:1', '--node-id', 'n7'])).self.id, 'n7');
+    // An unspecified host would become the node's id and gossiped address: refused, naming --advertise.
+    for (const bad of [['-h', '0.0.0.0'], ['-h', '::'], ['-h', '0.0.0.0', '--advertise', '0.0.0.0:3001'], ['--advertise', '[::]:3001'], ['--advertise', '[0:0:0:0:0:0:0:0]:3001']]) {
+      assert.throws(() => buildServeConfig(parseServeArgv(['--data-dir', 'd', '--join', 'a:1', ...bad]), () => assert.fail('no file is read')), (error: unknown) => {
+        assert.ok(error instanceof UsageError, bad.join(' '));
+        assert.equal(error.exitCode, 2);
+        assert.match(error.message, /not an address other nodes can dial; pass --advertise/);
+        return true;
+      });
+    }
+    assert.equal(buildServeConfig(parseServeArgv(['--data-dir', 'd', '-h', '0.0.0.0', '--join', 'a:1', '--advertise', '10.0.0.5:3001'])).advertise, '10.0.0.5:3001');
     for (const bad of [['--advertise', 'x:1'], ['--node-id', 'n1'], ['--join', 'a:1', '--advertise', 'nope'], ['--join', 'a:1', '--node-id', '']]) {
       assert.throws(() => parseServeArgv(['--data-dir', 'd', ...bad]), UsageError, bad.join(' '));
     }

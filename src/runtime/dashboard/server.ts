@@ -5,6 +5,7 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { isLoopbackBind, isLoopbackRequest, type SnapshotChannel } from './sse.js';
+import { formatHostPort } from '../../transport/host-port.js';
 
 export interface DashboardRoutes {
   /** e.g. '/' or '/ui'. */
@@ -68,9 +69,8 @@ export async function serveDashboard(host: string, port: number, routes: Dashboa
   });
   const address = server.address();
   const bound = typeof address === 'object' && address !== null ? address.port : port;
-  const urlHost = host.includes(':') ? `[${host}]` : host;
   return {
-    url: `http://${urlHost}:${bound}${routes.pagePath}`,
+    url: `http://${formatHostPort(host, bound)}${routes.pagePath}`,
     port: bound,
     close: () =>
       new Promise<void>((resolve) => {

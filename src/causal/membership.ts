@@ -15,7 +15,8 @@ import { ownDeltasAcknowledged } from '../replication/delta-sync.js';
 import { withMembership, type MembershipAware } from '../membership/compose.js';
 import type { Protocol } from '../protocol/types.js';
 import type { GossipMsg } from '../broadcast/gossip.js';
-import { causalBroadcast, lift, type CausalOptions, type CausalOutput, type CausalRequest, type CausalState, type CausalTimer } from './causal-broadcast.js';
+import { LiveOrigins } from './live-origins.js';
+import { causalBroadcast, lift, onDelivery, type CausalOptions, type CausalOutput, type CausalRequest, type CausalState, type CausalTimer } from './causal-broadcast.js';
 
 /** Causal broadcast, aware of membership. Its options, messages and requests are the plain protocol's. */
 export const causalBroadcastAware: Protocol<CausalState, GossipMsg, CausalOutput, CausalOptions, CausalRequest, CausalTimer> &
@@ -25,16 +26,26 @@ export const causalBroadcastAware: Protocol<CausalState, GossipMsg, CausalOutput
   init(ctx) {
     const result = causalBroadcast.init(ctx);
     result.state.openMembers = true;
+    result.state.origins = new LiveOrigins(ctx.nodes);
     return result;
   },
   invariants(state) {
     causalBroadcast.invariants(state);
-    assert(state.openMembers, 'chat: a node on a live member list accepts origins it has not heard of yet');
+    assert(state.openMembers && state.origins !== undefined, 'chat: a node on a live member list takes the origins membership reports');
   },
   onMembers(state, members, now) {
     // Member changes only link and send (no delivery), but the deliveries' path is the one place gossip's
     // effects become ours.
-    return lift(state, gossipBroadcast.setMembers(state.inner, members, now));
+    const effects = lift(state, gossipBroadcast.setMembers(state.inner, members, now));
+    state.origins!.report(members, members); // set at init (the invariant says so)
+    admit(state, effects);
+    return effects;
+  },
+  onMemberStates(state, members) {
+    const effects: ReturnType<typeof lift> = [];
+    state.origins!.report(members.map((m) => m.id));
+    admit(state, effects);
+    return effects;
   },
   onLeave() {
     return [];
@@ -43,6 +54,11 @@ export const causalBroadcastAware: Protocol<CausalState, GossipMsg, CausalOutput
     return ownDeltasAcknowledged(state.inner);
   },
 };
+
+/** Messages that waited for membership to report their origin go on to the hold-back buffer. */
+function admit(state: CausalState, into: ReturnType<typeof lift>): void {
+  for (const delivery of state.origins!.takeAdmitted()) onDelivery(state, delivery, into);
+}
 
 /** Chat (causal broadcast over gossip over delta-sync) beside SWIM. */
 export const chatMembershipProtocol = withMembership(causalBroadcastAware);

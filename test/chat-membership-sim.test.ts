@@ -148,16 +148,32 @@ function churn(seed: number, withoutCompaction: boolean): { largest: number; bou
   }
   for (const node of statics) for (let at = prng.int(0, 800), k = 0; at < churnEnd; at += prng.int(400, 800), k++) say(at, node, `${node}#${k}`);
   let largest = 0;
-  const delivered = new Map<NodeId, string[]>(statics.map((n) => [n, []]));
+  const delivered = new Map<NodeId, string[]>(all.map((n) => [n, []]));
+  // A line's causal past: what its origin had delivered when it spoke (no client clocks here, so that is all).
+  const before = new Map<string, readonly string[]>();
   sim.onOutput((node, _at, out) => {
     if (typeof out !== 'object' || out === null || !('kind' in out)) return;
     if (out.kind === 'accepted') largest = Math.max(largest, (out.clock as VectorClock).size);
-    if (out.kind === 'deliver') delivered.get(node)?.push(String(out.payload));
+    if (out.kind !== 'deliver') return;
+    const got = delivered.get(node)!;
+    if (out.origin === node) before.set(String(out.payload), [...got]);
+    got.push(String(out.payload));
   });
   sim.run();
   const problems: string[] = [];
   const expected = JSON.stringify([...sent].sort());
-  for (const [node, got] of delivered) if (JSON.stringify([...got].sort()) !== expected) problems.push(`${node} delivered ${got.length} of ${sent.length} messages (or some twice)`);
+  for (const node of statics) {
+    const got = delivered.get(node)!;
+    if (JSON.stringify([...got].sort()) !== expected) problems.push(`${node} delivered ${got.length} of ${sent.length} messages (or some twice)`);
+  }
+  // Causal order at every node, leavers included: a line only after every line in its causal past.
+  for (const [node, got] of delivered) {
+    const at = new Map(got.map((text, i) => [text, i] as const));
+    for (const [i, text] of got.entries()) {
+      const late = (before.get(text) ?? []).find((dep) => (at.get(dep) ?? -1) > i || !at.has(dep));
+      if (late !== undefined) problems.push(`${node} delivered ${text} before (or without) ${late}, which it depends on`);
+    }
+  }
   return { largest, bound: statics.length + MAX_CONCURRENT_JOINERS + CHURN_CLOCK_SLACK, problems };
 }
 

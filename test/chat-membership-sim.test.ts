@@ -102,6 +102,8 @@ const MAX_CONCURRENT_JOINERS = Math.ceil(CHURN_STAY_MS / CHURN_EVERY_MS);
  * yet (a static speaks every ≤ 800 ms, so few depart between two of its lines), and a leaver seen late.
  */
 const CHURN_CLOCK_SLACK = 2;
+/** GossipToTheDeadTime in the churn sweep: short, so departed members are forgotten while the run goes on. */
+const CHURN_FORGET_MS = 1500;
 
 type Compact = LiveOrigins['compact'];
 
@@ -110,8 +112,13 @@ function churn(seed: number, withoutCompaction: boolean): { largest: number; bou
   const prng = new Prng(seed);
   const statics = [nodeId('n1'), nodeId('n2'), nodeId('n3')];
   const joiners = new Map<NodeId, number>(Array.from({ length: 10 }, (_, i) => [nodeId(`j${i + 1}`), 1000 + i * CHURN_EVERY_MS + prng.int(0, 300)] as const));
-  const all = [...statics, ...joiners.keys()];
-  const start = (self: NodeId): readonly NodeId[] => (joiners.has(self) ? [self] : statics);
+  const churnEnd = 1000 + joiners.size * CHURN_EVERY_MS + CHURN_STAY_MS;
+  // Joins once every churned member is forgotten (GossipToTheDeadTime below): it learns of them only from the
+  // history, whose lines of live members depend on theirs.
+  const late = nodeId('late');
+  const lateAt = churnEnd + 2 * CHURN_FORGET_MS;
+  const all = [...statics, ...joiners.keys(), late];
+  const start = (self: NodeId): readonly NodeId[] => (joiners.has(self) || self === late ? [self] : statics);
   const aware = withoutCompaction
     ? {
         ...causalBroadcastAware,
@@ -126,15 +133,17 @@ function churn(seed: number, withoutCompaction: boolean): { largest: number; bou
     : causalBroadcastAware;
   const protocol = withMembership(aware) as AnyProtocol;
   const p = { ...protocol, init: (ctx: Parameters<AnyProtocol['init']>[0]) => protocol.init({ ...ctx, nodes: start(ctx.self) }) };
-  const churnEnd = 1000 + joiners.size * CHURN_EVERY_MS + CHURN_STAY_MS;
   const sim = new Simulation(p as Protocol<unknown, unknown, CausalOutput, Opts, Req>, {
     seed,
     nodes: all,
-    optionsFor: (node) => ({ swim: { ...DEFAULT_SWIM_OPTIONS, address: `${node}:7000` }, inner: causalOptions(seed % 2 === 0 ? 'latency' : 'messages', { gossip: { seed } }) }),
+    optionsFor: (node) => ({
+      swim: { ...DEFAULT_SWIM_OPTIONS, address: `${node}:7000`, gossipToTheDeadTimeMs: CHURN_FORGET_MS },
+      inner: causalOptions(seed % 2 === 0 ? 'latency' : 'messages', { gossip: { seed } }),
+    }),
     network: randomNetwork(prng.fork(), { nodes: all, maxLossRate: 0.05 }),
     faults: [],
-    untilMs: churnEnd + 15_000,
-    startAtMs: (node) => joiners.get(node) ?? 0,
+    untilMs: lateAt + 15_000,
+    startAtMs: (node) => (node === late ? lateAt : (joiners.get(node) ?? 0)),
   });
   const sent: string[] = [];
   const say = (at: number, node: NodeId, text: string): void => {
@@ -146,6 +155,7 @@ function churn(seed: number, withoutCompaction: boolean): { largest: number; bou
     for (let k = 0; k < 2; k++) say(t0 + prng.int(300, 1500), node, `${node}#${k}`);
     sim.inject(t0 + CHURN_STAY_MS, node, { kind: 'request', body: { membership: { op: 'leave' } } });
   }
+  sim.inject(lateAt + 1, late, { kind: 'request', body: { membership: { op: 'join', seeds: [statics[0]!] } } });
   for (const node of statics) for (let at = prng.int(0, 800), k = 0; at < churnEnd; at += prng.int(400, 800), k++) say(at, node, `${node}#${k}`);
   let largest = 0;
   const delivered = new Map<NodeId, string[]>(all.map((n) => [n, []]));
@@ -162,7 +172,7 @@ function churn(seed: number, withoutCompaction: boolean): { largest: number; bou
   sim.run();
   const problems: string[] = [];
   const expected = JSON.stringify([...sent].sort());
-  for (const node of statics) {
+  for (const node of [...statics, late]) {
     const got = delivered.get(node)!;
     if (JSON.stringify([...got].sort()) !== expected) problems.push(`${node} delivered ${got.length} of ${sent.length} messages (or some twice)`);
   }

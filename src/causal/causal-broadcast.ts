@@ -214,23 +214,38 @@ export function lift(state: CausalState, effects: readonly Effect<GossipMsg, Del
   return liftEffects<GossipMsg, Delivery, CausalOutput, GossipTimer, CausalTimer>(effects, (delivery, into) => onDelivery(state, delivery, into));
 }
 
+/** Takes gossip's delivery (and, on a live member list, any waiting ones it admits) into the hold-back buffer. */
 export function onDelivery(state: CausalState, delivery: Delivery, into: Effects): void {
-  if (state.origins !== undefined && !state.origins.isKnown(delivery.origin)) {
-    // Not dropped: membership may report the origin in a moment (a joiner's first lines), and gossip will not
-    // offer the message again. Forged origins are never reported and age out of the bound.
+  // A work list, not recursion: one admitted message may admit a chain of waiting ones (at most MAX_UNADMITTED).
+  const work = [delivery];
+  for (let next = work.pop(); next !== undefined; next = work.pop()) {
+    const clock = admit(state, next, into);
+    if (clock !== undefined && state.origins?.vouch(clock) === true) work.push(...state.origins.takeAdmitted());
+  }
+}
+
+/** One delivery into the buffer; its clock when it went in. */
+function admit(state: CausalState, delivery: Delivery, into: Effects): VectorClock | undefined {
+  if (state.origins !== undefined && !state.origins.admits(delivery)) {
+    // Not dropped: membership may report the origin in a moment (a joiner's first lines), or a message of a
+    // known origin may show it in its causal past, and gossip will not offer the message again. Forged origins
+    // are neither and age out of the bound.
     const evicted = state.origins.hold(delivery);
     if (evicted !== undefined) into.push({ kind: 'log', level: 'warn', text: 'dropped a message of an origin membership never reported', fields: { origin: evicted.origin, seq: evicted.seq } });
-    return;
+    return undefined;
   }
   const clock = envelopeClock(state, delivery);
   if (clock === undefined) {
     state.stats.malformed++;
     into.push({ kind: 'log', level: 'error', text: 'dropped a malformed causal message', fields: { origin: delivery.origin, seq: delivery.seq } });
-    return;
+    return undefined;
   }
   const payload = (delivery.payload as Envelope)[1];
   const result = state.buffer.receive({ origin: delivery.replica as NodeId, clock, payload });
-  for (const m of result.delivered) into.push({ kind: 'output', value: { kind: 'deliver', origin: nodeOfReplica(m.origin), clock: m.clock, payload: m.payload } });
+  for (const m of result.delivered) {
+    state.origins?.noteDelivered(m.origin, m.clock);
+    into.push({ kind: 'output', value: { kind: 'deliver', origin: nodeOfReplica(m.origin), clock: m.clock, payload: m.payload } });
+  }
   if (result.evicted !== undefined) {
     state.stats.evicted++;
     const { origin, clock: evictedClock } = result.evicted;
@@ -241,13 +256,15 @@ export function onDelivery(state: CausalState, delivery: Delivery, into: Effects
       fields: { origin, seq: evictedClock.get(origin), clock: evictedClock.toString(), maxHeld: state.buffer.maxHeld },
     });
   }
+  return clock;
 }
 
 /** The clock of a delivered envelope, when it is well formed: an origin of this cluster, and a clock that names only members and counts this message as its seq. */
 function envelopeClock(state: CausalState, delivery: Delivery): VectorClock | undefined {
   const envelope = delivery.payload;
   if (!Array.isArray(envelope) || envelope.length !== 2 || !isVectorClockEntries(envelope[0])) return undefined;
-  if (!isMember(state, delivery.origin)) return undefined;
+  // On a live member list the origin was admitted before (live-origins.ts).
+  if (state.origins === undefined && !isMember(state, delivery.origin)) return undefined;
   const clock = VectorClock.fromEntries(envelope[0]);
   if (clock.get(delivery.replica as NodeId) !== delivery.seq) return undefined;
   // On a live member list a clock may name members this node never heard of (departed before it joined); such

@@ -31,6 +31,7 @@ import { CausalDelivery, DEFAULT_MAX_HELD } from './causal-delivery.js';
 import { liftEffects } from './compose.js';
 import { ownDeltasAcknowledged } from '../replication/delta-sync.js';
 import { VectorClock, isVectorClockEntries, type VectorClockEntries } from './vector-clock.js';
+import type { LiveOrigins } from './live-origins.js';
 
 export interface CausalBroadcastRequest<P = PlainData> {
   readonly kind: 'broadcast';
@@ -89,10 +90,14 @@ export interface CausalState {
   readonly members: ReadonlySet<NodeId>;
   /**
    * On a live member list (membership.ts) the nodes are not known in advance: a message of a node that joined
-   * may reach us, relayed, before membership tells us of the node, and gossip delivers it only once. There any
-   * origin and clock entry is accepted (the clock's size is still bounded by its guard). False: only `members`.
+   * may reach us, relayed, before membership tells us of the node, and gossip delivers it only once. There an
+   * origin is taken once membership reports it (its messages wait until then in `origins`), any clock entry is
+   * accepted (the clock's size is still bounded by its guard), and our clocks leave out what live-origins.ts
+   * proves they need not carry. False: only `members`.
    */
   openMembers: boolean;
+  /** Set with `openMembers` (membership.ts): the origins membership reported and what our clocks carried. */
+  origins: LiveOrigins | undefined;
   readonly inner: GossipState;
   readonly buffer: CausalDelivery<PlainData>;
   /** Set by a drain request; the halt is emitted once. */
@@ -117,6 +122,7 @@ function init(ctx: InitContext<CausalOptions>): { state: CausalState; effects: E
     self: ctx.self,
     members: new Set(ctx.nodes),
     openMembers: false,
+    origins: undefined,
     inner: inner.state,
     buffer: new CausalDelivery<PlainData>({ maxHeld: ctx.options.maxHeld }),
     draining: false,
@@ -152,10 +158,12 @@ function onBroadcast(state: CausalState, body: CausalBroadcastRequest, now: numb
   const seq = sent + 1;
   const problem = checkClientClock(state, body.clock, replica, sent);
   if (problem !== undefined) return reject(state, problem);
-  const clock = state.buffer.deliveredClock().merge(body.clock ?? VectorClock.ZERO).with(replica as NodeId, seq);
+  const full = state.buffer.deliveredClock().merge(body.clock ?? VectorClock.ZERO).with(replica as NodeId, seq);
+  // Checked as a whole: the envelope nests the payload two levels deeper than the client wrote it. Checked with
+  // the full clock, before compaction records what this message carries (a rejected one carries nothing).
+  if (!isPlainData([full.toEntries(), body.payload])) return reject(state, 'the payload is not plain data (or is nested too deeply)');
+  const clock = state.origins?.compact(full, replica) ?? full;
   const envelope: Envelope = [clock.toEntries(), body.payload];
-  // Checked as a whole: the envelope nests the payload two levels deeper than the client wrote it.
-  if (!isPlainData(envelope)) return reject(state, 'the payload is not plain data (or is nested too deeply)');
   const effects = gossipBroadcast.step(state.inner, { kind: 'request', body: { kind: 'broadcast', payload: envelope } }, now);
   // Gossip delivers the origin's own message at once, under the seq computed above.
   const own = effects.find((e) => e.kind === 'output' && e.value.origin === state.self);
@@ -167,7 +175,9 @@ function onBroadcast(state: CausalState, body: CausalBroadcastRequest, now: numb
 function checkClientClock(state: CausalState, clock: VectorClock | undefined, replica: string, sent: number): string | undefined {
   if (clock === undefined) return undefined;
   if (!(clock instanceof VectorClock)) return 'the clock is not a vector clock';
-  for (const [node] of clock.entries()) if (!isMember(state, nodeOfReplica(node))) return `the clock names ${JSON.stringify(node)}, which is not a node of this cluster`;
+  // On a live member list the client may have read a message of a member this node never heard of (any entry
+  // only makes the message wait, as in envelopeClock).
+  if (!state.openMembers) for (const [node] of clock.entries()) if (!isMember(state, nodeOfReplica(node))) return `the clock names ${JSON.stringify(node)}, which is not a node of this cluster`;
   // A client cannot have seen a message of ours that we have not sent: waiting for it would hold the reply forever.
   const counted = clock.get(replica as NodeId);
   if (counted > sent) return `the clock counts ${counted} messages from ${replica}, which has sent ${sent}`;
@@ -175,6 +185,7 @@ function checkClientClock(state: CausalState, clock: VectorClock | undefined, re
 }
 
 function isMember(state: CausalState, node: NodeId): boolean {
+  if (state.origins !== undefined) return state.origins.isKnown(node);
   return state.openMembers || state.members.has(node);
 }
 
@@ -203,16 +214,38 @@ export function lift(state: CausalState, effects: readonly Effect<GossipMsg, Del
   return liftEffects<GossipMsg, Delivery, CausalOutput, GossipTimer, CausalTimer>(effects, (delivery, into) => onDelivery(state, delivery, into));
 }
 
-function onDelivery(state: CausalState, delivery: Delivery, into: Effects): void {
+/** Takes gossip's delivery (and, on a live member list, any waiting ones it admits) into the hold-back buffer. */
+export function onDelivery(state: CausalState, delivery: Delivery, into: Effects): void {
+  // A work list, not recursion: one admitted message may admit a chain of waiting ones (at most MAX_UNADMITTED).
+  const work = [delivery];
+  for (let next = work.pop(); next !== undefined; next = work.pop()) {
+    const clock = admit(state, next, into);
+    if (clock !== undefined && state.origins?.vouch(clock) === true) work.push(...state.origins.takeAdmitted());
+  }
+}
+
+/** One delivery into the buffer; its clock when it went in. */
+function admit(state: CausalState, delivery: Delivery, into: Effects): VectorClock | undefined {
+  if (state.origins !== undefined && !state.origins.admits(delivery)) {
+    // Not dropped: membership may report the origin in a moment (a joiner's first lines), or a message of a
+    // known origin may show it in its causal past, and gossip will not offer the message again. Forged origins
+    // are neither and age out of the bound.
+    const evicted = state.origins.hold(delivery);
+    if (evicted !== undefined) into.push({ kind: 'log', level: 'warn', text: 'dropped a message of an origin membership never reported', fields: { origin: evicted.origin, seq: evicted.seq } });
+    return undefined;
+  }
   const clock = envelopeClock(state, delivery);
   if (clock === undefined) {
     state.stats.malformed++;
     into.push({ kind: 'log', level: 'error', text: 'dropped a malformed causal message', fields: { origin: delivery.origin, seq: delivery.seq } });
-    return;
+    return undefined;
   }
   const payload = (delivery.payload as Envelope)[1];
   const result = state.buffer.receive({ origin: delivery.replica as NodeId, clock, payload });
-  for (const m of result.delivered) into.push({ kind: 'output', value: { kind: 'deliver', origin: nodeOfReplica(m.origin), clock: m.clock, payload: m.payload } });
+  for (const m of result.delivered) {
+    state.origins?.noteDelivered(m.origin, m.clock);
+    into.push({ kind: 'output', value: { kind: 'deliver', origin: nodeOfReplica(m.origin), clock: m.clock, payload: m.payload } });
+  }
   if (result.evicted !== undefined) {
     state.stats.evicted++;
     const { origin, clock: evictedClock } = result.evicted;
@@ -223,16 +256,20 @@ function onDelivery(state: CausalState, delivery: Delivery, into: Effects): void
       fields: { origin, seq: evictedClock.get(origin), clock: evictedClock.toString(), maxHeld: state.buffer.maxHeld },
     });
   }
+  return clock;
 }
 
 /** The clock of a delivered envelope, when it is well formed: an origin of this cluster, and a clock that names only members and counts this message as its seq. */
 function envelopeClock(state: CausalState, delivery: Delivery): VectorClock | undefined {
   const envelope = delivery.payload;
   if (!Array.isArray(envelope) || envelope.length !== 2 || !isVectorClockEntries(envelope[0])) return undefined;
-  if (!isMember(state, delivery.origin)) return undefined;
+  // On a live member list the origin was admitted before (live-origins.ts).
+  if (state.origins === undefined && !isMember(state, delivery.origin)) return undefined;
   const clock = VectorClock.fromEntries(envelope[0]);
   if (clock.get(delivery.replica as NodeId) !== delivery.seq) return undefined;
-  for (const [node] of clock.entries()) if (!isMember(state, nodeOfReplica(node))) return undefined;
+  // On a live member list a clock may name members this node never heard of (departed before it joined); such
+  // an entry only makes the message wait, within the hold-back buffer's bound.
+  if (!state.openMembers) for (const [node] of clock.entries()) if (!isMember(state, nodeOfReplica(node))) return undefined;
   return clock;
 }
 
@@ -246,6 +283,9 @@ function metrics(state: CausalState): Readonly<Record<string, number | string | 
     causalEvicted: state.stats.evicted,
     causalMalformed: state.stats.malformed,
     causalRejected: state.stats.rejected,
+    ...(state.origins === undefined
+      ? {}
+      : { causalUnadmitted: state.origins.unadmittedCount, causalUnadmittedEvicted: state.origins.stats.unadmittedEvicted, causalEntriesOmitted: state.origins.stats.entriesOmitted }),
   };
 }
 
@@ -256,6 +296,7 @@ function metrics(state: CausalState): Readonly<Record<string, number | string | 
  */
 function invariants(state: CausalState): void {
   state.buffer.checkInvariants();
+  state.origins?.checkInvariants();
   if (state.halted && !state.draining) throw new AssertionError('causal invariant: halted without a drain request');
   gossipBroadcast.invariants(state.inner);
 }

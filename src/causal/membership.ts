@@ -4,9 +4,11 @@
  *
  * Gossip (delta-sync over the message log) runs over the live members, as key ranges do
  * (replication/delta-sync/members.ts): a node that joins is linked and sent the log, so it delivers the history,
- * in causal order, like any late reader; a dead or departed one is no longer sent to. Origins are open
- * (`CausalState.openMembers`): a joiner's message may be relayed to a node that has not heard of the joiner yet,
- * and gossip delivers each message only once. A graceful leave drains first: the node's own messages go out to
+ * in causal order, like any late reader; a dead or departed one is no longer sent to. Origins are those
+ * membership reports (live-origins.ts): a joiner's message may be relayed to a node that has not heard of the
+ * joiner yet, and gossip delivers each message only once, so it waits (bounded) until membership reports the
+ * joiner; an origin never reported is never delivered. Clocks leave out departed members' entries that an
+ * earlier message of this node carried, so they stay bounded by the live set under churn. A graceful leave drains first: the node's own messages go out to
  * its neighbours (acknowledged) before the leave is announced, as the chat demo's drain does before it exits.
  */
 import { assert } from '../core/assert.js';
@@ -15,7 +17,8 @@ import { ownDeltasAcknowledged } from '../replication/delta-sync.js';
 import { withMembership, type MembershipAware } from '../membership/compose.js';
 import type { Protocol } from '../protocol/types.js';
 import type { GossipMsg } from '../broadcast/gossip.js';
-import { causalBroadcast, lift, type CausalOptions, type CausalOutput, type CausalRequest, type CausalState, type CausalTimer } from './causal-broadcast.js';
+import { LiveOrigins } from './live-origins.js';
+import { causalBroadcast, lift, onDelivery, type CausalOptions, type CausalOutput, type CausalRequest, type CausalState, type CausalTimer } from './causal-broadcast.js';
 
 /** Causal broadcast, aware of membership. Its options, messages and requests are the plain protocol's. */
 export const causalBroadcastAware: Protocol<CausalState, GossipMsg, CausalOutput, CausalOptions, CausalRequest, CausalTimer> &
@@ -25,16 +28,26 @@ export const causalBroadcastAware: Protocol<CausalState, GossipMsg, CausalOutput
   init(ctx) {
     const result = causalBroadcast.init(ctx);
     result.state.openMembers = true;
+    result.state.origins = new LiveOrigins(ctx.nodes);
     return result;
   },
   invariants(state) {
     causalBroadcast.invariants(state);
-    assert(state.openMembers, 'chat: a node on a live member list accepts origins it has not heard of yet');
+    assert(state.openMembers && state.origins !== undefined, 'chat: a node on a live member list takes the origins membership reports');
   },
   onMembers(state, members, now) {
     // Member changes only link and send (no delivery), but the deliveries' path is the one place gossip's
     // effects become ours.
-    return lift(state, gossipBroadcast.setMembers(state.inner, members, now));
+    const effects = lift(state, gossipBroadcast.setMembers(state.inner, members, now));
+    originsOf(state).report(members, members);
+    admit(state, effects);
+    return effects;
+  },
+  onMemberStates(state, members) {
+    const effects: ReturnType<typeof lift> = [];
+    originsOf(state).report(members.map((m) => m.id));
+    admit(state, effects);
+    return effects;
   },
   onLeave() {
     return [];
@@ -43,6 +56,16 @@ export const causalBroadcastAware: Protocol<CausalState, GossipMsg, CausalOutput
     return ownDeltasAcknowledged(state.inner);
   },
 };
+
+/** Messages that waited for membership to report their origin go on to the hold-back buffer. */
+function admit(state: CausalState, into: ReturnType<typeof lift>): void {
+  for (const delivery of originsOf(state).takeAdmitted()) onDelivery(state, delivery, into);
+}
+
+function originsOf(state: CausalState): LiveOrigins {
+  assert(state.origins !== undefined, 'chat: origins are set at init');
+  return state.origins;
+}
 
 /** Chat (causal broadcast over gossip over delta-sync) beside SWIM. */
 export const chatMembershipProtocol = withMembership(causalBroadcastAware);

@@ -80,8 +80,8 @@ describe('withMembership', () => {
     assert.ok(!leave.some((e) => e.kind === 'output' && typeof e.value === 'object'), 'no member event before the hand-off is out');
     state.inner.ready = true;
     const after = composed.step(state, { kind: 'receive', from: B, msg: { p: 'x', m: { n: 2 } } }, 6);
-    const self = after.find((e) => e.kind === 'output' && typeof e.value === 'object' && e.value.member.id === A);
-    assert.ok(self?.kind === 'output' && typeof self.value === 'object' && self.value.member.state === 'left', 'the leave is announced once ready');
+    const self = after.find((e) => e.kind === 'output' && typeof e.value === 'object' && e.value.kind === 'member' && e.value.member.id === A);
+    assert.ok(self?.kind === 'output' && typeof self.value === 'object' && self.value.kind === 'member' && self.value.member.state === 'left', 'the leave is announced once ready');
     assert.deepEqual(state.inner.calls.at(-1), `members ${[B, C].join(',')}`, 'this node is no longer a live member');
     composed.invariants(state);
   });
@@ -90,7 +90,7 @@ describe('withMembership', () => {
     const { state } = start();
     composed.step(state, { kind: 'request', body: { membership: { op: 'leave' } } }, 0);
     const out = composed.step(state, { kind: 'timer', name: LEAVE_TIMER }, LEAVE_DRAIN_MAX_MS);
-    assert.ok(out.some((e) => e.kind === 'output' && typeof e.value === 'object' && e.value.member.id === A && e.value.member.state === 'left'));
+    assert.ok(out.some((e) => e.kind === 'output' && typeof e.value === 'object' && e.value.kind === 'member' && e.value.member.id === A && e.value.member.state === 'left'));
   });
 
   it('prefixes metrics by half', () => {

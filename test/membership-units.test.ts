@@ -44,7 +44,7 @@ const receive = (from: NodeId, msg: SwimMsg) => ({ kind: 'receive' as const, fro
 const timer = (name: SwimTimer) => ({ kind: 'timer' as const, name });
 const sends = (fx: Fx) => fx.flatMap((e) => (e.kind === 'send' ? [e] : []));
 const timerAt = (fx: Fx, name: SwimTimer) => fx.filter((e) => e.kind === 'timer' && e.name === name).map((e) => (e as { at: number | null }).at).at(-1);
-const events = (fx: Fx) => fx.flatMap((e) => (e.kind === 'output' ? [e.value.member] : []));
+const events = (fx: Fx) => fx.flatMap((e) => (e.kind === 'output' && e.value.kind === 'member' ? [e.value.member] : []));
 const member = (state: SwimState, id: NodeId) => membersOf(state).find((m) => m.id === id);
 
 describe("memberlist's formulas", () => {

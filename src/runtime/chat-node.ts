@@ -122,6 +122,7 @@ export async function runChatNode(config: ChatNodeConfig, io: ChatIo): Promise<n
     send: (to, msg) => transport.send(to, msg),
     output: (out) => {
       if (isMemberEvent(out)) {
+        if (out.kind !== 'member') return; // forgotten: metrics keep it for now
         served?.ops.metrics.observeMemberEvent(out);
         return members.onMember(out.member);
       }

@@ -24,7 +24,7 @@ import { findSeeds, joinRetryDelayMs, type SeedEntry, type SeedResolver } from '
 export const MAX_TRACKED_MEMBERS = 4096;
 
 export function isMemberEvent(value: unknown): value is MemberEvent {
-  return typeof value === 'object' && value !== null && (value as { kind?: unknown }).kind === 'member';
+  return typeof value === 'object' && value !== null && ((value as { kind?: unknown }).kind === 'member' || (value as { kind?: unknown }).kind === 'forgotten');
 }
 
 export class MembershipDriver {

@@ -167,6 +167,7 @@ export async function startRangesNode(config: RangesNodeConfig, log: Logger): Pr
       send: (to, msg) => transport!.send(to, msg),
       output: (value) => {
         if (!isMemberEvent(value)) return waiting.get(value.id)?.(value);
+        if (value.kind !== 'member') return; // forgotten: the member table and metrics keep it for now
         ops.metrics.observeMemberEvent(value);
         members.onMember(value.member);
       },

@@ -16,7 +16,7 @@
 import { assert } from '../core/assert.js';
 import type { NodeId } from '../core/ids.js';
 import type { Effect, InitContext, Input, Protocol } from '../protocol/types.js';
-import type { MemberEvent } from '../membership/types.js';
+import type { MemberEvent, SwimRequest } from '../membership/types.js';
 
 export interface AddressBookModel<O, R> {
   /** The member event among the protocol's outputs, or null for its other outputs. */
@@ -86,3 +86,22 @@ export function withAddressBook<S, M, O, Opt, R, T extends string>(
   };
   return { protocol: wrapped, book: { dropped: () => dropped, canSend } };
 }
+
+/** A member event among any outputs (`withMembership` mixes them with the inner protocol's), or null. */
+export function memberEventOf(value: unknown): MemberEvent | null {
+  if (typeof value !== 'object' || value === null) return null;
+  const v = value as { kind?: unknown; member?: unknown; id?: unknown };
+  if (v.kind === 'member' && typeof v.member === 'object' && v.member !== null) return value as MemberEvent;
+  if (v.kind === 'forgotten' && typeof v.id === 'string') return value as MemberEvent;
+  return null;
+}
+
+/** The seeds of a `{membership: {op: 'join', seeds}}` request to a `withMembership` protocol; [] otherwise. */
+export function membershipSeedsOf(request: unknown): readonly NodeId[] {
+  if (typeof request !== 'object' || request === null || !('membership' in request)) return [];
+  const m = (request as { membership: SwimRequest }).membership;
+  return m.op === 'join' ? m.seeds : [];
+}
+
+/** The address-book model of a `withMembership` protocol, whatever its inner outputs and requests. */
+export const COMPOSED_ADDRESS_BOOK: AddressBookModel<unknown, unknown> = { memberEvent: memberEventOf, seedsOf: membershipSeedsOf };

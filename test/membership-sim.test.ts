@@ -271,16 +271,19 @@ describe('SWIM membership under the simulator', () => {
     const [a, b] = [nodeId('a'), nodeId('b')];
     const opts = swimOptions('a:1', { seed: 1, gossipToTheDeadTimeMs: 1000, reconnectTimeoutMs: 2000 });
     const { state } = protocol.init({ self: a, nodes: [a], options: opts, now: 0, startedAtMs: 0, restored: new Map() });
-    const ping = { kind: 'receive' as const, from: b, msg: { t: 'ping' as const, seq: 1, node: a, g: [] } };
-    assert.ok(!protocol.step(state, ping, 10).some((e) => e.kind === 'send'), 'answered a stranger it holds no address for');
-    assert.equal(book.dropped(), 2, 'the ack and the push/pull to the stranger were dropped');
-    protocol.step(state, { kind: 'receive', from: b, msg: { t: 'gossip', g: [{ k: 'alive', node: b, inc: 0, addr: 'b:1' }] } }, 20);
+    protocol.step(state, { kind: 'receive', from: nodeId('c'), msg: { t: 'gossip', g: [{ k: 'alive', node: b, inc: 0, addr: 'b:1' }] } }, 20);
     assert.ok(book.canSend(a, b), 'an alive with an address makes b reachable');
     protocol.step(state, { kind: 'receive', from: nodeId('c'), msg: { t: 'gossip', g: [{ k: 'dead', node: b, inc: 0, from: nodeId('c') }] } }, 30);
     assert.ok(book.canSend(a, b), 'a dead member stays reachable');
     const fx = protocol.step(state, { kind: 'timer', name: 'gossip' }, 2100);
     assert.ok(fx.some((e) => e.kind === 'output' && e.value.kind === 'forgotten' && e.value.id === b), 'b is forgotten after ReconnectTimeout');
     assert.ok(!book.canSend(a, b), 'a forgotten member is unreachable');
+    const stranger = nodeId('x');
+    assert.ok(!book.canSend(a, stranger), 'a node never heard of is unreachable');
+    const before = book.dropped();
+    protocol.step(state, { kind: 'receive', from: nodeId('c'), msg: { t: 'ping-req', seq: 9, node: stranger, nack: false, g: [] } }, 2200);
+    assert.equal(book.dropped(), before + 1, 'the relayed ping to a node never heard of was dropped');
+    assert.ok(book.canSend(a, nodeId('c')), 'a node that reached us can be answered (the transport keeps its inbound slot)');
   });
 
   it('is deterministic: the same seed gives the same history', () => {

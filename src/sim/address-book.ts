@@ -9,9 +9,9 @@
  *   their addresses from its flags);
  * - a `member` event with an address makes the member reachable; `left` and `forgotten` make it unreachable
  *   again (the driver drops the peer then, and only then: a dead member stays reachable);
+ * - a message from a node makes it reachable until it is `left` or `forgotten` (the transport's provisional slot:
+ *   an inbound hello carries the sender's listen address);
  * - sends to anyone else are dropped and counted, as the transport drops a send to an unknown peer.
- * Receiving is not modelled: an inbound connection gives no address to answer on, so a node that forgot its
- * sender hears it but cannot reply until it learns the sender's address from gossip or a push/pull.
  */
 import { assert } from '../core/assert.js';
 import type { NodeId } from '../core/ids.js';
@@ -80,6 +80,7 @@ export function withAddressBook<S, M, O, Opt, R, T extends string>(
     step: (state: S, input: Input<M, R, T>, now: number) => {
       const self = selfOf.get(state as object);
       assert(self !== undefined, 'address book: a state this wrapper did not start');
+      if (input.kind === 'receive') learnt.get(self)!.add(input.from);
       if (input.kind === 'request') for (const s of model.seedsOf(input.body)) fixed.get(self)!.add(s);
       return filter(self, protocol.step(state, input, now));
     },

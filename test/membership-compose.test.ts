@@ -61,6 +61,16 @@ describe('withMembership', () => {
     assert.deepEqual(state.inner.calls.at(-1), 'receive 7');
   });
 
+  it('passes `forgotten` out like other member events, once a left member is reaped', () => {
+    const { state } = start();
+    const x = nodeId('x');
+    composed.step(state, { kind: 'receive', from: x, msg: { p: 'm', m: { t: 'gossip', g: [{ k: 'alive', node: x, inc: 0, addr: 'x:1' }] } } }, 10);
+    composed.step(state, { kind: 'receive', from: x, msg: { p: 'm', m: { t: 'gossip', g: [{ k: 'dead', node: x, inc: 0, from: x }] } } }, 20);
+    const out = composed.step(state, { kind: 'timer', name: 'swim:gossip' }, 20 + DEFAULT_SWIM_OPTIONS.gossipToTheDeadTimeMs + 1);
+    assert.ok(out.some((e) => e.kind === 'output' && typeof e.value === 'object' && e.value.kind === 'forgotten' && e.value.id === x));
+    composed.invariants(state);
+  });
+
   it('guards both halves of a message', () => {
     assert.equal(composed.isMessage({ p: 'x', m: { n: 1 } }), true);
     assert.equal(composed.isMessage({ p: 'x', m: { n: 'one' } }), false);

@@ -6,6 +6,7 @@
  * turn) the clocks messages carry stay bounded by the live set plus a slack, and an origin membership never
  * reported is not delivered.
  */
+import { COMPOSED_ADDRESS_BOOK, withAddressBook } from '../src/sim/address-book.js';
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { nodeId, type NodeId } from '../src/core/ids.js';
@@ -35,7 +36,9 @@ function run(seed: number, protocol: AnyProtocol): string[] {
   faults.push({ kind: 'crash', atMs: 8000, node: crashed });
   const preset = seed % 2 === 0 ? 'latency' : 'messages';
   const start = (self: NodeId): readonly NodeId[] => (joiners.has(self) ? [self] : statics);
-  const p = { ...protocol, init: (ctx: Parameters<AnyProtocol['init']>[0]) => protocol.init({ ...ctx, nodes: start(ctx.self) }) };
+  const started = { ...protocol, init: (ctx: Parameters<AnyProtocol['init']>[0]) => protocol.init({ ...ctx, nodes: start(ctx.self) }) };
+  // Sends only to members a node holds an address for, as the driver and transport let it.
+  const p = withAddressBook(started, COMPOSED_ADDRESS_BOOK).protocol;
   const untilMs = 40_000;
   const sim = new Simulation(p as Protocol<unknown, unknown, CausalOutput, Opts, Req>, {
     seed,

@@ -61,6 +61,16 @@ describe('withMembership', () => {
     assert.deepEqual(state.inner.calls.at(-1), 'receive 7');
   });
 
+  it('passes `forgotten` out like other member events, once a left member is reaped', () => {
+    const { state } = start();
+    const x = nodeId('x');
+    composed.step(state, { kind: 'receive', from: x, msg: { p: 'm', m: { t: 'gossip', g: [{ k: 'alive', node: x, inc: 0, addr: 'x:1' }] } } }, 10);
+    composed.step(state, { kind: 'receive', from: x, msg: { p: 'm', m: { t: 'gossip', g: [{ k: 'dead', node: x, inc: 0, from: x }] } } }, 20);
+    const out = composed.step(state, { kind: 'timer', name: 'swim:gossip' }, 20 + DEFAULT_SWIM_OPTIONS.gossipToTheDeadTimeMs + 1);
+    assert.ok(out.some((e) => e.kind === 'output' && typeof e.value === 'object' && e.value.kind === 'forgotten' && e.value.id === x));
+    composed.invariants(state);
+  });
+
   it('guards both halves of a message', () => {
     assert.equal(composed.isMessage({ p: 'x', m: { n: 1 } }), true);
     assert.equal(composed.isMessage({ p: 'x', m: { n: 'one' } }), false);
@@ -80,8 +90,8 @@ describe('withMembership', () => {
     assert.ok(!leave.some((e) => e.kind === 'output' && typeof e.value === 'object'), 'no member event before the hand-off is out');
     state.inner.ready = true;
     const after = composed.step(state, { kind: 'receive', from: B, msg: { p: 'x', m: { n: 2 } } }, 6);
-    const self = after.find((e) => e.kind === 'output' && typeof e.value === 'object' && e.value.member.id === A);
-    assert.ok(self?.kind === 'output' && typeof self.value === 'object' && self.value.member.state === 'left', 'the leave is announced once ready');
+    const self = after.find((e) => e.kind === 'output' && typeof e.value === 'object' && e.value.kind === 'member' && e.value.member.id === A);
+    assert.ok(self?.kind === 'output' && typeof self.value === 'object' && self.value.kind === 'member' && self.value.member.state === 'left', 'the leave is announced once ready');
     assert.deepEqual(state.inner.calls.at(-1), `members ${[B, C].join(',')}`, 'this node is no longer a live member');
     composed.invariants(state);
   });
@@ -90,7 +100,7 @@ describe('withMembership', () => {
     const { state } = start();
     composed.step(state, { kind: 'request', body: { membership: { op: 'leave' } } }, 0);
     const out = composed.step(state, { kind: 'timer', name: LEAVE_TIMER }, LEAVE_DRAIN_MAX_MS);
-    assert.ok(out.some((e) => e.kind === 'output' && typeof e.value === 'object' && e.value.member.id === A && e.value.member.state === 'left'));
+    assert.ok(out.some((e) => e.kind === 'output' && typeof e.value === 'object' && e.value.kind === 'member' && e.value.member.id === A && e.value.member.state === 'left'));
   });
 
   it('prefixes metrics by half', () => {

@@ -13,6 +13,8 @@ import { swimProtocol } from '../src/membership/swim.js';
 import { decodeMessage, encodeMessage } from '../src/transport/codec.js';
 import { randomFaultSchedule, type Fault } from '../src/sim/faults.js';
 import { perfectNetwork, randomNetwork, type NetworkModel } from '../src/sim/network.js';
+import { withAddressBook } from '../src/sim/address-book.js';
+import { swimOptions } from '../src/membership/types.js';
 import { joinerIds, lastFaultEndMs, runMembershipScenario, staticNodeIds, type MembershipScenario } from '../src/sim/scenarios/membership.js';
 import { testSeeds, withSeed } from '../src/sim/simulation.js';
 
@@ -180,6 +182,108 @@ describe('SWIM membership under the simulator', () => {
       step: (state, input, now) => swimProtocol.step(state, input, now).filter((e) => !(e.kind === 'send' && e.msg.t === 'push-pull')),
     };
     assert.ok(MUTANT_SEEDS.some((seed) => halves(5000, seed + 1000, noSync).problems.length > 0), 'without push/pulls every run still reunited');
+  });
+
+  // Reviewer findings 1 and 3: the simulator now sends only to members a node holds an address for (as the driver
+  // keeps a peer until `forgotten`), and the partitions below outlast both the suspicion timeout and
+  // GossipToTheDeadTime (30 s), after which the table has forgotten the other side: only the reconnect list,
+  // the static peers and the join seeds can bring the halves together again.
+  const longSplit = (seed: number, groups: readonly (readonly NodeId[])[], staticCount: number, joiners: MembershipScenario['joiners'], healAtMs: number) =>
+    runMembershipScenario({
+      seed,
+      staticCount,
+      options: {},
+      network: lossy(0.02),
+      ...(joiners === undefined ? {} : { joiners }),
+      faults: [{ kind: 'partition', atMs: 2000, healAtMs, groups }],
+      untilMs: healAtMs + SETTLE_MS,
+    });
+
+  it('--join nodes (knowing only a seed) split for 70 s, past the suspicion timeout and GossipToTheDeadTime, reunite once healed', () => {
+    const [n1] = staticNodeIds(1);
+    const [j1, j2] = joinerIds(2);
+    for (const seed of testSeeds(4, 7000)) {
+      withSeed(seed, 'membership long split, --join', () => {
+        for (const groups of [[[n1!], [j1!, j2!]], [[n1!, j1!], [j2!]]]) {
+          const v = longSplit(seed, groups, 1, [{ atMs: 0, seed: n1! }, { atMs: 500, seed: n1! }], 70_000);
+          assert.ok(v.changes.some((c) => c.state === 'dead' && c.atMs < 70_000), 'the sides declared each other dead');
+          assert.deepEqual(v.problems, [], `split ${groups.map((g) => g.join('+')).join(' | ')}`);
+        }
+      });
+    }
+  });
+
+  it('a peers-file cluster split from 2 s to 80 s reunites (the reviewer\'s seed 7 first)', () => {
+    for (const seed of [7, ...testSeeds(3, 7100)]) {
+      withSeed(seed, 'membership long split, peers file', () => {
+        const v = longSplit(seed, [staticNodeIds(2), staticNodeIds(5).slice(2)], 5, undefined, 80_000);
+        assert.ok(v.changes.some((c) => c.state === 'dead' && c.atMs < 80_000), 'the sides declared each other dead');
+        assert.deepEqual(v.problems, []);
+      });
+    }
+  });
+
+  it('a seed that restarts after its joiners forgot it (a new cluster of one) merges with them again', () => {
+    const [n1] = staticNodeIds(1);
+    for (const seed of testSeeds(4, 7200)) {
+      withSeed(seed, 'membership seed restart', () => {
+        const v = runMembershipScenario({
+          seed,
+          staticCount: 1,
+          options: {},
+          network: lossy(0.02),
+          joiners: [{ atMs: 0, seed: n1! }, { atMs: 500, seed: n1! }],
+          faults: [{ kind: 'crash', atMs: 3000, node: n1!, restartAtMs: 70_000 }],
+          untilMs: 70_000 + SETTLE_MS,
+        });
+        assert.deepEqual(v.problems, []);
+      });
+    }
+  });
+
+  it('joiners whose seed crashed for good, split for 70 s, reunite through the reconnect list alone (and not without it)', () => {
+    const [n1] = staticNodeIds(1);
+    const [j1, j2] = joinerIds(2);
+    const run = (seed: number, reconnectTimeoutMs?: number) =>
+      runMembershipScenario({
+        seed,
+        staticCount: 1,
+        options: reconnectTimeoutMs === undefined ? {} : { reconnectTimeoutMs },
+        network: lossy(0.02),
+        joiners: [{ atMs: 0, seed: n1! }, { atMs: 500, seed: n1! }],
+        faults: [
+          { kind: 'crash', atMs: 3000, node: n1! },
+          { kind: 'partition', atMs: 5000, healAtMs: 70_000, groups: [[n1!, j1!], [j2!]] },
+        ],
+        untilMs: 70_000 + SETTLE_MS,
+      });
+    for (const seed of testSeeds(4, 7300)) {
+      withSeed(seed, 'membership long split, reconnect list', () => {
+        assert.deepEqual(run(seed).problems, []);
+      });
+    }
+    // A reconnect list that forgets at once (the table's reaping only: the bug) leaves the two apart.
+    assert.ok(MUTANT_SEEDS.every((seed) => run(seed, 0).problems.length > 0), 'without the reconnect list a run still reunited');
+  });
+
+  it('the address book drops sends to a member never heard of or forgotten, and keeps a dead one reachable', () => {
+    const { protocol, book } = withAddressBook(swimProtocol, { memberEvent: (e) => e, seedsOf: (r) => (r.op === 'join' ? r.seeds : []) });
+    const [a, b] = [nodeId('a'), nodeId('b')];
+    const opts = swimOptions('a:1', { seed: 1, gossipToTheDeadTimeMs: 1000, reconnectTimeoutMs: 2000 });
+    const { state } = protocol.init({ self: a, nodes: [a], options: opts, now: 0, startedAtMs: 0, restored: new Map() });
+    protocol.step(state, { kind: 'receive', from: nodeId('c'), msg: { t: 'gossip', g: [{ k: 'alive', node: b, inc: 0, addr: 'b:1' }] } }, 20);
+    assert.ok(book.canSend(a, b), 'an alive with an address makes b reachable');
+    protocol.step(state, { kind: 'receive', from: nodeId('c'), msg: { t: 'gossip', g: [{ k: 'dead', node: b, inc: 0, from: nodeId('c') }] } }, 30);
+    assert.ok(book.canSend(a, b), 'a dead member stays reachable');
+    const fx = protocol.step(state, { kind: 'timer', name: 'gossip' }, 2100);
+    assert.ok(fx.some((e) => e.kind === 'output' && e.value.kind === 'forgotten' && e.value.id === b), 'b is forgotten after ReconnectTimeout');
+    assert.ok(!book.canSend(a, b), 'a forgotten member is unreachable');
+    const stranger = nodeId('x');
+    assert.ok(!book.canSend(a, stranger), 'a node never heard of is unreachable');
+    const before = book.dropped();
+    protocol.step(state, { kind: 'receive', from: nodeId('c'), msg: { t: 'ping-req', seq: 9, node: stranger, nack: false, g: [] } }, 2200);
+    assert.equal(book.dropped(), before + 1, 'the relayed ping to a node never heard of was dropped');
+    assert.ok(book.canSend(a, nodeId('c')), 'a node that reached us can be answered (the transport keeps its inbound slot)');
   });
 
   it('is deterministic: the same seed gives the same history', () => {

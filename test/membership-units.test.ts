@@ -15,7 +15,7 @@ import {
 } from '../src/membership/formulas.js';
 import { isSwimMsg } from '../src/membership/guards.js';
 import { membersOf, swimProtocol, type SwimState } from '../src/membership/swim.js';
-import { MAX_BROADCASTS, MAX_JOIN_ATTEMPTS, MAX_PIGGYBACK_UPDATES, swimOptions, type MemberEvent, type SwimMsg, type SwimOptions, type SwimTimer, type SwimUpdate } from '../src/membership/types.js';
+import { MAX_BROADCASTS, MAX_INCARNATION, MAX_INCARNATION_JUMP, MAX_JOIN_ATTEMPTS, MAX_PIGGYBACK_UPDATES, MAX_RECONNECT, swimOptions, type MemberEvent, type SwimMsg, type SwimOptions, type SwimTimer, type SwimUpdate } from '../src/membership/types.js';
 
 type Fx = Effect<SwimMsg, MemberEvent, SwimTimer>[];
 const n = (i: number): NodeId => nodeId(`n${i}`);
@@ -44,7 +44,7 @@ const receive = (from: NodeId, msg: SwimMsg) => ({ kind: 'receive' as const, fro
 const timer = (name: SwimTimer) => ({ kind: 'timer' as const, name });
 const sends = (fx: Fx) => fx.flatMap((e) => (e.kind === 'send' ? [e] : []));
 const timerAt = (fx: Fx, name: SwimTimer) => fx.filter((e) => e.kind === 'timer' && e.name === name).map((e) => (e as { at: number | null }).at).at(-1);
-const events = (fx: Fx) => fx.flatMap((e) => (e.kind === 'output' ? [e.value.member] : []));
+const events = (fx: Fx) => fx.flatMap((e) => (e.kind === 'output' && e.value.kind === 'member' ? [e.value.member] : []));
 const member = (state: SwimState, id: NodeId) => membersOf(state).find((m) => m.id === id);
 
 describe("memberlist's formulas", () => {
@@ -328,6 +328,69 @@ describe('SWIM steps', () => {
     step(state, receive(n(3), { t: 'gossip', g: [] }), 6001);
     assert.equal(member(state, n(2)), undefined);
     assert.equal(state.probeOrder.length, 2);
+  });
+
+  it('a dead member leaves the table after GossipToTheDeadTime but stays a reconnect candidate; forgotten only after ReconnectTimeout', () => {
+    const { state } = boot(1, { gossipToTheDeadTimeMs: 1000, reconnectTimeoutMs: 10_000, reconnectIntervalMs: 500 });
+    const x = nodeId('x');
+    step(state, receive(x, { t: 'gossip', g: [{ k: 'alive', node: x, inc: 0, addr: 'x:1' }] }), 10);
+    step(state, receive(n(3), { t: 'gossip', g: [{ k: 'dead', node: x, inc: 0, from: n(3) }] }), 100);
+    const forgotten = (fx: Fx) => fx.flatMap((e) => (e.kind === 'output' && e.value.kind === 'forgotten' ? [e.value.id] : []));
+    assert.deepEqual(forgotten(step(state, timer('gossip'), 1200)), [], 'reaped from the table, not forgotten');
+    assert.equal(member(state, x), undefined);
+    const reconnect = sends(step(state, timer('reconnect'), 5000));
+    assert.deepEqual(reconnect.map((e) => [e.to, e.msg.t]), [[x, 'push-pull']], 'the reconnect still tries the reaped member');
+    assert.deepEqual(forgotten(step(state, timer('gossip'), 10_101)), [x], 'forgotten once ReconnectTimeout passed');
+    assert.deepEqual(sends(step(state, timer('reconnect'), 10_200)), [], 'and no longer tried');
+  });
+
+  it('a left member is forgotten at reaping; a static peer or join seed is never forgotten and stays a reconnect candidate', () => {
+    const { state } = boot(2, { gossipToTheDeadTimeMs: 1000, reconnectTimeoutMs: 2000 });
+    const x = nodeId('x');
+    step(state, receive(x, { t: 'gossip', g: [{ k: 'alive', node: x, inc: 0, addr: 'x:1' }] }), 10);
+    step(state, receive(x, { t: 'gossip', g: [{ k: 'dead', node: x, inc: 0, from: x }] }), 20);
+    step(state, receive(n(2), { t: 'gossip', g: [{ k: 'dead', node: n(2), inc: 0, from: nodeId('y') }] }), 30);
+    const seed = nodeId('s');
+    step(state, { kind: 'request', body: { op: 'join', seeds: [seed] } }, 40);
+    const fx = step(state, timer('gossip'), 5000);
+    assert.deepEqual(fx.flatMap((e) => (e.kind === 'output' && e.value.kind === 'forgotten' ? [e.value.id] : [])), [x]);
+    const targets = new Set<NodeId>();
+    for (let t = 6000; t < 30_000; t += 1000) for (const e of sends(step(state, timer('reconnect'), t))) if (e.msg.t === 'push-pull' && !e.msg.join) targets.add(e.to);
+    assert.deepEqual([...targets].sort(), [n(2), seed].sort(), 'the static peer and the seed are still tried, the left member not');
+  });
+
+  it('the reconnect list is bounded: past MAX_RECONNECT the member dead longest is forgotten', () => {
+    const { state } = boot(1, { gossipToTheDeadTimeMs: 1000 });
+    const ids = Array.from({ length: MAX_RECONNECT + 1 }, (_, i) => nodeId(`d${i}`));
+    for (const [i, id] of ids.entries()) step(state, receive(id, { t: 'gossip', g: [{ k: 'alive', node: id, inc: 0, addr: '' }, { k: 'dead', node: id, inc: 0, from: n(9) }] }), 10 + i);
+    assert.equal(state.reconnectList.size, MAX_RECONNECT);
+    assert.ok(!state.reconnectList.has(ids[0]!) && state.reconnectList.has(ids.at(-1)!));
+  });
+
+  it("incarnations: the reviewer's MAX_SAFE_INTEGER is refused by the guard, an implausible jump is dropped and counted, and no refutation passes the cap", () => {
+    const reviewer = { t: 'gossip', g: [{ k: 'suspect', node: 'n1', inc: Number.MAX_SAFE_INTEGER, from: 'n2' }] };
+    assert.equal(isSwimMsg(reviewer), false);
+    assert.equal(isSwimMsg({ t: 'gossip', g: [{ k: 'alive', node: 'n1', inc: MAX_INCARNATION + 1, addr: '' }] }), false);
+    assert.equal(isSwimMsg({ t: 'push-pull', join: false, reply: false, states: [{ node: 'n1', addr: '', inc: MAX_INCARNATION + 1, state: 'alive' }] }), false);
+    assert.equal(isSwimMsg({ t: 'gossip', g: [{ k: 'alive', node: 'n1', inc: MAX_INCARNATION, addr: '' }] }), true);
+    const { state } = boot(3);
+    // Another node claims a jump past the bound about us, and about a third member: both dropped.
+    step(state, receive(n(2), { t: 'gossip', g: [{ k: 'suspect', node: n(1), inc: MAX_INCARNATION_JUMP + 1, from: n(2) }] }), 100);
+    step(state, receive(n(2), { t: 'push-pull', join: false, reply: true, states: [{ node: n(3), addr: '', inc: MAX_INCARNATION_JUMP + 1, state: 'alive' }] }), 110);
+    assert.equal(member(state, n(1))?.incarnation, 0);
+    assert.equal(member(state, n(3))?.incarnation, 0);
+    assert.equal(swimProtocol.metrics(state)['swim.incarnationsRefused'], 2);
+    // A member speaking for itself may jump (it restarted with a fresh incarnation, or refuted often).
+    step(state, receive(n(3), { t: 'gossip', g: [{ k: 'alive', node: n(3), inc: MAX_INCARNATION_JUMP + 5, addr: 'n3:1' }] }), 120);
+    assert.equal(member(state, n(3))?.incarnation, MAX_INCARNATION_JUMP + 5);
+    // At the cap: an accusation of the cap itself cannot be refuted; the node keeps its incarnation, stays sound, and says so.
+    state.members.get(n(1))!.incarnation = MAX_INCARNATION - 1;
+    step(state, receive(n(2), { t: 'gossip', g: [{ k: 'suspect', node: n(1), inc: MAX_INCARNATION - 1, from: n(2) }] }), 200);
+    assert.equal(member(state, n(1))?.incarnation, MAX_INCARNATION, 'one refutation below the cap still works');
+    const fx = step(state, receive(n(2), { t: 'gossip', g: [{ k: 'suspect', node: n(1), inc: MAX_INCARNATION, from: n(2) }] }), 300);
+    assert.equal(member(state, n(1))?.incarnation, MAX_INCARNATION);
+    assert.equal(swimProtocol.metrics(state)['swim.refutationsAtCap'], 1);
+    assert.ok(fx.some((e) => e.kind === 'log' && e.level === 'error'));
   });
 
   it('the invariants catch a corrupted state', () => {

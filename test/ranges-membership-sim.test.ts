@@ -3,6 +3,7 @@
  * SWIM, through loss, partitions and healing, crashes and restarts, late joiners that know only one seed, a
  * node that crashes for good and one that leaves. Judged once the network is quiet.
  */
+import { COMPOSED_ADDRESS_BOOK, withAddressBook } from '../src/sim/address-book.js';
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { nodeId, type NodeId } from '../src/core/ids.js';
@@ -37,7 +38,8 @@ interface Cluster {
 
 function simulate(seed: number, protocol: AnyProtocol, cluster: Cluster, faults: readonly Fault[], untilMs: number, network: NetworkModel): Sim {
   const nodes = [...cluster.statics, ...cluster.joiners.keys()];
-  const p = startingWith(protocol, (self) => (cluster.joiners.has(self) ? [self] : cluster.statics));
+  // Sends only to members a node holds an address for, as the driver and transport let it.
+  const p = withAddressBook(startingWith(protocol, (self) => (cluster.joiners.has(self) ? [self] : cluster.statics)), COMPOSED_ADDRESS_BOOK).protocol;
   return new Simulation(p as Protocol<unknown, unknown, unknown, Opts, Req>, {
     seed,
     nodes,

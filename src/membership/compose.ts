@@ -5,7 +5,8 @@
  * Theory. The two halves share nothing but the node: one state holds both, messages are tagged with the half
  * they belong to (`{p: 'm'}` membership, `{p: 'x'}` the inner protocol), SWIM's timers are prefixed `swim:`, and
  * SWIM's persisted keys `swim:` (the inner protocol keeps its keys as they are, so an existing data dir still
- * restores). SWIM's member events go out as outputs (drivers dial and forget peers on them, metrics count them)
+ * restores). SWIM's member events, `forgotten` included, go out as outputs (drivers dial peers on them and drop a
+ * peer only on `forgotten` or `left`, metrics count them)
  * and are turned into calls on the inner protocol, as pure as its `step`:
  * - `onMembers(state, live, now)` whenever the live set changes: the alive and suspect members, self included,
  *   sorted (`liveMemberIds`). A suspect is still a member (it may refute); a dead or left one is not. Delta-sync redraws its

@@ -3,6 +3,7 @@ import { isCount, isRecord } from '../core/guards.js';
 import {
   MAX_ADDRESS_LENGTH,
   MAX_ID_LENGTH,
+  MAX_INCARNATION,
   MAX_MEMBERS,
   MAX_PIGGYBACK_UPDATES,
   type MemberState,
@@ -17,12 +18,17 @@ function isId(x: unknown): boolean {
   return typeof x === 'string' && x.length > 0 && x.length <= MAX_ID_LENGTH;
 }
 
+/** An incarnation: a whole number up to MAX_INCARNATION (so a refutation, +1, stays exact and bounded). */
+function isIncarnation(x: unknown): boolean {
+  return isCount(x) && (x as number) <= MAX_INCARNATION;
+}
+
 function isAddress(x: unknown): boolean {
   return typeof x === 'string' && x.length <= MAX_ADDRESS_LENGTH;
 }
 
 export function isSwimUpdate(x: unknown): x is SwimUpdate {
-  if (!isRecord(x) || !isId(x['node']) || !isCount(x['inc'])) return false;
+  if (!isRecord(x) || !isId(x['node']) || !isIncarnation(x['inc'])) return false;
   switch (x['k']) {
     case 'alive':
       return isAddress(x['addr']);
@@ -39,7 +45,7 @@ function isUpdates(x: unknown): boolean {
 }
 
 function isPushNodeState(x: unknown): x is PushNodeState {
-  return isRecord(x) && isId(x['node']) && isAddress(x['addr']) && isCount(x['inc']) && typeof x['state'] === 'string' && STATES.has(x['state']);
+  return isRecord(x) && isId(x['node']) && isAddress(x['addr']) && isIncarnation(x['inc']) && typeof x['state'] === 'string' && STATES.has(x['state']);
 }
 
 export function isSwimMsg(x: unknown): x is SwimMsg {

@@ -24,12 +24,16 @@
  * and sent every GossipInterval to GossipNodes random members (alive, suspect, or dead for less than
  * GossipToTheDeadTime), each at most RetransmitMult·ceil(log10(n+1)) times. A push/pull exchanges whole states
  * with one random member on join and every PushPullInterval (scaled past 32 members); the answerer merges first,
- * so its answer carries its refutations. A reconnect (Serf's) push/pulls a random remembered dead member, which
- * heals two sides of a partition that declared each other dead.
+ * so its answer carries its refutations. A reconnect (Serf's) push/pulls, every ReconnectInterval, a random
+ * member of the reconnect list (dead members, kept ReconnectTimeout, independent of the table's reaping) or a
+ * static peer or join seed not seen alive; this heals two sides of a partition that declared each other dead,
+ * however long it lasted, and merges two clusters that learn of each other.
  *
  * Leaving. `leave` marks this node `left`, gossips a `dead` whose `from` is itself (read as left by everyone),
  * stops probing, syncing and reconnecting, and keeps gossiping and answering until the driver stops it. A left
- * node is never probed nor suspected. Dead and left members are forgotten GossipToTheDeadTime after the change.
+ * node is never probed nor suspected. Dead and left members leave the table GossipToTheDeadTime after the
+ * change; `forgotten` is emitted once a member is in neither the table nor the reconnect list (never for static
+ * peers and seeds). Incarnations are capped at MAX_INCARNATION; see refute for what happens at the cap.
  *
  * Static peers (a peers file): `ctx.nodes` other than self start as alive at incarnation 0 with an unknown
  * address (""); the node then push/pulls one random peer (retried until one answers), which is how a restarted
@@ -51,9 +55,12 @@ import {
 import { isSwimMsg } from './guards.js';
 import {
   MAX_ADDRESS_LENGTH,
+  MAX_INCARNATION,
+  MAX_INCARNATION_JUMP,
   MAX_JOIN_ATTEMPTS,
   MAX_MEMBERS,
   MAX_PIGGYBACK_UPDATES,
+  MAX_RECONNECT,
   MAX_RELAYS,
   type Member,
   type MemberEvent,
@@ -129,6 +136,10 @@ export interface SwimCounters {
   pushPulls: number;
   reconnects: number;
   membersRefused: number;
+  /** Facts dropped for an incarnation more than MAX_INCARNATION_JUMP above the known one (not from the member itself). */
+  incarnationsRefused: number;
+  /** Refutations impossible because this node's incarnation is at MAX_INCARNATION. */
+  refutationsAtCap: number;
   pingsForOthers: number;
   /** Round-trip time of the last successful probe (ms), and their sum and count, for a mean. */
   lastProbeRttMs: number;
@@ -153,6 +164,14 @@ export interface SwimState {
   readonly broadcasts: BroadcastQueue;
   /** Dead and left members in the order they died, for forgetting them (entries whose member changed since are stale). */
   graveyard: Array<{ readonly node: NodeId; readonly at: number }>;
+  /**
+   * Serf's reconnect list: dead members (id → when they died), in the order they died, kept ReconnectTimeout
+   * (at most MAX_RECONNECT) whether or not the member table still holds them, so a partition longer than
+   * GossipToTheDeadTime still heals. A member leaves it when seen alive again, leaves, or times out.
+   */
+  readonly reconnectList: Map<NodeId, number>;
+  /** Static peers and join seeds: reconnect candidates for the node's life (unless alive), never forgotten. At most MAX_MEMBERS. */
+  readonly anchors: Set<NodeId>;
   join: Join | null;
   left: boolean;
   /**
@@ -199,6 +218,7 @@ function validateOptions(o: SwimOptions): void {
   whole(o.awarenessMaxMultiplier, 'awarenessMaxMultiplier', 1);
   whole(o.refutationRetransmitMult, 'refutationRetransmitMult', 1);
   nonNegative(o.reconnectIntervalMs, 'reconnectIntervalMs');
+  nonNegative(o.reconnectTimeoutMs, 'reconnectTimeoutMs');
   positive(o.joinRetryIntervalMs, 'joinRetryIntervalMs');
   if (typeof o.lifeguard !== 'boolean') throw new RangeError('swim: lifeguard must be a boolean');
   if (typeof o.answerStaleAccusations !== 'boolean') throw new RangeError('swim: answerStaleAccusations must be a boolean');
@@ -223,6 +243,8 @@ function init(ctx: InitContext<SwimOptions>): { state: SwimState; effects: Fx } 
     suspicions: new Map(),
     broadcasts: new BroadcastQueue(),
     graveyard: [],
+    reconnectList: new Map(),
+    anchors: new Set(),
     join: null,
     left: false,
     gossipPhase: 0,
@@ -243,6 +265,8 @@ function init(ctx: InitContext<SwimOptions>): { state: SwimState; effects: Fx } 
       pushPulls: 0,
       reconnects: 0,
       membersRefused: 0,
+      incarnationsRefused: 0,
+      refutationsAtCap: 0,
       pingsForOthers: 0,
       lastProbeRttMs: 0,
       probeRttSumMs: 0,
@@ -257,6 +281,7 @@ function init(ctx: InitContext<SwimOptions>): { state: SwimState; effects: Fx } 
     if (state.members.size >= MAX_MEMBERS) throw new RangeError(`swim: more than ${MAX_MEMBERS} members`);
     const m: MemberRecord = { id, address: '', incarnation: 0, state: 'alive', stateChangeAt: now };
     state.members.set(id, m);
+    state.anchors.add(id);
     state.probeOrder.push(id);
     emit(fx, m);
   }
@@ -292,7 +317,7 @@ function shuffle(prng: Prng, items: NodeId[]): void {
 function step(state: SwimState, input: Input<SwimMsg, SwimRequest, SwimTimer>, now: number): Fx {
   state.now = now;
   const fx: Fx = [];
-  reap(state, now);
+  reap(state, now, fx);
   switch (input.kind) {
     case 'receive':
       onMessage(state, input.from, input.msg, now, fx);
@@ -361,6 +386,8 @@ function onRequest(state: SwimState, req: SwimRequest, now: number, fx: Fx): voi
         return;
       }
       state.join = { seeds, attempts: 0 };
+      // Seeds stay reconnect candidates: a seed that restarted alone (a new cluster of one) is found again.
+      for (const s of seeds) if (state.anchors.size < MAX_MEMBERS) state.anchors.add(s);
       joinAttempt(state, now, fx);
       return;
     }
@@ -417,7 +444,20 @@ function onMessage(state: SwimState, from: NodeId, msg: SwimMsg, now: number, fx
       unreachable(msg);
   }
   if (state.options.answerStaleAccusations) answerStale(state, from, msg.g, fx);
-  for (const u of msg.g) applyUpdate(state, u, now, fx);
+  for (const u of msg.g) if (plausibleIncarnation(state, from, u.node, u.inc)) applyUpdate(state, u, now, fx);
+}
+
+/**
+ * Whether a fact's incarnation for `node`, heard from `from`, is believable: at most MAX_INCARNATION_JUMP above
+ * what this node knows, unless the member speaks for itself or is unknown (the guard already capped it at
+ * MAX_INCARNATION). Refused facts are counted: one peer must not push an incarnation to its cap for everyone.
+ */
+function plausibleIncarnation(state: SwimState, from: NodeId, node: NodeId, inc: number): boolean {
+  if (from === node && node !== state.self) return true;
+  const m = state.members.get(node);
+  if (m === undefined || inc <= m.incarnation + MAX_INCARNATION_JUMP) return true;
+  state.counters.incarnationsRefused++;
+  return false;
 }
 
 /** Answers the sender's suspect and dead facts that this node knows to be outdated with what it knows (see the knob). */
@@ -486,7 +526,7 @@ function onPingReq(state: SwimState, from: NodeId, seq: number, target: NodeId, 
 
 function onPushPull(state: SwimState, from: NodeId, msg: Extract<SwimMsg, { t: 'push-pull' }>, now: number, fx: Fx): void {
   state.counters.pushPulls++;
-  mergeRemoteState(state, msg.states, now, fx);
+  mergeRemoteState(state, from, msg.states, now, fx);
   if (!msg.reply) {
     fx.push({ kind: 'send', to: from, msg: { t: 'push-pull', join: msg.join, reply: true, states: localStates(state) } });
     return;
@@ -620,6 +660,7 @@ function aliveNode(state: SwimState, a: Extract<SwimUpdate, { k: 'alive' }>, now
     }
     const fresh: MemberRecord = { id: a.node, address: a.addr, incarnation: a.inc, state: 'alive', stateChangeAt: now };
     state.members.set(a.node, fresh);
+    state.reconnectList.delete(a.node);
     insertIntoProbeOrder(state, a.node);
     queueUpdate(state, a);
     emit(fx, fresh);
@@ -650,6 +691,7 @@ function aliveNode(state: SwimState, a: Extract<SwimUpdate, { k: 'alive' }>, now
     m.state = 'alive';
     m.stateChangeAt = now;
   }
+  state.reconnectList.delete(a.node);
   if (changed) emit(fx, m);
 }
 
@@ -718,6 +760,7 @@ function deadNode(state: SwimState, d: Extract<SwimUpdate, { k: 'dead' }>, now: 
       queueUpdate(state, d);
       setIncarnation(m, d.inc);
       m.state = 'left';
+      state.reconnectList.delete(d.node);
       emit(fx, m);
     }
     return;
@@ -734,12 +777,20 @@ function deadNode(state: SwimState, d: Extract<SwimUpdate, { k: 'dead' }>, now: 
   if (m.state === 'dead' && d.from === state.self) state.counters.declaredDead++;
   bury(state, d.node, now);
   emit(fx, m);
+  if (m.state === 'dead') addToReconnectList(state, d.node, now, fx);
 }
 
 /** memberlist's refute: an incarnation past the accusation, gossiped as alive; being accused costs health. */
 function refute(state: SwimState, accusedInc: number, fx: Fx): void {
   const me = state.members.get(state.self)!;
   const inc = Math.max(me.incarnation + 1, accusedInc + 1);
+  if (inc > MAX_INCARNATION) {
+    // No incarnation is left to beat the accusation: keep ours (invariants and peers' guards stay sound) and let
+    // the cluster declare us dead; peers forget us after ReconnectTimeout, and a restart under a new id is clean.
+    state.counters.refutationsAtCap++;
+    fx.push({ kind: 'log', level: 'error', text: 'swim: cannot refute: incarnation at its cap', fields: { incarnation: me.incarnation, accused: accusedInc } });
+    return;
+  }
   setIncarnation(me, inc);
   state.counters.refutations++;
   adjustAwareness(state, 1);
@@ -754,6 +805,7 @@ function queueUpdate(state: SwimState, u: SwimUpdate): void {
 
 function setIncarnation(m: MemberRecord, inc: number): void {
   assert(inc >= m.incarnation, `the incarnation of ${m.id} would go down from ${m.incarnation} to ${inc}`);
+  assert(inc <= MAX_INCARNATION, `the incarnation of ${m.id} would pass its cap: ${inc}`);
   m.incarnation = inc;
 }
 
@@ -832,8 +884,9 @@ function localStates(state: SwimState): PushNodeState[] {
 }
 
 /** memberlist's mergeState: a remote `dead` only makes us suspect (we give it the chance to refute); `left` is final. */
-function mergeRemoteState(state: SwimState, remote: readonly PushNodeState[], now: number, fx: Fx): void {
+function mergeRemoteState(state: SwimState, from: NodeId, remote: readonly PushNodeState[], now: number, fx: Fx): void {
   for (const r of remote) {
+    if (!plausibleIncarnation(state, from, r.node, r.inc)) continue;
     switch (r.state) {
       case 'alive':
         aliveNode(state, { k: 'alive', node: r.node, inc: r.inc, addr: r.addr }, now, fx);
@@ -862,10 +915,13 @@ function periodicPushPull(state: SwimState, now: number, fx: Fx): void {
 function reconnect(state: SwimState, now: number, fx: Fx): void {
   if (state.left) return;
   fx.push({ kind: 'timer', name: 'reconnect', at: now + state.options.reconnectIntervalMs });
-  const dead: NodeId[] = [];
-  for (const g of state.graveyard) {
-    const m = state.members.get(g.node);
-    if (m !== undefined && m.state === 'dead' && m.stateChangeAt === g.at) dead.push(g.node);
+  // Serf's reconnect picks among its failed members; ours also tries the static peers and join seeds not seen
+  // alive (a restarted seed that began a cluster of its own merges with ours through this push/pull).
+  const dead: NodeId[] = [...state.reconnectList.keys()];
+  for (const a of state.anchors) {
+    if (state.reconnectList.has(a) || a === state.self) continue;
+    const m = state.members.get(a);
+    if (m === undefined || m.state === 'dead') dead.push(a);
   }
   if (dead.length === 0) return;
   const peer = state.prng.pick(dead);
@@ -919,8 +975,34 @@ function isCurrentGrave(state: SwimState, g: { readonly node: NodeId; readonly a
   return m !== undefined && (m.state === 'dead' || m.state === 'left') && m.stateChangeAt === g.at;
 }
 
-/** Forgets dead and left members GossipToTheDeadTime after they died (memberlist reaps at a probe wrap; we on time). */
-function reap(state: SwimState, now: number): void {
+/** A member just declared dead becomes a reconnect candidate; past MAX_RECONNECT the one dead longest is dropped. */
+function addToReconnectList(state: SwimState, node: NodeId, now: number, fx: Fx): void {
+  state.reconnectList.delete(node);
+  if (state.reconnectList.size >= MAX_RECONNECT) {
+    const oldest = state.reconnectList.keys().next().value as NodeId;
+    state.reconnectList.delete(oldest);
+    forgetIfGone(state, oldest, fx);
+  }
+  state.reconnectList.set(node, now);
+}
+
+/** Emits `forgotten` for a member in neither the table nor the reconnect list, unless it is a static peer or seed. */
+function forgetIfGone(state: SwimState, node: NodeId, fx: Fx): void {
+  if (state.members.has(node) || state.reconnectList.has(node) || state.anchors.has(node)) return;
+  fx.push({ kind: 'output', value: { kind: 'forgotten', id: node } });
+}
+
+/**
+ * Forgets dead and left members GossipToTheDeadTime after they died (memberlist reaps at a probe wrap; we on
+ * time), and drops reconnect candidates ReconnectTimeout after they died (Serf's reap of failed members).
+ */
+function reap(state: SwimState, now: number, fx: Fx): void {
+  const timeout = state.options.reconnectTimeoutMs;
+  for (const [node, at] of state.reconnectList) {
+    if (at + timeout >= now) break; // in the order they died
+    state.reconnectList.delete(node);
+    forgetIfGone(state, node, fx);
+  }
   const ttl = state.options.gossipToTheDeadTimeMs;
   const grave = state.graveyard;
   let drop = 0;
@@ -933,6 +1015,7 @@ function reap(state: SwimState, now: number): void {
     assert(i >= 0, `forgotten member ${g.node} was not in the probe order`);
     state.probeOrder.splice(i, 1);
     if (i < state.probeIndex) state.probeIndex--;
+    forgetIfGone(state, g.node, fx);
   }
   if (drop > 0) state.graveyard = grave.slice(drop);
 }
@@ -996,6 +1079,9 @@ function metrics(state: SwimState): Readonly<Record<string, number | string | bo
     'swim.pushPulls': c.pushPulls,
     'swim.reconnects': c.reconnects,
     'swim.membersRefused': c.membersRefused,
+    'swim.incarnationsRefused': c.incarnationsRefused,
+    'swim.refutationsAtCap': c.refutationsAtCap,
+    'swim.reconnectList': state.reconnectList.size,
     'swim.pingsForOthers': c.pingsForOthers,
     'swim.probeRttLastMs': c.lastProbeRttMs,
     'swim.probeRttSumMs': c.probeRttSumMs,
@@ -1009,7 +1095,9 @@ function metrics(state: SwimState): Readonly<Record<string, number | string | bo
  * - at most MAX_MEMBERS members; the probe order is exactly the members but self, each once;
  * - a member is suspect exactly when a suspicion timer runs for it; a suspicion has at most k confirmations;
  * - no dead or left member is kept longer than GossipToTheDeadTime (forgetting runs at every step);
- * - the broadcast queue, relays and graveyard are within their bounds, one broadcast per member;
+ * - the broadcast queue, relays, graveyard and reconnect list are within their bounds, one broadcast per member;
+ * - a reconnect candidate is dead or no longer in the table, and younger than ReconnectTimeout;
+ * - incarnations are at most MAX_INCARNATION (the guard caps the wire; refute stops at the cap);
  * - the health score is in [0, AwarenessMaxMultiplier − 1], and 0 without Lifeguard;
  * - incarnations never decrease: every change goes through setIncarnation, which asserts it.
  */
@@ -1027,7 +1115,7 @@ function invariants(state: SwimState): void {
   assert(state.probeIndex >= 0 && state.probeIndex <= state.probeOrder.length, `probe index ${state.probeIndex} out of range`);
   const ttl = state.options.gossipToTheDeadTimeMs;
   for (const m of state.members.values()) {
-    assert(Number.isSafeInteger(m.incarnation) && m.incarnation >= 0, `incarnation of ${m.id} is ${m.incarnation}`);
+    assert(Number.isSafeInteger(m.incarnation) && m.incarnation >= 0 && m.incarnation <= MAX_INCARNATION, `incarnation of ${m.id} is ${m.incarnation}`);
     assert((m.state === 'suspect') === state.suspicions.has(m.id), `${m.id} is ${m.state} but suspicion timer ${state.suspicions.has(m.id) ? 'runs' : 'is missing'}`);
     if ((m.state === 'dead' || m.state === 'left') && m.id !== state.self) {
       assert(m.stateChangeAt + ttl >= state.now, `${m.id} is ${m.state} since ${m.stateChangeAt}, kept past GossipToTheDeadTime at ${state.now}`);
@@ -1039,6 +1127,13 @@ function invariants(state: SwimState): void {
   state.broadcasts.check();
   assert(state.relays.size <= MAX_RELAYS, `${state.relays.size} relays > ${MAX_RELAYS}`);
   assert(state.graveyard.length <= MAX_GRAVEYARD, `graveyard holds ${state.graveyard.length} > ${MAX_GRAVEYARD}`);
+  assert(state.reconnectList.size <= MAX_RECONNECT, `reconnect list holds ${state.reconnectList.size} > ${MAX_RECONNECT}`);
+  assert(state.anchors.size <= MAX_MEMBERS && !state.anchors.has(state.self), 'anchors past their bound, or self among them');
+  for (const [node, at] of state.reconnectList) {
+    const m = state.members.get(node);
+    assert(m === undefined || m.state === 'dead', `reconnect candidate ${node} is ${m?.state}`);
+    assert(at + state.options.reconnectTimeoutMs >= state.now, `reconnect candidate ${node} kept past ReconnectTimeout`);
+  }
   const maxScore = state.options.lifeguard ? state.options.awarenessMaxMultiplier - 1 : 0;
   assert(state.awareness >= 0 && state.awareness <= maxScore, `awareness ${state.awareness} outside [0, ${maxScore}]`);
   assert(state.probe === null || (state.probe.target !== state.self && !state.left), 'a probe of self, or by a node that left');

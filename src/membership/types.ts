@@ -19,10 +19,17 @@ export interface Member {
 export type SwimRequest = { readonly op: 'join'; readonly seeds: readonly NodeId[] } | { readonly op: 'leave' };
 
 /**
- * Outputs: one event per change of a member's state (or address) as this node sees it; alive covers join and
- * recovery. At init every member the node starts with (itself and its static peers) is announced once.
+ * Outputs: one `member` event per change of a member's state (or address) as this node sees it; alive covers
+ * join and recovery. At init every member the node starts with (itself and its static peers) is announced once.
+ *
+ * `forgotten`: the node dropped the member for good: it is neither in its member table (dead and left members
+ * leave it GossipToTheDeadTime after the change) nor in its reconnect list (Serf's: dead members stay there
+ * ReconnectTimeout, or until evicted at MAX_RECONNECT; left members never enter it). A driver must keep a
+ * peer's transport slot (its address) until `forgotten` (or `left`), NOT drop it on `dead`: SWIM still gossips
+ * to the dead and push/pulls them to heal partitions. Static peers (a peers file) and the seeds of a `join` are
+ * reconnect candidates for the node's whole life and are never forgotten (their addresses are the driver's).
  */
-export type MemberEvent = { readonly kind: 'member'; readonly member: Member };
+export type MemberEvent = { readonly kind: 'member'; readonly member: Member } | { readonly kind: 'forgotten'; readonly id: NodeId };
 
 export interface SwimOptions {
   /** This node's own "host:port", gossiped in its alive messages. */
@@ -54,9 +61,12 @@ export interface SwimOptions {
   /**
    * Serf's ReconnectInterval, shortened: a push/pull with one random dead (not left) member this often, so two
    * sides of a healed partition that declared each other dead find each other again (memberlist alone never
-   * probes the dead). Only members still remembered (GossipToTheDeadTime) are tried. 0 disables.
+   * probes the dead). Candidates: the reconnect list (dead members, for reconnectTimeoutMs), the static peers
+   * and the seeds of a join (always, unless seen alive). 0 disables.
    */
   readonly reconnectIntervalMs: number;
+  /** Serf's ReconnectTimeout: a dead member stays a reconnect candidate this long after it died, then is forgotten. */
+  readonly reconnectTimeoutMs: number;
   /**
    * Ours, not memberlist's: a suspect or dead about a member that is older than this node's view (the member
    * refuted it since) is answered to its sender with the newer fact. A refutation is gossiped a bounded number
@@ -95,6 +105,7 @@ export const DEFAULT_SWIM_OPTIONS: Omit<SwimOptions, 'address'> = Object.freeze(
   answerStaleAccusations: true,
   refutationRetransmitMult: 2,
   reconnectIntervalMs: 5_000,
+  reconnectTimeoutMs: 24 * 60 * 60 * 1000,
   joinRetryIntervalMs: 1_000,
 });
 
@@ -117,6 +128,15 @@ export const MAX_PIGGYBACK_UPDATES = 20;
 export const MAX_RELAYS = 256;
 /** Join attempts (one per joinRetryInterval) before the node gives up and logs it; a later join request starts over. */
 export const MAX_JOIN_ATTEMPTS = 600;
+/** Dead members kept as reconnect candidates (Serf's failed members); the one dead longest is forgotten first. */
+export const MAX_RECONNECT = 1024;
+/** The highest incarnation (memberlist's is a uint32); the guard refuses more, and a node at it cannot refute. */
+export const MAX_INCARNATION = 2 ** 32 - 1;
+/**
+ * How far above the known incarnation of a member a fact from another node may go; past it the fact is dropped
+ * and counted (honest incarnations rise by one per refutation, so a jump this big is a bug or an attack).
+ */
+export const MAX_INCARNATION_JUMP = 2 ** 20;
 /** Longest node id and address accepted from the wire. */
 export const MAX_ID_LENGTH = 256;
 export const MAX_ADDRESS_LENGTH = 512;

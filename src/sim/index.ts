@@ -51,3 +51,4 @@ export {
 } from './simulation.js';
 // Membership (SWIM + Lifeguard) under the simulator: static nodes, joiners with nodes = [self], leaves, faults.
 export { runMembershipScenario, withInitNodes, type MemberChange, type MembershipScenario, type MembershipVerdict } from './scenarios/membership.js';
+export { COMPOSED_ADDRESS_BOOK, memberEventOf, membershipSeedsOf, withAddressBook, type AddressBook, type AddressBookModel } from './address-book.js';

@@ -17,6 +17,7 @@ import { hashString32 } from '../../core/prng.js';
 import type { InitContext, Protocol } from '../../protocol/types.js';
 import { membersOf, swimProtocol, type SwimState } from '../../membership/swim.js';
 import { swimOptions, type MemberEvent, type MemberState, type SwimMsg, type SwimOptions, type SwimRequest, type SwimTimer } from '../../membership/types.js';
+import { withAddressBook } from '../address-book.js';
 import { faultEndMs, type Fault } from '../faults.js';
 import type { NetworkModel } from '../network.js';
 import { Simulation, type SimulationStats } from '../simulation.js';
@@ -53,6 +54,11 @@ export interface MembershipScenario {
   readonly judge?: boolean;
   /** Another build of the protocol (tests run mutants through the same scenario). Default swimProtocol. */
   readonly protocol?: typeof swimProtocol;
+  /**
+   * Whether a node can send only to members it holds an address for, as the driver and transport let it
+   * (address-book.ts). Default true; false is the simulator's all-reaching network.
+   */
+  readonly addressBook?: boolean;
 }
 
 export interface MemberChange {
@@ -75,6 +81,8 @@ export interface MembershipVerdict {
   readonly falsePositives: readonly MemberChange[];
   /** Empty when every end-state check passed. */
   readonly problems: readonly string[];
+  /** Sends dropped because the sender held no address for the receiver (0 without the address book). */
+  readonly droppedUnaddressed: number;
   readonly stats: SimulationStats;
   readonly endedAtMs: number;
 }
@@ -109,7 +117,9 @@ export function runMembershipScenario(scenario: MembershipScenario): MembershipV
   const nodes = [...statics, ...joinerNodes];
   const faults = scenario.faults ?? [];
   const isJoiner = new Set(joinerNodes);
-  const protocol = withInitNodes(scenario.protocol ?? swimProtocol, (self) => (isJoiner.has(self) ? [self] : statics));
+  const started = withInitNodes(scenario.protocol ?? swimProtocol, (self) => (isJoiner.has(self) ? [self] : statics));
+  const booked = withAddressBook(started, { memberEvent: (e: MemberEvent) => e, seedsOf: (r: SwimRequest) => (r.op === 'join' ? r.seeds : []) });
+  const protocol = (scenario.addressBook ?? true) ? booked.protocol : started;
   const startAt = new Map<NodeId, number>();
   joiners.forEach((j, i) => startAt.set(joinerNodes[i]!, j.atMs));
   const sim = new Simulation<SwimState, SwimMsg, MemberEvent, SwimOptions, SwimRequest, SwimTimer>(protocol, {
@@ -150,6 +160,7 @@ export function runMembershipScenario(scenario: MembershipScenario): MembershipV
   const falsePositives: MemberChange[] = [];
   const record = scenario.record ?? true;
   sim.onOutput((observer, atMs, ev) => {
+    if (ev.kind !== 'member') return;
     const c: MemberChange = { observer, atMs, node: ev.member.id, state: ev.member.state, incarnation: ev.member.incarnation };
     if (record) changes.push(c);
     if (c.state === 'dead' && !troubled.has(c.node)) falsePositives.push(c);
@@ -196,7 +207,8 @@ export function runMembershipScenario(scenario: MembershipScenario): MembershipV
       }
     }
   }
-  return { nodes, live, crashedAtEnd, left, changes, falsePositives, problems, stats: report.stats, endedAtMs: report.endedAtMs };
+  const droppedUnaddressed = (scenario.addressBook ?? true) ? booked.book.dropped() : 0;
+  return { nodes, live, crashedAtEnd, left, changes, falsePositives, problems, droppedUnaddressed, stats: report.stats, endedAtMs: report.endedAtMs };
 }
 
 /** The end of the last fault, for settling times. */

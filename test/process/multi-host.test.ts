@@ -152,6 +152,8 @@ function defineTests(): void {
       await lab.cut(n2.host);
       await call(n1, 'POST', '/groups/users/ranges', { start: 3 * QUARTER, end: 4 * QUARTER, meta: 'during the cut' });
       await cluster.converged([n1, n3], ['n1', 'n2', 'n3']);
+      // This process cannot reach n2 now; a client on n2's own host can, and n2 has not heard of it.
+      assert.equal((await cluster.registrationsFromOwnHost(n2)).length, 3);
       await lab.heal(n2.host);
       await cluster.converged([n1, n2, n3], ['n1', 'n2', 'n3']);
       assert.equal((await cluster.registrations(n2)).length, 4);
@@ -233,10 +235,15 @@ class RangesCluster {
   }
 
   async registrations(node: RangesNodeOnHost): Promise<Registration[]> {
-    const topology = (await call(node, 'GET', '/groups/users/topology')) as Array<{ nodes: Registration[] }>;
-    const all = new Map<string, Registration>();
-    for (const sub of topology) for (const r of sub.nodes) all.set(`${r.node} ${r.start} ${r.end}`, r);
-    return [...all.values()];
+    return distinctRegistrations((await call(node, 'GET', '/groups/users/topology')) as Array<{ nodes: Registration[] }>);
+  }
+
+  /** The same, asked by `chatterbox ranges topology` run on the node's own host (which a cut does not cut off). */
+  async registrationsFromOwnHost(node: RangesNodeOnHost): Promise<Registration[]> {
+    const client = this.lab.exec(node.host, ['ranges', 'topology', 'users', '--api', `http://${node.host.address}:${API_PORT}`]);
+    assert.equal(await client.exited, 0, client.stderrLines.join('\n'));
+    const topology = JSON.parse(client.stdoutLines.join('\n')) as Array<{ nodes: Registration[] }>;
+    return distinctRegistrations(topology);
   }
 
   /**
@@ -258,6 +265,13 @@ class RangesCluster {
       await new Promise((resolve) => setTimeout(resolve, 2 * INTERVAL_MS));
     }
   }
+}
+
+/** Every registration a topology lists, once (a registration appears in every subrange it covers). */
+function distinctRegistrations(topology: ReadonlyArray<{ readonly nodes: readonly Registration[] }>): Registration[] {
+  const all = new Map<string, Registration>();
+  for (const sub of topology) for (const r of sub.nodes) all.set(`${r.node} ${r.start} ${r.end}`, r);
+  return [...all.values()];
 }
 
 interface Reply {

@@ -89,6 +89,7 @@ const LAYER_RANKS: Readonly<Record<string, number>> = {
   agreement: 2,
   replication: 2,
   platform: 2,
+  membership: 2,
   broadcast: 3,
   ranges: 3,
   sim: 4,

@@ -15,8 +15,12 @@ import { createLogger } from '../platform/log.js';
 import { configureCommand, parseQuietly, untilInterrupted, type Env, type OptionValues } from './command.js';
 import { RunError, UsageError, oneLine, quote, systemErrorOf } from '../platform/user-errors.js';
 import { flagOption, parseHost, parsePort, pathOption, stringOption, wholeNumber } from './flags.js';
-import { PLACE_DEFAULTS, addPlaceOptions, nodeFailed, placeArgsFromOptions, resolveClusterPlace, type PlaceArgs } from './place-flags.js';
+import { PLACE_DEFAULTS, addPlaceOptions, loadClusterKey, nodeFailed, placeArgsFromOptions, resolveClusterPlace, type PlaceArgs } from './place-flags.js';
 import { readInputFile, type ReadFile } from '../platform/peers-file.js';
+import { parseJoinList, SRV_PREFIX, type SeedEntry } from '../runtime/join-seeds.js';
+import { formatHostPort, parseHostPort, type HostPort } from '../transport/host-port.js';
+import { MAX_HELLO_TEXT_CHARS, helloTextProblem } from '../transport/hello-text.js';
+import { nodeId } from '../core/ids.js';
 
 export const RANGES_API_ENV = 'CHATTERBOX_RANGES_API';
 
@@ -31,6 +35,8 @@ export const RANGES_DEFAULTS = {
 } as const;
 
 const MAX_FANOUT = 64;
+/** The cluster id of `--join` nodes without `--cluster-id`: there is no peers file to derive one from. */
+export const JOIN_DEFAULT_CLUSTER_ID = 'chatterbox';
 const MAX_INTERVAL_MS = 60_000;
 
 // ------------------------------------------------------------------------------------------------- serve
@@ -42,6 +48,12 @@ export interface RangesServeArgs extends PlaceArgs {
   readonly fanout: number;
   readonly intervalMs: number;
   readonly verbose: boolean;
+  /** `--join`: seeds instead of a peers file. */
+  readonly join?: readonly SeedEntry[];
+  /** `--advertise`: where the other nodes dial this one (default -h:-p). */
+  readonly advertise?: HostPort;
+  /** `--node-id` (with --join; default the advertised host:port). */
+  readonly nodeId?: string;
 }
 
 export function defineServeCommand(): Command {
@@ -54,12 +66,21 @@ export function defineServeCommand(): Command {
     .option('--api-port <port>', `port of the HTTP API, 1..65535 (default ${RANGES_DEFAULTS.apiPort})`)
     .option('--fanout <n>', `each node sends its changes to about 2×n others, 1..${MAX_FANOUT}; the same on every node (default ${RANGES_DEFAULTS.fanout})`)
     .option('--interval-ms <ms>', `changes are batched and sent every this many milliseconds, 1..${MAX_INTERVAL_MS} (default ${RANGES_DEFAULTS.intervalMs})`)
+    .option(
+      '--join <seeds>',
+      `join a cluster through seeds instead of a peers file: host:port[,host:port…] (a host name stands for all its A/AAAA records; IPv6 as [addr]:port), or a DNS name without a port whose SRV records list the seeds (${SRV_PREFIX}<name>, or the name as given if it starts with "_"). Retried until a seed answers; seeds that are only this node start a new cluster. Not with --peer-config-file`,
+    )
+    .option('--advertise <host:port>', 'with --join: the address the other nodes dial this node at, when -h is not it (e.g. -h 0.0.0.0) (default -h:-p)')
+    .option('--node-id <id>', `with --join: this node's id, kept by its data dir (default the advertised host:port); at most ${MAX_HELLO_TEXT_CHARS} characters`)
     .option('-v, --verbose', 'debug logs on stderr (one line per API request, among others)')
     .addHelpText(
       'after',
       [
         '',
         'Every node of the peers file runs `chatterbox ranges serve` with its own -p, --data-dir and --api-port.',
+        `Or, without a peers file, nodes join through seeds: --join 10.0.0.5:3000 (cluster id "${JOIN_DEFAULT_CLUSTER_ID}" unless`,
+        '--cluster-id says otherwise); `chatterbox ranges members` then lists every node with its state (alive,',
+        'suspect, dead, left), and a dead node\'s registrations stay until it returns or `chatterbox ranges forget`.',
         'Logs (JSON) go to stderr; the line "ranges node started" carries the API\'s URL. Use the other',
         '`chatterbox ranges` subcommands, or the HTTP API directly, to join groups and register ranges.',
         '',
@@ -82,6 +103,7 @@ export function serveArgsFromOptions(opts: OptionValues, env: Env = {}): RangesS
   const interval = stringOption(opts, 'intervalMs', '--interval-ms');
   const place = placeArgsFromOptions(opts, env);
   if (dataDir === undefined) throw new UsageError('--data-dir is required: the directory where this node keeps its state');
+  const join = joinArgsFromOptions(opts);
   const args: RangesServeArgs = {
     ...place,
     dataDir,
@@ -91,12 +113,36 @@ export function serveArgsFromOptions(opts: OptionValues, env: Env = {}): RangesS
     fanout: fanout === undefined ? RANGES_DEFAULTS.fanout : wholeNumber('--fanout', fanout, 1, MAX_FANOUT),
     intervalMs: interval === undefined ? RANGES_DEFAULTS.intervalMs : wholeNumber('--interval-ms', interval, 1, MAX_INTERVAL_MS),
     verbose: flagOption(opts, 'verbose'),
+    ...join,
   };
   // Equal ports collide whenever the hosts overlap (localhost and 127.0.0.1, a wildcard): refuse them outright.
   if (args.apiPort === args.port) {
     throw new UsageError(`--api-port: ${args.apiPort} is also the node's -p/--port; give the API a port of its own`);
   }
   return args;
+}
+
+/** `--join`, `--advertise`, `--node-id`: validated, and exclusive of the peers file. */
+function joinArgsFromOptions(opts: OptionValues): Pick<RangesServeArgs, 'join' | 'advertise' | 'nodeId'> {
+  const join = stringOption(opts, 'join', '--join');
+  const advertise = stringOption(opts, 'advertise', '--advertise');
+  const id = stringOption(opts, 'nodeId', '--node-id');
+  if (join === undefined) {
+    if (advertise !== undefined) throw new UsageError('--advertise goes with --join (a peers file already says where each node is)');
+    if (id !== undefined) throw new UsageError('--node-id goes with --join (a peers file already names each node)');
+    return {};
+  }
+  if (pathOption(opts, 'peerConfigFile', '--peer-config-file') !== undefined) {
+    throw new UsageError('--join and --peer-config-file exclude each other: join through seeds, or list every node in a peers file');
+  }
+  const address = advertise === undefined ? undefined : parseHostPort(advertise);
+  if (advertise !== undefined && (address === undefined || helloTextProblem(advertise) !== undefined)) {
+    throw new UsageError(`--advertise: expected host:port (IPv6 as [addr]:port, port 1..65535), got ${quote(advertise)}`);
+  }
+  if (id !== undefined && (id.length === 0 || helloTextProblem(id) !== undefined || /[\u0000-\u001f\u007f]/.test(id))) {
+    throw new UsageError(`--node-id: expected a non-empty id of at most ${MAX_HELLO_TEXT_CHARS} characters without control characters, got ${quote(id)}`);
+  }
+  return { join: parseJoinList('--join', join), ...(address === undefined ? {} : { advertise: address }), ...(id === undefined ? {} : { nodeId: id }) };
 }
 
 /** Parses `chatterbox ranges serve` arguments (those after `serve`) without touching the process. */
@@ -106,6 +152,21 @@ export function parseServeArgv(argv: readonly string[], env: Env = {}): RangesSe
 
 /** Reads the peers and key files and assembles the runtime's config. Throws UsageError. */
 export function buildServeConfig(args: RangesServeArgs, readFile: ReadFile = readInputFile): RangesNodeConfig {
+  const rest = { dataDir: args.dataDir, apiHost: args.apiHost, apiPort: args.apiPort, fanout: args.fanout, intervalMs: args.intervalMs };
+  if (args.join !== undefined) {
+    const advertise = args.advertise ?? { host: args.host, port: args.port };
+    const self = { id: nodeId(args.nodeId ?? formatHostPort(advertise.host, advertise.port)), host: args.host, port: args.port };
+    const clusterKey = args.clusterKeyFile === undefined ? undefined : loadClusterKey(args.clusterKeyFile, readFile);
+    return {
+      self,
+      peers: [self],
+      clusterId: args.clusterId ?? JOIN_DEFAULT_CLUSTER_ID,
+      ...(clusterKey === undefined ? {} : { clusterKey }),
+      ...rest,
+      join: args.join,
+      advertise: formatHostPort(advertise.host, advertise.port),
+    };
+  }
   return {
     ...resolveClusterPlace(args, readFile),
     dataDir: args.dataDir,
@@ -271,10 +332,22 @@ const CLIENT_COMMANDS: readonly ClientSpec[] = [
   },
   {
     name: 'members',
-    summary: 'list the members of a group',
-    args: '<group>',
-    description: 'Print the members of <group>, as a JSON array of node ids.',
-    build: ([group]) => ({ method: 'GET', path: groupPath(group!, 'members'), prints: true }),
+    summary: 'list the members of a group, or of the cluster',
+    args: '[group]',
+    description:
+      'Print the members of <group>, as a JSON array of node ids; without a group, every node of the cluster this node knows, with its membership state, as JSON: [{node, address, incarnation, state}] (state alive, suspect, dead or left).',
+    build: ([group]) => ({ method: 'GET', path: group === undefined ? '/members' : groupPath(group, 'members'), prints: true }),
+  },
+  {
+    name: 'forget',
+    summary: 'release a dead or departed node\'s registrations',
+    args: '<node>',
+    description:
+      'Release every registration and group membership of <node>, which this node must see as dead or left (see `members`): for an operator, once a dead node will not come back. Prints {node, released}.',
+    build: ([node]) => {
+      if (node === '') throw new UsageError('<node>: expected a node id, got ""');
+      return { method: 'POST', path: `/members/${encodeURIComponent(node!)}/forget`, prints: true };
+    },
   },
   {
     name: 'topology',

@@ -34,3 +34,5 @@ export {
   registrationKey,
   parseRegistrationKey,
 } from './group-state.js';
+// Key ranges on a live member list (membership.ts): the aware protocol and its composition with SWIM.
+export { MAX_KNOWN_MEMBERS, type NodeState, type RangesAwareState, rangesMembershipProtocol, rangesProtocolAware } from './membership.js';

@@ -14,7 +14,7 @@
  */
 import type { PlainData } from '../crdt/data.js';
 import { isPlainData } from '../crdt/data.js';
-import { deltaSync, type ReplicatedService, type ServiceResult, type SyncMsg, type SyncOptions, type SyncState, type SyncTimer } from '../replication/delta-sync.js';
+import { deltaSync, type DeltaSyncProtocol, type ReplicatedService, type ServiceResult, type SyncMsg, type SyncOptions, type SyncState, type SyncTimer } from '../replication/delta-sync.js';
 import type { Lattice } from '../replication/lattice.js';
 import type { Protocol } from '../protocol/types.js';
 import { GroupState, NotMemberError, UnknownGroupError, isEmptyDelta } from './group-state.js';
@@ -27,9 +27,20 @@ export type RangesRequest =
   | { readonly id: number; readonly op: 'register'; readonly group: string; readonly start: number; readonly end: number; readonly meta?: PlainData }
   | { readonly id: number; readonly op: 'release'; readonly group: string; readonly start: number; readonly end: number }
   | { readonly id: number; readonly op: 'increase' | 'decrease'; readonly group: string; readonly start: number; readonly end: number; readonly by: number }
-  | { readonly id: number; readonly op: 'lookup'; readonly group: string; readonly key: string | number };
+  | { readonly id: number; readonly op: 'lookup'; readonly group: string; readonly key: string | number }
+  /** The cluster's members (not a group's) with their membership state: answered beside membership (membership.ts). */
+  | { readonly id: number; readonly op: 'cluster-members' }
+  /** Release every registration (and group membership) of `node`, which this node must see as dead or left. */
+  | { readonly id: number; readonly op: 'forget'; readonly node: string };
 
-export type RangesErrorCode = 'bad-request' | 'bad-range' | 'unknown-group' | 'not-member' | 'not-found';
+/**
+ * What the membership wrapper (membership.ts) hands the service once it has checked a `forget` (the node is dead
+ * or left here) or for its own graceful leave; never a client's request, so not in `RangesRequest`.
+ */
+export type RangesGrantedRequest = { readonly id: number; readonly op: 'forget-granted'; readonly node: string };
+
+/** `not-dead`: a `forget` of a node this node does not see as dead or left; `no-membership`: asked of a node run without it. */
+export type RangesErrorCode = 'bad-request' | 'bad-range' | 'unknown-group' | 'not-member' | 'not-found' | 'not-dead' | 'no-membership';
 
 export type RangesReply =
   | { readonly id: number; readonly ok: true; readonly result: unknown }
@@ -100,7 +111,21 @@ function subrangeView(s: Subrange): { start: number; end: number; nodes: Registr
   return { start: s.start, end: s.end, nodes: s.nodes.map(view) };
 }
 
-export const rangesService: ReplicatedService<GroupState, RangesRequest, RangesReply> = {
+/** Every group's membership and registrations of `node`, released as one delta (removals only: no dot of ours). */
+function forgetNode(id: number, state: GroupState, node: string): ServiceResult<GroupState, RangesReply> {
+  if (typeof node !== 'string' || node.length === 0) return fail(id, 'bad-request', 'node must be a non-empty string');
+  let released = 0;
+  let delta: ReturnType<GroupState['leave']> | undefined;
+  for (const group of state.groups()) {
+    released += state.registrations(group).filter((r) => r.node === node).length;
+    const d = state.leave(node, group);
+    if (delta === undefined) delta = d;
+    else delta.join(d);
+  }
+  return ok(id, { node, released }, delta);
+}
+
+export const rangesService: ReplicatedService<GroupState, RangesRequest | RangesGrantedRequest, RangesReply> = {
   name: 'ranges',
   lattice: groupStateLattice,
   durable: true,
@@ -136,6 +161,11 @@ export const rangesService: ReplicatedService<GroupState, RangesRequest, RangesR
           return ok(req.id, state.topology(req.group).subranges.map(subrangeView));
         case 'lookup':
           return ok(req.id, { position: toPosition(req.key), nodes: state.lookup(req.group, req.key).map(view) });
+        case 'cluster-members':
+        case 'forget':
+          return fail(req.id, 'no-membership', `${req.op} needs membership: this node runs on a static peer list, where no node is ever seen dead`);
+        case 'forget-granted':
+          return forgetNode(req.id, state, req.node);
       }
     } catch (error) {
       if (error instanceof InvalidRangeError) return fail(req.id, 'bad-range', error.message);
@@ -150,5 +180,8 @@ export const rangesService: ReplicatedService<GroupState, RangesRequest, RangesR
 export type RangesState = SyncState<GroupState>;
 export type RangesMsg = SyncMsg;
 
+/** The protocol with its member-set handler, for the membership wrapper (membership.ts). */
+export const rangesSync: DeltaSyncProtocol<GroupState, RangesRequest | RangesGrantedRequest, RangesReply> = deltaSync(rangesService);
+
 /** The protocol; its options are delta-sync's, built from `RangesOptions` by `rangesSyncOptions`. */
-export const rangesProtocol: Protocol<RangesState, RangesMsg, RangesReply, SyncOptions, RangesRequest, SyncTimer> = deltaSync(rangesService);
+export const rangesProtocol: Protocol<RangesState, RangesMsg, RangesReply, SyncOptions, RangesRequest, SyncTimer> = rangesSync;

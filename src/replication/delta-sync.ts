@@ -27,10 +27,10 @@
  * The code is split by concern under delta-sync/, each file a set of pure handlers over the one state type
  * (state.ts) with its own theory comment: links.ts (overlays, incarnations, greeting), buffer.ts (the delta
  * buffer), intervals.ts (intervals and acknowledgements), retransmit.ts, digests.ts (anti-entropy), plumtree.ts,
- * durability.ts, wire.ts (the message guard), invariants.ts, and protocol.ts, which puts them together. This file
+ * durability.ts, members.ts (a member set that changes), wire.ts (the message guard), invariants.ts, and protocol.ts, which puts them together. This file
  * is what the rest of the code imports.
  */
-export { deltaSync } from './delta-sync/protocol.js';
+export { deltaSync, type DeltaSyncProtocol } from './delta-sync/protocol.js';
 export { ownDeltasAcknowledged } from './delta-sync/buffer.js';
 export { validateSyncOptions } from './delta-sync/types.js';
 export type { ReplicatedService, ServiceContext, ServiceResult, SyncMsg, SyncOptions } from './delta-sync/types.js';

@@ -5,6 +5,7 @@
  */
 export {
   deltaSync,
+  type DeltaSyncProtocol,
   validateSyncOptions,
   type ReplicatedService,
   type ServiceContext,

@@ -7,6 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { TcpTransport, type PeerAddress } from '../transport/tcp-transport.js';
 import type { TransportHandlers } from '../transport/transport.js';
 import type { Logger } from '../platform/log.js';
+import type { NodeId } from '../core/ids.js';
 
 export interface NodePlace {
   readonly self: PeerAddress;
@@ -19,6 +20,11 @@ export interface NodeTransportOptions extends TransportHandlers {
   /** Refuse a peer that comes back as a new incarnation (protocols that cannot take a restarted peer back). */
   readonly rejectRestartedPeers: boolean;
   readonly log: Logger;
+  readonly onPeerUp?: (id: NodeId, incarnation: string) => void;
+  /** Peers come and go (membership): see TcpTransport's dynamic mode. */
+  readonly dynamic?: boolean;
+  /** Dynamic mode: the "host:port" this node is dialed at. */
+  readonly advertise?: string;
 }
 
 export function listenAsNode(place: NodePlace, options: NodeTransportOptions): Promise<TcpTransport> {
@@ -31,5 +37,7 @@ export function listenAsNode(place: NodePlace, options: NodeTransportOptions): P
     rejectRestartedPeers: options.rejectRestartedPeers,
     log: options.log,
     onMessage: options.onMessage,
+    ...(options.onPeerUp === undefined ? {} : { onPeerUp: options.onPeerUp }),
+    ...(options.dynamic === true ? { dynamic: true, ...(options.advertise === undefined ? {} : { advertise: options.advertise }) } : {}),
   });
 }

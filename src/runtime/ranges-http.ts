@@ -16,7 +16,9 @@
  *   DELETE /groups/:group/ranges?start=…&end=…       release
  *   POST   /groups/:group/ranges/increase            { start, end, by }
  *   POST   /groups/:group/ranges/decrease            { start, end, by }
- *   GET    /node                                     → { id, clusterId, nodes }
+ *   GET    /node                                     → { id, clusterId, address, nodes (the live members) }
+ *   GET    /members                                  → [{ node, address, incarnation, state }, …] (the cluster's)
+ *   POST   /members/:node/forget                     release a dead or departed node's registrations
  *
  * A registration is `{ node, start, end, priority, meta }`. Success is 200 with `{ "result": … }` (null for
  * writes); failure is `{ "error": { "code", "message" } }` with the status of ERROR_STATUS. POST bodies must be
@@ -50,6 +52,8 @@ export const ERROR_STATUS: Readonly<Record<HttpErrorCode, number>> = {
   'not-found': 404,
   'method-not-allowed': 405,
   'not-member': 409,
+  'not-dead': 409,
+  'no-membership': 409,
   'payload-too-large': 413,
   'unsupported-media-type': 415,
   internal: 500,
@@ -282,6 +286,7 @@ export function routeRangesHttp(input: HttpInput): Routed {
     const bad = noQuery(url.searchParams);
     return bad !== undefined ? fail(bad) : { ok: true, call: 'node' };
   }
+  if (segments[0] === 'members') return routeMembers(input, segments, url.searchParams);
   if (segments[0] !== 'groups') return notFound;
   if (segments.length === 1) return dispatch(GROUPS_ROUTE, input, '', url.searchParams);
   const rest = segments.slice(2).join('/');
@@ -293,6 +298,24 @@ export function routeRangesHttp(input: HttpInput): Routed {
   if (group.length === 0) return fail(httpError('bad-request', 'the group name must not be empty'));
   if (group.length > MAX_GROUP_CHARS) return fail(httpError('bad-request', `the group name is ${group.length} characters long; at most ${MAX_GROUP_CHARS} are allowed`));
   return dispatch(route, input, group, url.searchParams);
+}
+
+/** The cluster's members (membership, not a group's): `GET /members`, `POST /members/:node/forget`. */
+function routeMembers(input: HttpInput, segments: readonly string[], query: URLSearchParams): Routed {
+  const method = input.method.toUpperCase();
+  const bad = noQuery(query);
+  if (segments.length === 1) {
+    if (method !== 'GET') return fail(httpError('method-not-allowed', `${method} is not allowed here; use GET`, ['GET']));
+    return bad !== undefined ? fail(bad) : { ok: true, call: { op: 'cluster-members' } };
+  }
+  if (segments.length !== 3 || segments[2] !== 'forget') return fail(httpError('not-found', `no such route: ${method} /${segments.join('/')}; see GET /members, POST /members/:node/forget`));
+  if (method !== 'POST') return fail(httpError('method-not-allowed', `${method} is not allowed here; use POST`, ['POST']));
+  if (!isJson(input.contentType)) return fail(httpError('unsupported-media-type', 'send the body as Content-Type: application/json (also when it is empty)'));
+  const body = parseBody(input, emptyBody, true);
+  if (!body.ok) return fail(body.error);
+  const node = decodeSegment(segments[1]!);
+  if (node === undefined || node.length === 0) return fail(httpError('bad-request', `the node id ${JSON.stringify(segments[1])} is empty or not validly percent-encoded`));
+  return bad !== undefined ? fail(bad) : { ok: true, call: { op: 'forget', node } };
 }
 
 /** The status and body for a protocol reply. */

@@ -8,14 +8,25 @@
  * `RangesRequest` with a fresh id; the protocol answers it within the same step, and the reply's `persist`
  * effect has reached the disk before the HTTP response is written or any delta is sent.
  *
+ * Membership: the node runs key ranges beside SWIM (`rangesMembershipProtocol`, src/ranges/membership.ts) in one
+ * host. With a peers file its members start as that list and the transport stays static (membership only
+ * reports states, dead ones included); with `join` it starts alone, its transport dynamic, and joins through
+ * the seeds (membership-driver.ts): member events then add and remove the transport's peers.
+ *
  * Stop: SIGINT/SIGTERM (the `interrupt` signal) stops the protocol (requests still arriving get 503), then
  * closes the API, the transport and the store, in that order, and resolves 0. A failed disk write stops the node at once with 1: an acknowledged write must
  * never be one a crash forgets.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { hashString32 } from '../core/prng.js';
-import { rangesProtocol, rangesSyncOptions, type RangesMsg, type RangesReply, type RangesRequest } from '../ranges/protocol.js';
+import { rangesSyncOptions, type RangesMsg, type RangesReply, type RangesRequest } from '../ranges/protocol.js';
+import { rangesMembershipProtocol } from '../ranges/membership.js';
+import { DEFAULT_SWIM_OPTIONS, type MemberEvent } from '../membership/index.js';
+import type { WithMembershipMsg, WithMembershipRequest } from '../membership/compose.js';
 import type { TcpTransport, PeerAddress } from '../transport/tcp-transport.js';
+import { formatHostPort } from '../transport/host-port.js';
+import { MembershipDriver, isMemberEvent, joinCluster } from './membership-driver.js';
+import { dnsSeedResolver, type SeedEntry, type SeedResolver } from './join-seeds.js';
 import { DecodeError } from '../crdt/index.js';
 import { SqliteStore, StoreError } from './durable-store.js';
 import type { Logger } from '../platform/log.js';
@@ -45,6 +56,12 @@ export interface RangesNodeConfig {
   readonly apiPort: number;
   readonly fanout: number;
   readonly intervalMs: number;
+  /** Join through these seeds (`--join`) instead of a static list: `peers` is then just self. */
+  readonly join?: readonly SeedEntry[];
+  /** "host:port" the other nodes dial this one at (`--advertise`; default self's host:port). */
+  readonly advertise?: string;
+  /** How `join` entries are resolved (default node:dns). */
+  readonly resolver?: SeedResolver;
 }
 
 export interface RangesNode {
@@ -73,7 +90,13 @@ export async function startRangesNode(config: RangesNodeConfig, log: Logger): Pr
   const startedAtMs = performance.timeOrigin;
   // Opened first: a data dir of another node, or one in use, must fail before the node shows up on the network.
   const store = SqliteStore.open(config.dataDir, { nodeId: config.self.id, clusterId: config.clusterId });
-  let host: WallClockHost<RangesMsg, RangesReply, RangesRequest> | undefined;
+  type Msg = WithMembershipMsg<RangesMsg>;
+  type Req = WithMembershipRequest<RangesRequest>;
+  let host: WallClockHost<Msg, RangesReply | MemberEvent, Req> | undefined;
+  const dynamic = config.join !== undefined;
+  const advertise = config.advertise ?? formatHostPort(config.self.host, config.self.port);
+  const leaving = new AbortController();
+  let driver: MembershipDriver | undefined;
   let transport: TcpTransport | undefined;
   let server: Server | undefined;
   let stopping: Promise<void> | undefined;
@@ -85,6 +108,7 @@ export async function startRangesNode(config: RangesNodeConfig, log: Logger): Pr
   const stop = (): Promise<void> => {
     stopping ??= (async () => {
       const metrics = host?.metrics();
+      leaving.abort();
       host?.stop();
       if (server !== undefined) {
         const closed = new Promise<void>((resolve) => server!.close(() => resolve()));
@@ -100,17 +124,21 @@ export async function startRangesNode(config: RangesNodeConfig, log: Logger): Pr
 
   try {
     const restored = store.loadAll();
-    transport = await listenAsNode(config, {
+    transport = await listenAsNode(dynamic ? { ...config, peers: [config.self] } : config, {
       // A restarted node comes back with its store; delta-sync sees its new incarnation and resends it everything.
       rejectRestartedPeers: false,
       log,
-      onMessage: (from, msg) => host?.receive(from, msg as RangesMsg),
+      onMessage: (from, msg) => host?.receive(from, msg as Msg),
+      onPeerUp: () => driver?.changed(),
+      ...(dynamic ? { dynamic: true, advertise } : {}),
     });
+    const members = new MembershipDriver(transport, dynamic, log);
+    driver = members;
 
     const waiting = new Map<number, (reply: RangesReply) => void>();
-    const liveHost = new WallClockHost<RangesMsg, RangesReply, RangesRequest>(rangesProtocol, {
+    const liveHost = new WallClockHost<Msg, RangesReply | MemberEvent, Req>(rangesMembershipProtocol, {
       send: (to, msg) => transport!.send(to, msg),
-      output: (reply) => waiting.get(reply.id)?.(reply),
+      output: (value) => (isMemberEvent(value) ? members.onMember(value.member) : waiting.get(value.id)?.(value)),
       halt: () => fail(0),
       persist: (key, value) => {
         try {
@@ -126,9 +154,12 @@ export async function startRangesNode(config: RangesNodeConfig, log: Logger): Pr
       log,
     });
     host = liveHost;
-    const options = rangesSyncOptions({ fanout: config.fanout, intervalMs: config.intervalMs, seed: rangesSeed(config.clusterId) });
+    const options = {
+      swim: { ...DEFAULT_SWIM_OPTIONS, address: advertise },
+      inner: rangesSyncOptions({ fanout: config.fanout, intervalMs: config.intervalMs, seed: rangesSeed(config.clusterId) }),
+    };
     try {
-      liveHost.start(config.self.id, config.peers.map((p) => p.id), options, startedAtMs, restored);
+      liveHost.start(config.self.id, dynamic ? [config.self.id] : config.peers.map((p) => p.id), options, startedAtMs, restored);
     } catch (error) {
       if (!(error instanceof DecodeError)) throw error;
       // The saved replica is not a state this version reads (another version's shape, or a damaged file).
@@ -155,7 +186,13 @@ export async function startRangesNode(config: RangesNodeConfig, log: Logger): Pr
       }
       return reply ?? httpError('unavailable', 'the node is stopping');
     };
-    const nodeInfo = { id: config.self.id, clusterId: config.clusterId, nodes: config.peers.map((p) => p.id) };
+    const nodeInfo = (): unknown => ({
+      id: config.self.id,
+      clusterId: config.clusterId,
+      address: advertise,
+      // The live members (alive or suspect) as this node sees them; the peers file's nodes until membership says more.
+      nodes: members.members().length === 0 ? config.peers.map((p) => p.id) : members.members().filter((m) => m.state === 'alive' || m.state === 'suspect').map((m) => m.id),
+    });
     const guardHost = LOOPBACK_BIND.test(config.apiHost);
 
     server = createServer((req, res) => {
@@ -200,7 +237,7 @@ export async function startRangesNode(config: RangesNodeConfig, log: Logger): Pr
       }
       const routed = routeRangesHttp({ method, url: req.url ?? '/', contentType: req.headers['content-type'], body });
       if (!routed.ok) return refuse(routed.error);
-      if (routed.call === 'node') return answer(200, { result: nodeInfo });
+      if (routed.call === 'node') return answer(200, { result: nodeInfo() });
       const reply = call({ ...routed.call, id: nextId++ } as RangesRequest);
       if ('status' in reply) return refuse(reply);
       const { status, body: out } = replyToHttp(reply);
@@ -225,11 +262,27 @@ export async function startRangesNode(config: RangesNodeConfig, log: Logger): Pr
   const apiPort = typeof address === 'object' && address !== null ? address.port : config.apiPort;
   const apiUrl = `http://${urlHost(config.apiHost)}:${apiPort}`;
   started = true;
+  if (config.join !== undefined) {
+    const join = config.join;
+    const resolver = config.resolver ?? (await dnsSeedResolver());
+    // In the background: the API serves (this node's own replica) while the node looks for its seeds.
+    void joinCluster(join, {
+      driver: driver!,
+      transport: transport!,
+      resolver,
+      requestJoin: (seeds) => host?.request({ membership: { op: 'join', seeds } }),
+      log,
+      stop: leaving.signal,
+    }).catch((error: unknown) => {
+      log.fatal({ err: error }, 'joining the cluster failed');
+      fail(1);
+    });
+  }
   log.info(
     {
       api: apiUrl,
       port: config.self.port,
-      peers: config.peers.length,
+      ...(dynamic ? { join: config.join?.length, advertise } : { peers: config.peers.length }),
       dataDir: store.path,
       restored: !store.created,
       fanout: config.fanout,

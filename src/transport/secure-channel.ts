@@ -3,7 +3,10 @@
  * cluster has a shared key. Sans-IO: `Handshake` takes frame payloads in and hands frame payloads back; the
  * transport moves them and runs the timeout (HANDSHAKE_TIMEOUT_MS).
  *
- * 1. Both sides send a plaintext hello at once: {v, cluster, node, incarnation, nonce (32 random bytes), keyed}.
+ * 1. Both sides send a plaintext hello at once: {v, cluster, node, incarnation, nonce (32 random bytes), keyed},
+ *    and, from a node whose peers come and go (TcpTransport's dynamic mode), `listen`: the "host:port" it can be
+ *    dialed at, so that a node that has not heard of it yet can dial it back. Version 1 readers that predate
+ *    the field ignore it, and the transcript covers it, so with a key it is authenticated like the rest.
  * 2. Each checks the other's: same protocol version and cluster id; the node id is a known node other than
  *    itself; both have a cluster key or neither has; a dialer reached the node it dialed; an acceptor accepts
  *    only from lower ids (the lower id dials, so each pair has one connection). A hello from a higher id on the
@@ -51,6 +54,13 @@ export type Role = 'dialer' | 'acceptor';
 /** The peer was refused during the handshake; the message says why, for the one log line. */
 export class HandshakeError extends Error {
   override readonly name = 'HandshakeError';
+  /** 'self': the peer's hello carries this node's own id (an address of this node was dialed). */
+  constructor(
+    message: string,
+    readonly code?: 'self',
+  ) {
+    super(message);
+  }
 }
 
 /** An encrypted frame failed authentication: wrong key, tampering, or a lost frame. */
@@ -121,6 +131,8 @@ export interface Hello {
   readonly incarnation: string;
   readonly nonce: Uint8Array;
   readonly keyed: boolean;
+  /** Where the sender listens, "host:port" (dynamic membership only; see step 1 above). */
+  readonly listen?: string;
 }
 
 export function encodeHello(hello: Hello): Uint8Array {
@@ -143,13 +155,14 @@ export function decodeHello(payload: Uint8Array): Hello {
   if (fields['v'] !== PROTOCOL_VERSION) {
     throw new HandshakeError(`peer speaks protocol version ${quote(fields['v'])}, this node speaks ${PROTOCOL_VERSION}`);
   }
-  const { cluster, node, incarnation, nonce, keyed } = fields;
+  const { cluster, node, incarnation, nonce, keyed, listen } = fields;
   if (!isHelloText(cluster) || !isHelloText(node) || node.length === 0 || !isHelloText(incarnation)) {
     throw new HandshakeError(`malformed hello: cluster, node and incarnation must be strings of at most ${MAX_HELLO_TEXT_CHARS} characters, node non-empty`);
   }
   if (!(nonce instanceof Uint8Array) || nonce.length !== NONCE_BYTES) throw new HandshakeError('malformed hello: bad nonce');
   if (typeof keyed !== 'boolean') throw new HandshakeError('malformed hello: bad keyed flag');
-  return { v: PROTOCOL_VERSION, cluster, node, incarnation, nonce, keyed };
+  if (listen !== undefined && !isHelloText(listen)) throw new HandshakeError('malformed hello: bad listen address');
+  return { v: PROTOCOL_VERSION, cluster, node, incarnation, nonce, keyed, ...(listen === undefined ? {} : { listen }) };
 }
 
 function isHelloText(value: unknown): value is string {
@@ -165,12 +178,16 @@ function quote(value: unknown): string {
 export interface HandshakeOptions {
   readonly role: Role;
   readonly self: NodeId;
-  /** Every node of the cluster, self included. */
-  readonly nodes: ReadonlySet<string>;
+  /** Every node of the cluster, self included; in dynamic mode a set that has every id. */
+  readonly nodes: Pick<ReadonlySet<string>, 'has'>;
   readonly clusterId: string;
   readonly incarnation: string;
   /** For a dialer: the node it dialed. */
   readonly expectedPeer?: NodeId;
+  /** For a dialer without `expectedPeer`: it dialed an address, and any node of the cluster may answer. */
+  readonly anyPeer?: boolean;
+  /** Sent in our hello as `listen` (dynamic membership). */
+  readonly listen?: string;
   readonly clusterKey?: Buffer;
   /** Tests only: a fixed nonce. Real handshakes draw 32 random bytes. */
   readonly nonce?: Uint8Array;
@@ -204,9 +221,9 @@ export class Handshake {
   private expectedProof: Buffer | undefined;
 
   constructor(private readonly options: HandshakeOptions) {
-    assert(options.role === 'acceptor' || options.expectedPeer !== undefined, 'a dialer must know whom it dialed');
+    assert(options.role === 'acceptor' || options.expectedPeer !== undefined || options.anyPeer === true, 'a dialer must know whom it dialed');
     assert(options.clusterKey === undefined || options.clusterKey.length >= MIN_CLUSTER_KEY_BYTES, 'cluster key too short');
-    for (const text of [options.clusterId, options.self, options.incarnation]) {
+    for (const text of [options.clusterId, options.self, options.incarnation, ...(options.listen === undefined ? [] : [options.listen])]) {
       const problem = helloTextProblem(text);
       assert(problem === undefined, `our own hello would be refused: ${quote(text)} ${problem ?? ''}`);
     }
@@ -220,12 +237,18 @@ export class Handshake {
       incarnation: options.incarnation,
       nonce,
       keyed: options.clusterKey !== undefined,
+      ...(options.listen === undefined ? {} : { listen: options.listen }),
     });
   }
 
   /** The peer's id once its hello has passed the checks (for log lines), else undefined. */
   get peer(): NodeId | undefined {
     return this.peerHello?.node as NodeId | undefined;
+  }
+
+  /** The peer's `listen` address once its hello has passed the checks (wake-ups included), else undefined. */
+  get peerListen(): string | undefined {
+    return this.peerHello?.listen;
   }
 
   /** Feeds one frame payload from the peer. Throws `HandshakeError` when the peer must be refused. */
@@ -244,6 +267,7 @@ export class Handshake {
     const hello = decodeHello(payload);
     this.check(hello);
     if (this.options.role === 'acceptor' && compareNodeIds(hello.node as NodeId, this.options.self) > 0) {
+      this.peerHello = hello; // for its listen address: the transport may not know where the waking node is
       this.phase = 'done';
       return { send: [], established: null, wakeUp: hello.node as NodeId };
     }
@@ -285,14 +309,14 @@ export class Handshake {
   private check(hello: Hello): void {
     const { self, nodes, clusterId, role, expectedPeer, clusterKey } = this.options;
     if (hello.cluster !== clusterId) throw new HandshakeError(`peer is in cluster ${quote(hello.cluster)}, this node in ${quote(clusterId)}`);
-    if (hello.node === self) throw new HandshakeError('peer claims this node\'s own id');
+    if (hello.node === self) throw new HandshakeError('peer claims this node\'s own id', 'self');
     if (!nodes.has(hello.node)) throw new HandshakeError(`unknown node id ${quote(hello.node)}`);
     // Before the direction checks, so that a wake-up from a node configured without the key (or with one
     // when we have none) is refused with the reason, not acted on.
     if (clusterKey !== undefined && !hello.keyed) throw new HandshakeError('peer has no cluster key, and this cluster requires one');
     if (clusterKey === undefined && hello.keyed) throw new HandshakeError('peer uses a cluster key, and this node has none');
     const peer = hello.node as NodeId;
-    if (role === 'dialer' && peer !== expectedPeer) throw new HandshakeError(`dialed ${expectedPeer ?? '?'} but ${peer} answered`);
+    if (role === 'dialer' && expectedPeer !== undefined && peer !== expectedPeer) throw new HandshakeError(`dialed ${expectedPeer ?? '?'} but ${peer} answered`);
   }
 
   private established(cipher: FrameCipher): Established {

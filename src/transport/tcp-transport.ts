@@ -60,6 +60,21 @@
  *   makes the kernel drop connection attempts, and TCP retries them only after 1 s, then 3 s; a peer's
  *   connection queued behind hundreds of the flood's waits its turn to be accepted.
  *
+ * Dynamic mode (`dynamic: true`, for clusters whose members come and go: membership/, runtime/join.ts). The peer
+ * table starts with the configured peers and then follows the caller: `addPeer` dials a member as it appears
+ * (or wakes it, by the same id order), `removePeer` closes and forgets one declared dead or gone. A node not in
+ * the table may still connect, authenticated by the cluster key as any peer is, since a joining node is known
+ * to nobody yet: every hello then carries `listen`, the "host:port" its sender is dialed at (secure-channel.ts),
+ * so a wake-up from an unknown higher id can be answered with a dial. Such a peer gets a provisional slot that
+ * lives only as long as its connection or its one dial; the caller makes it permanent with `addPeer` (when
+ * membership reports it alive). Provisional slots are at most MAX_PROVISIONAL_PEERS, all slots at most
+ * MAX_PEERS: past either bound a newcomer is refused, so forged hellos cannot grow the table. `identify(host,
+ * port)` turns a seed's address into its node id: it dials with a handshake that takes any id, and either the
+ * connection becomes the pair's one connection (we are the lower id: we dial this pair anyway) or, when the seed
+ * is the lower id, its hello names it and our hello has woken it to dial us (that id is unauthenticated even with
+ * a key; a wrong one only makes the handshakes that follow fail). One connection per pair still holds, and the
+ * static behaviour (`dynamic` unset) is exactly what it was: hellos carry no `listen`, unknown ids are refused.
+ *
  * Writes are coalesced: the first frame written to a socket in a tick corks it and a nextTick uncorks it, so
  * a burst of small sends becomes one writev. Nagle is off (setNoDelay) because we do our own batching.
  * Callbacks (onMessage, onPeerUp, onPeerDown) run synchronously from socket events; an exception thrown by
@@ -73,6 +88,7 @@ import { compareNodeIds, type NodeId } from '../core/ids.js';
 import { CodecError, decodeMessage, encodeMessage } from './codec.js';
 import { DEFAULT_MAX_FRAME_BYTES, FRAME_HEADER_BYTES, FrameDecoder, FrameError, MAX_FRAME_BYTES_LIMIT, encodeFrame, frameHeader } from './framing.js';
 import { helloTextProblem } from './hello-text.js';
+import { formatHostPort, parseHostPort } from './host-port.js';
 import { PendingHandshakes } from './pending-handshakes.js';
 import { RateLimitedWarnings } from './rate-limited-warnings.js';
 import type { Transport, TransportHandlers } from './transport.js';
@@ -113,6 +129,10 @@ export const MAX_PENDING_HANDSHAKES = 64;
 export const HELLO_TIMEOUT_MS = 1_000;
 /** Per peer, a wake-up brings a dial forward at most once in this many milliseconds (wake-ups can be forged). */
 export const MIN_WOKEN_DIAL_INTERVAL_MS = 100;
+/** Peers in the table at most, self excluded: the bound of a peers file (platform/peers-file.ts, MAX_PEERS). */
+export const MAX_PEERS = 1024;
+/** Dynamic mode: peers that connected or woke us before `addPeer` named them, at most at once (see the top). */
+export const MAX_PROVISIONAL_PEERS = 64;
 
 export interface TcpTransportOptions extends TransportHandlers {
   readonly self: PeerAddress;
@@ -142,6 +162,10 @@ export interface TcpTransportOptions extends TransportHandlers {
   readonly log: Logger;
   readonly onPeerUp?: (id: NodeId, incarnation: string) => void;
   readonly onPeerDown?: (id: NodeId) => void;
+  /** Peers come and go (`addPeer`, `removePeer`, `identify`); nodes not in `peers` may connect. Default false. */
+  readonly dynamic?: boolean;
+  /** Dynamic mode: the "host:port" this node is dialed at, sent in its hello (default self.host:self.port). */
+  readonly advertise?: string;
 }
 
 export interface TransportStats {
@@ -182,6 +206,8 @@ class Connection {
   timer: NodeJS.Timeout | undefined;
   helloTimer: NodeJS.Timeout | undefined;
   error: Error | undefined;
+  /** An `identify` dial: whom it reached is settled through this (once). */
+  identify: Identify | undefined;
   readonly closed: Promise<void>;
   markClosed!: () => void;
 
@@ -204,8 +230,20 @@ class Connection {
   }
 }
 
+interface Identify {
+  readonly host: string;
+  readonly port: number;
+  resolve(id: NodeId): void;
+  reject(error: Error): void;
+}
+
 interface PeerSlot {
-  readonly address: PeerAddress;
+  /** Port 0: not known yet (a provisional peer that connected without a `listen` address). */
+  address: PeerAddress;
+  /** Configured or `addPeer`ed; false for a provisional peer (dynamic mode, see the top of the file). */
+  added: boolean;
+  /** Set when `removePeer` dropped it: callbacks still holding it do nothing more. */
+  removed: boolean;
   /** Self sorts lower, so self dials this peer; otherwise self sends it wake-ups. */
   readonly dialed: boolean;
   /** The established connection, if any. */
@@ -240,12 +278,17 @@ interface ResolvedOptions extends TcpTransportOptions {
   readonly reconnectDelayMs: (failures: number) => number;
   readonly minWokenDialIntervalMs: number;
   readonly rejectRestartedPeers: boolean;
+  readonly dynamic: boolean;
+  readonly advertise: string | undefined;
 }
+
+/** Dynamic mode's node set for the handshake: any id may connect (the slot bounds apply in the transport). */
+const ANY_NODE: Pick<ReadonlySet<string>, 'has'> = { has: () => true };
 
 /** The `Transport` between processes (transport.ts states the floor; the top of this file what TCP adds). */
 export class TcpTransport implements Transport {
   private readonly options: ResolvedOptions;
-  private readonly nodes: ReadonlySet<string>;
+  private readonly nodes: Pick<ReadonlySet<string>, 'has'>;
   private readonly peers = new Map<NodeId, PeerSlot>();
   private readonly connections = new Set<Connection>();
   private readonly pending = new PendingHandshakes<Connection>();
@@ -270,25 +313,12 @@ export class TcpTransport implements Transport {
 
   private constructor(options: TcpTransportOptions) {
     this.options = resolveOptions(options);
-    this.nodes = new Set(options.peers.map((peer) => peer.id));
+    this.nodes = this.options.dynamic ? ANY_NODE : new Set(options.peers.map((peer) => peer.id));
     this.warnings = new RateLimitedWarnings(options.log, 'more connection problems, counted but not logged one by one');
     const self = options.self.id;
     for (const address of options.peers) {
       if (address.id === self) continue;
-      this.peers.set(address.id, {
-        address,
-        dialed: compareNodeIds(self, address.id) < 0,
-        conn: null,
-        outbound: null,
-        retryTimer: undefined,
-        retryDueAtMs: Number.POSITIVE_INFINITY,
-        failures: 0,
-        lastWokenDialAtMs: Number.NEGATIVE_INFINITY,
-        wakeUp: null,
-        wakeUpTimer: undefined,
-        wakeUpFailures: 0,
-        firstIncarnation: undefined,
-      });
+      this.peers.set(address.id, this.newSlot(address, true));
     }
     this.server = createServer((socket) => this.onInbound(socket));
   }
@@ -335,6 +365,76 @@ export class TcpTransport implements Transport {
 
   get self(): NodeId {
     return this.options.self.id;
+  }
+
+  // --- Dynamic mode (see the top of the file) ----------------------------------------------------------------
+
+  /**
+   * Keeps a connection to `address.id` from now on: dials it (lower id) or wakes it (higher id) unless already
+   * connected, and reconnects as for a configured peer. A known peer's address is updated. False (and a warn
+   * line) when refused: self, a bad port or id, the table at MAX_PEERS, or the transport closing.
+   */
+  addPeer(address: PeerAddress): boolean {
+    assert(this.options.dynamic, 'addPeer needs a transport in dynamic mode');
+    if (this.closing || address.id === this.self) return false;
+    const problem = !Number.isInteger(address.port) || address.port < 1 || address.port > 65_535 ? `bad port ${address.port}` : helloTextProblem(address.id);
+    if (problem !== undefined) {
+      this.options.log.warn({ peer: address.id, reason: problem }, 'peer not added');
+      return false;
+    }
+    let slot = this.peers.get(address.id);
+    if (slot === undefined) {
+      if (this.peers.size >= MAX_PEERS) {
+        this.options.log.warn({ peer: address.id, reason: `${MAX_PEERS} peers already` }, 'peer not added');
+        return false;
+      }
+      slot = this.newSlot(address, true);
+      this.peers.set(address.id, slot);
+      this.options.log.info({ peer: address.id, remote: formatHostPort(address.host, address.port) }, 'peer added');
+    } else {
+      slot.added = true;
+      slot.address = address;
+    }
+    if (slot.conn === null) {
+      if (slot.dialed) this.dial(slot);
+      else this.sendWakeUp(slot);
+    }
+    return true;
+  }
+
+  /**
+   * Closes the connection to `id` and forgets it (no more dials or wake-ups); a peer-down event follows if it was
+   * connected. False when it was not in the table. It may connect again later, as any unknown node may.
+   */
+  removePeer(id: NodeId): boolean {
+    assert(this.options.dynamic, 'removePeer needs a transport in dynamic mode');
+    const slot = this.peers.get(id);
+    if (slot === undefined) return false;
+    const wasUp = slot.conn !== null;
+    this.forget(slot);
+    this.options.log.info({ peer: id }, 'peer removed');
+    if (wasUp && !this.closing) this.options.onPeerDown?.(id);
+    return true;
+  }
+
+  /**
+   * Dials host:port and resolves with the node id found there (this node's own id when the address is its own):
+   * how a seed's address becomes a member to join through. Rejects when no node of this cluster answers the
+   * handshake (refused, timed out, another cluster id, a key on one side only, or another key at a higher id: a
+   * lower id is named by its hello alone). See the top of the file for what becomes of the connection.
+   */
+  identify(host: string, port: number): Promise<NodeId> {
+    assert(this.options.dynamic, 'identify needs a transport in dynamic mode');
+    if (this.closing) return Promise.reject(new Error('the transport is closed'));
+    return new Promise((resolve, reject) => {
+      const conn = this.attach(connect({ host, port }), 'dialer', formatHostPort(host, port), undefined);
+      conn.identify = { host, port, resolve, reject };
+    });
+  }
+
+  /** Ids in the table (configured, added or provisional), sorted: for tests and status pages. */
+  knownPeers(): NodeId[] {
+    return [...this.peers.keys()].sort(compareNodeIds);
   }
 
   /** Peers with an established connection, sorted. */
@@ -408,13 +508,13 @@ export class TcpTransport implements Transport {
   // --- Dialing and wake-ups ----------------------------------------------------------------------------------
 
   private dial(slot: PeerSlot): void {
-    if (this.closing || slot.outbound !== null) return;
+    if (this.closing || slot.removed || slot.outbound !== null || slot.address.port === 0) return;
     const { id, host, port } = slot.address;
     slot.outbound = this.attach(connect({ host, port }), 'dialer', hostPort(host, port), id);
   }
 
   private scheduleDial(slot: PeerSlot): void {
-    if (this.closing || slot.retryTimer !== undefined || slot.outbound !== null) return;
+    if (this.closing || slot.removed || slot.retryTimer !== undefined || slot.outbound !== null) return;
     this.setRetry(slot, this.options.reconnectDelayMs(slot.failures++));
   }
 
@@ -439,7 +539,19 @@ export class TcpTransport implements Transport {
     conn.dead = true; // not a failure: the connection has done its job
     this.releasePending(conn);
     conn.socket.destroy();
-    const slot = this.peers.get(peer);
+    let slot = this.peers.get(peer);
+    if (this.options.dynamic) {
+      const listen = parseHostPort(conn.handshake.peerListen ?? '');
+      if (slot === undefined) {
+        if (listen === undefined) return void this.options.log.debug({ peer, remote: conn.remote }, 'wake-up from an unknown peer without an address');
+        const refusal = this.provisionalRefusal();
+        if (refusal !== undefined) return void this.warnings.warn('refused', { peer, remote: conn.remote, reason: refusal }, 'wake-up ignored');
+        slot = this.newSlot({ id: peer, ...listen }, false);
+        this.peers.set(peer, slot);
+      } else if (slot.address.port === 0 && listen !== undefined) {
+        slot.address = { id: peer, ...listen };
+      }
+    }
     assert(slot?.dialed === true, 'the handshake took a wake-up from a node this one does not dial');
     this.options.log.debug({ peer, remote: conn.remote, action: this.bringDialForward(slot) }, 'wake-up from peer');
   }
@@ -466,7 +578,7 @@ export class TcpTransport implements Transport {
 
   /** Opens a connection to a lower-id peer carrying only our hello, then half-closes it. One in flight per peer. */
   private sendWakeUp(slot: PeerSlot): void {
-    if (this.closing || slot.dialed || slot.conn !== null || slot.wakeUp !== null) return;
+    if (this.closing || slot.removed || slot.dialed || slot.conn !== null || slot.wakeUp !== null || slot.address.port === 0) return;
     clearTimeout(slot.wakeUpTimer);
     slot.wakeUpTimer = undefined;
     const { id, host, port } = slot.address;
@@ -478,6 +590,7 @@ export class TcpTransport implements Transport {
       clusterId,
       incarnation,
       expectedPeer: id,
+      ...this.listenOption(),
       ...(clusterKey === undefined ? {} : { clusterKey }),
     }).hello;
     const socket = connect({ host, port });
@@ -490,7 +603,7 @@ export class TcpTransport implements Transport {
       clearTimeout(timer);
       slot.wakeUp = null;
       // Delivered or not, keep waking the peer (backing off) until it dials us.
-      if (!this.closing && slot.conn === null) {
+      if (!this.closing && !slot.removed && slot.conn === null) {
         slot.wakeUpTimer = setTimeout(() => {
           slot.wakeUpTimer = undefined;
           this.sendWakeUp(slot);
@@ -539,7 +652,8 @@ export class TcpTransport implements Transport {
       nodes: this.nodes,
       clusterId,
       incarnation,
-      ...(peer === undefined ? {} : { expectedPeer: peer }),
+      ...(peer === undefined ? { anyPeer: role === 'dialer' } : { expectedPeer: peer }),
+      ...this.listenOption(),
       ...(clusterKey === undefined ? {} : { clusterKey }),
     });
     const conn = new Connection(socket, role, handshake, remote, peer);
@@ -585,6 +699,7 @@ export class TcpTransport implements Transport {
         if (frame === undefined) return;
         if (conn.cipher === undefined) {
           const step = conn.handshake.receive(frame);
+          if (conn.identify !== undefined && this.identifiedByHello(conn)) return;
           for (const payload of step.send) this.writeFrame(conn, payload);
           ({ established, wakeUp } = step);
           if (established === null && wakeUp === null) {
@@ -596,6 +711,12 @@ export class TcpTransport implements Transport {
         }
       } catch (err) {
         if (!isPeerFault(err)) throw err;
+        if (conn.identify !== undefined && err instanceof HandshakeError && err.code === 'self') {
+          // We dialed one of our own addresses (a seed list naming this node): not a fault of anyone's.
+          this.settleIdentify(conn, this.self);
+          this.closeQuietly(conn);
+          return;
+        }
         this.fail(conn, conn.cipher === undefined ? 'refused' : 'malformed', err.message);
         return;
       }
@@ -624,8 +745,23 @@ export class TcpTransport implements Transport {
 
   private onEstablished(conn: Connection, established: Established): void {
     const { peer, peerIncarnation, cipher } = established;
-    const slot = this.peers.get(peer);
+    let slot = this.peers.get(peer);
+    if (slot === undefined && this.options.dynamic) {
+      const refusal = this.provisionalRefusal();
+      if (refusal !== undefined) return this.fail(conn, 'refused', refusal);
+      const listen = conn.identify ?? parseHostPort(conn.handshake.peerListen ?? '');
+      slot = this.newSlot({ id: peer, host: listen?.host ?? '', port: listen?.port ?? 0 }, false);
+      this.peers.set(peer, slot);
+    } else if (conn.identify !== undefined && slot !== undefined && (slot.conn !== null || slot.outbound !== null)) {
+      // Already connected or dialing: this connection would only replace that one. Whom it reached is all we wanted.
+      this.settleIdentify(conn, peer);
+      return this.closeQuietly(conn);
+    }
     assert(slot !== undefined, 'the handshake accepted an unknown peer');
+    if (conn.identify !== undefined) {
+      if (slot.address.port === 0) slot.address = { id: peer, host: conn.identify.host, port: conn.identify.port };
+      if (slot.dialed) slot.outbound = conn; // it is the dial of this pair now: its loss is retried as any
+    }
     if (slot.firstIncarnation === undefined) {
       slot.firstIncarnation = peerIncarnation;
     } else if (peerIncarnation !== slot.firstIncarnation && this.options.rejectRestartedPeers) {
@@ -655,6 +791,7 @@ export class TcpTransport implements Transport {
     slot.wakeUpTimer = undefined;
     this.counters.established++;
     this.options.log.info({ peer, incarnation: peerIncarnation, remote: conn.remote, encrypted: cipher.encrypted }, 'peer connected');
+    this.settleIdentify(conn, peer);
     this.options.onPeerUp?.(peer, peerIncarnation);
   }
 
@@ -663,6 +800,8 @@ export class TcpTransport implements Transport {
     if (conn.dead) return;
     conn.dead = true;
     this.releasePending(conn);
+    conn.identify?.reject(new Error(reason));
+    conn.identify = undefined;
     this.counters[failure]++;
     const message = failure === 'refused' ? 'connection refused' : 'connection closed: bad input from peer';
     this.warnings.warn(kind, { peer: conn.peerForLog, remote: conn.remote, reason }, message);
@@ -678,6 +817,10 @@ export class TcpTransport implements Transport {
     this.releasePending(conn);
     const wasDead = conn.dead;
     conn.dead = true;
+    if (conn.identify !== undefined) {
+      conn.identify.reject(new Error(`${conn.remote}: ${conn.error?.message ?? 'connection closed before the peer said who it is'}`));
+      conn.identify = undefined;
+    }
     const slot = conn.peer === undefined ? undefined : this.peers.get(conn.peer);
     if (slot !== undefined && slot.conn === conn) {
       slot.conn = null;
@@ -685,15 +828,17 @@ export class TcpTransport implements Transport {
         this.options.log.info({ peer: conn.peer, reason: conn.error?.message ?? 'connection closed' }, 'peer disconnected');
         this.options.onPeerDown?.(slot.address.id);
         // If we accept from this peer, tell it at once that we are still here (it may not have noticed yet).
-        this.sendWakeUp(slot);
+        if (slot.added) this.sendWakeUp(slot);
       }
     } else if (conn.role === 'dialer' && !conn.open && !wasDead && !this.closing) {
       this.options.log.debug({ peer: conn.peer, remote: conn.remote, reason: conn.error?.message ?? 'closed during handshake' }, 'dial failed');
     }
     if (slot !== undefined && slot.outbound === conn) {
       slot.outbound = null;
-      this.scheduleDial(slot);
+      if (slot.added) this.scheduleDial(slot);
     }
+    // A provisional peer lives only as long as its connection or its one dial (see the top of the file).
+    if (slot !== undefined && !slot.added && slot.conn === null && slot.outbound === null) this.forget(slot);
     conn.markClosed();
   }
 
@@ -701,6 +846,78 @@ export class TcpTransport implements Transport {
   private releasePending(conn: Connection): void {
     clearTimeout(conn.helloTimer);
     this.pending.delete(conn);
+  }
+
+  private newSlot(address: PeerAddress, added: boolean): PeerSlot {
+    return {
+      address,
+      added,
+      removed: false,
+      dialed: compareNodeIds(this.options.self.id, address.id) < 0,
+      conn: null,
+      outbound: null,
+      retryTimer: undefined,
+      retryDueAtMs: Number.POSITIVE_INFINITY,
+      failures: 0,
+      lastWokenDialAtMs: Number.NEGATIVE_INFINITY,
+      wakeUp: null,
+      wakeUpTimer: undefined,
+      wakeUpFailures: 0,
+      firstIncarnation: undefined,
+    };
+  }
+
+  /** Why a node not in the table may not get a provisional slot now, or undefined when it may. */
+  private provisionalRefusal(): string | undefined {
+    if (this.peers.size >= MAX_PEERS) return `${MAX_PEERS} peers already`;
+    let provisional = 0;
+    for (const slot of this.peers.values()) if (!slot.added) provisional++;
+    return provisional >= MAX_PROVISIONAL_PEERS ? `${MAX_PROVISIONAL_PEERS} peers not yet confirmed by membership already` : undefined;
+  }
+
+  /** Drops a slot and everything it holds; nothing of it runs afterwards. */
+  private forget(slot: PeerSlot): void {
+    if (this.peers.get(slot.address.id) === slot) this.peers.delete(slot.address.id);
+    slot.removed = true;
+    this.cancelRetry(slot);
+    clearTimeout(slot.wakeUpTimer);
+    slot.wakeUpTimer = undefined;
+    slot.wakeUp?.destroy();
+    for (const conn of [slot.conn, slot.outbound]) {
+      if (conn === null || conn.dead) continue;
+      conn.dead = true;
+      conn.socket.destroy();
+    }
+    slot.conn = null;
+    slot.outbound = null;
+  }
+
+  /**
+   * An `identify` dial that has read the peer's hello: when the peer is the lower id it reads our hello as a
+   * wake-up and will dial us (our `listen` says where), so its hello is the answer and this connection is done.
+   */
+  private identifiedByHello(conn: Connection): boolean {
+    const peer = conn.handshake.peer;
+    if (peer === undefined || compareNodeIds(peer, this.self) >= 0) return false;
+    this.settleIdentify(conn, peer);
+    this.closeQuietly(conn);
+    return true;
+  }
+
+  private settleIdentify(conn: Connection, id: NodeId): void {
+    conn.identify?.resolve(id);
+    conn.identify = undefined;
+  }
+
+  /** Closes a connection that has done its job: not a failure, nothing counted. */
+  private closeQuietly(conn: Connection): void {
+    conn.dead = true;
+    this.releasePending(conn);
+    conn.socket.destroy();
+  }
+
+  private listenOption(): { listen?: string } {
+    return this.options.advertise === undefined ? {} : { listen: this.options.advertise };
   }
 
   // --- Writing -----------------------------------------------------------------------------------------------
@@ -759,9 +976,7 @@ function reconnectDelayMs(failures: number): number {
   return half + randomInt(0, ceiling - half + 1);
 }
 
-function hostPort(host: string, port: number): string {
-  return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
-}
+const hostPort = formatHostPort;
 
 async function settlesWithin(promise: Promise<unknown>, timeoutMs: number): Promise<boolean> {
   let timer: NodeJS.Timeout | undefined;
@@ -804,8 +1019,13 @@ function resolveOptions(options: TcpTransportOptions): ResolvedOptions {
     const problem = helloTextProblem(text);
     if (problem !== undefined) throw new Error(`${what} ${JSON.stringify(text.length > 64 ? `${text.slice(0, 64)}…` : text)} ${problem}`);
   }
+  const dynamic = options.dynamic ?? false;
+  const advertise = dynamic ? (options.advertise ?? formatHostPort(options.self.host, options.self.port)) : undefined;
+  if (advertise !== undefined && (parseHostPort(advertise) === undefined || helloTextProblem(advertise) !== undefined)) throw new Error(`bad advertise address: ${advertise}`);
   return {
     ...options,
+    dynamic,
+    advertise,
     maxFrameBytes,
     maxQueuedBytesPerPeer,
     handshakeTimeoutMs,

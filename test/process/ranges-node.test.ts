@@ -110,7 +110,8 @@ describe('chatterbox ranges: three processes over TCP', () => {
     return Promise.all(nodes.map((n) => view(n.apiPort)));
   }
 
-  type Registration = { node: string; start: number; end: number; priority: number; meta: unknown };
+  /** `state`: the node's membership state as the answering node sees it. */
+  type Registration = { node: string; start: number; end: number; priority: number; meta: unknown; state: string };
 
   async function registrationsSeenBy(port: number): Promise<Registration[]> {
     const topology = (await api(port, 'GET', '/groups/users/topology')).json as { result?: { nodes: Registration[] }[] };
@@ -140,9 +141,9 @@ describe('chatterbox ranges: three processes over TCP', () => {
     await ok(n3.apiPort, 'POST', '/groups/users/ranges', { start: HALF, end: FULL });
 
     const expected: Registration[] = [
-      { node: 'n1', start: 0, end: HALF, priority: 1, meta: { host: '10.0.0.1', port: 7000 } },
-      { node: 'n2', start: 2 ** 30, end: FULL, priority: 3, meta: 'n2-v1' },
-      { node: 'n3', start: HALF, end: FULL, priority: 1, meta: null },
+      { node: 'n1', start: 0, end: HALF, priority: 1, meta: { host: '10.0.0.1', port: 7000 }, state: 'alive' },
+      { node: 'n2', start: 2 ** 30, end: FULL, priority: 3, meta: 'n2-v1', state: 'alive' },
+      { node: 'n3', start: HALF, end: FULL, priority: 1, meta: null, state: 'alive' },
     ];
     const converged = async (want: Registration[]): Promise<boolean> => {
       const all = await views();
@@ -236,7 +237,9 @@ describe('ranges node in this process', () => {
     cleanup.push(() => node.stop());
     port = node.apiPort;
     assert.equal(node.apiUrl, `http://127.0.0.1:${port}`);
-    assert.deepEqual(await ok(port, 'GET', '/node'), { id: 'solo', clusterId: 'test', nodes: ['solo'] });
+    const info = (await ok(port, 'GET', '/node')) as { address: string };
+    assert.deepEqual(info, { id: 'solo', clusterId: 'test', address: info.address, nodes: ['solo'] });
+    assert.match(info.address, /^127\.0\.0\.1:\d+$/);
   });
 
   test('leave releases everything, the last leave removes the group, a decrease to zero releases, bad amounts are 400', async () => {
@@ -247,7 +250,7 @@ describe('ranges node in this process', () => {
     await ok(port, 'POST', '/groups/g/join');
     await ok(port, 'POST', '/groups/g/ranges', { start: 0, end: 100, meta: [1, 'two', { three: null }] });
     await ok(port, 'POST', '/groups/g/ranges/increase', { start: 0, end: 100, by: 2 });
-    assert.deepEqual(await ok(port, 'GET', '/groups/g/lookup?position=99'), { position: 99, nodes: [{ node: 'solo', start: 0, end: 100, priority: 3, meta: [1, 'two', { three: null }] }] });
+    assert.deepEqual(await ok(port, 'GET', '/groups/g/lookup?position=99'), { position: 99, nodes: [{ node: 'solo', start: 0, end: 100, priority: 3, meta: [1, 'two', { three: null }], state: 'alive' }] });
     await ok(port, 'POST', '/groups/g/ranges/decrease', { start: 0, end: 100, by: 3 });
     assert.deepEqual(await ok(port, 'GET', '/groups/g/topology'), []);
     await ok(port, 'POST', '/groups/g/ranges', { start: 5, end: 6 });

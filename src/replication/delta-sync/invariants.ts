@@ -25,7 +25,9 @@ export function checkInvariants<T>(state: SyncState<T>, lattice?: Lattice<T>): v
   assert(state.buffer.length <= options.maxBufferedDeltas, 'more deltas buffered than maxBufferedDeltas');
   assert(state.ownEvictedBelow >= 0 && state.ownEvictedBelow <= state.bufferStart, 'own deltas evicted beyond the buffer start');
 
-  // Links: only other members, within the bound, each under its own peer's name.
+  // Links: only other members, within the bound, each under its own peer's name. With a live member set
+  // (members.ts) this is what keeps memory bounded under churn: a gone member's link, and with it its
+  // retransmission and gap state, is dropped, and no buffered delta names it.
   assert(state.links.size <= maxLinks(state), 'more links than other members');
   // The timeout starts at retransmitMs and doubles up to maxRetransmitMs (which options do not force above it).
   const minRto = Math.min(options.retransmitMs, options.maxRetransmitMs);

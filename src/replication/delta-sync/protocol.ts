@@ -14,6 +14,7 @@ import { flush, onAckTimer, onAck, onFlushTimer, onInterval, scheduleFlush } fro
 import { checkInvariants } from './invariants.js';
 import { applyOverlay, linkFor, observeIncarnation, startGreeting } from './links.js';
 import { onGraft, onPrune } from './plumtree.js';
+import { setMembers } from './members.js';
 import { armRetransmit, resumeIfBackedOff, retransmitStalled } from './retransmit.js';
 import { TIMER, newSyncState, serviceContext, type SyncState, type SyncTimer } from './state.js';
 import { validateSyncOptions, type ReplicatedService, type SyncEffects, type SyncEnv, type SyncMsg, type SyncOptions } from './types.js';
@@ -27,8 +28,16 @@ import { isSyncMessage } from './wire.js';
  */
 export const VALUE_CHECK_STRIDE = 8;
 
+/**
+ * The protocol, plus the pure handler a layer with a live member set calls when that set changes (members.ts):
+ * `setMembers(state, nodes, now)` takes the members (self included, any order) and returns the effects.
+ */
+export interface DeltaSyncProtocol<T, Req, Out> extends Protocol<SyncState<T>, SyncMsg, Out, SyncOptions, Req, SyncTimer> {
+  setMembers(state: SyncState<T>, nodes: readonly NodeId[], now: number): SyncEffects<Out>;
+}
+
 /** The protocol that replicates `service`'s lattice by delta anti-entropy. */
-export function deltaSync<T, Req, Out>(service: ReplicatedService<T, Req, Out>): Protocol<SyncState<T>, SyncMsg, Out, SyncOptions, Req, SyncTimer> {
+export function deltaSync<T, Req, Out>(service: ReplicatedService<T, Req, Out>): DeltaSyncProtocol<T, Req, Out> {
   const env: SyncEnv<T, Req, Out> = { service, lattice: service.lattice };
   /** Checks so far, per node state (a restart's new state starts again): beside the state, which checks must not change. */
   const checks = new WeakMap<SyncState<T>, number>();
@@ -158,5 +167,11 @@ export function deltaSync<T, Req, Out>(service: ReplicatedService<T, Req, Out>):
     return { buffered: state.buffer.length, eagerLinks: eager, links: state.links.size, ...state.stats };
   }
 
-  return { name: service.name, init, step, isMessage: isSyncMessage, metrics, invariants };
+  function onMembers(state: SyncState<T>, nodes: readonly NodeId[], now: number): SyncEffects<Out> {
+    const effects: SyncEffects<Out> = [];
+    setMembers(env, state, nodes, now, effects);
+    return effects;
+  }
+
+  return { name: service.name, init, step, isMessage: isSyncMessage, metrics, invariants, setMembers: onMembers };
 }

@@ -68,9 +68,10 @@ export interface SyncStats {
 
 export interface SyncState<T> {
   readonly self: NodeId;
-  readonly nodes: readonly NodeId[];
+  /** The cluster's members, self included: fixed in a static cluster, replaced by `setMembers` (members.ts) in a live one. */
+  nodes: readonly NodeId[];
   /** `nodes` as a set: only these (but self) may have links. */
-  readonly members: ReadonlySet<NodeId>;
+  members: ReadonlySet<NodeId>;
   readonly options: SyncOptions;
   readonly incarnation: number;
   /** See `ServiceContext.writer`. */

@@ -1,0 +1,142 @@
+/**
+ * The process side of membership (src/membership/): what a node running `withMembership(…)` in a WallClockHost
+ * does with SWIM's member events, and how a `--join` node gets into its cluster.
+ *
+ * - Member events keep `members` (every member this node has heard of, with its last state) and, when the
+ *   transport is dynamic, its peer table: an alive or suspect member with an address is `addPeer`ed (a suspect
+ *   must stay reachable, or it could not refute), a dead or departed one `removePeer`d. With a static peers file
+ *   the table stays as configured: membership only reports states.
+ * - Joining (`joinCluster`): find the seeds (join-seeds.ts, retrying until one answers), add them, wait until
+ *   one is connected, and hand SWIM `{op: 'join', seeds}`; if no other member shows up alive within a round's
+ *   backoff, start over with a fresh resolution (seeds restart and move). An empty seed list (only this node)
+ *   starts a new cluster. Everything waits on transport and membership events, bounded by the named backoff;
+ *   the node's stop ends any wait.
+ */
+import { compareNodeIds, type NodeId } from '../core/ids.js';
+import type { Member, MemberEvent } from '../membership/index.js';
+import type { Logger } from '../platform/log.js';
+import type { TcpTransport } from '../transport/tcp-transport.js';
+import { formatHostPort, parseHostPort } from '../transport/host-port.js';
+import { findSeeds, joinRetryDelayMs, type SeedEntry, type SeedResolver } from './join-seeds.js';
+
+/** Members kept in `members` at most (those membership reports; the oldest dead or left go first past it). */
+export const MAX_TRACKED_MEMBERS = 4096;
+
+export function isMemberEvent(value: unknown): value is MemberEvent {
+  return typeof value === 'object' && value !== null && (value as { kind?: unknown }).kind === 'member';
+}
+
+export class MembershipDriver {
+  private readonly known = new Map<NodeId, Member>();
+  private readonly listeners = new Set<() => void>();
+
+  constructor(
+    private readonly transport: Pick<TcpTransport, 'self' | 'addPeer' | 'removePeer' | 'connectedPeers'>,
+    private readonly dynamic: boolean,
+    private readonly log: Logger,
+  ) {}
+
+  /** A member event from the protocol's outputs. */
+  onMember(member: Member): void {
+    const before = this.known.get(member.id);
+    this.known.delete(member.id); // re-inserted last: insertion order is recency, for the bound below
+    this.known.set(member.id, member);
+    this.trim();
+    if (before?.state !== member.state) this.log.info({ peer: member.id, address: member.address, incarnation: member.incarnation, state: member.state }, 'member');
+    if (this.dynamic && member.id !== this.transport.self) {
+      const live = member.state === 'alive' || member.state === 'suspect';
+      const address = parseHostPort(member.address);
+      if (live && address !== undefined) this.transport.addPeer({ id: member.id, ...address });
+      else if (!live) this.transport.removePeer(member.id);
+    }
+    this.changed();
+  }
+
+  /** Something a waiter may be waiting for happened (a member event, a peer up). */
+  changed(): void {
+    for (const listener of [...this.listeners]) listener();
+  }
+
+  /** Every member heard of, with its last state, sorted by id. */
+  members(): Member[] {
+    return [...this.known.values()].sort((a, b) => compareNodeIds(a.id, b.id));
+  }
+
+  /** Alive members other than this node. */
+  aliveOthers(): NodeId[] {
+    return this.members()
+      .filter((m) => m.id !== this.transport.self && m.state === 'alive')
+      .map((m) => m.id);
+  }
+
+  /** Resolves true once `check()` holds (tested now and on every change), false after `ms` or on `stop`. */
+  waitFor(check: () => boolean, ms: number, stop: AbortSignal): Promise<boolean> {
+    if (check()) return Promise.resolve(true);
+    if (stop.aborted) return Promise.resolve(false);
+    return new Promise((resolve) => {
+      const done = (value: boolean): void => {
+        clearTimeout(timer);
+        this.listeners.delete(listener);
+        stop.removeEventListener('abort', onStop);
+        resolve(value);
+      };
+      const listener = (): void => {
+        if (check()) done(true);
+      };
+      const onStop = (): void => done(false);
+      const timer = setTimeout(() => done(false), ms);
+      this.listeners.add(listener);
+      stop.addEventListener('abort', onStop, { once: true });
+    });
+  }
+
+  private trim(): void {
+    if (this.known.size <= MAX_TRACKED_MEMBERS) return;
+    for (const [id, m] of this.known) {
+      if (this.known.size <= MAX_TRACKED_MEMBERS) return;
+      if (m.state === 'dead' || m.state === 'left') this.known.delete(id);
+    }
+  }
+}
+
+export interface JoinIo {
+  readonly driver: MembershipDriver;
+  readonly transport: Pick<TcpTransport, 'self' | 'addPeer' | 'identify' | 'connectedPeers'>;
+  readonly resolver: SeedResolver;
+  /** Hands SWIM its join request. */
+  requestJoin(seeds: readonly NodeId[]): void;
+  readonly log: Logger;
+  readonly stop: AbortSignal;
+}
+
+/**
+ * Gets this node into a cluster through `entries` (see the top of the file). Resolves once another member is
+ * alive, or with 'new-cluster' when the seeds are only this node, or 'stopped'.
+ */
+export async function joinCluster(entries: readonly SeedEntry[], io: JoinIo): Promise<'joined' | 'new-cluster' | 'stopped'> {
+  const { driver, transport, log, stop } = io;
+  const sleep = (ms: number): Promise<boolean> => driver.waitFor(() => false, ms, stop).then(() => !stop.aborted);
+  for (let attempt = 1; !stop.aborted; attempt++) {
+    const seeds = await findSeeds(entries, {
+      resolver: io.resolver,
+      identify: (host, port) => transport.identify(host, port),
+      self: transport.self,
+      onFailedRound: (round, reasons, retryInMs) => log.warn({ round, retryInMs, reasons: reasons.slice(0, 8) }, 'no seed answered; retrying'),
+      sleep,
+    });
+    if (stop.aborted) return 'stopped';
+    if (seeds.length === 0) {
+      log.info({}, 'the seeds are only this node: starting a new cluster');
+      return 'new-cluster';
+    }
+    for (const seed of seeds) transport.addPeer({ id: seed.id, host: seed.host, port: seed.port });
+    const ids = seeds.map((s) => s.id);
+    const backoff = joinRetryDelayMs(attempt);
+    // A seed lower than this node dials it (woken by identify): the join can only be sent once it has.
+    await driver.waitFor(() => transport.connectedPeers().some((id) => ids.includes(id)), backoff, stop);
+    io.requestJoin(ids);
+    log.info({ seeds: seeds.map((s) => `${s.id}@${formatHostPort(s.host, s.port)}`) }, 'joining through seeds');
+    if (await driver.waitFor(() => driver.aliveOthers().length > 0, backoff, stop)) return 'joined';
+  }
+  return 'stopped';
+}

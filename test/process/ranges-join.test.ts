@@ -1,0 +1,188 @@
+/**
+ * `chatterbox ranges serve --join` as real processes on loopback: node 1 starts a cluster (its --join names only
+ * itself), nodes 2 and 3 join through it, a fourth joins late through two seeds, every node answers every lookup
+ * identically; a node killed with SIGKILL is shown dead in `members` on the others. A bad --join is a usage error.
+ *
+ * Waiting is on output (the "ranges node started" log line) or on polling the API until the nodes agree, failing
+ * only after HUNG_AFTER_MS; no sleeps and no margins.
+ */
+import { after, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { HUNG_AFTER_MS, startChatterbox, type Running } from './helpers/processes.js';
+import { freePorts } from '../../src/supervisor/free-port.js';
+import { defineServeCommand, parseServeArgv, buildServeConfig, JOIN_DEFAULT_CLUSTER_ID } from '../../src/cli/ranges-command.js';
+import { UsageError } from '../../src/platform/user-errors.js';
+
+const HALF = 2 ** 31;
+const FULL = 2 ** 32;
+
+const cleanup: Array<() => void | Promise<void>> = [];
+after(async () => {
+  for (const step of cleanup.reverse()) await step();
+});
+
+async function api(port: number, method: string, path: string, body?: unknown): Promise<{ status: number; json: unknown }> {
+  const response = await fetch(`http://127.0.0.1:${port}${path}`, {
+    method,
+    ...(method === 'POST' ? { headers: { 'content-type': 'application/json' }, body: body === undefined ? '' : JSON.stringify(body) } : {}),
+  });
+  return { status: response.status, json: await response.json() };
+}
+
+async function ok(port: number, method: string, path: string, body?: unknown): Promise<unknown> {
+  const reply = await api(port, method, path, body);
+  assert.equal(reply.status, 200, `${method} ${path} on :${port}: ${JSON.stringify(reply.json)}`);
+  return (reply.json as { result: unknown }).result;
+}
+
+/** Polls `check` every 50 ms until it holds; fails with `describe()` only once the nodes look hung. */
+async function until(check: () => Promise<boolean>, describe: () => Promise<string>): Promise<void> {
+  const deadline = Date.now() + HUNG_AFTER_MS;
+  while (!(await check())) {
+    if (Date.now() > deadline) assert.fail(`not reached within ${HUNG_AFTER_MS} ms: ${await describe()}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+interface Node {
+  readonly id: string;
+  readonly port: number;
+  readonly apiPort: number;
+  proc: Running;
+}
+
+type MemberView = { node: string; address: string; incarnation: number; state: string };
+
+describe('chatterbox ranges serve --join: processes that come and go', () => {
+  test('2 and 3 join through 1, a 4th joins late; every node answers alike; a killed node is seen dead', { timeout: 4 * HUNG_AFTER_MS }, async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'chatterbox-join-'));
+    cleanup.push(() => rmSync(dir, { recursive: true, force: true }));
+    const ports = await freePorts(8);
+    const nodes: Node[] = [];
+    const serve = (index: number, seeds: string): Node => {
+      const id = `n${index + 1}`;
+      const [port, apiPort] = [ports[2 * index]!, ports[2 * index + 1]!];
+      const proc = startChatterbox(['ranges', 'serve', '-p', String(port), '--join', seeds, '--node-id', id, '--data-dir', join(dir, id), '--api-port', String(apiPort), '--interval-ms', '50']);
+      cleanup.push(() => {
+        if (proc.proc.exitCode === null && proc.proc.signalCode === null) proc.proc.kill('SIGKILL');
+      });
+      const node = { id, port, apiPort, proc };
+      nodes.push(node);
+      return node;
+    };
+    const seed = (node: Node): string => `127.0.0.1:${node.port}`;
+
+    const n1 = serve(0, `127.0.0.1:${ports[0]!}`);
+    assert.match(await n1.proc.stderrMatching(/the seeds are only this node/), /new cluster/);
+    const n2 = serve(1, seed(n1));
+    const n3 = serve(2, `localhost:${n1.port}`); // a name, resolved to its addresses
+    const started = [n1, n2, n3];
+    await Promise.all(started.map((n) => n.proc.stderrMatching(/"msg":"ranges node started"/)));
+
+    const aliveSeen = async (on: readonly Node[], ids: readonly string[]): Promise<boolean> => {
+      for (const node of on) {
+        const members = (await ok(node.apiPort, 'GET', '/members')) as MemberView[];
+        const alive = members.filter((m) => m.state === 'alive').map((m) => m.node);
+        if (ids.some((id) => !alive.includes(id))) return false;
+      }
+      return true;
+    };
+    const showMembers = async (): Promise<string> =>
+      (await Promise.all(nodes.map(async (n) => `${n.id}: ${JSON.stringify(await api(n.apiPort, 'GET', '/members').catch((e: unknown) => String(e)))}`))).join('\n');
+    await until(() => aliveSeen(started, ['n1', 'n2', 'n3']), showMembers);
+    const n1Members = (await ok(n1.apiPort, 'GET', '/members')) as MemberView[];
+    assert.deepEqual(
+      n1Members.map((m) => [m.node, m.address]),
+      started.map((n) => [n.id, `127.0.0.1:${n.port}`]),
+      'every member carries the address it is dialed at',
+    );
+
+    // Register on n2 and n3; every node answers every lookup the same.
+    await ok(n2.apiPort, 'POST', '/groups/users/join');
+    await ok(n2.apiPort, 'POST', '/groups/users/ranges', { start: 0, end: HALF, meta: 'n2' });
+    await ok(n3.apiPort, 'POST', '/groups/users/join');
+    await ok(n3.apiPort, 'POST', '/groups/users/ranges', { start: HALF, end: FULL, meta: 'n3' });
+    const reads = ['/groups', '/groups/users/members', '/groups/users/topology', ...['alice', 'bob', 'carol'].map((k) => `/groups/users/lookup?key=${k}`)];
+    const view = async (node: Node): Promise<string> => JSON.stringify(await Promise.all(reads.map((path) => api(node.apiPort, 'GET', path))));
+    const agree = async (on: readonly Node[]): Promise<boolean> => {
+      const views = await Promise.all(on.map(view));
+      const topology = (await ok(n1.apiPort, 'GET', '/groups/users/topology')) as unknown[];
+      return views.every((v) => v === views[0]) && topology.length === 2;
+    };
+    const showViews = async (): Promise<string> => (await Promise.all(nodes.map(async (n) => `${n.id}: ${await view(n).catch((e: unknown) => String(e))}`))).join('\n');
+    await until(() => agree(started), showViews);
+
+    // A fourth node joins late, through two seeds, and gets the state: its answers are the others'.
+    const n4 = serve(3, `${seed(n2)},${seed(n3)}`);
+    await n4.proc.stderrMatching(/"msg":"ranges node started"/);
+    await until(() => aliveSeen([n1, n2, n3, n4], ['n1', 'n2', 'n3', 'n4']), showMembers);
+    await until(() => agree([n1, n2, n3, n4]), showViews);
+    const alice = (await ok(n4.apiPort, 'GET', '/groups/users/lookup?key=alice')) as { nodes: Array<{ node: string; state: string }> };
+    assert.equal(alice.nodes.length, 1);
+    assert.equal(alice.nodes[0]?.state, 'alive');
+
+    // SIGKILL n3: membership finds it out; the others show it dead, and its registration as served by a dead node.
+    n3.proc.proc.kill('SIGKILL');
+    assert.equal(await n3.proc.exited, 'SIGKILL');
+    const survivors = [n1, n2, n4];
+    const deadSeen = async (): Promise<boolean> => {
+      for (const node of survivors) {
+        const members = (await ok(node.apiPort, 'GET', '/members')) as MemberView[];
+        if (members.find((m) => m.node === 'n3')?.state !== 'dead') return false;
+      }
+      return true;
+    };
+    await until(deadSeen, showMembers);
+    const served = (await ok(n1.apiPort, 'GET', `/groups/users/lookup?position=${FULL - 1}`)) as { nodes: Array<{ node: string; state: string }> };
+    assert.deepEqual(served.nodes.map((r) => [r.node, r.state]), [['n3', 'dead']]);
+    await until(() => agree(survivors), showViews);
+    // `forget` is the operator's release of a dead node's registrations; a live node's is refused.
+    assert.equal((await api(n1.apiPort, 'POST', '/members/n2/forget')).status, 409);
+    await ok(n1.apiPort, 'POST', '/members/n3/forget');
+    await until(async () => {
+      for (const node of survivors) {
+        const lookup = (await ok(node.apiPort, 'GET', `/groups/users/lookup?position=${FULL - 1}`)) as { nodes: unknown[] };
+        if (lookup.nodes.length !== 0) return false;
+      }
+      return true;
+    }, showViews);
+  });
+
+  test('a bad --join entry, or --join with a peers file, exits 2 with one line', { timeout: HUNG_AFTER_MS }, async () => {
+    for (const [flags, says] of [
+      [['--join', 'seed:99999'], /^chatterbox: --join: port 99999 of "seed:99999" is out of range 1\.\.65535$/],
+      [['--join', '10.0.0.1'], /^chatterbox: --join: "10\.0\.0\.1" is an address without a port/],
+      [['--join', 'a:1', '--peer-config-file', 'peers.json'], /^chatterbox: --join and --peer-config-file exclude each other/],
+    ] as const) {
+      const run = startChatterbox(['ranges', 'serve', '--data-dir', 'unused', ...flags]);
+      assert.equal(await run.exited, 2, flags.join(' '));
+      assert.equal(run.stderrLines.length, 1, run.stderrLines.join('\n'));
+      assert.match(run.stderrLines[0] ?? '', says);
+    }
+  });
+});
+
+describe('--join flags', () => {
+  test('parse into seeds, the advertised address and the node id; the config starts alone', () => {
+    const args = parseServeArgv(['--data-dir', 'd', '-h', '0.0.0.0', '-p', '3001', '--join', 'seed-0.svc:3000,chatterbox.svc', '--advertise', 'pod-1.svc:3001']);
+    assert.deepEqual(args.join, [
+      { kind: 'address', host: 'seed-0.svc', port: 3000 },
+      { kind: 'srv', name: 'chatterbox.svc' },
+    ]);
+    const config = buildServeConfig(args, () => assert.fail('no file is read'));
+    assert.deepEqual(config.self, { id: 'pod-1.svc:3001', host: '0.0.0.0', port: 3001 });
+    assert.deepEqual(config.peers, [config.self]);
+    assert.equal(config.advertise, 'pod-1.svc:3001');
+    assert.equal(config.clusterId, JOIN_DEFAULT_CLUSTER_ID);
+    assert.equal(buildServeConfig(parseServeArgv(['--data-dir', 'd', '--join', 'a:1', '--node-id', 'n7'])).self.id, 'n7');
+    for (const bad of [['--advertise', 'x:1'], ['--node-id', 'n1'], ['--join', 'a:1', '--advertise', 'nope'], ['--join', 'a:1', '--node-id', '']]) {
+      assert.throws(() => parseServeArgv(['--data-dir', 'd', ...bad]), UsageError, bad.join(' '));
+    }
+    const help = defineServeCommand().helpInformation();
+    for (const flag of ['--join', '--advertise', '--node-id']) assert.match(help, new RegExp(`${flag}\\b`));
+    assert.match(help.replace(/\s+/g, ' '), /_chatterbox\._tcp\.<name>, or the name as given if it starts with "_"/);
+  });
+});

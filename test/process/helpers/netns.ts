@@ -3,14 +3,15 @@
  * bridge and an address of a private /24; the test process itself stands on the bridge too (the namespace's
  * ".254"), so it reaches the hosts' listeners on their addresses only, never through loopback.
  *
- *   root namespace (this process)         cbt<pid>br  10.213.S.254/24   (the bridge)
- *     ├─ cbt<pid>r1 ══ veth ══ cbt<pid>n1   in namespace cbt<pid>-h1   10.213.S.1/24, lo up
- *     ├─ cbt<pid>r2 ══ veth ══ cbt<pid>n2   in namespace cbt<pid>-h2   10.213.S.2/24, lo up
+ *   root namespace (this process)          cbt<pid>abr  10.213.S.254/24   (the bridge)
+ *     ├─ cbt<pid>ar1 ══ veth ══ cbt<pid>an1   in namespace cbt<pid>a-h1   10.213.S.1/24, lo up
+ *     ├─ cbt<pid>ar2 ══ veth ══ cbt<pid>an2   in namespace cbt<pid>a-h2   10.213.S.2/24, lo up
  *     └─ …
  *
- * Names carry this process's pid (unique among running test processes), and the subnet S is one that no address
- * or route of the root namespace uses yet, so runs at once never clash and a clash with the machine's own
- * networks is unlikely (10.213/16 is private and rare). Interface names stay within Linux's 15 characters.
+ * Names carry this process's pid (unique among running test processes) and a letter per lab of the process, and
+ * the subnet S is one that no address or route of the root namespace uses yet (another lab's bridge holds its
+ * own), so labs at once never clash and a clash with the machine's own networks is unlikely (10.213/16 is
+ * private and rare). Interface names stay within Linux's 15 characters (3 + a 7-digit pid + 1 + 1 + 3 digits).
  *
  * A cut sets the root side of the host's veth down: its peer inside the namespace loses its carrier, so frames
  * stop both ways at once and nothing tells the endpoints (no RST, no ICMP: TCP connections stay open and their
@@ -35,6 +36,8 @@ const NET_PREFIX = '10.213';
 const BRIDGE_OCTET = 254;
 /** Hosts one lab may hold: addresses .1 to .MAX_HOSTS of its /24 (and veth names stay short). */
 export const MAX_HOSTS = 200;
+/** Labs one process may make (their names differ by one letter, a..z). */
+const MAX_LABS_PER_PROCESS = 26;
 /** How long one `ip` command may run before it counts as hung: far above the milliseconds it takes. */
 const IP_COMMAND_HUNG_MS = 30_000;
 
@@ -179,8 +182,12 @@ export class NetnsLab {
   };
   private static readonly SIGNALS: readonly NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
 
+  /** Labs this process made: a letter after the pid tells them apart (a..z, then a bound). */
+  private static made = 0;
+
   private constructor(private readonly subnet: number) {
-    this.prefix = `${NETNS_NAME_PREFIX}${process.pid}`;
+    if (NetnsLab.made >= MAX_LABS_PER_PROCESS) throw new RangeError(`at most ${MAX_LABS_PER_PROCESS} labs in one process`);
+    this.prefix = `${NETNS_NAME_PREFIX}${process.pid}${String.fromCharCode(0x61 + NetnsLab.made++)}`;
     this.bridge = `${this.prefix}br`;
     this.bridgeAddress = `${NET_PREFIX}.${subnet}.${BRIDGE_OCTET}`;
     process.on('exit', this.onExit);

@@ -87,6 +87,12 @@ export function causalOptions(preset: GossipPreset = 'latency', overrides: { gos
 export interface CausalState {
   readonly self: NodeId;
   readonly members: ReadonlySet<NodeId>;
+  /**
+   * On a live member list (membership.ts) the nodes are not known in advance: a message of a node that joined
+   * may reach us, relayed, before membership tells us of the node, and gossip delivers it only once. There any
+   * origin and clock entry is accepted (the clock's size is still bounded by its guard). False: only `members`.
+   */
+  openMembers: boolean;
   readonly inner: GossipState;
   readonly buffer: CausalDelivery<PlainData>;
   /** Set by a drain request; the halt is emitted once. */
@@ -110,6 +116,7 @@ function init(ctx: InitContext<CausalOptions>): { state: CausalState; effects: E
   const state: CausalState = {
     self: ctx.self,
     members: new Set(ctx.nodes),
+    openMembers: false,
     inner: inner.state,
     buffer: new CausalDelivery<PlainData>({ maxHeld: ctx.options.maxHeld }),
     draining: false,
@@ -160,11 +167,15 @@ function onBroadcast(state: CausalState, body: CausalBroadcastRequest, now: numb
 function checkClientClock(state: CausalState, clock: VectorClock | undefined, replica: string, sent: number): string | undefined {
   if (clock === undefined) return undefined;
   if (!(clock instanceof VectorClock)) return 'the clock is not a vector clock';
-  for (const [node] of clock.entries()) if (!state.members.has(nodeOfReplica(node))) return `the clock names ${JSON.stringify(node)}, which is not a node of this cluster`;
+  for (const [node] of clock.entries()) if (!isMember(state, nodeOfReplica(node))) return `the clock names ${JSON.stringify(node)}, which is not a node of this cluster`;
   // A client cannot have seen a message of ours that we have not sent: waiting for it would hold the reply forever.
   const counted = clock.get(replica as NodeId);
   if (counted > sent) return `the clock counts ${counted} messages from ${replica}, which has sent ${sent}`;
   return undefined;
+}
+
+function isMember(state: CausalState, node: NodeId): boolean {
+  return state.openMembers || state.members.has(node);
 }
 
 function reject(state: CausalState, reason: string): Effects {
@@ -188,7 +199,7 @@ function halt(state: CausalState, effects: Effects, text: string): void {
 }
 
 /** Gossip's effects as ours: its deliveries go through the hold-back buffer. */
-function lift(state: CausalState, effects: readonly Effect<GossipMsg, Delivery, GossipTimer>[]): Effects {
+export function lift(state: CausalState, effects: readonly Effect<GossipMsg, Delivery, GossipTimer>[]): Effects {
   return liftEffects<GossipMsg, Delivery, CausalOutput, GossipTimer, CausalTimer>(effects, (delivery, into) => onDelivery(state, delivery, into));
 }
 
@@ -218,10 +229,10 @@ function onDelivery(state: CausalState, delivery: Delivery, into: Effects): void
 function envelopeClock(state: CausalState, delivery: Delivery): VectorClock | undefined {
   const envelope = delivery.payload;
   if (!Array.isArray(envelope) || envelope.length !== 2 || !isVectorClockEntries(envelope[0])) return undefined;
-  if (!state.members.has(delivery.origin)) return undefined;
+  if (!isMember(state, delivery.origin)) return undefined;
   const clock = VectorClock.fromEntries(envelope[0]);
   if (clock.get(delivery.replica as NodeId) !== delivery.seq) return undefined;
-  for (const [node] of clock.entries()) if (!state.members.has(nodeOfReplica(node))) return undefined;
+  for (const [node] of clock.entries()) if (!isMember(state, nodeOfReplica(node))) return undefined;
   return clock;
 }
 

@@ -27,3 +27,5 @@ export {
   type ClockOrder,
   type VectorClockEntries,
 } from './vector-clock.js';
+// Chat on a live member list (membership.ts).
+export { causalBroadcastAware, chatMembershipProtocol } from './membership.js';

@@ -4,7 +4,7 @@
  * - `chatterbox ranges serve …` runs one node (src/runtime/ranges-node.ts): the TCP transport and peers file of
  *   `chatterbox node`, a data dir for its SQLite store, and a local HTTP API.
  * - The other subcommands are clients of a running node's API: `join`, `leave`, `register`, `release`,
- *   `increase`, `decrease`, `groups`, `members`, `topology`, `lookup`. Each sends one request and prints the
+ *   `increase`, `decrease`, `groups`, `members`, `nodes`, `forget`, `leave-cluster`, `topology`, `lookup`. Each sends one request and prints the
  *   result as JSON on stdout (writes print nothing).
  *
  * Same layers as node-command.ts: argv → args (pure, UsageError), args → config (reads files), then the process.
@@ -21,6 +21,7 @@ import { parseJoinList, SRV_PREFIX, type SeedEntry } from '../runtime/join-seeds
 import { formatHostPort, parseHostPort, type HostPort } from '../transport/host-port.js';
 import { MAX_HELLO_TEXT_CHARS, helloTextProblem } from '../transport/hello-text.js';
 import { nodeId } from '../core/ids.js';
+import { LEAVE_DRAIN_MAX_MS } from '../membership/compose.js';
 
 export const RANGES_API_ENV = 'CHATTERBOX_RANGES_API';
 
@@ -79,7 +80,7 @@ export function defineServeCommand(): Command {
         '',
         'Every node of the peers file runs `chatterbox ranges serve` with its own -p, --data-dir and --api-port.',
         `Or, without a peers file, nodes join through seeds: --join 10.0.0.5:3000 (cluster id "${JOIN_DEFAULT_CLUSTER_ID}" unless`,
-        '--cluster-id says otherwise); `chatterbox ranges members` then lists every node with its state (alive,',
+        '--cluster-id says otherwise); `chatterbox ranges nodes` then lists every node with its state (alive,',
         'suspect, dead, left), and a dead node\'s registrations stay until it returns or `chatterbox ranges forget`.',
         'Logs (JSON) go to stderr; the line "ranges node started" carries the API\'s URL. Use the other',
         '`chatterbox ranges` subcommands, or the HTTP API directly, to join groups and register ranges.',
@@ -332,18 +333,31 @@ const CLIENT_COMMANDS: readonly ClientSpec[] = [
   },
   {
     name: 'members',
-    summary: 'list the members of a group, or of the cluster',
-    args: '[group]',
+    summary: 'list the members of a group',
+    args: '<group>',
+    description: 'Print the members of <group>, as a JSON array of node ids.',
+    build: ([group]) => ({ method: 'GET', path: groupPath(group!, 'members'), prints: true }),
+  },
+  {
+    name: 'leave-cluster',
+    summary: 'leave the cluster gracefully and stop the node',
+    args: '',
     description:
-      'Print the members of <group>, as a JSON array of node ids; without a group, every node of the cluster this node knows, with its membership state, as JSON: [{node, address, incarnation, state}] (state alive, suspect, dead or left).',
-    build: ([group]) => ({ method: 'GET', path: group === undefined ? '/members' : groupPath(group, 'members'), prints: true }),
+      `The node releases every registration it holds, waits until its neighbours have that (at most ${LEAVE_DRAIN_MAX_MS / 1000} s), announces that it leaves (state left in \`ranges nodes\` elsewhere), and stops (exit 0). Prints {left}. Unlike SIGTERM, which stops the node and keeps its registrations for when it returns.`,
+    build: () => ({ method: 'POST', path: '/leave', prints: true }),
+  },
+  {
+    name: 'nodes',
+    summary: "list the cluster's members and their state",
+    args: '',
+    description: "Print every node this node knows with its membership state, as JSON: [{node, address, incarnation, state}], state one of alive, suspect, dead, left.",
+    build: () => ({ method: 'GET', path: '/members', prints: true }),
   },
   {
     name: 'forget',
-    summary: 'release a dead or departed node\'s registrations',
+    summary: "release a dead node's registrations",
     args: '<node>',
-    description:
-      'Release every registration and group membership of <node>, which this node must see as dead or left (see `members`): for an operator, once a dead node will not come back. Prints {node, released}.',
+    description: 'Release every registration and group membership of <node>, which the node asked must see as dead or left (else the error not-dead). Prints {node, released}.',
     build: ([node]) => {
       if (node === '') throw new UsageError('<node>: expected a node id, got ""');
       return { method: 'POST', path: `/members/${encodeURIComponent(node!)}/forget`, prints: true };

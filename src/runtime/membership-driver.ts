@@ -36,6 +36,10 @@ export class MembershipDriver {
     private readonly log: Logger,
   ) {}
 
+  get self(): NodeId {
+    return this.transport.self;
+  }
+
   /** A member event from the protocol's outputs. */
   onMember(member: Member): void {
     const before = this.known.get(member.id);

@@ -18,7 +18,8 @@
  *   POST   /groups/:group/ranges/decrease            { start, end, by }
  *   GET    /node                                     → { id, clusterId, address, nodes (the live members) }
  *   GET    /members                                  → [{ node, address, incarnation, state }, …] (the cluster's)
- *   POST   /members/:node/forget                     release a dead or departed node's registrations
+ *   POST   /members/:node/forget                     → { node, released } (a node seen dead or left)
+ *   POST   /leave                                    this node leaves the cluster (releasing its ranges), then stops
  *
  * A registration is `{ node, start, end, priority, meta }`. Success is 200 with `{ "result": … }` (null for
  * writes); failure is `{ "error": { "code", "message" } }` with the status of ERROR_STATUS. POST bodies must be
@@ -84,7 +85,8 @@ export interface HttpInput {
   readonly body: string;
 }
 
-export type Routed = { readonly ok: true; readonly call: RangesCall } | { readonly ok: true; readonly call: 'node' } | { readonly ok: false; readonly error: HttpError };
+/** `node` and `leave` (the cluster, gracefully, then stop) are the server's own, not the protocol's. */
+export type Routed = { readonly ok: true; readonly call: RangesCall } | { readonly ok: true; readonly call: 'node' | 'leave' } | { readonly ok: false; readonly error: HttpError };
 
 const rangeBody = z.strictObject({ start: z.number(), end: z.number(), meta: z.unknown().optional() });
 const amountBody = z.strictObject({ start: z.number(), end: z.number(), by: z.number() });
@@ -269,6 +271,27 @@ export function methodTakesBody(method: string): boolean {
   return method.toUpperCase() === 'POST' || method.toUpperCase() === 'DELETE';
 }
 
+/** The cluster's members (`GET /members`) and forgetting a dead one (`POST /members/:node/forget`); undefined: no such route. */
+function routeMembers(input: HttpInput, segments: readonly string[], query: URLSearchParams): Routed | undefined {
+  if (segments.length === 1) {
+    const list = (_g: string, _i: HttpInput, q: URLSearchParams): Routed => {
+      const bad = noQuery(q);
+      return bad !== undefined ? fail(bad) : { ok: true, call: { op: 'cluster-members' } };
+    };
+    return dispatch({ methods: { GET: list } }, input, '', query);
+  }
+  if (segments.length !== 3 || segments[2] !== 'forget') return undefined;
+  const node = decodeSegment(segments[1]!);
+  if (node === undefined || node.length === 0) return fail(httpError('bad-request', `the node id ${JSON.stringify(segments[1])} is empty or not validly percent-encoded`));
+  const forget = (_g: string, body: HttpInput, q: URLSearchParams): Routed => {
+    const bad = noQuery(q);
+    if (bad !== undefined) return fail(bad);
+    const parsed = parseBody(body, emptyBody, true);
+    return parsed.ok ? { ok: true, call: { op: 'forget', node } } : fail(parsed.error);
+  };
+  return dispatch({ methods: { POST: forget } }, input, '', query);
+}
+
 /** Maps an HTTP request to a call of the protocol, or to the error to answer with. */
 export function routeRangesHttp(input: HttpInput): Routed {
   let url: URL;
@@ -280,13 +303,22 @@ export function routeRangesHttp(input: HttpInput): Routed {
   // One trailing slash is forgiven: /groups/ is /groups.
   const path = url.pathname.length > 1 && url.pathname.endsWith('/') ? url.pathname.slice(0, -1) : url.pathname;
   const segments = path.split('/').slice(1);
-  const notFound = fail(httpError('not-found', `no such route: ${input.method.toUpperCase()} ${path}; see GET /groups, /groups/:group/{members,topology,lookup,join,leave,ranges}`));
+  const notFound = fail(httpError('not-found', `no such route: ${input.method.toUpperCase()} ${path}; see GET /groups, /groups/:group/{members,topology,lookup,join,leave,ranges}, /members`));
   if (segments[0] === 'node' && segments.length === 1) {
     if (input.method.toUpperCase() !== 'GET') return fail(httpError('method-not-allowed', `${input.method.toUpperCase()} is not allowed here; use GET`, ['GET']));
     const bad = noQuery(url.searchParams);
     return bad !== undefined ? fail(bad) : { ok: true, call: 'node' };
   }
-  if (segments[0] === 'members') return routeMembers(input, segments, url.searchParams);
+  if (segments[0] === 'members') return routeMembers(input, segments, url.searchParams) ?? notFound;
+  if (segments[0] === 'leave' && segments.length === 1) {
+    const leave = (_g: string, body: HttpInput, q: URLSearchParams): Routed => {
+      const bad = noQuery(q);
+      if (bad !== undefined) return fail(bad);
+      const parsed = parseBody(body, emptyBody, true);
+      return parsed.ok ? { ok: true, call: 'leave' } : fail(parsed.error);
+    };
+    return dispatch({ methods: { POST: leave } }, input, '', url.searchParams);
+  }
   if (segments[0] !== 'groups') return notFound;
   if (segments.length === 1) return dispatch(GROUPS_ROUTE, input, '', url.searchParams);
   const rest = segments.slice(2).join('/');
@@ -298,24 +330,6 @@ export function routeRangesHttp(input: HttpInput): Routed {
   if (group.length === 0) return fail(httpError('bad-request', 'the group name must not be empty'));
   if (group.length > MAX_GROUP_CHARS) return fail(httpError('bad-request', `the group name is ${group.length} characters long; at most ${MAX_GROUP_CHARS} are allowed`));
   return dispatch(route, input, group, url.searchParams);
-}
-
-/** The cluster's members (membership, not a group's): `GET /members`, `POST /members/:node/forget`. */
-function routeMembers(input: HttpInput, segments: readonly string[], query: URLSearchParams): Routed {
-  const method = input.method.toUpperCase();
-  const bad = noQuery(query);
-  if (segments.length === 1) {
-    if (method !== 'GET') return fail(httpError('method-not-allowed', `${method} is not allowed here; use GET`, ['GET']));
-    return bad !== undefined ? fail(bad) : { ok: true, call: { op: 'cluster-members' } };
-  }
-  if (segments.length !== 3 || segments[2] !== 'forget') return fail(httpError('not-found', `no such route: ${method} /${segments.join('/')}; see GET /members, POST /members/:node/forget`));
-  if (method !== 'POST') return fail(httpError('method-not-allowed', `${method} is not allowed here; use POST`, ['POST']));
-  if (!isJson(input.contentType)) return fail(httpError('unsupported-media-type', 'send the body as Content-Type: application/json (also when it is empty)'));
-  const body = parseBody(input, emptyBody, true);
-  if (!body.ok) return fail(body.error);
-  const node = decodeSegment(segments[1]!);
-  if (node === undefined || node.length === 0) return fail(httpError('bad-request', `the node id ${JSON.stringify(segments[1])} is empty or not validly percent-encoded`));
-  return bad !== undefined ? fail(bad) : { ok: true, call: { op: 'forget', node } };
 }
 
 /** The status and body for a protocol reply. */

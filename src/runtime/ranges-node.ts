@@ -22,7 +22,7 @@ import { hashString32 } from '../core/prng.js';
 import { rangesSyncOptions, type RangesMsg, type RangesReply, type RangesRequest } from '../ranges/protocol.js';
 import { rangesMembershipProtocol } from '../ranges/membership.js';
 import { DEFAULT_SWIM_OPTIONS, type MemberEvent } from '../membership/index.js';
-import type { WithMembershipMsg, WithMembershipRequest } from '../membership/compose.js';
+import { LEAVE_DRAIN_MAX_MS, type WithMembershipMsg, type WithMembershipRequest } from '../membership/compose.js';
 import type { TcpTransport, PeerAddress } from '../transport/tcp-transport.js';
 import { formatHostPort } from '../transport/host-port.js';
 import { MembershipDriver, isMemberEvent, joinCluster } from './membership-driver.js';
@@ -238,6 +238,13 @@ export async function startRangesNode(config: RangesNodeConfig, log: Logger): Pr
       const routed = routeRangesHttp({ method, url: req.url ?? '/', contentType: req.headers['content-type'], body });
       if (!routed.ok) return refuse(routed.error);
       if (routed.call === 'node') return answer(200, { result: nodeInfo() });
+      if (routed.call === 'leave') {
+        if (liveHost.isHalted) return refuse(httpError('unavailable', 'the node is stopping'));
+        const left = await leaveCluster(liveHost, members, leaving.signal);
+        // Stop once the answer is out: the server's close would cut it off.
+        res.once('finish', () => fail(0));
+        return answer(200, { result: { left } });
+      }
       const reply = call({ ...routed.call, id: nextId++ } as RangesRequest);
       if ('status' in reply) return refuse(reply);
       const { status, body: out } = replyToHttp(reply);
@@ -291,6 +298,24 @@ export async function startRangesNode(config: RangesNodeConfig, log: Logger): Pr
     'ranges node started',
   );
   return { apiUrl, apiPort, failed, stop };
+}
+
+/**
+ * After SWIM marked this node left, it keeps gossiping that until the driver stops it: this long, a few gossip
+ * rounds (each to gossipNodes members), as memberlist's Leave waits for its broadcast to go out.
+ */
+export const LEAVE_GOSSIP_WAIT_MS = 1_000;
+
+/**
+ * A graceful leave (compose.ts): the protocol releases this node's registrations and announces the leave once
+ * its neighbours have them (at most LEAVE_DRAIN_MAX_MS); resolves whether SWIM reported this node left.
+ */
+async function leaveCluster(host: WallClockHost<WithMembershipMsg<RangesMsg>, RangesReply | MemberEvent, WithMembershipRequest<RangesRequest>>, members: MembershipDriver, stop: AbortSignal): Promise<boolean> {
+  host.request({ membership: { op: 'leave' } });
+  const self = (): boolean => members.members().some((m) => m.id === members.self && m.state === 'left');
+  const left = await members.waitFor(self, LEAVE_DRAIN_MAX_MS + LEAVE_GOSSIP_WAIT_MS, stop);
+  if (left) await members.waitFor(() => false, LEAVE_GOSSIP_WAIT_MS, stop);
+  return left;
 }
 
 /** The body as text; 'too-large' once it passes MAX_BODY_BYTES (the rest is not kept); 'aborted' if the client left. */

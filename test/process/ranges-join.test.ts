@@ -13,8 +13,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { HUNG_AFTER_MS, startChatterbox, type Running } from './helpers/processes.js';
 import { freePorts } from '../../src/supervisor/free-port.js';
-import { defineServeCommand, parseServeArgv, buildServeConfig, JOIN_DEFAULT_CLUSTER_ID } from '../../src/cli/ranges-command.js';
+import { defineServeCommand, parseClientArgv, parseServeArgv, buildServeConfig, JOIN_DEFAULT_CLUSTER_ID } from '../../src/cli/ranges-command.js';
 import { UsageError } from '../../src/platform/user-errors.js';
+import { routeRangesHttp } from '../../src/runtime/ranges-http.js';
 
 const HALF = 2 ** 31;
 const FULL = 2 ** 32;
@@ -149,6 +150,22 @@ describe('chatterbox ranges serve --join: processes that come and go', () => {
       }
       return true;
     }, showViews);
+    // n4 leaves gracefully: its registration is released everywhere, it is `left` on the others, it exits 0.
+    await ok(n4.apiPort, 'POST', '/groups/users/join');
+    await ok(n4.apiPort, 'POST', '/groups/users/ranges', { start: 0, end: 10, meta: 'n4' });
+    const n4Serves = async (on: Node): Promise<boolean> => ((await ok(on.apiPort, 'GET', '/groups/users/lookup?position=5')) as { nodes: Array<{ node: string }> }).nodes.some((r) => r.node === 'n4');
+    await until(async () => (await n4Serves(n1)) && (await n4Serves(n2)), showViews);
+    const leave = startChatterbox(['ranges', 'leave-cluster', '--api', `http://127.0.0.1:${n4.apiPort}`]);
+    assert.equal(await leave.exited, 0, leave.stderrLines.join('\n'));
+    assert.deepEqual(JSON.parse(leave.stdoutLines.join('\n')), { left: true });
+    assert.equal(await n4.proc.exited, 0);
+    await until(async () => {
+      for (const node of [n1, n2]) {
+        const members = (await ok(node.apiPort, 'GET', '/members')) as MemberView[];
+        if (members.find((m) => m.node === 'n4')?.state !== 'left' || (await n4Serves(node))) return false;
+      }
+      return true;
+    }, showMembers);
   });
 
   test('a bad --join entry, or --join with a peers file, exits 2 with one line', { timeout: HUNG_AFTER_MS }, async () => {
@@ -185,4 +202,15 @@ describe('--join flags', () => {
     for (const flag of ['--join', '--advertise', '--node-id']) assert.match(help, new RegExp(`${flag}\\b`));
     assert.match(help.replace(/\s+/g, ' '), /_chatterbox\._tcp\.<name>, or the name as given if it starts with "_"/);
   });
+
+  test('route and client of the graceful leave: POST /leave, ranges leave-cluster', () => {
+    const route = (method: string, url: string, contentType?: string) => routeRangesHttp({ method, url, contentType, body: '' });
+    const status = (r: ReturnType<typeof route>): number => (r.ok ? 200 : r.error.status);
+    assert.deepEqual(route('POST', '/leave', 'application/json'), { ok: true, call: 'leave' });
+    assert.equal(status(route('GET', '/leave')), 405);
+    assert.equal(status(route('POST', '/leave')), 415);
+    assert.equal(status(route('POST', '/leave?now=1', 'application/json')), 400);
+    assert.deepEqual(parseClientArgv(['leave-cluster']).call, { method: 'POST', path: '/leave', prints: true });
+  });
+
 });

@@ -223,6 +223,22 @@ describe('SWIM steps', () => {
     assert.equal(state.awareness, 1);
   });
 
+  it('answers a stale accusation with the newer fact, and gossips refutations twice as long', () => {
+    const { state } = boot(5);
+    step(state, receive(n(3), { t: 'gossip', g: [{ k: 'alive', node: n(2), inc: 4, addr: 'n2:7946' }] }), 10);
+    const fx = step(state, receive(n(4), { t: 'gossip', g: [{ k: 'suspect', node: n(2), inc: 3, from: n(4) }, { k: 'suspect', node: n(3), inc: 0, from: n(4) }] }), 20);
+    const answers = sends(fx).filter((e) => e.to === n(4));
+    assert.deepEqual(answers.map((e) => e.msg), [{ t: 'gossip', g: [{ k: 'alive', node: n(2), inc: 4, addr: 'n2:7946' }] }]);
+    // n = 5: RetransmitMult · ceil(log10(6)) = 4 sends for news, 8 for the refutation queued above.
+    let sent = 0;
+    while (state.broadcasts.has(n(2))) sent += state.broadcasts.take(MAX_PIGGYBACK_UPDATES, 4).filter((u) => u.node === n(2)).length;
+    assert.equal(sent, 8);
+    const plain = boot(5, { answerStaleAccusations: false, refutationRetransmitMult: 1 }).state;
+    step(plain, receive(n(3), { t: 'gossip', g: [{ k: 'alive', node: n(2), inc: 4, addr: 'n2:7946' }] }), 10);
+    const quiet = step(plain, receive(n(4), { t: 'gossip', g: [{ k: 'suspect', node: n(2), inc: 3, from: n(4) }] }), 20);
+    assert.equal(sends(quiet).filter((e) => e.to === n(4)).length, 0);
+  });
+
   it('pings to a suspect carry its suspicion (so it can refute at once)', () => {
     const { state } = boot(2);
     step(state, receive(n(2), { t: 'gossip', g: [{ k: 'suspect', node: n(2), inc: 0, from: nodeId('x') }] }), 10);

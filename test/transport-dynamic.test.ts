@@ -11,6 +11,9 @@ import { nodeId, type NodeId } from '../src/core/ids.js';
 import { freePorts } from '../src/supervisor/free-port.js';
 import { TcpTransport, type PeerAddress, type TcpTransportOptions } from '../src/transport/tcp-transport.js';
 import { decodeHello, encodeHello, NONCE_BYTES, PROTOCOL_VERSION } from '../src/transport/secure-channel.js';
+import { encodeFrame } from '../src/transport/framing.js';
+import { MAX_PROVISIONAL_PEERS } from '../src/transport/tcp-transport.js';
+import { connect, type Socket } from 'node:net';
 import { formatHostPort, parseHostPort } from '../src/transport/host-port.js';
 
 const WAIT_TIMEOUT_MS = 5_000;
@@ -184,6 +187,37 @@ describe('TcpTransport, dynamic mode', () => {
     const n2 = await start(t, 'n2', p3, { clusterKey: key });
     await joinThrough(n2, n1);
     await exchange(n1, n2, 'keyed');
+  });
+
+  test(`nodes nobody added are at most MAX_PROVISIONAL_PEERS (${MAX_PROVISIONAL_PEERS}) at once; past it a newcomer is refused`, async (t) => {
+    const [port] = (await freePorts(1, HOST)) as [number];
+    const node = await start(t, 'z', port);
+    const sockets: Socket[] = [];
+    t.after(() => {
+      for (const socket of sockets) socket.destroy();
+    });
+    const hello = (id: string): Promise<Socket> =>
+      new Promise((resolve, reject) => {
+        const socket = connect({ host: HOST, port }, () => {
+          socket.write(encodeFrame(encodeHello({ v: PROTOCOL_VERSION, cluster: CLUSTER, node: id, incarnation: 'raw', nonce: randomBytes(NONCE_BYTES), keyed: false })));
+          resolve(socket);
+        });
+        socket.on('error', () => {});
+        socket.once('error', reject);
+        socket.resume();
+        sockets.push(socket);
+      });
+    // Lower ids than the node's: full connections (no wake-ups), each a provisional peer.
+    for (let i = 0; i < MAX_PROVISIONAL_PEERS; i++) await hello(`a${String(i).padStart(3, '0')}`);
+    await node.until(() => node.ups.length === MAX_PROVISIONAL_PEERS, `${MAX_PROVISIONAL_PEERS} provisional peers up`);
+    const extra = await hello('b000');
+    await new Promise((resolve) => extra.once('close', resolve));
+    assert.equal(node.transport.knownPeers().length, MAX_PROVISIONAL_PEERS);
+    assert.equal(node.transport.stats().refused, 1);
+    // Membership confirming one makes room: it is no longer provisional.
+    assert.equal(node.transport.addPeer({ id: nodeId('a000'), host: HOST, port: 1 }), true);
+    await hello('b001');
+    await node.until(() => node.ups.includes(nodeId('b001')), 'b001 up once there was room');
   });
 
   test('a static transport has no dynamic operations', async (t) => {

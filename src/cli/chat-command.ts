@@ -13,6 +13,7 @@ import { checkStdin } from '../platform/stdin.js';
 import { configureCommand, parseQuietly, untilInterrupted, type Env, type OptionValues } from './command.js';
 import { flagOption, parseGossipPreset, parseSeconds, stringOption } from './flags.js';
 import { PLACE_DEFAULTS, addPlaceOptions, nodeFailed, placeArgsFromOptions, resolveClusterPlace, type PlaceArgs } from './place-flags.js';
+import { addJoinOptions, joinArgsFromOptions, resolveJoinPlace, type JoinArgs } from './join-flags.js';
 import { readInputFile, type ReadFile } from '../platform/peers-file.js';
 
 export const CHAT_DEFAULTS = {
@@ -21,7 +22,7 @@ export const CHAT_DEFAULTS = {
   lingerSeconds: 3,
 } as const satisfies Record<string, unknown> & { gossip: GossipPreset };
 
-export interface ChatArgs extends PlaceArgs {
+export interface ChatArgs extends PlaceArgs, JoinArgs {
   readonly gossip: GossipPreset;
   readonly lingerMs: number;
   readonly verbose: boolean;
@@ -31,7 +32,7 @@ export function defineChatCommand(): Command {
   const cmd = configureCommand(new Command('chat')).description(
     'Chat over causal broadcast: every line typed here goes to every node, and every node prints every line as "<origin>: <text>" in causal order.',
   );
-  return addPlaceOptions(cmd)
+  return addJoinOptions(addPlaceOptions(cmd), 'chat')
     .option('--gossip <preset>', `gossip preset: latency (everyone sends to everyone at once) or messages (a tree, batched) (default ${CHAT_DEFAULTS.gossip})`)
     .option(
       '--linger <seconds>',
@@ -42,7 +43,9 @@ export function defineChatCommand(): Command {
       'after',
       [
         '',
-        'Every node of the peers file runs `chatterbox chat` with its own -p (and -h). Lines are read from stdin,',
+        'Every node of the peers file runs `chatterbox chat` with its own -p (and -h); or, without one, nodes join',
+        'through seeds with --join (a joiner prints the history first; at the end of stdin such a node leaves',
+        'gracefully instead of lingering). Lines are read from stdin,',
         // The figure is chat-node.ts's MAX_CHAT_LINE_CHARS, kept literal so help need not load the TCP stack (a test ties them).
         'one message per line; empty lines are skipped, and a line over 16384 characters is not sent (a warning',
         'is logged). Chat lines go to stdout, logs (JSON) to stderr.',
@@ -63,6 +66,7 @@ export function chatArgsFromOptions(opts: OptionValues, env: Env = {}): ChatArgs
     gossip: gossip === undefined ? CHAT_DEFAULTS.gossip : parseGossipPreset('--gossip', gossip),
     lingerMs: linger === undefined ? CHAT_DEFAULTS.lingerSeconds * 1000 : parseSeconds('--linger', linger, true),
     verbose: flagOption(opts, 'verbose'),
+    ...joinArgsFromOptions(opts),
   };
 }
 
@@ -74,7 +78,7 @@ export function parseChatArgv(argv: readonly string[], env: Env = {}): ChatArgs 
 /** Reads the peers and key files and assembles the runtime's config. Throws UsageError. */
 export function buildChatConfig(args: ChatArgs, readFile: ReadFile = readInputFile): ChatNodeConfig {
   return {
-    ...resolveClusterPlace(args, readFile),
+    ...(resolveJoinPlace(args, 'chat', readFile) ?? resolveClusterPlace(args, readFile)),
     preset: args.gossip,
     lingerMs: args.lingerMs,
   };

@@ -15,12 +15,9 @@ import { createLogger } from '../platform/log.js';
 import { configureCommand, parseQuietly, untilInterrupted, type Env, type OptionValues } from './command.js';
 import { RunError, UsageError, oneLine, quote, systemErrorOf } from '../platform/user-errors.js';
 import { flagOption, parseHost, parsePort, pathOption, stringOption, wholeNumber } from './flags.js';
-import { PLACE_DEFAULTS, addPlaceOptions, loadClusterKey, nodeFailed, placeArgsFromOptions, resolveClusterPlace, type PlaceArgs } from './place-flags.js';
+import { PLACE_DEFAULTS, addPlaceOptions, nodeFailed, placeArgsFromOptions, resolveClusterPlace, type PlaceArgs } from './place-flags.js';
+import { JOIN_DEFAULT_CLUSTER_IDS, addJoinOptions, joinArgsFromOptions, resolveJoinPlace, type JoinArgs } from './join-flags.js';
 import { readInputFile, type ReadFile } from '../platform/peers-file.js';
-import { parseJoinList, SRV_PREFIX, type SeedEntry } from '../runtime/join-seeds.js';
-import { formatHostPort, parseHostPort, type HostPort } from '../transport/host-port.js';
-import { MAX_HELLO_TEXT_CHARS, helloTextProblem } from '../transport/hello-text.js';
-import { nodeId } from '../core/ids.js';
 import { LEAVE_DRAIN_MAX_MS } from '../membership/compose.js';
 
 export const RANGES_API_ENV = 'CHATTERBOX_RANGES_API';
@@ -36,50 +33,36 @@ export const RANGES_DEFAULTS = {
 } as const;
 
 const MAX_FANOUT = 64;
-/** The cluster id of `--join` nodes without `--cluster-id`: there is no peers file to derive one from. */
-export const JOIN_DEFAULT_CLUSTER_ID = 'chatterbox';
 const MAX_INTERVAL_MS = 60_000;
 
 // ------------------------------------------------------------------------------------------------- serve
 
-export interface RangesServeArgs extends PlaceArgs {
+export interface RangesServeArgs extends PlaceArgs, JoinArgs {
   readonly dataDir: string;
   readonly apiHost: string;
   readonly apiPort: number;
   readonly fanout: number;
   readonly intervalMs: number;
   readonly verbose: boolean;
-  /** `--join`: seeds instead of a peers file. */
-  readonly join?: readonly SeedEntry[];
-  /** `--advertise`: where the other nodes dial this one (default -h:-p). */
-  readonly advertise?: HostPort;
-  /** `--node-id` (with --join; default the advertised host:port). */
-  readonly nodeId?: string;
 }
 
 export function defineServeCommand(): Command {
   const cmd = configureCommand(new Command('serve'))
     .summary('run a node: gossip with its peers, keep its state in --data-dir, serve the HTTP API')
     .description('Run one node of key-range ownership: gossip with the other nodes of the peers file, keep this node\'s state in --data-dir, and serve the local HTTP API.');
-  return addPlaceOptions(cmd)
+  return addJoinOptions(addPlaceOptions(cmd), 'ranges')
     .option('--data-dir <dir>', 'directory of this node\'s store (created if missing); required. It belongs to this node id and cluster from its first use on')
     .option('--api-host <host>', `address the HTTP API listens on (default ${RANGES_DEFAULTS.apiHost}). The API has no authentication: anyone who can reach it acts as this node`)
     .option('--api-port <port>', `port of the HTTP API, 1..65535 (default ${RANGES_DEFAULTS.apiPort})`)
     .option('--fanout <n>', `each node sends its changes to about 2×n others, 1..${MAX_FANOUT}; the same on every node (default ${RANGES_DEFAULTS.fanout})`)
     .option('--interval-ms <ms>', `changes are batched and sent every this many milliseconds, 1..${MAX_INTERVAL_MS} (default ${RANGES_DEFAULTS.intervalMs})`)
-    .option(
-      '--join <seeds>',
-      `join a cluster through seeds instead of a peers file: host:port[,host:port…] (a host name stands for all its A/AAAA records; IPv6 as [addr]:port), or a DNS name without a port whose SRV records list the seeds (${SRV_PREFIX}<name>, or the name as given if it starts with "_"). Retried until a seed answers; seeds that are only this node start a new cluster. Not with --peer-config-file`,
-    )
-    .option('--advertise <host:port>', 'with --join: the address the other nodes dial this node at, when -h is not it (e.g. -h 0.0.0.0) (default -h:-p)')
-    .option('--node-id <id>', `with --join: this node's id, kept by its data dir (default the advertised host:port); at most ${MAX_HELLO_TEXT_CHARS} characters`)
     .option('-v, --verbose', 'debug logs on stderr (one line per API request, among others)')
     .addHelpText(
       'after',
       [
         '',
         'Every node of the peers file runs `chatterbox ranges serve` with its own -p, --data-dir and --api-port.',
-        `Or, without a peers file, nodes join through seeds: --join 10.0.0.5:3000 (cluster id "${JOIN_DEFAULT_CLUSTER_ID}" unless`,
+        `Or, without a peers file, nodes join through seeds: --join 10.0.0.5:3000 (cluster id "${JOIN_DEFAULT_CLUSTER_IDS.ranges}" unless`,
         '--cluster-id says otherwise); `chatterbox ranges nodes` then lists every node with its state (alive,',
         'suspect, dead, left), and a dead node\'s registrations stay until it returns or `chatterbox ranges forget`.',
         'Logs (JSON) go to stderr; the line "ranges node started" carries the API\'s URL. Use the other',
@@ -123,28 +106,6 @@ export function serveArgsFromOptions(opts: OptionValues, env: Env = {}): RangesS
   return args;
 }
 
-/** `--join`, `--advertise`, `--node-id`: validated, and exclusive of the peers file. */
-function joinArgsFromOptions(opts: OptionValues): Pick<RangesServeArgs, 'join' | 'advertise' | 'nodeId'> {
-  const join = stringOption(opts, 'join', '--join');
-  const advertise = stringOption(opts, 'advertise', '--advertise');
-  const id = stringOption(opts, 'nodeId', '--node-id');
-  if (join === undefined) {
-    if (advertise !== undefined) throw new UsageError('--advertise goes with --join (a peers file already says where each node is)');
-    if (id !== undefined) throw new UsageError('--node-id goes with --join (a peers file already names each node)');
-    return {};
-  }
-  if (pathOption(opts, 'peerConfigFile', '--peer-config-file') !== undefined) {
-    throw new UsageError('--join and --peer-config-file exclude each other: join through seeds, or list every node in a peers file');
-  }
-  const address = advertise === undefined ? undefined : parseHostPort(advertise);
-  if (advertise !== undefined && (address === undefined || helloTextProblem(advertise) !== undefined)) {
-    throw new UsageError(`--advertise: expected host:port (IPv6 as [addr]:port, port 1..65535), got ${quote(advertise)}`);
-  }
-  if (id !== undefined && (id.length === 0 || helloTextProblem(id) !== undefined || /[\u0000-\u001f\u007f]/.test(id))) {
-    throw new UsageError(`--node-id: expected a non-empty id of at most ${MAX_HELLO_TEXT_CHARS} characters without control characters, got ${quote(id)}`);
-  }
-  return { join: parseJoinList('--join', join), ...(address === undefined ? {} : { advertise: address }), ...(id === undefined ? {} : { nodeId: id }) };
-}
 
 /** Parses `chatterbox ranges serve` arguments (those after `serve`) without touching the process. */
 export function parseServeArgv(argv: readonly string[], env: Env = {}): RangesServeArgs {
@@ -154,20 +115,8 @@ export function parseServeArgv(argv: readonly string[], env: Env = {}): RangesSe
 /** Reads the peers and key files and assembles the runtime's config. Throws UsageError. */
 export function buildServeConfig(args: RangesServeArgs, readFile: ReadFile = readInputFile): RangesNodeConfig {
   const rest = { dataDir: args.dataDir, apiHost: args.apiHost, apiPort: args.apiPort, fanout: args.fanout, intervalMs: args.intervalMs };
-  if (args.join !== undefined) {
-    const advertise = args.advertise ?? { host: args.host, port: args.port };
-    const self = { id: nodeId(args.nodeId ?? formatHostPort(advertise.host, advertise.port)), host: args.host, port: args.port };
-    const clusterKey = args.clusterKeyFile === undefined ? undefined : loadClusterKey(args.clusterKeyFile, readFile);
-    return {
-      self,
-      peers: [self],
-      clusterId: args.clusterId ?? JOIN_DEFAULT_CLUSTER_ID,
-      ...(clusterKey === undefined ? {} : { clusterKey }),
-      ...rest,
-      join: args.join,
-      advertise: formatHostPort(advertise.host, advertise.port),
-    };
-  }
+  const joining = resolveJoinPlace(args, 'ranges', readFile);
+  if (joining !== undefined) return { ...joining, ...rest };
   return {
     ...resolveClusterPlace(args, readFile),
     dataDir: args.dataDir,

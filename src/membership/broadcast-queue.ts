@@ -11,6 +11,8 @@ import { MAX_BROADCASTS, type SwimUpdate } from './types.js';
 interface Entry {
   readonly update: SwimUpdate;
   transmits: number;
+  /** The entry leaves after limit × weight sends (refutations are gossiped longer: see refutationRetransmitMult). */
+  readonly weight: number;
   /** Insertion order: newer entries go first among those sent equally often. */
   readonly id: number;
 }
@@ -24,10 +26,11 @@ export class BroadcastQueue {
   }
 
   /** Queues `update`, replacing any queued update about the same node. At the bound, drops the most-sent entry. */
-  queue(update: SwimUpdate): void {
+  queue(update: SwimUpdate, weight = 1): void {
+    assert(Number.isSafeInteger(weight) && weight >= 1, `broadcast weight ${weight}`);
     this.entries.delete(update.node);
     if (this.entries.size >= MAX_BROADCASTS) this.evictMostSent();
-    this.entries.set(update.node, { update, transmits: 0, id: this.nextId++ });
+    this.entries.set(update.node, { update, transmits: 0, weight, id: this.nextId++ });
   }
 
   /** Up to `max` updates to piggyback, each counted as sent once; those sent `limit` times leave the queue. */
@@ -40,7 +43,7 @@ export class BroadcastQueue {
     for (const e of picked) {
       out.push(e.update);
       e.transmits++;
-      if (e.transmits >= limit) this.entries.delete(e.update.node);
+      if (e.transmits >= limit * e.weight) this.entries.delete(e.update.node);
     }
     return out;
   }

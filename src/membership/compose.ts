@@ -23,7 +23,8 @@
 import { assert } from '../core/assert.js';
 import { compareNodeIds, type NodeId } from '../core/ids.js';
 import type { Effect, InitContext, Input, Protocol } from '../protocol/types.js';
-import { liveMemberIds, membersOf, swimProtocol, type Member, type MemberEvent, type SwimMsg, type SwimOptions, type SwimRequest, type SwimState, type SwimTimer } from './index.js';
+import { liveMemberIds, membersOf, swimProtocol, type SwimState } from './swim.js';
+import type { Member, MemberEvent, SwimMsg, SwimOptions, SwimRequest, SwimTimer } from './types.js';
 
 /** What a protocol run beside membership implements (see the theory above). */
 export interface MembershipAware<S, X, O, T extends string> {

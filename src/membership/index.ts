@@ -28,3 +28,15 @@ export {
   suspicionTimeoutMs,
   suspicionTimeoutWithConfirmationsMs,
 } from './formulas.js';
+// Membership beside another protocol in one kernel (compose.ts).
+export {
+  LEAVE_DRAIN_MAX_MS,
+  LEAVE_TIMER,
+  withMembership,
+  type MembershipAware,
+  type WithMembershipMsg,
+  type WithMembershipOptions,
+  type WithMembershipRequest,
+  type WithMembershipState,
+  type WithMembershipTimer,
+} from './compose.js';

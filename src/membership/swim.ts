@@ -197,9 +197,11 @@ function validateOptions(o: SwimOptions): void {
   whole(o.gossipNodes, 'gossipNodes', 0);
   nonNegative(o.gossipToTheDeadTimeMs, 'gossipToTheDeadTimeMs');
   whole(o.awarenessMaxMultiplier, 'awarenessMaxMultiplier', 1);
+  whole(o.refutationRetransmitMult, 'refutationRetransmitMult', 1);
   nonNegative(o.reconnectIntervalMs, 'reconnectIntervalMs');
   positive(o.joinRetryIntervalMs, 'joinRetryIntervalMs');
   if (typeof o.lifeguard !== 'boolean') throw new RangeError('swim: lifeguard must be a boolean');
+  if (typeof o.answerStaleAccusations !== 'boolean') throw new RangeError('swim: answerStaleAccusations must be a boolean');
 }
 
 function init(ctx: InitContext<SwimOptions>): { state: SwimState; effects: Fx } {
@@ -404,7 +406,36 @@ function onMessage(state: SwimState, from: NodeId, msg: SwimMsg, now: number, fx
     default:
       unreachable(msg);
   }
+  if (state.options.answerStaleAccusations) answerStale(state, from, msg.g, fx);
   for (const u of msg.g) applyUpdate(state, u, now, fx);
+}
+
+/** Answers the sender's suspect and dead facts that this node knows to be outdated with what it knows (see the knob). */
+function answerStale(state: SwimState, from: NodeId, updates: readonly SwimUpdate[], fx: Fx): void {
+  let answer: SwimUpdate[] | null = null;
+  for (const u of updates) {
+    if (u.k === 'alive') continue;
+    const m = state.members.get(u.node);
+    if (m === undefined || m.incarnation <= u.inc) continue;
+    answer ??= [];
+    answer.push(currentFact(state, m));
+  }
+  if (answer !== null) fx.push({ kind: 'send', to: from, msg: { t: 'gossip', g: answer } });
+}
+
+function currentFact(state: SwimState, m: MemberRecord): SwimUpdate {
+  switch (m.state) {
+    case 'alive':
+      return { k: 'alive', node: m.id, inc: m.incarnation, addr: m.address };
+    case 'suspect':
+      return { k: 'suspect', node: m.id, inc: m.incarnation, from: state.self };
+    case 'dead':
+      return { k: 'dead', node: m.id, inc: m.incarnation, from: state.self };
+    case 'left':
+      return { k: 'dead', node: m.id, inc: m.incarnation, from: m.id };
+    default:
+      return unreachable(m.state);
+  }
 }
 
 function onAck(state: SwimState, seq: number, now: number, fx: Fx): void {
@@ -583,7 +614,7 @@ function aliveNode(state: SwimState, a: Extract<SwimUpdate, { k: 'alive' }>, now
     const fresh: MemberRecord = { id: a.node, address: a.addr, incarnation: a.inc, state: 'alive', stateChangeAt: now };
     state.members.set(a.node, fresh);
     insertIntoProbeOrder(state, a.node);
-    state.broadcasts.queue(a);
+    queueUpdate(state, a);
     emit(fx, fresh);
     return;
   }
@@ -604,7 +635,7 @@ function aliveNode(state: SwimState, a: Extract<SwimUpdate, { k: 'alive' }>, now
   }
   state.suspicions.delete(a.node);
   const address = a.addr === '' ? m.address : a.addr;
-  state.broadcasts.queue(a.addr === address ? a : { k: 'alive', node: a.node, inc: a.inc, addr: address });
+  queueUpdate(state, a.addr === address ? a : { k: 'alive', node: a.node, inc: a.inc, addr: address });
   const changed = m.state !== 'alive' || address !== m.address;
   setIncarnation(m, a.inc);
   m.address = address;
@@ -694,8 +725,13 @@ function refute(state: SwimState, accusedInc: number, fx: Fx): void {
   setIncarnation(me, inc);
   state.counters.refutations++;
   adjustAwareness(state, 1);
-  state.broadcasts.queue({ k: 'alive', node: state.self, inc, addr: me.address });
+  queueUpdate(state, { k: 'alive', node: state.self, inc, addr: me.address });
   emit(fx, me);
+}
+
+/** Queues a fact for dissemination; refutations (alive above incarnation 0) with their longer budget. */
+function queueUpdate(state: SwimState, u: SwimUpdate): void {
+  state.broadcasts.queue(u, u.k === 'alive' && u.inc > 0 ? state.options.refutationRetransmitMult : 1);
 }
 
 function setIncarnation(m: MemberRecord, inc: number): void {

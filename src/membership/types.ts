@@ -57,13 +57,28 @@ export interface SwimOptions {
    * probes the dead). Only members still remembered (GossipToTheDeadTime) are tried. 0 disables.
    */
   readonly reconnectIntervalMs: number;
+  /**
+   * Ours, not memberlist's: a suspect or dead about a member that is older than this node's view (the member
+   * refuted it since) is answered to its sender with the newer fact. A refutation is gossiped a bounded number
+   * of times and may miss a node holding the suspicion (at 10% loss, about once per 500 suspicions at 100
+   * members); that node then re-gossips its stale suspicion, and the first member that knows better answers it.
+   * Costs one message per stale accusation received, and only while some node is behind.
+   */
+  readonly answerStaleAccusations: boolean;
+  /**
+   * Ours, not memberlist's: a refutation (an alive above incarnation 0: incarnations rise only to refute) is
+   * piggybacked this many times longer than other news. Every node holding the suspicion must hear it before
+   * its timer ends; with RetransmitMult's budget a node misses it with probability about e^−(budget·(1−loss)).
+   * 1 is memberlist.
+   */
+  readonly refutationRetransmitMult: number;
   /** A join's push/pull to its seeds is resent this often until one answers (memberlist's Join is one TCP call the caller retries). */
   readonly joinRetryIntervalMs: number;
   /** Seeds this node's PRNG (probe order, random members); default a hash of the node id and start time. */
   readonly seed?: number;
 }
 
-/** memberlist's DefaultLANConfig, plus our own knobs (lifeguard, reconnect, join retry). */
+/** memberlist's DefaultLANConfig, plus our own knobs (lifeguard, stale answers, refutation budget, reconnect, join retry). */
 export const DEFAULT_SWIM_OPTIONS: Omit<SwimOptions, 'address'> = Object.freeze({
   probeIntervalMs: 1000,
   probeTimeoutMs: 500,
@@ -77,6 +92,8 @@ export const DEFAULT_SWIM_OPTIONS: Omit<SwimOptions, 'address'> = Object.freeze(
   gossipToTheDeadTimeMs: 30_000,
   awarenessMaxMultiplier: 8,
   lifeguard: true,
+  answerStaleAccusations: true,
+  refutationRetransmitMult: 2,
   reconnectIntervalMs: 5_000,
   joinRetryIntervalMs: 1_000,
 });

@@ -20,13 +20,16 @@
 import { assert } from '../core/assert.js';
 import { compareNodeIds, type NodeId } from '../core/ids.js';
 import { withMembership, type MembershipAware } from '../membership/compose.js';
-import type { Member, MemberState } from '../membership/index.js';
+import { MAX_MEMBERS, type Member, type MemberState } from '../membership/index.js';
 import type { Effect, Input, Protocol } from '../protocol/types.js';
 import { ownDeltasAcknowledged, type SyncOptions, type SyncTimer } from '../replication/delta-sync.js';
 import { rangesSync, type RangesMsg, type RangesReply, type RangesRequest, type RangesState, type RegistrationView } from './protocol.js';
 
-/** The most members whose last state is kept; beyond it, those membership forgot go first, oldest first. */
-export const MAX_KNOWN_MEMBERS = 4096;
+/**
+ * The most members whose last state is kept: membership's own bound, so members it still knows always fit, and
+ * those it forgot (dead long enough) are kept only in the room left, the most recently forgotten first.
+ */
+export const MAX_KNOWN_MEMBERS = MAX_MEMBERS;
 
 /** A registration's node as this node sees it; `unknown`: membership never told of it. */
 export type NodeState = MemberState | 'unknown';

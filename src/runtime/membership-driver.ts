@@ -14,6 +14,7 @@
  */
 import { compareNodeIds, type NodeId } from '../core/ids.js';
 import type { Member, MemberEvent } from '../membership/index.js';
+import { LEAVE_DRAIN_MAX_MS } from '../membership/compose.js';
 import type { Logger } from '../platform/log.js';
 import type { TcpTransport } from '../transport/tcp-transport.js';
 import { formatHostPort, parseHostPort } from '../transport/host-port.js';
@@ -29,6 +30,9 @@ export function isMemberEvent(value: unknown): value is MemberEvent {
 export class MembershipDriver {
   private readonly known = new Map<NodeId, Member>();
   private readonly listeners = new Set<() => void>();
+  /** Changes are info lines once the node has said it started (`started()`); debug before, so a node that
+   * fails to start still ends with its one error line. */
+  private announced = false;
 
   constructor(
     private readonly transport: Pick<TcpTransport, 'self' | 'addPeer' | 'removePeer' | 'connectedPeers'>,
@@ -46,7 +50,7 @@ export class MembershipDriver {
     this.known.delete(member.id); // re-inserted last: insertion order is recency, for the bound below
     this.known.set(member.id, member);
     this.trim();
-    if (before?.state !== member.state) this.log.info({ peer: member.id, address: member.address, incarnation: member.incarnation, state: member.state }, 'member');
+    if (before?.state !== member.state) this.log[this.announced ? 'info' : 'debug']({ peer: member.id, address: member.address, incarnation: member.incarnation, state: member.state }, 'member');
     if (this.dynamic && member.id !== this.transport.self) {
       const live = member.state === 'alive' || member.state === 'suspect';
       const address = parseHostPort(member.address);
@@ -54,6 +58,11 @@ export class MembershipDriver {
       else if (!live) this.transport.removePeer(member.id);
     }
     this.changed();
+  }
+
+  /** The node has started: member changes are info lines from now on. */
+  started(): void {
+    this.announced = true;
   }
 
   /** Something a waiter may be waiting for happened (a member event, a peer up). */
@@ -143,4 +152,23 @@ export async function joinCluster(entries: readonly SeedEntry[], io: JoinIo): Pr
     if (await driver.waitFor(() => driver.aliveOthers().length > 0, backoff, stop)) return 'joined';
   }
   return 'stopped';
+}
+
+/**
+ * After SWIM marked this node left, it keeps gossiping that until the driver stops it: this long, a few gossip
+ * rounds (each to gossipNodes members), as memberlist's Leave waits for its broadcast to go out.
+ */
+export const LEAVE_GOSSIP_WAIT_MS = 1_000;
+
+/**
+ * A graceful leave (membership/compose.ts): `requestLeave` hands the protocol `{membership: {op: 'leave'}}`; the
+ * inner protocol hands off what it must and the leave is announced once its neighbours have that (at most
+ * LEAVE_DRAIN_MAX_MS). Resolves, after LEAVE_GOSSIP_WAIT_MS more, whether membership reported this node left.
+ */
+export async function leaveGracefully(requestLeave: () => void, driver: MembershipDriver, stop: AbortSignal): Promise<boolean> {
+  requestLeave();
+  const hasLeft = (): boolean => driver.members().some((m) => m.id === driver.self && m.state === 'left');
+  const left = await driver.waitFor(hasLeft, LEAVE_DRAIN_MAX_MS + LEAVE_GOSSIP_WAIT_MS, stop);
+  if (left) await driver.waitFor(() => false, LEAVE_GOSSIP_WAIT_MS, stop);
+  return left;
 }

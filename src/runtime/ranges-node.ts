@@ -21,11 +21,11 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { hashString32 } from '../core/prng.js';
 import { rangesSyncOptions, type RangesMsg, type RangesReply, type RangesRequest } from '../ranges/protocol.js';
 import { rangesMembershipProtocol } from '../ranges/membership.js';
-import { DEFAULT_SWIM_OPTIONS, type MemberEvent } from '../membership/index.js';
-import { LEAVE_DRAIN_MAX_MS, type WithMembershipMsg, type WithMembershipRequest } from '../membership/compose.js';
-import type { TcpTransport, PeerAddress } from '../transport/tcp-transport.js';
+import { DEFAULT_SWIM_OPTIONS, type Member, type MemberEvent } from '../membership/index.js';
+import type { WithMembershipMsg, WithMembershipRequest } from '../membership/compose.js';
+import type { TcpTransport, PeerAddress, TransportStats } from '../transport/tcp-transport.js';
 import { formatHostPort } from '../transport/host-port.js';
-import { MembershipDriver, isMemberEvent, joinCluster } from './membership-driver.js';
+import { MembershipDriver, isMemberEvent, joinCluster, leaveGracefully } from './membership-driver.js';
 import { dnsSeedResolver, type SeedEntry, type SeedResolver } from './join-seeds.js';
 import { DecodeError } from '../crdt/index.js';
 import { SqliteStore, StoreError } from './durable-store.js';
@@ -72,6 +72,10 @@ export interface RangesNode {
   readonly failed: Promise<number>;
   /** Stops the protocol, then closes the API, the transport and the store. Idempotent. */
   stop(): Promise<void>;
+  /** Every member this node has heard of with its last state, sorted by id (for status pages and metrics). */
+  members(): readonly Member[];
+  /** The transport's counters (connections, frames and bytes in and out, drops, refusals). */
+  transportStats(): TransportStats;
 }
 
 /** The overlay seed: the same on every node of a cluster, and different between clusters. */
@@ -240,7 +244,7 @@ export async function startRangesNode(config: RangesNodeConfig, log: Logger): Pr
       if (routed.call === 'node') return answer(200, { result: nodeInfo() });
       if (routed.call === 'leave') {
         if (liveHost.isHalted) return refuse(httpError('unavailable', 'the node is stopping'));
-        const left = await leaveCluster(liveHost, members, leaving.signal);
+        const left = await leaveGracefully(() => liveHost.request({ membership: { op: 'leave' } }), members, leaving.signal);
         // Stop once the answer is out: the server's close would cut it off.
         res.once('finish', () => fail(0));
         return answer(200, { result: { left } });
@@ -269,6 +273,19 @@ export async function startRangesNode(config: RangesNodeConfig, log: Logger): Pr
   const apiPort = typeof address === 'object' && address !== null ? address.port : config.apiPort;
   const apiUrl = `http://${urlHost(config.apiHost)}:${apiPort}`;
   started = true;
+  log.info(
+    {
+      api: apiUrl,
+      port: config.self.port,
+      ...(dynamic ? { join: config.join?.length, advertise } : { peers: config.peers.length }),
+      dataDir: store.path,
+      restored: !store.created,
+      fanout: config.fanout,
+      intervalMs: config.intervalMs,
+    },
+    'ranges node started',
+  );
+  driver!.started();
   if (config.join !== undefined) {
     const join = config.join;
     const resolver = config.resolver ?? (await dnsSeedResolver());
@@ -285,37 +302,9 @@ export async function startRangesNode(config: RangesNodeConfig, log: Logger): Pr
       fail(1);
     });
   }
-  log.info(
-    {
-      api: apiUrl,
-      port: config.self.port,
-      ...(dynamic ? { join: config.join?.length, advertise } : { peers: config.peers.length }),
-      dataDir: store.path,
-      restored: !store.created,
-      fanout: config.fanout,
-      intervalMs: config.intervalMs,
-    },
-    'ranges node started',
-  );
-  return { apiUrl, apiPort, failed, stop };
-}
-
-/**
- * After SWIM marked this node left, it keeps gossiping that until the driver stops it: this long, a few gossip
- * rounds (each to gossipNodes members), as memberlist's Leave waits for its broadcast to go out.
- */
-export const LEAVE_GOSSIP_WAIT_MS = 1_000;
-
-/**
- * A graceful leave (compose.ts): the protocol releases this node's registrations and announces the leave once
- * its neighbours have them (at most LEAVE_DRAIN_MAX_MS); resolves whether SWIM reported this node left.
- */
-async function leaveCluster(host: WallClockHost<WithMembershipMsg<RangesMsg>, RangesReply | MemberEvent, WithMembershipRequest<RangesRequest>>, members: MembershipDriver, stop: AbortSignal): Promise<boolean> {
-  host.request({ membership: { op: 'leave' } });
-  const self = (): boolean => members.members().some((m) => m.id === members.self && m.state === 'left');
-  const left = await members.waitFor(self, LEAVE_DRAIN_MAX_MS + LEAVE_GOSSIP_WAIT_MS, stop);
-  if (left) await members.waitFor(() => false, LEAVE_GOSSIP_WAIT_MS, stop);
-  return left;
+  const liveTransport = transport!;
+  const memberList = driver!;
+  return { apiUrl, apiPort, failed, stop, members: () => memberList.members(), transportStats: () => liveTransport.stats() };
 }
 
 /** The body as text; 'too-large' once it passes MAX_BODY_BYTES (the rest is not kept); 'aborted' if the client left. */

@@ -60,7 +60,7 @@
  *   makes the kernel drop connection attempts, and TCP retries them only after 1 s, then 3 s; a peer's
  *   connection queued behind hundreds of the flood's waits its turn to be accepted.
  *
- * Dynamic mode (`dynamic: true`, for clusters whose members come and go: membership/, runtime/join.ts). The peer
+ * Dynamic mode (`dynamic: true`, for clusters whose members come and go: membership/, runtime/membership-driver.ts). The peer
  * table starts with the configured peers and then follows the caller: `addPeer` dials a member as it appears
  * (or wakes it, by the same id order), `removePeer` closes and forgets one declared dead or gone. A node not in
  * the table may still connect, authenticated by the cluster key as any peer is, since a joining node is known
@@ -711,9 +711,11 @@ export class TcpTransport implements Transport {
         }
       } catch (err) {
         if (!isPeerFault(err)) throw err;
-        if (conn.identify !== undefined && err instanceof HandshakeError && err.code === 'self') {
-          // We dialed one of our own addresses (a seed list naming this node): not a fault of anyone's.
+        if (err instanceof HandshakeError && err.code === 'self' && (conn.identify !== undefined || this.options.dynamic)) {
+          // We dialed one of our own addresses (a seed list naming this node), and this is either end of it:
+          // not a fault of anyone's, so no warning.
           this.settleIdentify(conn, this.self);
+          this.options.log.debug({ remote: conn.remote }, 'reached this node itself');
           this.closeQuietly(conn);
           return;
         }

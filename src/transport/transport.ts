@@ -28,7 +28,8 @@
  *   only across a reconnection (a message sent before it may arrive after one sent after it, or never). `send`
  *   knows when the peer is not connected or its queue is over the bound. With a cluster key, peers are
  *   authenticated and messages encrypted. A peer-up event names the peer's incarnation (so a restart shows as a
- *   new one); a peer-down event names the peer.
+ *   new one); a peer-down event names the peer.  In dynamic mode (tcp-transport.ts) the peers are those membership reports,
+ *   added and removed as they come and go, and a node not yet added may connect.
  * - Maelstrom stdio: whatever Maelstrom's network does (maelstrom/net.clj): every message is delayed at random
  *   below the configured latency, so messages reorder; none is duplicated; each is lost with the network's loss
  *   probability (0.5 under the `flaky` nemesis), and partitions drop messages at the receiver. Maelstrom does not

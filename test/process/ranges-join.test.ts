@@ -1,7 +1,8 @@
 /**
  * `chatterbox ranges serve --join` as real processes on loopback: node 1 starts a cluster (its --join names only
  * itself), nodes 2 and 3 join through it, a fourth joins late through two seeds, every node answers every lookup
- * identically; a node killed with SIGKILL is shown dead in `members` on the others. A bad --join is a usage error.
+ * identically; a node killed with SIGKILL is shown dead on the others, comes back alive on its data dir, dies
+ * again and is forgotten by an operator; a node leaves gracefully. A bad --join is a usage error.
  *
  * Waiting is on output (the "ranges node started" log line) or on polling the API until the nodes agree, failing
  * only after HUNG_AFTER_MS; no sleeps and no margins.
@@ -13,7 +14,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { HUNG_AFTER_MS, startChatterbox, type Running } from './helpers/processes.js';
 import { freePorts } from '../../src/supervisor/free-port.js';
-import { defineServeCommand, parseClientArgv, parseServeArgv, buildServeConfig, JOIN_DEFAULT_CLUSTER_ID } from '../../src/cli/ranges-command.js';
+import { defineServeCommand, parseClientArgv, parseServeArgv, buildServeConfig } from '../../src/cli/ranges-command.js';
+import { JOIN_DEFAULT_CLUSTER_IDS } from '../../src/cli/join-flags.js';
 import { UsageError } from '../../src/platform/user-errors.js';
 import { routeRangesHttp } from '../../src/runtime/ranges-http.js';
 
@@ -140,6 +142,26 @@ describe('chatterbox ranges serve --join: processes that come and go', () => {
     const served = (await ok(n1.apiPort, 'GET', `/groups/users/lookup?position=${FULL - 1}`)) as { nodes: Array<{ node: string; state: string }> };
     assert.deepEqual(served.nodes.map((r) => [r.node, r.state]), [['n3', 'dead']]);
     await until(() => agree(survivors), showViews);
+
+    // n3 comes back on its data dir: it refutes its death and serves its registration again, alive everywhere.
+    const back = serve(2, `${seed(n1)},${seed(n2)}`);
+    assert.match(await back.proc.stderrMatching(/"msg":"ranges node started"/), /"restored":true/);
+    const all = [n1, n2, n4, back];
+    await until(() => aliveSeen(all, ['n1', 'n2', 'n3', 'n4']), showMembers);
+    const servedAlive = async (): Promise<boolean> => {
+      for (const node of all) {
+        const lookup = (await ok(node.apiPort, 'GET', `/groups/users/lookup?position=${FULL - 1}`)) as { nodes: Array<{ node: string; state: string }> };
+        if (JSON.stringify(lookup.nodes.map((r) => [r.node, r.state])) !== JSON.stringify([['n3', 'alive']])) return false;
+      }
+      return true;
+    };
+    await until(servedAlive, showViews);
+    await until(() => agree(all), showViews);
+    // And dies again, for good this time.
+    back.proc.proc.kill('SIGKILL');
+    assert.equal(await back.proc.exited, 'SIGKILL');
+    await until(deadSeen, showMembers);
+
     // `forget` is the operator's release of a dead node's registrations; a live node's is refused.
     assert.equal((await api(n1.apiPort, 'POST', '/members/n2/forget')).status, 409);
     await ok(n1.apiPort, 'POST', '/members/n3/forget');
@@ -193,7 +215,8 @@ describe('--join flags', () => {
     assert.deepEqual(config.self, { id: 'pod-1.svc:3001', host: '0.0.0.0', port: 3001 });
     assert.deepEqual(config.peers, [config.self]);
     assert.equal(config.advertise, 'pod-1.svc:3001');
-    assert.equal(config.clusterId, JOIN_DEFAULT_CLUSTER_ID);
+    assert.equal(config.clusterId, 'chatterbox-ranges');
+    assert.equal(config.clusterId, JOIN_DEFAULT_CLUSTER_IDS.ranges);
     assert.equal(buildServeConfig(parseServeArgv(['--data-dir', 'd', '--join', 'a:1', '--node-id', 'n7'])).self.id, 'n7');
     for (const bad of [['--advertise', 'x:1'], ['--node-id', 'n1'], ['--join', 'a:1', '--advertise', 'nope'], ['--join', 'a:1', '--node-id', '']]) {
       assert.throws(() => parseServeArgv(['--data-dir', 'd', ...bad]), UsageError, bad.join(' '));

@@ -240,6 +240,8 @@ describe('ranges node in this process', () => {
     const info = (await ok(port, 'GET', '/node')) as { address: string };
     assert.deepEqual(info, { id: 'solo', clusterId: 'test', address: info.address, nodes: ['solo'] });
     assert.match(info.address, /^127\.0\.0\.1:\d+$/);
+    assert.deepEqual(node.members().map((m) => [m.id, m.state]), [['solo', 'alive']]);
+    assert.equal(node.transportStats().established, 0);
   });
 
   test('leave releases everything, the last leave removes the group, a decrease to zero releases, bad amounts are 400', async () => {

@@ -29,6 +29,7 @@ export function checkInvariants<T>(state: SyncState<T>, lattice?: Lattice<T>): v
   // (members.ts) this is what keeps memory bounded under churn: a gone member's link, and with it its
   // retransmission and gap state, is dropped, and no buffered delta names it.
   assert(state.links.size <= maxLinks(state), 'more links than other members');
+  assert(state.members.size === state.nodes.length && state.members.has(state.self), 'the member set is not the node list, self included');
   // The timeout starts at retransmitMs and doubles up to maxRetransmitMs (which options do not force above it).
   const minRto = Math.min(options.retransmitMs, options.maxRetransmitMs);
   const maxRto = Math.max(options.retransmitMs, options.maxRetransmitMs);

@@ -39,7 +39,12 @@ export function startChatterbox(args: readonly string[], env: NodeJS.ProcessEnv 
 
 /** Starts `node <script> <args>` (a chatterbox command, or an example's script), as `startChatterbox` does. */
 export function startNodeScript(script: string, args: readonly string[], env: NodeJS.ProcessEnv = {}, stdin: 'pipe' | 'ignore' = 'ignore'): Running {
-  const child = children.start({ command: process.execPath, args: [script, ...args], stdin, env: { ...process.env, ...env } });
+  return startProcess(process.execPath, [script, ...args], env, stdin);
+}
+
+/** Starts any `command <args>` (e.g. `ip netns exec <ns> node …`) as `startChatterbox` does. */
+export function startProcess(command: string, args: readonly string[], env: NodeJS.ProcessEnv = {}, stdin: 'pipe' | 'ignore' = 'ignore'): Running {
+  const child = children.start({ command, args, stdin, env: { ...process.env, ...env } });
   const stdoutLines: string[] = [];
   const stderrLines: string[] = [];
   child.onLine('stdout', (line) => stdoutLines.push(line)).onLine('stderr', (line) => stderrLines.push(line));

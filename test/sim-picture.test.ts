@@ -18,12 +18,15 @@ const HERE = fileURLToPath(new URL('.', import.meta.url));
 /** Runs `fn` with the picture installed, collecting the pages it writes (file name and html). */
 function drawn(fn: () => void): Array<{ file: string; html: string }> {
   const pages: Array<{ file: string; html: string }> = [];
-  const stop = installPicture('seed.html', 'dist/test/picture-demo.test.js', (file, html) => pages.push({ file, html }));
+  const said: string[] = [];
+  const stop = installPicture('seed.html', 'dist/test/picture-demo.test.js', (file, html) => pages.push({ file, html }), (line) => said.push(line));
   try {
     fn();
   } finally {
     stop();
   }
+  // Each page written is said once, naming its file.
+  assert.equal(said.filter((l) => l.includes('drawn in seed.html')).length, pages.length);
   return pages;
 }
 

@@ -77,9 +77,14 @@ export function seedPageHtml(chosen: Traced, seed: number, label: string, error:
 
 /**
  * Traces every simulation built from now on and writes the page of each settled seed to `file` (`write` is
- * node:fs's writeFileSync unless a test passes its own). Returns the function that stops it.
+ * node:fs's writeFileSync and `say` a line on stderr unless a test passes its own). Returns the function that stops it.
  */
-export function installPicture(file: string, script: string | undefined = process.argv[1], write: (file: string, html: string) => void = writeFileSync): () => void {
+export function installPicture(
+  file: string,
+  script: string | undefined = process.argv[1],
+  write: (file: string, html: string) => void = writeFileSync,
+  say: (line: string) => void = (line) => process.stderr.write(`${line}\n`),
+): () => void {
   let latest: Traced | undefined;
   let latestFailed: Traced | undefined;
   let failurePageWritten = false;
@@ -93,7 +98,7 @@ export function installPicture(file: string, script: string | undefined = proces
     latest = undefined;
     latestFailed = undefined;
     if (chosen === undefined) {
-      process.stderr.write(`${PICTURE_ENV}: ${label} (seed ${seed}) built no simulation to draw\n`);
+      say(`${PICTURE_ENV}: ${label} (seed ${seed}) built no simulation to draw`);
       return;
     }
     if (error === undefined && failurePageWritten) return;
@@ -101,11 +106,11 @@ export function installPicture(file: string, script: string | undefined = proces
       write(file, seedPageHtml(chosen, seed, label, error, script));
     } catch (e) {
       // A listener must not throw (it would replace the test's own error): say why no page was written.
-      process.stderr.write(`${PICTURE_ENV}: could not write ${file}: ${describe(e)}\n`);
+      say(`${PICTURE_ENV}: could not write ${file}: ${describe(e)}`);
       return;
     }
     if (error !== undefined) failurePageWritten = true;
-    process.stderr.write(`${PICTURE_ENV}: ${label} (seed ${seed}${error === undefined ? '' : ', failed'}) drawn in ${file}\n`);
+    say(`${PICTURE_ENV}: ${label} (seed ${seed}${error === undefined ? '' : ', failed'}) drawn in ${file}`);
   });
   return () => {
     stopCreated();

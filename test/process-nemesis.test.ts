@@ -11,6 +11,7 @@ import { History } from '../src/harness/history.js';
 import { AnswerBook, drawProcessNemesis } from '../src/harness/process-nemesis.js';
 import { drawMaelstromScenario, runMaelstromScenario } from '../src/harness/simulated.js';
 import { faultEndMs, processNemesisSchedule, validateNodeFaults, type Fault, type ProcessFaultKind } from '../src/sim/faults.js';
+import { testSeeds, withSeed } from '../src/sim/simulation.js';
 
 const NODES: NodeId[] = ['n1', 'n2', 'n3', 'n4', 'n5'].map(nodeId);
 
@@ -51,13 +52,15 @@ describe('process nemesis schedule', () => {
   });
 
   test('the same schedule runs under the simulator: a g-set keeps every acknowledged element through kills and pauses', () => {
-    for (let seed = 1; seed <= 10; seed++) {
-      const base = drawMaelstromScenario(seed, 'g-set', { nodeCount: 3 });
-      const faults: Fault[] = drawProcessNemesis(new Prng(seed), base.nodes, ['kill', 'pause'], 400, base.timeLimitMs);
-      assert.ok(faults.length > 0);
-      const v = runMaelstromScenario({ ...base, faults });
-      assert.deepEqual(v.problems, [], `seed ${seed}`);
-      assert.ok(v.ops.ok > 0);
+    for (const seed of testSeeds(10)) {
+      withSeed(seed, 'g-set under the process nemesis', () => {
+        const base = drawMaelstromScenario(seed, 'g-set', { nodeCount: 3 });
+        const faults: Fault[] = drawProcessNemesis(new Prng(seed), base.nodes, ['kill', 'pause'], 400, base.timeLimitMs);
+        assert.ok(faults.length > 0);
+        const v = runMaelstromScenario({ ...base, faults });
+        assert.deepEqual(v.problems, []);
+        assert.ok(v.ops.ok > 0);
+      });
     }
   });
 });

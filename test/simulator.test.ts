@@ -910,7 +910,7 @@ describe('failures name their seed', () => {
         withSeed(17, 'my check', () => {
           throw cause;
         }),
-      (e: unknown) => e instanceof Error && e.message.startsWith(`my check failed with seed=17 (replay: ${REPLAY_SEED_ENV}=17)`) && e.cause === cause,
+      (e: unknown) => e instanceof Error && e.message.startsWith(`my check failed with seed=17 (replay: ${REPLAY_SEED_ENV}=17; picture: ${REPLAY_SEED_ENV}=17 CHATTERBOX_PICTURE=seed-17.html npm test -- simulator)`) && e.cause === cause,
     );
     assert.equal(withSeed(3, 'ok', () => 42), 42);
     assert.throws(

@@ -18,8 +18,8 @@
  */
 import { spawn } from 'node:child_process';
 import { readdirSync } from 'node:fs';
-import { dirname, join, relative, sep } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { dirname, join, relative, resolve, sep } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const ROOT = dirname(dirname(fileURLToPath(import.meta.url)));
 const TEST_SOURCES = join(ROOT, 'test');
@@ -50,6 +50,21 @@ function compiled(source) {
   return join(ROOT, 'dist', 'test', source.replace(/\.ts$/, '.js'));
 }
 
+/**
+ * With CHATTERBOX_PICTURE=FILE (the picture hint a failing seed prints), every test process preloads
+ * test/support/picture.js, which draws the replayed seed's simulation into FILE (relative to where npm was run).
+ */
+function pictureEnv() {
+  const picture = process.env['CHATTERBOX_PICTURE'];
+  if (picture === undefined || picture === '') return process.env;
+  const preload = pathToFileURL(join(ROOT, 'dist', 'test', 'support', 'picture.js')).href;
+  return {
+    ...process.env,
+    CHATTERBOX_PICTURE: resolve(process.env['INIT_CWD'] ?? process.cwd(), picture),
+    NODE_OPTIONS: `${process.env['NODE_OPTIONS'] ?? ''} --import ${preload}`.trim(),
+  };
+}
+
 function runPhase(files, concurrency) {
   const failures = process.env['CHATTERBOX_TEST_FAILURES'];
   const reporters =
@@ -64,6 +79,7 @@ function runPhase(files, concurrency) {
   const child = spawn(process.execPath, ['--test', `--test-concurrency=${concurrency}`, `--test-timeout=${HUNG_TEST_MS}`, ...reporters, ...files.map(compiled)], {
     cwd: ROOT,
     stdio: 'inherit',
+    env: pictureEnv(),
   });
   return new Promise((resolve) => {
     child.on('error', (error) => {

@@ -191,15 +191,66 @@ function describe(e: unknown): string {
 }
 
 /**
+ * Set this (with CHATTERBOX_SEED) to a file name to have the replayed seed drawn as a page: the switch printed by
+ * `withSeed` for sweeps without a `chatterbox sim` command. test/support/picture.ts reads it; src/sim never does.
+ */
+export const PICTURE_ENV = 'CHATTERBOX_PICTURE';
+
+/** Told of each seed `withSeed` ran: its label and, when it failed, the error `fn` threw (not the wrapped one). */
+export type SeedListener = (seed: number, label: string, error: { readonly thrown: unknown } | undefined) => void;
+/** Told of every Simulation built, before anything happens in it (so a trace recorder sees the whole run). */
+export type SimulationListener = (sim: AnySimulation) => void;
+/**
+ * A simulation whatever its protocol. The type arguments are erased to their widest: a listener may read a run
+ * (nodes, faults, trace) but has no typed way to feed it messages, which is all a picture needs.
+ */
+// `any`, not `unknown`: a concrete Simulation's listener and protocol parameters are contravariant, so it is not a
+// Simulation<unknown, …>; nothing here feeds the simulation a value, so no unchecked value flows in.
+export type AnySimulation = Simulation<any, any, any, any, any, string>;
+
+/**
+ * At most this many listeners of each kind: a test-support module installs one; more means a listener is
+ * installed per test and never removed, which would slow every later simulation.
+ */
+export const MAX_SIM_LISTENERS = 4;
+const seedListeners: SeedListener[] = [];
+const simulationListeners: SimulationListener[] = [];
+
+function addListener<L>(list: L[], listener: L): () => void {
+  if (list.length >= MAX_SIM_LISTENERS) throw new RangeError(`more than ${MAX_SIM_LISTENERS} simulator listeners: remove one before adding another`);
+  list.push(listener);
+  return () => {
+    const i = list.indexOf(listener);
+    if (i >= 0) list.splice(i, 1);
+  };
+}
+
+/** Calls `listener` with every seed `withSeed` settles; returns the function that removes it. */
+export function onSeedSettled(listener: SeedListener): () => void {
+  return addListener(seedListeners, listener);
+}
+
+/** Calls `listener` with every Simulation constructed from now on; returns the function that removes it. */
+export function onSimulationCreated(listener: SimulationListener): () => void {
+  return addListener(simulationListeners, listener);
+}
+
+/**
  * Runs `fn`; if it throws (or its promise rejects), rethrows an Error whose message starts with
- * `${label} failed with seed=${seed} (replay: CHATTERBOX_SEED=${seed})`, keeping the original as `cause`.
+ * `${label} failed with seed=${seed} (replay: CHATTERBOX_SEED=${seed}; picture: …)`, keeping the original as `cause`.
  * With `picture`, the `chatterbox sim` command that replays the seed (`chatterbox sim --protocol stream --seed 7`),
- * the message also says how to draw it: `(replay: CHATTERBOX_SEED=7; picture: npx chatterbox sim … --report seed-7.html)`.
+ * the hint draws it with that command (`npx chatterbox sim … --report seed-7.html`); without, it replays the test
+ * file with CHATTERBOX_PICTURE set (`testPictureCommand`). Either way the seed's listeners are told how it ended.
  */
 export function withSeed<T>(seed: number, label: string, fn: () => T, picture?: string): T {
-  const hint = picture === undefined ? '' : `; picture: ${pictureCommand(picture, seed)}`;
-  const wrap = (e: unknown): Error =>
-    new Error(`${label} failed with seed=${seed} (replay: ${REPLAY_SEED_ENV}=${seed}${hint}): ${describe(e)}`, { cause: e });
+  const hint = `; picture: ${picture === undefined ? testPictureCommand(seed) : pictureCommand(picture, seed)}`;
+  const settle = (error: { thrown: unknown } | undefined): void => {
+    for (const l of seedListeners) l(seed, label, error);
+  };
+  const wrap = (e: unknown): Error => {
+    settle({ thrown: e });
+    return new Error(`${label} failed with seed=${seed} (replay: ${REPLAY_SEED_ENV}=${seed}${hint}): ${describe(e)}`, { cause: e });
+  };
   let result: T;
   try {
     result = fn();
@@ -207,17 +258,42 @@ export function withSeed<T>(seed: number, label: string, fn: () => T, picture?: 
     throw wrap(e);
   }
   if (result instanceof Promise) {
-    // The cast is sound: T is this promise's type, and catch/rethrow keeps its resolution type.
-    return result.catch((e: unknown) => {
-      throw wrap(e);
-    }) as T;
+    // The cast is sound: T is this promise's type, and then/rethrow keeps its resolution type.
+    return result.then(
+      (v: unknown) => {
+        settle(undefined);
+        return v;
+      },
+      (e: unknown) => {
+        throw wrap(e);
+      },
+    ) as T;
   }
+  settle(undefined);
   return result;
 }
 
 /** The command that draws a seed as a page: `sim` the replay command (starting `chatterbox sim`), plus `--report`. */
 export function pictureCommand(sim: string, seed: number): string {
   return `npx ${sim} --report seed-${seed}.html`;
+}
+
+/**
+ * The command that replays a seed of the running test file with its simulation drawn:
+ * `CHATTERBOX_SEED=7 CHATTERBOX_PICTURE=seed-7.html npm test -- gossip-sim`. The file is this process's script
+ * (`node --test` runs each file as its own process), named as `npm test` filters: its path under test/.
+ */
+export function testPictureCommand(seed: number, script: string | undefined = process.argv[1]): string {
+  const filter = testFilter(script);
+  return `${REPLAY_SEED_ENV}=${seed} ${PICTURE_ENV}=seed-${seed}.html npm test${filter === undefined ? '' : ` -- ${filter}`}`;
+}
+
+/** `dist/test/process/cli.test.js` → `process/cli`; undefined when the script is not a test file. */
+export function testFilter(script: string | undefined): string | undefined {
+  if (script === undefined) return undefined;
+  const path = script.split('\\').join('/');
+  const match = /(?:^|\/)test\/(.+)\.test\.[cm]?[jt]s$/.exec(path);
+  return match === null ? undefined : match[1];
 }
 
 /**
@@ -562,6 +638,8 @@ export class Simulation<State, Msg, Out, Options, Req = never, Timer extends str
       if (e instanceof SimulationError) throw e;
       throw new SimulationError(seed, 'invalid config', { cause: e });
     }
+    // Before the first event, so that an observer (a trace recorder) sees the whole run.
+    for (const l of simulationListeners) l(this);
     // The nodes that start at the epoch, in node order (those without an init delay init right here).
     this.guard(() => {
       for (let i = 0; i < this.slots.length; i++) if (this.slots[i]!.startAtMs === this.now) this.startProcess(i);
@@ -574,6 +652,11 @@ export class Simulation<State, Msg, Out, Options, Req = never, Timer extends str
 
   get nodes(): readonly NodeId[] {
     return this.nodeIds;
+  }
+
+  /** The fault schedule the run was built with (for a picture of the run). */
+  get faults(): readonly Fault[] {
+    return this.config.faults ?? [];
   }
 
   /** True when every node that is up has halted and no delivery, fault or injection is pending. */

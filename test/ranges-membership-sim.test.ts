@@ -66,14 +66,12 @@ interface Answers {
 }
 
 /**
- * A registration's node state as compared between nodes: `suspect` reads as `alive` (a live member all the same:
- * over a lossy network some probe is always missing somewhere, so a suspicion that is refuted a moment later can
- * be caught by any read), and `unknown` reads as `dead`. Both say the node is not a
- * live member; `unknown` is what a node says of a member it never saw alive (it joined while that member was
- * suspected, and SWIM, as memberlist, ignores suspicion and death of a node it does not know).
+ * A registration's node state as compared between nodes: exact, but for `suspect`, which reads as `alive` (a live
+ * member all the same: over a lossy network some probe is always missing somewhere, so a suspicion that is refuted
+ * a moment later can be caught by any read). A node this node never knew reads `dead` in the protocol itself.
  */
 function settled<R extends { state: string }>(r: R): R {
-  return r.state === 'unknown' ? { ...r, state: 'dead' } : r.state === 'suspect' ? { ...r, state: 'alive' } : r;
+  return r.state === 'suspect' ? { ...r, state: 'alive' } : r;
 }
 
 /** Every node's answers to the same reads at `atMs`: the topology of g, lookups of `keys`, the cluster's members. */
@@ -227,6 +225,54 @@ describe('key ranges on a live member list, under the simulator', () => {
       withSeed(seed, 'the mutation', () => {
         const { problems } = scenario(seed, deaf);
         assert.ok(problems.some((p) => /^j\d answers differently/.test(p)), `a joiner's answers should differ:\n${problems.join('\n')}`);
+      });
+    }
+  });
+
+  it('a node that joins after another was declared dead answers every lookup as the others do, states included (dead, not unknown), and may forget it', () => {
+    for (const seed of testSeeds(4)) {
+      withSeed(seed, 'join after a death', () => {
+        const prng = new Prng(seed);
+        const statics = [nodeId('n1'), nodeId('n2'), nodeId('n3'), nodeId('n4')];
+        const gone = statics[2]!;
+        const joiner = nodeId('j1');
+        // n3 crashes for good; j1 starts once every static node has declared it dead (SWIM's suspicion
+        // timeout at 4 nodes is a few seconds) but before it is forgotten, so the seed's push/pull tells j1 of
+        // a dead node it never knew, which SWIM ignores.
+        const joinAt = 12_000 + prng.int(0, 3000);
+        const untilMs = 30_000;
+        const sim = simulate(seed, composed, { statics, joiners: new Map([[joiner, joinAt]]), seed: statics[0]! }, [{ kind: 'crash', atMs: 2000, node: gone }], untilMs, perfectNetwork(prng.int(1, 10)));
+        const send = (atMs: number, node: NodeId, body: Req): void => sim.inject(atMs, node, { kind: 'request', body });
+        const keys: number[] = [];
+        let id = 1;
+        for (const [k, node] of statics.entries()) {
+          const start = prng.int(0, 1000) * 1_000_000;
+          send(10, node, { id: id++, op: 'join', group: 'g' });
+          send(20, node, { id: id++, op: 'register', group: 'g', start, end: start + 1_000_000 * (k + 1) });
+          keys.push(start, start + 1_000_000 * (k + 1) - 1);
+        }
+        send(joinAt + 1, joiner, { membership: { op: 'join', seeds: [statics[0]!] } });
+        const live = [statics[0]!, statics[1]!, statics[3]!, joiner];
+        const answers = readAll(sim, untilMs - 1000, live, keys);
+        // After the reads: the joiner, which never knew n3, may release its registrations.
+        const FORGET_ID = 999;
+        let forgot: RangesReply | undefined;
+        sim.onOutput((_n, _t, out) => {
+          if (typeof out === 'object' && out !== null && (out as RangesReply).id === FORGET_ID) forgot = out as RangesReply;
+        });
+        send(untilMs - 500, joiner, { id: FORGET_ID, op: 'forget', node: gone });
+        sim.run();
+        const byNode = answers();
+        const reference = byNode.get(statics[0]!)!;
+        const goneStates = reference.topology.flatMap((s) => s.nodes).filter((r) => r.node === gone).map((r) => r.state);
+        assert.deepEqual(goneStates, ['dead'], `${gone}'s registration on ${statics[0]}`);
+        assert.ok(reference.dead.includes(gone), `${gone} is dead in ${statics[0]}'s members`);
+        for (const node of live) {
+          const a = byNode.get(node)!;
+          assert.deepEqual({ topology: a.topology, lookups: a.lookups }, { topology: reference.topology, lookups: reference.lookups }, `${node} answers as ${statics[0]} does`);
+          assert.deepEqual(a.members, reference.members, `${node}'s live members`);
+        }
+        assert.deepEqual(forgot, { id: FORGET_ID, ok: true, result: { node: gone, released: 1 } }, `${joiner} forgets ${gone}`);
       });
     }
   });

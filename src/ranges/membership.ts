@@ -8,10 +8,13 @@
  *   is no longer sent to (replication/delta-sync/members.ts).
  * - `cluster-members` answers every node this node knows with its membership state (alive, suspect, dead,
  *   left); `lookup` and `topology` mark each registration with its node's state, so a client sees "served by a
- *   dead node". A node membership never told us of (it died and was forgotten before we joined) is `unknown`.
+ *   dead node". A registration's node that is not a member this node knows is reported `dead`: not a live
+ *   member as far as this node knows (declared dead, or gone before this node joined: SWIM, as memberlist,
+ *   ignores news of the death of a node it does not know). So every live node answers alike once quiet,
+ *   whatever order nodes joined and died in.
  * - A dead node's registrations stay: the owner, back with the same id and data dir, still holds them and
  *   serves them again; otherwise an operator releases them with `forget` (refused, `not-dead`, for a node this
- *   node sees alive, suspect or not at all). A node that leaves gracefully releases its registrations first, as
+ *   node sees alive or suspect; accepted for a dead, left or never-known one). A node that leaves gracefully releases its registrations first, as
  *   one delta, and is announced as left once its neighbours acknowledged it.
  *
  * The state beside delta-sync's is the last known state of each member, kept after membership forgets a dead
@@ -31,8 +34,8 @@ import { rangesSync, type RangesMsg, type RangesReply, type RangesRequest, type 
  */
 export const MAX_KNOWN_MEMBERS = MAX_MEMBERS;
 
-/** A registration's node as this node sees it; `unknown`: membership never told of it. */
-export type NodeState = MemberState | 'unknown';
+/** A registration's node as this node sees it: a node membership never told of reads `dead` (not a live member). */
+export type NodeState = MemberState;
 
 export interface RangesAwareState {
   readonly sync: RangesState;
@@ -46,7 +49,7 @@ const LEAVE_RELEASE_ID = -1;
 type E = Effect<RangesMsg, RangesReply, SyncTimer>;
 
 function stateOf(state: RangesAwareState, node: string): NodeState {
-  return state.known.get(node as NodeId)?.state ?? 'unknown';
+  return state.known.get(node as NodeId)?.state ?? 'dead';
 }
 
 function markNodes(state: RangesAwareState, nodes: readonly RegistrationView[]): Array<RegistrationView & { state: NodeState }> {
@@ -90,9 +93,12 @@ export const rangesProtocolAware: Protocol<RangesAwareState, RangesMsg, RangesRe
       case 'cluster-members':
         return [reply(req.id, [...state.known.values()].sort((a, b) => compareNodeIds(a.id, b.id)).map((m) => ({ node: m.id, address: m.address, incarnation: m.incarnation, state: m.state })))];
       case 'forget': {
-        const seen = typeof req.node === 'string' ? stateOf(state, req.node) : 'unknown';
+        if (typeof req.node !== 'string') {
+          return [{ kind: 'output', value: { id: req.id, ok: false, error: { code: 'bad-request', message: 'forget needs a node id (a string)' } } }];
+        }
+        const seen = stateOf(state, req.node);
         if (seen !== 'dead' && seen !== 'left') {
-          return [{ kind: 'output', value: { id: req.id, ok: false, error: { code: 'not-dead', message: `node ${JSON.stringify(req.node)} is ${seen} here: only a node this node sees as dead or left can be forgotten` } } }];
+          return [{ kind: 'output', value: { id: req.id, ok: false, error: { code: 'not-dead', message: `node ${JSON.stringify(req.node)} is ${seen} here: only a node that is not a live member here (dead, left or never known) can be forgotten` } } }];
         }
         return rangesSync.step(state.sync, { kind: 'request', body: { id: req.id, op: 'forget-granted', node: req.node } }, now);
       }

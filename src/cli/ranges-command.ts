@@ -52,7 +52,7 @@ export interface RangesServeArgs extends PlaceArgs, JoinArgs {
 export function defineServeCommand(): Command {
   const cmd = configureCommand(new Command('serve'))
     .summary('run a node: gossip with its peers, keep its state in --data-dir, serve the HTTP API')
-    .description('Run one node of key-range ownership: gossip with the other nodes of the peers file, keep this node\'s state in --data-dir, and serve the local HTTP API.');
+    .description('Run one node of key-range ownership: gossip with the other nodes (those of the peers file, or the members found through --join), keep this node\'s state in --data-dir, and serve the local HTTP API.');
   return addJoinOptions(addPlaceOptions(cmd), 'ranges')
     .option('--data-dir <dir>', 'directory of this node\'s store (created if missing); required. It belongs to this node id and cluster from its first use on')
     .option('--api-host <host>', `address the HTTP API listens on (default ${RANGES_DEFAULTS.apiHost}). The API has no authentication: anyone who can reach it acts as this node`)

@@ -21,7 +21,7 @@ import { formatReport } from '../../src/harness/format.js';
 import { runHarness } from '../../src/harness/runner.js';
 import { gridTopology, topology, type Topology } from '../../src/harness/topology.js';
 import type { Op, Report } from '../../src/harness/types.js';
-import { NAIVE_BROADCAST, PATIENT } from './helpers/harness.js';
+import { NAIVE_BROADCAST, PATIENT, naiveBroadcastUnderPartitions } from './helpers/harness.js';
 import { HUNG_AFTER_MS, MAIN } from './helpers/processes.js';
 
 // ---------------------------------------------------------------------------------------------------------
@@ -400,23 +400,7 @@ describe('harness runs against real processes', () => {
   });
 
   test('naive broadcast under partitions loses messages, and the harness says so', async () => {
-    const r = kept(
-      await runHarness({
-        ...PATIENT,
-        workload: 'broadcast',
-        nodeCount: 5,
-        timeLimitMs: 1500,
-        rate: 60,
-        partition: true,
-        nemesisIntervalMs: 200,
-        // It never converges (the naive node never resends what a partition dropped), so the recovery is waited
-        // out: keep it short. What it lost stays lost however long the wait, so its length cannot change the verdict.
-        recoveryMs: 300,
-        seed: 5,
-        bin: process.execPath,
-        binArgs: [join(fixtures, 'naive-broadcast.mjs')],
-      }),
-    );
+    const r = kept(await runHarness(naiveBroadcastUnderPartitions(join(fixtures, 'naive-broadcast.mjs'))));
     assert.ok(r.net.droppedByPartition > 0, explain(r));
     assert.equal(r.valid, false, explain(r));
     assert.ok(r.check?.kind === 'set' && r.check.lostCount > 0);

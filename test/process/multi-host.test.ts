@@ -20,6 +20,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { HUNG_AFTER_MS, startProcess, type Running } from './helpers/processes.js';
 import { NetnsLab, leftoversOf, netnsUnavailable, sweepStaleLabs, type NetHost } from './helpers/netns.js';
+import { api, ok, until, type ApiReply } from './helpers/ranges-api.js';
 
 const cleanup: Array<() => void | Promise<void>> = [];
 after(async () => {
@@ -139,12 +140,7 @@ function defineTests(): void {
       for (const node of [n1, n2, n3]) cluster.serve(node);
       await Promise.all([n1, n2, n3].map((node) => node.proc.stderrMatching(/"msg":"ranges node started"/)));
 
-      // Every node joins the group and registers a range of its own.
-      const QUARTER = 2 ** 30;
-      for (const [i, node] of [n1, n2, n3].entries()) {
-        await call(node, 'POST', '/groups/users/join');
-        await call(node, 'POST', '/groups/users/ranges', { start: i * QUARTER, end: (i + 2) * QUARTER, meta: { host: node.host.address } });
-      }
+      await joinAndRegisterEach([n1, n2, n3]);
       await cluster.converged([n1, n2, n3], ['n1', 'n2', 'n3']);
 
       // Cut h2, for as long as it takes n1 and n3 to declare it dead (membership runs beside the static peers
@@ -189,11 +185,7 @@ function defineTests(): void {
       const addresses = ((await call(n3, 'GET', '/members')) as Array<{ address: string }>).map((m) => m.address);
       assert.deepEqual(addresses, [n1, n2, n3].map((n) => `${n.host.address}:${NODE_PORT}`), 'each member carries its host\'s address');
 
-      const QUARTER = 2 ** 30;
-      for (const [i, node] of [n1, n2, n3].entries()) {
-        await call(node, 'POST', '/groups/users/join');
-        await call(node, 'POST', '/groups/users/ranges', { start: i * QUARTER, end: (i + 2) * QUARTER, meta: { host: node.host.address } });
-      }
+      await joinAndRegisterEach([n1, n2, n3]);
       await cluster.converged([n1, n2, n3], ['n1', 'n2', 'n3']);
 
       // Cut h2 for as long as it takes n1 and n3 to declare it dead (a failed probe and the suspicion timeout);
@@ -203,7 +195,7 @@ function defineTests(): void {
       await lab.cut(n2.host);
       await call(n1, 'POST', '/groups/users/ranges', { start: 3 * QUARTER, end: 4 * QUARTER, meta: 'during the cut' });
       await cluster.membersSeen([n1, n3], 'n1:alive n2:dead n3:alive');
-      await until(async () => (await cluster.registrations(n3)).length === 4, async () => JSON.stringify(await cluster.registrations(n3)));
+      await until(async () => (await cluster.registrations(n3)).length === 4, async () => JSON.stringify(await cluster.registrations(n3)), HUNG_AFTER_MS, 2 * INTERVAL_MS);
       await lab.heal(n2.host);
       await cluster.membersSeen([n1, n2, n3], 'n1:alive n2:alive n3:alive');
       await cluster.converged([n1, n2, n3], ['n1', 'n2', 'n3']);
@@ -235,15 +227,6 @@ function defineTests(): void {
       await lab.destroy();
     });
   });
-}
-
-/** Polls `check` until it holds; fails with `describe()` after HUNG_AFTER_MS. */
-async function until(check: () => Promise<boolean>, describe: () => Promise<string>): Promise<void> {
-  const deadline = Date.now() + HUNG_AFTER_MS;
-  while (!(await check())) {
-    if (Date.now() > deadline) assert.fail(`not reached within ${HUNG_AFTER_MS} ms: ${await describe()}`);
-    await new Promise((resolve) => setTimeout(resolve, 2 * INTERVAL_MS));
-  }
 }
 
 interface RangesNodeOnHost {
@@ -380,26 +363,30 @@ function distinctRegistrations(topology: ReadonlyArray<{ readonly nodes: readonl
   return [...all.values()];
 }
 
-interface Reply {
-  readonly status: number;
-  readonly json: unknown;
+/** A quarter of the key space: node i registers [i, i + 2) quarters. */
+const QUARTER = 2 ** 30;
+
+/** Every node joins the group `users` and registers a range of its own, [i, i + 2) quarters. */
+async function joinAndRegisterEach(nodes: readonly RangesNodeOnHost[]): Promise<void> {
+  for (const [i, node] of nodes.entries()) {
+    await call(node, 'POST', '/groups/users/join');
+    await call(node, 'POST', '/groups/users/ranges', { start: i * QUARTER, end: (i + 2) * QUARTER, meta: { host: node.host.address } });
+  }
 }
 
-/** One API request to a node on its host's address; a hang is bounded by HUNG_AFTER_MS. */
-async function request(node: RangesNodeOnHost, method: string, path: string, body?: unknown): Promise<Reply> {
-  const response = await fetch(`http://${node.host.address}:${API_PORT}${path}`, {
-    method,
-    signal: AbortSignal.timeout(HUNG_AFTER_MS),
-    ...(method === 'POST' ? { headers: { 'content-type': 'application/json' }, body: body === undefined ? '' : JSON.stringify(body) } : {}),
-  });
-  return { status: response.status, json: await response.json() };
+/** A node's API, on its host's address only (no loopback). */
+function apiOf(node: RangesNodeOnHost): string {
+  return `http://${node.host.address}:${API_PORT}`;
+}
+
+/** One API request to a node; a hang (a cut link can swallow one) is bounded by HUNG_AFTER_MS. */
+function request(node: RangesNodeOnHost, method: string, path: string, body?: unknown): Promise<ApiReply> {
+  return api(apiOf(node), method, path, body, HUNG_AFTER_MS);
 }
 
 /** A request that must succeed; its result. */
-async function call(node: RangesNodeOnHost, method: string, path: string, body?: unknown): Promise<unknown> {
-  const reply = await request(node, method, path, body);
-  assert.equal(reply.status, 200, `${method} ${path} on ${node.id}: ${JSON.stringify(reply.json)}`);
-  return (reply.json as { result: unknown }).result;
+function call(node: RangesNodeOnHost, method: string, path: string, body?: unknown): Promise<unknown> {
+  return ok(apiOf(node), method, path, body, HUNG_AFTER_MS);
 }
 
 /** The ECHO_CLIENT's answer, from this process on the bridge. */

@@ -13,6 +13,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { HUNG_AFTER_MS, startChatterbox, type Running } from './helpers/processes.js';
+import { api, ok, until } from './helpers/ranges-api.js';
 import { freePorts } from '../../src/supervisor/free-port.js';
 import { defineServeCommand, parseClientArgv, parseServeArgv, buildServeConfig } from '../../src/cli/ranges-command.js';
 import { JOIN_DEFAULT_CLUSTER_IDS } from '../../src/cli/join-flags.js';
@@ -26,29 +27,6 @@ const cleanup: Array<() => void | Promise<void>> = [];
 after(async () => {
   for (const step of cleanup.reverse()) await step();
 });
-
-async function api(port: number, method: string, path: string, body?: unknown): Promise<{ status: number; json: unknown }> {
-  const response = await fetch(`http://127.0.0.1:${port}${path}`, {
-    method,
-    ...(method === 'POST' ? { headers: { 'content-type': 'application/json' }, body: body === undefined ? '' : JSON.stringify(body) } : {}),
-  });
-  return { status: response.status, json: await response.json() };
-}
-
-async function ok(port: number, method: string, path: string, body?: unknown): Promise<unknown> {
-  const reply = await api(port, method, path, body);
-  assert.equal(reply.status, 200, `${method} ${path} on :${port}: ${JSON.stringify(reply.json)}`);
-  return (reply.json as { result: unknown }).result;
-}
-
-/** Polls `check` every 50 ms until it holds; fails with `describe()` only once the nodes look hung. */
-async function until(check: () => Promise<boolean>, describe: () => Promise<string>): Promise<void> {
-  const deadline = Date.now() + HUNG_AFTER_MS;
-  while (!(await check())) {
-    if (Date.now() > deadline) assert.fail(`not reached within ${HUNG_AFTER_MS} ms: ${await describe()}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
 
 interface Node {
   readonly id: string;

@@ -14,6 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { request as httpRequest } from 'node:http';
 import { HUNG_AFTER_MS, localCluster, startChatterbox, type LocalCluster, type Running } from './helpers/processes.js';
+import { api, ok, until } from './helpers/ranges-api.js';
 import { freePorts } from '../../src/supervisor/free-port.js';
 import { nodeId } from '../../src/core/ids.js';
 import { routeRangesHttp, MAX_BODY_BYTES, isLoopbackHost, type HttpInput } from '../../src/runtime/ranges-http.js';
@@ -31,34 +32,6 @@ const cleanup: Array<() => void | Promise<void>> = [];
 after(async () => {
   for (const step of cleanup.reverse()) await step();
 });
-
-interface Reply {
-  readonly status: number;
-  readonly json: unknown;
-}
-
-async function api(port: number, method: string, path: string, body?: unknown): Promise<Reply> {
-  const response = await fetch(`http://127.0.0.1:${port}${path}`, {
-    method,
-    ...(method === 'POST' ? { headers: { 'content-type': 'application/json' }, body: body === undefined ? '' : JSON.stringify(body) } : {}),
-  });
-  return { status: response.status, json: await response.json() };
-}
-
-async function ok(port: number, method: string, path: string, body?: unknown): Promise<unknown> {
-  const reply = await api(port, method, path, body);
-  assert.equal(reply.status, 200, `${method} ${path} on :${port}: ${JSON.stringify(reply.json)}`);
-  return (reply.json as { result: unknown }).result;
-}
-
-/** Polls `check` every 50 ms until it returns true; fails with `describe()` only once the nodes look hung. */
-async function until(check: () => Promise<boolean>, describe: () => Promise<string>, withinMs = HUNG_AFTER_MS): Promise<void> {
-  const deadline = Date.now() + withinMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) assert.fail(`not reached within ${withinMs} ms: ${await describe()}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
 
 async function cli(args: readonly string[]): Promise<{ code: number | string; stdout: string; stderr: string }> {
   const run = startChatterbox(['ranges', ...args]);

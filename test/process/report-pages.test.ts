@@ -22,7 +22,7 @@ import { drawAgreementScenario, runAgreementScenario } from '../../src/sim/scena
 import { SimulationError, pictureCommand, withSeed } from '../../src/sim/simulation.js';
 import { recordTrace, type RecordedTrace } from '../../src/sim/trace.js';
 import { closeBrowser, openPage, screenshot } from './helpers/browser.js';
-import { NAIVE_BROADCAST, PATIENT } from './helpers/harness.js';
+import { NAIVE_BROADCAST, PATIENT, naiveBroadcastUnderPartitions } from './helpers/harness.js';
 import { HUNG_AFTER_MS, MAIN } from './helpers/processes.js';
 
 const run = promisify(execFile);
@@ -83,20 +83,7 @@ describe('reports in a browser', { concurrency: 1 }, () => {
   test('the harness report of a known-invalid run shows the lost elements, each linked to the operation that wrote it', async () => {
     const fixture = join(dir, 'naive-broadcast.mjs');
     writeFileSync(fixture, NAIVE_BROADCAST);
-    const { page: file, report } = await harnessPage('harness-invalid', {
-      ...PATIENT,
-      workload: 'broadcast',
-      nodeCount: 5,
-      timeLimitMs: 1500,
-      rate: 60,
-      partition: true,
-      nemesisIntervalMs: 200,
-      // It never converges, so the recovery is waited out: short, since what it lost stays lost.
-      recoveryMs: 300,
-      seed: 5,
-      bin: process.execPath,
-      binArgs: [fixture],
-    });
+    const { page: file, report } = await harnessPage('harness-invalid', naiveBroadcastUnderPartitions(fixture));
     assert.ok(report.check?.kind === 'set' && report.check.lostCount > 0, explain(report));
     const lost = report.check.lost;
     const opened = await openPage(file);

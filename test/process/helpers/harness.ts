@@ -33,3 +33,24 @@ createInterface({ input: process.stdin }).on('line', (line) => {
   } else if (b.type === 'read') reply(m, { type: 'read_ok', messages: [...seen] });
 });
 `;
+
+/**
+ * The run that shows NAIVE_BROADCAST (written to `fixture`) losing messages: 5 nodes under partitions. It never
+ * converges (the naive node never resends what a partition dropped), so the recovery is waited out: kept short.
+ * What it lost stays lost however long the wait, so its length cannot change the verdict.
+ */
+export function naiveBroadcastUnderPartitions(fixture: string): HarnessInput {
+  return {
+    ...PATIENT,
+    workload: 'broadcast',
+    nodeCount: 5,
+    timeLimitMs: 1500,
+    rate: 60,
+    partition: true,
+    nemesisIntervalMs: 200,
+    recoveryMs: 300,
+    seed: 5,
+    bin: process.execPath,
+    binArgs: [fixture],
+  };
+}

@@ -6,13 +6,14 @@ import {
   MAX_INCARNATION,
   MAX_MEMBERS,
   MAX_PIGGYBACK_UPDATES,
+  MEMBER_STATES,
   type MemberState,
   type PushNodeState,
   type SwimMsg,
   type SwimUpdate,
 } from './types.js';
 
-const STATES: ReadonlySet<string> = new Set<MemberState>(['alive', 'suspect', 'dead', 'left']);
+const STATES: ReadonlySet<string> = new Set<MemberState>(MEMBER_STATES);
 
 function isId(x: unknown): boolean {
   return typeof x === 'string' && x.length > 0 && x.length <= MAX_ID_LENGTH;

@@ -6,6 +6,8 @@
 import type { NodeId } from '../core/ids.js';
 
 export type MemberState = 'alive' | 'suspect' | 'dead' | 'left';
+/** Every state, in that order (guards, per-state counts). */
+export const MEMBER_STATES: readonly MemberState[] = ['alive', 'suspect', 'dead', 'left'];
 
 export interface Member {
   readonly id: NodeId;

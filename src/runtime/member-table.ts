@@ -10,12 +10,13 @@
  */
 import { assert } from '../core/assert.js';
 import type { NodeId } from '../core/ids.js';
+import { MAX_MEMBERS, MEMBER_STATES, type MemberState } from '../membership/types.js';
 
-/** Members tracked at most: SWIM's own bound (membership's MAX_MEMBERS), so its live members always fit. */
-export const MAX_TRACKED_MEMBERS = 4096;
+/** Members tracked at most: SWIM's own bound, so its live members always fit. */
+export const MAX_TRACKED_MEMBERS = MAX_MEMBERS;
 
-export type MemberStateName = 'alive' | 'suspect' | 'dead' | 'left';
-export const MEMBER_STATES: readonly MemberStateName[] = ['alive', 'suspect', 'dead', 'left'];
+/** Membership's member states, under the name the metrics and the table's users know them by. */
+export type MemberStateName = MemberState;
 
 /** What the table reads of a member; membership's `Member` is one. */
 export interface TrackedMember {
@@ -25,8 +26,8 @@ export interface TrackedMember {
 }
 
 /**
- * Membership's `MemberEvent`, structurally (src/membership/types.ts): a member's new state, or SWIM forgetting
- * a dead or left member. Read here without the runtime's lower modules waiting on that one.
+ * Membership's `MemberEvent` (src/membership/types.ts) over any member shape the table can hold: a member's new
+ * state, or SWIM forgetting a dead or left member.
  */
 export type MembershipEvent<M extends TrackedMember = TrackedMember> =
   | { readonly kind: 'member'; readonly member: M }

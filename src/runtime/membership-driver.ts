@@ -21,12 +21,10 @@ import type { Logger } from '../platform/log.js';
 import type { TcpTransport } from '../transport/tcp-transport.js';
 import { formatHostPort, parseHostPort } from '../transport/host-port.js';
 import { findSeeds, joinRetryDelayMs, type SeedEntry, type SeedResolver } from './join-seeds.js';
-import { MemberTable, isMembershipEvent, type MembershipEvent } from './member-table.js';
+import { MemberTable, isMembershipEvent } from './member-table.js';
 
-/** A membership output: a member's state, or a member SWIM forgot (`forgotten`, member-table.ts). */
-export type MemberOutput = MemberEvent | MembershipEvent<Member>;
-
-export function isMemberEvent(value: unknown): value is MemberOutput {
+/** Whether a protocol output is a membership event (a member's state, or a member SWIM forgot). */
+export function isMemberEvent(value: unknown): value is MemberEvent {
   return isMembershipEvent(value);
 }
 
@@ -48,7 +46,7 @@ export class MembershipDriver {
   }
 
   /** A member event from the protocol's outputs. */
-  onEvent(event: MemberOutput): void {
+  onEvent(event: MemberEvent): void {
     if (event.kind === 'forgotten') this.onForgotten(event.id);
     else this.onMember(event.member);
   }

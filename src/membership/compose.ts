@@ -111,17 +111,19 @@ export function withMembership<S, X, O, Opt, R, T extends string>(
   }
 
   /**
-   * After a SWIM step: tell the inner protocol what changed. The live set is compared after every step, not only
-   * those with events (a node's own leave may change it without one), which costs a sort of the members.
+   * After a SWIM step: tell the inner protocol what changed. SWIM emits an event for every change of a member's
+   * state (its own leave included), so a step without one leaves the live set as it was and costs nothing here; the
+   * invariants check that after every simulated step. Members and pings are many, changes few: the sort of the
+   * members stays off the per-message path.
    */
   function afterSwim(state: WithMembershipState<S>, events: boolean, now: number, into: E): void {
+    if (!events) return;
     const live = liveMemberIds(state.swim);
-    const changed = !sameIds(live, state.live);
-    if (changed) {
+    if (!sameIds(live, state.live)) {
       state.live = live;
       liftInner(inner.onMembers(state.inner, live, now), into);
     }
-    if ((events || changed) && inner.onMemberStates !== undefined) liftInner(inner.onMemberStates(state.inner, membersOf(state.swim), now), into);
+    if (inner.onMemberStates !== undefined) liftInner(inner.onMemberStates(state.inner, membersOf(state.swim), now), into);
   }
 
   function swimStep(state: WithMembershipState<S>, input: Input<SwimMsg, SwimRequest, SwimTimer>, now: number, into: E): void {

@@ -11,7 +11,8 @@ import { parseClusterArgv } from '../src/cli/cluster-command.js';
 import { parseServeArgv } from '../src/cli/ranges-command.js';
 import { UsageError } from '../src/platform/user-errors.js';
 import { ClusterDashboardModel, MAX_HISTORY_POINTS } from '../src/runtime/dashboard/cluster-model.js';
-import { MAX_CLIENT_BACKLOG_BYTES, MAX_SSE_CLIENTS, SnapshotChannel, isLoopbackBind } from '../src/runtime/dashboard/sse.js';
+import { MAX_CLIENT_BACKLOG_BYTES, MAX_SSE_CLIENTS, SnapshotChannel } from '../src/runtime/dashboard/sse.js';
+import { isLoopbackBind } from '../src/runtime/ranges-http.js';
 
 const link = (framesOut: number, bytesOut: number) => ({ framesOut, bytesOut, framesIn: 0, bytesIn: 0 });
 

@@ -18,7 +18,7 @@ import { flagOption, parseHost, parsePort, pathOption, stringOption, wholeNumber
 import { PLACE_DEFAULTS, addPlaceOptions, nodeFailed, placeArgsFromOptions, resolveClusterPlace, type PlaceArgs } from './place-flags.js';
 import { JOIN_DEFAULT_CLUSTER_IDS, addJoinOptions, joinArgsFromOptions, resolveJoinPlace, type JoinArgs } from './join-flags.js';
 import { readInputFile, type ReadFile } from '../platform/peers-file.js';
-import { isLoopbackBind } from '../runtime/dashboard/sse.js';
+import { isLoopbackBind } from '../runtime/ranges-http.js';
 import { LEAVE_DRAIN_MAX_MS } from '../membership/compose.js';
 
 export const RANGES_API_ENV = 'CHATTERBOX_RANGES_API';

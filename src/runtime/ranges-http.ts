@@ -365,3 +365,8 @@ export function isLoopbackHost(hostHeader: string | undefined): boolean {
   }
   return hostname === 'localhost' || hostname === '[::1]' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(hostname);
 }
+
+/** Whether a server listening on `host` listens on loopback only (IPv6 given bare or in brackets). */
+export function isLoopbackBind(host: string): boolean {
+  return isLoopbackHost(host.includes(':') && !host.startsWith('[') ? `[${host}]` : host);
+}

@@ -38,6 +38,7 @@ import {
   MAX_BODY_BYTES,
   errorBody,
   httpError,
+  isLoopbackBind,
   isLoopbackHost,
   methodTakesBody,
   replyToHttp,
@@ -88,8 +89,6 @@ export interface RangesNode {
 export function rangesSeed(clusterId: string): number {
   return hashString32(`ranges:${clusterId}`);
 }
-
-const LOOPBACK_BIND = /^(?:127\.\d{1,3}\.\d{1,3}\.\d{1,3}|::1|localhost)$/i;
 
 /** Starts a node; rejects (having closed whatever it opened) when the store, a port or the transport fails. */
 export async function startRangesNode(config: RangesNodeConfig, log: Logger): Promise<RangesNode> {
@@ -222,7 +221,7 @@ export async function startRangesNode(config: RangesNodeConfig, log: Logger): Pr
       // The live members (alive or suspect) as this node sees them; the peers file's nodes until membership says more.
       nodes: members.members().length === 0 ? config.peers.map((p) => p.id) : members.members().filter((m) => m.state === 'alive' || m.state === 'suspect').map((m) => m.id),
     });
-    const guardHost = LOOPBACK_BIND.test(config.apiHost);
+    const guardHost = isLoopbackBind(config.apiHost);
     if (config.ui === true) {
       ui = startRangesUi({
         self: config.self.id,

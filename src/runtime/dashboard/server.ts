@@ -4,7 +4,8 @@
  * is a server of its own on loopback (`chatterbox cluster --dashboard`).
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { isLoopbackBind, isLoopbackRequest, type SnapshotChannel } from './sse.js';
+import { isLoopbackBind } from '../ranges-http.js';
+import { isLoopbackRequest, type SnapshotChannel } from './sse.js';
 import { formatHostPort } from '../../transport/host-port.js';
 
 export interface DashboardRoutes {

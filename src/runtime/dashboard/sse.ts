@@ -24,11 +24,6 @@ export const MAX_CLIENT_BACKLOG_BYTES = 4 * 1024 * 1024;
 /** EventSource's reconnection delay after the stream breaks. */
 export const RECONNECT_MS = 1_000;
 
-/** Whether a server may listen on `host`: a loopback address or `localhost` (IPv6 given bare or in brackets). */
-export function isLoopbackBind(host: string): boolean {
-  return isLoopbackHost(host.includes(':') && !host.startsWith('[') ? `[${host}]` : host);
-}
-
 /** Whether a request is addressed to loopback (its Host header), as a loopback-only server requires. */
 export function isLoopbackRequest(req: IncomingMessage): boolean {
   return isLoopbackHost(req.headers.host);
